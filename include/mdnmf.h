@@ -1,0 +1,260 @@
+/*
+ * mdnmf.h — the one public header of libmdnmf.
+ *
+ * Non-negative matrix factorisation (NMF) and Maximum Discrepancy NMF (MDNMF)
+ * for single-channel source separation.  The update rules are those of the
+ * project's SPEC (§1–§3); this header is the reference for shapes, units,
+ * ownership and thread safety.
+ *
+ * Conventions
+ *   - A matrix `m x N` is stored column-major as float: element (i, j) is
+ *     data[j * m + i].  One sample (an image, a spectrogram frame) is one
+ *     column.  This is byte-for-byte the C-order NumPy array of shape (N, m).
+ *   - W is `m x d` (d atoms), H is `d x N`.
+ *   - Every function that can fail returns an mdnmf_status; 0 is success.
+ *     Functions on a model store a message for the last failure, read with
+ *     mdnmf_model_last_error().  The library never prints, never exits and
+ *     never aborts on bad input.
+ *   - Thread safety: distinct models may be used from distinct threads, with
+ *     one caveat: the BLAS thread count is process-wide (OpenBLAS), so two
+ *     concurrent fits asking for different `threads` race for it.  A single
+ *     model must not be used from two threads at once.
+ *   - Determinism: the same data, parameters, seed and thread count give
+ *     bit-identical results.
+ */
+#ifndef MDNMF_H
+#define MDNMF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(_WIN32) && defined(MDNMF_BUILDING_SHARED)
+#define MDNMF_API __declspec(dllexport)
+#elif defined(__GNUC__)
+#define MDNMF_API __attribute__((visibility("default")))
+#else
+#define MDNMF_API
+#endif
+
+#define MDNMF_VERSION_MAJOR 0
+#define MDNMF_VERSION_MINOR 1
+#define MDNMF_VERSION_PATCH 0
+#define MDNMF_VERSION_STRING "0.1.0"
+
+/* The version of the library actually linked, e.g. "0.1.0". */
+MDNMF_API const char *mdnmf_version(void);
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum mdnmf_status {
+    MDNMF_OK = 0,
+    MDNMF_ERR_ARGUMENT,  /* a parameter or argument is out of range or NULL */
+    MDNMF_ERR_DATA,      /* data is negative, NaN or infinite */
+    MDNMF_ERR_SHAPE,     /* dimensions do not fit together, or are empty */
+    MDNMF_ERR_MEMORY,    /* an allocation failed */
+    MDNMF_ERR_IO,        /* a file could not be opened, read or written */
+    MDNMF_ERR_FORMAT,    /* a file is truncated, corrupt or of a foreign kind */
+    MDNMF_ERR_DIVERGED,  /* the fit produced non-finite or exploding values */
+    MDNMF_ERR_CANCELLED, /* the epoch callback asked to stop */
+    MDNMF_ERR_STATE      /* the model lacks what the call needs (no basis) */
+} mdnmf_status;
+
+/* A static description of a status code; never NULL. */
+MDNMF_API const char *mdnmf_strerror(int status);
+
+/* ------------------------------------------------------------- parameters */
+
+typedef enum mdnmf_init {
+    MDNMF_INIT_EXEMPLAR = 0, /* d distinct random columns of the true data */
+    MDNMF_INIT_RANDOM = 1    /* Uniform(0, 1) */
+} mdnmf_init;
+
+/* How many mini-batches an MDNMF epoch has (SPEC §3). */
+typedef enum mdnmf_true_sample {
+    MDNMF_SAMPLE_STD = 0, /* floor(N / B): every true column once */
+    MDNMF_SAMPLE_ADV = 1, /* floor(N_adv / B_adv) */
+    MDNMF_SAMPLE_MIN = 2  /* the smaller of the two */
+} mdnmf_true_sample;
+
+/* What an epoch callback learns.  Losses are mean squared reconstruction
+ * errors per column: loss_true = ||U - WH||^2 / N, loss_adv likewise on the
+ * adversarial data (0 for NMF).  objective = tau_W loss_true - tau_A loss_adv
+ * + mu_W |W|_1 (the penalty on H is not included). */
+typedef struct mdnmf_progress {
+    int epoch;  /* 1-based epoch that just finished; 0 = after initialisation */
+    int epochs; /* total epochs of this fit */
+    double loss_true;
+    double loss_adv;
+    double objective;
+} mdnmf_progress;
+
+/* Called after initialisation (epoch 0) and after every epoch.  Computing the
+ * losses costs about one extra product W H per epoch; it is only done when a
+ * callback is set.  Return non-zero to stop the fit (MDNMF_ERR_CANCELLED,
+ * the model keeps the basis of the last finished epoch). */
+typedef int (*mdnmf_epoch_callback)(void *user, const mdnmf_progress *progress);
+
+/* What the library drew at random, reported for reproducing a fit outside
+ * the library (the test suite's NumPy reference consumes these).  `data`
+ * is only valid during the call. */
+typedef enum mdnmf_trace_kind {
+    MDNMF_TRACE_EXEMPLARS = 0, /* int64_t[d]: columns of U chosen as atoms */
+    MDNMF_TRACE_W_RANDOM = 1,  /* float[m*d]: Uniform(0,1) initial W */
+    MDNMF_TRACE_H_RANDOM = 2,  /* float[d*N]: Uniform(0,1) H of the true data
+                                  before transform iterations, or the random
+                                  initial H (init random, fit_std) */
+    MDNMF_TRACE_H_RANDOM_ADV = 3, /* float[d*N_adv]: the same, adversarial */
+    MDNMF_TRACE_PERM_TRUE = 4, /* int64_t[N]: permutation of the true columns */
+    MDNMF_TRACE_PERM_ADV = 5   /* int64_t[N_adv]: permutation, adversarial */
+} mdnmf_trace_kind;
+
+typedef void (*mdnmf_trace_callback)(void *user, mdnmf_trace_kind kind, int epoch,
+                                     const void *data, int64_t count);
+
+typedef struct mdnmf_params {
+    int d;                  /* number of atoms; required, >= 1 */
+    int epochs;             /* training epochs (default 50) */
+    int test_epochs;        /* MU iterations of transform (default 50) */
+    int64_t batch_size;     /* true columns per batch; 0 = all (default) */
+    int64_t batch_size_adv; /* adversarial columns per batch; 0 = all */
+    mdnmf_init init;        /* default MDNMF_INIT_EXEMPLAR */
+    double mu_W;            /* gamma, L1 weight on W (default 1e-6) */
+    double mu_H;            /* lambda, L1 weight on H, every atom (1e-6);
+                               see mdnmf_model_set_mu_H for per-atom values */
+    double tau_A;           /* adversarial weight (default 0.1) */
+    double tau_W;           /* weight of the true-data term (default 1) */
+    int normalize;          /* unit-norm atoms after every epoch (default 0) */
+    int update_H;           /* batch-wise H updates (default 0) */
+    mdnmf_true_sample true_sample; /* default MDNMF_SAMPLE_STD */
+    int warm_start;         /* start from the model's basis if it has one */
+    uint64_t seed;          /* random seed (default 0) */
+    int threads;            /* threads for BLAS and own loops; 0 = leave as is */
+    mdnmf_epoch_callback on_epoch; /* optional */
+    void *on_epoch_user;
+    mdnmf_trace_callback on_trace; /* optional, for tests */
+    void *on_trace_user;
+} mdnmf_params;
+
+/* Fill `p` with the defaults above (d = 0: the caller must set it). */
+MDNMF_API void mdnmf_params_default(mdnmf_params *p);
+
+/* NULL if `p` is usable, else a static message naming the bad field. */
+MDNMF_API const char *mdnmf_params_check(const mdnmf_params *p);
+
+/* ------------------------------------------------------------------ model */
+
+/* A model: a basis W (m x D) of one or more sources, D = sum of the sources'
+ * atom counts, per-atom penalties mu_H, the parameters it was made with,
+ * and after a fit the activations of the training data. */
+typedef struct mdnmf_model mdnmf_model;
+
+/* Create an empty one-source model with a copy of `p` (checked).  On failure
+ * returns NULL and, if `status` is not NULL, stores the reason there. */
+MDNMF_API mdnmf_model *mdnmf_model_create(const mdnmf_params *p, int *status);
+
+/* Free everything; NULL is a no-op. */
+MDNMF_API void mdnmf_model_destroy(mdnmf_model *model);
+
+/* Message of the last failure on this model ("" if none).  Owned by the
+ * model, valid until its next call. */
+MDNMF_API const char *mdnmf_model_last_error(const mdnmf_model *model);
+
+/* Replace the parameters (checked).  The basis is kept. */
+MDNMF_API int mdnmf_model_set_params(mdnmf_model *model, const mdnmf_params *p);
+/* The model's parameters (callbacks included). */
+MDNMF_API const mdnmf_params *mdnmf_model_params(const mdnmf_model *model);
+
+/* Set the basis (copied): m x d, non-negative and finite.  Resizes the model
+ * to one source of d atoms; per-atom mu_H become params.mu_H.  With
+ * params.warm_start the next fit starts from it. */
+MDNMF_API int mdnmf_model_set_basis(mdnmf_model *model, const float *W, int64_t m, int64_t d);
+
+/* Per-atom L1 weights on H (copied, length = the model's atom count). */
+MDNMF_API int mdnmf_model_set_mu_H(mdnmf_model *model, const float *mu_H, int64_t d);
+
+/* Shapes: rows m of the basis and its atom count D (0, 0 before any basis). */
+MDNMF_API void mdnmf_model_shape(const mdnmf_model *model, int64_t *m, int64_t *d);
+/* The basis, m x D column-major, owned by the model (NULL before a fit). */
+MDNMF_API const float *mdnmf_model_basis(const mdnmf_model *model);
+/* Per-atom mu_H, length D, owned by the model. */
+MDNMF_API const float *mdnmf_model_mu_H(const mdnmf_model *model);
+/* Activations of the last fit's true data, D x N (N stored in *n). */
+MDNMF_API const float *mdnmf_model_activations(const mdnmf_model *model, int64_t *n);
+/* Activations of the last MDNMF fit's adversarial data, D x N_adv. */
+MDNMF_API const float *mdnmf_model_adv_activations(const mdnmf_model *model, int64_t *n);
+
+/* Number of sources and the atom count of each (array of S, model-owned). */
+MDNMF_API int mdnmf_model_source_count(const mdnmf_model *model);
+MDNMF_API const int64_t *mdnmf_model_components(const mdnmf_model *model);
+
+/* ------------------------------------------------------------------- fits
+ * U is m x N (column-major, non-negative, finite).  Every fit validates its
+ * data first, then replaces the model's basis by a one-source basis of
+ * params.d atoms.  A fit that fails leaves the model's previous basis. */
+
+/* Standard NMF by mini-batch multiplicative updates (SPEC §2). */
+MDNMF_API int mdnmf_fit_std(mdnmf_model *model, const float *U, int64_t m, int64_t n);
+
+/* MDNMF (SPEC §3): true data U (m x n) against adversarial data U_adv
+ * (m x n_adv).  `omega` (length n_adv, >= 0) weighs the H penalty of each
+ * adversarial column (SPEC §4); NULL means all ones.  tau_A = 0 gives
+ * exactly mdnmf_fit_std. */
+MDNMF_API int mdnmf_fit_adv(mdnmf_model *model, const float *U, int64_t m, int64_t n,
+                            const float *U_adv, int64_t n_adv, const float *omega);
+
+/* Exemplar NMF: the basis is d distinct random columns of U (normalised if
+ * params.normalize); no training.  Needs d <= n. */
+MDNMF_API int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n);
+
+/* Activations for fixed W (SPEC §1): H (D x n, caller-allocated) from
+ * test_epochs multiplicative updates started at Uniform(0,1) drawn from the
+ * model's seed.  U must have the basis's m rows. */
+MDNMF_API int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n,
+                              float *H);
+
+/* ------------------------------------------------------------------ files */
+
+/* A float32 matrix read from or written to disk; rows m (features) by
+ * cols n (samples), column-major = the (n, m) C-order NumPy array. */
+typedef struct mdnmf_matrix {
+    int64_t m;
+    int64_t n;
+    float *data;
+} mdnmf_matrix;
+
+/* Free a matrix's data and zero it; NULL is a no-op. */
+MDNMF_API void mdnmf_matrix_free(mdnmf_matrix *matrix);
+
+/* Read a 1-D or 2-D .npy file (format 1.0-3.0; float16/32/64, signed and
+ * unsigned integers and bool, either byte order, C or Fortran order) into
+ * float32.  A 1-D array of length k is one column (m = k, n = 1).  Complex,
+ * object, string and structured arrays are refused.  On failure `message`
+ * (if not NULL, `size` bytes) says what is wrong. */
+MDNMF_API int mdnmf_npy_read(const char *path, mdnmf_matrix *out, char *message, size_t size);
+
+/* Write float32 data as a C-order (n, m) .npy array, via a temporary file in
+ * the same folder renamed into place: never a half-written file. */
+MDNMF_API int mdnmf_npy_write(const char *path, const float *data, int64_t m, int64_t n,
+                              char *message, size_t size);
+
+/* Save a model as .npz (W (D, m) float32, components int64 (S,), mu_H
+ * float32 (D,), params JSON text), written atomically.  numpy.load opens it
+ * with allow_pickle=False. */
+MDNMF_API int mdnmf_model_save(mdnmf_model *model, const char *path);
+
+/* Load a model saved by mdnmf_model_save (or the same format from Python).
+ * Its parameters are the defaults updated by the file's JSON; callbacks are
+ * unset.  On failure returns NULL and stores the status in *status and the
+ * reason in `message` (if not NULL, `size` bytes). */
+MDNMF_API mdnmf_model *mdnmf_model_load(const char *path, int *status, char *message,
+                                        size_t size);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MDNMF_H */

@@ -1,0 +1,58 @@
+/* Matrix products (OpenBLAS) and the fused element-wise passes of the
+ * multiplicative updates.  All matrices are float, column-major. */
+#ifndef MDNMF_LINALG_H
+#define MDNMF_LINALG_H
+
+#include <stdint.h>
+
+/* Columns processed at once by the chunked passes over all data. */
+#define LINALG_CHUNK 2048
+
+/* Threads for BLAS (process-wide in OpenBLAS) and for the library's own
+ * loops; 0 keeps BLAS as it is and lets OpenMP choose. */
+void linalg_set_threads(int threads);
+int linalg_threads(void);
+
+/* C (M x N) = alpha Aᵀ B + beta C, A is K x M, B is K x N. */
+void product_AtB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 const float *B, float beta, float *C);
+/* C (M x N) = alpha A Bᵀ + beta C, A is M x K, B is N x K. */
+void product_ABt(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                 const float *B, float beta, float *C);
+/* C (M x N) = alpha A B + beta C, A is M x K, B is K x N. */
+void product_AB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                const float *B, float beta, float *C);
+/* G (cols x cols) = alpha Aᵀ A, full symmetric; A is rows x cols. */
+void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, float *G);
+/* G (rows x rows) = alpha A Aᵀ, full symmetric; A is rows x cols. */
+void gram_of_rows(const float *A, int64_t rows, int64_t cols, float alpha, float *G);
+
+/* X <- X ⊙ num ⊘ (den + add), elementwise over `count` entries. */
+void mu_step_scalar(float *X, const float *num, const float *den, int64_t count, float add);
+/* H (d x n) <- H ⊙ num ⊘ (den + λ_k ω_j + guard); omega NULL means 1. */
+void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, int64_t n,
+                       const float *lambda, const float *omega, float guard);
+
+/* Copy columns idx[0..count) of A (rows x ·) into out (rows x count). */
+void gather_columns(float *out, const float *A, int64_t rows, const int64_t *idx, int64_t count);
+/* The inverse: A[:, idx[k]] = in[:, k]. */
+void scatter_columns(float *A, const float *in, int64_t rows, const int64_t *idx, int64_t count);
+
+/* n_k = ||W_:k||; W_:k /= (n_k + eps); norms[k] = n_k (if not NULL). */
+void normalize_columns(float *W, int64_t m, int64_t d, double eps, float *norms);
+/* H_k: *= scale[k] for every row k of H (d x n). */
+void scale_rows(float *H, int64_t d, int64_t n, const float *scale);
+
+float max_entry(const float *X, int64_t count);
+/* Index of the first entry that is negative or not finite, or -1. */
+int64_t first_invalid_entry(const float *X, int64_t count);
+/* 1 if every entry is finite. */
+int all_finite(const float *X, int64_t count);
+double sum_abs(const float *X, int64_t count);
+
+/* ||U - W H||_F² (U m x n, W m x d, H d x n), accumulated in double;
+ * `work` holds m x min(n, LINALG_CHUNK) floats. */
+double squared_residual(const float *U, const float *W, const float *H, int64_t m, int64_t d,
+                        int64_t n, float *work);
+
+#endif

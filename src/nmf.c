@@ -1,0 +1,576 @@
+/* One-source fits (SPEC §1–§3): transform, fit_std, fit_adv, fit_exem.
+ * docs/algorithm.md fixes the choices SPEC leaves open (guards, streams,
+ * order of random draws). */
+#include "internal.h"
+#include "linalg.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Largest basis entry a healthy fit reaches; beyond it MDNMF is diverging. */
+#define DIVERGENCE_LIMIT 1e30f
+/* An MDNMF basis that explains less than this fraction of the true-data
+ * energy it explained after initialisation has collapsed; HEALTH_SAMPLE
+ * columns measure it. */
+#define COLLAPSE_FRACTION 0.1
+#define HEALTH_SAMPLE 64
+
+/* One data set of a fit (the true data, or the adversarial data) with its
+ * activations, permutation and contiguous batch buffers. */
+typedef struct dataset {
+    const char *name;
+    const float *U;      /* m x n */
+    int64_t n;
+    const float *omega;  /* n penalty weights, NULL = ones */
+    int64_t batch;       /* columns per batch, clamped to n */
+    float *H;            /* d x n */
+    int64_t *perm;       /* n */
+    int64_t *idx;        /* batch columns */
+    float *U_b, *H_b;    /* m x batch, d x batch */
+    float *omega_b;      /* batch, when omega */
+    rng stream;
+    mdnmf_trace_kind trace_H, trace_perm;
+} dataset;
+
+typedef struct fit {
+    mdnmf_model *model;
+    const mdnmf_params *p;
+    int64_t m, d;
+    float *W;                 /* m x d, the basis being fitted */
+    float *lambda;            /* d per-atom L1 weights on H */
+    float guard_H, guard_W;   /* ε scaled to the data (docs/algorithm.md) */
+    int64_t *sample_idx;      /* HEALTH_SAMPLE columns watched for collapse */
+    double explained_at_start;/* their explained energy after initialisation */
+    float *sample_U, *sample_H, *sample_work;
+    double tau_W, tau_A;
+    dataset data[2];          /* [0] true, [1] adversarial */
+    int sets;                 /* 1 for NMF, 2 for MDNMF */
+    float *num_W, *den_W;     /* m x d */
+    float *G, *WtW;           /* d x d */
+    float *num_H, *den_H;     /* d x max(chunk, batches) */
+    float *residual_work;     /* m x LINALG_CHUNK, only with a callback */
+} fit;
+
+/* ------------------------------------------------------------ validation */
+
+static int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m,
+                        int64_t n)
+{
+    if (m < 1 || n < 1)
+        return model_fail(model, MDNMF_ERR_SHAPE,
+                          "%s is empty (%lld features x %lld samples)", name, (long long)m,
+                          (long long)n);
+    if (!X)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "%s is NULL", name);
+    int64_t bad = first_invalid_entry(X, m * n);
+    if (bad >= 0) {
+        const char *what = isnan(X[bad]) ? "NaN" : isinf(X[bad]) ? "infinite" : "negative";
+        return model_fail(model, MDNMF_ERR_DATA,
+                          "%s has a %s entry (%g) at sample %lld, feature %lld: NMF needs "
+                          "non-negative, finite data",
+                          name, what, (double)X[bad], (long long)(bad / m), (long long)(bad % m));
+    }
+    return MDNMF_OK;
+}
+
+static int check_weights(mdnmf_model *model, const float *omega, int64_t n)
+{
+    if (!omega)
+        return MDNMF_OK;
+    int64_t bad = first_invalid_entry(omega, n);
+    if (bad >= 0)
+        return model_fail(model, MDNMF_ERR_DATA,
+                          "adversarial weight omega[%lld] = %g must be finite and >= 0",
+                          (long long)bad, (double)omega[bad]);
+    return MDNMF_OK;
+}
+
+/* ------------------------------------------------------------ transform */
+
+static void report(const mdnmf_params *p, mdnmf_trace_kind kind, int epoch, const void *data,
+                   int64_t count)
+{
+    if (p->on_trace)
+        p->on_trace(p->on_trace_user, kind, epoch, data, count);
+}
+
+/* `iterations` MU steps on H (d x n) for fixed W, one chunk of columns at a
+ * time (columns are independent, so a chunk stays in cache):
+ *     H <- H ⊙ (WᵀU) ⊘ (WᵀW H + λ ωᵀ + guard)
+ * WtW = WᵀW is given; num and den hold d x LINALG_CHUNK floats. */
+static void update_activations(const float *W, const float *WtW, const float *U, float *H,
+                               int64_t m, int64_t d, int64_t n, int iterations,
+                               const float *lambda, const float *omega, float guard, float *num,
+                               float *den)
+{
+    if (iterations < 1)
+        return;
+    for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
+        int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
+        float *H_c = H + start * d;
+        const float *omega_c = omega ? omega + start : NULL;
+        product_AtB(d, cols, m, 1.0f, W, U + start * m, 0.0f, num);
+        for (int it = 0; it < iterations; it++) {
+            product_AB(d, cols, d, 1.0f, WtW, H_c, 0.0f, den);
+            mu_step_penalised(H_c, num, den, d, cols, lambda, omega_c, guard);
+        }
+    }
+}
+
+/* The guards of docs/algorithm.md: ε scaled by the data peak c and basis peak w. */
+static void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W)
+{
+    double c = data_peak > 0.0f ? data_peak : 1.0;
+    double w = basis_peak > 0.0f ? basis_peak : 1.0;
+    if (guard_H) *guard_H = (float)(MDNMF_EPS * c * w);
+    if (guard_W) *guard_W = (float)(MDNMF_EPS * c * c / w);
+}
+
+int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, float *H)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    if (!model->W)
+        return model_fail(model, MDNMF_ERR_STATE, "the model has no basis: fit or load one first");
+    int status = check_matrix(model, "data", U, m, n);
+    if (status)
+        return status;
+    if (m != model->m)
+        return model_fail(model, MDNMF_ERR_SHAPE,
+                          "data has %lld features but the basis has %lld rows", (long long)m,
+                          (long long)model->m);
+    if (!H)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "output H is NULL");
+
+    const mdnmf_params *p = &model->params;
+    int64_t d = model->atoms;
+    float *WtW = malloc((size_t)(d * d) * sizeof *WtW);
+    float *num = malloc((size_t)(d * LINALG_CHUNK) * sizeof *num);
+    float *den = malloc((size_t)(d * LINALG_CHUNK) * sizeof *den);
+    if (!WtW || !num || !den) {
+        free(WtW), free(num), free(den);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for transform workspace");
+    }
+    linalg_set_threads(p->threads);
+    rng stream;
+    rng_seed(&stream, p->seed, 0);
+    rng_fill_uniform(&stream, H, d * n);
+    report(p, MDNMF_TRACE_H_RANDOM, 0, H, d * n);
+    float guard_H;
+    scaled_guards(max_entry(U, m * n), max_entry(model->W, m * d), &guard_H, NULL);
+    gram_of_columns(model->W, m, d, 1.0f, WtW);
+    update_activations(model->W, WtW, U, H, m, d, n, p->test_epochs, model->mu_H, NULL, guard_H,
+                       num, den);
+    free(WtW), free(num), free(den);
+    return MDNMF_OK;
+}
+
+/* ------------------------------------------------------------ set-up */
+
+static int64_t clamp_batch(int64_t batch, int64_t n)
+{
+    return batch <= 0 || batch > n ? n : batch;
+}
+
+static void free_dataset(dataset *s)
+{
+    free(s->H), free(s->perm), free(s->idx), free(s->U_b), free(s->H_b), free(s->omega_b);
+}
+
+static void free_fit(fit *f)
+{
+    for (int i = 0; i < 2; i++)
+        free_dataset(&f->data[i]);
+    free(f->W), free(f->lambda), free(f->num_W), free(f->den_W), free(f->G), free(f->WtW);
+    free(f->num_H), free(f->den_H), free(f->residual_work);
+    free(f->sample_idx), free(f->sample_U), free(f->sample_H), free(f->sample_work);
+}
+
+static int allocate_dataset(dataset *s, int64_t m, int64_t d)
+{
+    s->H = malloc((size_t)(d * s->n) * sizeof *s->H);
+    s->perm = malloc((size_t)s->n * sizeof *s->perm);
+    s->idx = malloc((size_t)s->batch * sizeof *s->idx);
+    s->U_b = malloc((size_t)(m * s->batch) * sizeof *s->U_b);
+    s->H_b = malloc((size_t)(d * s->batch) * sizeof *s->H_b);
+    s->omega_b = s->omega ? malloc((size_t)s->batch * sizeof *s->omega_b) : NULL;
+    return s->H && s->perm && s->idx && s->U_b && s->H_b && (!s->omega || s->omega_b);
+}
+
+static int allocate_fit(fit *f)
+{
+    int64_t m = f->m, d = f->d, widest = LINALG_CHUNK;
+    for (int i = 0; i < f->sets; i++) {
+        if (!allocate_dataset(&f->data[i], m, d))
+            return 0;
+        if (f->data[i].batch > widest)
+            widest = f->data[i].batch;
+    }
+    f->W = malloc((size_t)(m * d) * sizeof *f->W);
+    f->lambda = malloc((size_t)d * sizeof *f->lambda);
+    f->num_W = malloc((size_t)(m * d) * sizeof *f->num_W);
+    f->den_W = malloc((size_t)(m * d) * sizeof *f->den_W);
+    f->G = malloc((size_t)(d * d) * sizeof *f->G);
+    f->WtW = malloc((size_t)(d * d) * sizeof *f->WtW);
+    f->num_H = malloc((size_t)(d * widest) * sizeof *f->num_H);
+    f->den_H = malloc((size_t)(d * widest) * sizeof *f->den_H);
+    if (f->p->on_epoch)
+        f->residual_work = malloc((size_t)(m * LINALG_CHUNK) * sizeof *f->residual_work);
+    f->sample_idx = malloc(HEALTH_SAMPLE * sizeof *f->sample_idx);
+    f->sample_U = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_U);
+    f->sample_H = malloc((size_t)(d * HEALTH_SAMPLE) * sizeof *f->sample_H);
+    f->sample_work = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_work);
+    return f->W && f->lambda && f->num_W && f->den_W && f->G && f->WtW && f->num_H &&
+           f->den_H && (!f->p->on_epoch || f->residual_work) && f->sample_idx && f->sample_U &&
+           f->sample_H && f->sample_work;
+}
+
+/* Per-atom λ: the user's per-atom values when they fit, else the scalar. */
+static void fill_lambda(fit *f)
+{
+    const mdnmf_model *model = f->model;
+    int custom = model->mu_H_custom && model->mu_H && model->atoms == f->d;
+    for (int64_t k = 0; k < f->d; k++)
+        f->lambda[k] = custom ? model->mu_H[k] : (float)f->p->mu_H;
+}
+
+static int initialise_basis(fit *f)
+{
+    const mdnmf_params *p = f->p;
+    mdnmf_model *model = f->model;
+    dataset *truth = &f->data[0];
+    int64_t m = f->m, d = f->d;
+    if (p->warm_start && model->W) {
+        if (model->m != m || model->atoms != d)
+            return model_fail(model, MDNMF_ERR_SHAPE,
+                              "warm-start basis is %lld x %lld but the fit needs %lld x %lld "
+                              "(features x atoms)",
+                              (long long)model->m, (long long)model->atoms, (long long)m,
+                              (long long)d);
+        memcpy(f->W, model->W, (size_t)(m * d) * sizeof *f->W);
+    } else if (p->init == MDNMF_INIT_EXEMPLAR) {
+        int64_t *scratch = malloc((size_t)truth->n * sizeof *scratch);
+        if (!scratch)
+            return model_fail(model, MDNMF_ERR_MEMORY, "out of memory choosing exemplars");
+        rng_choose_distinct(&truth->stream, truth->perm, d, truth->n, scratch);
+        free(scratch);
+        report(p, MDNMF_TRACE_EXEMPLARS, 0, truth->perm, d);
+        gather_columns(f->W, truth->U, m, truth->perm, d);
+    } else {
+        rng_fill_uniform(&truth->stream, f->W, m * d);
+        report(p, MDNMF_TRACE_W_RANDOM, 0, f->W, m * d);
+    }
+    if (p->normalize)
+        normalize_columns(f->W, m, d, MDNMF_EPS, NULL);
+    return MDNMF_OK;
+}
+
+static void initialise_activations(fit *f)
+{
+    gram_of_columns(f->W, f->m, f->d, 1.0f, f->WtW);
+    for (int i = 0; i < f->sets; i++) {
+        dataset *s = &f->data[i];
+        rng_fill_uniform(&s->stream, s->H, f->d * s->n);
+        report(f->p, s->trace_H, 0, s->H, f->d * s->n);
+        /* SPEC §2: random init keeps the uniform H; otherwise H = transform(U). */
+        int transform = f->sets == 2 || f->p->init == MDNMF_INIT_EXEMPLAR ||
+                        (f->p->warm_start && f->model->W);
+        if (transform)
+            update_activations(f->W, f->WtW, s->U, s->H, f->m, f->d, s->n, f->p->test_epochs,
+                               f->lambda, s->omega, f->guard_H, f->num_H, f->den_H);
+    }
+}
+
+/* ------------------------------------------------------------ one epoch */
+
+static void gather_batch(dataset *s, int64_t b, int64_t m, int64_t d)
+{
+    for (int64_t k = 0; k < s->batch; k++)
+        s->idx[k] = s->perm[(b * s->batch + k) % s->n];
+    gather_columns(s->U_b, s->U, m, s->idx, s->batch);
+    gather_columns(s->H_b, s->H, d, s->idx, s->batch);
+    if (s->omega)
+        for (int64_t k = 0; k < s->batch; k++)
+            s->omega_b[k] = s->omega[s->idx[k]];
+}
+
+/* SPEC §2/§3, with the batches of the true (B) and adversarial (B̂) data:
+ *   W <- W ⊙ (τ_W U_b H_bᵀ/B + τ_A W Ĥ_bĤ_bᵀ/B̂) ⊘ (τ_W W H_bH_bᵀ/B + τ_A Û_bĤ_bᵀ/B̂ + γ) */
+static void update_basis(fit *f)
+{
+    int64_t m = f->m, d = f->d;
+    const dataset *truth = &f->data[0];
+    float scale = (float)(f->tau_W / (double)truth->batch);
+    product_ABt(m, d, truth->batch, scale, truth->U_b, truth->H_b, 0.0f, f->num_W);
+    gram_of_rows(truth->H_b, d, truth->batch, scale, f->G);
+    product_AB(m, d, d, 1.0f, f->W, f->G, 0.0f, f->den_W);
+    if (f->sets == 2 && f->tau_A > 0.0) {
+        const dataset *adv = &f->data[1];
+        float adv_scale = (float)(f->tau_A / (double)adv->batch);
+        gram_of_rows(adv->H_b, d, adv->batch, adv_scale, f->G);
+        product_AB(m, d, d, 1.0f, f->W, f->G, 1.0f, f->num_W);
+        product_ABt(m, d, adv->batch, adv_scale, adv->U_b, adv->H_b, 1.0f, f->den_W);
+    }
+    mu_step_scalar(f->W, f->num_W, f->den_W, m * d, (float)f->p->mu_W + f->guard_W);
+}
+
+/* Batch-wise H step (update_H): H_b <- H_b ⊙ (WᵀU_b) ⊘ (WᵀW H_b + λ ω_bᵀ), written back. */
+static void update_batch_activations(fit *f, dataset *s)
+{
+    update_activations(f->W, f->WtW, s->U_b, s->H_b, f->m, f->d, s->batch, 1, f->lambda,
+                       s->omega ? s->omega_b : NULL, f->guard_H, f->num_H, f->den_H);
+    scatter_columns(s->H, s->H_b, f->d, s->idx, s->batch);
+}
+
+static int64_t batches_per_epoch(const fit *f)
+{
+    int64_t nb_true = f->data[0].n / f->data[0].batch;
+    if (f->sets == 1)
+        return nb_true;
+    int64_t nb_adv = f->data[1].n / f->data[1].batch;
+    switch (f->p->true_sample) {
+    case MDNMF_SAMPLE_ADV: return nb_adv;
+    case MDNMF_SAMPLE_MIN: return nb_true < nb_adv ? nb_true : nb_adv;
+    default: return nb_true;
+    }
+}
+
+static void run_epoch(fit *f, int epoch)
+{
+    int64_t m = f->m, d = f->d;
+    for (int i = 0; i < f->sets; i++) {
+        dataset *s = &f->data[i];
+        rng_permutation(&s->stream, s->perm, s->n);
+        report(f->p, s->trace_perm, epoch, s->perm, s->n);
+    }
+    int64_t nb = batches_per_epoch(f);
+    for (int64_t b = 0; b < nb; b++) {
+        for (int i = 0; i < f->sets; i++)
+            gather_batch(&f->data[i], b, m, d);
+        update_basis(f);
+        if (f->p->update_H) {
+            gram_of_columns(f->W, m, d, 1.0f, f->WtW);
+            for (int i = 0; i < f->sets; i++)
+                update_batch_activations(f, &f->data[i]);
+        }
+    }
+    if (!f->p->update_H) {
+        gram_of_columns(f->W, m, d, 1.0f, f->WtW);
+        for (int i = 0; i < f->sets; i++) {
+            dataset *s = &f->data[i];
+            update_activations(f->W, f->WtW, s->U, s->H, m, d, s->n, 1, f->lambda, s->omega,
+                               f->guard_H, f->num_H, f->den_H);
+        }
+    }
+    if (f->p->normalize) {
+        /* n_k = ||W_:k||; W_:k /= n_k + ε; H_k: *= n_k (den_W is free here). */
+        float *norms = f->den_W;
+        normalize_columns(f->W, m, d, MDNMF_EPS, norms);
+        for (int i = 0; i < f->sets; i++)
+            scale_rows(f->data[i].H, d, f->data[i].n, norms);
+    }
+}
+
+/* ------------------------------------------------------------ monitoring */
+
+/* Fraction of the true data's energy the basis explains, measured on a
+ * fixed sample of columns (cheap enough for every epoch). */
+static double explained_fraction(fit *f)
+{
+    const dataset *truth = &f->data[0];
+    int64_t count = truth->n < HEALTH_SAMPLE ? truth->n : HEALTH_SAMPLE;
+    for (int64_t k = 0; k < count; k++)
+        f->sample_idx[k] = k * truth->n / count;
+    gather_columns(f->sample_U, truth->U, f->m, f->sample_idx, count);
+    gather_columns(f->sample_H, truth->H, f->d, f->sample_idx, count);
+    double energy = 0.0;
+    for (int64_t i = 0; i < f->m * count; i++)
+        energy += (double)f->sample_U[i] * f->sample_U[i];
+    double residual = squared_residual(f->sample_U, f->W, f->sample_H, f->m, f->d, count,
+                                       f->sample_work);
+    return energy > 0.0 ? 1.0 - residual / energy : 1.0;
+}
+
+/* A fit has failed when W or H stop being finite, W explodes, or the basis
+ * no longer explains the true data (what too large a tau_A does: W grows
+ * while H falls towards zero). */
+static int check_divergence(fit *f, int epoch)
+{
+    int64_t md = f->m * f->d;
+    int healthy = all_finite(f->W, md) && max_entry(f->W, md) <= DIVERGENCE_LIMIT;
+    for (int i = 0; i < f->sets && healthy; i++)
+        healthy = all_finite(f->data[i].H, f->d * f->data[i].n);
+    if (healthy && f->sets == 2)
+        healthy = explained_fraction(f) >= COLLAPSE_FRACTION * f->explained_at_start;
+    if (healthy)
+        return MDNMF_OK;
+    if (f->sets == 2)
+        return model_fail(f->model, MDNMF_ERR_DIVERGED,
+                          "MDNMF diverged at epoch %d: the adversarial term (tau_A = %g) "
+                          "outweighs the fit of the true data; use a smaller tau_A",
+                          epoch, f->tau_A);
+    return model_fail(f->model, MDNMF_ERR_DIVERGED,
+                      "NMF diverged at epoch %d: the basis became non-finite", epoch);
+}
+
+static double mean_squared_residual(fit *f, const dataset *s)
+{
+    return squared_residual(s->U, f->W, s->H, f->m, f->d, s->n, f->residual_work) /
+           (double)s->n;
+}
+
+/* Losses for the callback; a non-zero return cancels the fit. */
+static int notify_epoch(fit *f, int epoch)
+{
+    if (!f->p->on_epoch)
+        return MDNMF_OK;
+    mdnmf_progress progress = {.epoch = epoch, .epochs = f->p->epochs};
+    progress.loss_true = mean_squared_residual(f, &f->data[0]);
+    progress.loss_adv = f->sets == 2 ? mean_squared_residual(f, &f->data[1]) : 0.0;
+    progress.objective = f->tau_W * progress.loss_true - f->tau_A * progress.loss_adv +
+                         f->p->mu_W * sum_abs(f->W, f->m * f->d);
+    if (!isfinite(progress.objective))
+        return model_fail(f->model, MDNMF_ERR_DIVERGED,
+                          "the loss became non-finite at epoch %d; use a smaller tau_A", epoch);
+    if (f->p->on_epoch(f->p->on_epoch_user, &progress))
+        return model_fail(f->model, MDNMF_ERR_CANCELLED, "fit cancelled at epoch %d", epoch);
+    return MDNMF_OK;
+}
+
+/* ------------------------------------------------------------ the fits */
+
+static void describe_dataset(dataset *s, const char *name, const float *U, int64_t n,
+                             const float *omega, int64_t batch, uint64_t seed, int stream)
+{
+    s->name = name;
+    s->U = U;
+    s->n = n;
+    s->omega = omega;
+    s->batch = clamp_batch(batch, n);
+    rng_seed(&s->stream, seed, (uint64_t)stream);
+    s->trace_H = stream == 0 ? MDNMF_TRACE_H_RANDOM : MDNMF_TRACE_H_RANDOM_ADV;
+    s->trace_perm = stream == 0 ? MDNMF_TRACE_PERM_TRUE : MDNMF_TRACE_PERM_ADV;
+}
+
+/* Hand the fitted basis and activations to the model. */
+static int adopt_result(fit *f)
+{
+    int status = model_adopt_basis(f->model, f->W, f->m, f->d);
+    f->W = NULL;
+    if (status)
+        return status;
+    model_set_activations(f->model, f->data[0].H, f->data[0].n, f->sets == 2 ? f->data[1].H : NULL,
+                          f->sets == 2 ? f->data[1].n : 0);
+    f->data[0].H = NULL;
+    f->data[1].H = NULL;
+    return MDNMF_OK;
+}
+
+static int run_fit(fit *f)
+{
+    int status = initialise_basis(f);
+    if (status)
+        return status;
+    scaled_guards(max_entry(f->data[0].U, f->m * f->data[0].n), max_entry(f->W, f->m * f->d), &f->guard_H, &f->guard_W);
+    initialise_activations(f);
+    f->explained_at_start = explained_fraction(f);
+    status = notify_epoch(f, 0);
+    for (int epoch = 1; epoch <= f->p->epochs && status == MDNMF_OK; epoch++) {
+        run_epoch(f, epoch);
+        status = check_divergence(f, epoch);
+        if (status == MDNMF_OK)
+            status = notify_epoch(f, epoch);
+    }
+    if (status == MDNMF_OK || status == MDNMF_ERR_CANCELLED) {
+        int adopted = adopt_result(f);
+        if (adopted)
+            return adopted;
+    }
+    return status;
+}
+
+static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t n,
+                          const float *U_adv, int64_t n_adv, const float *omega, int adversarial)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    const mdnmf_params *p = &model->params;
+    int status = check_matrix(model, "data", U, m, n);
+    if (!status && adversarial)
+        status = check_matrix(model, "adversarial data", U_adv, m, n_adv);
+    if (!status && adversarial)
+        status = check_weights(model, omega, n_adv);
+    if (status)
+        return status;
+    int warm = p->warm_start && model->W;
+    if (p->init == MDNMF_INIT_EXEMPLAR && !warm && p->d > n)
+        return model_fail(model, MDNMF_ERR_SHAPE,
+                          "d = %d atoms but only %lld samples: exemplar init needs d <= "
+                          "samples; use fewer atoms or init random",
+                          p->d, (long long)n);
+
+    fit f = {.model = model, .p = p, .m = m, .d = p->d, .sets = adversarial ? 2 : 1};
+    f.tau_W = adversarial ? p->tau_W : 1.0;
+    f.tau_A = adversarial ? p->tau_A : 0.0;
+    describe_dataset(&f.data[0], "data", U, n, NULL, p->batch_size, p->seed, 0);
+    if (adversarial)
+        describe_dataset(&f.data[1], "adversarial data", U_adv, n_adv, omega, p->batch_size_adv,
+                         p->seed, 1);
+    if (!allocate_fit(&f)) {
+        free_fit(&f);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for a fit of %lld x %lld data",
+                          (long long)m, (long long)n);
+    }
+    linalg_set_threads(p->threads);
+    fill_lambda(&f);
+    status = run_fit(&f);
+    free_fit(&f);
+    return status;
+}
+
+int mdnmf_fit_std(mdnmf_model *model, const float *U, int64_t m, int64_t n)
+{
+    return fit_one_source(model, U, m, n, NULL, 0, NULL, 0);
+}
+
+int mdnmf_fit_adv(mdnmf_model *model, const float *U, int64_t m, int64_t n, const float *U_adv,
+                  int64_t n_adv, const float *omega)
+{
+    return fit_one_source(model, U, m, n, U_adv, n_adv, omega, 1);
+}
+
+int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    const mdnmf_params *p = &model->params;
+    int status = check_matrix(model, "data", U, m, n);
+    if (status)
+        return status;
+    int64_t d = p->d;
+    if (d > n)
+        return model_fail(model, MDNMF_ERR_SHAPE,
+                          "d = %lld atoms but only %lld samples: exemplar NMF needs d <= samples",
+                          (long long)d, (long long)n);
+    float *W = malloc((size_t)(m * d) * sizeof *W);
+    int64_t *chosen = malloc((size_t)d * sizeof *chosen);
+    int64_t *scratch = malloc((size_t)n * sizeof *scratch);
+    if (!W || !chosen || !scratch) {
+        free(W), free(chosen), free(scratch);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory choosing exemplars");
+    }
+    rng stream;
+    rng_seed(&stream, p->seed, 0);
+    rng_choose_distinct(&stream, chosen, d, n, scratch);
+    report(p, MDNMF_TRACE_EXEMPLARS, 0, chosen, d);
+    gather_columns(W, U, m, chosen, d);
+    if (p->normalize)
+        normalize_columns(W, m, d, MDNMF_EPS, NULL);
+    free(chosen), free(scratch);
+    status = model_adopt_basis(model, W, m, d);
+    if (!status)
+        model_set_activations(model, NULL, 0, NULL, 0);
+    return status;
+}
