@@ -41,6 +41,26 @@ void model_adopt_sources(mdnmf_model *model, float *W, float *mu_H, int64_t m,
 /* Replace the activations (takes ownership; either may be NULL). */
 void model_set_activations(mdnmf_model *model, float *H, int64_t n, float *H_adv, int64_t n_adv);
 
+/* One basis fitted by NMF (n_adv == 0) or MDNMF (SPEC §2–§3): the engine
+ * behind mdnmf_fit_std / mdnmf_fit_adv and every separator mode.  Inputs are
+ * borrowed; on MDNMF_OK or MDNMF_ERR_CANCELLED the results W (m x d),
+ * H (d x n) and H_adv (d x n_adv, MDNMF only) are malloc'ed for the caller.
+ * Errors are reported on `report_to`. */
+typedef struct basis_fit {
+    const mdnmf_params *params; /* params->d atoms, epochs, batches, seed... */
+    const float *lambda;        /* d per-atom L1 weights on H */
+    const float *W_start;       /* m x d warm start, or NULL: params->init */
+    const float *U;             /* m x n true data */
+    int64_t n;
+    const float *U_adv;         /* m x n_adv adversarial data; n_adv 0: NMF */
+    int64_t n_adv;
+    const float *omega;         /* n_adv penalty weights, or NULL */
+    double tau_A, tau_W;
+    float *W, *H, *H_adv;       /* results */
+} basis_fit;
+
+int fit_basis(mdnmf_model *report_to, int64_t m, basis_fit *job);
+
 /* Parameters as a flat JSON object (malloc'ed, NUL-terminated) and back.
  * params_from_json updates `p` from the keys it knows and ignores others;
  * it returns MDNMF_OK or MDNMF_ERR_FORMAT with a message in `message`. */

@@ -35,8 +35,9 @@ typedef struct dataset {
 } dataset;
 
 typedef struct fit {
-    mdnmf_model *model;
+    mdnmf_model *model;       /* receives error messages */
     const mdnmf_params *p;
+    const float *W_start;     /* warm start, or NULL */
     int64_t m, d;
     float *W;                 /* m x d, the basis being fitted */
     float *lambda;            /* d per-atom L1 weights on H */
@@ -227,29 +228,14 @@ static int allocate_fit(fit *f)
            f->sample_H && f->sample_work;
 }
 
-/* Per-atom λ: the user's per-atom values when they fit, else the scalar. */
-static void fill_lambda(fit *f)
-{
-    const mdnmf_model *model = f->model;
-    int custom = model->mu_H_custom && model->mu_H && model->atoms == f->d;
-    for (int64_t k = 0; k < f->d; k++)
-        f->lambda[k] = custom ? model->mu_H[k] : (float)f->p->mu_H;
-}
-
 static int initialise_basis(fit *f)
 {
     const mdnmf_params *p = f->p;
     mdnmf_model *model = f->model;
     dataset *truth = &f->data[0];
     int64_t m = f->m, d = f->d;
-    if (p->warm_start && model->W) {
-        if (model->m != m || model->atoms != d)
-            return model_fail(model, MDNMF_ERR_SHAPE,
-                              "warm-start basis is %lld x %lld but the fit needs %lld x %lld "
-                              "(features x atoms)",
-                              (long long)model->m, (long long)model->atoms, (long long)m,
-                              (long long)d);
-        memcpy(f->W, model->W, (size_t)(m * d) * sizeof *f->W);
+    if (f->W_start) {
+        memcpy(f->W, f->W_start, (size_t)(m * d) * sizeof *f->W);
     } else if (p->init == MDNMF_INIT_EXEMPLAR) {
         int64_t *scratch = malloc((size_t)truth->n * sizeof *scratch);
         if (!scratch)
@@ -275,8 +261,7 @@ static void initialise_activations(fit *f)
         rng_fill_uniform(&s->stream, s->H, f->d * s->n);
         report(f->p, s->trace_H, 0, s->H, f->d * s->n);
         /* SPEC §2: random init keeps the uniform H; otherwise H = transform(U). */
-        int transform = f->sets == 2 || f->p->init == MDNMF_INIT_EXEMPLAR ||
-                        (f->p->warm_start && f->model->W);
+        int transform = f->sets == 2 || f->p->init == MDNMF_INIT_EXEMPLAR || f->W_start;
         if (transform)
             update_activations(f->W, f->WtW, s->U, s->H, f->m, f->d, s->n, f->p->test_epochs,
                                f->lambda, s->omega, f->guard_H, f->num_H, f->den_H);
@@ -454,21 +439,17 @@ static void describe_dataset(dataset *s, const char *name, const float *U, int64
     s->trace_perm = stream == 0 ? MDNMF_TRACE_PERM_TRUE : MDNMF_TRACE_PERM_ADV;
 }
 
-/* Hand the fitted basis and activations to the model. */
-static int adopt_result(fit *f)
+/* Move the fitted basis and activations to the job. */
+static void hand_over_result(fit *f, basis_fit *job)
 {
-    int status = model_adopt_basis(f->model, f->W, f->m, f->d);
+    job->W = f->W;
+    job->H = f->data[0].H;
+    job->H_adv = f->sets == 2 ? f->data[1].H : NULL;
     f->W = NULL;
-    if (status)
-        return status;
-    model_set_activations(f->model, f->data[0].H, f->data[0].n, f->sets == 2 ? f->data[1].H : NULL,
-                          f->sets == 2 ? f->data[1].n : 0);
-    f->data[0].H = NULL;
-    f->data[1].H = NULL;
-    return MDNMF_OK;
+    f->data[0].H = f->data[1].H = NULL;
 }
 
-static int run_fit(fit *f)
+static int run_fit(fit *f, basis_fit *job)
 {
     int status = initialise_basis(f);
     if (status)
@@ -483,12 +464,48 @@ static int run_fit(fit *f)
         if (status == MDNMF_OK)
             status = notify_epoch(f, epoch);
     }
-    if (status == MDNMF_OK || status == MDNMF_ERR_CANCELLED) {
-        int adopted = adopt_result(f);
-        if (adopted)
-            return adopted;
-    }
+    if (status == MDNMF_OK || status == MDNMF_ERR_CANCELLED)
+        hand_over_result(f, job);
     return status;
+}
+
+int fit_basis(mdnmf_model *report_to, int64_t m, basis_fit *job)
+{
+    const mdnmf_params *p = job->params;
+    int adversarial = job->n_adv > 0;
+    fit f = {.model = report_to, .p = p, .W_start = job->W_start, .m = m, .d = p->d,
+             .sets = adversarial ? 2 : 1};
+    f.tau_W = adversarial ? job->tau_W : 1.0;
+    f.tau_A = adversarial ? job->tau_A : 0.0;
+    job->W = job->H = job->H_adv = NULL;
+    describe_dataset(&f.data[0], "data", job->U, job->n, NULL, p->batch_size, p->seed, 0);
+    if (adversarial)
+        describe_dataset(&f.data[1], "adversarial data", job->U_adv, job->n_adv, job->omega,
+                         p->batch_size_adv, p->seed, 1);
+    if (!allocate_fit(&f)) {
+        free_fit(&f);
+        return model_fail(report_to, MDNMF_ERR_MEMORY,
+                          "out of memory for a fit of %lld x %lld data", (long long)m,
+                          (long long)job->n);
+    }
+    memcpy(f.lambda, job->lambda, (size_t)f.d * sizeof *f.lambda);
+    linalg_set_threads(p->threads);
+    int status = run_fit(&f, job);
+    free_fit(&f);
+    return status;
+}
+
+/* Per-atom λ: the user's per-atom values when they fit, else the scalar. */
+static float *atom_penalties(const mdnmf_model *model)
+{
+    int64_t d = model->params.d;
+    float *lambda = malloc((size_t)d * sizeof *lambda);
+    if (!lambda)
+        return NULL;
+    int custom = model->mu_H_custom && model->mu_H && model->atoms == d;
+    for (int64_t k = 0; k < d; k++)
+        lambda[k] = custom ? model->mu_H[k] : (float)model->params.mu_H;
+    return lambda;
 }
 
 static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t n,
@@ -505,28 +522,33 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
     if (status)
         return status;
     int warm = p->warm_start && model->W;
+    if (warm && (model->m != m || model->atoms != p->d))
+        return model_fail(model, MDNMF_ERR_SHAPE,
+                          "warm-start basis is %lld x %lld but the fit needs %lld x %d "
+                          "(features x atoms)",
+                          (long long)model->m, (long long)model->atoms, (long long)m, p->d);
     if (p->init == MDNMF_INIT_EXEMPLAR && !warm && p->d > n)
         return model_fail(model, MDNMF_ERR_SHAPE,
                           "d = %d atoms but only %lld samples: exemplar init needs d <= "
                           "samples; use fewer atoms or init random",
                           p->d, (long long)n);
-
-    fit f = {.model = model, .p = p, .m = m, .d = p->d, .sets = adversarial ? 2 : 1};
-    f.tau_W = adversarial ? p->tau_W : 1.0;
-    f.tau_A = adversarial ? p->tau_A : 0.0;
-    describe_dataset(&f.data[0], "data", U, n, NULL, p->batch_size, p->seed, 0);
-    if (adversarial)
-        describe_dataset(&f.data[1], "adversarial data", U_adv, n_adv, omega, p->batch_size_adv,
-                         p->seed, 1);
-    if (!allocate_fit(&f)) {
-        free_fit(&f);
-        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for a fit of %lld x %lld data",
-                          (long long)m, (long long)n);
+    basis_fit job = {.params = p, .W_start = warm ? model->W : NULL, .U = U, .n = n,
+                     .U_adv = U_adv, .n_adv = adversarial ? n_adv : 0, .omega = omega,
+                     .tau_A = p->tau_A, .tau_W = p->tau_W};
+    float *lambda = atom_penalties(model);
+    if (!lambda)
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory");
+    job.lambda = lambda;
+    status = fit_basis(model, m, &job);
+    free(lambda);
+    if (job.W) {
+        int adopted = model_adopt_basis(model, job.W, m, p->d);
+        if (adopted) {
+            free(job.H), free(job.H_adv);
+            return adopted;
+        }
+        model_set_activations(model, job.H, job.n, job.H_adv, job.H_adv ? job.n_adv : 0);
     }
-    linalg_set_threads(p->threads);
-    fill_lambda(&f);
-    status = run_fit(&f);
-    free_fit(&f);
     return status;
 }
 
