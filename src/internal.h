@@ -46,6 +46,20 @@ void model_set_activations(mdnmf_model *model, float *H, int64_t n, float *H_adv
  * borrowed; on MDNMF_OK or MDNMF_ERR_CANCELLED the results W (m x d),
  * H (d x n) and H_adv (d x n_adv, MDNMF only) are malloc'ed for the caller.
  * Errors are reported on `report_to`. */
+/* The supervised term of D+MDNMF (SPEC §6 `full`) for one source: paired
+ * clean data and the activations of the paired mixtures, which the caller
+ * updates between epochs. */
+typedef struct supervised_term {
+    const float *U;        /* m x n: this source's clean half of the pairs */
+    float *H;              /* rows x n: activations of the mixtures (all atoms) */
+    int64_t n;
+    int64_t rows;          /* all atoms of the separator */
+    int64_t offset;        /* this source's atoms are rows [offset, offset + d) */
+    const int64_t *perm;   /* n: the epoch's permutation of the pairs */
+    int64_t batch;
+    double tau_S;
+} supervised_term;
+
 typedef struct basis_fit {
     const mdnmf_params *params; /* params->d atoms, epochs, batches, seed... */
     const float *lambda;        /* d per-atom L1 weights on H */
@@ -56,10 +70,33 @@ typedef struct basis_fit {
     int64_t n_adv;
     const float *omega;         /* n_adv penalty weights, or NULL */
     double tau_A, tau_W;
+    const supervised_term *supervised; /* D+MDNMF only, else NULL */
     float *W, *H, *H_adv;       /* results */
 } basis_fit;
 
 int fit_basis(mdnmf_model *report_to, int64_t m, basis_fit *job);
+
+/* The same fit one epoch at a time, for drivers that interleave several
+ * bases (D+MDNMF).  fit_open initialises (basis, activations, epoch-0
+ * callback); fit_epoch runs one epoch with its checks; fit_close hands the
+ * results to `job` when `keep` and frees the rest. */
+typedef struct fit fit;
+fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status);
+int fit_epoch(fit *f, int epoch);
+const float *fit_current_basis(const fit *f);
+void fit_close(fit *f, basis_fit *job, int keep);
+
+/* `iterations` MU steps on H (d x n) for fixed W (SPEC §1) with WtW = WᵀW
+ * given; num and den hold d x LINALG_CHUNK floats; omega may be NULL. */
+void update_activations(const float *W, const float *WtW, const float *U, float *H, int64_t m,
+                        int64_t d, int64_t n, int iterations, const float *lambda,
+                        const float *omega, float guard, float *num, float *den);
+
+/* The division guards of docs/algorithm.md from the data and basis peaks. */
+void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W);
+
+/* Check data is a non-empty, non-negative, finite m x n matrix. */
+int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m, int64_t n);
 
 /* Parameters as a flat JSON object (malloc'ed, NUL-terminated) and back.
  * params_from_json updates `p` from the keys it knows and ignores others;

@@ -61,9 +61,29 @@ void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, fl
 
 void gram_of_rows(const float *A, int64_t rows, int64_t cols, float alpha, float *G)
 {
+    gram_of_row_block(A, rows, cols, rows, alpha, G);
+}
+
+void gram_of_row_block(const float *A, int64_t rows, int64_t cols, int64_t lda, float alpha,
+                       float *G)
+{
     cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)rows, (int)cols, alpha, A,
-                (int)rows, 0.0f, G, (int)rows);
+                (int)lda, 0.0f, G, (int)rows);
     mirror_upper(G, rows);
+}
+
+void product_ABt_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       const float *B, int64_t ldb, float beta, float *C)
+{
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, alpha, A,
+                (int)M, B, (int)ldb, beta, C, (int)M);
+}
+
+void product_AB_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc)
+{
+    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, alpha, A,
+                (int)M, B, (int)ldb, beta, C, (int)ldc);
 }
 
 void mu_step_scalar(float *X, const float *num, const float *den, int64_t count, float add)
@@ -118,10 +138,16 @@ void normalize_columns(float *W, int64_t m, int64_t d, double eps, float *norms)
 
 void scale_rows(float *H, int64_t d, int64_t n, const float *scale)
 {
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (d * n > PARALLEL_MIN)
+    scale_row_block(H, d, n, 0, d, scale);
+}
+
+void scale_row_block(float *H, int64_t rows, int64_t n, int64_t offset, int64_t count,
+                     const float *scale)
+{
+#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (count * n > PARALLEL_MIN)
     for (int64_t j = 0; j < n; j++)
-        for (int64_t k = 0; k < d; k++)
-            H[j * d + k] *= scale[k];
+        for (int64_t k = 0; k < count; k++)
+            H[j * rows + offset + k] *= scale[k];
 }
 
 float max_entry(const float *X, int64_t count)

@@ -26,6 +26,15 @@ void product_AB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
 void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, float *G);
 /* G (rows x rows) = alpha A Aᵀ, full symmetric; A is rows x cols. */
 void gram_of_rows(const float *A, int64_t rows, int64_t cols, float alpha, float *G);
+/* The same for a block of rows of a taller matrix: A has leading dimension lda. */
+void gram_of_row_block(const float *A, int64_t rows, int64_t cols, int64_t lda, float alpha,
+                       float *G);
+/* C (M x N) = alpha A Bᵀ + beta C where B is a block of rows (leading dimension ldb). */
+void product_ABt_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                       const float *B, int64_t ldb, float beta, float *C);
+/* C (M x N, leading dimension ldc) = alpha A B + beta C with B of leading dimension ldb. */
+void product_AB_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
+                      const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
 
 /* X <- X ⊙ num ⊘ (den + add), elementwise over `count` entries. */
 void mu_step_scalar(float *X, const float *num, const float *den, int64_t count, float add);
@@ -42,6 +51,9 @@ void scatter_columns(float *A, const float *in, int64_t rows, const int64_t *idx
 void normalize_columns(float *W, int64_t m, int64_t d, double eps, float *norms);
 /* H_k: *= scale[k] for every row k of H (d x n). */
 void scale_rows(float *H, int64_t d, int64_t n, const float *scale);
+/* The same for rows [offset, offset + count) of H (rows x n). */
+void scale_row_block(float *H, int64_t rows, int64_t n, int64_t offset, int64_t count,
+                     const float *scale);
 
 float max_entry(const float *X, int64_t count);
 /* Index of the first entry that is negative or not finite, or -1. */

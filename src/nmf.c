@@ -34,7 +34,7 @@ typedef struct dataset {
     mdnmf_trace_kind trace_H, trace_perm;
 } dataset;
 
-typedef struct fit {
+struct fit {
     mdnmf_model *model;       /* receives error messages */
     const mdnmf_params *p;
     const float *W_start;     /* warm start, or NULL */
@@ -42,9 +42,6 @@ typedef struct fit {
     float *W;                 /* m x d, the basis being fitted */
     float *lambda;            /* d per-atom L1 weights on H */
     float guard_H, guard_W;   /* ε scaled to the data (docs/algorithm.md) */
-    int64_t *sample_idx;      /* HEALTH_SAMPLE columns watched for collapse */
-    double explained_at_start;/* their explained energy after initialisation */
-    float *sample_U, *sample_H, *sample_work;
     double tau_W, tau_A;
     dataset data[2];          /* [0] true, [1] adversarial */
     int sets;                 /* 1 for NMF, 2 for MDNMF */
@@ -52,12 +49,17 @@ typedef struct fit {
     float *G, *WtW;           /* d x d */
     float *num_H, *den_H;     /* d x max(chunk, batches) */
     float *residual_work;     /* m x LINALG_CHUNK, only with a callback */
-} fit;
+    int64_t *sample_idx;      /* HEALTH_SAMPLE columns watched for collapse */
+    float *sample_U, *sample_H, *sample_work;
+    double explained_at_start;/* their explained energy after initialisation */
+    const supervised_term *sup; /* D+MDNMF's paired term, or NULL */
+    int64_t *sup_idx;         /* its batch: columns, */
+    float *sup_U_b, *sup_H_b; /* m x batch and rows x batch */
+};
 
 /* ------------------------------------------------------------ validation */
 
-static int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m,
-                        int64_t n)
+int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m, int64_t n)
 {
     if (m < 1 || n < 1)
         return model_fail(model, MDNMF_ERR_SHAPE,
@@ -97,14 +99,12 @@ static void report(const mdnmf_params *p, mdnmf_trace_kind kind, int epoch, cons
         p->on_trace(p->on_trace_user, kind, epoch, data, count);
 }
 
-/* `iterations` MU steps on H (d x n) for fixed W, one chunk of columns at a
- * time (columns are independent, so a chunk stays in cache):
- *     H <- H ⊙ (WᵀU) ⊘ (WᵀW H + λ ωᵀ + guard)
- * WtW = WᵀW is given; num and den hold d x LINALG_CHUNK floats. */
-static void update_activations(const float *W, const float *WtW, const float *U, float *H,
-                               int64_t m, int64_t d, int64_t n, int iterations,
-                               const float *lambda, const float *omega, float guard, float *num,
-                               float *den)
+/* One chunk of columns at a time: columns are independent, so a chunk
+ * stays in cache through all iterations of
+ *     H <- H ⊙ (WᵀU) ⊘ (WᵀW H + λ ωᵀ + guard) */
+void update_activations(const float *W, const float *WtW, const float *U, float *H, int64_t m,
+                        int64_t d, int64_t n, int iterations, const float *lambda,
+                        const float *omega, float guard, float *num, float *den)
 {
     if (iterations < 1)
         return;
@@ -120,8 +120,8 @@ static void update_activations(const float *W, const float *WtW, const float *U,
     }
 }
 
-/* The guards of docs/algorithm.md: ε scaled by the data peak c and basis peak w. */
-static void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W)
+/* ε scaled by the data peak c and basis peak w. */
+void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W)
 {
     double c = data_peak > 0.0f ? data_peak : 1.0;
     double w = basis_peak > 0.0f ? basis_peak : 1.0;
@@ -187,6 +187,7 @@ static void free_fit(fit *f)
     free(f->W), free(f->lambda), free(f->num_W), free(f->den_W), free(f->G), free(f->WtW);
     free(f->num_H), free(f->den_H), free(f->residual_work);
     free(f->sample_idx), free(f->sample_U), free(f->sample_H), free(f->sample_work);
+    free(f->sup_idx), free(f->sup_U_b), free(f->sup_H_b);
 }
 
 static int allocate_dataset(dataset *s, int64_t m, int64_t d)
@@ -223,6 +224,13 @@ static int allocate_fit(fit *f)
     f->sample_U = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_U);
     f->sample_H = malloc((size_t)(d * HEALTH_SAMPLE) * sizeof *f->sample_H);
     f->sample_work = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_work);
+    if (f->sup) {
+        f->sup_idx = malloc((size_t)f->sup->batch * sizeof *f->sup_idx);
+        f->sup_U_b = malloc((size_t)(m * f->sup->batch) * sizeof *f->sup_U_b);
+        f->sup_H_b = malloc((size_t)(f->sup->rows * f->sup->batch) * sizeof *f->sup_H_b);
+        if (!f->sup_idx || !f->sup_U_b || !f->sup_H_b)
+            return 0;
+    }
     return f->W && f->lambda && f->num_W && f->den_W && f->G && f->WtW && f->num_H &&
            f->den_H && (!f->p->on_epoch || f->residual_work) && f->sample_idx && f->sample_U &&
            f->sample_H && f->sample_work;
@@ -281,9 +289,27 @@ static void gather_batch(dataset *s, int64_t b, int64_t m, int64_t d)
             s->omega_b[k] = s->omega[s->idx[k]];
 }
 
+/* D+MDNMF's supervised batch b: num += τ_S U^sup_b H^sup_bᵀ/B_s and
+ * den += τ_S W H^sup_b H^sup_bᵀ/B_s, with this source's rows of H^sup. */
+static void add_supervised_terms(fit *f, int64_t b)
+{
+    const supervised_term *sup = f->sup;
+    int64_t m = f->m, d = f->d;
+    for (int64_t k = 0; k < sup->batch; k++)
+        f->sup_idx[k] = sup->perm[(b * sup->batch + k) % sup->n];
+    gather_columns(f->sup_U_b, sup->U, m, f->sup_idx, sup->batch);
+    gather_columns(f->sup_H_b, sup->H, sup->rows, f->sup_idx, sup->batch);
+    const float *H_s = f->sup_H_b + sup->offset;
+    float scale = (float)(sup->tau_S / (double)sup->batch);
+    product_ABt_block(m, d, sup->batch, scale, f->sup_U_b, H_s, sup->rows, 1.0f, f->num_W);
+    gram_of_row_block(H_s, d, sup->batch, sup->rows, scale, f->G);
+    product_AB(m, d, d, 1.0f, f->W, f->G, 1.0f, f->den_W);
+}
+
 /* SPEC §2/§3, with the batches of the true (B) and adversarial (B̂) data:
- *   W <- W ⊙ (τ_W U_b H_bᵀ/B + τ_A W Ĥ_bĤ_bᵀ/B̂) ⊘ (τ_W W H_bH_bᵀ/B + τ_A Û_bĤ_bᵀ/B̂ + γ) */
-static void update_basis(fit *f)
+ *   W <- W ⊙ (τ_W U_b H_bᵀ/B + τ_A W Ĥ_bĤ_bᵀ/B̂) ⊘ (τ_W W H_bH_bᵀ/B + τ_A Û_bĤ_bᵀ/B̂ + γ)
+ * plus, for D+MDNMF, the supervised terms of SPEC §6. */
+static void update_basis(fit *f, int64_t b)
 {
     int64_t m = f->m, d = f->d;
     const dataset *truth = &f->data[0];
@@ -298,6 +324,8 @@ static void update_basis(fit *f)
         product_AB(m, d, d, 1.0f, f->W, f->G, 1.0f, f->num_W);
         product_ABt(m, d, adv->batch, adv_scale, adv->U_b, adv->H_b, 1.0f, f->den_W);
     }
+    if (f->sup && f->sup->tau_S > 0.0)
+        add_supervised_terms(f, b);
     mu_step_scalar(f->W, f->num_W, f->den_W, m * d, (float)f->p->mu_W + f->guard_W);
 }
 
@@ -334,7 +362,7 @@ static void run_epoch(fit *f, int epoch)
     for (int64_t b = 0; b < nb; b++) {
         for (int i = 0; i < f->sets; i++)
             gather_batch(&f->data[i], b, m, d);
-        update_basis(f);
+        update_basis(f, b);
         if (f->p->update_H) {
             gram_of_columns(f->W, m, d, 1.0f, f->WtW);
             for (int i = 0; i < f->sets; i++)
@@ -355,6 +383,8 @@ static void run_epoch(fit *f, int epoch)
         normalize_columns(f->W, m, d, MDNMF_EPS, norms);
         for (int i = 0; i < f->sets; i++)
             scale_rows(f->data[i].H, d, f->data[i].n, norms);
+        if (f->sup)
+            scale_row_block(f->sup->H, f->sup->rows, f->sup->n, f->sup->offset, d, norms);
     }
 }
 
@@ -449,49 +479,77 @@ static void hand_over_result(fit *f, basis_fit *job)
     f->data[0].H = f->data[1].H = NULL;
 }
 
-static int run_fit(fit *f, basis_fit *job)
+fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
 {
-    int status = initialise_basis(f);
-    if (status)
-        return status;
-    scaled_guards(max_entry(f->data[0].U, f->m * f->data[0].n), max_entry(f->W, f->m * f->d), &f->guard_H, &f->guard_W);
+    const mdnmf_params *p = job->params;
+    int adversarial = job->n_adv > 0;
+    fit *f = calloc(1, sizeof *f);
+    if (!f) {
+        *status = model_fail(report_to, MDNMF_ERR_MEMORY, "out of memory for a fit");
+        return NULL;
+    }
+    *f = (fit){.model = report_to, .p = p, .W_start = job->W_start, .m = m, .d = p->d,
+               .sets = adversarial ? 2 : 1, .sup = job->supervised};
+    f->tau_W = adversarial || f->sup ? job->tau_W : 1.0;
+    f->tau_A = adversarial ? job->tau_A : 0.0;
+    job->W = job->H = job->H_adv = NULL;
+    describe_dataset(&f->data[0], "data", job->U, job->n, NULL, p->batch_size, p->seed, 0);
+    if (adversarial)
+        describe_dataset(&f->data[1], "adversarial data", job->U_adv, job->n_adv, job->omega,
+                         p->batch_size_adv, p->seed, 1);
+    if (!allocate_fit(f)) {
+        fit_close(f, job, 0);
+        *status = model_fail(report_to, MDNMF_ERR_MEMORY,
+                             "out of memory for a fit of %lld x %lld data", (long long)m,
+                             (long long)job->n);
+        return NULL;
+    }
+    memcpy(f->lambda, job->lambda, (size_t)f->d * sizeof *f->lambda);
+    linalg_set_threads(p->threads);
+    *status = initialise_basis(f);
+    if (*status) {
+        fit_close(f, job, 0);
+        return NULL;
+    }
+    scaled_guards(max_entry(f->data[0].U, m * f->data[0].n), max_entry(f->W, m * f->d),
+                  &f->guard_H, &f->guard_W);
     initialise_activations(f);
     f->explained_at_start = explained_fraction(f);
-    status = notify_epoch(f, 0);
-    for (int epoch = 1; epoch <= f->p->epochs && status == MDNMF_OK; epoch++) {
-        run_epoch(f, epoch);
-        status = check_divergence(f, epoch);
-        if (status == MDNMF_OK)
-            status = notify_epoch(f, epoch);
-    }
-    if (status == MDNMF_OK || status == MDNMF_ERR_CANCELLED)
+    *status = notify_epoch(f, 0);
+    return f;
+}
+
+int fit_epoch(fit *f, int epoch)
+{
+    run_epoch(f, epoch);
+    int status = check_divergence(f, epoch);
+    return status ? status : notify_epoch(f, epoch);
+}
+
+const float *fit_current_basis(const fit *f)
+{
+    return f->W;
+}
+
+void fit_close(fit *f, basis_fit *job, int keep)
+{
+    if (!f)
+        return;
+    if (keep)
         hand_over_result(f, job);
-    return status;
+    free_fit(f);
+    free(f);
 }
 
 int fit_basis(mdnmf_model *report_to, int64_t m, basis_fit *job)
 {
-    const mdnmf_params *p = job->params;
-    int adversarial = job->n_adv > 0;
-    fit f = {.model = report_to, .p = p, .W_start = job->W_start, .m = m, .d = p->d,
-             .sets = adversarial ? 2 : 1};
-    f.tau_W = adversarial ? job->tau_W : 1.0;
-    f.tau_A = adversarial ? job->tau_A : 0.0;
-    job->W = job->H = job->H_adv = NULL;
-    describe_dataset(&f.data[0], "data", job->U, job->n, NULL, p->batch_size, p->seed, 0);
-    if (adversarial)
-        describe_dataset(&f.data[1], "adversarial data", job->U_adv, job->n_adv, job->omega,
-                         p->batch_size_adv, p->seed, 1);
-    if (!allocate_fit(&f)) {
-        free_fit(&f);
-        return model_fail(report_to, MDNMF_ERR_MEMORY,
-                          "out of memory for a fit of %lld x %lld data", (long long)m,
-                          (long long)job->n);
-    }
-    memcpy(f.lambda, job->lambda, (size_t)f.d * sizeof *f.lambda);
-    linalg_set_threads(p->threads);
-    int status = run_fit(&f, job);
-    free_fit(&f);
+    int status;
+    fit *f = fit_open(report_to, m, job, &status);
+    if (!f)
+        return status;
+    for (int epoch = 1; epoch <= job->params->epochs && status == MDNMF_OK; epoch++)
+        status = fit_epoch(f, epoch);
+    fit_close(f, job, status == MDNMF_OK || status == MDNMF_ERR_CANCELLED);
     return status;
 }
 
