@@ -85,8 +85,11 @@ typedef enum mdnmf_true_sample {
  * adversarial data (0 for NMF).  objective = tau_W loss_true - tau_A loss_adv
  * + mu_W |W|_1 (the penalty on H is not included). */
 typedef struct mdnmf_progress {
-    int epoch;  /* 1-based epoch that just finished; 0 = after initialisation */
-    int epochs; /* total epochs of this fit */
+    int epoch;   /* 1-based epoch that just finished; 0 = after initialisation */
+    int epochs;  /* total epochs of this stage */
+    int stage;   /* 0-based stage of a separator fit (e.g. one per source and
+                    phase); always 0 for one-source fits */
+    int stages;  /* number of stages (1 for one-source fits) */
     double loss_true;
     double loss_adv;
     double objective;
@@ -215,6 +218,83 @@ MDNMF_API int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int6
  * model's seed.  U must have the basis's m rows. */
 MDNMF_API int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n,
                               float *H);
+
+/* ------------------------------------------------------------- separation
+ * A separator is a model of S >= 2 sources: the basis W = [W_1 … W_S]
+ * (m x D, D = Σ d_s), per-atom mu_H, and the atom count of each source.
+ * Its fitting modes are SPEC §6. */
+
+#define MDNMF_MAX_SOURCES 16
+
+typedef enum mdnmf_mode {
+    MDNMF_MODE_STD = 0,     /* NMF per source on its clean data */
+    MDNMF_MODE_ADV = 1,     /* MDNMF per source against the others (+ mixtures) */
+    MDNMF_MODE_EXEM = 2,    /* exemplar bases, no training */
+    MDNMF_MODE_SUP = 3,     /* DNMF: paired clean sources and mixtures */
+    MDNMF_MODE_FULL = 4,    /* D+MDNMF: weak + adversarial + paired data */
+    MDNMF_MODE_SEMI = 5,    /* sources 1..S-1 clean, the last learned from mixtures */
+    MDNMF_MODE_SEMI_ADV = 6 /* as SEMI, sources 1..S-1 fitted by MDNMF */
+} mdnmf_mode;
+
+typedef struct mdnmf_separator_params {
+    /* epochs, test_epochs, batch_size (true data and, in semi modes, the
+     * mixtures), batch_size_adv, init, mu_W, tau_W, normalize, update_H,
+     * true_sample, warm_start, seed, threads and callbacks apply to every
+     * source; common.d, common.mu_H and common.tau_A are ignored. */
+    mdnmf_params common;
+    mdnmf_mode mode;                       /* default MDNMF_MODE_STD */
+    int sources;                           /* S, 2..MDNMF_MAX_SOURCES */
+    int64_t d[MDNMF_MAX_SOURCES];          /* atoms per source (required) */
+    double mu_H[MDNMF_MAX_SOURCES];        /* L1 weight on H per source (1e-6) */
+    double tau_A[MDNMF_MAX_SOURCES];       /* adversarial weight per source (0.1) */
+    double beta[MDNMF_MAX_SOURCES];        /* weight of mixed data in §4 (1) */
+    double tau_S;                          /* weight of the supervised term (1) */
+    int64_t batch_size_sup;                /* paired columns per batch; 0 = all */
+    int warm_start_epochs;                 /* fit_std epochs before adv/sup/full (0) */
+} mdnmf_separator_params;
+
+/* Defaults for S sources (d[] must still be set). */
+MDNMF_API void mdnmf_separator_params_default(mdnmf_separator_params *p, int sources);
+/* NULL if usable, else a static message naming the bad field. */
+MDNMF_API const char *mdnmf_separator_params_check(const mdnmf_separator_params *p);
+
+/* The data of a separation problem; every matrix has m rows, column-major.
+ * Which members a mode needs is SPEC §6's table; the others are ignored. */
+typedef struct mdnmf_separation_data {
+    int64_t m;
+    const float *U[MDNMF_MAX_SOURCES]; /* clean (weakly supervised) data */
+    int64_t n[MDNMF_MAX_SOURCES];
+    const float *V;                    /* mixtures, optional except in semi modes */
+    int64_t n_V;
+    const float *U_sup[MDNMF_MAX_SOURCES]; /* paired clean sources (sup, full) */
+    const float *V_sup;                    /* their mixtures, n_sup columns each */
+    int64_t n_sup;
+} mdnmf_separation_data;
+
+/* Fit every source's basis per p->mode and store them in the model, with
+ * p (copied) as the separator's parameters.  With p->common.warm_start and
+ * a model whose components equal p->d, training starts from its bases. */
+MDNMF_API int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
+                                  const mdnmf_separation_data *data);
+
+/* The separator's parameters (NULL for a model never fitted or loaded as one). */
+MDNMF_API const mdnmf_separator_params *mdnmf_model_separator_params(const mdnmf_model *model);
+
+/* Separate mixtures V (m x n): H = transform(V) with all bases, Ũ_s = W_s H_s,
+ * then with `wiener` U_s = clip(V ⊙ Ũ_s ⊘ (Σ_t Ũ_t + ε), 0, max V), else
+ * U_s = Ũ_s.  estimates[s] (s < S) are caller-allocated m x n buffers. */
+MDNMF_API int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n,
+                             int wiener, float *const *estimates);
+
+/* ---------------------------------------------------------------- metrics */
+
+/* Per-column PSNR (SPEC §9): 20 log10(max(ref_j) / rms(ref_j - est_j)), in
+ * out[j]; +inf when the column is reproduced exactly, else -inf when max is 0. */
+MDNMF_API int mdnmf_psnr(const float *reference, const float *estimate, int64_t m, int64_t n,
+                         double *out);
+/* Per-column mean squared error in out[j]. */
+MDNMF_API int mdnmf_squared_error(const float *reference, const float *estimate, int64_t m,
+                                  int64_t n, double *out);
 
 /* ------------------------------------------------------------------ files */
 

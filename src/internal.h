@@ -23,6 +23,8 @@ struct mdnmf_model {
     int64_t n_H;
     float *H_adv;       /* atoms x n_H_adv */
     int64_t n_H_adv;
+    mdnmf_separator_params separator; /* valid when is_separator */
+    int is_separator;
     char error[512];
 };
 
@@ -71,6 +73,7 @@ typedef struct basis_fit {
     const float *omega;         /* n_adv penalty weights, or NULL */
     double tau_A, tau_W;
     const supervised_term *supervised; /* D+MDNMF only, else NULL */
+    int stage, stages;          /* reported to the epoch callback */
     float *W, *H, *H_adv;       /* results */
 } basis_fit;
 
@@ -94,6 +97,15 @@ void update_activations(const float *W, const float *WtW, const float *U, float 
 
 /* The division guards of docs/algorithm.md from the data and basis peaks. */
 void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W);
+
+/* d = p->d distinct random columns of U (seed p->seed, true stream),
+ * normalised if p->normalize; *W_out is malloc'ed m x d. */
+int exemplar_basis(mdnmf_model *report_to, const mdnmf_params *p, const float *U, int64_t m,
+                   int64_t n, float **W_out);
+
+/* Separator modes by name ("std", "adv", …, "semi_adv") and back. */
+const char *separator_mode_name(mdnmf_mode mode);
+int separator_mode_from_name(const char *name, mdnmf_mode *mode);
 
 /* Check data is a non-empty, non-negative, finite m x n matrix. */
 int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m, int64_t n);

@@ -53,6 +53,7 @@ struct fit {
     float *sample_U, *sample_H, *sample_work;
     double explained_at_start;/* their explained energy after initialisation */
     const supervised_term *sup; /* D+MDNMF's paired term, or NULL */
+    int stage, stages;        /* for the epoch callback */
     int64_t *sup_idx;         /* its batch: columns, */
     float *sup_U_b, *sup_H_b; /* m x batch and rows x batch */
 };
@@ -441,7 +442,8 @@ static int notify_epoch(fit *f, int epoch)
 {
     if (!f->p->on_epoch)
         return MDNMF_OK;
-    mdnmf_progress progress = {.epoch = epoch, .epochs = f->p->epochs};
+    mdnmf_progress progress = {.epoch = epoch, .epochs = f->p->epochs, .stage = f->stage,
+                               .stages = f->stages > 0 ? f->stages : 1};
     progress.loss_true = mean_squared_residual(f, &f->data[0]);
     progress.loss_adv = f->sets == 2 ? mean_squared_residual(f, &f->data[1]) : 0.0;
     progress.objective = f->tau_W * progress.loss_true - f->tau_A * progress.loss_adv +
@@ -489,7 +491,8 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
         return NULL;
     }
     *f = (fit){.model = report_to, .p = p, .W_start = job->W_start, .m = m, .d = p->d,
-               .sets = adversarial ? 2 : 1, .sup = job->supervised};
+               .sets = adversarial ? 2 : 1, .sup = job->supervised, .stage = job->stage,
+               .stages = job->stages};
     f->tau_W = adversarial || f->sup ? job->tau_W : 1.0;
     f->tau_A = adversarial ? job->tau_A : 0.0;
     job->W = job->H = job->H_adv = NULL;
@@ -621,17 +624,13 @@ int mdnmf_fit_adv(mdnmf_model *model, const float *U, int64_t m, int64_t n, cons
     return fit_one_source(model, U, m, n, U_adv, n_adv, omega, 1);
 }
 
-int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
+int exemplar_basis(mdnmf_model *report_to, const mdnmf_params *p, const float *U, int64_t m,
+                   int64_t n, float **W_out)
 {
-    if (!model)
-        return MDNMF_ERR_ARGUMENT;
-    const mdnmf_params *p = &model->params;
-    int status = check_matrix(model, "data", U, m, n);
-    if (status)
-        return status;
     int64_t d = p->d;
+    *W_out = NULL;
     if (d > n)
-        return model_fail(model, MDNMF_ERR_SHAPE,
+        return model_fail(report_to, MDNMF_ERR_SHAPE,
                           "d = %lld atoms but only %lld samples: exemplar NMF needs d <= samples",
                           (long long)d, (long long)n);
     float *W = malloc((size_t)(m * d) * sizeof *W);
@@ -639,7 +638,7 @@ int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
     int64_t *scratch = malloc((size_t)n * sizeof *scratch);
     if (!W || !chosen || !scratch) {
         free(W), free(chosen), free(scratch);
-        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory choosing exemplars");
+        return model_fail(report_to, MDNMF_ERR_MEMORY, "out of memory choosing exemplars");
     }
     rng stream;
     rng_seed(&stream, p->seed, 0);
@@ -649,7 +648,20 @@ int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
     if (p->normalize)
         normalize_columns(W, m, d, MDNMF_EPS, NULL);
     free(chosen), free(scratch);
-    status = model_adopt_basis(model, W, m, d);
+    *W_out = W;
+    return MDNMF_OK;
+}
+
+int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    int status = check_matrix(model, "data", U, m, n);
+    float *W = NULL;
+    if (!status)
+        status = exemplar_basis(model, &model->params, U, m, n, &W);
+    if (!status)
+        status = model_adopt_basis(model, W, m, model->params.d);
     if (!status)
         model_set_activations(model, NULL, 0, NULL, 0);
     return status;

@@ -1,0 +1,830 @@
+/* Separators of S sources (SPEC §4–§6): adversarial data, the fitting
+ * modes, and Wiener separation. */
+#include "internal.h"
+#include "linalg.h"
+#include "rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The separator's own random stream (after the true/adversarial streams). */
+#define SEPARATOR_STREAM 2
+
+static const char *mode_names[] = {"std", "adv", "exem", "sup", "full", "semi", "semi_adv"};
+
+const char *separator_mode_name(mdnmf_mode mode)
+{
+    return (unsigned)mode < sizeof mode_names / sizeof *mode_names ? mode_names[mode] : "?";
+}
+
+int separator_mode_from_name(const char *name, mdnmf_mode *mode)
+{
+    for (unsigned i = 0; i < sizeof mode_names / sizeof *mode_names; i++)
+        if (strcmp(name, mode_names[i]) == 0) {
+            *mode = (mdnmf_mode)i;
+            return 1;
+        }
+    return 0;
+}
+
+void mdnmf_separator_params_default(mdnmf_separator_params *p, int sources)
+{
+    if (!p)
+        return;
+    memset(p, 0, sizeof *p);
+    mdnmf_params_default(&p->common);
+    p->mode = MDNMF_MODE_STD;
+    p->sources = sources;
+    for (int s = 0; s < MDNMF_MAX_SOURCES; s++) {
+        p->mu_H[s] = p->common.mu_H;
+        p->tau_A[s] = p->common.tau_A;
+        p->beta[s] = 1.0;
+    }
+    p->tau_S = 1.0;
+}
+
+const char *mdnmf_separator_params_check(const mdnmf_separator_params *p)
+{
+    if (!p) return "params is NULL";
+    if (p->sources < 2 || p->sources > MDNMF_MAX_SOURCES)
+        return "sources must be between 2 and 16";
+    if ((unsigned)p->mode > MDNMF_MODE_SEMI_ADV) return "unknown mode";
+    for (int s = 0; s < p->sources; s++) {
+        if (p->d[s] < 1) return "every source needs d >= 1 atoms";
+        if (!(p->mu_H[s] >= 0.0) || isinf(p->mu_H[s])) return "mu_H must be finite and >= 0";
+        if (!(p->tau_A[s] >= 0.0) || isinf(p->tau_A[s])) return "tau_A must be finite and >= 0";
+        if (!(p->beta[s] >= 0.0) || isinf(p->beta[s])) return "beta must be finite and >= 0";
+    }
+    if (!(p->tau_S >= 0.0) || isinf(p->tau_S)) return "tau_S must be finite and >= 0";
+    if (p->batch_size_sup < 0) return "batch_size_sup must be >= 0 (0 = all columns)";
+    if (p->warm_start_epochs < 0) return "warm_start_epochs must be >= 0";
+    mdnmf_params common = p->common;
+    common.d = 1; /* per source, checked above */
+    return mdnmf_params_check(&common);
+}
+
+/* ------------------------------------------------------------ set-up */
+
+typedef struct separation {
+    mdnmf_model *model;
+    const mdnmf_separator_params *p;
+    const mdnmf_separation_data *data;
+    int S;
+    int64_t m, atoms;
+    int64_t offset[MDNMF_MAX_SOURCES + 1]; /* first atom of each source */
+    float *W;                  /* m x atoms, the bases being fitted */
+    float *lambda;             /* atoms */
+    const float *W_warm;       /* the model's bases to warm-start from, or NULL */
+    int stage, stages;         /* progress across the per-source fits */
+} separation;
+
+static int has_clean_data(const separation *sep, int s)
+{
+    mdnmf_mode mode = sep->p->mode;
+    if (mode == MDNMF_MODE_SUP)
+        return 0;
+    if (mode == MDNMF_MODE_SEMI || mode == MDNMF_MODE_SEMI_ADV)
+        return s < sep->S - 1;
+    return 1;
+}
+
+static int needs_mixtures(mdnmf_mode mode)
+{
+    return mode == MDNMF_MODE_SEMI || mode == MDNMF_MODE_SEMI_ADV;
+}
+
+static int needs_pairs(mdnmf_mode mode)
+{
+    return mode == MDNMF_MODE_SUP || mode == MDNMF_MODE_FULL;
+}
+
+static int check_separation_data(separation *sep)
+{
+    const mdnmf_separation_data *x = sep->data;
+    mdnmf_model *model = sep->model;
+    const char *mode = separator_mode_name(sep->p->mode);
+    char name[64];
+    int status = MDNMF_OK;
+    for (int s = 0; s < sep->S && !status; s++) {
+        if (!has_clean_data(sep, s))
+            continue;
+        if (!x->U[s])
+            return model_fail(model, MDNMF_ERR_ARGUMENT,
+                              "mode %s needs clean training data for source %d", mode, s);
+        snprintf(name, sizeof name, "source %d data", s);
+        status = check_matrix(model, name, x->U[s], x->m, x->n[s]);
+    }
+    if (!status && needs_mixtures(sep->p->mode) && !x->V)
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "mode %s needs mixtures (the last source is learned from them)", mode);
+    if (!status && x->V)
+        status = check_matrix(model, "mixtures", x->V, x->m, x->n_V);
+    if (!status && needs_pairs(sep->p->mode)) {
+        if (!x->V_sup)
+            return model_fail(model, MDNMF_ERR_ARGUMENT,
+                              "mode %s needs paired data: clean sources and their mixtures",
+                              mode);
+        status = check_matrix(model, "paired mixtures", x->V_sup, x->m, x->n_sup);
+        for (int s = 0; s < sep->S && !status; s++) {
+            if (!x->U_sup[s])
+                return model_fail(model, MDNMF_ERR_ARGUMENT,
+                                  "mode %s needs the paired clean data of source %d", mode, s);
+            snprintf(name, sizeof name, "paired source %d data", s);
+            status = check_matrix(model, name, x->U_sup[s], x->m, x->n_sup);
+        }
+    }
+    return status;
+}
+
+/* The parameters of source s's own fits: its d, μ_H and τ_A, and a seed of
+ * its own so that the sources draw unrelated numbers. */
+static void source_params(const separation *sep, int s, int epochs, mdnmf_params *out)
+{
+    *out = sep->p->common;
+    out->d = (int)sep->p->d[s];
+    out->mu_H = sep->p->mu_H[s];
+    out->tau_A = sep->p->tau_A[s];
+    out->epochs = epochs;
+    out->warm_start = 0;
+    out->seed = sep->p->common.seed + 0x9E3779B97F4A7C15ull * (uint64_t)(s + 1);
+}
+
+/* ------------------------------------------------------------ §4 */
+
+/* Adversarial data of source i (SPEC §4): the other sources' clean data and
+ * the mixtures, each block scaled by the square root of its share, and the
+ * penalty weights ω.  Returns 0 (no data) or the column count. */
+static int64_t build_adversarial(const separation *sep, int i, float **U_adv, float **omega)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int64_t m = sep->m, total = x->V ? x->n_V : 0;
+    for (int j = 0; j < sep->S; j++)
+        if (j != i && has_clean_data(sep, j))
+            total += x->n[j];
+    *U_adv = NULL, *omega = NULL;
+    if (total == 0)
+        return 0;
+    *U_adv = malloc((size_t)(m * total) * sizeof **U_adv);
+    *omega = malloc((size_t)total * sizeof **omega);
+    if (!*U_adv || !*omega) {
+        free(*U_adv), free(*omega);
+        *U_adv = NULL, *omega = NULL;
+        return -1;
+    }
+    int64_t column = 0;
+    for (int j = 0; j <= sep->S; j++) {
+        int mixed = j == sep->S;
+        if (mixed ? !x->V : (j == i || !has_clean_data(sep, j)))
+            continue;
+        const float *block = mixed ? x->V : x->U[j];
+        int64_t n = mixed ? x->n_V : x->n[j];
+        double share = (double)n / (double)total;
+        double beta = mixed ? sep->p->beta[i] : 1.0;
+        float scale = (float)(sqrt(share) * beta);
+        for (int64_t c = 0; c < m * n; c++)
+            (*U_adv)[column * m + c] = scale * block[c];
+        for (int64_t c = 0; c < n; c++)
+            (*omega)[column + c] = (float)(share * beta);
+        column += n;
+    }
+    return total;
+}
+
+/* ------------------------------------------------------------ per-source fits */
+
+static void fill_lambda(const separation *sep, int s, float *lambda)
+{
+    for (int64_t k = 0; k < sep->p->d[s]; k++)
+        lambda[k] = (float)sep->p->mu_H[s];
+}
+
+static float *source_basis(separation *sep, int s)
+{
+    return sep->W + sep->offset[s] * sep->m;
+}
+
+static const float *warm_basis(const separation *sep, int s)
+{
+    return sep->W_warm ? sep->W_warm + sep->offset[s] * sep->m : NULL;
+}
+
+/* Fit source s on `U` (NMF, or MDNMF when U_adv): warm_start_epochs of NMF
+ * first where the mode asks for it, then the main fit.  The basis lands in
+ * sep->W. */
+static int fit_source(separation *sep, int s, const float *U, int64_t n, const float *U_adv,
+                      int64_t n_adv, const float *omega, int warm_up, const supervised_term *sup)
+{
+    int64_t m = sep->m, d = sep->p->d[s];
+    mdnmf_params params;
+    float *lambda = sep->lambda + sep->offset[s];
+    const float *start = warm_basis(sep, s);
+    float *warmed = NULL;
+    int status = MDNMF_OK;
+    if (warm_up && sep->p->warm_start_epochs > 0) {
+        source_params(sep, s, sep->p->warm_start_epochs, &params);
+        basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .U = U, .n = n,
+                         .tau_W = 1.0, .stage = sep->stage++, .stages = sep->stages};
+        status = fit_basis(sep->model, m, &job);
+        free(job.H), free(job.H_adv);
+        if (status)
+            return free(job.W), status;
+        start = warmed = job.W;
+    }
+    source_params(sep, s, sep->p->common.epochs, &params);
+    if (!start && params.init == MDNMF_INIT_EXEMPLAR && d > n)
+        return free(warmed), model_fail(sep->model, MDNMF_ERR_SHAPE,
+                                        "source %d: d = %lld atoms but only %lld samples; "
+                                        "exemplar init needs d <= samples",
+                                        s, (long long)d, (long long)n);
+    basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .U = U, .n = n,
+                     .U_adv = U_adv, .n_adv = n_adv, .omega = omega, .tau_A = params.tau_A,
+                     .tau_W = params.tau_W, .supervised = sup, .stage = sep->stage++,
+                     .stages = sep->stages};
+    status = fit_basis(sep->model, m, &job);
+    free(warmed);
+    if (job.W)
+        memcpy(source_basis(sep, s), job.W, (size_t)(m * d) * sizeof *job.W);
+    free(job.W), free(job.H), free(job.H_adv);
+    return status;
+}
+
+static int fit_source_adversarially(separation *sep, int s)
+{
+    float *U_adv, *omega;
+    int64_t n_adv = build_adversarial(sep, s, &U_adv, &omega);
+    if (n_adv < 0)
+        return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for adversarial data");
+    if (n_adv == 0)
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "source %d has no adversarial data: MDNMF needs other sources' data "
+                          "or mixtures",
+                          s);
+    const mdnmf_separation_data *x = sep->data;
+    int status = fit_source(sep, s, x->U[s], x->n[s], U_adv, n_adv, omega, 1, NULL);
+    free(U_adv), free(omega);
+    return status;
+}
+
+static int fit_independent_sources(separation *sep, int adversarial)
+{
+    const mdnmf_separation_data *x = sep->data;
+    for (int s = 0; s < sep->S; s++) {
+        if (!has_clean_data(sep, s))
+            continue;
+        int status = adversarial && sep->p->tau_A[s] > 0.0
+                         ? fit_source_adversarially(sep, s)
+                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, 0, NULL);
+        if (status)
+            return status;
+    }
+    return MDNMF_OK;
+}
+
+static int exemplar_sources(separation *sep)
+{
+    for (int s = 0; s < sep->S; s++) {
+        mdnmf_params params;
+        source_params(sep, s, 0, &params);
+        float *W;
+        int status = exemplar_basis(sep->model, &params, sep->data->U[s], sep->m,
+                                    sep->data->n[s], &W);
+        if (status)
+            return status;
+        memcpy(source_basis(sep, s), W, (size_t)(sep->m * sep->p->d[s]) * sizeof *W);
+        free(W);
+    }
+    return MDNMF_OK;
+}
+
+/* ------------------------------------------------------------ joint fits */
+
+/* State shared by the fits that move all bases together over mixtures
+ * (DNMF, D+MDNMF, the semi-supervised noise basis). */
+typedef struct joint {
+    const float *V;   /* m x n mixtures the activations belong to */
+    int64_t n, batch;
+    float *H;         /* atoms x n */
+    int64_t *perm, *idx;
+    float *V_b, *H_b; /* m x batch, atoms x batch */
+    float *WtW, *G;   /* atoms x atoms, atoms x atoms */
+    float *num, *den; /* m x atoms each */
+    float *num_H, *den_H; /* atoms x max(batch, chunk) */
+    float guard_H, guard_W;
+    rng stream;
+} joint;
+
+static void free_joint(joint *j)
+{
+    free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->WtW);
+    free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H);
+    memset(j, 0, sizeof *j);
+}
+
+static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int64_t batch)
+{
+    int64_t m = sep->m, D = sep->atoms;
+    memset(j, 0, sizeof *j);
+    j->V = V, j->n = n, j->batch = batch <= 0 || batch > n ? n : batch;
+    int64_t widest = j->batch > LINALG_CHUNK ? j->batch : LINALG_CHUNK;
+    j->H = malloc((size_t)(D * n) * sizeof *j->H);
+    j->perm = malloc((size_t)n * sizeof *j->perm);
+    j->idx = malloc((size_t)j->batch * sizeof *j->idx);
+    j->V_b = malloc((size_t)(m * j->batch) * sizeof *j->V_b);
+    j->H_b = malloc((size_t)(D * j->batch) * sizeof *j->H_b);
+    j->WtW = malloc((size_t)(D * D) * sizeof *j->WtW);
+    j->G = malloc((size_t)(D * D) * sizeof *j->G);
+    j->num = malloc((size_t)(m * D) * sizeof *j->num);
+    j->den = malloc((size_t)(m * D) * sizeof *j->den);
+    j->num_H = malloc((size_t)(D * widest) * sizeof *j->num_H);
+    j->den_H = malloc((size_t)(D * widest) * sizeof *j->den_H);
+    if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || !j->WtW || !j->G || !j->num ||
+        !j->den || !j->num_H || !j->den_H) {
+        free_joint(j);
+        return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for a joint fit");
+    }
+    rng_seed(&j->stream, sep->p->common.seed, SEPARATOR_STREAM);
+    return MDNMF_OK;
+}
+
+/* H = transform(V) with all current bases; sets the guards from V and W. */
+static void joint_transform(separation *sep, joint *j)
+{
+    int64_t m = sep->m, D = sep->atoms;
+    scaled_guards(max_entry(j->V, m * j->n), max_entry(sep->W, m * D), &j->guard_H, &j->guard_W);
+    rng_fill_uniform(&j->stream, j->H, D * j->n);
+    gram_of_columns(sep->W, m, D, 1.0f, j->WtW);
+    update_activations(sep->W, j->WtW, j->V, j->H, m, D, j->n, sep->p->common.test_epochs,
+                       sep->lambda, NULL, j->guard_H, j->num_H, j->den_H);
+}
+
+/* One full H step on the mixtures with all bases (SPEC §1, one iteration). */
+static void joint_activation_step(separation *sep, joint *j)
+{
+    gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
+    update_activations(sep->W, j->WtW, j->V, j->H, sep->m, sep->atoms, j->n, 1, sep->lambda,
+                       NULL, j->guard_H, j->num_H, j->den_H);
+}
+
+static void joint_gather(separation *sep, joint *j, int64_t b)
+{
+    for (int64_t k = 0; k < j->batch; k++)
+        j->idx[k] = j->perm[(b * j->batch + k) % j->n];
+    gather_columns(j->V_b, j->V, sep->m, j->idx, j->batch);
+    gather_columns(j->H_b, j->H, sep->atoms, j->idx, j->batch);
+}
+
+/* Batch-wise H step (update_H) on the gathered batch, written back. */
+static void joint_batch_activation_step(separation *sep, joint *j)
+{
+    gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
+    update_activations(sep->W, j->WtW, j->V_b, j->H_b, sep->m, sep->atoms, j->batch, 1,
+                       sep->lambda, NULL, j->guard_H, j->num_H, j->den_H);
+    scatter_columns(j->H, j->H_b, sep->atoms, j->idx, j->batch);
+}
+
+/* Unit-norm atoms of sources [first, last) with the matching H rows rescaled. */
+static void joint_normalize(separation *sep, float *H, int64_t n, int first, int last)
+{
+    int64_t m = sep->m, off = sep->offset[first], count = sep->offset[last] - off;
+    float *norms = malloc((size_t)count * sizeof *norms);
+    if (!norms)
+        return; /* normalisation is cosmetic for the update rules; skip on OOM */
+    normalize_columns(sep->W + off * m, m, count, MDNMF_EPS, norms);
+    scale_row_block(H, sep->atoms, n, off, count, norms);
+    free(norms);
+}
+
+static int joint_notify(separation *sep, joint *j, int epoch, float *work)
+{
+    const mdnmf_params *c = &sep->p->common;
+    if (!c->on_epoch)
+        return MDNMF_OK;
+    mdnmf_progress progress = {.epoch = epoch, .epochs = c->epochs, .stage = sep->stage,
+                               .stages = sep->stages};
+    progress.loss_true =
+        squared_residual(j->V, sep->W, j->H, sep->m, sep->atoms, j->n, work) / (double)j->n;
+    progress.objective = progress.loss_true;
+    if (c->on_epoch(c->on_epoch_user, &progress))
+        return model_fail(sep->model, MDNMF_ERR_CANCELLED, "fit cancelled at epoch %d", epoch);
+    return MDNMF_OK;
+}
+
+static int joint_healthy(separation *sep, joint *j, int epoch)
+{
+    if (all_finite(sep->W, sep->m * sep->atoms) && all_finite(j->H, sep->atoms * j->n))
+        return MDNMF_OK;
+    return model_fail(sep->model, MDNMF_ERR_DIVERGED,
+                      "the %s fit diverged at epoch %d: non-finite values",
+                      separator_mode_name(sep->p->mode), epoch);
+}
+
+/* DNMF batch step for every source s (SPEC §6 `sup`):
+ *   W_s <- W_s ⊙ (U^sup_{s,b} H_{s,b}ᵀ/B) ⊘ (W_s H_{s,b} H_{s,b}ᵀ/B + γ) */
+static void dnmf_basis_step(separation *sep, joint *j, float *U_b)
+{
+    int64_t m = sep->m, D = sep->atoms;
+    float scale = 1.0f / (float)j->batch;
+    for (int s = 0; s < sep->S; s++) {
+        int64_t d = sep->p->d[s];
+        const float *H_s = j->H_b + sep->offset[s];
+        gather_columns(U_b, sep->data->U_sup[s], m, j->idx, j->batch);
+        product_ABt_block(m, d, j->batch, scale, U_b, H_s, D, 0.0f, j->num);
+        gram_of_row_block(H_s, d, j->batch, D, scale, j->G);
+        product_AB(m, d, d, 1.0f, source_basis(sep, s), j->G, 0.0f, j->den);
+        mu_step_scalar(source_basis(sep, s), j->num, j->den, m * d,
+                       (float)sep->p->common.mu_W + j->guard_W);
+    }
+}
+
+/* Initial bases of the paired fits: the model's (warm start), NMF
+ * warm-up epochs, or the usual init, on `U_s`. */
+static int initial_bases(separation *sep, const float *const *U, const int64_t *n)
+{
+    for (int s = 0; s < sep->S; s++) {
+        const float *warm = warm_basis(sep, s);
+        int64_t md = sep->m * sep->p->d[s];
+        if (warm && sep->p->warm_start_epochs == 0) {
+            memcpy(source_basis(sep, s), warm, (size_t)md * sizeof *warm);
+            continue;
+        }
+        int epochs = sep->p->warm_start_epochs;
+        mdnmf_params params;
+        source_params(sep, s, epochs, &params);
+        if (!warm && params.init == MDNMF_INIT_EXEMPLAR && params.d > n[s])
+            return model_fail(sep->model, MDNMF_ERR_SHAPE,
+                              "source %d: d = %d atoms but only %lld samples", s, params.d,
+                              (long long)n[s]);
+        basis_fit job = {.params = &params, .lambda = sep->lambda + sep->offset[s],
+                         .W_start = warm, .U = U[s], .n = n[s], .tau_W = 1.0,
+                         .stage = sep->stage++, .stages = sep->stages};
+        int status = fit_basis(sep->model, sep->m, &job);
+        if (job.W)
+            memcpy(source_basis(sep, s), job.W, (size_t)md * sizeof *job.W);
+        free(job.W), free(job.H), free(job.H_adv);
+        if (status)
+            return status;
+    }
+    return MDNMF_OK;
+}
+
+static int fit_dnmf(separation *sep)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int64_t n[MDNMF_MAX_SOURCES];
+    for (int s = 0; s < sep->S; s++)
+        n[s] = x->n_sup;
+    int status = initial_bases(sep, x->U_sup, n);
+    if (status)
+        return status;
+    joint j;
+    status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup);
+    float *U_b = status ? NULL : malloc((size_t)(sep->m * j.batch) * sizeof *U_b);
+    float *work = status ? NULL : malloc((size_t)(sep->m * LINALG_CHUNK) * sizeof *work);
+    if (!status && (!U_b || !work))
+        status = model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for DNMF");
+    if (!status) {
+        joint_transform(sep, &j);
+        status = joint_notify(sep, &j, 0, work);
+    }
+    const mdnmf_params *c = &sep->p->common;
+    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
+        rng_permutation(&j.stream, j.perm, j.n);
+        for (int64_t b = 0; b < j.n / j.batch; b++) {
+            joint_gather(sep, &j, b);
+            dnmf_basis_step(sep, &j, U_b);
+            if (c->update_H)
+                joint_batch_activation_step(sep, &j);
+        }
+        if (!c->update_H)
+            joint_activation_step(sep, &j);
+        if (c->normalize)
+            joint_normalize(sep, j.H, j.n, 0, sep->S);
+        status = joint_healthy(sep, &j, epoch);
+        if (!status)
+            status = joint_notify(sep, &j, epoch, work);
+    }
+    sep->stage++;
+    free(U_b), free(work);
+    free_joint(&j);
+    return status;
+}
+
+/* D+MDNMF (SPEC §6 `full`): per epoch one H step for H^sup on V^sup, then
+ * every source's epoch over its true, adversarial and paired batches. */
+static int fit_full(separation *sep)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int S = sep->S;
+    const mdnmf_params *c = &sep->p->common;
+    int status = MDNMF_OK;
+    if (sep->p->warm_start_epochs > 0 || sep->W_warm)
+        status = initial_bases(sep, x->U, x->n);
+    fit *fits[MDNMF_MAX_SOURCES] = {0};
+    basis_fit jobs[MDNMF_MAX_SOURCES];
+    supervised_term terms[MDNMF_MAX_SOURCES];
+    mdnmf_params params[MDNMF_MAX_SOURCES];
+    float *U_adv[MDNMF_MAX_SOURCES] = {0}, *omega[MDNMF_MAX_SOURCES] = {0};
+    int warm = sep->p->warm_start_epochs > 0 || sep->W_warm;
+    joint j;
+    int joint_open = 0;
+    if (!status) {
+        status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup);
+        joint_open = status == MDNMF_OK;
+    }
+    for (int s = 0; s < S && !status; s++) {
+        int64_t n_adv = build_adversarial(sep, s, &U_adv[s], &omega[s]);
+        if (n_adv < 0) {
+            status = model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
+            break;
+        }
+        source_params(sep, s, c->epochs, &params[s]);
+        if (!warm && params[s].init == MDNMF_INIT_EXEMPLAR && params[s].d > x->n[s]) {
+            status = model_fail(sep->model, MDNMF_ERR_SHAPE,
+                                "source %d: d = %d atoms but only %lld samples", s,
+                                params[s].d, (long long)x->n[s]);
+            break;
+        }
+        terms[s] = (supervised_term){.U = x->U_sup[s], .H = j.H, .n = x->n_sup,
+                                     .rows = sep->atoms, .offset = sep->offset[s],
+                                     .perm = j.perm, .batch = j.batch, .tau_S = sep->p->tau_S};
+        jobs[s] = (basis_fit){.params = &params[s], .lambda = sep->lambda + sep->offset[s],
+                              .W_start = warm ? source_basis(sep, s) : NULL, .U = x->U[s],
+                              .n = x->n[s], .U_adv = U_adv[s], .n_adv = n_adv,
+                              .omega = omega[s], .tau_A = sep->p->tau_A[s],
+                              .tau_W = c->tau_W, .supervised = &terms[s], .stage = sep->stage,
+                              .stages = sep->stages};
+        fits[s] = fit_open(sep->model, sep->m, &jobs[s], &status);
+    }
+    /* The bases as initialised, then H^sup = transform(V^sup) with all of them. */
+    for (int s = 0; s < S && !status; s++)
+        memcpy(source_basis(sep, s), fit_current_basis(fits[s]),
+               (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
+    if (!status)
+        joint_transform(sep, &j);
+    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
+        joint_activation_step(sep, &j);
+        rng_permutation(&j.stream, j.perm, j.n);
+        for (int s = 0; s < S && !status; s++) {
+            status = fit_epoch(fits[s], epoch);
+            memcpy(source_basis(sep, s), fit_current_basis(fits[s]),
+                   (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
+        }
+    }
+    sep->stage++;
+    for (int s = 0; s < S; s++) {
+        if (fits[s])
+            fit_close(fits[s], &jobs[s], 0);
+        free(U_adv[s]), free(omega[s]);
+    }
+    if (joint_open)
+        free_joint(&j);
+    return status;
+}
+
+/* Semi-supervised (SPEC §6 `semi`, `semi_adv`): the clean sources' bases
+ * first, then the last basis learned from the mixtures with the others fixed:
+ *   W_S <- W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W H_b H_{S,b}ᵀ/B + γ) */
+static void semi_basis_step(separation *sep, joint *j)
+{
+    int64_t m = sep->m, D = sep->atoms, last = sep->S - 1;
+    int64_t off = sep->offset[last], d = sep->p->d[last];
+    float scale = 1.0f / (float)j->batch;
+    const float *H_S = j->H_b + off;
+    product_ABt_block(m, d, j->batch, scale, j->V_b, H_S, D, 0.0f, j->num);
+    /* G = H_b H_{S,b}ᵀ/B (D x d), then den = W G. */
+    product_ABt_block(D, d, j->batch, scale, j->H_b, H_S, D, 0.0f, j->G);
+    product_AB(m, d, D, 1.0f, sep->W, j->G, 0.0f, j->den);
+    mu_step_scalar(source_basis(sep, last), j->num, j->den, m * d,
+                   (float)sep->p->common.mu_W + j->guard_W);
+}
+
+static int fit_semi(separation *sep, int adversarial)
+{
+    int status = fit_independent_sources(sep, adversarial);
+    if (status)
+        return status;
+    const mdnmf_params *c = &sep->p->common;
+    const mdnmf_separation_data *x = sep->data;
+    int last = sep->S - 1;
+    int64_t md = sep->m * sep->p->d[last];
+    joint j;
+    status = open_joint(sep, &j, x->V, x->n_V, c->batch_size);
+    if (status)
+        return status;
+    float *work = malloc((size_t)(sep->m * LINALG_CHUNK) * sizeof *work);
+    if (!work) {
+        free_joint(&j);
+        return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
+    }
+    if (warm_basis(sep, last)) {
+        memcpy(source_basis(sep, last), warm_basis(sep, last), (size_t)md * sizeof(float));
+    } else {
+        rng_fill_uniform(&j.stream, source_basis(sep, last), md);
+        if (c->normalize)
+            normalize_columns(source_basis(sep, last), sep->m, sep->p->d[last], MDNMF_EPS, NULL);
+    }
+    joint_transform(sep, &j);
+    status = joint_notify(sep, &j, 0, work);
+    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
+        rng_permutation(&j.stream, j.perm, j.n);
+        for (int64_t b = 0; b < j.n / j.batch; b++) {
+            joint_gather(sep, &j, b);
+            semi_basis_step(sep, &j);
+            if (c->update_H)
+                joint_batch_activation_step(sep, &j);
+        }
+        if (!c->update_H)
+            joint_activation_step(sep, &j);
+        if (c->normalize)
+            joint_normalize(sep, j.H, j.n, last, sep->S);
+        status = joint_healthy(sep, &j, epoch);
+        if (!status)
+            status = joint_notify(sep, &j, epoch, work);
+    }
+    sep->stage++;
+    free(work);
+    free_joint(&j);
+    return status;
+}
+
+/* How many stages (fits reported to the callback) a mode runs. */
+static int count_stages(const separation *sep)
+{
+    const mdnmf_separator_params *p = sep->p;
+    int clean = 0, warm_ups = p->warm_start_epochs > 0;
+    for (int s = 0; s < sep->S; s++)
+        clean += has_clean_data(sep, s);
+    switch (p->mode) {
+    case MDNMF_MODE_STD: return clean;
+    case MDNMF_MODE_ADV: return clean * (1 + warm_ups);
+    case MDNMF_MODE_EXEM: return 1;
+    case MDNMF_MODE_SUP:
+    case MDNMF_MODE_FULL: return sep->S * (warm_ups || sep->W_warm ? 1 : 0) + 1;
+    case MDNMF_MODE_SEMI: return clean + 1;
+    case MDNMF_MODE_SEMI_ADV: return clean * (1 + warm_ups) + 1;
+    }
+    return 1;
+}
+
+static int run_mode(separation *sep)
+{
+    switch (sep->p->mode) {
+    case MDNMF_MODE_STD: return fit_independent_sources(sep, 0);
+    case MDNMF_MODE_ADV: return fit_independent_sources(sep, 1);
+    case MDNMF_MODE_EXEM: return exemplar_sources(sep);
+    case MDNMF_MODE_SUP: return fit_dnmf(sep);
+    case MDNMF_MODE_FULL: return fit_full(sep);
+    case MDNMF_MODE_SEMI: return fit_semi(sep, 0);
+    case MDNMF_MODE_SEMI_ADV: return fit_semi(sep, 1);
+    }
+    return MDNMF_ERR_ARGUMENT;
+}
+
+static int check_warm_start(separation *sep)
+{
+    const mdnmf_model *model = sep->model;
+    if (!sep->p->common.warm_start || !model->W)
+        return MDNMF_OK;
+    int same = model->m == sep->m && model->sources == sep->S;
+    for (int s = 0; same && s < sep->S; s++)
+        same = model->components[s] == sep->p->d[s];
+    if (!same)
+        return model_fail(sep->model, MDNMF_ERR_SHAPE,
+                          "the warm-start model's bases (%d sources, %lld rows) do not match "
+                          "this separator's sources, atoms and features",
+                          model->sources, (long long)model->m);
+    sep->W_warm = model->W;
+    return MDNMF_OK;
+}
+
+/* The fitted bases become the model's, with the separator's parameters. */
+static int adopt_separator(separation *sep)
+{
+    int64_t *components = malloc((size_t)sep->S * sizeof *components);
+    if (!components)
+        return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
+    for (int s = 0; s < sep->S; s++)
+        components[s] = sep->p->d[s];
+    mdnmf_model *model = sep->model;
+    model_adopt_sources(model, sep->W, sep->lambda, sep->m, sep->S, components);
+    sep->W = sep->lambda = NULL;
+    model->mu_H_custom = 1;
+    model->separator = *sep->p;
+    model->separator.common.on_epoch = NULL;
+    model->separator.common.on_trace = NULL;
+    model->separator.common.warm_start = 0;
+    model->is_separator = 1;
+    model->params = model->separator.common;
+    model->params.d = (int)model->atoms;
+    model_set_activations(model, NULL, 0, NULL, 0);
+    return MDNMF_OK;
+}
+
+int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
+                        const mdnmf_separation_data *data)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    if (!p || !data)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "params or data is NULL");
+    const char *problem = mdnmf_separator_params_check(p);
+    if (problem)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "%s", problem);
+    if (data->m < 1)
+        return model_fail(model, MDNMF_ERR_SHAPE, "the data has no features (m = 0)");
+    separation sep = {.model = model, .p = p, .data = data, .S = p->sources, .m = data->m};
+    for (int s = 0; s < sep.S; s++)
+        sep.offset[s + 1] = sep.offset[s] + p->d[s];
+    sep.atoms = sep.offset[sep.S];
+    int status = check_separation_data(&sep);
+    if (!status)
+        status = check_warm_start(&sep);
+    if (status)
+        return status;
+    sep.W = calloc((size_t)(sep.m * sep.atoms), sizeof *sep.W);
+    sep.lambda = malloc((size_t)sep.atoms * sizeof *sep.lambda);
+    if (!sep.W || !sep.lambda) {
+        free(sep.W), free(sep.lambda);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for %lld atoms",
+                          (long long)sep.atoms);
+    }
+    for (int s = 0; s < sep.S; s++)
+        fill_lambda(&sep, s, sep.lambda + sep.offset[s]);
+    sep.stages = count_stages(&sep);
+    linalg_set_threads(p->common.threads);
+    status = run_mode(&sep);
+    if (!status)
+        status = adopt_separator(&sep);
+    free(sep.W), free(sep.lambda);
+    return status;
+}
+
+const mdnmf_separator_params *mdnmf_model_separator_params(const mdnmf_model *model)
+{
+    return model && model->is_separator ? &model->separator : NULL;
+}
+
+/* ------------------------------------------------------------ §5 */
+
+/* Ũ_s = W_s H_s for one chunk of columns, then with Wiener filtering
+ *   U_s = clip(V ⊙ Ũ_s ⊘ (Σ_t Ũ_t + ε), 0, max V) */
+static void separate_chunk(const mdnmf_model *model, const float *V, const float *H,
+                           int64_t start, int64_t cols, int wiener, float peak, float *sum,
+                           float *const *estimates)
+{
+    int64_t m = model->m, D = model->atoms, offset = 0;
+    for (int s = 0; s < model->sources; s++) {
+        int64_t d = model->components[s];
+        product_AB_block(m, cols, d, 1.0f, model->W + offset * m, H + start * D + offset, D,
+                         0.0f, estimates[s] + start * m, m);
+        offset += d;
+    }
+    if (!wiener)
+        return;
+    int64_t count = m * cols;
+    memcpy(sum, estimates[0] + start * m, (size_t)count * sizeof *sum);
+    for (int s = 1; s < model->sources; s++)
+        for (int64_t i = 0; i < count; i++)
+            sum[i] += estimates[s][start * m + i];
+    float guard = (float)(MDNMF_EPS * (peak > 0.0f ? peak : 1.0f));
+    const float *v = V + start * m;
+    for (int s = 0; s < model->sources; s++) {
+        float *e = estimates[s] + start * m;
+        for (int64_t i = 0; i < count; i++) {
+            float value = v[i] * e[i] / (sum[i] + guard);
+            e[i] = value < 0.0f ? 0.0f : value > peak ? peak : value;
+        }
+    }
+}
+
+int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
+                   float *const *estimates)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    if (!estimates)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "estimates is NULL");
+    for (int s = 0; s < model->sources; s++)
+        if (!estimates[s])
+            return model_fail(model, MDNMF_ERR_ARGUMENT, "estimate buffer %d is NULL", s);
+    int64_t D = model->atoms;
+    float *H = model->W && n > 0 ? malloc((size_t)(D * n) * sizeof *H) : NULL;
+    float *sum = malloc((size_t)(m > 0 ? m : 1) * LINALG_CHUNK * sizeof *sum);
+    if ((model->W && n > 0 && !H) || !sum) {
+        free(H), free(sum);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory separating %lld mixtures",
+                          (long long)n);
+    }
+    int status = mdnmf_transform(model, V, m, n, H);
+    if (!status) {
+        float peak = max_entry(V, m * n);
+        for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
+            int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
+            separate_chunk(model, V, H, start, cols, wiener, peak, sum, estimates);
+        }
+    }
+    free(H), free(sum);
+    return status;
+}
