@@ -112,8 +112,17 @@ typedef enum mdnmf_trace_kind {
                                   initial H (init random, fit_std) */
     MDNMF_TRACE_H_RANDOM_ADV = 3, /* float[d*N_adv]: the same, adversarial */
     MDNMF_TRACE_PERM_TRUE = 4, /* int64_t[N]: permutation of the true columns */
-    MDNMF_TRACE_PERM_ADV = 5   /* int64_t[N_adv]: permutation, adversarial */
+    MDNMF_TRACE_PERM_ADV = 5,  /* int64_t[N_adv]: permutation, adversarial */
+    /* Separator fits that move all bases over mixtures (sup, full, semi):
+     * their draws come from the separator's own stream. */
+    MDNMF_TRACE_JOINT_W_RANDOM = 6, /* float[m*d_S]: semi modes' initial last basis */
+    MDNMF_TRACE_JOINT_H_RANDOM = 7, /* float[D*n]: H0 of the mixtures' transform */
+    MDNMF_TRACE_JOINT_PERM = 8      /* int64_t[n]: permutation of the mixtures/pairs */
 } mdnmf_trace_kind;
+
+/* A separator's per-source fits report their draws with the kinds 0–5, in
+ * the order the stages run (sources in order, warm-up epochs before the
+ * main fit); the epoch numbers restart at each stage. */
 
 typedef void (*mdnmf_trace_callback)(void *user, mdnmf_trace_kind kind, int epoch,
                                      const void *data, int64_t count);
@@ -296,6 +305,23 @@ MDNMF_API int mdnmf_psnr(const float *reference, const float *estimate, int64_t 
 MDNMF_API int mdnmf_squared_error(const float *reference, const float *estimate, int64_t m,
                                   int64_t n, double *out);
 
+/* ------------------------------------------------------------- generators
+ * The data generators of SPEC §8. */
+
+/* Mix S sources column by column: mixtures[:, j] = Σ_s c_sj sources[s][:, j]
+ * with c_sj = 1/S (alpha == 0) or drawn from Dirichlet(alpha, …, alpha)
+ * per column (alpha > 0, seeded).  targets[s] (optional, may be NULL) receive
+ * the weighted sources c_sj sources[s][:, j], the ground truth of a
+ * separation; weights (optional, S x n) receive c.  All buffers are m x n,
+ * caller-allocated.  alpha < 0 or non-finite is MDNMF_ERR_ARGUMENT. */
+MDNMF_API int mdnmf_mix(const float *const *sources, int S, int64_t m, int64_t n, double alpha,
+                        uint64_t seed, float *mixtures, float *const *targets, float *weights,
+                        char *message, size_t size);
+
+/* A seeded random permutation of 0..n-1 (for splitting data sets into
+ * disjoint training, supervision and test parts). */
+MDNMF_API int mdnmf_shuffle_indices(int64_t *out, int64_t n, uint64_t seed);
+
 /* ------------------------------------------------------------------ files */
 
 /* A float32 matrix read from or written to disk; rows m (features) by
@@ -320,6 +346,13 @@ MDNMF_API int mdnmf_npy_read(const char *path, mdnmf_matrix *out, char *message,
  * the same folder renamed into place: never a half-written file. */
 MDNMF_API int mdnmf_npy_write(const char *path, const float *data, int64_t m, int64_t n,
                               char *message, size_t size);
+
+/* Read an IDX file (the MNIST / Fashion-MNIST format; gzip-compressed or
+ * plain) of unsigned bytes: images (count x rows x cols) become m = rows*cols
+ * by n = count, labels (count) become m = 1 by n = count.  Values are the raw
+ * bytes 0..255 as float.  Truncated, corrupt or foreign files are
+ * MDNMF_ERR_FORMAT with a message. */
+MDNMF_API int mdnmf_idx_read(const char *path, mdnmf_matrix *out, char *message, size_t size);
 
 /* Save a model as .npz (W (D, m) float32, components int64 (S,), mu_H
  * float32 (D,), params JSON text), written atomically.  numpy.load opens it

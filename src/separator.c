@@ -315,6 +315,21 @@ typedef struct joint {
     rng stream;
 } joint;
 
+static void trace_draw(const separation *sep, mdnmf_trace_kind kind, int epoch, const void *data,
+                       int64_t count)
+{
+    const mdnmf_params *c = &sep->p->common;
+    if (c->on_trace)
+        c->on_trace(c->on_trace_user, kind, epoch, data, count);
+}
+
+/* The epoch's permutation of the mixtures (or pairs). */
+static void joint_shuffle(const separation *sep, joint *j, int epoch)
+{
+    rng_permutation(&j->stream, j->perm, j->n);
+    trace_draw(sep, MDNMF_TRACE_JOINT_PERM, epoch, j->perm, j->n);
+}
+
 static void free_joint(joint *j)
 {
     free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->WtW);
@@ -354,6 +369,7 @@ static void joint_transform(separation *sep, joint *j)
     int64_t m = sep->m, D = sep->atoms;
     scaled_guards(max_entry(j->V, m * j->n), max_entry(sep->W, m * D), &j->guard_H, &j->guard_W);
     rng_fill_uniform(&j->stream, j->H, D * j->n);
+    trace_draw(sep, MDNMF_TRACE_JOINT_H_RANDOM, 0, j->H, D * j->n);
     gram_of_columns(sep->W, m, D, 1.0f, j->WtW);
     update_activations(sep->W, j->WtW, j->V, j->H, m, D, j->n, sep->p->common.test_epochs,
                        sep->lambda, NULL, j->guard_H, j->num_H, j->den_H);
@@ -490,7 +506,7 @@ static int fit_dnmf(separation *sep)
     }
     const mdnmf_params *c = &sep->p->common;
     for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
-        rng_permutation(&j.stream, j.perm, j.n);
+        joint_shuffle(sep, &j, epoch);
         for (int64_t b = 0; b < j.n / j.batch; b++) {
             joint_gather(sep, &j, b);
             dnmf_basis_step(sep, &j, U_b);
@@ -565,7 +581,7 @@ static int fit_full(separation *sep)
         joint_transform(sep, &j);
     for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
         joint_activation_step(sep, &j);
-        rng_permutation(&j.stream, j.perm, j.n);
+        joint_shuffle(sep, &j, epoch);
         for (int s = 0; s < S && !status; s++) {
             status = fit_epoch(fits[s], epoch);
             memcpy(source_basis(sep, s), fit_current_basis(fits[s]),
@@ -622,13 +638,14 @@ static int fit_semi(separation *sep, int adversarial)
         memcpy(source_basis(sep, last), warm_basis(sep, last), (size_t)md * sizeof(float));
     } else {
         rng_fill_uniform(&j.stream, source_basis(sep, last), md);
+        trace_draw(sep, MDNMF_TRACE_JOINT_W_RANDOM, 0, source_basis(sep, last), md);
         if (c->normalize)
             normalize_columns(source_basis(sep, last), sep->m, sep->p->d[last], MDNMF_EPS, NULL);
     }
     joint_transform(sep, &j);
     status = joint_notify(sep, &j, 0, work);
     for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
-        rng_permutation(&j.stream, j.perm, j.n);
+        joint_shuffle(sep, &j, epoch);
         for (int64_t b = 0; b < j.n / j.batch; b++) {
             joint_gather(sep, &j, b);
             semi_basis_step(sep, &j);
