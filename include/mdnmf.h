@@ -214,7 +214,8 @@ MDNMF_API int mdnmf_fit_std(mdnmf_model *model, const float *U, int64_t m, int64
 /* MDNMF (SPEC §3): true data U (m x n) against adversarial data U_adv
  * (m x n_adv).  `omega` (length n_adv, >= 0) weighs the H penalty of each
  * adversarial column (SPEC §4); NULL means all ones.  tau_A = 0 gives
- * exactly mdnmf_fit_std. */
+ * exactly mdnmf_fit_std's basis when both start alike (exemplar init or a
+ * warm start; with init random SPEC starts fit_adv from transform(U)). */
 MDNMF_API int mdnmf_fit_adv(mdnmf_model *model, const float *U, int64_t m, int64_t n,
                             const float *U_adv, int64_t n_adv, const float *omega);
 
