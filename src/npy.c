@@ -1,0 +1,998 @@
+/* .npy files: reading any numeric 1-D/2-D array into float32, writing
+ * float32 atomically, and the in-memory codec npz.c reuses (see npy.h). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "npy.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+
+/* Magic, version and the longest (4-byte) header length field. */
+#define NPY_PREFIX_MAX 12
+
+static int host_is_big_endian(void)
+{
+    const uint16_t probe = 1;
+    unsigned char first;
+    memcpy(&first, &probe, 1);
+    return first == 0;
+}
+
+const char *npy_native_float32_descr(void)
+{
+    return host_is_big_endian() ? ">f4" : "<f4";
+}
+
+const char *npy_native_int64_descr(void)
+{
+    return host_is_big_endian() ? ">i8" : "<i8";
+}
+
+/* ------------------------------------------------------------ the header */
+
+/* From the first `available` bytes, where the elements start: the length
+ * of magic, version, length field and header text. */
+static int npy_header_length(const unsigned char *bytes, size_t available, size_t *length,
+                             char *message, size_t size)
+{
+    if (available < 8 || memcmp(bytes, npy_magic, sizeof npy_magic) != 0) {
+        message_printf(message, size, "not a .npy file (bad magic string)");
+        return MDNMF_ERR_FORMAT;
+    }
+    const int major = bytes[6], minor = bytes[7];
+    if (major < 1 || major > 3 || minor != 0) {
+        message_printf(message, size, "unsupported .npy format version %d.%d", major, minor);
+        return MDNMF_ERR_FORMAT;
+    }
+    /* Version 1.0 stores the header length in 2 bytes, 2.0 and 3.0 in 4. */
+    const size_t field = major == 1 ? 2 : 4;
+    if (available < 8 + field) {
+        message_printf(message, size, "truncated .npy header");
+        return MDNMF_ERR_FORMAT;
+    }
+    size_t text = 0;
+    for (size_t i = field; i-- > 0;)
+        text = (text << 8) | bytes[8 + i];
+    if (text == 0 || text > NPY_MAX_HEADER_LENGTH) {
+        message_printf(message, size, "absurd .npy header length %zu (corrupt file?)", text);
+        return MDNMF_ERR_FORMAT;
+    }
+    *length = 8 + field + text;
+    return MDNMF_OK;
+}
+
+/* A cursor over the header's Python dict literal. */
+typedef struct header_cursor {
+    const unsigned char *at;
+    const unsigned char *end;
+    char *message;
+    size_t size;
+} header_cursor;
+
+static int header_fail(header_cursor *c, const char *what)
+{
+    message_printf(c->message, c->size, "malformed .npy header: %s", what);
+    return MDNMF_ERR_FORMAT;
+}
+
+static void skip_space(header_cursor *c)
+{
+    while (c->at < c->end && (*c->at == ' ' || *c->at == '\t' || *c->at == '\n' || *c->at == '\r'))
+        c->at++;
+}
+
+/* Consume `ch` (after spaces) if it is next. */
+static int accept_char(header_cursor *c, char ch)
+{
+    skip_space(c);
+    if (c->at < c->end && *c->at == (unsigned char)ch) {
+        c->at++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A quoted Python string; its raw content in [*start, *start + *length). */
+static int read_quoted(header_cursor *c, const unsigned char **start, size_t *length)
+{
+    skip_space(c);
+    if (c->at >= c->end || (*c->at != '\'' && *c->at != '"'))
+        return header_fail(c, "expected a quoted string");
+    const unsigned char quote = *c->at++;
+    *start = c->at;
+    while (c->at < c->end && *c->at != quote) {
+        if (*c->at == '\\' && c->at + 1 < c->end)
+            c->at++;
+        c->at++;
+    }
+    if (c->at >= c->end)
+        return header_fail(c, "unterminated string");
+    *length = (size_t)(c->at - *start);
+    c->at++;
+    return MDNMF_OK;
+}
+
+static int word_is(const unsigned char *start, size_t length, const char *word)
+{
+    return strlen(word) == length && memcmp(start, word, length) == 0;
+}
+
+/* Why a dtype kind is refused, or NULL if the kind is one we read. */
+static const char *refused_kind_reason(char kind, int allow_unicode)
+{
+    switch (kind) {
+    case 'f': case 'i': case 'u': case 'b':
+        return NULL;
+    case 'U':
+        return allow_unicode ? NULL : "string arrays are not supported";
+    case 'c':
+        return "complex arrays are not supported";
+    case 'O':
+        return "object arrays are not supported (they need pickle)";
+    case 'S': case 'a':
+        return "string arrays are not supported";
+    case 'V':
+        return "structured (record) arrays are not supported";
+    case 'M': case 'm':
+        return "datetime arrays are not supported";
+    default:
+        return "unknown dtype";
+    }
+}
+
+static int item_size_fits_kind(char kind, size_t item)
+{
+    switch (kind) {
+    case 'f': return item == 2 || item == 4 || item == 8;
+    case 'i': case 'u': return item == 1 || item == 2 || item == 4 || item == 8;
+    case 'b': return item == 1;
+    default: return 1; /* 'U': any number of 4-byte characters */
+    }
+}
+
+/* A descr such as '<f4', '|b1', '>i8' or '<U12'. */
+static int parse_descr(header_cursor *c, const unsigned char *text, size_t length,
+                       int allow_unicode, npy_header *h)
+{
+    char shown[40];
+    snprintf(shown, sizeof shown, "%.*s", (int)(length < 32 ? length : 32), (const char *)text);
+    size_t i = 0;
+    char order = '|';
+    if (i < length && (text[i] == '<' || text[i] == '>' || text[i] == '|' || text[i] == '='))
+        order = (char)text[i++];
+    if (i >= length) {
+        message_printf(c->message, c->size, "unsupported dtype '%s'", shown);
+        return MDNMF_ERR_FORMAT;
+    }
+    const char kind = (char)text[i++];
+    const char *reason = refused_kind_reason(kind, allow_unicode);
+    if (reason) {
+        message_printf(c->message, c->size, "dtype '%s': %s", shown, reason);
+        return MDNMF_ERR_FORMAT;
+    }
+    size_t number = 0, digits = 0;
+    for (; i < length && text[i] >= '0' && text[i] <= '9' && digits < 9; i++, digits++)
+        number = number * 10 + (size_t)(text[i] - '0');
+    if (digits == 0 || i != length || !item_size_fits_kind(kind, number)) {
+        message_printf(c->message, c->size, "unsupported dtype '%s'", shown);
+        return MDNMF_ERR_FORMAT;
+    }
+    h->kind = (npy_kind)kind;
+    h->item_size = kind == 'U' ? number * 4 : number;
+    h->big_endian = order == '>' || (order == '=' && host_is_big_endian());
+    return MDNMF_OK;
+}
+
+static int parse_descr_value(header_cursor *c, int allow_unicode, npy_header *h)
+{
+    skip_space(c);
+    if (c->at < c->end && *c->at == '[') {
+        message_printf(c->message, c->size, "structured (record) arrays are not supported");
+        return MDNMF_ERR_FORMAT;
+    }
+    const unsigned char *text;
+    size_t length;
+    int status = read_quoted(c, &text, &length);
+    return status ? status : parse_descr(c, text, length, allow_unicode, h);
+}
+
+static int parse_bool_value(header_cursor *c, int *value)
+{
+    skip_space(c);
+    const unsigned char *start = c->at;
+    while (c->at < c->end && ((*c->at >= 'a' && *c->at <= 'z') || (*c->at >= 'A' && *c->at <= 'Z')))
+        c->at++;
+    const size_t length = (size_t)(c->at - start);
+    if (word_is(start, length, "True"))
+        *value = 1;
+    else if (word_is(start, length, "False"))
+        *value = 0;
+    else
+        return header_fail(c, "fortran_order is neither True nor False");
+    return MDNMF_OK;
+}
+
+/* A non-negative integer of a shape tuple (a Python 2 'L' suffix allowed). */
+static int parse_dimension(header_cursor *c, int64_t *value)
+{
+    skip_space(c);
+    uint64_t number = 0;
+    int digits = 0;
+    for (; c->at < c->end && *c->at >= '0' && *c->at <= '9'; c->at++, digits++) {
+        const uint64_t digit = (uint64_t)(*c->at - '0');
+        if (number > ((uint64_t)INT64_MAX - digit) / 10) {
+            message_printf(c->message, c->size, "array shape is too large");
+            return MDNMF_ERR_FORMAT;
+        }
+        number = number * 10 + digit;
+    }
+    if (digits == 0)
+        return header_fail(c, "shape holds something other than non-negative integers");
+    if (c->at < c->end && *c->at == 'L')
+        c->at++;
+    *value = (int64_t)number;
+    return MDNMF_OK;
+}
+
+static int parse_shape_value(header_cursor *c, npy_header *h)
+{
+    if (!accept_char(c, '('))
+        return header_fail(c, "shape is not a tuple");
+    int ndim = 0;
+    while (!accept_char(c, ')')) {
+        int64_t dimension = 0;
+        int status = parse_dimension(c, &dimension);
+        if (status)
+            return status;
+        if (ndim < 2)
+            h->shape[ndim] = dimension;
+        ndim++;
+        if (!accept_char(c, ',')) {
+            if (!accept_char(c, ')'))
+                return header_fail(c, "shape tuple is not closed");
+            break;
+        }
+    }
+    if (ndim > 2) {
+        message_printf(c->message, c->size,
+                       "%d-D arrays are not supported (at most 2 dimensions)", ndim);
+        return MDNMF_ERR_FORMAT;
+    }
+    h->ndim = ndim;
+    return MDNMF_OK;
+}
+
+/* count = product of the shape, and count * item_size, must fit in memory
+ * sizes; so must the product of the non-zero dimensions (an empty array of
+ * an absurd other dimension is as suspicious as a huge one). */
+static int compute_sizes(header_cursor *c, npy_header *h)
+{
+    const uint64_t limit = (uint64_t)(SIZE_MAX < INT64_MAX ? SIZE_MAX : INT64_MAX);
+    const uint64_t item = h->item_size ? h->item_size : 1;
+    uint64_t count = 1, nonzero = 1;
+    for (int i = 0; i < h->ndim; i++) {
+        const uint64_t dimension = (uint64_t)h->shape[i];
+        count *= dimension;
+        if (dimension > 0) {
+            if (nonzero > limit / item / dimension) {
+                message_printf(c->message, c->size,
+                               "array shape is too large (its byte count overflows)");
+                return MDNMF_ERR_FORMAT;
+            }
+            nonzero *= dimension;
+        }
+    }
+    h->count = (size_t)count;
+    h->data_bytes = (size_t)count * h->item_size;
+    return MDNMF_OK;
+}
+
+enum { KEY_DESCR = 1, KEY_FORTRAN = 2, KEY_SHAPE = 4 };
+
+static int parse_entry(header_cursor *c, int allow_unicode, npy_header *h, int *seen)
+{
+    const unsigned char *key;
+    size_t length;
+    int status = read_quoted(c, &key, &length);
+    if (status)
+        return status;
+    if (!accept_char(c, ':'))
+        return header_fail(c, "expected ':' after a key");
+    int which;
+    if (word_is(key, length, "descr")) {
+        which = KEY_DESCR;
+        status = parse_descr_value(c, allow_unicode, h);
+    } else if (word_is(key, length, "fortran_order")) {
+        which = KEY_FORTRAN;
+        status = parse_bool_value(c, &h->fortran_order);
+    } else if (word_is(key, length, "shape")) {
+        which = KEY_SHAPE;
+        status = parse_shape_value(c, h);
+    } else {
+        return header_fail(c, "unknown key (only descr, fortran_order and shape are allowed)");
+    }
+    if (status)
+        return status;
+    if (*seen & which)
+        return header_fail(c, "a key appears twice");
+    *seen |= which;
+    return MDNMF_OK;
+}
+
+int npy_parse_header(const unsigned char *bytes, size_t available, int allow_unicode,
+                     npy_header *header, char *message, size_t size)
+{
+    size_t length;
+    int status = npy_header_length(bytes, available, &length, message, size);
+    if (status)
+        return status;
+    if (available < length) {
+        message_printf(message, size, "truncated .npy header");
+        return MDNMF_ERR_FORMAT;
+    }
+    const size_t text_start = bytes[6] == 1 ? 10 : 12;
+    header_cursor c = {bytes + text_start, bytes + length, message, size};
+    npy_header h;
+    memset(&h, 0, sizeof h);
+    h.data_offset = length;
+    if (!accept_char(&c, '{'))
+        return header_fail(&c, "it is not a dict");
+    int seen = 0;
+    while (!accept_char(&c, '}')) {
+        status = parse_entry(&c, allow_unicode, &h, &seen);
+        if (status)
+            return status;
+        if (!accept_char(&c, ',')) {
+            if (!accept_char(&c, '}'))
+                return header_fail(&c, "expected ',' or '}'");
+            break;
+        }
+    }
+    skip_space(&c);
+    if (c.at != c.end)
+        return header_fail(&c, "text after the dict");
+    if (seen != (KEY_DESCR | KEY_FORTRAN | KEY_SHAPE))
+        return header_fail(&c, "descr, fortran_order or shape is missing");
+    status = compute_sizes(&c, &h);
+    if (status)
+        return status;
+    *header = h;
+    return MDNMF_OK;
+}
+
+/* -------------------------------------------------------------- elements */
+
+/* The unsigned integer of `item` bytes at p in the given byte order. */
+static uint64_t load_unsigned(const unsigned char *p, size_t item, int big_endian)
+{
+    uint64_t value = 0;
+    if (big_endian)
+        for (size_t i = 0; i < item; i++)
+            value = (value << 8) | p[i];
+    else
+        for (size_t i = item; i-- > 0;)
+            value = (value << 8) | p[i];
+    return value;
+}
+
+/* Two's complement reinterpretation of the low `item` bytes. */
+static int64_t as_signed(uint64_t bits, size_t item)
+{
+    if (item == 8) {
+        int64_t value;
+        memcpy(&value, &bits, sizeof value);
+        return value;
+    }
+    const uint64_t sign = (uint64_t)1 << (8 * item - 1);
+    return (int64_t)(bits ^ sign) - (int64_t)sign;
+}
+
+/* IEEE half precision to single: exact for every value, NaN payloads kept. */
+static float half_to_float(uint16_t half)
+{
+    const uint32_t sign = (uint32_t)(half & 0x8000u) << 16;
+    const uint32_t exponent = (half >> 10) & 0x1fu;
+    const uint32_t mantissa = half & 0x3ffu;
+    uint32_t bits;
+    if (exponent == 0) {
+        const float magnitude = (float)mantissa * (1.0f / 16777216.0f); /* m * 2^-24 */
+        return sign ? -magnitude : magnitude;
+    }
+    if (exponent == 31)
+        bits = sign | 0x7f800000u | (mantissa << 13);
+    else
+        bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+/* One element as float32, the cast NumPy's astype(np.float32) does. */
+static float element_to_float(const npy_header *h, const unsigned char *p)
+{
+    const uint64_t bits = load_unsigned(p, h->item_size, h->big_endian);
+    switch (h->kind) {
+    case NPY_KIND_FLOAT:
+        if (h->item_size == 2)
+            return half_to_float((uint16_t)bits);
+        if (h->item_size == 4) {
+            const uint32_t narrow = (uint32_t)bits;
+            float value;
+            memcpy(&value, &narrow, sizeof value);
+            return value;
+        } else {
+            double value;
+            memcpy(&value, &bits, sizeof value);
+            return (float)value; /* beyond float range: inf (IEC 60559) */
+        }
+    case NPY_KIND_INT:
+        return (float)as_signed(bits, h->item_size);
+    case NPY_KIND_UINT:
+        return (float)bits;
+    case NPY_KIND_BOOL:
+        return bits != 0 ? 1.0f : 0.0f;
+    default:
+        return 0.0f; /* unicode never reaches numeric decoding */
+    }
+}
+
+/* Decode `count` consecutive elements into out[0], out[stride], ... */
+static void decode_run(const npy_header *h, const unsigned char *data, size_t count, float *out,
+                       size_t stride)
+{
+    const int native_float32 = h->kind == NPY_KIND_FLOAT && h->item_size == 4
+                               && h->big_endian == host_is_big_endian();
+    if (native_float32 && stride == 1) {
+        memcpy(out, data, count * sizeof *out);
+        return;
+    }
+    for (size_t i = 0; i < count; i++)
+        out[i * stride] = element_to_float(h, data + i * h->item_size);
+}
+
+/* The elements of a numeric 1-D or 2-D array as float32 in our layout. */
+static void npy_decode_float32(const npy_header *h, const unsigned char *data, float *out)
+{
+    if (h->ndim < 2 || !h->fortran_order) {
+        decode_run(h, data, h->count, out, 1);
+        return;
+    }
+    /* Fortran order of shape (n, m): element [a][b] is stored at a + b n; we
+     * want it at a m + b.  Each stored run of n is one strided row of ours. */
+    const size_t n = (size_t)h->shape[0], m = (size_t)h->shape[1];
+    for (size_t b = 0; b < m; b++)
+        decode_run(h, data + b * n * h->item_size, n, out + b, m);
+}
+
+/* ------------------------------------------------------------ in memory */
+
+static int require_data(const npy_header *h, size_t length, char *message, size_t size)
+{
+    if (length - h->data_offset < h->data_bytes) {
+        message_printf(message, size,
+                       "truncated .npy data: the header promises %zu bytes, there are %zu",
+                       h->data_bytes, length - h->data_offset);
+        return MDNMF_ERR_FORMAT;
+    }
+    return MDNMF_OK;
+}
+
+static int check_matrix_rank(const npy_header *h, char *message, size_t size)
+{
+    if (h->ndim == 0) {
+        message_printf(message, size, "0-D arrays (scalars) are not supported");
+        return MDNMF_ERR_FORMAT;
+    }
+    return MDNMF_OK;
+}
+
+/* Allocate `out` for the header's shape: (k,) -> k x 1, (n, m) -> m x n. */
+static int allocate_matrix(const npy_header *h, mdnmf_matrix *out, char *message, size_t size)
+{
+    const size_t floats = h->count > 0 ? h->count : 1;
+    if (floats > SIZE_MAX / sizeof(float)) {
+        message_printf(message, size, "array shape is too large");
+        return MDNMF_ERR_FORMAT;
+    }
+    float *data = malloc(floats * sizeof(float));
+    if (!data) {
+        message_printf(message, size, "out of memory for %zu values", h->count);
+        return MDNMF_ERR_MEMORY;
+    }
+    out->m = h->ndim == 1 ? h->shape[0] : h->shape[1];
+    out->n = h->ndim == 1 ? 1 : h->shape[0];
+    out->data = data;
+    return MDNMF_OK;
+}
+
+int npy_matrix_from_buffer(const unsigned char *bytes, size_t length, mdnmf_matrix *out,
+                           char *message, size_t size)
+{
+    npy_header h;
+    int status = npy_parse_header(bytes, length, 0, &h, message, size);
+    if (!status)
+        status = check_matrix_rank(&h, message, size);
+    if (!status)
+        status = require_data(&h, length, message, size);
+    if (!status)
+        status = allocate_matrix(&h, out, message, size);
+    if (status)
+        return status;
+    npy_decode_float32(&h, bytes + h.data_offset, out->data);
+    return MDNMF_OK;
+}
+
+int npy_int64_from_buffer(const unsigned char *bytes, size_t length, int64_t **values,
+                          int64_t *count, char *message, size_t size)
+{
+    npy_header h;
+    int status = npy_parse_header(bytes, length, 0, &h, message, size);
+    if (status)
+        return status;
+    if (h.kind != NPY_KIND_INT && h.kind != NPY_KIND_UINT) {
+        message_printf(message, size, "expected an integer array");
+        return MDNMF_ERR_FORMAT;
+    }
+    if (h.ndim > 1) {
+        message_printf(message, size, "expected a 1-D array, found %d dimensions", h.ndim);
+        return MDNMF_ERR_FORMAT;
+    }
+    status = require_data(&h, length, message, size);
+    if (status)
+        return status;
+    int64_t *result = malloc((h.count > 0 ? h.count : 1) * sizeof *result);
+    if (!result) {
+        message_printf(message, size, "out of memory for %zu values", h.count);
+        return MDNMF_ERR_MEMORY;
+    }
+    const unsigned char *data = bytes + h.data_offset;
+    for (size_t i = 0; i < h.count; i++) {
+        const uint64_t bits = load_unsigned(data + i * h.item_size, h.item_size, h.big_endian);
+        if (h.kind == NPY_KIND_UINT && bits > (uint64_t)INT64_MAX) {
+            free(result);
+            message_printf(message, size, "value %" PRIu64 " does not fit in int64", bits);
+            return MDNMF_ERR_FORMAT;
+        }
+        result[i] = h.kind == NPY_KIND_INT ? as_signed(bits, h.item_size) : (int64_t)bits;
+    }
+    *values = result;
+    *count = (int64_t)h.count;
+    return MDNMF_OK;
+}
+
+/* Append code point `cp` as UTF-8; 0 if it is not a Unicode scalar value. */
+static size_t put_utf8(uint32_t cp, char *out)
+{
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xc0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    if (cp < 0x10000) {
+        out[0] = (char)(0xe0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        out[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    out[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* The characters of each UTF-32 element, its trailing NULs dropped. */
+static int utf32_to_utf8(const npy_header *h, const unsigned char *data, char *out,
+                         size_t *written, char *message, size_t size)
+{
+    const size_t characters = h->item_size / 4;
+    size_t length = 0;
+    for (size_t e = 0; e < h->count; e++) {
+        const unsigned char *element = data + e * h->item_size;
+        size_t used = characters;
+        while (used > 0 && load_unsigned(element + (used - 1) * 4, 4, h->big_endian) == 0)
+            used--;
+        for (size_t i = 0; i < used; i++) {
+            const uint32_t cp = (uint32_t)load_unsigned(element + i * 4, 4, h->big_endian);
+            const size_t n = put_utf8(cp, out + length);
+            if (n == 0) {
+                message_printf(message, size, "invalid character U+%04" PRIX32 " in text", cp);
+                return MDNMF_ERR_FORMAT;
+            }
+            length += n;
+        }
+    }
+    *written = length;
+    return MDNMF_OK;
+}
+
+int npy_text_from_buffer(const unsigned char *bytes, size_t length, char **text,
+                         size_t *text_length, char *message, size_t size)
+{
+    npy_header h;
+    int status = npy_parse_header(bytes, length, 1, &h, message, size);
+    if (status)
+        return status;
+    const int utf32 = h.kind == NPY_KIND_UNICODE;
+    const int utf8 = h.kind == NPY_KIND_UINT && h.item_size == 1;
+    if ((!utf32 && !utf8) || h.ndim > 1) {
+        message_printf(message, size,
+                       "expected text: a 0-D or 1-D unicode array or a 1-D uint8 array");
+        return MDNMF_ERR_FORMAT;
+    }
+    status = require_data(&h, length, message, size);
+    if (status)
+        return status;
+    /* UTF-8 never takes more bytes than UTF-32. */
+    char *result = malloc(h.data_bytes + 1);
+    if (!result) {
+        message_printf(message, size, "out of memory for %zu bytes of text", h.data_bytes);
+        return MDNMF_ERR_MEMORY;
+    }
+    size_t written = h.data_bytes;
+    if (utf8)
+        memcpy(result, bytes + h.data_offset, h.data_bytes);
+    else
+        status = utf32_to_utf8(&h, bytes + h.data_offset, result, &written, message, size);
+    if (status) {
+        free(result);
+        return status;
+    }
+    result[written] = '\0';
+    *text = result;
+    *text_length = written;
+    return MDNMF_OK;
+}
+
+/* -------------------------------------------------------------- writing */
+
+/* A version 1.0 header into `out`; its length, or 0 if it does not fit. */
+static size_t npy_format_header(unsigned char *out, size_t capacity, const char *descr,
+                                int ndim, const int64_t *shape)
+{
+    char shape_text[64];
+    if (ndim == 0)
+        snprintf(shape_text, sizeof shape_text, "()");
+    else if (ndim == 1)
+        snprintf(shape_text, sizeof shape_text, "(%" PRId64 ",)", shape[0]);
+    else
+        snprintf(shape_text, sizeof shape_text, "(%" PRId64 ", %" PRId64 ")", shape[0], shape[1]);
+    char dict[160];
+    const int text = snprintf(dict, sizeof dict,
+                              "{'descr': '%s', 'fortran_order': False, 'shape': %s, }", descr,
+                              shape_text);
+    if (text < 0 || (size_t)text >= sizeof dict)
+        return 0;
+    /* Spaces and a final newline make the whole header a multiple of 64
+     * bytes, as NumPy writes it (so the data can be memory-mapped). */
+    const size_t prefix = 10, body = (size_t)text + 1;
+    const size_t padding = 64 - (prefix + body) % 64;
+    const size_t total = prefix + body + padding;
+    if (total > capacity || total - prefix > 65535)
+        return 0;
+    memcpy(out, npy_magic, sizeof npy_magic);
+    out[6] = 1;
+    out[7] = 0;
+    out[8] = (unsigned char)((total - prefix) & 0xff);
+    out[9] = (unsigned char)((total - prefix) >> 8);
+    memcpy(out + prefix, dict, (size_t)text);
+    memset(out + prefix + text, ' ', padding);
+    out[total - 1] = '\n';
+    return total;
+}
+
+unsigned char *npy_serialize(const char *descr, int ndim, const int64_t *shape,
+                             const void *data, size_t data_bytes, size_t *length)
+{
+    unsigned char header[256];
+    const size_t header_length = npy_format_header(header, sizeof header, descr, ndim, shape);
+    if (header_length == 0 || data_bytes > SIZE_MAX - header_length)
+        return NULL;
+    unsigned char *image = malloc(header_length + data_bytes);
+    if (!image)
+        return NULL;
+    memcpy(image, header, header_length);
+    if (data_bytes > 0)
+        memcpy(image + header_length, data, data_bytes);
+    *length = header_length + data_bytes;
+    return image;
+}
+
+/* ------------------------------------------------------------------ files */
+
+static const char *system_reason(int error, char *buffer, size_t length)
+{
+    if (strerror_r(error, buffer, length) != 0)
+        snprintf(buffer, length, "error %d", error);
+    return buffer;
+}
+
+/* The folder part of `path` ("." if it has none) into `folder`. */
+static void folder_of(const char *path, char *folder, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(folder, size, ".");
+    else if (slash == path)
+        snprintf(folder, size, "/");
+    else
+        snprintf(folder, size, "%.*s", (int)(slash - path), path);
+}
+
+/* Create a new, empty temporary file next to `path`, with the permissions
+ * of any new file (0666 less the umask, unlike mkstemp's 0600). */
+static int create_temporary(const char *path, char *temporary, size_t capacity, int *fd,
+                            char *message, size_t size)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const unsigned long nonce = (unsigned long)now.tv_nsec ^ ((unsigned long)now.tv_sec << 20);
+    for (unsigned long attempt = 0; attempt < 100; attempt++) {
+        const int n = snprintf(temporary, capacity, "%s.tmp.%ld.%lx", path, (long)getpid(),
+                               nonce + attempt * 7919);
+        if (n < 0 || (size_t)n >= capacity) {
+            message_printf(message, size, "path is too long: '%s'", path);
+            return MDNMF_ERR_IO;
+        }
+        *fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+        if (*fd >= 0)
+            return MDNMF_OK;
+        if (errno != EEXIST)
+            break;
+    }
+    const int error = errno;
+    char reason[128], folder[4096];
+    folder_of(path, folder, sizeof folder);
+    struct stat info;
+    const int folder_missing = stat(folder, &info) != 0 || !S_ISDIR(info.st_mode);
+    if ((error == ENOENT || error == ENOTDIR) && folder_missing)
+        message_printf(message, size, "cannot write '%s': folder '%s' does not exist", path,
+                       folder);
+    else
+        message_printf(message, size, "cannot write '%s': %s", path,
+                       system_reason(error, reason, sizeof reason));
+    return MDNMF_ERR_IO;
+}
+
+static int write_chunks(FILE *file, const file_chunk *chunks, int count)
+{
+    for (int i = 0; i < count; i++) {
+        const size_t length = chunks[i].length;
+        if (length > 0 && fwrite(chunks[i].bytes, 1, length, file) != length)
+            return -1;
+    }
+    return 0;
+}
+
+int file_write_atomic(const char *path, const file_chunk *chunks, int count, char *message,
+                      size_t size)
+{
+    const size_t capacity = strlen(path) + 64;
+    char *temporary = malloc(capacity);
+    if (!temporary) {
+        message_printf(message, size, "out of memory");
+        return MDNMF_ERR_MEMORY;
+    }
+    int fd;
+    int status = create_temporary(path, temporary, capacity, &fd, message, size);
+    if (status) {
+        free(temporary);
+        return status;
+    }
+    char reason[128];
+    FILE *file = fdopen(fd, "wb");
+    int failed = !file || write_chunks(file, chunks, count) != 0;
+    int error = errno;
+    if (file) {
+        if (fclose(file) != 0 && !failed) {
+            failed = 1;
+            error = errno;
+        }
+    } else {
+        close(fd);
+    }
+    if (failed) {
+        message_printf(message, size, "cannot write '%s': %s", path,
+                       system_reason(error, reason, sizeof reason));
+    } else if (rename(temporary, path) != 0) {
+        failed = 1;
+        message_printf(message, size, "cannot write '%s' (renaming the temporary file): %s", path,
+                       system_reason(errno, reason, sizeof reason));
+    }
+    if (failed)
+        unlink(temporary);
+    free(temporary);
+    return failed ? MDNMF_ERR_IO : MDNMF_OK;
+}
+
+void mdnmf_matrix_free(mdnmf_matrix *matrix)
+{
+    if (!matrix)
+        return;
+    free(matrix->data);
+    matrix->data = NULL;
+    matrix->m = 0;
+    matrix->n = 0;
+}
+
+int mdnmf_npy_write(const char *path, const float *data, int64_t m, int64_t n, char *message,
+                    size_t size)
+{
+    if (!path || m < 0 || n < 0) {
+        message_printf(message, size, "mdnmf_npy_write: path is NULL or a dimension is negative");
+        return MDNMF_ERR_ARGUMENT;
+    }
+    if (n > 0 && (uint64_t)m > (uint64_t)(SIZE_MAX / sizeof(float)) / (uint64_t)n) {
+        message_printf(message, size, "mdnmf_npy_write: %" PRId64 " x %" PRId64 " is too large",
+                       m, n);
+        return MDNMF_ERR_ARGUMENT;
+    }
+    const size_t data_bytes = (size_t)m * (size_t)n * sizeof(float);
+    if (!data && data_bytes > 0) {
+        message_printf(message, size, "mdnmf_npy_write: data is NULL");
+        return MDNMF_ERR_ARGUMENT;
+    }
+    const int64_t shape[2] = {n, m};
+    unsigned char header[256];
+    const size_t header_length = npy_format_header(header, sizeof header,
+                                                   npy_native_float32_descr(), 2, shape);
+    const file_chunk chunks[2] = {{header, header_length}, {data, data_bytes}};
+    return file_write_atomic(path, chunks, 2, message, size);
+}
+
+/* ------------------------------------------------------------------ reading */
+
+/* Read exactly `length` bytes; 1 short of it at end of file. */
+static int read_exact(FILE *file, void *buffer, size_t length, size_t *got)
+{
+    *got = length > 0 ? fread(buffer, 1, length, file) : 0;
+    return *got == length ? 0 : ferror(file) ? -1 : 1;
+}
+
+static int read_failure(const char *path, FILE *file, char *message, size_t size)
+{
+    char reason[128];
+    if (ferror(file)) {
+        message_printf(message, size, "cannot read '%s': %s", path,
+                       system_reason(errno, reason, sizeof reason));
+        return MDNMF_ERR_IO;
+    }
+    message_printf(message, size, "'%s' is truncated", path);
+    return MDNMF_ERR_FORMAT;
+}
+
+/* The header of an open .npy file: magic, version, length, then the dict. */
+static int read_header(FILE *file, const char *path, npy_header *h, char *message, size_t size)
+{
+    unsigned char prefix[NPY_PREFIX_MAX];
+    char inner[256];
+    size_t got, more, length;
+    if (read_exact(file, prefix, 10, &got) < 0)
+        return read_failure(path, file, message, size);
+    /* Versions 2.0 and 3.0 have a 4-byte length: two more bytes. */
+    if (got == 10 && prefix[6] != 1 && read_exact(file, prefix + 10, 2, &more) >= 0)
+        got += more;
+    int status = npy_header_length(prefix, got, &length, inner, sizeof inner);
+    if (status) {
+        message_printf(message, size, "'%s': %s", path, inner);
+        return status;
+    }
+    unsigned char *bytes = malloc(length);
+    if (!bytes) {
+        message_printf(message, size, "out of memory");
+        return MDNMF_ERR_MEMORY;
+    }
+    const size_t have = prefix[6] == 1 ? 10 : 12;
+    memcpy(bytes, prefix, have);
+    if (read_exact(file, bytes + have, length - have, &got) != 0) {
+        free(bytes);
+        return read_failure(path, file, message, size);
+    }
+    status = npy_parse_header(bytes, length, 0, h, inner, sizeof inner);
+    if (!status)
+        status = check_matrix_rank(h, inner, sizeof inner);
+    free(bytes);
+    if (status)
+        message_printf(message, size, "'%s': %s", path, inner);
+    return status;
+}
+
+/* A regular file shorter than its header promises is refused before the
+ * (possibly huge) allocation. */
+static int check_file_size(FILE *file, const char *path, const npy_header *h, char *message,
+                           size_t size)
+{
+    struct stat info;
+    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode))
+        return MDNMF_OK; /* a pipe: the read will tell */
+    const uint64_t available = (uint64_t)info.st_size > h->data_offset
+                                   ? (uint64_t)info.st_size - h->data_offset : 0;
+    if (available < h->data_bytes) {
+        message_printf(message, size,
+                       "'%s' is truncated: the header promises %zu data bytes, the file has %"
+                       PRIu64, path, h->data_bytes, available);
+        return MDNMF_ERR_FORMAT;
+    }
+    return MDNMF_OK;
+}
+
+static int read_elements(FILE *file, const char *path, const npy_header *h, mdnmf_matrix *out,
+                         char *message, size_t size)
+{
+    char inner[128];
+    int status = check_file_size(file, path, h, message, size);
+    if (status)
+        return status;
+    status = allocate_matrix(h, out, inner, sizeof inner);
+    if (status) {
+        message_printf(message, size, "'%s': %s", path, inner);
+        return status;
+    }
+    /* Native float32 goes straight into the result; the rest is converted. */
+    const int direct = h->kind == NPY_KIND_FLOAT && h->item_size == 4
+                       && h->big_endian == host_is_big_endian()
+                       && (h->ndim < 2 || !h->fortran_order);
+    unsigned char *raw = direct ? (unsigned char *)out->data
+                                : malloc(h->data_bytes ? h->data_bytes : 1);
+    if (!raw) {
+        mdnmf_matrix_free(out);
+        message_printf(message, size, "'%s': out of memory for %zu bytes", path, h->data_bytes);
+        return MDNMF_ERR_MEMORY;
+    }
+    size_t got;
+    const int short_read = read_exact(file, raw, h->data_bytes, &got);
+    if (short_read < 0) {
+        status = read_failure(path, file, message, size);
+    } else if (short_read > 0) {
+        message_printf(message, size,
+                       "'%s' is truncated: the header promises %zu data bytes, the file has %zu",
+                       path, h->data_bytes, got);
+        status = MDNMF_ERR_FORMAT;
+    } else if (!direct) {
+        npy_decode_float32(h, raw, out->data);
+    }
+    if (!direct)
+        free(raw);
+    if (status)
+        mdnmf_matrix_free(out);
+    return status;
+}
+
+int mdnmf_npy_read(const char *path, mdnmf_matrix *out, char *message, size_t size)
+{
+    if (!path || !out) {
+        message_printf(message, size, "mdnmf_npy_read: path or out is NULL");
+        return MDNMF_ERR_ARGUMENT;
+    }
+    out->m = out->n = 0;
+    out->data = NULL;
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        char reason[128];
+        message_printf(message, size, "cannot open '%s': %s", path,
+                       system_reason(errno, reason, sizeof reason));
+        return MDNMF_ERR_IO;
+    }
+    npy_header h;
+    int status = read_header(file, path, &h, message, size);
+    if (!status)
+        status = read_elements(file, path, &h, out, message, size);
+    fclose(file);
+    return status;
+}

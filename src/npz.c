@@ -1,0 +1,435 @@
+/* Models as .npz: a zip (libzip) of four .npy members, as np.savez writes:
+ *   W.npy          float32 (D, m)  the m x D column-major basis, atoms as rows
+ *   components.npy int64 (S,)      atoms of each source, summing to D
+ *   mu_H.npy       float32 (D,)    per-atom L1 weights on H
+ *   params.npy     '<U{len}' ()    the parameters as JSON (params_json.c)
+ * The archive is built in memory and written with file_write_atomic. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "internal.h"
+#include "npy.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zip.h>
+
+#define MEMBER_W "W.npy"
+#define MEMBER_COMPONENTS "components.npy"
+#define MEMBER_MU_H "mu_H.npy"
+#define MEMBER_PARAMS "params.npy"
+
+enum { MEMBER_COUNT = 4 };
+
+/* A member's name and its serialized .npy image. */
+typedef struct npz_member {
+    const char *name;
+    unsigned char *image;
+    size_t length;
+} npz_member;
+
+/* ------------------------------------------------------------------ saving */
+
+/* ASCII/UTF-8 JSON as a 0-D '<U{len}' array: UTF-32LE, as NumPy stores str,
+ * so str(np.load(path)["params"]) is the JSON text again. */
+static unsigned char *serialize_text(const char *text, size_t *length)
+{
+    size_t characters = 0;
+    for (const unsigned char *s = (const unsigned char *)text; *s; s++)
+        characters += (*s & 0xc0) != 0x80;
+    uint32_t *utf32 = malloc((characters ? characters : 1) * 4);
+    if (!utf32)
+        return NULL;
+    unsigned char *out = (unsigned char *)utf32;
+    const unsigned char *s = (const unsigned char *)text;
+    for (size_t i = 0; i < characters; i++) {
+        /* Decode one UTF-8 sequence (params_to_json writes ASCII only). */
+        uint32_t cp = *s++;
+        int continuation = cp >= 0xf0 ? 3 : cp >= 0xe0 ? 2 : cp >= 0xc0 ? 1 : 0;
+        if (continuation)
+            cp &= 0x3fu >> continuation;
+        for (; continuation > 0 && (*s & 0xc0) == 0x80; continuation--)
+            cp = (cp << 6) | (*s++ & 0x3fu);
+        for (int b = 0; b < 4; b++)
+            out[4 * i + (size_t)b] = (unsigned char)(cp >> (8 * b));
+    }
+    char descr[32];
+    snprintf(descr, sizeof descr, "<U%zu", characters);
+    unsigned char *image = npy_serialize(descr, 0, NULL, utf32, characters * 4, length);
+    free(utf32);
+    return image;
+}
+
+static int serialize_members(const mdnmf_model *model, npz_member members[MEMBER_COUNT])
+{
+    const int64_t atoms = model->atoms, sources = model->sources;
+    const int64_t shape_W[2] = {atoms, model->m};
+    char *json = params_to_json(&model->params);
+    members[0] = (npz_member){MEMBER_W, NULL, 0};
+    members[1] = (npz_member){MEMBER_COMPONENTS, NULL, 0};
+    members[2] = (npz_member){MEMBER_MU_H, NULL, 0};
+    members[3] = (npz_member){MEMBER_PARAMS, NULL, 0};
+    const size_t W_bytes = (size_t)(model->m * atoms) * sizeof(float);
+    members[0].image = npy_serialize(npy_native_float32_descr(), 2, shape_W, model->W, W_bytes,
+                                     &members[0].length);
+    members[1].image = npy_serialize(npy_native_int64_descr(), 1, &sources, model->components,
+                                     (size_t)sources * sizeof(int64_t), &members[1].length);
+    members[2].image = npy_serialize(npy_native_float32_descr(), 1, &atoms, model->mu_H,
+                                     (size_t)atoms * sizeof(float), &members[2].length);
+    members[3].image = json ? serialize_text(json, &members[3].length) : NULL;
+    free(json);
+    for (int i = 0; i < MEMBER_COUNT; i++)
+        if (!members[i].image)
+            return MDNMF_ERR_MEMORY;
+    return MDNMF_OK;
+}
+
+static void free_members(npz_member members[MEMBER_COUNT])
+{
+    for (int i = 0; i < MEMBER_COUNT; i++)
+        free(members[i].image);
+}
+
+/* Add the members, stored uncompressed as np.savez does. */
+static int add_members(zip_t *archive, const npz_member members[MEMBER_COUNT])
+{
+    for (int i = 0; i < MEMBER_COUNT; i++) {
+        zip_source_t *source = zip_source_buffer(archive, members[i].image, members[i].length, 0);
+        if (!source)
+            return -1;
+        const zip_int64_t index = zip_file_add(archive, members[i].name, source, ZIP_FL_ENC_UTF_8);
+        if (index < 0) {
+            zip_source_free(source);
+            return -1;
+        }
+        if (zip_set_file_compression(archive, (zip_uint64_t)index, ZIP_CM_STORE, 0) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* The bytes of a finished in-memory archive (malloc'ed). */
+static unsigned char *source_bytes(zip_source_t *source, size_t *length)
+{
+    zip_stat_t info;
+    zip_stat_init(&info);
+    if (zip_source_stat(source, &info) != 0 || !(info.valid & ZIP_STAT_SIZE)
+        || info.size > SIZE_MAX || zip_source_open(source) != 0)
+        return NULL;
+    unsigned char *bytes = malloc(info.size ? (size_t)info.size : 1);
+    zip_int64_t got = bytes ? zip_source_read(source, bytes, info.size) : -1;
+    zip_source_close(source);
+    if (got < 0 || (zip_uint64_t)got != info.size) {
+        free(bytes);
+        return NULL;
+    }
+    *length = (size_t)info.size;
+    return bytes;
+}
+
+/* The whole .npz image in memory, or NULL with a message. */
+static unsigned char *build_archive(const npz_member members[MEMBER_COUNT], size_t *length,
+                                    char *message, size_t size)
+{
+    zip_error_t error;
+    zip_error_init(&error);
+    unsigned char *bytes = NULL;
+    zip_source_t *source = zip_source_buffer_create(NULL, 0, 0, &error);
+    zip_t *archive = source ? zip_open_from_source(source, ZIP_TRUNCATE, &error) : NULL;
+    if (!archive) {
+        message_printf(message, size, "cannot create the archive: %s", zip_error_strerror(&error));
+        zip_source_free(source);
+        zip_error_fini(&error);
+        return NULL;
+    }
+    zip_source_keep(source); /* it must outlive zip_close, which writes into it */
+    if (add_members(archive, members) != 0 || zip_close(archive) != 0) {
+        message_printf(message, size, "cannot build the archive: %s", zip_strerror(archive));
+        zip_discard(archive);
+    } else {
+        bytes = source_bytes(source, length);
+        if (!bytes)
+            message_printf(message, size, "cannot build the archive: out of memory");
+    }
+    zip_source_free(source);
+    zip_error_fini(&error);
+    return bytes;
+}
+
+int mdnmf_model_save(mdnmf_model *model, const char *path)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    if (!path)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "mdnmf_model_save: path is NULL");
+    if (model->m <= 0 || model->atoms <= 0 || !model->W || !model->mu_H || !model->components)
+        return model_fail(model, MDNMF_ERR_STATE, "cannot save '%s': the model has no basis", path);
+    npz_member members[MEMBER_COUNT];
+    char message[400];
+    int status = serialize_members(model, members);
+    if (status) {
+        free_members(members);
+        return model_fail(model, status, "cannot save '%s': out of memory", path);
+    }
+    size_t length = 0;
+    unsigned char *archive = build_archive(members, &length, message, sizeof message);
+    free_members(members);
+    if (!archive)
+        return model_fail(model, MDNMF_ERR_MEMORY, "cannot save '%s': %s", path, message);
+    const file_chunk chunk = {archive, length};
+    status = file_write_atomic(path, &chunk, 1, message, sizeof message);
+    free(archive);
+    if (status)
+        return model_fail(model, status, "%s", message);
+    return MDNMF_OK;
+}
+
+/* ----------------------------------------------------------------- loading */
+
+/* Everything a loaded file holds, before it becomes a model. */
+typedef struct npz_content {
+    mdnmf_params params;
+    mdnmf_matrix W;    /* m x D */
+    mdnmf_matrix mu_H; /* D x 1 */
+    int64_t *components;
+    int64_t sources;
+} npz_content;
+
+/* Where a load reports to. */
+typedef struct load_report {
+    const char *path;
+    char *message;
+    size_t size;
+} load_report;
+
+static int member_fail(const load_report *r, const char *member, int status, const char *what)
+{
+    message_printf(r->message, r->size, "'%s': member '%s': %s", r->path, member, what);
+    return status;
+}
+
+static int open_status(int code)
+{
+    switch (code) {
+    case ZIP_ER_NOENT: case ZIP_ER_OPEN: case ZIP_ER_READ: case ZIP_ER_SEEK: case ZIP_ER_TELL:
+        return MDNMF_ERR_IO;
+    case ZIP_ER_MEMORY:
+        return MDNMF_ERR_MEMORY;
+    default:
+        return MDNMF_ERR_FORMAT;
+    }
+}
+
+static zip_t *open_archive(const load_report *r, int *status)
+{
+    int code = 0;
+    zip_t *archive = zip_open(r->path, ZIP_RDONLY, &code);
+    if (archive)
+        return archive;
+    zip_error_t error;
+    zip_error_init_with_code(&error, code);
+    *status = open_status(code);
+    if (*status == MDNMF_ERR_FORMAT)
+        message_printf(r->message, r->size, "'%s' is not a model file (.npz zip archive): %s",
+                       r->path, zip_error_strerror(&error));
+    else
+        message_printf(r->message, r->size, "cannot open '%s': %s", r->path,
+                       zip_error_strerror(&error));
+    zip_error_fini(&error);
+    return NULL;
+}
+
+/* A member's bytes (malloc'ed), its CRC checked by reading to the end. */
+static int read_member(zip_t *archive, const char *name, const load_report *r,
+                       unsigned char **bytes, size_t *length)
+{
+    zip_stat_t info;
+    zip_stat_init(&info);
+    if (zip_stat(archive, name, 0, &info) != 0)
+        return member_fail(r, name, MDNMF_ERR_FORMAT, "missing");
+    if (!(info.valid & ZIP_STAT_SIZE) || info.size >= SIZE_MAX)
+        return member_fail(r, name, MDNMF_ERR_FORMAT, "unknown or absurd size");
+    unsigned char *data = malloc((size_t)info.size + 1);
+    if (!data)
+        return member_fail(r, name, MDNMF_ERR_MEMORY, "out of memory");
+    zip_file_t *file = zip_fopen(archive, name, 0);
+    zip_uint64_t got = 0;
+    zip_int64_t n = file ? 1 : -1;
+    while (file && got <= info.size && (n = zip_fread(file, data + got, info.size + 1 - got)) > 0)
+        got += (zip_uint64_t)n;
+    const char *problem = !file ? zip_strerror(archive) : n < 0 ? zip_file_strerror(file) : NULL;
+    char reason[256];
+    if (problem)
+        snprintf(reason, sizeof reason, "cannot read it: %s", problem);
+    else if (got != info.size)
+        snprintf(reason, sizeof reason, "its size differs from the directory's");
+    if (file)
+        zip_fclose(file);
+    if (problem || got != info.size) {
+        free(data);
+        return member_fail(r, name, MDNMF_ERR_FORMAT, reason);
+    }
+    *bytes = data;
+    *length = (size_t)info.size;
+    return MDNMF_OK;
+}
+
+static int load_params(zip_t *archive, const load_report *r, mdnmf_params *params)
+{
+    unsigned char *bytes;
+    size_t length, text_length;
+    char *text = NULL, inner[256];
+    int status = read_member(archive, MEMBER_PARAMS, r, &bytes, &length);
+    if (status)
+        return status;
+    status = npy_text_from_buffer(bytes, length, &text, &text_length, inner, sizeof inner);
+    free(bytes);
+    if (!status)
+        status = params_from_json(text, text_length, params, inner, sizeof inner);
+    free(text);
+    return status ? member_fail(r, MEMBER_PARAMS, status, inner) : MDNMF_OK;
+}
+
+/* A float member of `ndim` dimensions, every value finite and >= 0. */
+static int load_float_member(zip_t *archive, const char *name, int ndim, const load_report *r,
+                             mdnmf_matrix *out)
+{
+    unsigned char *bytes;
+    size_t length;
+    char inner[256];
+    int status = read_member(archive, name, r, &bytes, &length);
+    if (status)
+        return status;
+    npy_header header;
+    status = npy_parse_header(bytes, length, 0, &header, inner, sizeof inner);
+    if (!status && header.ndim != ndim) {
+        snprintf(inner, sizeof inner, "expected a %d-D array, found %d-D", ndim, header.ndim);
+        status = MDNMF_ERR_FORMAT;
+    }
+    if (!status)
+        status = npy_matrix_from_buffer(bytes, length, out, inner, sizeof inner);
+    free(bytes);
+    if (status)
+        return member_fail(r, name, status, inner);
+    const size_t count = (size_t)(out->m * out->n);
+    for (size_t i = 0; i < count; i++)
+        if (!isfinite(out->data[i]) || out->data[i] < 0.0f)
+            return member_fail(r, name, MDNMF_ERR_FORMAT,
+                               "holds a negative, NaN or infinite value");
+    return MDNMF_OK;
+}
+
+static int load_components(zip_t *archive, const load_report *r, npz_content *c)
+{
+    unsigned char *bytes;
+    size_t length;
+    char inner[256];
+    int status = read_member(archive, MEMBER_COMPONENTS, r, &bytes, &length);
+    if (status)
+        return status;
+    status = npy_int64_from_buffer(bytes, length, &c->components, &c->sources, inner, sizeof inner);
+    free(bytes);
+    return status ? member_fail(r, MEMBER_COMPONENTS, status, inner) : MDNMF_OK;
+}
+
+/* The members agree: D atoms in W, mu_H and the components' sum. */
+static int check_shapes(const npz_content *c, const load_report *r)
+{
+    const int64_t atoms = c->W.n;
+    if (c->W.m < 1 || atoms < 1)
+        return member_fail(r, MEMBER_W, MDNMF_ERR_FORMAT, "the basis is empty");
+    if (c->mu_H.m != atoms) {
+        char what[128];
+        snprintf(what, sizeof what, "has %lld values for %lld atoms", (long long)c->mu_H.m,
+                 (long long)atoms);
+        return member_fail(r, MEMBER_MU_H, MDNMF_ERR_FORMAT, what);
+    }
+    if (c->sources < 1 || c->sources > INT_MAX)
+        return member_fail(r, MEMBER_COMPONENTS, MDNMF_ERR_FORMAT, "no sources or too many");
+    int64_t sum = 0;
+    for (int64_t s = 0; s < c->sources; s++) {
+        if (c->components[s] < 1 || c->components[s] > atoms - sum)
+            return member_fail(r, MEMBER_COMPONENTS, MDNMF_ERR_FORMAT,
+                               "atom counts must be >= 1 and sum to the rows of W");
+        sum += c->components[s];
+    }
+    if (sum != atoms)
+        return member_fail(r, MEMBER_COMPONENTS, MDNMF_ERR_FORMAT,
+                           "atom counts must be >= 1 and sum to the rows of W");
+    return MDNMF_OK;
+}
+
+static int read_content(zip_t *archive, const load_report *r, npz_content *c)
+{
+    int status = load_params(archive, r, &c->params);
+    if (!status)
+        status = load_float_member(archive, MEMBER_W, 2, r, &c->W);
+    if (!status)
+        status = load_float_member(archive, MEMBER_MU_H, 1, r, &c->mu_H);
+    if (!status)
+        status = load_components(archive, r, c);
+    if (!status)
+        status = check_shapes(c, r);
+    return status;
+}
+
+/* A one-source model's d is its atom count; a multi-source model keeps the
+ * file's d if it is usable. */
+static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *status)
+{
+    if (c->sources == 1 || c->params.d < 1)
+        c->params.d = (int)(c->W.n > INT_MAX ? INT_MAX : c->W.n);
+    const char *problem = mdnmf_params_check(&c->params);
+    if (problem) {
+        *status = member_fail(r, MEMBER_PARAMS, MDNMF_ERR_FORMAT, problem);
+        return NULL;
+    }
+    mdnmf_model *model = mdnmf_model_create(&c->params, status);
+    if (!model) {
+        message_printf(r->message, r->size, "'%s': cannot create the model: %s", r->path,
+                       mdnmf_strerror(*status));
+        return NULL;
+    }
+    /* Per-atom weights that differ from params.mu_H were set per atom: a
+     * later mdnmf_model_set_params must not overwrite them. */
+    model->mu_H_custom = 0;
+    for (int64_t k = 0; k < c->mu_H.m; k++)
+        if (c->mu_H.data[k] != (float)c->params.mu_H)
+            model->mu_H_custom = 1;
+    model_adopt_sources(model, c->W.data, c->mu_H.data, c->W.m, (int)c->sources, c->components);
+    c->W.data = NULL;
+    c->mu_H.data = NULL;
+    c->components = NULL;
+    return model;
+}
+
+mdnmf_model *mdnmf_model_load(const char *path, int *status, char *message, size_t size)
+{
+    int local_status = MDNMF_OK;
+    if (!status)
+        status = &local_status;
+    if (!path) {
+        message_printf(message, size, "mdnmf_model_load: path is NULL");
+        *status = MDNMF_ERR_ARGUMENT;
+        return NULL;
+    }
+    const load_report report = {path, message, size};
+    zip_t *archive = open_archive(&report, status);
+    if (!archive)
+        return NULL;
+    npz_content content;
+    memset(&content, 0, sizeof content);
+    mdnmf_params_default(&content.params);
+    mdnmf_model *model = NULL;
+    *status = read_content(archive, &report, &content);
+    zip_discard(archive); /* opened read-only: nothing to write back */
+    if (!*status)
+        model = content_to_model(&content, &report, status);
+    mdnmf_matrix_free(&content.W);
+    mdnmf_matrix_free(&content.mu_H);
+    free(content.components);
+    if (model)
+        *status = MDNMF_OK;
+    return model;
+}
