@@ -112,8 +112,15 @@ int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m
 
 /* Parameters as a flat JSON object (malloc'ed, NUL-terminated) and back.
  * params_from_json updates `p` from the keys it knows and ignores others;
- * it returns MDNMF_OK or MDNMF_ERR_FORMAT with a message in `message`. */
+ * it returns MDNMF_OK, MDNMF_ERR_FORMAT with a message in `message`, or
+ * MDNMF_ERR_MEMORY when the C locale cannot be created. */
 char *params_to_json(const mdnmf_params *p);
+/* The same with a separator's keys in a "separator" object when sep != NULL. */
+char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *sep);
+/* Read the "separator" object of a params JSON into *sep (keys it has);
+ * *found says whether there was one.  MDNMF_ERR_FORMAT on malformed JSON. */
+int separator_from_json(const char *json, size_t length, mdnmf_separator_params *sep,
+                        int *found, char *message, size_t size);
 int params_from_json(const char *json, size_t length, mdnmf_params *p, char *message,
                      size_t size);
 

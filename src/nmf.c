@@ -70,9 +70,9 @@ int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m
         return model_fail(model, MDNMF_ERR_ARGUMENT, "%s is NULL", name);
     int64_t bad = first_invalid_entry(X, m * n);
     if (bad >= 0) {
-        const char *what = isnan(X[bad]) ? "NaN" : isinf(X[bad]) ? "infinite" : "negative";
+        const char *what = isnan(X[bad]) ? "a NaN" : isinf(X[bad]) ? "an infinite" : "a negative";
         return model_fail(model, MDNMF_ERR_DATA,
-                          "%s has a %s entry (%g) at sample %lld, feature %lld: NMF needs "
+                          "%s has %s entry (%g) at sample %lld, feature %lld: NMF needs "
                           "non-negative, finite data",
                           name, what, (double)X[bad], (long long)(bad / m), (long long)(bad % m));
     }

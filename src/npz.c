@@ -65,7 +65,8 @@ static int serialize_members(const mdnmf_model *model, npz_member members[MEMBER
 {
     const int64_t atoms = model->atoms, sources = model->sources;
     const int64_t shape_W[2] = {atoms, model->m};
-    char *json = params_to_json(&model->params);
+    char *json = model_params_to_json(&model->params,
+                                      model->is_separator ? &model->separator : NULL);
     members[0] = (npz_member){MEMBER_W, NULL, 0};
     members[1] = (npz_member){MEMBER_COMPONENTS, NULL, 0};
     members[2] = (npz_member){MEMBER_MU_H, NULL, 0};
@@ -190,6 +191,8 @@ int mdnmf_model_save(mdnmf_model *model, const char *path)
 /* Everything a loaded file holds, before it becomes a model. */
 typedef struct npz_content {
     mdnmf_params params;
+    mdnmf_separator_params separator; /* when the JSON has a "separator" object */
+    int has_separator;
     mdnmf_matrix W;    /* m x D */
     mdnmf_matrix mu_H; /* D x 1 */
     int64_t *components;
@@ -275,8 +278,9 @@ static int read_member(zip_t *archive, const char *name, const load_report *r,
     return MDNMF_OK;
 }
 
-static int load_params(zip_t *archive, const load_report *r, mdnmf_params *params)
+static int load_params(zip_t *archive, const load_report *r, npz_content *c)
 {
+    mdnmf_params *params = &c->params;
     unsigned char *bytes;
     size_t length, text_length;
     char *text = NULL, inner[256];
@@ -287,6 +291,9 @@ static int load_params(zip_t *archive, const load_report *r, mdnmf_params *param
     free(bytes);
     if (!status)
         status = params_from_json(text, text_length, params, inner, sizeof inner);
+    if (!status)
+        status = separator_from_json(text, text_length, &c->separator, &c->has_separator, inner,
+                                     sizeof inner);
     free(text);
     return status ? member_fail(r, MEMBER_PARAMS, status, inner) : MDNMF_OK;
 }
@@ -362,7 +369,7 @@ static int check_shapes(const npz_content *c, const load_report *r)
 
 static int read_content(zip_t *archive, const load_report *r, npz_content *c)
 {
-    int status = load_params(archive, r, &c->params);
+    int status = load_params(archive, r, c);
     if (!status)
         status = load_float_member(archive, MEMBER_W, 2, r, &c->W);
     if (!status)
@@ -372,6 +379,33 @@ static int read_content(zip_t *archive, const load_report *r, npz_content *c)
     if (!status)
         status = check_shapes(c, r);
     return status;
+}
+
+/* A multi-source model is a separator: its parameters come from the JSON's
+ * "separator" object when there is one, and its shapes from the members. */
+static void adopt_separator_params(mdnmf_model *model, const npz_content *c,
+                                   const load_report *r, int *status)
+{
+    mdnmf_separator_params sep = c->separator;
+    if (!c->has_separator)
+        mdnmf_separator_params_default(&sep, model->sources);
+    sep.common = model->params;
+    sep.sources = model->sources;
+    int64_t offset = 0;
+    for (int s = 0; s < model->sources; s++) {
+        sep.d[s] = model->components[s];
+        sep.mu_H[s] = model->mu_H[offset];
+        offset += model->components[s];
+    }
+    const char *problem = mdnmf_separator_params_check(&sep);
+    if (problem) { /* informational only: separation needs W, components, mu_H */
+        message_printf(r->message, r->size, "'%s': separator parameters ignored: %s", r->path,
+                       problem);
+        mdnmf_separator_params_default(&sep, model->sources);
+        *status = MDNMF_OK;
+    }
+    model->separator = sep;
+    model->is_separator = 1;
 }
 
 /* A one-source model's d is its atom count; a multi-source model keeps the
@@ -398,6 +432,8 @@ static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *
         if (c->mu_H.data[k] != (float)c->params.mu_H)
             model->mu_H_custom = 1;
     model_adopt_sources(model, c->W.data, c->mu_H.data, c->W.m, (int)c->sources, c->components);
+    if (model->sources >= 2)
+        adopt_separator_params(model, c, r, status);
     c->W.data = NULL;
     c->mu_H.data = NULL;
     c->components = NULL;

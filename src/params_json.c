@@ -108,9 +108,40 @@ static int append_value(char *out, size_t size, const mdnmf_params *p, const fie
     return 0;
 }
 
+/* The separator's own keys as `, "separator": {...}` (SPEC §6 parameters). */
+static size_t append_separator(char *text, size_t size, const mdnmf_separator_params *sep)
+{
+    size_t used = (size_t)snprintf(text, size,
+                                   ", \"separator\": {\"mode\": \"%s\", \"sources\": %d, "
+                                   "\"tau_S\": %.17g, \"batch_size_sup\": %" PRId64
+                                   ", \"warm_start_epochs\": %d",
+                                   separator_mode_name(sep->mode), sep->sources, sep->tau_S,
+                                   sep->batch_size_sup, sep->warm_start_epochs);
+    const struct { const char *name; const double *values; } lists[] = {
+        {"mu_H", sep->mu_H}, {"tau_A", sep->tau_A}, {"beta", sep->beta}};
+    if (used < size)
+        used += (size_t)snprintf(text + used, size - used, ", \"d\": [");
+    for (int s = 0; s < sep->sources && used < size; s++)
+        used += (size_t)snprintf(text + used, size - used, "%s%" PRId64, s ? ", " : "", sep->d[s]);
+    for (size_t l = 0; l < sizeof lists / sizeof *lists && used < size; l++) {
+        used += (size_t)snprintf(text + used, size - used, "], \"%s\": [", lists[l].name);
+        for (int s = 0; s < sep->sources && used < size; s++)
+            used += (size_t)snprintf(text + used, size - used, "%s%.17g", s ? ", " : "",
+                                     lists[l].values[s]);
+    }
+    if (used < size)
+        used += (size_t)snprintf(text + used, size - used, "]}");
+    return used;
+}
+
 char *params_to_json(const mdnmf_params *p)
 {
-    char text[2048];
+    return model_params_to_json(p, NULL);
+}
+
+char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *sep)
+{
+    char text[8192];
     size_t used = 0;
     locale_t previous;
     locale_t c_locale = c_numeric_begin(&previous);
@@ -123,6 +154,8 @@ char *params_to_json(const mdnmf_params *p)
         if (used < sizeof text)
             used += (size_t)append_value(text + used, sizeof text - used, p, &fields[i]);
     }
+    if (sep && used < sizeof text)
+        used += append_separator(text + used, sizeof text - used, sep);
     c_numeric_end(c_locale, previous);
     if (used + 2 > sizeof text)
         return NULL; /* cannot happen: every field is short */
@@ -630,5 +663,175 @@ int params_from_json(const char *json, size_t length, mdnmf_params *p, char *mes
     if (parser.at != parser.end)
         return json_fail(&parser, "text after the object");
     *p = updated;
+    return MDNMF_OK;
+}
+
+/* ------------------------------------------------- the separator object */
+
+/* A JSON array of up to MDNMF_MAX_SOURCES numbers. */
+static int read_number_list(json_parser *p, const char *key, double *values, int *count)
+{
+    *count = 0;
+    p->at++; /* '[' */
+    json_skip_space(p);
+    if (p->at < p->end && *p->at == ']') {
+        p->at++;
+        return MDNMF_OK;
+    }
+    for (;;) {
+        json_value v = {0};
+        int status = json_read_value(p, &v);
+        free(v.string);
+        if (status)
+            return status;
+        if (v.type != JSON_NUMBER || *count >= MDNMF_MAX_SOURCES)
+            return field_fail(p, key, "must be a list of at most 16 numbers");
+        char text[128];
+        if (v.number_length >= sizeof text)
+            return field_fail(p, key, "has too many digits");
+        memcpy(text, v.number, v.number_length);
+        text[v.number_length] = '\0';
+        if (!number_to_double(text, &values[(*count)++]))
+            return field_fail(p, key, "is out of range");
+        json_skip_space(p);
+        if (p->at < p->end && *p->at == ',') {
+            p->at++;
+            continue;
+        }
+        if (p->at < p->end && *p->at == ']') {
+            p->at++;
+            return MDNMF_OK;
+        }
+        return json_fail(p, "expected ',' or ']'");
+    }
+}
+
+static int apply_separator_list(json_parser *p, const char *key, mdnmf_separator_params *sep)
+{
+    double values[MDNMF_MAX_SOURCES];
+    int count;
+    int status = read_number_list(p, key, values, &count);
+    if (status)
+        return status;
+    double *target = strcmp(key, "mu_H") == 0    ? sep->mu_H
+                     : strcmp(key, "tau_A") == 0 ? sep->tau_A
+                     : strcmp(key, "beta") == 0  ? sep->beta
+                                                 : NULL;
+    for (int s = 0; s < count; s++) {
+        if (target)
+            target[s] = values[s];
+        else if (strcmp(key, "d") == 0)
+            sep->d[s] = (int64_t)values[s];
+    }
+    return MDNMF_OK;
+}
+
+static int apply_separator_scalar(json_parser *p, const char *key, const json_value *v,
+                                  mdnmf_separator_params *sep)
+{
+    if (strcmp(key, "mode") == 0) {
+        if (v->type != JSON_STRING || !separator_mode_from_name(v->string, &sep->mode))
+            return field_fail(p, key, "is not a known separator mode");
+        return MDNMF_OK;
+    }
+    static const field scalars[] = {
+        {"sources", FIELD_INT, offsetof(mdnmf_separator_params, sources)},
+        {"tau_S", FIELD_DOUBLE, offsetof(mdnmf_separator_params, tau_S)},
+        {"batch_size_sup", FIELD_INT64, offsetof(mdnmf_separator_params, batch_size_sup)},
+        {"warm_start_epochs", FIELD_INT, offsetof(mdnmf_separator_params, warm_start_epochs)},
+    };
+    for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++)
+        if (strcmp(key, scalars[i].name) == 0) {
+            if (v->type != JSON_NUMBER)
+                return field_fail(p, key, "must be a number");
+            return apply_number(p, &scalars[i], v, (char *)sep + scalars[i].offset);
+        }
+    return MDNMF_OK;
+}
+
+/* The members of the "separator" object, starting at its '{'. */
+static int read_separator_object(json_parser *p, mdnmf_separator_params *sep)
+{
+    p->at++;
+    json_skip_space(p);
+    if (p->at < p->end && *p->at == '}') {
+        p->at++;
+        return MDNMF_OK;
+    }
+    for (;;) {
+        char *key = NULL;
+        json_skip_space(p);
+        if (p->at >= p->end || *p->at != '"')
+            return json_fail(p, "expected a key");
+        int status = json_read_string(p, &key);
+        json_skip_space(p);
+        if (!status && (p->at >= p->end || *p->at++ != ':'))
+            status = json_fail(p, "expected ':'");
+        json_skip_space(p);
+        if (!status && p->at < p->end && *p->at == '[') {
+            status = apply_separator_list(p, key, sep);
+        } else if (!status) {
+            json_value v = {0};
+            status = json_read_value(p, &v);
+            if (!status)
+                status = apply_separator_scalar(p, key, &v, sep);
+            free(v.string);
+        }
+        free(key);
+        if (status)
+            return status;
+        json_skip_space(p);
+        if (p->at < p->end && *p->at == ',') {
+            p->at++;
+            continue;
+        }
+        if (p->at < p->end && *p->at == '}') {
+            p->at++;
+            return MDNMF_OK;
+        }
+        return json_fail(p, "expected ',' or '}'");
+    }
+}
+
+int separator_from_json(const char *json, size_t length, mdnmf_separator_params *sep,
+                        int *found, char *message, size_t size)
+{
+    *found = 0;
+    json_parser parser = {json, json, json + length, 0, message, size};
+    json_skip_space(&parser);
+    if (parser.at >= parser.end || *parser.at != '{')
+        return json_fail(&parser, "expected an object");
+    parser.at++;
+    mdnmf_separator_params updated = *sep;
+    for (;;) {
+        char *key = NULL;
+        json_skip_space(&parser);
+        if (parser.at < parser.end && *parser.at == '}')
+            break;
+        if (parser.at >= parser.end || *parser.at != '"')
+            return json_fail(&parser, "expected a key");
+        int status = json_read_string(&parser, &key);
+        json_skip_space(&parser);
+        if (!status && (parser.at >= parser.end || *parser.at++ != ':'))
+            status = json_fail(&parser, "expected ':'");
+        json_skip_space(&parser);
+        if (!status && strcmp(key, "separator") == 0 && parser.at < parser.end &&
+            *parser.at == '{') {
+            status = read_separator_object(&parser, &updated);
+            *found = 1;
+        } else if (!status) {
+            json_value v = {0};
+            status = json_read_value(&parser, &v);
+            free(v.string);
+        }
+        free(key);
+        if (status)
+            return status;
+        json_skip_space(&parser);
+        if (parser.at < parser.end && *parser.at == ',')
+            parser.at++;
+    }
+    if (*found)
+        *sep = updated;
     return MDNMF_OK;
 }

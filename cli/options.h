@@ -1,0 +1,127 @@
+/* Shared command-line machinery of the mdnmf tool: exit codes, one-line
+ * error messages, validated number parsing, and option tables that drive
+ * getopt_long, the usage text and the parsing of mdnmf_params fields. */
+#ifndef MDNMF_CLI_OPTIONS_H
+#define MDNMF_CLI_OPTIONS_H
+
+#include "mdnmf.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes, documented in `mdnmf --help` and docs/cli.md. */
+enum {
+    CLI_EXIT_OK = 0,
+    CLI_EXIT_RUNTIME = 1,      /* bad data, unreadable or unwritable file, failed fit */
+    CLI_EXIT_USAGE = 2,        /* bad command line */
+    CLI_EXIT_INTERRUPTED = 130 /* SIGINT: 128 + 2, as shells report it */
+};
+
+/* One line on stderr: "mdnmf <command>: <formatted text>".  Newlines inside
+ * the text (e.g. from a library message) become spaces: one error, one line. */
+void cli_error(const char *command, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* One line about a file: "mdnmf <command>: <path>: <message>", or just the
+ * message when it already names the path (the library's file functions
+ * quote the path in their messages). */
+void cli_error_about(const char *command, const char *path, const char *message);
+
+/* What a table option stores, and how its value is parsed and shown. */
+typedef enum cli_kind {
+    CLI_KIND_TEXT,   /* a string (file name, choice handled by the command) */
+    CLI_KIND_FLAG,   /* no value; sets an int field to 1 */
+    CLI_KIND_INT,    /* int field of mdnmf_params */
+    CLI_KIND_INT64,  /* int64_t field */
+    CLI_KIND_UINT64, /* uint64_t field */
+    CLI_KIND_DOUBLE, /* double field */
+    CLI_KIND_CHOICE  /* an enum field (int-sized) named by `choices` */
+} cli_kind;
+
+/* Marks an option that does not write a field of mdnmf_params. */
+#define CLI_NO_FIELD ((size_t)-1)
+
+/* One command-line option.  Options with a `field` parse straight into an
+ * mdnmf_params and print their default from mdnmf_params_default, so no
+ * default number is ever written twice. */
+typedef struct cli_option {
+    const char *long_name;
+    int key;                   /* short letter, or a code >= 256 for long-only */
+    cli_kind kind;
+    const char *metavar;       /* shown in the usage; NULL for flags */
+    size_t field;              /* offsetof(mdnmf_params, ...) or CLI_NO_FIELD */
+    double minimum;            /* smallest accepted value of a number */
+    const char *const *choices;/* CLI_KIND_CHOICE: names indexed by enum value */
+    const char *default_text;  /* shown instead of the params default, if set */
+    const char *help;
+} cli_option;
+
+/* The --help entry every command's table ends with. */
+#define CLI_HELP_OPTION \
+    {"help", 'h', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, NULL, "show this help and exit"}
+
+/* Where a command's parse starts and what it knows about itself. */
+typedef struct cli_command {
+    const char *name;     /* "fit" */
+    const char *synopsis; /* the usage line after "mdnmf " */
+    const char *summary;  /* one sentence */
+    const cli_option *options;
+    size_t option_count;
+} cli_command;
+
+/* What cli_parse_command found. */
+typedef enum cli_parse_result {
+    CLI_PARSED,      /* go on */
+    CLI_PARSE_HELP,  /* --help: the usage was printed to stdout; exit 0 */
+    CLI_PARSE_FAILED /* one error line was printed; exit CLI_EXIT_USAGE */
+} cli_parse_result;
+
+/* Called for table options without a params field (file names, flags the
+ * command keeps itself); returns 0, or -1 after printing one line. */
+typedef int (*cli_store_text)(void *context, const cli_option *option, const char *value);
+
+/* Parse a command line (argv[0] = the command's name) over its table:
+ * options with a params field are parsed into `params` and, if `given` is
+ * not NULL, marked in given[index in the table]; "help" ('h') prints the
+ * usage; all other options go to `store_text`.  Operands are refused, and
+ * so is a command line without a required option (default_text
+ * cli_required; such options must have a short key). */
+cli_parse_result cli_parse_command(const cli_command *command, int argc, char **argv,
+                                   mdnmf_params *params, int *given, cli_store_text store_text,
+                                   void *context);
+
+/* Copy the params field of `option` from `from` to `to`. */
+void cli_option_copy(const cli_option *option, const mdnmf_params *from, mdnmf_params *to);
+
+/* Print the usage of `command` to `out`: synopsis, summary, every option
+ * with its default (from mdnmf_params_default) and the exit codes. */
+void cli_print_usage(FILE *out, const cli_command *command);
+
+/* The exit-code paragraph shared by every usage text. */
+void cli_print_exit_codes(FILE *out);
+
+/* Validated number parsing.  Each accepts the whole text only (no leading
+ * blanks, no trailing junk), checks the range [minimum, type max] and, for
+ * doubles, refuses NaN and infinities.  On failure each prints one line
+ * naming the command and option and returns -1. */
+int cli_parse_int(const char *command, const char *option, const char *text, int minimum,
+                  int *out);
+int cli_parse_int64(const char *command, const char *option, const char *text,
+                    int64_t minimum, int64_t *out);
+int cli_parse_uint64(const char *command, const char *option, const char *text,
+                     uint64_t *out);
+int cli_parse_double(const char *command, const char *option, const char *text,
+                     double minimum, double *out);
+/* `text` must be one of `choices[0..count-1]`; *out is its index. */
+int cli_parse_choice(const char *command, const char *option, const char *text,
+                     const char *const *choices, int count, int *out);
+
+/* default_text of a required option: the usage shows "(required)". */
+extern const char cli_required[];
+
+/* Names of the library's enums, indexed by their values. */
+extern const char *const cli_init_names[];        /* exemplar, random, NULL */
+extern const char *const cli_true_sample_names[]; /* std, adv, min, NULL */
+
+#endif

@@ -1,0 +1,128 @@
+/* Progress bar, loss log rows and Ctrl-C handling (see progress.h). */
+#define _POSIX_C_SOURCE 200809L
+
+#include "progress.h"
+
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { BAR_WIDTH = 20 };
+
+/* A terminal is redrawn at most this often; the last epoch always shows. */
+static const double REDRAW_SECONDS = 0.1;
+
+static volatile sig_atomic_t interrupt_requested = 0;
+
+static void on_sigint(int signal_number)
+{
+    (void)signal_number;
+    interrupt_requested = 1;
+}
+
+void cli_interrupt_install(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_sigint;
+    sigemptyset(&action.sa_mask);
+    /* A second Ctrl-C gets the default action: a way out of a slow epoch. */
+    action.sa_flags = SA_RESETHAND;
+    sigaction(SIGINT, &action, NULL);
+}
+
+int cli_interrupted(void)
+{
+    return interrupt_requested != 0;
+}
+
+int cli_progress_bar_wanted(int quiet)
+{
+    return !quiet && isatty(STDERR_FILENO);
+}
+
+void cli_progress_write_log_header(FILE *loss_log)
+{
+    fputs("epoch,loss_true,loss_adv,objective\n", loss_log);
+}
+
+static double monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
+}
+
+/* "M:SS", or "H:MM:SS" from an hour on; "-:--" before it can be known. */
+static void format_duration(double seconds, char *out, size_t size)
+{
+    if (!(seconds >= 0.0) || seconds > 1e8) {
+        snprintf(out, size, "-:--");
+        return;
+    }
+    long total = (long)(seconds + 0.5);
+    if (total >= 3600) {
+        snprintf(out, size, "%ld:%02ld:%02ld", total / 3600, total / 60 % 60, total % 60);
+    } else {
+        snprintf(out, size, "%ld:%02ld", total / 60, total % 60);
+    }
+}
+
+static void draw_bar(cli_progress *state, const mdnmf_progress *progress, double now)
+{
+    char bar[BAR_WIDTH + 1];
+    int filled = progress->epochs > 0 ? BAR_WIDTH * progress->epoch / progress->epochs
+                                      : BAR_WIDTH;
+    for (int i = 0; i < BAR_WIDTH; i++) {
+        bar[i] = i < filled ? '#' : '-';
+    }
+    bar[BAR_WIDTH] = '\0';
+
+    double eta = -1.0;
+    if (progress->epoch > 0) {
+        double per_epoch = (now - state->started) / progress->epoch;
+        eta = per_epoch * (progress->epochs - progress->epoch);
+    }
+    char eta_text[32];
+    format_duration(eta, eta_text, sizeof eta_text);
+
+    /* "\r" returns to the line start, "\033[K" clears what a longer
+     * previous line left behind. */
+    fprintf(stderr, "\repoch %d/%d [%s] loss %.3e", progress->epoch, progress->epochs, bar,
+            progress->loss_true);
+    if (state->adversarial) {
+        fprintf(stderr, " adv %.3e", progress->loss_adv);
+    }
+    fprintf(stderr, " ETA %s\033[K", eta_text);
+    fflush(stderr);
+    state->bar_on_screen = 1;
+    state->last_drawn = now;
+}
+
+int cli_progress_on_epoch(void *user, const mdnmf_progress *progress)
+{
+    cli_progress *state = user;
+    double now = monotonic_seconds();
+    if (progress->epoch == 0) {
+        state->started = now;
+    }
+    if (state->loss_log) {
+        fprintf(state->loss_log, "%d,%.9g,%.9g,%.9g\n", progress->epoch, progress->loss_true,
+                progress->loss_adv, progress->objective);
+    }
+    int last = progress->epoch >= progress->epochs;
+    if (state->show_bar &&
+        (progress->epoch == 0 || last || now - state->last_drawn >= REDRAW_SECONDS)) {
+        draw_bar(state, progress, now);
+    }
+    return cli_interrupted();
+}
+
+void cli_progress_end(cli_progress *state)
+{
+    if (state->bar_on_screen) {
+        fputc('\n', stderr);
+        state->bar_on_screen = 0;
+    }
+}

@@ -1,0 +1,82 @@
+/* mdnmf transform: activations H of .npy data under a saved model's basis,
+ * written as an (N, D) .npy array (one row of D activations per sample). */
+#include "commands.h"
+#include "inputs.h"
+#include "outputs.h"
+
+#include <stddef.h>
+#include <string.h>
+
+static const char *const COMMAND = "transform";
+
+static const cli_option TRANSFORM_OPTIONS[] = {
+    CLI_MODEL_AND_DATA_OPTIONS,
+    {"output", 'o', CLI_KIND_TEXT, "H.npy", CLI_NO_FIELD, 0, NULL, cli_required,
+     "activations to write, an (N, D) float32 array"},
+    CLI_TRANSFORM_SETTING_OPTIONS,
+    {"quiet", 'q', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, "off",
+     "accepted for symmetry with fit; transform prints only errors"},
+    CLI_HELP_OPTION,
+};
+enum { OPTION_COUNT = sizeof TRANSFORM_OPTIONS / sizeof TRANSFORM_OPTIONS[0] };
+
+const cli_command cli_transform_command = {
+    "transform",
+    "transform -m MODEL.npz -i U.npy -o H.npy [options]",
+    "Compute the activations H of data for a saved model's basis.",
+    TRANSFORM_OPTIONS,
+    OPTION_COUNT,
+};
+
+typedef struct transform_request {
+    const char *model, *input, *output;
+    mdnmf_params overrides;  /* the values of the options in `given` */
+    int given[OPTION_COUNT];
+} transform_request;
+
+static int store_text_option(void *context, const cli_option *option, const char *value)
+{
+    transform_request *request = context;
+    switch (option->key) {
+    case 'm': request->model = value; break;
+    case 'i': request->input = value; break;
+    case 'o': request->output = value; break;
+    }
+    return 0;
+}
+
+int cli_transform(int argc, char **argv)
+{
+    transform_request request;
+    memset(&request, 0, sizeof request);
+    mdnmf_params_default(&request.overrides);
+    switch (cli_parse_command(&cli_transform_command, argc, argv, &request.overrides,
+                              request.given, store_text_option, &request)) {
+    case CLI_PARSE_HELP:
+        return CLI_EXIT_OK;
+    case CLI_PARSE_FAILED:
+        return CLI_EXIT_USAGE;
+    case CLI_PARSED:
+        break;
+    }
+    /* Fail fast, before the transform of a large file. */
+    if (cli_output_check_writable(COMMAND, request.output) != 0) {
+        return CLI_EXIT_RUNTIME;
+    }
+    cli_activations result;
+    int code = cli_compute_activations(COMMAND, request.model, request.input,
+                                       TRANSFORM_OPTIONS, request.given, OPTION_COUNT,
+                                       &request.overrides, &result);
+    if (code == CLI_EXIT_OK) {
+        /* H is D x N column-major: exactly the C-order (N, D) array. */
+        char message[512] = "";
+        if (mdnmf_npy_write(request.output, result.H, result.atoms, result.data.n, message,
+                            sizeof message) != MDNMF_OK) {
+            cli_error_about(COMMAND, request.output,
+                            message[0] ? message : "cannot write the file");
+            code = CLI_EXIT_RUNTIME;
+        }
+    }
+    cli_activations_free(&result);
+    return code;
+}
