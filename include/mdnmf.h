@@ -287,6 +287,15 @@ typedef struct mdnmf_separation_data {
 MDNMF_API int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
                                   const mdnmf_separation_data *data);
 
+/* SPEC §4's adversarial data of source `source` among `sources`: the other
+ * sources' clean data (data->U[j] non-NULL with data->n[j] > 0) and the
+ * mixtures data->V (if not NULL) weighted by `beta`, each block scaled by the
+ * square root of its share, with the penalty weights ω.  *n_adv receives the
+ * column count; when U_adv (m x n_adv) and omega (n_adv) are not NULL they
+ * are filled.  Call once with NULL buffers to size them. */
+MDNMF_API int mdnmf_adversarial_data(const mdnmf_separation_data *data, int sources, int source,
+                                     double beta, float *U_adv, float *omega, int64_t *n_adv);
+
 /* The separator's parameters (NULL for a model never fitted or loaded as one). */
 MDNMF_API const mdnmf_separator_params *mdnmf_model_separator_params(const mdnmf_model *model);
 

@@ -153,43 +153,76 @@ static void source_params(const separation *sep, int s, int epochs, mdnmf_params
 
 /* ------------------------------------------------------------ §4 */
 
-/* Adversarial data of source i (SPEC §4): the other sources' clean data and
- * the mixtures, each block scaled by the square root of its share, and the
- * penalty weights ω.  Returns 0 (no data) or the column count. */
+/* Adversarial data of source i (SPEC §4): the other sources' clean data
+ * (those with `included[j]`) and the mixtures, each block scaled by the
+ * square root of its share, and the penalty weights ω.  With U_adv and
+ * omega NULL only the column count is computed. */
+static int64_t adversarial_columns(const mdnmf_separation_data *x, int S, int i,
+                                   const int *included)
+{
+    int64_t total = x->V ? x->n_V : 0;
+    for (int j = 0; j < S; j++)
+        if (j != i && included[j])
+            total += x->n[j];
+    return total;
+}
+
+static void fill_adversarial(const mdnmf_separation_data *x, int S, int i, const int *included,
+                             double beta, int64_t total, float *U_adv, float *omega)
+{
+    int64_t m = x->m, column = 0;
+    for (int j = 0; j <= S; j++) {
+        int mixed = j == S;
+        if (mixed ? !x->V : (j == i || !included[j]))
+            continue;
+        const float *block = mixed ? x->V : x->U[j];
+        int64_t n = mixed ? x->n_V : x->n[j];
+        double share = (double)n / (double)total;
+        double weight = mixed ? beta : 1.0;
+        float scale = (float)(sqrt(share) * weight);
+        for (int64_t c = 0; c < m * n; c++)
+            U_adv[column * m + c] = scale * block[c];
+        for (int64_t c = 0; c < n; c++)
+            omega[column + c] = (float)(share * weight);
+        column += n;
+    }
+}
+
+/* Û_i and ω_i malloc'ed; returns the column count, 0 (none) or -1 (memory). */
 static int64_t build_adversarial(const separation *sep, int i, float **U_adv, float **omega)
 {
-    const mdnmf_separation_data *x = sep->data;
-    int64_t m = sep->m, total = x->V ? x->n_V : 0;
+    int included[MDNMF_MAX_SOURCES];
     for (int j = 0; j < sep->S; j++)
-        if (j != i && has_clean_data(sep, j))
-            total += x->n[j];
+        included[j] = has_clean_data(sep, j);
+    int64_t total = adversarial_columns(sep->data, sep->S, i, included);
     *U_adv = NULL, *omega = NULL;
     if (total == 0)
         return 0;
-    *U_adv = malloc((size_t)(m * total) * sizeof **U_adv);
+    *U_adv = malloc((size_t)(sep->m * total) * sizeof **U_adv);
     *omega = malloc((size_t)total * sizeof **omega);
     if (!*U_adv || !*omega) {
         free(*U_adv), free(*omega);
         *U_adv = NULL, *omega = NULL;
         return -1;
     }
-    int64_t column = 0;
-    for (int j = 0; j <= sep->S; j++) {
-        int mixed = j == sep->S;
-        if (mixed ? !x->V : (j == i || !has_clean_data(sep, j)))
-            continue;
-        const float *block = mixed ? x->V : x->U[j];
-        int64_t n = mixed ? x->n_V : x->n[j];
-        double share = (double)n / (double)total;
-        double beta = mixed ? sep->p->beta[i] : 1.0;
-        float scale = (float)(sqrt(share) * beta);
-        for (int64_t c = 0; c < m * n; c++)
-            (*U_adv)[column * m + c] = scale * block[c];
-        for (int64_t c = 0; c < n; c++)
-            (*omega)[column + c] = (float)(share * beta);
-        column += n;
-    }
+    fill_adversarial(sep->data, sep->S, i, included, sep->p->beta[i], total, *U_adv, *omega);
     return total;
+}
+
+int mdnmf_adversarial_data(const mdnmf_separation_data *data, int sources, int source,
+                           double beta, float *U_adv, float *omega, int64_t *n_adv)
+{
+    if (!data || !n_adv || sources < 1 || sources > MDNMF_MAX_SOURCES || source < 0 ||
+        source >= sources || !(beta >= 0.0) || isinf(beta))
+        return MDNMF_ERR_ARGUMENT;
+    int included[MDNMF_MAX_SOURCES];
+    for (int j = 0; j < sources; j++)
+        included[j] = data->U[j] != NULL && data->n[j] > 0;
+    int64_t total = adversarial_columns(data, sources, source, included);
+    *n_adv = total;
+    if (U_adv && omega && total > 0)
+        fill_adversarial(data, sources, source, included, beta, total, U_adv, omega);
+    return MDNMF_OK;
 }
 
 /* ------------------------------------------------------------ per-source fits */
