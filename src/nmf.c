@@ -488,6 +488,13 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
 {
     const mdnmf_params *p = job->params;
     int adversarial = job->n_adv > 0;
+    if (!job->W_start && p->init == MDNMF_INIT_EXEMPLAR && p->d > job->n) {
+        *status = model_fail(report_to, MDNMF_ERR_SHAPE,
+                             "d = %d atoms but only %lld samples: exemplar init needs d <= "
+                             "samples; use fewer atoms or init random",
+                             p->d, (long long)job->n);
+        return NULL;
+    }
     fit *f = calloc(1, sizeof *f);
     if (!f) {
         *status = model_fail(report_to, MDNMF_ERR_MEMORY, "out of memory for a fit");

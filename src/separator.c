@@ -255,6 +255,12 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
     const float *start = warm_basis(sep, s);
     float *warmed = NULL;
     int status = MDNMF_OK;
+    /* Checked before the warm-up too: its exemplar init needs d <= n. */
+    if (!start && sep->p->common.init == MDNMF_INIT_EXEMPLAR && d > n)
+        return model_fail(sep->model, MDNMF_ERR_SHAPE,
+                          "source %d: d = %lld atoms but only %lld samples; "
+                          "exemplar init needs d <= samples",
+                          s, (long long)d, (long long)n);
     if (warm_up && sep->p->warm_start_epochs > 0) {
         source_params(sep, s, sep->p->warm_start_epochs, &params);
         basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .U = U, .n = n,
@@ -266,11 +272,6 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
         start = warmed = job.W;
     }
     source_params(sep, s, sep->p->common.epochs, &params);
-    if (!start && params.init == MDNMF_INIT_EXEMPLAR && d > n)
-        return free(warmed), model_fail(sep->model, MDNMF_ERR_SHAPE,
-                                        "source %d: d = %lld atoms but only %lld samples; "
-                                        "exemplar init needs d <= samples",
-                                        s, (long long)d, (long long)n);
     basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .U = U, .n = n,
                      .U_adv = U_adv, .n_adv = n_adv, .omega = omega, .tau_A = params.tau_A,
                      .tau_W = params.tau_W, .supervised = sup, .stage = sep->stage++,
@@ -306,9 +307,10 @@ static int fit_independent_sources(separation *sep, int adversarial)
     for (int s = 0; s < sep->S; s++) {
         if (!has_clean_data(sep, s))
             continue;
+        /* τ_A = 0 is NMF (SPEC §3), after the same warm-up as the others. */
         int status = adversarial && sep->p->tau_A[s] > 0.0
                          ? fit_source_adversarially(sep, s)
-                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, 0, NULL);
+                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, adversarial, NULL);
         if (status)
             return status;
     }
@@ -344,6 +346,7 @@ typedef struct joint {
     float *WtW, *G;   /* atoms x atoms, atoms x atoms */
     float *num, *den; /* m x atoms each */
     float *num_H, *den_H; /* atoms x max(batch, chunk) */
+    float *norms;     /* atoms */
     float guard_H, guard_W;
     rng stream;
 } joint;
@@ -366,7 +369,7 @@ static void joint_shuffle(const separation *sep, joint *j, int epoch)
 static void free_joint(joint *j)
 {
     free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->WtW);
-    free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H);
+    free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H), free(j->norms);
     memset(j, 0, sizeof *j);
 }
 
@@ -387,8 +390,9 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     j->den = malloc((size_t)(m * D) * sizeof *j->den);
     j->num_H = malloc((size_t)(D * widest) * sizeof *j->num_H);
     j->den_H = malloc((size_t)(D * widest) * sizeof *j->den_H);
+    j->norms = malloc((size_t)D * sizeof *j->norms);
     if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || !j->WtW || !j->G || !j->num ||
-        !j->den || !j->num_H || !j->den_H) {
+        !j->den || !j->num_H || !j->den_H || !j->norms) {
         free_joint(j);
         return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for a joint fit");
     }
@@ -434,15 +438,11 @@ static void joint_batch_activation_step(separation *sep, joint *j)
 }
 
 /* Unit-norm atoms of sources [first, last) with the matching H rows rescaled. */
-static void joint_normalize(separation *sep, float *H, int64_t n, int first, int last)
+static void joint_normalize(separation *sep, joint *j, int first, int last)
 {
     int64_t m = sep->m, off = sep->offset[first], count = sep->offset[last] - off;
-    float *norms = malloc((size_t)count * sizeof *norms);
-    if (!norms)
-        return; /* normalisation is cosmetic for the update rules; skip on OOM */
-    normalize_columns(sep->W + off * m, m, count, MDNMF_EPS, norms);
-    scale_row_block(H, sep->atoms, n, off, count, norms);
-    free(norms);
+    normalize_columns(sep->W + off * m, m, count, MDNMF_EPS, j->norms);
+    scale_row_block(j->H, sep->atoms, j->n, off, count, j->norms);
 }
 
 static int joint_notify(separation *sep, joint *j, int epoch, float *work)
@@ -551,7 +551,7 @@ static int fit_dnmf(separation *sep)
         if (!c->update_H)
             joint_activation_step(sep, &j);
         if (c->normalize)
-            joint_normalize(sep, j.H, j.n, 0, sep->S);
+            joint_normalize(sep, &j, 0, sep->S);
         status = joint_healthy(sep, &j, epoch);
         if (!status)
             status = joint_notify(sep, &j, epoch, work);
@@ -691,7 +691,7 @@ static int fit_semi(separation *sep, int adversarial)
         if (!c->update_H)
             joint_activation_step(sep, &j);
         if (c->normalize)
-            joint_normalize(sep, j.H, j.n, last, sep->S);
+            joint_normalize(sep, &j, last, sep->S);
         status = joint_healthy(sep, &j, epoch);
         if (!status)
             status = joint_notify(sep, &j, epoch, work);
@@ -713,8 +713,9 @@ static int count_stages(const separation *sep)
     case MDNMF_MODE_STD: return clean;
     case MDNMF_MODE_ADV: return clean * (1 + warm_ups);
     case MDNMF_MODE_EXEM: return 1;
-    case MDNMF_MODE_SUP:
-    case MDNMF_MODE_FULL: return sep->S * (warm_ups || sep->W_warm ? 1 : 0) + 1;
+    /* sup fits initial bases unless it copies a warm start; full only warms up. */
+    case MDNMF_MODE_SUP: return sep->S * (warm_ups || !sep->W_warm ? 1 : 0) + 1;
+    case MDNMF_MODE_FULL: return sep->S * warm_ups + 1;
     case MDNMF_MODE_SEMI: return clean + 1;
     case MDNMF_MODE_SEMI_ADV: return clean * (1 + warm_ups) + 1;
     }

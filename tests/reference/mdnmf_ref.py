@@ -1,6 +1,10 @@
-"""An independent float64 NumPy reference of SPEC §1–§3 (transform, fit_std, fit_adv).
+"""An independent float64 NumPy reference of SPEC §1–§6: transform, fit_std, fit_adv,
+and the separators (adversarial data, every fitting mode, Wiener separation).
 
 Written from SPEC.md and docs/algorithm.md only; it never calls the C library.
+The separator part (build_adversarial, separator_fit, separate) replays the
+draws of tests/tools/trace_separator through a `Replay`; the conventions it
+mirrors where SPEC is silent are listed above its code.
 Matrices follow SPEC's notation: U is m x N (one sample per column), W is m x d,
 H is d x N.  Everything random comes from a `Draws` object supplied by the caller,
 so a fit of the library can be replayed exactly from the draws it reports
@@ -314,3 +318,547 @@ def fit_adv(U, U_adv, omega, params, draws, W0=None):
             Ha = Ha * norms[:, None]
         losses.append(record())
     return W, H, Ha, losses
+
+
+# ============================================================ separators (SPEC §4–§6)
+#
+# A separator fits one basis per source and separates mixtures with all of
+# them.  Its random draws are replayed from a `Replay`: the draws the library
+# reported (tests/tools/trace_separator), consumed kind by kind in the order
+# the stages run — per-source fits in source order, a source's warm-up fit
+# before its main fit, the joint draws (sup, full, semi) from their own queue.
+# Each kind has its own queue, so only the order *within* a kind matters.
+#
+# Conventions of the library that SPEC leaves open (src/separator.c):
+#   - per-source λ everywhere (SPEC's "Where the reference implementation
+#     differs"): the joint transforms, DNMF, the semi noise basis, separation;
+#   - joint fits (sup, full, semi) guard their divisions with ε scaled by
+#     max(V) and max(W) (all bases) at the time of the joint transform;
+#   - sup: without a warm start the bases start as a 0-epoch fit_std of each
+#     source's paired clean data (exemplars of U^sup_s, or uniform);
+#     warm_start_epochs > 0 runs fit_std epochs on U^sup_s;
+#   - full: warm-up epochs run on the weak data U_s; each epoch does the H^sup
+#     step, then draws one permutation of the pairs (shared by all sources),
+#     then runs every source's epoch; supervised batch b is
+#     perm[(b·B_s + k) mod n_sup]; the batch count follows true_sample between
+#     the source's true and adversarial data; normalisation rescales the
+#     source's rows of H^sup too;
+#   - semi: the last basis starts Uniform(0,1) from the joint stream (unit
+#     norm if normalize; a warm start is copied as is); its W step is
+#     W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W G + γ + ε_W) with G = H_b H_{S,b}ᵀ/B; only
+#     the last basis is normalised after each epoch;
+#   - a batch whose clean (or mixed, for semi) columns are all zero skips its
+#     W step, as in fit_std;
+#   - separation's Wiener guard is ε·max(V) (ε if V is all zero).
+
+TRACE_EXEMPLARS = 0
+TRACE_W_RANDOM = 1
+TRACE_H_RANDOM = 2
+TRACE_H_RANDOM_ADV = 3
+TRACE_PERM_TRUE = 4
+TRACE_PERM_ADV = 5
+TRACE_JOINT_W_RANDOM = 6
+TRACE_JOINT_H_RANDOM = 7
+TRACE_JOINT_PERM = 8
+TRACE_KINDS = 9
+
+MODES = ("std", "adv", "exem", "sup", "full", "semi", "semi_adv")
+
+
+class Replay:
+    """Recorded draws, one queue per trace kind, consumed in order."""
+
+    def __init__(self, draws_by_kind=None):
+        self.queues = {kind: list(draws_by_kind.get(kind, [])) if draws_by_kind else []
+                       for kind in range(TRACE_KINDS)}
+        self.taken = {kind: 0 for kind in range(TRACE_KINDS)}
+
+    @staticmethod
+    def load(folder, phase=None):
+        """The draws trace_separator saved (trace.csv lists them in order:
+        phase, kind, epoch, count, k); only those of `phase` if given."""
+        draws = {kind: [] for kind in range(TRACE_KINDS)}
+        path = os.path.join(folder, "trace.csv")
+        with open(path) as log:
+            for line in log:
+                fields = line.strip().split(",")
+                if len(fields) != 5 or (phase is not None and fields[0] != phase):
+                    continue
+                kind, count, k = int(fields[1]), int(fields[3]), int(fields[4])
+                value = np.load(os.path.join(folder, "trace_%d_%d.npy" % (kind, k))).ravel()
+                if value.size != count:
+                    raise ValueError("trace_%d_%d.npy has %d values, the log says %d"
+                                     % (kind, k, value.size, count))
+                draws[kind].append(value)
+        return Replay(draws)
+
+    def take(self, kind):
+        queue = self.queues[kind]
+        if self.taken[kind] >= len(queue):
+            raise IndexError("the replay needs draw %d of kind %d but only %d were recorded"
+                             % (self.taken[kind] + 1, kind, len(queue)))
+        value = queue[self.taken[kind]]
+        self.taken[kind] += 1
+        return value
+
+    def indices(self, kind):
+        return np.asarray(self.take(kind), dtype=np.int64)
+
+    def matrix(self, kind, rows, cols):
+        """A flat column-major rows x cols draw as a float64 (rows, cols) array."""
+        flat = np.asarray(self.take(kind), dtype=np.float64)
+        if flat.size != rows * cols:
+            raise ValueError("draw of kind %d has %d values, expected %d x %d"
+                             % (kind, flat.size, rows, cols))
+        return flat.reshape(cols, rows).T
+
+    def unused(self):
+        """{kind: number of recorded draws the replay did not consume}."""
+        return {kind: len(q) - self.taken[kind] for kind, q in self.queues.items()
+                if len(q) > self.taken[kind]}
+
+
+@dataclass
+class SeparatorParams:
+    """mdnmf_separator_params: common fields plus per-source lists."""
+    mode: str
+    d: list
+    mu_H: list = None            # per source (default 1e-6 each)
+    tau_A: list = None           # per source (default 0.1 each)
+    beta: list = None            # per source (default 1 each)
+    epochs: int = 50
+    test_epochs: int = 50
+    batch_size: int = 0          # true data; also the mixtures of semi modes
+    batch_size_adv: int = 0
+    batch_size_sup: int = 0
+    init: str = INIT_EXEMPLAR
+    mu_W: float = 1e-6
+    tau_W: float = 1.0
+    tau_S: float = 1.0
+    normalize: bool = False
+    update_H: bool = False
+    true_sample: str = SAMPLE_STD
+    warm_start_epochs: int = 0
+
+    @property
+    def sources(self):
+        return len(self.d)
+
+    def per_source(self, name, s):
+        defaults = {"mu_H": 1e-6, "tau_A": 0.1, "beta": 1.0}
+        values = getattr(self, name)
+        return defaults[name] if values is None else float(values[s])
+
+    def source(self, s, epochs):
+        """The one-source Params of source s's fits."""
+        return Params(d=int(self.d[s]), epochs=epochs, test_epochs=self.test_epochs,
+                      batch_size=self.batch_size, batch_size_adv=self.batch_size_adv,
+                      init=self.init, mu_W=self.mu_W, mu_H=self.per_source("mu_H", s),
+                      tau_A=self.per_source("tau_A", s), tau_W=self.tau_W,
+                      normalize=self.normalize, update_H=self.update_H,
+                      true_sample=self.true_sample)
+
+    def penalties(self):
+        """The concatenated per-atom λ = [λ_1 … λ_S]."""
+        return np.concatenate([np.full(int(self.d[s]), self.per_source("mu_H", s))
+                               for s in range(self.sources)])
+
+
+@dataclass
+class SeparationData:
+    """SPEC §6's data: clean U_s (None where absent), mixtures V, pairs."""
+    U: list
+    V: np.ndarray = None
+    U_sup: list = None
+    V_sup: np.ndarray = None
+
+
+def _f64(X):
+    return None if X is None else np.asarray(X, dtype=np.float64)
+
+
+# ------------------------------------------------------------------ §4
+
+def build_adversarial(U, V, i, beta=1.0):
+    """SPEC §4: Û_i = [√(N_j/N̂_i) U_j for j ≠ i, √(N_V/N̂_i) β_i V] and
+    ω_i = [N_j/N̂_i per column of U_j, N_V β_i/N̂_i per mixed column].
+    U is the list of clean data (None or empty for a source without any).
+    Returns (Û_i, ω_i), or (None, None) when there is nothing to build from."""
+    blocks = [(_f64(U[j]), 1.0) for j in range(len(U))
+              if j != i and U[j] is not None and np.asarray(U[j]).shape[1] > 0]
+    if V is not None and np.asarray(V).shape[1] > 0:
+        blocks.append((_f64(V), float(beta)))
+    total = sum(block.shape[1] for block, _ in blocks)
+    if total == 0:
+        return None, None
+    columns, weights = [], []
+    for block, weight in blocks:
+        share = block.shape[1] / total
+        columns.append(np.sqrt(share) * weight * block)
+        weights.append(np.full(block.shape[1], share * weight))
+    return np.hstack(columns), np.concatenate(weights)
+
+
+# ------------------------------------------------------------------ stages
+
+def stage_draws(replay, m, d, n, epochs, init, W0, n_adv=0):
+    """The draws of one fit_std / fit_adv stage: initial W (unless warm),
+    H0 of the true (and adversarial) data, one permutation per epoch."""
+    draws = Draws()
+    if W0 is None:
+        if init == INIT_EXEMPLAR:
+            draws.exemplars = replay.indices(TRACE_EXEMPLARS)
+        else:
+            draws.w_random = replay.matrix(TRACE_W_RANDOM, m, d)
+    draws.h_random = replay.matrix(TRACE_H_RANDOM, d, n)
+    if n_adv:
+        draws.h_random_adv = replay.matrix(TRACE_H_RANDOM_ADV, d, n_adv)
+    draws.perm_true = [replay.indices(TRACE_PERM_TRUE) for _ in range(epochs)]
+    if n_adv:
+        draws.perm_adv = [replay.indices(TRACE_PERM_ADV) for _ in range(epochs)]
+    return draws
+
+
+class SeparatorError(ValueError):
+    """The separator cannot fit this data (the library returns an error)."""
+
+
+class _Separation:
+    """The bases being fitted: W = [W_1 … W_S] as a list of m x d_s blocks."""
+
+    def __init__(self, data, params, replay, W_warm):
+        self.p = params
+        self.replay = replay
+        self.S = params.sources
+        self.U = [_f64(u) for u in data.U] + [None] * (self.S - len(data.U))
+        self.V = _f64(data.V)
+        self.U_sup = [_f64(u) for u in (data.U_sup or [])]
+        self.V_sup = _f64(data.V_sup)
+        shapes = [x.shape[0] for x in [self.V, self.V_sup] + self.U + self.U_sup
+                  if x is not None]
+        self.m = shapes[0]
+        self.offsets = np.concatenate([[0], np.cumsum(params.d)]).astype(int)
+        self.lam = params.penalties()
+        self.warm = None
+        if W_warm is not None:
+            W_warm = _f64(W_warm)
+            self.warm = [W_warm[:, self.offsets[s]:self.offsets[s + 1]].copy()
+                         for s in range(self.S)]
+        self.W = [np.zeros((self.m, int(d))) for d in params.d]
+
+    def has_clean_data(self, s):
+        if self.p.mode == "sup":
+            return False
+        if self.p.mode in ("semi", "semi_adv"):
+            return s < self.S - 1
+        return True
+
+    def warm_basis(self, s):
+        return None if self.warm is None else self.warm[s]
+
+    def concatenated(self):
+        return np.hstack(self.W)
+
+    def rows(self, s):
+        return slice(self.offsets[s], self.offsets[s + 1])
+
+    def check_exemplars(self, s, n, start):
+        if start is None and self.p.init == INIT_EXEMPLAR and self.p.d[s] > n:
+            raise SeparatorError("source %d: d = %d atoms but only %d samples"
+                                 % (s, self.p.d[s], n))
+
+    # ---------------------------------------------------- per-source fits
+
+    def fit_std_stage(self, s, U, epochs, start):
+        params = self.p.source(s, epochs)
+        draws = stage_draws(self.replay, self.m, params.d, U.shape[1], epochs,
+                            params.init, start)
+        W, _, _ = fit_std(U, params, draws, start)
+        return W
+
+    def fit_source(self, s, U, U_adv=None, omega=None, warm_up=False):
+        """warm_start_epochs of fit_std first when `warm_up`, then fit_adv
+        (with adversarial data) or fit_std for `epochs`."""
+        start = self.warm_basis(s)
+        if warm_up and self.p.warm_start_epochs > 0:
+            self.check_exemplars(s, U.shape[1], start)
+            start = self.fit_std_stage(s, U, self.p.warm_start_epochs, start)
+        self.check_exemplars(s, U.shape[1], start)
+        if U_adv is None:
+            return self.fit_std_stage(s, U, self.p.epochs, start)
+        params = self.p.source(s, self.p.epochs)
+        draws = stage_draws(self.replay, self.m, params.d, U.shape[1], params.epochs,
+                            params.init, start, U_adv.shape[1])
+        W, _, _, _ = fit_adv(U, U_adv, omega, params, draws, start)
+        return W
+
+    def adversarial_data(self, i):
+        clean = [self.U[j] if self.has_clean_data(j) else None for j in range(self.S)]
+        return build_adversarial(clean, self.V, i, self.p.per_source("beta", i))
+
+    def fit_independent_sources(self, adversarial):
+        """std: fit_std per source.  adv: MDNMF per source against SPEC §4's
+        data after the warm-up epochs (SPEC §6); a source with τ_A = 0 is
+        standard NMF (SPEC §3) but still gets its warm-up epochs."""
+        for s in range(self.S):
+            if not self.has_clean_data(s):
+                continue
+            if adversarial and self.p.per_source("tau_A", s) > 0:
+                U_adv, omega = self.adversarial_data(s)
+                if U_adv is None:
+                    raise SeparatorError("source %d has no adversarial data" % s)
+                self.W[s] = self.fit_source(s, self.U[s], U_adv, omega, warm_up=True)
+            else:
+                self.W[s] = self.fit_source(s, self.U[s], warm_up=adversarial)
+
+    def exemplar_sources(self):
+        """ENMF: d_s distinct random columns of U_s, unit norm if asked."""
+        for s in range(self.S):
+            U = self.U[s]
+            if self.p.d[s] > U.shape[1]:
+                raise SeparatorError("source %d: d > samples" % s)
+            W = U[:, self.replay.indices(TRACE_EXEMPLARS)].copy()
+            if self.p.normalize:
+                W, _ = normalize_columns(W)
+            self.W[s] = W
+
+    # ----------------------------------------------------------- joint fits
+
+    def joint_transform(self, V):
+        """H = transform(V) with all bases from the joint stream's H0;
+        returns (H, ε_H, ε_W) with the guards of max(V) and max(W)."""
+        W = self.concatenated()
+        eps_H, eps_W = guards(data_scale(V), basis_scale(W))
+        H0 = self.replay.matrix(TRACE_JOINT_H_RANDOM, W.shape[1], V.shape[1])
+        H = transform(W, V, H0, self.p.test_epochs, self.lam, np.ones(V.shape[1]), eps_H)
+        return H, eps_H, eps_W
+
+    def joint_h_step(self, H, V, eps_H):
+        return h_step(H, self.concatenated(), V, self.lam, np.ones(V.shape[1]), eps_H)
+
+    def normalize_sources(self, H, sources):
+        """Unit-norm atoms of the given sources, their rows of H rescaled."""
+        for s in sources:
+            self.W[s], norms = normalize_columns(self.W[s])
+            H[self.rows(s)] *= norms[:, None]
+
+    def initial_bases(self, U, n):
+        """sup/full: the model's bases (warm start without warm-up epochs), or
+        warm_start_epochs of fit_std (0 epochs: just the initial basis)."""
+        for s in range(self.S):
+            warm = self.warm_basis(s)
+            if warm is not None and self.p.warm_start_epochs == 0:
+                self.W[s] = warm.copy()
+                continue
+            self.check_exemplars(s, n[s], warm)
+            self.W[s] = self.fit_std_stage(s, U[s], self.p.warm_start_epochs, warm)
+
+    def fit_dnmf(self):
+        """SPEC §6 sup: H^sup = transform(V^sup); per batch and source
+        W_s <- W_s ⊙ (U^sup_{s,b} H_{s,b}ᵀ/B) ⊘ (W_s H_{s,b} H_{s,b}ᵀ/B + γ)."""
+        V = self.V_sup
+        n = V.shape[1]
+        self.initial_bases(self.U_sup, [n] * self.S)
+        B = clamp_batch(self.p.batch_size_sup, n)
+        H, eps_H, eps_W = self.joint_transform(V)
+        for _ in range(self.p.epochs):
+            perm = self.replay.indices(TRACE_JOINT_PERM)
+            for b in range(n // B):
+                cols = batch_columns(perm, b, B)
+                for s in range(self.S):
+                    U_b = self.U_sup[s][:, cols]
+                    if not U_b.any():
+                        continue
+                    H_s = H[self.rows(s)][:, cols]
+                    numerator = U_b @ H_s.T / B
+                    denominator = self.W[s] @ (H_s @ H_s.T / B) + self.p.mu_W + eps_W
+                    self.W[s] = self.W[s] * numerator / denominator
+                if self.p.update_H:
+                    H[:, cols] = self.joint_h_step(H[:, cols], V[:, cols], eps_H)
+            if not self.p.update_H:
+                H = self.joint_h_step(H, V, eps_H)
+            if self.p.normalize:
+                self.normalize_sources(H, range(self.S))
+
+    def fit_full(self):
+        """SPEC §6 full (D+MDNMF), see _FullSource for one source's epoch."""
+        if self.p.warm_start_epochs > 0 or self.warm is not None:
+            self.initial_bases(self.U, [u.shape[1] for u in self.U])
+            starts = list(self.W)
+        else:
+            starts = [None] * self.S
+        V = self.V_sup
+        fits = []
+        for s in range(self.S):
+            U_adv, omega = self.adversarial_data(s)
+            self.check_exemplars(s, self.U[s].shape[1], starts[s])
+            fits.append(_FullSource(self, s, U_adv, omega, starts[s]))
+            self.W[s] = fits[s].W
+        H_sup, eps_H, _ = self.joint_transform(V)
+        B_sup = clamp_batch(self.p.batch_size_sup, V.shape[1])
+        for epoch in range(self.p.epochs):
+            H_sup = self.joint_h_step(H_sup, V, eps_H)
+            perm_sup = self.replay.indices(TRACE_JOINT_PERM)
+            for s in range(self.S):
+                fits[s].epoch(H_sup, perm_sup, B_sup)
+                self.W[s] = fits[s].W
+
+    def fit_semi(self, adversarial):
+        """SPEC §6 semi / semi_adv: clean sources first, then the last basis
+        from the mixtures with the others fixed."""
+        self.fit_independent_sources(adversarial)
+        V = self.V
+        n = V.shape[1]
+        last = self.S - 1
+        if self.warm_basis(last) is not None:
+            self.W[last] = self.warm_basis(last).copy()
+        else:
+            self.W[last] = self.replay.matrix(TRACE_JOINT_W_RANDOM, self.m, self.p.d[last])
+            if self.p.normalize:
+                self.W[last], _ = normalize_columns(self.W[last])
+        B = clamp_batch(self.p.batch_size, n)
+        H, eps_H, eps_W = self.joint_transform(V)
+        rows = self.rows(last)
+        for _ in range(self.p.epochs):
+            perm = self.replay.indices(TRACE_JOINT_PERM)
+            for b in range(n // B):
+                cols = batch_columns(perm, b, B)
+                V_b, H_b = V[:, cols], H[:, cols]
+                if V_b.any():
+                    # W_S <- W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W H_b H_{S,b}ᵀ/B + γ)
+                    H_S = H_b[rows]
+                    numerator = V_b @ H_S.T / B
+                    denominator = self.concatenated() @ (H_b @ H_S.T / B) + self.p.mu_W + eps_W
+                    self.W[last] = self.W[last] * numerator / denominator
+                if self.p.update_H:
+                    H[:, cols] = self.joint_h_step(H[:, cols], V_b, eps_H)
+            if not self.p.update_H:
+                H = self.joint_h_step(H, V, eps_H)
+            if self.p.normalize:
+                self.normalize_sources(H, [last])
+
+
+class _FullSource:
+    """One source of D+MDNMF: its true data, adversarial data and its rows of
+    the shared H^sup.  Per batch (SPEC §6 full):
+        top = τ_W U_b H_bᵀ/B   + τ_A W_s Ĥ_b Ĥ_bᵀ/B̂ + τ_S U^sup_b H^sup_bᵀ/B_s
+        bot = τ_W W_s H_b H_bᵀ/B + τ_A Û_b Ĥ_bᵀ/B̂   + τ_S W_s H^sup_b H^sup_bᵀ/B_s
+        W_s <- W_s ⊙ top ⊘ (bot + γ)"""
+
+    def __init__(self, sep, s, U_adv, omega, start):
+        self.sep, self.s = sep, s
+        self.params = params = sep.p.source(s, sep.p.epochs)
+        self.U = U = sep.U[s]
+        self.U_sup = sep.U_sup[s]
+        self.U_adv = U_adv
+        n = U.shape[1]
+        self.n_adv = U_adv.shape[1] if U_adv is not None else 0
+        self.omega = omega if U_adv is not None else None
+        self.lam = penalty_vector(params.mu_H, params.d)
+        # The sources' epochs interleave, so their permutations are taken
+        # epoch by epoch (in `epoch`), not all at once.
+        self.draws = stage_draws(sep.replay, sep.m, params.d, n, 0, params.init, start,
+                                 self.n_adv)
+        self.W = initial_basis(U, params, self.draws, start)
+        self.eps_H, self.eps_W = guards(data_scale(U), basis_scale(self.W))
+        ones = np.ones(n)
+        if self.n_adv or params.init == INIT_EXEMPLAR or start is not None:
+            self.H = transform(self.W, U, self.draws.h_random, params.test_epochs, self.lam,
+                               ones, self.eps_H)
+        else:
+            self.H = np.array(self.draws.h_random)
+        if self.n_adv:
+            self.H_adv = transform(self.W, U_adv, self.draws.h_random_adv, params.test_epochs,
+                                   self.lam, self.omega, self.eps_H)
+
+    def w_step(self, cols, cols_adv, H_sup, cols_sup):
+        p, W = self.params, self.W
+        U_b, H_b = self.U[:, cols], self.H[:, cols]
+        B = U_b.shape[1]
+        top = p.tau_W * (U_b @ H_b.T) / B
+        bot = p.tau_W * (W @ (H_b @ H_b.T)) / B
+        if self.n_adv and p.tau_A > 0:
+            Ua_b, Ha_b = self.U_adv[:, cols_adv], self.H_adv[:, cols_adv]
+            Ba = Ua_b.shape[1]
+            top = top + p.tau_A * (W @ (Ha_b @ Ha_b.T)) / Ba
+            bot = bot + p.tau_A * (Ua_b @ Ha_b.T) / Ba
+        tau_S = self.sep.p.tau_S
+        if tau_S > 0:
+            Us_b, Hs_b = self.U_sup[:, cols_sup], H_sup[self.sep.rows(self.s)][:, cols_sup]
+            Bs = Us_b.shape[1]
+            top = top + tau_S * (Us_b @ Hs_b.T) / Bs
+            bot = bot + tau_S * (W @ (Hs_b @ Hs_b.T)) / Bs
+        self.W = W * top / (bot + p.mu_W + self.eps_W)
+
+    def epoch(self, H_sup, perm_sup, B_sup):
+        p, replay = self.params, self.sep.replay
+        n = self.U.shape[1]
+        B = clamp_batch(p.batch_size, n)
+        perm = replay.indices(TRACE_PERM_TRUE)
+        Ba = clamp_batch(p.batch_size_adv, self.n_adv) if self.n_adv else 0
+        perm_adv = replay.indices(TRACE_PERM_ADV) if self.n_adv else None
+        ones = np.ones(n)
+        for b in range(batch_count(p, n, B, self.n_adv, Ba)):
+            cols = batch_columns(perm, b, B)
+            cols_adv = batch_columns(perm_adv, b, Ba) if self.n_adv else None
+            if self.U[:, cols].any():
+                self.w_step(cols, cols_adv, H_sup, batch_columns(perm_sup, b, B_sup))
+            if p.update_H:
+                self.H[:, cols] = h_step(self.H[:, cols], self.W, self.U[:, cols], self.lam,
+                                         ones[cols], self.eps_H)
+                if self.n_adv:
+                    self.H_adv[:, cols_adv] = h_step(self.H_adv[:, cols_adv], self.W,
+                                                     self.U_adv[:, cols_adv], self.lam,
+                                                     self.omega[cols_adv], self.eps_H)
+        if not p.update_H:
+            self.H = h_step(self.H, self.W, self.U, self.lam, ones, self.eps_H)
+            if self.n_adv:
+                self.H_adv = h_step(self.H_adv, self.W, self.U_adv, self.lam, self.omega,
+                                    self.eps_H)
+        if p.normalize:
+            self.W, norms = normalize_columns(self.W)
+            self.H *= norms[:, None]
+            if self.n_adv:
+                self.H_adv *= norms[:, None]
+            H_sup[self.sep.rows(self.s)] *= norms[:, None]
+
+
+def separator_fit(data, params, replay, W_warm=None):
+    """SPEC §6: every source's basis per params.mode, replaying `replay`.
+    W_warm (m x D) is a warm start (the model's bases).  Returns the
+    concatenated W = [W_1 … W_S] (m x D)."""
+    if params.mode not in MODES:
+        raise SeparatorError("unknown mode %r" % params.mode)
+    sep = _Separation(data, params, replay, W_warm)
+    mode = params.mode
+    if mode in ("std", "adv"):
+        sep.fit_independent_sources(mode == "adv")
+    elif mode == "exem":
+        sep.exemplar_sources()
+    elif mode == "sup":
+        sep.fit_dnmf()
+    elif mode == "full":
+        sep.fit_full()
+    else:
+        sep.fit_semi(mode == "semi_adv")
+    return sep.concatenated()
+
+
+# ------------------------------------------------------------------ §5
+
+def separate(W, components, lam, V, H0, test_epochs, wiener=True):
+    """SPEC §5: H = transform(V) with all bases (H0 its Uniform(0,1) start),
+    Ũ_s = W_s H_s, and with Wiener filtering
+    U_s = clip(V ⊙ Ũ_s ⊘ (Σ_t Ũ_t + ε·max V), 0, max V).  Returns [U_s]."""
+    W, V = _f64(W), _f64(V)
+    lam = penalty_vector(lam, W.shape[1])
+    H = transform(W, V, H0, test_epochs, lam)
+    offsets = np.concatenate([[0], np.cumsum(components)]).astype(int)
+    estimates = [W[:, offsets[s]:offsets[s + 1]] @ H[offsets[s]:offsets[s + 1]]
+                 for s in range(len(components))]
+    if not wiener:
+        return estimates
+    peak = float(np.max(V)) if V.size else 0.0
+    guard = EPS * (peak if peak > 0 else 1.0)
+    total = sum(estimates)
+    return [np.clip(V * e / (total + guard), 0.0, peak) for e in estimates]
