@@ -1,0 +1,613 @@
+/* mdnmf data: make the data sets of the image experiments (SPEC §8).
+ *
+ *   mdnmf data idx --images IMAGES [--labels LABELS --class K] [--scale S] -o OUT.npy
+ *       IDX images (MNIST / Fashion-MNIST, gzip or plain) to an (N, rows*cols)
+ *       float32 .npy array, optionally only the images of one class.
+ *   mdnmf data mix --source A.npy --source B.npy [...] -o PREFIX [options]
+ *       pairs sample j of every source into a mixture with equal or
+ *       Dirichlet weights; writes PREFIX-mix.npy, PREFIX-target<s>.npy and
+ *       PREFIX-weights.npy.
+ *
+ * Every input is checked before anything is written; each file is written
+ * atomically, and a failure part-way removes the files this run wrote. */
+#include "commands.h"
+#include "inputs.h"
+#include "outputs.h"
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NO_FIELD CLI_NO_FIELD
+
+/* ===================================================== mdnmf data idx */
+
+static const char *const IDX_COMMAND = "data idx";
+
+enum { OPT_SCALE = 256 };
+
+static const cli_option IDX_OPTIONS[] = {
+    {"images", 'i', CLI_KIND_TEXT, "IMAGES", NO_FIELD, 0, NULL, cli_required,
+     "IDX file of images (e.g. train-images-idx3-ubyte.gz), gzip or plain"},
+    {"labels", 'l', CLI_KIND_TEXT, "LABELS", NO_FIELD, 0, NULL, "none",
+     "IDX file of their labels, one per image; needs --class"},
+    {"class", 'c', CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "all images",
+     "keep only the images labelled K (0..255); needs --labels"},
+    {"scale", OPT_SCALE, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "1",
+     "divide every value by S > 0 (255 maps the grey levels to [0, 1])"},
+    {"output", 'o', CLI_KIND_TEXT, "OUT.npy", NO_FIELD, 0, NULL, cli_required,
+     ".npy file to write: float32, shape (N, rows*cols), one image per row"},
+    {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
+};
+
+static const cli_command IDX_USAGE = {
+    "data idx",
+    "data idx --images IMAGES [--labels LABELS --class K] [--scale S] -o OUT.npy",
+    "Convert IDX images (MNIST, Fashion-MNIST) to .npy; one class or all.",
+    IDX_OPTIONS,
+    sizeof IDX_OPTIONS / sizeof IDX_OPTIONS[0],
+};
+
+typedef struct idx_request {
+    const char *images, *labels, *output;
+    int label; /* -1: every image */
+    double scale;
+} idx_request;
+
+static int store_idx_option(void *context, const cli_option *option, const char *value)
+{
+    idx_request *request = context;
+    switch (option->key) {
+    case 'i': request->images = value; return 0;
+    case 'l': request->labels = value; return 0;
+    case 'o': request->output = value; return 0;
+    case 'c':
+        if (cli_parse_int(IDX_COMMAND, "-c/--class", value, 0, &request->label) != 0) {
+            return -1;
+        }
+        if (request->label > 255) {
+            cli_error(IDX_COMMAND, "-c/--class: '%s' is out of range: IDX labels are 0..255",
+                      value);
+            return -1;
+        }
+        return 0;
+    case OPT_SCALE:
+        if (cli_parse_double(IDX_COMMAND, "--scale", value, 0.0, &request->scale) != 0) {
+            return -1;
+        }
+        if (request->scale <= 0.0) {
+            cli_error(IDX_COMMAND, "--scale: '%s' is out of range: give a number > 0", value);
+            return -1;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+static int check_idx_request(const idx_request *r)
+{
+    const char *problem = !r->images ? "missing --images IMAGES"
+                        : !r->output ? "missing -o OUT.npy"
+                        : r->labels && r->label < 0 ? "--labels needs --class K"
+                        : !r->labels && r->label >= 0 ? "--class needs --labels LABELS"
+                        : NULL;
+    if (problem) {
+        cli_error(IDX_COMMAND, "%s (see 'mdnmf data idx --help')", problem);
+        return -1;
+    }
+    return 0;
+}
+
+/* Read an IDX file; 0, or -1 after printing one line naming it. */
+static int read_idx(const char *path, mdnmf_matrix *out)
+{
+    char message[512] = "";
+    if (mdnmf_idx_read(path, out, message, sizeof message) != MDNMF_OK) {
+        cli_error_about(IDX_COMMAND, path, message[0] ? message : "cannot read the IDX file");
+        return -1;
+    }
+    return 0;
+}
+
+static int check_labels(const idx_request *r, const mdnmf_matrix *images,
+                        const mdnmf_matrix *labels)
+{
+    if (labels->m != 1) {
+        cli_error(IDX_COMMAND, "%s holds images of %" PRId64 " values, not labels "
+                  "(swapped --images and --labels?)", r->labels, labels->m);
+        return -1;
+    }
+    if (labels->n != images->n) {
+        cli_error(IDX_COMMAND, "%s has %" PRId64 " labels but %s has %" PRId64 " images: "
+                  "they must belong together", r->labels, labels->n, r->images, images->n);
+        return -1;
+    }
+    return 0;
+}
+
+/* Keep the images whose label is `label`, in their order, at the front of
+ * `images`; returns how many. */
+static int64_t keep_class(mdnmf_matrix *images, const mdnmf_matrix *labels, int label)
+{
+    int64_t kept = 0, m = images->m;
+    for (int64_t j = 0; j < images->n; j++) {
+        if (labels->data[j] == (float)label) {
+            if (kept != j) {
+                memcpy(images->data + kept * m, images->data + j * m,
+                       (size_t)m * sizeof *images->data);
+            }
+            kept++;
+        }
+    }
+    return kept;
+}
+
+static void report_empty_class(const idx_request *r, const mdnmf_matrix *labels)
+{
+    float largest = 0.0f;
+    for (int64_t j = 0; j < labels->n; j++) {
+        if (labels->data[j] > largest) {
+            largest = labels->data[j];
+        }
+    }
+    if (labels->n == 0) {
+        cli_error(IDX_COMMAND, "no image has label %d: %s holds no labels", r->label, r->labels);
+    } else {
+        cli_error(IDX_COMMAND, "no image has label %d in %s (its labels are 0..%d)", r->label,
+                  r->labels, (int)largest);
+    }
+}
+
+/* Divide in float, as NumPy's `x.astype(float32) / float32(S)` does. */
+static void divide_values(float *values, size_t count, double scale)
+{
+    if (scale == 1.0) {
+        return;
+    }
+    const float divisor = (float)scale;
+    for (size_t i = 0; i < count; i++) {
+        values[i] /= divisor;
+    }
+}
+
+static int convert_idx(const idx_request *r)
+{
+    mdnmf_matrix images = {0, 0, NULL}, labels = {0, 0, NULL};
+    int code = CLI_EXIT_RUNTIME;
+    if (read_idx(r->images, &images) != 0) {
+        goto done;
+    }
+    if (r->labels) {
+        if (read_idx(r->labels, &labels) != 0 || check_labels(r, &images, &labels) != 0) {
+            goto done;
+        }
+        images.n = keep_class(&images, &labels, r->label);
+        if (images.n == 0) {
+            report_empty_class(r, &labels);
+            goto done;
+        }
+    }
+    divide_values(images.data, (size_t)(images.m * images.n), r->scale);
+    char message[512] = "";
+    if (mdnmf_npy_write(r->output, images.data, images.m, images.n, message, sizeof message)
+        != MDNMF_OK) {
+        cli_error_about(IDX_COMMAND, r->output, message[0] ? message : "cannot write the file");
+        goto done;
+    }
+    code = CLI_EXIT_OK;
+done:
+    mdnmf_matrix_free(&images);
+    mdnmf_matrix_free(&labels);
+    return code;
+}
+
+static int cli_data_idx(int argc, char **argv)
+{
+    idx_request request = {NULL, NULL, NULL, -1, 1.0};
+    mdnmf_params unused;
+    mdnmf_params_default(&unused);
+    switch (cli_parse_command(&IDX_USAGE, argc, argv, &unused, NULL, store_idx_option,
+                              &request)) {
+    case CLI_PARSE_HELP:
+        return CLI_EXIT_OK;
+    case CLI_PARSE_FAILED:
+        return CLI_EXIT_USAGE;
+    case CLI_PARSED:
+        break;
+    }
+    if (check_idx_request(&request) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    return convert_idx(&request);
+}
+
+/* ===================================================== mdnmf data mix */
+
+static const char *const MIX_COMMAND = "data mix";
+
+enum { OPT_WEIGHTS = 256, OPT_ALPHA, OPT_SEED, OPT_OFFSET };
+
+enum { WEIGHTS_EQUAL = 0, WEIGHTS_DIRICHLET = 1 };
+static const char *const WEIGHT_NAMES[] = {"equal", "dirichlet", NULL};
+
+static const cli_option MIX_OPTIONS[] = {
+    {"source", 's', CLI_KIND_TEXT, "X.npy", NO_FIELD, 0, NULL, cli_required,
+     "clean images of one source, (N_s, m); give it once per source (2 to 16)"},
+    {"output", 'o', CLI_KIND_TEXT, "PREFIX", NO_FIELD, 0, NULL, cli_required,
+     "writes PREFIX-mix.npy, PREFIX-target0.npy, PREFIX-target1.npy, ... (the "
+     "weighted sources c_s x_s) and PREFIX-weights.npy ((N, S) weights c)"},
+    {"weights", OPT_WEIGHTS, CLI_KIND_TEXT, "equal|dirichlet", NO_FIELD, 0, NULL, "equal",
+     "mixture j is sum_s c_sj x_sj with c_sj = 1/S, or c_j drawn from "
+     "Dirichlet(alpha, ..., alpha)"},
+    {"alpha", OPT_ALPHA, CLI_KIND_TEXT, "A", NO_FIELD, 0, NULL, NULL,
+     "Dirichlet concentration, > 0; required with --weights dirichlet"},
+    {"seed", OPT_SEED, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "0",
+     "seed of the Dirichlet weights"},
+    {"offset", OPT_OFFSET, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "0",
+     "skip the first K samples of every source"},
+    {"count", 'n', CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "all the smallest source has",
+     "number of mixtures: sample K+j of every source makes mixture j"},
+    {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
+};
+
+static const cli_command MIX_USAGE = {
+    "data mix",
+    "data mix --source A.npy --source B.npy [...] -o PREFIX [options]",
+    "Mix sources sample by sample; the weighted sources are the truth.",
+    MIX_OPTIONS,
+    sizeof MIX_OPTIONS / sizeof MIX_OPTIONS[0],
+};
+
+typedef struct mix_request {
+    const char *sources[MDNMF_MAX_SOURCES];
+    int source_count;
+    const char *prefix;
+    int weights;
+    int alpha_given;
+    double alpha;
+    uint64_t seed;
+    int64_t offset;
+    int64_t count; /* 0: as many as the sources allow */
+} mix_request;
+
+static void report_bad_alpha(const char *value)
+{
+    cli_error(MIX_COMMAND, "--alpha: '%s' is out of range: the Dirichlet alpha must be > 0 "
+              "(for equal weights use --weights equal)", value);
+}
+
+static int store_alpha(mix_request *request, const char *value)
+{
+    /* A negative number gets the Dirichlet message, not a generic one. */
+    if (value[0] == '-') {
+        report_bad_alpha(value);
+        return -1;
+    }
+    if (cli_parse_double(MIX_COMMAND, "--alpha", value, 0.0, &request->alpha) != 0) {
+        return -1;
+    }
+    if (request->alpha <= 0.0) {
+        report_bad_alpha(value);
+        return -1;
+    }
+    request->alpha_given = 1;
+    return 0;
+}
+
+static int store_mix_option(void *context, const cli_option *option, const char *value)
+{
+    mix_request *request = context;
+    switch (option->key) {
+    case 's':
+        if (request->source_count == MDNMF_MAX_SOURCES) {
+            cli_error(MIX_COMMAND, "too many --source files: at most %d", MDNMF_MAX_SOURCES);
+            return -1;
+        }
+        request->sources[request->source_count++] = value;
+        return 0;
+    case 'o': request->prefix = value; return 0;
+    case OPT_WEIGHTS:
+        return cli_parse_choice(MIX_COMMAND, "--weights", value, WEIGHT_NAMES, 2,
+                                &request->weights);
+    case OPT_ALPHA: return store_alpha(request, value);
+    case OPT_SEED: return cli_parse_uint64(MIX_COMMAND, "--seed", value, &request->seed);
+    case OPT_OFFSET: return cli_parse_int64(MIX_COMMAND, "--offset", value, 0, &request->offset);
+    case 'n': return cli_parse_int64(MIX_COMMAND, "-n/--count", value, 1, &request->count);
+    }
+    return 0;
+}
+
+static int check_mix_request(const mix_request *r)
+{
+    const char *problem =
+        r->source_count < 2 ? "give at least two --source files"
+        : !r->prefix ? "missing -o PREFIX"
+        : r->weights == WEIGHTS_DIRICHLET && !r->alpha_given
+            ? "--weights dirichlet needs --alpha A (A > 0)"
+        : r->weights == WEIGHTS_EQUAL && r->alpha_given
+            ? "--alpha only applies to --weights dirichlet"
+        : NULL;
+    if (problem) {
+        cli_error(MIX_COMMAND, "%s (see 'mdnmf data mix --help')", problem);
+        return -1;
+    }
+    return 0;
+}
+
+/* The sources, all of the first one's m; 0, or -1 after one line. */
+static int read_sources(const mix_request *r, mdnmf_matrix *sources)
+{
+    for (int s = 0; s < r->source_count; s++) {
+        if (cli_read_matrix(MIX_COMMAND, r->sources[s], &sources[s]) != 0) {
+            return -1;
+        }
+        if (s > 0 && cli_check_features(MIX_COMMAND, r->sources[s], sources[s].m,
+                                        r->sources[0], sources[0].m) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* How many mixtures: --count, or all that every source has after --offset. */
+static int mixture_count(const mix_request *r, const mdnmf_matrix *sources, int64_t *count)
+{
+    int64_t fewest = sources[0].n;
+    int smallest = 0;
+    for (int s = 1; s < r->source_count; s++) {
+        if (sources[s].n < fewest) {
+            fewest = sources[s].n;
+            smallest = s;
+        }
+    }
+    int64_t available = fewest > r->offset ? fewest - r->offset : 0;
+    if (available == 0 || (r->count > 0 && r->count > available)) {
+        cli_error(MIX_COMMAND, "%s has %" PRId64 " samples: not enough for %" PRId64
+                  " mixture(s) after --offset %" PRId64, r->sources[smallest], fewest,
+                  r->count > 0 ? r->count : 1, r->offset);
+        return -1;
+    }
+    *count = r->count > 0 ? r->count : available;
+    return 0;
+}
+
+/* The generated matrices: m x n each, S targets, S x n weights. */
+typedef struct mixed_set {
+    int64_t m, n;
+    int S;
+    float *mixture;
+    float *targets[MDNMF_MAX_SOURCES];
+    float *weights;
+} mixed_set;
+
+static void mixed_set_free(mixed_set *set)
+{
+    free(set->mixture);
+    for (int s = 0; s < set->S; s++) {
+        free(set->targets[s]);
+    }
+    free(set->weights);
+    memset(set, 0, sizeof *set);
+}
+
+static int mix_sources(const mix_request *r, const mdnmf_matrix *sources, mixed_set *out)
+{
+    const int64_t m = sources[0].m;
+    memset(out, 0, sizeof *out);
+    out->m = m;
+    out->S = r->source_count;
+    if (mixture_count(r, sources, &out->n) != 0) {
+        return -1;
+    }
+    const size_t values = (size_t)(m * out->n);
+    int missing = !(out->mixture = malloc(values * sizeof(float)));
+    missing |= !(out->weights = malloc((size_t)(out->S * out->n) * sizeof(float)));
+    const float *columns[MDNMF_MAX_SOURCES];
+    for (int s = 0; s < out->S; s++) {
+        missing |= !(out->targets[s] = malloc(values * sizeof(float)));
+        columns[s] = sources[s].data + r->offset * m;
+    }
+    if (missing) {
+        cli_error(MIX_COMMAND, "out of memory for %" PRId64 " mixtures of %" PRId64 " values",
+                  out->n, m);
+        return -1;
+    }
+    const double alpha = r->weights == WEIGHTS_DIRICHLET ? r->alpha : 0.0;
+    char message[512] = "";
+    if (mdnmf_mix(columns, out->S, m, out->n, alpha, r->seed, out->mixture, out->targets,
+                  out->weights, message, sizeof message) != MDNMF_OK) {
+        cli_error(MIX_COMMAND, "%s", message[0] ? message : "mixing failed");
+        return -1;
+    }
+    return 0;
+}
+
+/* "PREFIX-<suffix>.npy", malloc'ed. */
+static char *output_path(const char *prefix, const char *suffix)
+{
+    size_t size = strlen(prefix) + strlen(suffix) + 8;
+    char *path = malloc(size);
+    if (path) {
+        snprintf(path, size, "%s-%s.npy", prefix, suffix);
+    }
+    return path;
+}
+
+/* One output file, or -1 after one line. */
+static int write_output(const char *path, const float *data, int64_t m, int64_t n)
+{
+    char message[512] = "";
+    if (mdnmf_npy_write(path, data, m, n, message, sizeof message) != MDNMF_OK) {
+        cli_error_about(MIX_COMMAND, path, message[0] ? message : "cannot write the file");
+        return -1;
+    }
+    return 0;
+}
+
+/* Output k of a set: 0 the mixtures, 1..S the targets, S+1 the weights. */
+static void output_suffix(const mixed_set *set, int k, char *suffix, size_t size)
+{
+    if (k == 0) {
+        snprintf(suffix, size, "mix");
+    } else if (k <= set->S) {
+        snprintf(suffix, size, "target%d", k - 1);
+    } else {
+        snprintf(suffix, size, "weights");
+    }
+}
+
+static int write_output_k(const char *path, const mixed_set *set, int k)
+{
+    if (k == 0) {
+        return write_output(path, set->mixture, set->m, set->n);
+    }
+    if (k <= set->S) {
+        return write_output(path, set->targets[k - 1], set->m, set->n);
+    }
+    /* S x n column-major: the (n, S) array, one row of weights per mixture. */
+    return write_output(path, set->weights, set->S, set->n);
+}
+
+static int write_mixed_set(const char *prefix, const mixed_set *set)
+{
+    char *paths[MDNMF_MAX_SOURCES + 2] = {NULL};
+    const int outputs = set->S + 2;
+    int written = 0, failed = 0;
+    for (int k = 0; k < outputs && !failed; k++) {
+        char suffix[32];
+        output_suffix(set, k, suffix, sizeof suffix);
+        paths[k] = output_path(prefix, suffix);
+        if (!paths[k]) {
+            cli_error(MIX_COMMAND, "out of memory");
+            failed = 1;
+        } else if (write_output_k(paths[k], set, k) != 0) {
+            failed = 1;
+        } else {
+            written++;
+        }
+    }
+    /* A partial set is worse than none: remove what this run wrote. */
+    for (int k = 0; failed && k < written; k++) {
+        unlink(paths[k]);
+    }
+    for (int k = 0; k < outputs; k++) {
+        free(paths[k]);
+    }
+    return failed ? -1 : 0;
+}
+
+/* Fail fast, before reading large sources. */
+static int check_prefix_writable(const char *prefix)
+{
+    char *path = output_path(prefix, "mix");
+    int result = path ? cli_output_check_writable(MIX_COMMAND, path) : -1;
+    if (!path) {
+        cli_error(MIX_COMMAND, "out of memory");
+    }
+    free(path);
+    return result;
+}
+
+static int run_mix(const mix_request *r)
+{
+    mdnmf_matrix sources[MDNMF_MAX_SOURCES];
+    memset(sources, 0, sizeof sources);
+    mixed_set set;
+    memset(&set, 0, sizeof set);
+    int code = CLI_EXIT_RUNTIME;
+    if (check_prefix_writable(r->prefix) == 0 && read_sources(r, sources) == 0
+        && mix_sources(r, sources, &set) == 0 && write_mixed_set(r->prefix, &set) == 0) {
+        code = CLI_EXIT_OK;
+    }
+    mixed_set_free(&set);
+    for (int s = 0; s < r->source_count; s++) {
+        mdnmf_matrix_free(&sources[s]);
+    }
+    return code;
+}
+
+static int cli_data_mix(int argc, char **argv)
+{
+    mix_request request;
+    memset(&request, 0, sizeof request);
+    mdnmf_params unused;
+    mdnmf_params_default(&unused);
+    switch (cli_parse_command(&MIX_USAGE, argc, argv, &unused, NULL, store_mix_option,
+                              &request)) {
+    case CLI_PARSE_HELP:
+        return CLI_EXIT_OK;
+    case CLI_PARSE_FAILED:
+        return CLI_EXIT_USAGE;
+    case CLI_PARSED:
+        break;
+    }
+    if (check_mix_request(&request) != 0) {
+        return CLI_EXIT_USAGE;
+    }
+    return run_mix(&request);
+}
+
+/* ========================================================= mdnmf data */
+
+static const cli_option DATA_OPTIONS[] = {
+    {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
+};
+
+const cli_command cli_data_command = {
+    "data",
+    "data idx|mix [options]",
+    "Make image data sets: IDX files to .npy, mixtures of sources.",
+    DATA_OPTIONS,
+    sizeof DATA_OPTIONS / sizeof DATA_OPTIONS[0],
+};
+
+typedef struct data_subcommand {
+    const cli_command *usage;
+    int (*run)(int argc, char **argv);
+} data_subcommand;
+
+static const data_subcommand SUBCOMMANDS[] = {
+    {&IDX_USAGE, cli_data_idx},
+    {&MIX_USAGE, cli_data_mix},
+};
+enum { SUBCOMMAND_COUNT = sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0] };
+
+static void print_data_usage(FILE *out)
+{
+    fprintf(out, "usage:");
+    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
+        fprintf(out, "%s mdnmf %s\n", i ? "      " : "", SUBCOMMANDS[i].usage->synopsis);
+    }
+    fprintf(out, "\n%s\n\ncommands:\n", cli_data_command.summary);
+    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
+        /* "data idx" -> "idx" */
+        fprintf(out, "  %-5s %s\n", SUBCOMMANDS[i].usage->name + 5,
+                SUBCOMMANDS[i].usage->summary);
+    }
+    fprintf(out, "\n'mdnmf data COMMAND --help' lists a command's options and their "
+                 "defaults.\n\n");
+    cli_print_exit_codes(out);
+}
+
+int cli_data(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_data_usage(stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *word = argv[1];
+    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
+        print_data_usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
+        if (strcmp(word, SUBCOMMANDS[i].usage->name + 5) == 0) {
+            return SUBCOMMANDS[i].run(argc - 1, argv + 1);
+        }
+    }
+    cli_error("data", "unknown %s '%s' (see 'mdnmf data --help')",
+              word[0] == '-' ? "option" : "command", word);
+    return CLI_EXIT_USAGE;
+}
