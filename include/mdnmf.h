@@ -376,6 +376,309 @@ MDNMF_API int mdnmf_model_save(mdnmf_model *model, const char *path);
 MDNMF_API mdnmf_model *mdnmf_model_load(const char *path, int *status, char *message,
                                         size_t size);
 
+/* ------------------------------------------------------------------ audio
+ * The speech front end of SPEC §7 and the audio measures of SPEC §9: audio
+ * files in and out (libsndfile), resampling (libsoxr), the short-time
+ * Fourier transform with librosa's conventions (FFTW, single precision),
+ * SNR, SI-SDR and BSS Eval v3 (as mir_eval.separation.bss_eval_sources).
+ * Signals are mono float arrays of `length` samples, nominally in [-1, 1].
+ *
+ * A denoiser is built from these calls: mdnmf_audio_read (mono, at the
+ * model's rate) -> mdnmf_stft_forward (magnitudes m x frames, the matrix
+ * the separator takes, and phases) -> mdnmf_separate -> mdnmf_stft_inverse
+ * with the mixture's phases -> mdnmf_audio_write.
+ *
+ * Every call here takes `message` (`size` bytes, may be NULL) for a
+ * one-line reason on failure. */
+
+/* Sample rates the library accepts, in Hz (reading, writing, resampling). */
+#define MDNMF_AUDIO_MIN_RATE 1000
+#define MDNMF_AUDIO_MAX_RATE 768000
+
+/* A mono recording. */
+typedef struct mdnmf_audio {
+    float *samples;   /* `length` samples, malloc'ed; free with mdnmf_audio_free */
+    int64_t length;
+    int sample_rate;  /* Hz of `samples` (the requested rate after resampling) */
+    int file_rate;    /* Hz as stored in the file */
+    int channels;     /* channels in the file */
+    int mixed_down;   /* 1 when channels > 1 were averaged into one: the
+                         library does not warn, the caller should */
+} mdnmf_audio;
+
+/* Free the samples and zero the struct; NULL is a no-op. */
+MDNMF_API void mdnmf_audio_free(mdnmf_audio *audio);
+
+/* Read any file libsndfile knows (WAV, FLAC, OGG/Vorbis, ...; any sample
+ * format; integer PCM is scaled to [-1, 1)).  Several channels are averaged
+ * to mono (out->mixed_down = 1).  With sample_rate > 0 the signal is
+ * resampled to it when the file's rate differs (as mdnmf_resample);
+ * sample_rate 0 keeps the file's rate.  Errors: MDNMF_ERR_IO (missing,
+ * unreadable, a folder), MDNMF_ERR_FORMAT (empty file, not audio, corrupt,
+ * or a file rate outside the accepted range when resampling is needed),
+ * MDNMF_ERR_SHAPE (no samples), MDNMF_ERR_DATA (NaN or infinite samples),
+ * MDNMF_ERR_ARGUMENT (a requested rate outside the accepted range).  On
+ * failure *out is zeroed.  Distinct files may be read from distinct threads
+ * (libsndfile keeps the reason of a failed open in a global, so two failing
+ * at once may swap their messages, never their statuses). */
+MDNMF_API int mdnmf_audio_read(const char *path, int sample_rate, mdnmf_audio *out,
+                               char *message, size_t size);
+
+typedef enum mdnmf_audio_encoding {
+    MDNMF_AUDIO_PCM16 = 0, /* 16-bit PCM: round(x * 32768) clipped to
+                              -32768..32767, the inverse of reading (code /
+                              32768): a 16-bit file read and written back is
+                              unchanged */
+    MDNMF_AUDIO_FLOAT = 1  /* 32-bit float, values as given */
+} mdnmf_audio_encoding;
+
+/* Write a mono WAV file (length >= 1 finite samples), via a temporary file
+ * in the same folder renamed into place: never a half-written file. */
+MDNMF_API int mdnmf_audio_write(const char *path, const float *samples, int64_t length,
+                                int sample_rate, mdnmf_audio_encoding encoding, char *message,
+                                size_t size);
+
+/* Samples after resampling `length` samples from in_rate to out_rate:
+ * ceil(length * out_rate / in_rate) (librosa's convention); -1 if a rate
+ * is outside [MDNMF_AUDIO_MIN_RATE, MDNMF_AUDIO_MAX_RATE] or it overflows. */
+MDNMF_API int64_t mdnmf_resampled_length(int64_t length, int in_rate, int out_rate);
+
+/* Resample with libsoxr (high quality, as librosa's default "soxr_hq") into
+ * `out` (caller-allocated, mdnmf_resampled_length samples; the tail beyond
+ * what soxr delivers is zero).  Equal rates copy. */
+MDNMF_API int mdnmf_resample(const float *in, int64_t length, int in_rate, int out_rate,
+                             float *out, char *message, size_t size);
+
+/* A short-time Fourier transform with librosa's conventions (SPEC §7):
+ * periodic Hann window of win_length samples centred in n_fft, centre
+ * padding of n_fft/2 zeros at both ends, frames hop_length apart, the
+ * one-sided unnormalised DFT (m = n_fft/2 + 1 bins, element (f, t) of an
+ * m x frames matrix at [t*m + f]); the inverse is the window-sum-square
+ * normalised overlap-add trimmed (or zero-padded) to the requested length.
+ *
+ * The FFTW plans are made once in mdnmf_stft_create and reused.  Thread
+ * safety: FFTW's planner is not thread-safe; the library serialises its
+ * own planning (create/destroy here, mdnmf_bss_eval_sources) with a lock,
+ * but an application that also plans with FFTW in other threads must
+ * serialise those calls or call fftwf_make_planner_thread_safe().  One
+ * mdnmf_stft must not be used from two threads at once (it has work
+ * buffers); distinct ones may.  Plans use FFTW_ESTIMATE: results do not
+ * depend on timing and are the same on every run. */
+typedef struct mdnmf_stft mdnmf_stft;
+
+/* n_fft even, 2..2^24; win_length 1..n_fft (0 = n_fft); hop_length >= 1
+ * (0 = win_length / 4, librosa's default).  On failure returns NULL with
+ * the status in *status and the reason in `message` (either may be NULL). */
+MDNMF_API mdnmf_stft *mdnmf_stft_create(int n_fft, int hop_length, int win_length, int *status,
+                                        char *message, size_t size);
+/* NULL is a no-op. */
+MDNMF_API void mdnmf_stft_destroy(mdnmf_stft *stft);
+
+/* Message of the last failure on this object ("" if none). */
+MDNMF_API const char *mdnmf_stft_last_error(const mdnmf_stft *stft);
+
+/* The settings in use (after defaults). */
+MDNMF_API int mdnmf_stft_n_fft(const mdnmf_stft *stft);
+MDNMF_API int mdnmf_stft_hop_length(const mdnmf_stft *stft);
+MDNMF_API int mdnmf_stft_win_length(const mdnmf_stft *stft);
+/* Rows m = n_fft/2 + 1 of a spectrogram. */
+MDNMF_API int64_t mdnmf_stft_bins(const mdnmf_stft *stft);
+/* Frames of a signal of `length` >= 0 samples: 1 + length / hop_length. */
+MDNMF_API int64_t mdnmf_stft_frames(const mdnmf_stft *stft, int64_t length);
+
+/* Forward transform of `length` >= 1 finite samples into magnitudes |Z|
+ * and phases arg Z in radians (each m x frames, caller-allocated; phase may
+ * be NULL). */
+MDNMF_API int mdnmf_stft_forward(mdnmf_stft *stft, const float *signal, int64_t length,
+                                 float *magnitude, float *phase);
+/* The same as complex values: 2 x m x frames floats, (re, im) pairs, i.e.
+ * C99 float complex / NumPy complex64 of shape (frames, m). */
+MDNMF_API int mdnmf_stft_forward_complex(mdnmf_stft *stft, const float *signal, int64_t length,
+                                         float *spectrum);
+
+/* Inverse transform of Z = magnitude ⊙ exp(i phase) (each m x frames,
+ * frames >= 1) into `length` >= 1 samples (caller-allocated).  As librosa's
+ * istft(length=...), only the first ceil((length + n_fft) / hop_length)
+ * frames are used; samples no frame covers are 0. */
+MDNMF_API int mdnmf_stft_inverse(mdnmf_stft *stft, const float *magnitude, const float *phase,
+                                 int64_t frames, float *signal, int64_t length);
+/* The same from complex values laid out as mdnmf_stft_forward_complex's. */
+MDNMF_API int mdnmf_stft_inverse_complex(mdnmf_stft *stft, const float *spectrum,
+                                         int64_t frames, float *signal, int64_t length);
+
+/* SNR in dB (SPEC §9): 10 log10(||s||^2 / ||s - ŝ||^2), sums in double;
+ * +inf when ŝ = s.  A silent (all-zero) reference is MDNMF_ERR_DATA. */
+MDNMF_API int mdnmf_snr(const float *reference, const float *estimate, int64_t length,
+                        double *snr, char *message, size_t size);
+
+/* Scale-invariant SDR in dB (SPEC §9): α = <ŝ, s> / ||s||^2,
+ * 10 log10(||α s||^2 / ||α s - ŝ||^2); no mean is removed.  +inf when ŝ is
+ * a positive multiple of s.  A silent reference or estimate is
+ * MDNMF_ERR_DATA (the ratio is undefined). */
+MDNMF_API int mdnmf_si_sdr(const float *reference, const float *estimate, int64_t length,
+                           double *si_sdr, char *message, size_t size);
+
+/* BSS Eval v3 (Vincent et al. 2006) as mir_eval.separation.bss_eval_sources:
+ * each estimate is projected, by least squares over the whole signal, on
+ * the span of delayed copies (0..MDNMF_BSS_FILTER_LENGTH-1 samples) of its
+ * own reference and of all references. */
+#define MDNMF_BSS_FILTER_LENGTH 512
+#define MDNMF_BSS_MAX_SOURCES 8
+
+typedef struct mdnmf_bss_result {
+    double sdr[MDNMF_BSS_MAX_SOURCES]; /* dB, per reference; +inf when exact */
+    double sir[MDNMF_BSS_MAX_SOURCES];
+    double sar[MDNMF_BSS_MAX_SOURCES];
+    int permutation[MDNMF_BSS_MAX_SOURCES]; /* estimate matched with reference j */
+} mdnmf_bss_result;
+
+/* `sources` (1..MDNMF_BSS_MAX_SOURCES) references and estimates of
+ * `length` samples each (1..2^30 - 512; memory grows as (512 S)^2 doubles
+ * plus a few FFTs of the signals).  With compute_permutation the estimates are
+ * matched to the references by the permutation of highest mean SIR (the
+ * first in lexicographic order on ties, as mir_eval); otherwise estimate j
+ * belongs to reference j.  A silent reference or estimate is
+ * MDNMF_ERR_DATA, as mir_eval refuses it. */
+MDNMF_API int mdnmf_bss_eval_sources(const float *const *references,
+                                     const float *const *estimates, int sources, int64_t length,
+                                     int compute_permutation, mdnmf_bss_result *result,
+                                     char *message, size_t size);
+
+/* ---------------------------------------------------------- random search
+ * SPEC §10: draw a separator's hyper-parameters from distributions, fit,
+ * score the separations of held-out supervised pairs (k-fold
+ * cross-validation), keep the best and optionally refit it on all data.
+ * The search knows no files: the caller builds the description. */
+
+#define MDNMF_SEARCH_MAX_CHOICES 32
+
+/* What a search dimension sets.  mdnmf_search_param_name gives each its
+ * name, the key of the model's params JSON ("mode", "d", "mu_H", ...).
+ * d, mu_H, tau_A and beta are per source; the others are separator-wide.
+ * Integer parameters take whole values; mode, init, true_sample, normalize
+ * and update_H are enums (choice only, values = the enum's numbers). */
+typedef enum mdnmf_search_param {
+    MDNMF_SEARCH_MODE = 0,          /* mdnmf_mode */
+    MDNMF_SEARCH_D,                 /* atoms, integer, per source */
+    MDNMF_SEARCH_MU_H,              /* per source */
+    MDNMF_SEARCH_TAU_A,             /* per source */
+    MDNMF_SEARCH_BETA,              /* per source */
+    MDNMF_SEARCH_TAU_S,
+    MDNMF_SEARCH_TAU_W,
+    MDNMF_SEARCH_MU_W,
+    MDNMF_SEARCH_EPOCHS,            /* integer */
+    MDNMF_SEARCH_TEST_EPOCHS,       /* integer */
+    MDNMF_SEARCH_BATCH_SIZE,        /* integer */
+    MDNMF_SEARCH_BATCH_SIZE_ADV,    /* integer */
+    MDNMF_SEARCH_BATCH_SIZE_SUP,    /* integer */
+    MDNMF_SEARCH_WARM_START_EPOCHS, /* integer */
+    MDNMF_SEARCH_INIT,              /* mdnmf_init */
+    MDNMF_SEARCH_TRUE_SAMPLE,       /* mdnmf_true_sample */
+    MDNMF_SEARCH_NORMALIZE,         /* 0 or 1 */
+    MDNMF_SEARCH_UPDATE_H,          /* 0 or 1 */
+    MDNMF_SEARCH_PARAM_COUNT
+} mdnmf_search_param;
+
+typedef enum mdnmf_distribution {
+    MDNMF_DIST_UNIFORM = 0,     /* real: low + (high - low) u; integer: each of
+                                   low..high equally likely */
+    MDNMF_DIST_LOG_UNIFORM = 1, /* exp(uniform(log low, log high)), 0 < low;
+                                   integers rounded to the nearest */
+    MDNMF_DIST_CHOICE = 2       /* one of values[0..count) equally likely */
+} mdnmf_distribution;
+
+typedef struct mdnmf_search_dimension {
+    mdnmf_search_param param;
+    int source;                 /* per-source parameters: -1 = every source,
+                                   else only this one; -1 for the others */
+    mdnmf_distribution distribution;
+    double low, high;           /* uniform, log-uniform: low <= high */
+    int count;                  /* choice: 1..MDNMF_SEARCH_MAX_CHOICES */
+    double values[MDNMF_SEARCH_MAX_CHOICES];
+} mdnmf_search_dimension;
+
+typedef enum mdnmf_metric {
+    MDNMF_METRIC_PSNR = 0, /* per mixture the mean over sources of PSNR (dB) */
+    MDNMF_METRIC_MSE = 1   /* per mixture the mean over sources of the MSE */
+} mdnmf_metric;
+
+typedef enum mdnmf_aggregate {
+    MDNMF_AGGREGATE_MEDIAN = 0, /* over the mixtures (the paper's choice) */
+    MDNMF_AGGREGATE_MEAN = 1
+} mdnmf_aggregate;
+
+/* One finished trial, reported as it ends.  Pointers are valid during the
+ * call only. */
+typedef struct mdnmf_search_trial {
+    int trial;            /* 0-based */
+    int trials;
+    const double *values; /* dimension_count values as applied (integers
+                             whole, enums their numbers) */
+    int status;           /* MDNMF_OK, or why this trial's fit failed
+                             (MDNMF_ERR_DIVERGED, MDNMF_ERR_SHAPE) */
+    const char *message;  /* the failure, "" on success */
+    double metric;        /* aggregated PSNR or MSE; NaN when failed */
+    double score;         /* higher is better: PSNR or -MSE; -inf when failed */
+    int best;             /* 1 if this is the best trial so far */
+} mdnmf_search_trial;
+
+/* Return non-zero to stop the search (MDNMF_ERR_CANCELLED). */
+typedef int (*mdnmf_search_callback)(void *user, const mdnmf_search_trial *trial);
+
+typedef struct mdnmf_search {
+    /* First member on purpose: tools address its fields by the same offsets
+     * as in a bare mdnmf_separator_params.  The parameters of every trial
+     * before its draws; base.common.on_epoch reaches every trial's fits. */
+    mdnmf_separator_params base;
+    const mdnmf_search_dimension *dimensions; /* borrowed; applied in order */
+    int dimension_count;
+    int trials;                 /* default 20 */
+    int folds;                  /* k, 2..n_sup (default 5) */
+    mdnmf_metric metric;        /* default MDNMF_METRIC_PSNR */
+    mdnmf_aggregate aggregate;  /* default MDNMF_AGGREGATE_MEDIAN */
+    int wiener;                 /* separate with Wiener filtering (default 1) */
+    uint64_t seed;              /* parameter draws and folds (default 0); the
+                                   fits use base.common.seed */
+    int refit;                  /* refit the best on all data into the model
+                                   (default 0) */
+    mdnmf_search_callback on_trial; /* optional */
+    void *on_trial_user;
+} mdnmf_search;
+
+typedef struct mdnmf_search_result {
+    int best_trial;                /* 0-based */
+    double best_metric, best_score;
+    mdnmf_separator_params best;   /* base with the best trial's values */
+    int failed_trials;
+} mdnmf_search_result;
+
+/* Defaults for S sources (base as mdnmf_separator_params_default; no
+ * dimensions). */
+MDNMF_API void mdnmf_search_default(mdnmf_search *search, int sources);
+
+/* "mode", "d", "mu_H", ... ("?" out of range), and back: 0 if unknown. */
+MDNMF_API const char *mdnmf_search_param_name(mdnmf_search_param param);
+MDNMF_API int mdnmf_search_param_from_name(const char *name, mdnmf_search_param *param);
+
+/* MDNMF_OK if the description is usable, else MDNMF_ERR_ARGUMENT with a
+ * message naming the dimension at fault ("mu_H: log-uniform needs
+ * low > 0").  Every value a dimension can take is tried against
+ * mdnmf_separator_params_check. */
+MDNMF_API int mdnmf_search_check(const mdnmf_search *search, char *message, size_t size);
+
+/* Run the search.  `data` holds what the modes need (SPEC §6) and the
+ * supervised pairs (U_sup, V_sup), which are split into `folds` folds once
+ * (seeded): each trial is scored on every pair, separated by a fit that did
+ * not see it.  Modes that do not train on pairs are fitted once per trial
+ * and scored on all pairs.  A trial whose fit diverges or cannot start
+ * (e.g. more atoms than samples) scores -inf and the search goes on; any
+ * other failure ends it.  Errors and messages go to `model`; with
+ * search->refit the model then holds the best separator fitted on all data,
+ * otherwise it is left as it was.  Fails (the last trial's status) when no
+ * trial succeeded. */
+MDNMF_API int mdnmf_search_run(mdnmf_model *model, const mdnmf_search *search,
+                               const mdnmf_separation_data *data, mdnmf_search_result *result);
+
 #ifdef __cplusplus
 }
 #endif

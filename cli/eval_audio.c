@@ -1,0 +1,224 @@
+/* The audio metrics of `mdnmf eval` (see eval_audio.h). */
+#include "eval_audio.h"
+#include "options.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum audio_metric { AUDIO_SNR, AUDIO_SISDR, AUDIO_BSS, AUDIO_UNKNOWN } audio_metric;
+
+static const char *const AUDIO_METRIC_NAMES[] = {"snr", "sisdr", "bss"};
+
+const char cli_audio_metric_choices[] = "snr|sisdr|bss";
+
+static audio_metric metric_from_name(const char *name)
+{
+    for (int i = 0; name && i < AUDIO_UNKNOWN; i++) {
+        if (strcmp(name, AUDIO_METRIC_NAMES[i]) == 0) {
+            return (audio_metric)i;
+        }
+    }
+    return AUDIO_UNKNOWN;
+}
+
+int cli_is_audio_metric(const char *metric)
+{
+    return metric_from_name(metric) != AUDIO_UNKNOWN;
+}
+
+/* References then estimates, all mono at one rate. */
+typedef struct audio_set {
+    int count;
+    mdnmf_audio references[MDNMF_BSS_MAX_SOURCES > MDNMF_MAX_SOURCES ? MDNMF_BSS_MAX_SOURCES
+                                                                       : MDNMF_MAX_SOURCES];
+    mdnmf_audio estimates[MDNMF_BSS_MAX_SOURCES > MDNMF_MAX_SOURCES ? MDNMF_BSS_MAX_SOURCES
+                                                                      : MDNMF_MAX_SOURCES];
+} audio_set;
+
+static void audio_set_free(audio_set *set)
+{
+    for (int s = 0; s < set->count; s++) {
+        mdnmf_audio_free(&set->references[s]);
+        mdnmf_audio_free(&set->estimates[s]);
+    }
+}
+
+/* Bring a recording to `rate` (a no-op when it is already there). */
+static int resample_to(const char *command, const char *path, int rate, mdnmf_audio *audio)
+{
+    if (audio->sample_rate == rate) {
+        return 0;
+    }
+    char message[512];
+    int64_t length = mdnmf_resampled_length(audio->length, audio->sample_rate, rate);
+    float *samples = length > 0 ? malloc((size_t)length * sizeof *samples) : NULL;
+    if (!samples || mdnmf_resample(audio->samples, audio->length, audio->sample_rate, rate,
+                                   samples, message, sizeof message) != MDNMF_OK) {
+        cli_error(command, "%s: cannot resample from %d Hz to %d Hz", path, audio->sample_rate,
+                  rate);
+        free(samples);
+        return -1;
+    }
+    cli_error(command, "warning: %s: resampled from %d Hz to %d Hz", path, audio->sample_rate,
+              rate);
+    free(audio->samples);
+    audio->samples = samples;
+    audio->length = length;
+    audio->sample_rate = rate;
+    return 0;
+}
+
+/* Read one file at its own rate, then bring it to `rate` (0: keep). */
+static int read_recording(const char *command, const char *path, int rate, mdnmf_audio *out)
+{
+    char message[1024];
+    if (mdnmf_audio_read(path, 0, out, message, sizeof message) != MDNMF_OK) {
+        cli_error_about(command, path, message);
+        return -1;
+    }
+    if (out->mixed_down) {
+        cli_error(command, "warning: %s: %d channels mixed down to mono", path, out->channels);
+    }
+    return rate ? resample_to(command, path, rate, out) : 0;
+}
+
+static int read_all(const char *command, const char *const *references,
+                    const char *const *estimates, audio_set *set)
+{
+    for (int s = 0; s < set->count; s++) {
+        int rate = s == 0 ? 0 : set->references[0].sample_rate;
+        if (read_recording(command, references[s], rate, &set->references[s]) != 0 ||
+            read_recording(command, estimates[s], set->references[0].sample_rate,
+                           &set->estimates[s]) != 0) {
+            return -1;
+        }
+    }
+    int64_t length = set->references[0].length;
+    for (int s = 0; s < 2 * set->count; s++) {
+        const mdnmf_audio *a = s < set->count ? &set->references[s]
+                                              : &set->estimates[s - set->count];
+        const char *path = s < set->count ? references[s] : estimates[s - set->count];
+        if (a->length != length) {
+            cli_error(command, "%s: %" PRId64 " samples but %s has %" PRId64 " (at %d Hz): "
+                      "every recording must have the same length", path, a->length,
+                      references[0], length, set->references[0].sample_rate);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* JSON has no infinities or NaN: those become null. */
+static void print_number(double value)
+{
+    if (isfinite(value)) {
+        printf("%.10g", value);
+    } else {
+        printf("null");
+    }
+}
+
+static void print_list(const char *key, const double *values, int count)
+{
+    printf(", \"%s\": [", key);
+    for (int s = 0; s < count; s++) {
+        printf("%s", s ? ", " : "");
+        print_number(values[s]);
+    }
+    printf("]");
+}
+
+static double mean(const double *values, int count)
+{
+    double sum = 0.0;
+    for (int s = 0; s < count; s++) {
+        sum += values[s];
+    }
+    return sum / count;
+}
+
+static void print_head(audio_metric metric, const audio_set *set, double value)
+{
+    printf("{\"metric\": \"%s\", \"sources\": %d, \"sample_rate\": %d, \"samples\": %" PRId64
+           ", \"value\": ",
+           AUDIO_METRIC_NAMES[metric], set->count, set->references[0].sample_rate,
+           set->references[0].length);
+    print_number(value);
+}
+
+static int evaluate_pairs(const char *command, audio_metric metric, const audio_set *set,
+                          const char *const *estimates)
+{
+    double values[MDNMF_MAX_SOURCES];
+    char message[512];
+    for (int s = 0; s < set->count; s++) {
+        const mdnmf_audio *r = &set->references[s], *e = &set->estimates[s];
+        int status = metric == AUDIO_SNR
+                         ? mdnmf_snr(r->samples, e->samples, r->length, &values[s], message,
+                                     sizeof message)
+                         : mdnmf_si_sdr(r->samples, e->samples, r->length, &values[s], message,
+                                        sizeof message);
+        if (status != MDNMF_OK) {
+            cli_error(command, "%s: %s", estimates[s], message);
+            return -1;
+        }
+    }
+    print_head(metric, set, mean(values, set->count));
+    print_list("per_source", values, set->count);
+    printf("}\n");
+    return 0;
+}
+
+static int evaluate_bss(const char *command, const audio_set *set)
+{
+    const float *references[MDNMF_BSS_MAX_SOURCES], *estimates[MDNMF_BSS_MAX_SOURCES];
+    for (int s = 0; s < set->count; s++) {
+        references[s] = set->references[s].samples;
+        estimates[s] = set->estimates[s].samples;
+    }
+    mdnmf_bss_result result;
+    char message[512];
+    if (mdnmf_bss_eval_sources(references, estimates, set->count, set->references[0].length, 1,
+                               &result, message, sizeof message) != MDNMF_OK) {
+        cli_error(command, "%s", message);
+        return -1;
+    }
+    print_head(AUDIO_BSS, set, mean(result.sdr, set->count));
+    print_list("sdr", result.sdr, set->count);
+    print_list("sir", result.sir, set->count);
+    print_list("sar", result.sar, set->count);
+    printf(", \"permutation\": [");
+    for (int s = 0; s < set->count; s++) {
+        printf("%s%d", s ? ", " : "", result.permutation[s]);
+    }
+    printf("]}\n");
+    return 0;
+}
+
+int cli_eval_audio(const char *command, const char *metric, const char *const *references,
+                   const char *const *estimates, int count)
+{
+    audio_metric which = metric_from_name(metric);
+    if (which == AUDIO_UNKNOWN) {
+        cli_error(command, "unknown audio metric '%s' (choose %s)", metric ? metric : "",
+                  cli_audio_metric_choices);
+        return CLI_EXIT_USAGE;
+    }
+    int most = which == AUDIO_BSS ? MDNMF_BSS_MAX_SOURCES : MDNMF_MAX_SOURCES;
+    if (count < 1 || count > most) {
+        cli_error(command, "--metric %s takes 1..%d reference/estimate pairs, not %d", metric,
+                  most, count);
+        return CLI_EXIT_USAGE;
+    }
+    audio_set set;
+    memset(&set, 0, sizeof set);
+    set.count = count;
+    int failed = read_all(command, references, estimates, &set) != 0 ||
+                 (which == AUDIO_BSS ? evaluate_bss(command, &set)
+                                     : evaluate_pairs(command, which, &set, estimates)) != 0;
+    audio_set_free(&set);
+    return failed ? CLI_EXIT_RUNTIME : CLI_EXIT_OK;
+}
