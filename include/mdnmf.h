@@ -305,6 +305,21 @@ MDNMF_API const mdnmf_separator_params *mdnmf_model_separator_params(const mdnmf
 MDNMF_API int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n,
                              int wiener, float *const *estimates);
 
+/* The audio front end a model was trained with (SPEC §7), stored in its
+ * file so that new recordings are analysed the same way. */
+typedef struct mdnmf_audio_params {
+    int sample_rate; /* Hz; 0 = no audio front end */
+    int n_fft;
+    int hop_length;
+    int win_length;
+} mdnmf_audio_params;
+
+/* Attach (copy) audio front-end parameters; all > 0, hop and window <= n_fft,
+ * n_fft / 2 + 1 equal to the basis's rows if the model has a basis. */
+MDNMF_API int mdnmf_model_set_audio(mdnmf_model *model, const mdnmf_audio_params *audio);
+/* The model's audio front end, or NULL when it has none. */
+MDNMF_API const mdnmf_audio_params *mdnmf_model_audio(const mdnmf_model *model);
+
 /* ---------------------------------------------------------------- metrics */
 
 /* Per-column PSNR (SPEC §9): 20 log10(max(ref_j) / rms(ref_j - est_j)), in

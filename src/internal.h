@@ -25,6 +25,7 @@ struct mdnmf_model {
     int64_t n_H_adv;
     mdnmf_separator_params separator; /* valid when is_separator */
     int is_separator;
+    mdnmf_audio_params audio;   /* sample_rate 0: no audio front end */
     char error[512];
 };
 
@@ -115,8 +116,14 @@ int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m
  * it returns MDNMF_OK, MDNMF_ERR_FORMAT with a message in `message`, or
  * MDNMF_ERR_MEMORY when the C locale cannot be created. */
 char *params_to_json(const mdnmf_params *p);
-/* The same with a separator's keys in a "separator" object when sep != NULL. */
-char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *sep);
+/* The same with a separator's keys in a "separator" object and the audio
+ * front end in an "audio" object, each when not NULL. */
+char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *sep,
+                           const mdnmf_audio_params *audio);
+/* Read the "audio" object of a params JSON (keys it has); *found says
+ * whether there was one. */
+int audio_from_json(const char *json, size_t length, mdnmf_audio_params *audio, int *found,
+                    char *message, size_t size);
 /* Read the "separator" object of a params JSON into *sep (keys it has);
  * *found says whether there was one.  MDNMF_ERR_FORMAT on malformed JSON. */
 int separator_from_json(const char *json, size_t length, mdnmf_separator_params *sep,

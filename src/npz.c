@@ -66,7 +66,8 @@ static int serialize_members(const mdnmf_model *model, npz_member members[MEMBER
     const int64_t atoms = model->atoms, sources = model->sources;
     const int64_t shape_W[2] = {atoms, model->m};
     char *json = model_params_to_json(&model->params,
-                                      model->is_separator ? &model->separator : NULL);
+                                      model->is_separator ? &model->separator : NULL,
+                                      mdnmf_model_audio(model));
     members[0] = (npz_member){MEMBER_W, NULL, 0};
     members[1] = (npz_member){MEMBER_COMPONENTS, NULL, 0};
     members[2] = (npz_member){MEMBER_MU_H, NULL, 0};
@@ -193,6 +194,8 @@ typedef struct npz_content {
     mdnmf_params params;
     mdnmf_separator_params separator; /* when the JSON has a "separator" object */
     int has_separator;
+    mdnmf_audio_params audio;         /* when it has an "audio" object */
+    int has_audio;
     mdnmf_matrix W;    /* m x D */
     mdnmf_matrix mu_H; /* D x 1 */
     int64_t *components;
@@ -294,6 +297,9 @@ static int load_params(zip_t *archive, const load_report *r, npz_content *c)
     if (!status)
         status = separator_from_json(text, text_length, &c->separator, &c->has_separator, inner,
                                      sizeof inner);
+    if (!status)
+        status = audio_from_json(text, text_length, &c->audio, &c->has_audio, inner,
+                                 sizeof inner);
     free(text);
     return status ? member_fail(r, MEMBER_PARAMS, status, inner) : MDNMF_OK;
 }
@@ -437,6 +443,11 @@ static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *
     c->W.data = NULL;
     c->mu_H.data = NULL;
     c->components = NULL;
+    if (c->has_audio && mdnmf_model_set_audio(model, &c->audio) != MDNMF_OK) {
+        *status = member_fail(r, MEMBER_PARAMS, MDNMF_ERR_FORMAT, mdnmf_model_last_error(model));
+        mdnmf_model_destroy(model);
+        return NULL;
+    }
     return model;
 }
 

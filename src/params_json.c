@@ -134,12 +134,22 @@ static size_t append_separator(char *text, size_t size, const mdnmf_separator_pa
     return used;
 }
 
-char *params_to_json(const mdnmf_params *p)
+static size_t append_audio(char *text, size_t size, const mdnmf_audio_params *audio)
 {
-    return model_params_to_json(p, NULL);
+    return (size_t)snprintf(text, size,
+                            ", \"audio\": {\"sample_rate\": %d, \"n_fft\": %d, "
+                            "\"hop_length\": %d, \"win_length\": %d}",
+                            audio->sample_rate, audio->n_fft, audio->hop_length,
+                            audio->win_length);
 }
 
-char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *sep)
+char *params_to_json(const mdnmf_params *p)
+{
+    return model_params_to_json(p, NULL, NULL);
+}
+
+char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *sep,
+                           const mdnmf_audio_params *audio)
 {
     char text[8192];
     size_t used = 0;
@@ -156,6 +166,8 @@ char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *
     }
     if (sep && used < sizeof text)
         used += append_separator(text + used, sizeof text - used, sep);
+    if (audio && used < sizeof text)
+        used += append_audio(text + used, sizeof text - used, audio);
     c_numeric_end(c_locale, previous);
     if (used + 2 > sizeof text)
         return NULL; /* cannot happen: every field is short */
@@ -749,8 +761,12 @@ static int apply_separator_scalar(json_parser *p, const char *key, const json_va
     return MDNMF_OK;
 }
 
-/* The members of the "separator" object, starting at its '{'. */
-static int read_separator_object(json_parser *p, mdnmf_separator_params *sep)
+/* One member's value of a nested object: read it (the parser is at the
+ * value) and apply it to `target`. */
+typedef int (*member_reader)(json_parser *p, const char *key, void *target);
+
+/* The members of a nested object, starting at its '{'. */
+static int read_object_members(json_parser *p, member_reader read_member, void *target)
 {
     p->at++;
     json_skip_space(p);
@@ -768,15 +784,8 @@ static int read_separator_object(json_parser *p, mdnmf_separator_params *sep)
         if (!status && (p->at >= p->end || *p->at++ != ':'))
             status = json_fail(p, "expected ':'");
         json_skip_space(p);
-        if (!status && p->at < p->end && *p->at == '[') {
-            status = apply_separator_list(p, key, sep);
-        } else if (!status) {
-            json_value v = {0};
-            status = json_read_value(p, &v);
-            if (!status)
-                status = apply_separator_scalar(p, key, &v, sep);
-            free(v.string);
-        }
+        if (!status)
+            status = read_member(p, key, target);
         free(key);
         if (status)
             return status;
@@ -793,8 +802,45 @@ static int read_separator_object(json_parser *p, mdnmf_separator_params *sep)
     }
 }
 
-int separator_from_json(const char *json, size_t length, mdnmf_separator_params *sep,
-                        int *found, char *message, size_t size)
+static int read_separator_member(json_parser *p, const char *key, void *target)
+{
+    mdnmf_separator_params *sep = target;
+    if (p->at < p->end && *p->at == '[')
+        return apply_separator_list(p, key, sep);
+    json_value v = {0};
+    int status = json_read_value(p, &v);
+    if (!status)
+        status = apply_separator_scalar(p, key, &v, sep);
+    free(v.string);
+    return status;
+}
+
+static int read_audio_member(json_parser *p, const char *key, void *target)
+{
+    static const field audio_fields[] = {
+        {"sample_rate", FIELD_INT, offsetof(mdnmf_audio_params, sample_rate)},
+        {"n_fft", FIELD_INT, offsetof(mdnmf_audio_params, n_fft)},
+        {"hop_length", FIELD_INT, offsetof(mdnmf_audio_params, hop_length)},
+        {"win_length", FIELD_INT, offsetof(mdnmf_audio_params, win_length)},
+    };
+    json_value v = {0};
+    int status = json_read_value(p, &v);
+    for (size_t i = 0; !status && i < sizeof audio_fields / sizeof *audio_fields; i++)
+        if (strcmp(key, audio_fields[i].name) == 0) {
+            status = v.type == JSON_NUMBER
+                         ? apply_number(p, &audio_fields[i], &v,
+                                        (char *)target + audio_fields[i].offset)
+                         : field_fail(p, key, "must be a number");
+        }
+    free(v.string);
+    return status;
+}
+
+/* Find the top-level member `name` holding an object and read it into
+ * `target` (a copy of which is written back only on success). */
+static int read_nested_object(const char *json, size_t length, const char *name,
+                              member_reader read_member, void *target, size_t target_size,
+                              int *found, char *message, size_t size)
 {
     *found = 0;
     json_parser parser = {json, json, json + length, 0, message, size};
@@ -802,22 +848,24 @@ int separator_from_json(const char *json, size_t length, mdnmf_separator_params 
     if (parser.at >= parser.end || *parser.at != '{')
         return json_fail(&parser, "expected an object");
     parser.at++;
-    mdnmf_separator_params updated = *sep;
+    unsigned char updated[sizeof(mdnmf_separator_params) > sizeof(mdnmf_audio_params)
+                              ? sizeof(mdnmf_separator_params)
+                              : sizeof(mdnmf_audio_params)];
+    memcpy(updated, target, target_size);
     for (;;) {
         char *key = NULL;
         json_skip_space(&parser);
-        if (parser.at < parser.end && *parser.at == '}')
+        if (parser.at >= parser.end || *parser.at == '}')
             break;
-        if (parser.at >= parser.end || *parser.at != '"')
+        if (*parser.at != '"')
             return json_fail(&parser, "expected a key");
         int status = json_read_string(&parser, &key);
         json_skip_space(&parser);
         if (!status && (parser.at >= parser.end || *parser.at++ != ':'))
             status = json_fail(&parser, "expected ':'");
         json_skip_space(&parser);
-        if (!status && strcmp(key, "separator") == 0 && parser.at < parser.end &&
-            *parser.at == '{') {
-            status = read_separator_object(&parser, &updated);
+        if (!status && strcmp(key, name) == 0 && parser.at < parser.end && *parser.at == '{') {
+            status = read_object_members(&parser, read_member, updated);
             *found = 1;
         } else if (!status) {
             json_value v = {0};
@@ -832,6 +880,20 @@ int separator_from_json(const char *json, size_t length, mdnmf_separator_params 
             parser.at++;
     }
     if (*found)
-        *sep = updated;
+        memcpy(target, updated, target_size);
     return MDNMF_OK;
+}
+
+int separator_from_json(const char *json, size_t length, mdnmf_separator_params *sep,
+                        int *found, char *message, size_t size)
+{
+    return read_nested_object(json, length, "separator", read_separator_member, sep, sizeof *sep,
+                              found, message, size);
+}
+
+int audio_from_json(const char *json, size_t length, mdnmf_audio_params *audio, int *found,
+                    char *message, size_t size)
+{
+    return read_nested_object(json, length, "audio", read_audio_member, audio, sizeof *audio,
+                              found, message, size);
 }
