@@ -283,7 +283,9 @@ typedef struct mdnmf_separation_data {
 
 /* Fit every source's basis per p->mode and store them in the model, with
  * p (copied) as the separator's parameters.  With p->common.warm_start and
- * a model whose components equal p->d, training starts from its bases. */
+ * a model whose components equal p->d, training starts from its bases; in
+ * the semi modes a source 1..S-1 given no clean data (U[s] NULL) then keeps
+ * its basis unchanged, so only the last (noise) basis is learned from V. */
 MDNMF_API int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
                                   const mdnmf_separation_data *data);
 

@@ -80,13 +80,23 @@ typedef struct separation {
     int stage, stages;         /* progress across the per-source fits */
 } separation;
 
+/* In the semi modes a known source without clean data keeps the basis of
+ * the warm-start model as it is: only the last basis is learned (what a
+ * denoiser does with new recordings). */
+static int is_frozen(const separation *sep, int s)
+{
+    mdnmf_mode mode = sep->p->mode;
+    return (mode == MDNMF_MODE_SEMI || mode == MDNMF_MODE_SEMI_ADV) && s < sep->S - 1 &&
+           !sep->data->U[s] && sep->W_warm;
+}
+
 static int has_clean_data(const separation *sep, int s)
 {
     mdnmf_mode mode = sep->p->mode;
     if (mode == MDNMF_MODE_SUP)
         return 0;
     if (mode == MDNMF_MODE_SEMI || mode == MDNMF_MODE_SEMI_ADV)
-        return s < sep->S - 1;
+        return s < sep->S - 1 && !is_frozen(sep, s);
     return 1;
 }
 
@@ -653,6 +663,10 @@ static void semi_basis_step(separation *sep, joint *j)
 
 static int fit_semi(separation *sep, int adversarial)
 {
+    for (int s = 0; s < sep->S - 1; s++)
+        if (is_frozen(sep, s))
+            memcpy(source_basis(sep, s), warm_basis(sep, s),
+                   (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
     int status = fit_independent_sources(sep, adversarial);
     if (status)
         return status;
@@ -792,9 +806,9 @@ int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
     for (int s = 0; s < sep.S; s++)
         sep.offset[s + 1] = sep.offset[s] + p->d[s];
     sep.atoms = sep.offset[sep.S];
-    int status = check_separation_data(&sep);
+    int status = check_warm_start(&sep);
     if (!status)
-        status = check_warm_start(&sep);
+        status = check_separation_data(&sep);
     if (status)
         return status;
     sep.W = calloc((size_t)(sep.m * sep.atoms), sizeof *sep.W);
