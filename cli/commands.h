@@ -8,10 +8,20 @@
 int cli_fit(int argc, char **argv);
 int cli_transform(int argc, char **argv);
 int cli_score(int argc, char **argv);
+int cli_data(int argc, char **argv);
+int cli_experiment(int argc, char **argv);
+int cli_separator(int argc, char **argv);
+int cli_eval(int argc, char **argv);
+int cli_search(int argc, char **argv);
 
 /* Their tables, for the top-level usage. */
 extern const cli_command cli_fit_command;
 extern const cli_command cli_transform_command;
 extern const cli_command cli_score_command;
+extern const cli_command cli_data_command;
+extern const cli_command cli_experiment_command;
+extern const cli_command cli_separator_command;
+extern const cli_command cli_eval_command;
+extern const cli_command cli_search_command;
 
 #endif

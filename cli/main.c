@@ -12,6 +12,11 @@ static const command_entry COMMANDS[] = {
     {&cli_fit_command, cli_fit},
     {&cli_transform_command, cli_transform},
     {&cli_score_command, cli_score},
+    {&cli_data_command, cli_data},
+    {&cli_experiment_command, cli_experiment},
+    {&cli_separator_command, cli_separator},
+    {&cli_eval_command, cli_eval},
+    {&cli_search_command, cli_search},
 };
 enum { COMMAND_COUNT = sizeof COMMANDS / sizeof COMMANDS[0] };
 

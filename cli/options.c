@@ -16,9 +16,16 @@
 /* Enum fields are stored through an int pointer (CLI_KIND_CHOICE). */
 _Static_assert(sizeof(mdnmf_init) == sizeof(int), "enum fields must be int-sized");
 _Static_assert(sizeof(mdnmf_true_sample) == sizeof(int), "enum fields must be int-sized");
+_Static_assert(sizeof(mdnmf_mode) == sizeof(int), "enum fields must be int-sized");
+_Static_assert(sizeof(mdnmf_metric) == sizeof(int), "enum fields must be int-sized");
+_Static_assert(sizeof(mdnmf_aggregate) == sizeof(int), "enum fields must be int-sized");
 
 const char *const cli_init_names[] = {"exemplar", "random", NULL};
 const char *const cli_true_sample_names[] = {"std", "adv", "min", NULL};
+const char *const cli_metric_names[] = {"psnr", "mse", NULL};
+const char *const cli_aggregate_names[] = {"median", "mean", NULL};
+const char *const cli_mode_names[] = {"std",  "adv",  "exem",     "sup",
+                                      "full", "semi", "semi_adv", NULL};
 const char cli_required[] = "required";
 
 void cli_error(const char *command, const char *format, ...)
@@ -182,9 +189,14 @@ int cli_parse_choice(const char *command, const char *option, const char *text,
 
 /* ----------------------------------------------------- table options */
 
-static void *field_address(mdnmf_params *params, const cli_option *option)
+static void *field_address(void *target, const cli_option *option)
 {
-    return (char *)params + option->field;
+    return (char *)target + option->field;
+}
+
+static int is_list(cli_kind kind)
+{
+    return kind == CLI_KIND_INT64_LIST || kind == CLI_KIND_DOUBLE_LIST;
 }
 
 static size_t field_size(cli_kind kind)
@@ -200,29 +212,73 @@ static size_t field_size(cli_kind kind)
         return sizeof(uint64_t);
     case CLI_KIND_DOUBLE:
         return sizeof(double);
+    case CLI_KIND_INT64_LIST:
+        return MDNMF_MAX_SOURCES * sizeof(int64_t);
+    case CLI_KIND_DOUBLE_LIST:
+        return MDNMF_MAX_SOURCES * sizeof(double);
     case CLI_KIND_TEXT:
         break;
     }
     return 0;
 }
 
-/* Parse `value` into the params field of a table option, checking its
- * range.  Returns 0, or -1 after printing one error line. */
-static int option_store(const char *command, const cli_option *option, const char *value,
-                     mdnmf_params *params)
+/* "-d/--atoms" or "--epochs": named both ways, the user may have typed either. */
+static void option_display_name(const cli_option *option, char *name, size_t size)
 {
-    /* Named both ways: the user may have typed either. */
-    char name[64];
     if (option->key < 256) {
-        snprintf(name, sizeof name, "-%c/--%s", option->key, option->long_name);
+        snprintf(name, size, "-%c/--%s", option->key, option->long_name);
     } else {
-        snprintf(name, sizeof name, "--%s", option->long_name);
+        snprintf(name, size, "--%s", option->long_name);
     }
-    void *field = field_address(params, option);
+}
+
+/* A comma list "64,32,16" into the array field: each item checked like a
+ * single value.  Returns the number of items, or -1 after one line. */
+static int list_store(const char *command, const char *name, const cli_option *option,
+                      const char *value, void *field)
+{
+    char *items = strdup(value);
+    if (!items) {
+        cli_error(command, "out of memory");
+        return -1;
+    }
+    int count = 0;
+    char *item = items;
+    for (;;) {
+        char *comma = strchr(item, ',');
+        if (comma) {
+            *comma = '\0';
+        }
+        if (count == MDNMF_MAX_SOURCES) {
+            cli_error(command, "%s: '%s' has more than %d values: at most one per source",
+                      name, value, MDNMF_MAX_SOURCES);
+            count = -1;
+            break;
+        }
+        int failed = option->kind == CLI_KIND_INT64_LIST
+                         ? cli_parse_int64(command, name, item, (int64_t)option->minimum,
+                                           (int64_t *)field + count)
+                         : cli_parse_double(command, name, item, option->minimum,
+                                            (double *)field + count);
+        if (failed) {
+            count = -1;
+            break;
+        }
+        count++;
+        if (!comma) {
+            break;
+        }
+        item = comma + 1;
+    }
+    free(items);
+    return count;
+}
+
+/* One value into a scalar field; 0, or -1 after one line. */
+static int option_store_scalar(const char *command, const char *name, const cli_option *option,
+                               const char *value, void *field)
+{
     switch (option->kind) {
-    case CLI_KIND_FLAG:
-        *(int *)field = 1;
-        return 0;
     case CLI_KIND_INT:
         return cli_parse_int(command, name, value, (int)option->minimum, (int *)field);
     case CLI_KIND_INT64:
@@ -235,11 +291,36 @@ static int option_store(const char *command, const cli_option *option, const cha
     case CLI_KIND_CHOICE:
         return cli_parse_choice(command, name, value, option->choices,
                                 choice_count(option->choices), (int *)field);
+    case CLI_KIND_FLAG:
+    case CLI_KIND_INT64_LIST:
+    case CLI_KIND_DOUBLE_LIST:
     case CLI_KIND_TEXT:
         break;
     }
     cli_error(command, "%s: internal error: option has no parameter field", name);
     return -1;
+}
+
+/* Parse `value` into the field of a table option, checking its range.
+ * Returns the number of values stored (1 except for lists), or -1 after
+ * printing one error line. */
+static int option_store(const char *command, const cli_option *option, const char *value,
+                        void *target)
+{
+    char name[64];
+    option_display_name(option, name, sizeof name);
+    void *field = field_address(target, option);
+    switch (option->kind) {
+    case CLI_KIND_FLAG:
+        *(int *)field = 1;
+        return 1;
+    case CLI_KIND_INT64_LIST:
+    case CLI_KIND_DOUBLE_LIST:
+        return list_store(command, name, option, value, field);
+    default:
+        break;
+    }
+    return option_store_scalar(command, name, option, value, field) == 0 ? 1 : -1;
 }
 
 void cli_option_copy(const cli_option *option, const mdnmf_params *from, mdnmf_params *to)
@@ -417,6 +498,16 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
                                    mdnmf_params *params, int *given, cli_store_text store_text,
                                    void *context)
 {
+    mdnmf_params defaults;
+    mdnmf_params_default(&defaults);
+    return cli_parse_options(command, argc, argv, params, &defaults, given, store_text,
+                             context);
+}
+
+cli_parse_result cli_parse_options(const cli_command *command, int argc, char **argv,
+                                   void *target, const void *defaults, int *given,
+                                   cli_store_text store_text, void *context)
+{
     option_parser parser;
     int *seen = calloc(command->option_count, sizeof *seen);
     if (!seen || parser_init(&parser, command, argc, argv) != 0) {
@@ -429,11 +520,13 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
     int failed = 0;
     int help = 0;
     while (!failed && (step = parser_next(&parser, &option, &value)) == STEP_OPTION) {
-        seen[option - command->options] = 1;
+        int *count = &seen[option - command->options];
+        *count = 1;
         if (option->key == 'h') {
             help = 1;
         } else if (option->field != CLI_NO_FIELD) {
-            failed = option_store(command->name, option, value, params) != 0;
+            *count = option_store(command->name, option, value, target);
+            failed = *count < 0;
         } else {
             failed = store_text(context, option, value) != 0;
         }
@@ -441,7 +534,7 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
     failed = failed || step == STEP_ERROR || parser_no_operands(&parser) != 0;
     parser_free(&parser);
     if (!failed && help) {
-        cli_print_usage(stdout, command);
+        cli_print_usage_with(stdout, command, defaults);
     } else if (!failed) {
         failed = !required_options_given(command, seen);
     }
@@ -454,7 +547,7 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
 
 /* -------------------------------------------------------------- usage */
 
-static void format_default(const cli_option *option, const mdnmf_params *defaults, char *out,
+static void format_default(const cli_option *option, const void *defaults, char *out,
                            size_t size)
 {
     out[0] = '\0';
@@ -484,6 +577,13 @@ static void format_default(const cli_option *option, const mdnmf_params *default
         break;
     case CLI_KIND_CHOICE:
         snprintf(out, size, "%s", option->choices[*(const int *)field]);
+        break;
+    /* Every source starts alike: the first entry stands for all. */
+    case CLI_KIND_INT64_LIST:
+        snprintf(out, size, "%" PRId64 " each", *(const int64_t *)field);
+        break;
+    case CLI_KIND_DOUBLE_LIST:
+        snprintf(out, size, "%g each", *(const double *)field);
         break;
     case CLI_KIND_TEXT:
         break;
@@ -524,7 +624,7 @@ static void print_wrapped(FILE *out, const char *text, int column)
     fputc('\n', out);
 }
 
-static void print_option(FILE *out, const cli_option *option, const mdnmf_params *defaults)
+static void print_option(FILE *out, const cli_option *option, const void *defaults)
 {
     char left[96];
     char shown_default[160];
@@ -559,10 +659,49 @@ void cli_print_usage(FILE *out, const cli_command *command)
 {
     mdnmf_params defaults;
     mdnmf_params_default(&defaults);
+    cli_print_usage_with(out, command, &defaults);
+}
+
+void cli_print_usage_with(FILE *out, const cli_command *command, const void *defaults)
+{
     fprintf(out, "usage: mdnmf %s\n\n%s\n\noptions:\n", command->synopsis, command->summary);
     for (size_t i = 0; i < command->option_count; i++) {
-        print_option(out, &command->options[i], &defaults);
+        print_option(out, &command->options[i], defaults);
     }
     fputc('\n', out);
     cli_print_exit_codes(out);
+}
+
+/* ------------------------------------------------------- per-source lists */
+
+static void spread_first_value(const cli_option *option, void *field, int sources)
+{
+    for (int s = 1; s < sources; s++) {
+        if (option->kind == CLI_KIND_INT64_LIST) {
+            ((int64_t *)field)[s] = ((int64_t *)field)[0];
+        } else {
+            ((double *)field)[s] = ((double *)field)[0];
+        }
+    }
+}
+
+int cli_spread_lists(const cli_command *command, void *target, const int *given, int sources,
+                     const char *sources_hint)
+{
+    for (size_t i = 0; i < command->option_count; i++) {
+        const cli_option *option = &command->options[i];
+        if (!is_list(option->kind) || given[i] == 0 || given[i] == sources) {
+            continue;
+        }
+        if (given[i] == 1) {
+            spread_first_value(option, field_address(target, option), sources);
+            continue;
+        }
+        char name[64];
+        option_display_name(option, name, sizeof name);
+        cli_error(command->name, "%s: %d values for %d sources (%s): give one value for all "
+                  "or one per source", name, given[i], sources, sources_hint);
+        return -1;
+    }
+    return 0;
 }

@@ -1,6 +1,7 @@
 /* Shared command-line machinery of the mdnmf tool: exit codes, one-line
  * error messages, validated number parsing, and option tables that drive
- * getopt_long, the usage text and the parsing of mdnmf_params fields. */
+ * getopt_long, the usage text and the parsing of parameter fields (of an
+ * mdnmf_params, or of a bigger struct such as mdnmf_separator_params). */
 #ifndef MDNMF_CLI_OPTIONS_H
 #define MDNMF_CLI_OPTIONS_H
 
@@ -36,21 +37,27 @@ typedef enum cli_kind {
     CLI_KIND_INT64,  /* int64_t field */
     CLI_KIND_UINT64, /* uint64_t field */
     CLI_KIND_DOUBLE, /* double field */
-    CLI_KIND_CHOICE  /* an enum field (int-sized) named by `choices` */
+    CLI_KIND_CHOICE, /* an enum field (int-sized) named by `choices` */
+    /* Per-source values: a comma list "64,32" into an array field of
+     * MDNMF_MAX_SOURCES entries; cli_spread_lists then checks the count
+     * against the number of sources and copies a single value to all. */
+    CLI_KIND_INT64_LIST,  /* int64_t[MDNMF_MAX_SOURCES] */
+    CLI_KIND_DOUBLE_LIST  /* double[MDNMF_MAX_SOURCES] */
 } cli_kind;
 
-/* Marks an option that does not write a field of mdnmf_params. */
+/* Marks an option that does not write a parameter field. */
 #define CLI_NO_FIELD ((size_t)-1)
 
-/* One command-line option.  Options with a `field` parse straight into an
- * mdnmf_params and print their default from mdnmf_params_default, so no
- * default number is ever written twice. */
+/* One command-line option.  Options with a `field` parse straight into the
+ * command's parameter struct (an mdnmf_params unless the command says
+ * otherwise, see cli_parse_options) and print their default from the
+ * library's defaults function, so no default number is ever written twice. */
 typedef struct cli_option {
     const char *long_name;
     int key;                   /* short letter, or a code >= 256 for long-only */
     cli_kind kind;
     const char *metavar;       /* shown in the usage; NULL for flags */
-    size_t field;              /* offsetof(mdnmf_params, ...) or CLI_NO_FIELD */
+    size_t field;              /* offsetof(<parameter struct>, ...) or CLI_NO_FIELD */
     double minimum;            /* smallest accepted value of a number */
     const char *const *choices;/* CLI_KIND_CHOICE: names indexed by enum value */
     const char *default_text;  /* shown instead of the params default, if set */
@@ -91,12 +98,31 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
                                    mdnmf_params *params, int *given, cli_store_text store_text,
                                    void *context);
 
+/* The same over any parameter struct: fields are offsets into `target`,
+ * and the usage shows the defaults read from `defaults` (a struct of the
+ * same type, filled by the library's defaults function).  given[i] is the
+ * number of values option i received: 0 if absent, the list length for a
+ * list option, else 1. */
+cli_parse_result cli_parse_options(const cli_command *command, int argc, char **argv,
+                                   void *target, const void *defaults, int *given,
+                                   cli_store_text store_text, void *context);
+
+/* After parsing: every list option given with one value gets it for all
+ * `sources`; one given with another count than 1 or `sources` is an error
+ * naming the option, e.g. "-d/--atoms: 3 values for 2 sources (<hint>):
+ * give one value for all or one per source".  Returns 0, or -1 after
+ * printing one line. */
+int cli_spread_lists(const cli_command *command, void *target, const int *given, int sources,
+                     const char *sources_hint);
+
 /* Copy the params field of `option` from `from` to `to`. */
 void cli_option_copy(const cli_option *option, const mdnmf_params *from, mdnmf_params *to);
 
 /* Print the usage of `command` to `out`: synopsis, summary, every option
  * with its default (from mdnmf_params_default) and the exit codes. */
 void cli_print_usage(FILE *out, const cli_command *command);
+/* The same with the defaults read from `defaults` (see cli_parse_options). */
+void cli_print_usage_with(FILE *out, const cli_command *command, const void *defaults);
 
 /* The exit-code paragraph shared by every usage text. */
 void cli_print_exit_codes(FILE *out);
@@ -123,5 +149,9 @@ extern const char cli_required[];
 /* Names of the library's enums, indexed by their values. */
 extern const char *const cli_init_names[];        /* exemplar, random, NULL */
 extern const char *const cli_true_sample_names[]; /* std, adv, min, NULL */
+extern const char *const cli_metric_names[];      /* psnr, mse, NULL (mdnmf_metric) */
+extern const char *const cli_aggregate_names[];   /* median, mean, NULL */
+extern const char *const cli_mode_names[];        /* std, adv, exem, sup, full, semi,
+                                                     semi_adv, NULL (mdnmf_mode) */
 
 #endif

@@ -1,0 +1,712 @@
+/* mdnmf search: random search over a separator's hyper-parameters (SPEC §10).
+ *
+ *   mdnmf search -p SPEC.json --sup-source S0.npy --sup-source S1.npy
+ *                --sup-mixed VS.npy [--source U0.npy ... --mixed V.npy]
+ *                [-d D[,D...]] -o TRIALS.csv [--refit SEP.npz] [options]
+ *
+ * SPEC.json maps parameters to distributions:
+ *   {"tau_A": {"distribution": "log-uniform", "low": 0.01, "high": 1},
+ *    "d[1]": {"distribution": "choice", "values": [8, 16]},
+ *    "mode": {"distribution": "choice", "values": ["std", "adv"]}}
+ * This file reads the spec and the data, builds the mdnmf_search and lets
+ * mdnmf_search_run do the rest; every trial becomes a CSV row as it ends
+ * (in a temporary file renamed into place at the end), the best row is
+ * printed as one JSON line. */
+#define _POSIX_C_SOURCE 200809L
+
+#include "commands.h"
+#include "inputs.h"
+#include "json.h"
+#include "outputs.h"
+#include "progress.h"
+#include "separation.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const COMMAND = "search";
+
+/* A spec file is a few lines; anything this large is a wrong file. */
+enum { SPEC_MAX_BYTES = 1 << 20 };
+
+enum { OPT_TRIALS = 256, OPT_FOLDS, OPT_METRIC, OPT_AGGREGATE, OPT_SEARCH_SEED, OPT_NO_WIENER,
+       OPT_REFIT };
+
+#define SEARCH_FIELD(name) offsetof(mdnmf_search, name)
+
+static const cli_option SEARCH_OPTIONS[] = {
+    {"spec", 'p', CLI_KIND_TEXT, "SPEC.json", CLI_NO_FIELD, 0, NULL, cli_required,
+     "the parameters to draw: {\"name\": {\"distribution\": \"uniform\"|\"log-uniform\", "
+     "\"low\": x, \"high\": y} or {\"distribution\": \"choice\", \"values\": [...]}, ...}"},
+    CLI_SEPARATION_DATA_OPTIONS,
+    {"output", 'o', CLI_KIND_TEXT, "TRIALS.csv", CLI_NO_FIELD, 0, NULL, cli_required,
+     "every trial: trial, the drawn values, score, error"},
+    {"refit", OPT_REFIT, CLI_KIND_TEXT, "SEP.npz", CLI_NO_FIELD, 0, NULL, "none",
+     "refit the best parameters on all data and save the separator"},
+    {"trials", OPT_TRIALS, CLI_KIND_INT, "N", SEARCH_FIELD(trials), 1, NULL, NULL,
+     "number of trials"},
+    {"folds", OPT_FOLDS, CLI_KIND_INT, "K", SEARCH_FIELD(folds), 2, NULL, NULL,
+     "k of the cross-validation over the supervised pairs"},
+    {"metric", OPT_METRIC, CLI_KIND_CHOICE, "psnr|mse", SEARCH_FIELD(metric), 0,
+     cli_metric_names, NULL, "score: PSNR (dB), or minus the MSE"},
+    {"aggregate", OPT_AGGREGATE, CLI_KIND_CHOICE, "median|mean", SEARCH_FIELD(aggregate), 0,
+     cli_aggregate_names, NULL, "over the pairs, of each pair's mean over sources"},
+    {"search-seed", OPT_SEARCH_SEED, CLI_KIND_UINT64, "S", SEARCH_FIELD(seed), 0, NULL, NULL,
+     "seed of the draws and of the folds (--seed seeds the fits)"},
+    {"no-wiener", OPT_NO_WIENER, CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, "off",
+     "score W_s H_s instead of the Wiener-filtered estimates"},
+    CLI_SEPARATOR_SETTING_OPTIONS("from the spec"),
+    {"quiet", 'q', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, "off",
+     "no progress line (errors are still printed)"},
+    CLI_HELP_OPTION,
+};
+enum { OPTION_COUNT = sizeof SEARCH_OPTIONS / sizeof SEARCH_OPTIONS[0] };
+
+const cli_command cli_search_command = {
+    "search",
+    "search -p SPEC.json --sup-source S0.npy --sup-source S1.npy [...] --sup-mixed VS.npy\n"
+    "             [--source U0.npy ... --mixed V.npy] [-d D[,D...]] -o TRIALS.csv\n"
+    "             [--refit SEP.npz] [options]",
+    "Random search of separator parameters, scored by k-fold cross-validation.",
+    SEARCH_OPTIONS,
+    OPTION_COUNT,
+};
+
+typedef struct search_request {
+    cli_separation_files files;
+    const char *spec, *output, *refit;
+    int quiet;
+    mdnmf_search search;
+    int given[OPTION_COUNT];
+} search_request;
+
+/* ------------------------------------------------------------ the spec */
+
+/* The spec as dimensions, with their names as written ("tau_A[1]"). */
+typedef struct search_spec {
+    mdnmf_search_dimension *dimensions;
+    char **names;
+    int count;
+} search_spec;
+
+static void spec_free(search_spec *spec)
+{
+    for (int i = 0; i < spec->count; i++) {
+        free(spec->names[i]);
+    }
+    free(spec->names);
+    free(spec->dimensions);
+    memset(spec, 0, sizeof *spec);
+}
+
+/* One line: "mdnmf search: SPEC: line L: <what>". */
+static int spec_error(const char *path, const json_value *at, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int spec_error(const char *path, const json_value *at, const char *format, ...)
+{
+    char text[512];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(text, sizeof text, format, args);
+    va_end(args);
+    if (at) {
+        cli_error(COMMAND, "%s: line %d: %s", path, at->line, text);
+    } else {
+        cli_error(COMMAND, "%s: %s", path, text);
+    }
+    return -1;
+}
+
+static int read_text_file(const char *path, char **text, size_t *length)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        cli_error(COMMAND, "%s: cannot open the spec file (%s)", path, strerror(errno));
+        return -1;
+    }
+    *text = malloc(SPEC_MAX_BYTES + 1);
+    *length = *text ? fread(*text, 1, SPEC_MAX_BYTES + 1, file) : 0;
+    int failed = !*text || ferror(file);
+    fclose(file);
+    if (failed) {
+        cli_error(COMMAND, "%s: cannot read the spec file", path);
+        return -1;
+    }
+    if (*length > SPEC_MAX_BYTES) {
+        cli_error(COMMAND, "%s: larger than %d bytes: not a search spec", path, SPEC_MAX_BYTES);
+        return -1;
+    }
+    return 0;
+}
+
+/* The known parameter names, for the message about an unknown one. */
+static void list_parameters(char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; i < MDNMF_SEARCH_PARAM_COUNT && used < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "",
+                         mdnmf_search_param_name((mdnmf_search_param)i));
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+/* "tau_A" or "tau_A[1]" into the parameter and source. */
+static int parse_key(const char *path, const json_value *at, const char *key,
+                     mdnmf_search_dimension *dim)
+{
+    char name[64];
+    size_t length = strcspn(key, "[");
+    dim->source = -1;
+    if (key[length] == '[') {
+        char *end = NULL;
+        long source = strtol(key + length + 1, &end, 10);
+        if (end == key + length + 1 || strcmp(end, "]") != 0 || source < 0 ||
+            source >= MDNMF_MAX_SOURCES) {
+            return spec_error(path, at, "'%s': a per-source parameter is written NAME[S] "
+                              "with S a source number from 0", key);
+        }
+        dim->source = (int)source;
+    }
+    snprintf(name, sizeof name, "%.*s", (int)(length < sizeof name ? length : sizeof name - 1),
+             key);
+    if (length >= sizeof name || !mdnmf_search_param_from_name(name, &dim->param)) {
+        char known[512];
+        list_parameters(known, sizeof known);
+        return spec_error(path, at, "unknown parameter '%s': use one of %s", key, known);
+    }
+    return 0;
+}
+
+/* The names a choice of an enum parameter may use. */
+static const char *const *enum_names(mdnmf_search_param param)
+{
+    switch (param) {
+    case MDNMF_SEARCH_MODE: return cli_mode_names;
+    case MDNMF_SEARCH_INIT: return cli_init_names;
+    case MDNMF_SEARCH_TRUE_SAMPLE: return cli_true_sample_names;
+    default: return NULL;
+    }
+}
+
+static int is_flag(mdnmf_search_param param)
+{
+    return param == MDNMF_SEARCH_NORMALIZE || param == MDNMF_SEARCH_UPDATE_H;
+}
+
+static void join_names(const char *const *names, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int k = 0; names[k] && used < size; k++) {
+        int n = snprintf(out + used, size - used, "%s%s", k ? ", " : "", names[k]);
+        used += n > 0 ? (size_t)n : 0;
+    }
+}
+
+static int choice_value(const char *path, const char *key, const json_value *item,
+                        mdnmf_search_param param, double *out)
+{
+    const char *const *names = enum_names(param);
+    if (names) {
+        for (int k = 0; item->kind == JSON_STRING && names[k]; k++) {
+            if (strcmp(item->string, names[k]) == 0) {
+                *out = k;
+                return 0;
+            }
+        }
+        char known[256];
+        join_names(names, known, sizeof known);
+        return spec_error(path, item, "%s: choices are names, one of: %s", key, known);
+    }
+    if (is_flag(param) && item->kind == JSON_BOOL) {
+        *out = item->boolean;
+        return 0;
+    }
+    if (item->kind != JSON_NUMBER) {
+        return spec_error(path, item, "%s: a choice value is a %s: give numbers%s", key,
+                          json_kind_name(item->kind), is_flag(param) ? " or true/false" : "");
+    }
+    *out = item->number;
+    return 0;
+}
+
+static int read_choice(const char *path, const char *key, const json_value *entry,
+                       mdnmf_search_dimension *dim)
+{
+    const json_value *values = json_member(entry, "values");
+    if (!values || values->kind != JSON_ARRAY || values->count == 0) {
+        return spec_error(path, entry, "%s: choice needs \"values\": a non-empty array", key);
+    }
+    if (values->count > MDNMF_SEARCH_MAX_CHOICES) {
+        return spec_error(path, values, "%s: %d values: a choice has at most %d", key,
+                          values->count, MDNMF_SEARCH_MAX_CHOICES);
+    }
+    dim->count = values->count;
+    for (int k = 0; k < values->count; k++) {
+        if (choice_value(path, key, &values->items[k], dim->param, &dim->values[k]) != 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int read_bound(const char *path, const char *key, const json_value *entry,
+                      const char *name, double *out)
+{
+    const json_value *bound = json_member(entry, name);
+    if (!bound || bound->kind != JSON_NUMBER) {
+        return spec_error(path, bound ? bound : entry, "%s: needs \"%s\": a number", key, name);
+    }
+    *out = bound->number;
+    return 0;
+}
+
+static const char *const DISTRIBUTION_NAMES[] = {"uniform", "log-uniform", "choice", NULL};
+
+/* Members other than these are typing mistakes worth a message. */
+static int check_members(const char *path, const char *key, const json_value *entry)
+{
+    static const char *const known[] = {"distribution", "low", "high", "values"};
+    for (int i = 0; i < entry->count; i++) {
+        int found = 0;
+        for (size_t k = 0; k < sizeof known / sizeof *known; k++) {
+            found |= strcmp(entry->keys[i], known[k]) == 0;
+        }
+        if (!found) {
+            return spec_error(path, &entry->items[i], "%s: unknown field '%s': use "
+                              "distribution, low, high or values", key, entry->keys[i]);
+        }
+    }
+    return 0;
+}
+
+static int read_dimension(const char *path, const char *key, const json_value *entry,
+                          mdnmf_search_dimension *dim)
+{
+    memset(dim, 0, sizeof *dim);
+    if (parse_key(path, entry, key, dim) != 0) {
+        return -1;
+    }
+    if (entry->kind != JSON_OBJECT) {
+        return spec_error(path, entry, "%s: a %s: give an object {\"distribution\": ...}", key,
+                          json_kind_name(entry->kind));
+    }
+    if (check_members(path, key, entry) != 0) {
+        return -1;
+    }
+    const json_value *kind = json_member(entry, "distribution");
+    int distribution = -1;
+    for (int k = 0; kind && kind->kind == JSON_STRING && DISTRIBUTION_NAMES[k]; k++) {
+        if (strcmp(kind->string, DISTRIBUTION_NAMES[k]) == 0) {
+            distribution = k;
+        }
+    }
+    if (distribution < 0) {
+        return spec_error(path, kind ? kind : entry, "%s: \"distribution\" must be "
+                          "\"uniform\", \"log-uniform\" or \"choice\"", key);
+    }
+    dim->distribution = (mdnmf_distribution)distribution;
+    if (dim->distribution == MDNMF_DIST_CHOICE) {
+        return read_choice(path, key, entry, dim);
+    }
+    if (enum_names(dim->param) || is_flag(dim->param)) {
+        return spec_error(path, kind, "%s: takes a choice of values, not a range", key);
+    }
+    return read_bound(path, key, entry, "low", &dim->low) != 0 ||
+                   read_bound(path, key, entry, "high", &dim->high) != 0
+               ? -1
+               : 0;
+}
+
+static int read_spec(const char *path, search_spec *spec)
+{
+    char *text = NULL;
+    size_t length = 0;
+    json_value root;
+    char message[256] = "";
+    memset(&root, 0, sizeof root);
+    memset(spec, 0, sizeof *spec);
+    int failed = read_text_file(path, &text, &length);
+    if (!failed && json_parse(text, length, &root, message, sizeof message) != 0) {
+        failed = spec_error(path, NULL, "malformed JSON at %s", message);
+    }
+    if (!failed && (root.kind != JSON_OBJECT || root.count == 0)) {
+        failed = spec_error(path, NULL, "the spec must be a non-empty object: {\"parameter\": "
+                            "{\"distribution\": ...}, ...}");
+    }
+    if (!failed) {
+        spec->dimensions = calloc((size_t)root.count, sizeof *spec->dimensions);
+        spec->names = calloc((size_t)root.count, sizeof *spec->names);
+        failed = !spec->dimensions || !spec->names;
+        if (failed) {
+            cli_error(COMMAND, "out of memory");
+        }
+    }
+    for (int i = 0; !failed && i < root.count; i++) {
+        failed = read_dimension(path, root.keys[i], &root.items[i], &spec->dimensions[i]);
+        spec->count = i + 1;
+        if (!failed && !(spec->names[i] = strdup(root.keys[i]))) {
+            cli_error(COMMAND, "out of memory");
+            failed = -1;
+        }
+    }
+    json_free(&root);
+    free(text);
+    if (failed) {
+        spec_free(spec);
+        return -1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------ command line */
+
+static int store_text_option(void *context, const cli_option *option, const char *value)
+{
+    search_request *request = context;
+    int stored = cli_separation_store(COMMAND, &request->files, option, value);
+    if (stored != 0) {
+        return stored < 0 ? -1 : 0;
+    }
+    switch (option->key) {
+    case 'p': request->spec = value; break;
+    case 'o': request->output = value; break;
+    case OPT_REFIT: request->refit = value; break;
+    case OPT_NO_WIENER: request->search.wiener = 0; break;
+    case 'q': request->quiet = 1; break;
+    }
+    return 0;
+}
+
+/* S comes from the pairs, which every search needs; the clean data is
+ * there for every source or, for semi modes, for all but the last. */
+static int count_sources(search_request *r)
+{
+    int S = r->files.sup_count;
+    if (S < 2 || !r->files.sup_mixed) {
+        cli_error(COMMAND, "the search scores separations of supervised pairs: give "
+                  "--sup-source once per source (at least two) and --sup-mixed VS.npy");
+        return -1;
+    }
+    int clean = r->files.source_count;
+    if (clean != 0 && clean != S && clean != S - 1) {
+        cli_error(COMMAND, "%d --source files for %d sources (one per --sup-source): give one "
+                  "per source, or all but the last for semi modes", clean, S);
+        return -1;
+    }
+    r->search.base.sources = S;
+    return cli_spread_lists(&cli_search_command, &r->search, r->given, S,
+                            "one per --sup-source file");
+}
+
+static int atoms_given_for_every_source(const search_request *r, const search_spec *spec)
+{
+    for (int s = 0; s < r->search.base.sources; s++) {
+        int covered = r->search.base.d[s] >= 1;
+        for (int i = 0; i < spec->count && !covered; i++) {
+            const mdnmf_search_dimension *dim = &spec->dimensions[i];
+            covered = dim->param == MDNMF_SEARCH_D && (dim->source < 0 || dim->source == s);
+        }
+        if (!covered) {
+            cli_error(COMMAND, "no atom count for source %d: give -d D[,D...] or draw \"d\" in "
+                      "%s", s, r->spec);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int parse_request(int argc, char **argv, search_request *request, int *exit_code)
+{
+    memset(request, 0, sizeof *request);
+    mdnmf_search defaults;
+    mdnmf_search_default(&defaults, 2);
+    request->search = defaults;
+    switch (cli_parse_options(&cli_search_command, argc, argv, &request->search, &defaults,
+                              request->given, store_text_option, request)) {
+    case CLI_PARSE_HELP:
+        *exit_code = CLI_EXIT_OK;
+        return -1;
+    case CLI_PARSE_FAILED:
+        *exit_code = CLI_EXIT_USAGE;
+        return -1;
+    case CLI_PARSED:
+        break;
+    }
+    if (count_sources(request) != 0) {
+        *exit_code = CLI_EXIT_USAGE;
+        return -1;
+    }
+    return 0;
+}
+
+/* The spec into the search, checked by the library; 0 or an exit code. */
+static int load_spec(search_request *r, search_spec *spec)
+{
+    if (read_spec(r->spec, spec) != 0) {
+        return CLI_EXIT_RUNTIME;
+    }
+    if (!atoms_given_for_every_source(r, spec)) {
+        return CLI_EXIT_USAGE;
+    }
+    r->search.dimensions = spec->dimensions;
+    r->search.dimension_count = spec->count;
+    r->search.refit = r->refit != NULL;
+    char message[512] = "";
+    if (mdnmf_search_check(&r->search, message, sizeof message) != MDNMF_OK) {
+        cli_error(COMMAND, "%s: %s", r->spec, message);
+        return CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------ the run */
+
+typedef struct search_run {
+    const search_request *request;
+    const search_spec *spec;
+    cli_separation_inputs inputs;
+    mdnmf_model *model;
+    cli_output trials;
+    int show_progress, progress_on_screen;
+    char *best_row;  /* the best trial as a JSON object */
+    double best_score;
+} search_run;
+
+/* A value as CSV text or a JSON value: enum names (quoted in JSON),
+ * whole numbers, or reals with every digit. */
+static void format_value(const mdnmf_search_dimension *dim, double value, int json, char *out,
+                         size_t size)
+{
+    const char *const *names = enum_names(dim->param);
+    if (names) {
+        snprintf(out, size, json ? "\"%s\"" : "%s", names[(int)value]);
+    } else if (value == floor(value) && fabs(value) < 1e15) {
+        snprintf(out, size, "%.0f", value);
+    } else {
+        snprintf(out, size, "%.17g", value);
+    }
+}
+
+static void write_csv_header(FILE *out, const search_spec *spec)
+{
+    fputs("trial", out);
+    for (int i = 0; i < spec->count; i++) {
+        fprintf(out, ",%s", spec->names[i]);
+    }
+    fputs(",score,error\n", out);
+}
+
+/* A CSV field with its quotes doubled (library messages contain commas). */
+static void write_csv_text(FILE *out, const char *text)
+{
+    if (!text[0]) {
+        return;
+    }
+    fputc('"', out);
+    for (const char *c = text; *c; c++) {
+        if (*c == '"') {
+            fputc('"', out);
+        }
+        fputc(*c == '\n' ? ' ' : *c, out);
+    }
+    fputc('"', out);
+}
+
+static void write_csv_row(FILE *out, const search_spec *spec, const mdnmf_search_trial *trial)
+{
+    char text[64];
+    fprintf(out, "%d", trial->trial);
+    for (int i = 0; i < spec->count; i++) {
+        format_value(&spec->dimensions[i], trial->values[i], 0, text, sizeof text);
+        fprintf(out, ",%s", text);
+    }
+    if (isfinite(trial->score)) {
+        fprintf(out, ",%.10g,", trial->score);
+    } else {
+        fputs(",,", out);
+    }
+    write_csv_text(out, trial->message);
+    fputc('\n', out);
+}
+
+/* {"trial": 3, "tau_A": 0.2, ..., "score": 21.5}: the row's fields. */
+static char *json_row(const search_spec *spec, const mdnmf_search_trial *trial)
+{
+    size_t size = 64 + (size_t)spec->count * 128;
+    for (int i = 0; i < spec->count; i++) {
+        size += strlen(spec->names[i]);
+    }
+    char *row = malloc(size);
+    if (!row) {
+        return NULL;
+    }
+    size_t used = (size_t)snprintf(row, size, "{\"trial\": %d", trial->trial);
+    for (int i = 0; i < spec->count; i++) {
+        char text[64];
+        format_value(&spec->dimensions[i], trial->values[i], 1, text, sizeof text);
+        /* Keys are JSON strings of the spec: they need no escaping unless
+         * the spec escaped them, and then they were refused as unknown. */
+        used += (size_t)snprintf(row + used, size - used, ", \"%s\": %s", spec->names[i], text);
+    }
+    snprintf(row + used, size - used, ", \"score\": %.10g}", trial->score);
+    return row;
+}
+
+/* "trial 3/20, best score 21.48 (trial 1)", redrawn after every trial. */
+static void draw_progress(search_run *run, const mdnmf_search_trial *trial)
+{
+    fprintf(stderr, "\rtrial %d/%d", trial->trial + 1, trial->trials);
+    if (run->best_row) {
+        fprintf(stderr, ", best score %.4g", run->best_score);
+    }
+    fprintf(stderr, "\033[K");
+    fflush(stderr);
+    run->progress_on_screen = 1;
+}
+
+static int on_trial(void *user, const mdnmf_search_trial *trial)
+{
+    search_run *run = user;
+    write_csv_row(run->trials.stream, run->spec, trial);
+    if (trial->best) {
+        free(run->best_row);
+        run->best_row = json_row(run->spec, trial);
+        run->best_score = trial->score;
+    }
+    if (run->show_progress) {
+        draw_progress(run, trial);
+    }
+    /* Out of memory for the best row: stop, run_search reports it. */
+    return cli_interrupted() || (trial->best && !run->best_row);
+}
+
+/* Ctrl-C is noticed between epochs: the trials file is a temporary file
+ * until the end, and must not be left behind by a killed process. */
+static int on_epoch(void *user, const mdnmf_progress *progress)
+{
+    (void)user;
+    (void)progress;
+    return cli_interrupted();
+}
+
+static int prepare_outputs(const search_request *r, search_run *run)
+{
+    if (r->refit && cli_output_check_writable(COMMAND, r->refit) != 0) {
+        return CLI_EXIT_RUNTIME;
+    }
+    if (cli_output_open(&run->trials, COMMAND, r->output) != 0) {
+        return CLI_EXIT_RUNTIME;
+    }
+    write_csv_header(run->trials.stream, run->spec);
+    return CLI_EXIT_OK;
+}
+
+static int read_inputs(const search_request *r, search_run *run)
+{
+    if (cli_separation_read(COMMAND, &r->files, r->search.base.sources, &run->inputs) != 0) {
+        return CLI_EXIT_RUNTIME;
+    }
+    int64_t pairs = run->inputs.data.n_sup;
+    if (r->search.folds > pairs) {
+        cli_error(COMMAND, "--folds %d: %s has only %" PRId64 " pairs: give --folds <= %" PRId64,
+                  r->search.folds, r->files.sup_mixed, pairs, pairs);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
+}
+
+static int run_search(search_request *r, search_run *run)
+{
+    mdnmf_search search = r->search;
+    search.on_trial = on_trial;
+    search.on_trial_user = run;
+    search.base.common.on_epoch = on_epoch;
+    cli_interrupt_install();
+    run->show_progress = cli_progress_bar_wanted(r->quiet);
+    mdnmf_params common = search.base.common;
+    common.d = 1;
+    int status = MDNMF_OK;
+    run->model = mdnmf_model_create(&common, &status);
+    if (!run->model) {
+        cli_error(COMMAND, "cannot create the model: %s", mdnmf_strerror(status));
+        return CLI_EXIT_RUNTIME;
+    }
+    mdnmf_search_result result;
+    status = mdnmf_search_run(run->model, &search, &run->inputs.data, &result);
+    if (run->progress_on_screen) {
+        fputc('\n', stderr);
+    }
+    if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
+        cli_error(COMMAND, "interrupted: nothing written");
+        return CLI_EXIT_INTERRUPTED;
+    }
+    if (status == MDNMF_ERR_CANCELLED && !run->best_row) {
+        cli_error(COMMAND, "out of memory");
+        return CLI_EXIT_RUNTIME;
+    }
+    if (status != MDNMF_OK) {
+        return cli_separation_report(COMMAND, &r->files, status,
+                                     mdnmf_model_last_error(run->model));
+    }
+    return CLI_EXIT_OK;
+}
+
+/* The refitted separator first (written atomically by the library), then
+ * the trials file; if that fails the fresh model goes too. */
+static int write_outputs(const search_request *r, search_run *run)
+{
+    if (r->refit && mdnmf_model_save(run->model, r->refit) != MDNMF_OK) {
+        cli_error_about(COMMAND, r->refit, mdnmf_model_last_error(run->model));
+        return CLI_EXIT_RUNTIME;
+    }
+    if (cli_output_commit(&run->trials, COMMAND) != 0) {
+        if (r->refit) {
+            remove(r->refit);
+        }
+        return CLI_EXIT_RUNTIME;
+    }
+    printf("%s\n", run->best_row);
+    return CLI_EXIT_OK;
+}
+
+int cli_search(int argc, char **argv)
+{
+    search_request request;
+    int code = CLI_EXIT_OK;
+    if (parse_request(argc, argv, &request, &code) != 0) {
+        return code;
+    }
+    search_spec spec;
+    memset(&spec, 0, sizeof spec);
+    search_run run;
+    memset(&run, 0, sizeof run);
+    run.request = &request;
+    run.spec = &spec;
+    code = load_spec(&request, &spec);
+    if (code == CLI_EXIT_OK) {
+        code = prepare_outputs(&request, &run);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = read_inputs(&request, &run);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = run_search(&request, &run);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = write_outputs(&request, &run);
+    }
+    cli_output_discard(&run.trials);
+    mdnmf_model_destroy(run.model);
+    cli_separation_free(&run.inputs);
+    free(run.best_row);
+    spec_free(&spec);
+    return code;
+}

@@ -1,0 +1,597 @@
+/* The random search (SPEC §10): its description is checked, its draws follow
+ * their distributions and the seed, its scores equal a cross-validation
+ * recomputed here from separate fits, trials that fail are recorded and
+ * the search goes on, and the refit is the best parameters fitted on all
+ * data. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <cmocka.h>
+
+#include "mdnmf.h"
+#include "test_util.h"
+
+enum { M = 8, N = 12, PAIRS = 6, S = 2, MAX_TRIALS = 256 };
+
+/* Two sources from different non-negative bases, their clean training
+ * data, and paired clean sources with their mixtures. */
+typedef struct problem {
+    float U[S][M * N];
+    float U_sup[S][M * PAIRS];
+    float V_sup[M * PAIRS];
+    float V[M * N];
+    mdnmf_separation_data data;
+} problem;
+
+static void random_combinations(test_rng *r, const float *basis, float *out, int64_t n)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int i = 0; i < M; i++) {
+            double sum = 0.0;
+            for (int k = 0; k < 3; k++)
+                sum += test_uniform(r) * basis[k * M + i];
+            out[j * M + i] = (float)sum;
+        }
+}
+
+static problem *make_problem(void)
+{
+    static problem p;
+    test_rng r = test_rng_make(17);
+    float basis[S][3 * M];
+    for (int s = 0; s < S; s++)
+        for (int k = 0; k < 3 * M; k++)
+            /* Source s is strong on its own half of the features. */
+            basis[s][k] = (float)(test_uniform(&r) * ((k % M < M / 2) == (s == 0) ? 3.0 : 0.3));
+    memset(&p.data, 0, sizeof p.data);
+    p.data.m = M;
+    for (int s = 0; s < S; s++) {
+        random_combinations(&r, basis[s], p.U[s], N);
+        random_combinations(&r, basis[s], p.U_sup[s], PAIRS);
+        p.data.U[s] = p.U[s];
+        p.data.n[s] = N;
+        p.data.U_sup[s] = p.U_sup[s];
+    }
+    for (int i = 0; i < M * PAIRS; i++)
+        p.V_sup[i] = p.U_sup[0][i] + p.U_sup[1][i];
+    for (int i = 0; i < M * N; i++)
+        p.V[i] = 0.5f * (p.U[0][i] + p.U[1][N * M - 1 - i]);
+    p.data.V_sup = p.V_sup;
+    p.data.n_sup = PAIRS;
+    return &p;
+}
+
+static mdnmf_search quick_search(mdnmf_mode mode, int trials)
+{
+    mdnmf_search search;
+    mdnmf_search_default(&search, S);
+    search.base.mode = mode;
+    search.base.d[0] = search.base.d[1] = 3;
+    search.base.common.epochs = 3;
+    search.base.common.test_epochs = 10;
+    search.base.common.threads = 1;
+    search.trials = trials;
+    search.folds = 3;
+    return search;
+}
+
+static mdnmf_model *new_model(void)
+{
+    mdnmf_params p = test_params(1, 1);
+    mdnmf_model *model = mdnmf_model_create(&p, NULL);
+    assert_non_null(model);
+    return model;
+}
+
+/* Every reported trial, with copies of its values. */
+typedef struct trial_log {
+    int count;
+    int stop_after; /* > 0: ask to stop once this many were seen */
+    int dimensions;
+    mdnmf_search_trial trials[MAX_TRIALS];
+    double values[MAX_TRIALS][8];
+} trial_log;
+
+static int record_trial(void *user, const mdnmf_search_trial *trial)
+{
+    trial_log *log = user;
+    if (log->count < MAX_TRIALS) {
+        log->trials[log->count] = *trial;
+        memcpy(log->values[log->count], trial->values, (size_t)log->dimensions * sizeof(double));
+        log->trials[log->count].message = "";
+        log->count++;
+    }
+    return log->stop_after > 0 && log->count >= log->stop_after;
+}
+
+static mdnmf_search_dimension uniform(mdnmf_search_param param, int source, double low,
+                                      double high)
+{
+    mdnmf_search_dimension d = {.param = param, .source = source,
+                                .distribution = MDNMF_DIST_UNIFORM, .low = low, .high = high};
+    return d;
+}
+
+static mdnmf_search_dimension log_uniform(mdnmf_search_param param, double low, double high)
+{
+    mdnmf_search_dimension d = uniform(param, -1, low, high);
+    d.distribution = MDNMF_DIST_LOG_UNIFORM;
+    return d;
+}
+
+static mdnmf_search_dimension choice(mdnmf_search_param param, int count, const double *values)
+{
+    mdnmf_search_dimension d = {.param = param, .source = -1,
+                                .distribution = MDNMF_DIST_CHOICE, .count = count};
+    memcpy(d.values, values, (size_t)count * sizeof *values);
+    return d;
+}
+
+/* ------------------------------------------------------------ names */
+
+static void test_parameter_names_round_trip(void **state)
+{
+    (void)state;
+    for (int i = 0; i < MDNMF_SEARCH_PARAM_COUNT; i++) {
+        mdnmf_search_param param = MDNMF_SEARCH_PARAM_COUNT;
+        assert_true(mdnmf_search_param_from_name(mdnmf_search_param_name(i), &param));
+        assert_int_equal(param, i);
+    }
+    assert_false(mdnmf_search_param_from_name("tau_B", NULL));
+    assert_false(mdnmf_search_param_from_name("", NULL));
+    assert_string_equal(mdnmf_search_param_name(MDNMF_SEARCH_TAU_A), "tau_A");
+    assert_string_equal(mdnmf_search_param_name(MDNMF_SEARCH_PARAM_COUNT), "?");
+}
+
+/* ------------------------------------------------------------ checks */
+
+typedef struct bad_description {
+    const char *why;
+    mdnmf_search_dimension dimension;
+    const char *expected; /* in the message */
+} bad_description;
+
+static void test_check_names_the_bad_dimension(void **state)
+{
+    (void)state;
+    const double mode_nine[] = {9}, half[] = {2.5}, empty[] = {0};
+    const bad_description cases[] = {
+        {"log-uniform from 0", log_uniform(MDNMF_SEARCH_TAU_A, 0.0, 1.0), "low > 0"},
+        {"log-uniform from below 0", log_uniform(MDNMF_SEARCH_MU_H, -1.0, 1.0), "low > 0"},
+        {"low above high", uniform(MDNMF_SEARCH_TAU_A, -1, 0.5, 0.2), "low <= high"},
+        {"range of an enum", uniform(MDNMF_SEARCH_MODE, -1, 0, 1), "choice"},
+        {"mode out of range", choice(MDNMF_SEARCH_MODE, 1, mode_nine), "mode"},
+        {"fractional atoms", choice(MDNMF_SEARCH_D, 1, half), "whole"},
+        {"no such source", uniform(MDNMF_SEARCH_TAU_A, 5, 0.1, 0.2), "no source 5"},
+        {"per-source tau_S", uniform(MDNMF_SEARCH_TAU_S, 0, 0.1, 0.2), "per-source"},
+        {"negative mu_H", uniform(MDNMF_SEARCH_MU_H, -1, -1.0, 1.0), "mu_H"},
+        {"zero atoms", choice(MDNMF_SEARCH_D, 1, empty), "d >= 1"},
+        {"empty choice", choice(MDNMF_SEARCH_TAU_A, 0, empty), "1 to 32"},
+        {"infinite bound", uniform(MDNMF_SEARCH_TAU_W, -1, 0.0, INFINITY), "finite"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        mdnmf_search search = quick_search(MDNMF_MODE_STD, 1);
+        search.dimensions = &cases[i].dimension;
+        search.dimension_count = 1;
+        char message[256] = "";
+        int status = mdnmf_search_check(&search, message, sizeof message);
+        if (status != MDNMF_ERR_ARGUMENT || !strstr(message, cases[i].expected))
+            fail_msg("%s: status %d, message '%s'", cases[i].why, status, message);
+        /* The run refuses it the same way, before any fit. */
+        mdnmf_model *model = new_model();
+        mdnmf_search_result result;
+        assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result),
+                         MDNMF_ERR_ARGUMENT);
+        assert_non_null(strstr(mdnmf_model_last_error(model), cases[i].expected));
+        mdnmf_model_destroy(model);
+    }
+}
+
+static void test_check_search_settings(void **state)
+{
+    (void)state;
+    mdnmf_search_dimension twice[2] = {uniform(MDNMF_SEARCH_TAU_A, -1, 0.1, 0.2),
+                                       uniform(MDNMF_SEARCH_TAU_A, -1, 0.3, 0.4)};
+    char message[256];
+    mdnmf_search search = quick_search(MDNMF_MODE_STD, 1);
+    search.dimensions = twice;
+    search.dimension_count = 2;
+    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(message, "twice"));
+    twice[1].source = 1; /* tau_A for all, then tau_A[1] alone: fine */
+    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_OK);
+
+    search = quick_search(MDNMF_MODE_STD, 0);
+    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(message, "trials"));
+    search = quick_search(MDNMF_MODE_STD, 1);
+    search.folds = 1;
+    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(message, "folds"));
+    assert_int_equal(mdnmf_search_check(NULL, message, sizeof message), MDNMF_ERR_ARGUMENT);
+}
+
+static void test_run_refuses_missing_data(void **state)
+{
+    (void)state;
+    problem *p = make_problem();
+    mdnmf_search_result result;
+    mdnmf_model *model = new_model();
+
+    mdnmf_search search = quick_search(MDNMF_MODE_STD, 1);
+    search.folds = PAIRS + 1;
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(mdnmf_model_last_error(model), "folds"));
+
+    mdnmf_separation_data no_pairs = p->data;
+    no_pairs.V_sup = NULL;
+    search.folds = 2;
+    assert_int_equal(mdnmf_search_run(model, &search, &no_pairs, &result), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(mdnmf_model_last_error(model), "supervised pairs"));
+
+    /* A mode that may be drawn but lacks its data is refused up front. */
+    const double modes[] = {MDNMF_MODE_STD, MDNMF_MODE_SEMI};
+    mdnmf_search_dimension mode = choice(MDNMF_SEARCH_MODE, 2, modes);
+    search.dimensions = &mode;
+    search.dimension_count = 1;
+    trial_log log = {0};
+    search.on_trial = record_trial;
+    search.on_trial_user = &log;
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(mdnmf_model_last_error(model), "mode semi needs mixtures"));
+    assert_int_equal(log.count, 0);
+    mdnmf_model_destroy(model);
+}
+
+/* ------------------------------------------------------------ draws */
+
+static int run_logged(mdnmf_search *search, trial_log *log, mdnmf_search_result *result)
+{
+    log->count = 0;
+    log->dimensions = search->dimension_count;
+    search->on_trial = record_trial;
+    search->on_trial_user = log;
+    mdnmf_model *model = new_model();
+    int status = mdnmf_search_run(model, search, &make_problem()->data, result);
+    mdnmf_model_destroy(model);
+    return status;
+}
+
+static void test_draws_follow_their_distributions(void **state)
+{
+    (void)state;
+    enum { TRIALS = 200 };
+    const double betas[] = {0.25, 0.5, 2.0};
+    mdnmf_search_dimension dims[] = {
+        uniform(MDNMF_SEARCH_TAU_A, -1, 0.05, 0.25),
+        log_uniform(MDNMF_SEARCH_MU_H, 1e-6, 1e-2),
+        uniform(MDNMF_SEARCH_D, 1, 2, 4),
+        choice(MDNMF_SEARCH_BETA, 3, betas),
+        log_uniform(MDNMF_SEARCH_EPOCHS, 1, 8),
+    };
+    /* exem trains nothing: 200 trials take no time. */
+    mdnmf_search search = quick_search(MDNMF_MODE_EXEM, TRIALS);
+    search.dimensions = dims;
+    search.dimension_count = 5;
+    static trial_log log;
+    mdnmf_search_result result;
+    assert_int_equal(run_logged(&search, &log, &result), MDNMF_OK);
+    assert_int_equal(log.count, TRIALS);
+    int below_geometric_mean = 0, atoms_seen[5] = {0}, betas_seen[3] = {0}, epochs_seen[9] = {0};
+    for (int t = 0; t < TRIALS; t++) {
+        const double *v = log.values[t];
+        assert_int_equal(log.trials[t].trial, t);
+        assert_true(v[0] >= 0.05 && v[0] < 0.25);
+        assert_true(v[1] >= 1e-6 && v[1] <= 1e-2);
+        below_geometric_mean += v[1] < 1e-4;
+        assert_true(v[2] == floor(v[2]) && v[2] >= 2 && v[2] <= 4);
+        atoms_seen[(int)v[2]]++;
+        int hit = 0;
+        for (int k = 0; k < 3; k++)
+            if (v[3] == betas[k])
+                betas_seen[k]++, hit = 1;
+        assert_true(hit);
+        assert_true(v[4] == floor(v[4]) && v[4] >= 1 && v[4] <= 8);
+        epochs_seen[(int)v[4]]++;
+    }
+    /* Rounded to the nearest: both ends occur (8 from draws >= 7.5, about
+     * 3 %; truncation would never give it). */
+    assert_true(epochs_seen[1] > 0 && epochs_seen[8] > 0);
+    /* Log-uniform: half the mass below the geometric mean (binomial,
+     * 200 draws: 100 +- 7; a uniform draw would give about 2). */
+    assert_in_range(below_geometric_mean, 70, 130);
+    for (int a = 2; a <= 4; a++)
+        assert_true(atoms_seen[a] > 40);
+    for (int k = 0; k < 3; k++)
+        assert_true(betas_seen[k] > 40);
+}
+
+static void test_same_seed_same_trials(void **state)
+{
+    (void)state;
+    mdnmf_search_dimension dims[] = {uniform(MDNMF_SEARCH_TAU_A, -1, 0.05, 0.25),
+                                     log_uniform(MDNMF_SEARCH_MU_H, 1e-6, 1e-2)};
+    mdnmf_search search = quick_search(MDNMF_MODE_ADV, 4);
+    search.dimensions = dims;
+    search.dimension_count = 2;
+    search.seed = 5;
+    static trial_log first, again, other;
+    mdnmf_search_result a, b, c;
+    assert_int_equal(run_logged(&search, &first, &a), MDNMF_OK);
+    assert_int_equal(run_logged(&search, &again, &b), MDNMF_OK);
+    search.seed = 6;
+    assert_int_equal(run_logged(&search, &other, &c), MDNMF_OK);
+    int differs = 0;
+    for (int t = 0; t < 4; t++) {
+        assert_memory_equal(first.values[t], again.values[t], 2 * sizeof(double));
+        assert_true(first.trials[t].score == again.trials[t].score);
+        differs |= first.values[t][0] != other.values[t][0];
+    }
+    assert_true(differs);
+    assert_int_equal(a.best_trial, b.best_trial);
+}
+
+/* ------------------------------------------------------------ scores */
+
+static double column_psnr(const float *u, const float *e)
+{
+    double peak = 0.0, error = 0.0;
+    for (int i = 0; i < M; i++) {
+        peak = u[i] > peak ? u[i] : peak;
+        error += ((double)u[i] - e[i]) * ((double)u[i] - e[i]);
+    }
+    return 20.0 * log10(peak / sqrt(error / M));
+}
+
+static double column_mse(const float *u, const float *e)
+{
+    double error = 0.0;
+    for (int i = 0; i < M; i++)
+        error += ((double)u[i] - e[i]) * ((double)u[i] - e[i]);
+    return error / M;
+}
+
+static int by_value(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(double *values, int n)
+{
+    qsort(values, (size_t)n, sizeof *values, by_value);
+    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+}
+
+static double mean_of(const double *values, int n)
+{
+    double sum = 0.0;
+    for (int j = 0; j < n; j++)
+        sum += values[j];
+    return sum / n;
+}
+
+/* Per pair j: separate V_sup[:, j] (alone, or all pairs at once) with a
+ * separator fitted on `train`, and the mean over sources of the metric. */
+static void score_pairs(const mdnmf_separator_params *p, const mdnmf_separation_data *train,
+                        const int *pairs, int count, mdnmf_metric metric, double *out)
+{
+    problem *x = make_problem();
+    mdnmf_model *model = new_model();
+    assert_int_equal(mdnmf_separator_fit(model, p, train), MDNMF_OK);
+    float V[M * PAIRS], E0[M * PAIRS], E1[M * PAIRS];
+    float *estimates[S] = {E0, E1};
+    for (int k = 0; k < count; k++)
+        memcpy(V + k * M, x->V_sup + pairs[k] * M, M * sizeof(float));
+    assert_int_equal(mdnmf_separate(model, V, M, count, 1, estimates), MDNMF_OK);
+    for (int k = 0; k < count; k++) {
+        double sum = 0.0;
+        for (int s = 0; s < S; s++) {
+            const float *u = x->U_sup[s] + pairs[k] * M, *e = estimates[s] + k * M;
+            sum += metric == MDNMF_METRIC_PSNR ? column_psnr(u, e) : column_mse(u, e);
+        }
+        out[k] = sum / S;
+    }
+    mdnmf_model_destroy(model);
+}
+
+/* A mode that does not train on pairs: one fit on the clean data, scored on
+ * every pair. */
+static void test_score_of_a_weak_mode(void **state)
+{
+    (void)state;
+    problem *p = make_problem();
+    const int all[PAIRS] = {0, 1, 2, 3, 4, 5};
+    const struct {
+        mdnmf_metric metric;
+        mdnmf_aggregate aggregate;
+    } settings[] = {{MDNMF_METRIC_PSNR, MDNMF_AGGREGATE_MEDIAN},
+                    {MDNMF_METRIC_PSNR, MDNMF_AGGREGATE_MEAN},
+                    {MDNMF_METRIC_MSE, MDNMF_AGGREGATE_MEDIAN},
+                    {MDNMF_METRIC_MSE, MDNMF_AGGREGATE_MEAN}};
+    for (size_t i = 0; i < sizeof settings / sizeof *settings; i++) {
+        mdnmf_search search = quick_search(MDNMF_MODE_STD, 1);
+        search.metric = settings[i].metric;
+        search.aggregate = settings[i].aggregate;
+        mdnmf_model *model = new_model();
+        mdnmf_search_result result;
+        assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_OK);
+        mdnmf_model_destroy(model);
+
+        double per_pair[PAIRS];
+        score_pairs(&search.base, &p->data, all, PAIRS, settings[i].metric, per_pair);
+        double expected = settings[i].aggregate == MDNMF_AGGREGATE_MEAN
+                              ? mean_of(per_pair, PAIRS)
+                              : median_of(per_pair, PAIRS);
+        assert_int_equal(result.best_trial, 0);
+        assert_true(fabs(result.best_metric - expected) <= 1e-9 * fabs(expected));
+        double score = settings[i].metric == MDNMF_METRIC_PSNR ? expected : -expected;
+        assert_true(fabs(result.best_score - score) <= 1e-9 * fabs(score));
+    }
+}
+
+/* DNMF trains on pairs: with k = number of pairs (leave one out) every pair
+ * is separated by a fit on all the others, in their order. */
+static void test_leave_one_out_score_of_dnmf(void **state)
+{
+    (void)state;
+    problem *p = make_problem();
+    mdnmf_search search = quick_search(MDNMF_MODE_SUP, 1);
+    search.folds = PAIRS;
+    mdnmf_model *model = new_model();
+    mdnmf_search_result result;
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_OK);
+    mdnmf_model_destroy(model);
+
+    double per_pair[PAIRS];
+    for (int j = 0; j < PAIRS; j++) {
+        static float U_train[S][M * PAIRS], V_train[M * PAIRS];
+        int column = 0;
+        for (int k = 0; k < PAIRS; k++) {
+            if (k == j)
+                continue;
+            memcpy(V_train + column * M, p->V_sup + k * M, M * sizeof(float));
+            for (int s = 0; s < S; s++)
+                memcpy(U_train[s] + column * M, p->U_sup[s] + k * M, M * sizeof(float));
+            column++;
+        }
+        mdnmf_separation_data train = p->data;
+        train.V_sup = V_train;
+        train.n_sup = PAIRS - 1;
+        for (int s = 0; s < S; s++)
+            train.U_sup[s] = U_train[s];
+        score_pairs(&search.base, &train, &j, 1, MDNMF_METRIC_PSNR, &per_pair[j]);
+    }
+    double expected = median_of(per_pair, PAIRS);
+    assert_true(fabs(result.best_metric - expected) <= 1e-9 * fabs(expected));
+}
+
+static void test_best_is_kept_and_refit_on_all_data(void **state)
+{
+    (void)state;
+    problem *p = make_problem();
+    mdnmf_search_dimension dims[] = {uniform(MDNMF_SEARCH_TAU_A, -1, 0.0, 0.3),
+                                     uniform(MDNMF_SEARCH_D, -1, 2, 5)};
+    mdnmf_search search = quick_search(MDNMF_MODE_ADV, 6);
+    search.dimensions = dims;
+    search.dimension_count = 2;
+    search.refit = 1;
+    static trial_log log;
+    log.dimensions = 2;
+    search.on_trial = record_trial;
+    search.on_trial_user = &log;
+    mdnmf_model *model = new_model();
+    mdnmf_search_result result;
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_OK);
+
+    int best = 0;
+    for (int t = 1; t < log.count; t++)
+        if (log.trials[t].score > log.trials[best].score)
+            best = t;
+    assert_int_equal(result.best_trial, best);
+    assert_true(result.best_score == log.trials[best].score);
+    assert_true(log.trials[best].best);
+    assert_true(result.best.tau_A[0] == log.values[best][0]);
+    assert_true(result.best.tau_A[1] == log.values[best][0]);
+    assert_int_equal(result.best.d[1], (int64_t)log.values[best][1]);
+
+    /* The model is the best parameters fitted on all data. */
+    mdnmf_model *direct = new_model();
+    assert_int_equal(mdnmf_separator_fit(direct, &result.best, &p->data), MDNMF_OK);
+    int64_t m1, d1, m2, d2;
+    mdnmf_model_shape(model, &m1, &d1);
+    mdnmf_model_shape(direct, &m2, &d2);
+    assert_int_equal(d1, d2);
+    assert_memory_equal(mdnmf_model_basis(model), mdnmf_model_basis(direct),
+                        (size_t)(m1 * d1) * sizeof(float));
+    assert_non_null(mdnmf_model_separator_params(model));
+    assert_int_equal(mdnmf_model_separator_params(model)->mode, MDNMF_MODE_ADV);
+    mdnmf_model_destroy(direct);
+    mdnmf_model_destroy(model);
+}
+
+/* ------------------------------------------------------------ failures */
+
+static void test_failed_trials_are_recorded(void **state)
+{
+    (void)state;
+    /* Exemplar init needs d <= samples: d = 50 cannot start. */
+    const double atoms[] = {2, 50};
+    mdnmf_search_dimension dim = choice(MDNMF_SEARCH_D, 2, atoms);
+    mdnmf_search search = quick_search(MDNMF_MODE_STD, 12);
+    search.dimensions = &dim;
+    search.dimension_count = 1;
+    static trial_log log;
+    mdnmf_search_result result;
+    assert_int_equal(run_logged(&search, &log, &result), MDNMF_OK);
+    assert_int_equal(log.count, 12);
+    int failed = 0;
+    for (int t = 0; t < log.count; t++) {
+        int big = log.values[t][0] == 50;
+        failed += big;
+        assert_int_equal(log.trials[t].status, big ? MDNMF_ERR_SHAPE : MDNMF_OK);
+        assert_true(big ? isinf(log.trials[t].score) && log.trials[t].score < 0
+                        : isfinite(log.trials[t].score));
+        assert_true(big ? isnan(log.trials[t].metric) : !isnan(log.trials[t].metric));
+        assert_false(big && log.trials[t].best);
+    }
+    assert_true(failed > 0 && failed < 12);
+    assert_int_equal(result.failed_trials, failed);
+    assert_int_equal(result.best.d[0], 2);
+
+    /* Nothing can start: the search fails with the trials' reason. */
+    dim = choice(MDNMF_SEARCH_D, 1, atoms + 1);
+    search.trials = 3;
+    mdnmf_model *model = new_model();
+    assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result),
+                     MDNMF_ERR_SHAPE);
+    assert_non_null(strstr(mdnmf_model_last_error(model), "every trial failed"));
+    assert_non_null(strstr(mdnmf_model_last_error(model), "50"));
+    mdnmf_model_destroy(model);
+}
+
+static void test_callback_stops_the_search(void **state)
+{
+    (void)state;
+    mdnmf_search_dimension dim = uniform(MDNMF_SEARCH_TAU_A, -1, 0.05, 0.25);
+    mdnmf_search search = quick_search(MDNMF_MODE_EXEM, 10);
+    search.dimensions = &dim;
+    search.dimension_count = 1;
+    search.refit = 1;
+    static trial_log log;
+    log.stop_after = 3;
+    mdnmf_search_result result;
+    mdnmf_model *model = new_model();
+    log.count = 0;
+    log.dimensions = 1;
+    search.on_trial = record_trial;
+    search.on_trial_user = &log;
+    assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result),
+                     MDNMF_ERR_CANCELLED);
+    assert_int_equal(log.count, 3);
+    /* No refit after a stop: the model has no basis. */
+    assert_null(mdnmf_model_basis(model));
+    mdnmf_model_destroy(model);
+    assert_int_equal(mdnmf_search_run(NULL, &search, &make_problem()->data, &result),
+                     MDNMF_ERR_ARGUMENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parameter_names_round_trip),
+        cmocka_unit_test(test_check_names_the_bad_dimension),
+        cmocka_unit_test(test_check_search_settings),
+        cmocka_unit_test(test_run_refuses_missing_data),
+        cmocka_unit_test(test_draws_follow_their_distributions),
+        cmocka_unit_test(test_same_seed_same_trials),
+        cmocka_unit_test(test_score_of_a_weak_mode),
+        cmocka_unit_test(test_leave_one_out_score_of_dnmf),
+        cmocka_unit_test(test_best_is_kept_and_refit_on_all_data),
+        cmocka_unit_test(test_failed_trials_are_recorded),
+        cmocka_unit_test(test_callback_stops_the_search),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
