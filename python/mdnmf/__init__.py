@@ -1,0 +1,29 @@
+"""mdnmf: NMF and Maximum Discrepancy NMF (MDNMF) for source separation,
+backed by the C library libmdnmf through ctypes.
+
+    from mdnmf import NMF, NMF_separation   # the research code's interface
+    from mdnmf import MDNMF                 # a scikit-learn estimator
+
+Data for NMF and NMF_separation is column-wise, (m features, N samples); an
+(m, N) float32 array in Fortran order reaches C without a copy.  MDNMF takes
+scikit-learn's (N samples, m features); there a C-order float32 array is the
+copy-free case.  See docs/python.md.
+"""
+
+from ._model import columns as as_columns
+from ._native import library_path, version as library_version
+from .errors import (CancelledError, DivergenceError, FileAccessError, FileFormatError,
+                     InvalidArgumentError, InvalidDataError, MDNMFError, NotFittedError,
+                     OutOfMemoryError, ShapeError)
+from .estimator import MDNMF
+from .metrics import mse, psnr
+from .research import NMF, NMF_separation, load
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NMF", "NMF_separation", "MDNMF", "load", "psnr", "mse", "as_columns",
+    "library_version", "library_path", "MDNMFError", "InvalidArgumentError",
+    "InvalidDataError", "ShapeError", "FileFormatError", "FileAccessError",
+    "OutOfMemoryError", "DivergenceError", "CancelledError", "NotFittedError",
+]

@@ -1,0 +1,246 @@
+"""The C library through ctypes: finding libmdnmf, its structs, its functions.
+
+The structs mirror include/mdnmf.h field by field; tests/python/test_structs.py
+compares their sizes and offsets with the C compiler's, so a header change
+cannot silently shift a field.
+"""
+
+import ctypes
+import ctypes.util
+import os
+import sys
+import sysconfig
+
+MAX_SOURCES = 16  # MDNMF_MAX_SOURCES
+
+# mdnmf_status
+OK = 0
+ERR_ARGUMENT = 1
+ERR_DATA = 2
+ERR_SHAPE = 3
+ERR_MEMORY = 4
+ERR_IO = 5
+ERR_FORMAT = 6
+ERR_DIVERGED = 7
+ERR_CANCELLED = 8
+ERR_STATE = 9
+
+INIT_NAMES = {"exemplar": 0, "exem": 0, "random": 1, "rand": 1}
+TRUE_SAMPLE_NAMES = {"std": 0, "adv": 1, "min": 2}
+MODE_NAMES = ("std", "adv", "exem", "sup", "full", "semi", "semi_adv")
+
+c_float_p = ctypes.POINTER(ctypes.c_float)
+c_double_p = ctypes.POINTER(ctypes.c_double)
+c_int64_p = ctypes.POINTER(ctypes.c_int64)
+
+
+class Progress(ctypes.Structure):
+    """mdnmf_progress"""
+    _fields_ = [
+        ("epoch", ctypes.c_int),
+        ("epochs", ctypes.c_int),
+        ("stage", ctypes.c_int),
+        ("stages", ctypes.c_int),
+        ("loss_true", ctypes.c_double),
+        ("loss_adv", ctypes.c_double),
+        ("objective", ctypes.c_double),
+    ]
+
+
+EPOCH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(Progress))
+TRACE_CALLBACK = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                  ctypes.c_void_p, ctypes.c_int64)
+
+
+class Params(ctypes.Structure):
+    """mdnmf_params (enums are C ints)"""
+    _fields_ = [
+        ("d", ctypes.c_int),
+        ("epochs", ctypes.c_int),
+        ("test_epochs", ctypes.c_int),
+        ("batch_size", ctypes.c_int64),
+        ("batch_size_adv", ctypes.c_int64),
+        ("init", ctypes.c_int),
+        ("mu_W", ctypes.c_double),
+        ("mu_H", ctypes.c_double),
+        ("tau_A", ctypes.c_double),
+        ("tau_W", ctypes.c_double),
+        ("normalize", ctypes.c_int),
+        ("update_H", ctypes.c_int),
+        ("true_sample", ctypes.c_int),
+        ("warm_start", ctypes.c_int),
+        ("seed", ctypes.c_uint64),
+        ("threads", ctypes.c_int),
+        ("on_epoch", EPOCH_CALLBACK),
+        ("on_epoch_user", ctypes.c_void_p),
+        ("on_trace", TRACE_CALLBACK),
+        ("on_trace_user", ctypes.c_void_p),
+    ]
+
+
+class SeparatorParams(ctypes.Structure):
+    """mdnmf_separator_params"""
+    _fields_ = [
+        ("common", Params),
+        ("mode", ctypes.c_int),
+        ("sources", ctypes.c_int),
+        ("d", ctypes.c_int64 * MAX_SOURCES),
+        ("mu_H", ctypes.c_double * MAX_SOURCES),
+        ("tau_A", ctypes.c_double * MAX_SOURCES),
+        ("beta", ctypes.c_double * MAX_SOURCES),
+        ("tau_S", ctypes.c_double),
+        ("batch_size_sup", ctypes.c_int64),
+        ("warm_start_epochs", ctypes.c_int),
+    ]
+
+
+class SeparationData(ctypes.Structure):
+    """mdnmf_separation_data (matrices as untyped addresses)"""
+    _fields_ = [
+        ("m", ctypes.c_int64),
+        ("U", ctypes.c_void_p * MAX_SOURCES),
+        ("n", ctypes.c_int64 * MAX_SOURCES),
+        ("V", ctypes.c_void_p),
+        ("n_V", ctypes.c_int64),
+        ("U_sup", ctypes.c_void_p * MAX_SOURCES),
+        ("V_sup", ctypes.c_void_p),
+        ("n_sup", ctypes.c_int64),
+    ]
+
+
+STRUCTS = {
+    "mdnmf_progress": Progress,
+    "mdnmf_params": Params,
+    "mdnmf_separator_params": SeparatorParams,
+    "mdnmf_separation_data": SeparationData,
+}
+
+# name: (result type, argument types)
+_PROTOTYPES = {
+    "mdnmf_version": (ctypes.c_char_p, []),
+    "mdnmf_strerror": (ctypes.c_char_p, [ctypes.c_int]),
+    "mdnmf_params_default": (None, [ctypes.POINTER(Params)]),
+    "mdnmf_params_check": (ctypes.c_char_p, [ctypes.POINTER(Params)]),
+    "mdnmf_model_create": (ctypes.c_void_p, [ctypes.POINTER(Params),
+                                             ctypes.POINTER(ctypes.c_int)]),
+    "mdnmf_model_destroy": (None, [ctypes.c_void_p]),
+    "mdnmf_model_last_error": (ctypes.c_char_p, [ctypes.c_void_p]),
+    "mdnmf_model_set_params": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(Params)]),
+    "mdnmf_model_params": (ctypes.POINTER(Params), [ctypes.c_void_p]),
+    "mdnmf_model_set_basis": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p,
+                                             ctypes.c_int64, ctypes.c_int64]),
+    "mdnmf_model_set_mu_H": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]),
+    "mdnmf_model_shape": (None, [ctypes.c_void_p, c_int64_p, c_int64_p]),
+    "mdnmf_model_basis": (c_float_p, [ctypes.c_void_p]),
+    "mdnmf_model_mu_H": (c_float_p, [ctypes.c_void_p]),
+    "mdnmf_model_activations": (c_float_p, [ctypes.c_void_p, c_int64_p]),
+    "mdnmf_model_adv_activations": (c_float_p, [ctypes.c_void_p, c_int64_p]),
+    "mdnmf_model_source_count": (ctypes.c_int, [ctypes.c_void_p]),
+    "mdnmf_model_components": (c_int64_p, [ctypes.c_void_p]),
+    "mdnmf_fit_std": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                     ctypes.c_int64]),
+    "mdnmf_fit_adv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                     ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
+                                     ctypes.c_void_p]),
+    "mdnmf_fit_exem": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                      ctypes.c_int64]),
+    "mdnmf_transform": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                       ctypes.c_int64, ctypes.c_void_p]),
+    "mdnmf_separator_params_default": (None, [ctypes.POINTER(SeparatorParams), ctypes.c_int]),
+    "mdnmf_separator_params_check": (ctypes.c_char_p, [ctypes.POINTER(SeparatorParams)]),
+    "mdnmf_separator_fit": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(SeparatorParams),
+                                           ctypes.POINTER(SeparationData)]),
+    "mdnmf_adversarial_data": (ctypes.c_int, [ctypes.POINTER(SeparationData), ctypes.c_int,
+                                              ctypes.c_int, ctypes.c_double, ctypes.c_void_p,
+                                              ctypes.c_void_p, c_int64_p]),
+    "mdnmf_model_separator_params": (ctypes.POINTER(SeparatorParams), [ctypes.c_void_p]),
+    "mdnmf_separate": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                      ctypes.c_int64, ctypes.c_int,
+                                      ctypes.POINTER(ctypes.c_void_p)]),
+    "mdnmf_psnr": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                  ctypes.c_int64, ctypes.c_void_p]),
+    "mdnmf_squared_error": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                           ctypes.c_int64, ctypes.c_void_p]),
+    "mdnmf_model_save": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
+    "mdnmf_model_load": (ctypes.c_void_p, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int),
+                                           ctypes.c_char_p, ctypes.c_size_t]),
+}
+
+
+def _candidates():
+    """Where libmdnmf may be, in the order of docs/python.md."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    explicit = os.environ.get("MDNMF_LIB")
+    if explicit:
+        yield explicit
+        return  # an explicit choice is never silently replaced by another library
+    bundled = os.path.join(here, "_lib")
+    if os.path.isdir(bundled):
+        for name in sorted(os.listdir(bundled)):
+            if name.startswith("libmdnmf.so"):
+                yield os.path.join(bundled, name)
+    # A source checkout: python/mdnmf/ -> build/ (what `make` builds).
+    yield os.path.join(os.path.dirname(os.path.dirname(here)), "build", "libmdnmf.so")
+    found = ctypes.util.find_library("mdnmf")
+    if found:
+        yield found
+    # `make install` puts it in PREFIX/lib, which the loader's cache may not
+    # know until ldconfig runs.
+    for folder in (sysconfig.get_config_var("LIBDIR"), "/usr/local/lib", "/usr/lib"):
+        if folder:
+            yield os.path.join(folder, "libmdnmf.so.0")
+
+
+def _load():
+    tried = []
+    for path in _candidates():
+        if os.path.sep in path and not os.path.exists(path):
+            tried.append(f"{path} (missing)")
+            continue
+        try:
+            return ctypes.CDLL(path), path
+        except OSError as error:
+            tried.append(f"{path} ({error})")
+    raise ImportError(
+        "mdnmf: cannot load the C library libmdnmf; build it with `make` (or install the "
+        "package with `make python`), or set MDNMF_LIB to the path of libmdnmf.so. Tried: "
+        + "; ".join(tried))
+
+
+def _declare(library):
+    for name, (result, arguments) in _PROTOTYPES.items():
+        try:
+            function = getattr(library, name)
+        except AttributeError:
+            raise ImportError(f"mdnmf: {library._name} lacks {name}: an older libmdnmf?") from None
+        function.restype = result
+        function.argtypes = arguments
+
+
+lib, library_path = _load()
+_declare(lib)
+
+
+def _check_layout():
+    """Catch a mismatched library early: its defaults must land where our
+    struct says the fields are."""
+    p = Params()
+    lib.mdnmf_params_default(ctypes.byref(p))
+    if p.d != 0 or p.tau_W != 1.0 or p.warm_start != 0 or p.threads != 0:
+        raise ImportError(f"mdnmf: {library_path} does not match this binding's mdnmf_params "
+                          "layout (rebuild the library and reinstall the package)")
+
+
+_check_layout()
+
+if sys.byteorder != "little":  # the .npy and model conventions assume it
+    raise ImportError("mdnmf: only little-endian machines are supported")
+
+
+def version():
+    """The version of the C library actually loaded, e.g. "0.1.0"."""
+    return lib.mdnmf_version().decode()
+
+
+def strerror(status):
+    return lib.mdnmf_strerror(status).decode()

@@ -1,0 +1,33 @@
+"""Per-sample quality measures (SPEC §9), computed by the library."""
+
+import numpy as np
+
+from . import _native
+from ._model import address, columns
+from ._native import lib
+from .errors import ShapeError, error_for
+
+
+def _per_sample(function, reference, estimate):
+    reference = columns(reference, "reference")
+    estimate = columns(estimate, "estimate", rows=reference.shape[0])
+    if estimate.shape != reference.shape:
+        raise ShapeError(f"estimate has shape {estimate.shape} but reference has "
+                         f"{reference.shape}")
+    m, n = reference.shape
+    out = np.empty(n, dtype=np.float64)
+    status = function(address(reference), address(estimate), m, n, address(out))
+    if status != _native.OK:
+        raise error_for(status, None)
+    return out
+
+
+def psnr(reference, estimate):
+    """PSNR of every sample (column) in dB: 20 log10(max(u) / rms(u - û)),
+    +inf where the sample is reproduced exactly.  Both arrays (m, N)."""
+    return _per_sample(lib.mdnmf_psnr, reference, estimate)
+
+
+def mse(reference, estimate):
+    """Mean squared error of every sample (column).  Both arrays (m, N)."""
+    return _per_sample(lib.mdnmf_squared_error, reference, estimate)

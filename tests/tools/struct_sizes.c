@@ -1,0 +1,91 @@
+/*
+ * struct_sizes — the layout of the public structs as the C compiler sees
+ * it, for the Python binding's test (tests/python/test_structs.py), which
+ * compares it with the ctypes mirrors in python/mdnmf/_native.py.
+ *
+ * Prints one line per struct, "STRUCT sizeof SIZE", and one per member,
+ * "STRUCT FIELD OFFSET SIZE".  Exit status 0.
+ */
+#include "mdnmf.h"
+
+#include <stddef.h>
+#include <stdio.h>
+
+#define STRUCT(type) printf("%s sizeof %zu\n", #type, sizeof(type))
+#define FIELD(type, field)                                                                   \
+    printf("%s %s %zu %zu\n", #type, #field, offsetof(type, field), sizeof(((type *)0)->field))
+
+static void progress(void)
+{
+    STRUCT(mdnmf_progress);
+    FIELD(mdnmf_progress, epoch);
+    FIELD(mdnmf_progress, epochs);
+    FIELD(mdnmf_progress, stage);
+    FIELD(mdnmf_progress, stages);
+    FIELD(mdnmf_progress, loss_true);
+    FIELD(mdnmf_progress, loss_adv);
+    FIELD(mdnmf_progress, objective);
+}
+
+static void params(void)
+{
+    STRUCT(mdnmf_params);
+    FIELD(mdnmf_params, d);
+    FIELD(mdnmf_params, epochs);
+    FIELD(mdnmf_params, test_epochs);
+    FIELD(mdnmf_params, batch_size);
+    FIELD(mdnmf_params, batch_size_adv);
+    FIELD(mdnmf_params, init);
+    FIELD(mdnmf_params, mu_W);
+    FIELD(mdnmf_params, mu_H);
+    FIELD(mdnmf_params, tau_A);
+    FIELD(mdnmf_params, tau_W);
+    FIELD(mdnmf_params, normalize);
+    FIELD(mdnmf_params, update_H);
+    FIELD(mdnmf_params, true_sample);
+    FIELD(mdnmf_params, warm_start);
+    FIELD(mdnmf_params, seed);
+    FIELD(mdnmf_params, threads);
+    FIELD(mdnmf_params, on_epoch);
+    FIELD(mdnmf_params, on_epoch_user);
+    FIELD(mdnmf_params, on_trace);
+    FIELD(mdnmf_params, on_trace_user);
+}
+
+static void separator_params(void)
+{
+    STRUCT(mdnmf_separator_params);
+    FIELD(mdnmf_separator_params, common);
+    FIELD(mdnmf_separator_params, mode);
+    FIELD(mdnmf_separator_params, sources);
+    FIELD(mdnmf_separator_params, d);
+    FIELD(mdnmf_separator_params, mu_H);
+    FIELD(mdnmf_separator_params, tau_A);
+    FIELD(mdnmf_separator_params, beta);
+    FIELD(mdnmf_separator_params, tau_S);
+    FIELD(mdnmf_separator_params, batch_size_sup);
+    FIELD(mdnmf_separator_params, warm_start_epochs);
+}
+
+static void separation_data(void)
+{
+    STRUCT(mdnmf_separation_data);
+    FIELD(mdnmf_separation_data, m);
+    FIELD(mdnmf_separation_data, U);
+    FIELD(mdnmf_separation_data, n);
+    FIELD(mdnmf_separation_data, V);
+    FIELD(mdnmf_separation_data, n_V);
+    FIELD(mdnmf_separation_data, U_sup);
+    FIELD(mdnmf_separation_data, V_sup);
+    FIELD(mdnmf_separation_data, n_sup);
+}
+
+int main(void)
+{
+    progress();
+    params();
+    separator_params();
+    separation_data();
+    printf("MDNMF_MAX_SOURCES value %d\n", MDNMF_MAX_SOURCES);
+    return 0;
+}
