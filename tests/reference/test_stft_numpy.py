@@ -19,6 +19,15 @@ relative (norm-wise and in the largest element).
 Run by ctest with MDNMF_LIB = the shared library.
 """
 import ctypes
+import os as _os
+import sys as _sys
+
+if _os.environ.get("MDNMF_SANITIZED") == "1":
+    # The sanitizer build's library cannot be loaded into python3 with ctypes
+    # (the ASan runtime must come first); its C paths are covered by the
+    # unit tests test_stft and test_audio under the sanitizers.
+    print("skipped: sanitizer build")
+    _sys.exit(77)
 import glob
 import os
 import sys

@@ -57,7 +57,7 @@ static problem problem_make(int S, uint64_t seed)
     problem p;
     memset(&p, 0, sizeof p);
     p.S = S;
-    float *basis[S_MAX], *mixed[S_MAX], *test[S_MAX];
+    float *basis[S_MAX] = {0}, *mixed[S_MAX] = {0}, *test[S_MAX] = {0};
     for (int s = 0; s < S; s++)
         basis[s] = test_random_matrix(&r, M, 3, 0.0, 1.0);
     for (int s = 0; s < S; s++) {
