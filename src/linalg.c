@@ -159,6 +159,14 @@ float max_entry(const float *X, int64_t count)
     return best;
 }
 
+int any_positive(const float *X, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        if (X[i] > 0.0f)
+            return 1;
+    return 0;
+}
+
 int64_t first_invalid_entry(const float *X, int64_t count)
 {
     for (int64_t i = 0; i < count; i++)

@@ -56,6 +56,8 @@ void scale_row_block(float *H, int64_t rows, int64_t n, int64_t offset, int64_t 
                      const float *scale);
 
 float max_entry(const float *X, int64_t count);
+/* 1 if some entry is > 0; stops at the first (a cheap "not silent" test). */
+int any_positive(const float *X, int64_t count);
 /* Index of the first entry that is negative or not finite, or -1. */
 int64_t first_invalid_entry(const float *X, int64_t count);
 /* 1 if every entry is finite. */

@@ -365,7 +365,7 @@ static void run_epoch(fit *f, int epoch)
             gather_batch(&f->data[i], b, m, d);
         /* A batch of silent true columns says nothing about W; its step
          * would be W ⊙ 0 ⊘ γ = 0, zeroing the basis for good. */
-        if (max_entry(f->data[0].U_b, m * f->data[0].batch) > 0.0f)
+        if (any_positive(f->data[0].U_b, m * f->data[0].batch))
             update_basis(f, b);
         if (f->p->update_H) {
             gram_of_columns(f->W, m, d, 1.0f, f->WtW);

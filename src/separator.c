@@ -489,7 +489,7 @@ static void dnmf_basis_step(separation *sep, joint *j, float *U_b)
         int64_t d = sep->p->d[s];
         const float *H_s = j->H_b + sep->offset[s];
         gather_columns(U_b, sep->data->U_sup[s], m, j->idx, j->batch);
-        if (max_entry(U_b, m * j->batch) == 0.0f)
+        if (!any_positive(U_b, m * j->batch))
             continue; /* silent batch: no step (docs/algorithm.md) */
         product_ABt_block(m, d, j->batch, scale, U_b, H_s, D, 0.0f, j->num);
         gram_of_row_block(H_s, d, j->batch, D, scale, j->G);
@@ -697,7 +697,7 @@ static int fit_semi(separation *sep, int adversarial)
         joint_shuffle(sep, &j, epoch);
         for (int64_t b = 0; b < j.n / j.batch; b++) {
             joint_gather(sep, &j, b);
-            if (max_entry(j.V_b, sep->m * j.batch) > 0.0f)
+            if (any_positive(j.V_b, sep->m * j.batch))
                 semi_basis_step(sep, &j);
             if (c->update_H)
                 joint_batch_activation_step(sep, &j);
