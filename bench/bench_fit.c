@@ -1,0 +1,980 @@
+/*
+ * bench_fit — seconds per epoch and achieved GFLOP/s of mdnmf_fit_std and
+ * mdnmf_fit_adv on MNIST-sized data, against cblas_sgemm running exactly the
+ * matrix products one epoch does (same shapes, same transposes, same order).
+ *
+ *   bench_fit [--d 32,64,128] [--n 5000] [--batch 500] [--n-adv N] [--batch-adv 250]
+ *             [--epochs 20] [--repeats 5] [--threads 1] [--seed 0] [--no-adv]
+ *             [--data DIR | --synthetic] [--save-data DIR] [--format text|tsv]
+ *             [--clock wall|cpu]
+ *
+ * Data: the MNIST digits of scripts/fetch-data.sh (DIR/digit0.npy ..
+ * digit9.npy; default $MDNMF_DATA_DIR/mnist, else data/mnist) when present:
+ * U = the first n/10 images of every digit, Û = the remaining images.
+ * Otherwise deterministic synthetic digits (non-negative, sparse, in [0, 1]).
+ * --save-data writes the U.npy and U_adv.npy used, so bench/numpy_reference.py
+ * times the NumPy reference on the very same matrices.
+ *
+ * Method (verify, then time — FFTW's libbench2 habit):
+ *   1. one fit of E epochs with an epoch callback: must return MDNMF_OK with
+ *      finite, decreasing loss (also the warm-up);
+ *   2. R rounds; each round times, for every case in turn, a fit of 0 epochs
+ *      (initialisation only), a fit of E epochs, both without callback (the
+ *      callback costs an extra product W H per epoch), and E epochs of the
+ *      sgemm reference: the BLAS calls of one epoch in the library's order
+ *      (epoch_products), each one cblas_sgemm call of the same shape on
+ *      random non-negative matrices.
+ *      Interleaving spreads a burst of load on a shared machine over all
+ *      cases instead of ruining one;
+ *   3. seconds per epoch = (best E-epoch fit - best 0-epoch fit) / E, and
+ *      best E sgemm epochs / E.
+ * Flops are gemm-equivalent: 2·M·N·K for every product of the update rules,
+ * the Gram products the library computes with ssyrk included as full
+ * products (the sgemm reference computes them with sgemm).  Element-wise
+ * passes, gathers and checks are not counted: they are the overhead the
+ * ratio to sgemm exposes.  The flop model (epoch_products) is checked
+ * against the products the library really asks for: bench_fit defines
+ * cblas_sgemm and cblas_ssyrk itself, counts every call of the statically
+ * linked library and passes it on to OpenBLAS.
+ *
+ * Output: a readable table (--format text) or tab-separated records for
+ * bench/report.py (--format tsv): "info<TAB>key<TAB>value" and
+ * "result<TAB>key=value<TAB>...".  Progress goes to stderr.
+ * Exit status: 0 success, 1 usage or data error, 2 a check failed (a fit,
+ * or the flop model against the library's BLAS calls).
+ */
+#define _GNU_SOURCE /* RTLD_NEXT */
+
+#include "mdnmf.h"
+#include "linalg.h" /* LINALG_CHUNK: the library's column chunk of the H step */
+
+#include <cblas.h>
+#include <dlfcn.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_DIMS 16
+#define MNIST_DIGITS 10
+#define SYNTHETIC_SIDE 28
+
+typedef enum { FORMAT_TEXT, FORMAT_TSV } output_format;
+
+typedef struct options {
+    int d[MAX_DIMS];
+    int d_count;
+    int64_t n, batch, n_adv, batch_adv;
+    int epochs, repeats, threads;
+    uint64_t seed;
+    int adversarial;
+    int synthetic;
+    int cpu_clock;
+    const char *data_dir;
+    const char *save_dir;
+    output_format format;
+} options;
+
+/* The data of the benchmark: U (m x n) and Û (m x n_adv), and where it came from. */
+typedef struct dataset {
+    int64_t m, n, n_adv;
+    float *U, *U_adv;
+    char source[1400];
+} dataset;
+
+/* One BLAS call of an epoch, as src/nmf.c makes it:
+ * C (M x N) = op(A) op(B), op = transpose when the flag is set. */
+typedef struct product {
+    const char *what;
+    int trans_a, trans_b;
+    int64_t M, N, K;
+    int64_t b_offset; /* first element of B in its data-sized pool (H-step chunks) */
+    int gram;         /* the library uses ssyrk for it */
+} product;
+
+/* The calls of one epoch, in the library's order (growing array). */
+typedef struct product_list {
+    product *items;
+    int64_t count, capacity;
+    int failed; /* out of memory while growing */
+} product_list;
+
+/* What one benchmark case measured. */
+typedef struct measurement {
+    const char *name; /* fit_std | fit_adv */
+    int d;
+    double seconds_per_epoch, setup_seconds;
+    double flop_per_epoch, gram_flop_per_epoch;
+    double counted_flop_per_epoch; /* what the library asked BLAS for */
+    double sgemm_seconds_per_epoch;
+    double loss_start, loss_end;
+} measurement;
+
+/* ------------------------------------------------------------ utilities */
+
+static double clock_seconds(clockid_t clock)
+{
+    struct timespec t;
+    clock_gettime(clock, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+/* Wall and CPU time of everything timed: a CPU share well below 1 means the
+ * machine was busy with something else and wall times are pessimistic. */
+static double timed_wall, timed_cpu;
+/* Measure with the process CPU clock instead of the wall clock (--clock cpu):
+ * on a shared machine it leaves out the time other processes held the core.
+ * Only meaningful with one thread. */
+static int use_cpu_clock;
+
+typedef struct stopwatch {
+    double wall, cpu;
+} stopwatch;
+
+static stopwatch stopwatch_start(void)
+{
+    return (stopwatch){clock_seconds(CLOCK_MONOTONIC), clock_seconds(CLOCK_PROCESS_CPUTIME_ID)};
+}
+
+/* Seconds since `start` (wall, or CPU with --clock cpu), added to the totals. */
+static double stopwatch_stop(stopwatch start)
+{
+    double wall = clock_seconds(CLOCK_MONOTONIC) - start.wall;
+    double cpu = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start.cpu;
+    timed_wall += wall;
+    timed_cpu += cpu;
+    return use_cpu_clock ? cpu : wall;
+}
+
+/* splitmix64: the benchmark's own deterministic stream (data, sgemm operands). */
+static uint64_t next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float next_uniform(uint64_t *state)
+{
+    return (float)(next_random(state) >> 40) * (1.0f / 16777216.0f);
+}
+
+static int all_finite_floats(const float *x, int64_t count)
+{
+    for (int64_t i = 0; i < count; i++)
+        if (!isfinite(x[i]))
+            return 0;
+    return 1;
+}
+
+/* ------------------------------------------------------------ counting BLAS calls */
+
+/* The executable's definitions of these two take precedence over
+ * libopenblas's, for the statically linked library as for the sgemm
+ * reference: each call adds its gemm-equivalent flops and goes on to OpenBLAS
+ * (one indirect call more, a few nanoseconds against microseconds). */
+static double requested_flops;
+
+typedef void sgemm_function(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
+                            blasint, blasint, float, const float *, blasint, const float *,
+                            blasint, float, float *, blasint);
+typedef void ssyrk_function(enum CBLAS_ORDER, enum CBLAS_UPLO, enum CBLAS_TRANSPOSE, blasint,
+                            blasint, float, const float *, blasint, float, float *, blasint);
+
+static void *openblas_symbol(const char *name)
+{
+    void *symbol = dlsym(RTLD_NEXT, name);
+    if (!symbol) {
+        fprintf(stderr, "bench_fit: %s not found in a shared BLAS: %s\n", name, dlerror());
+        exit(1);
+    }
+    return symbol;
+}
+
+void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_a,
+                 const enum CBLAS_TRANSPOSE trans_b, const blasint M, const blasint N,
+                 const blasint K, const float alpha, const float *A, const blasint lda,
+                 const float *B, const blasint ldb, const float beta, float *C,
+                 const blasint ldc)
+{
+    static sgemm_function *real;
+    if (!real)
+        *(void **)&real = openblas_symbol("cblas_sgemm");
+    requested_flops += 2.0 * (double)M * (double)N * (double)K;
+    real(order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
+
+void cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
+                 const enum CBLAS_TRANSPOSE trans, const blasint N, const blasint K,
+                 const float alpha, const float *A, const blasint lda, const float beta,
+                 float *C, const blasint ldc)
+{
+    static ssyrk_function *real;
+    if (!real)
+        *(void **)&real = openblas_symbol("cblas_ssyrk");
+    requested_flops += 2.0 * (double)N * (double)N * (double)K; /* gemm-equivalent */
+    real(order, uplo, trans, N, K, alpha, A, lda, beta, C, ldc);
+}
+
+/* ------------------------------------------------------------ options */
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: bench_fit [options]\n"
+            "  --d LIST          atom counts, comma-separated (default 32,64,128)\n"
+            "  --n N             true columns (default 5000)\n"
+            "  --batch B         true columns per batch (default 500)\n"
+            "  --n-adv N         adversarial columns (default = n)\n"
+            "  --batch-adv B     adversarial columns per batch (default 250)\n"
+            "  --no-adv          skip the MDNMF (fit_adv) cases\n"
+            "  --epochs E        epochs per timed fit (default 20)\n"
+            "  --repeats R       timed repetitions, best kept (default 5)\n"
+            "  --threads T       BLAS / library threads (default 1)\n"
+            "  --seed S          fit seed (default 0)\n"
+            "  --data DIR        folder with digit0.npy .. digit9.npy\n"
+            "                    (default $MDNMF_DATA_DIR/mnist, else data/mnist)\n"
+            "  --synthetic       use synthetic digits even if MNIST is present\n"
+            "  --save-data DIR   write the U.npy and U_adv.npy used into DIR\n"
+            "  --format F        text (default) or tsv (for bench/report.py)\n"
+            "  --clock C         wall (default) or cpu: time with the process CPU clock,\n"
+            "                    which leaves out time other processes held the core\n"
+            "                    (one thread only)\n");
+}
+
+static int parse_int64(const char *text, int64_t minimum, int64_t *out)
+{
+    char *end = NULL;
+    long long value = strtoll(text, &end, 10);
+    if (!text[0] || *end || value < minimum)
+        return 0;
+    *out = value;
+    return 1;
+}
+
+static int parse_int(const char *text, int minimum, int *out)
+{
+    int64_t value;
+    if (!parse_int64(text, minimum, &value) || value > 1000000000)
+        return 0;
+    *out = (int)value;
+    return 1;
+}
+
+static int parse_dims(const char *text, options *o)
+{
+    char buffer[256];
+    if (strlen(text) >= sizeof buffer)
+        return 0;
+    strcpy(buffer, text);
+    o->d_count = 0;
+    for (char *item = strtok(buffer, ","); item; item = strtok(NULL, ",")) {
+        if (o->d_count == MAX_DIMS || !parse_int(item, 1, &o->d[o->d_count]))
+            return 0;
+        o->d_count++;
+    }
+    return o->d_count > 0;
+}
+
+static void default_options(options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->d[0] = 32, o->d[1] = 64, o->d[2] = 128;
+    o->d_count = 3;
+    o->n = 5000;
+    o->batch = 500;
+    o->n_adv = 0; /* = n */
+    o->batch_adv = 250;
+    o->epochs = 20;
+    o->repeats = 5;
+    o->threads = 1;
+    o->adversarial = 1;
+    o->format = FORMAT_TEXT;
+}
+
+/* The command line, as a table: flag, kind of value, where it goes. */
+typedef enum { OPT_SWITCH_OFF, OPT_SWITCH_ON, OPT_INT64_0, OPT_INT64_1, OPT_INT_1, OPT_SEED,
+               OPT_DIMS, OPT_PATH, OPT_FORMAT, OPT_CLOCK } option_kind;
+
+typedef struct option_spec {
+    const char *flag;
+    option_kind kind;
+    size_t offset; /* of the field in `options` */
+} option_spec;
+
+static const option_spec OPTION_TABLE[] = {
+    {"--d", OPT_DIMS, 0},
+    {"--n", OPT_INT64_1, offsetof(options, n)},
+    {"--batch", OPT_INT64_0, offsetof(options, batch)},
+    {"--n-adv", OPT_INT64_1, offsetof(options, n_adv)},
+    {"--batch-adv", OPT_INT64_0, offsetof(options, batch_adv)},
+    {"--no-adv", OPT_SWITCH_OFF, offsetof(options, adversarial)},
+    {"--epochs", OPT_INT_1, offsetof(options, epochs)},
+    {"--repeats", OPT_INT_1, offsetof(options, repeats)},
+    {"--threads", OPT_INT_1, offsetof(options, threads)},
+    {"--seed", OPT_SEED, offsetof(options, seed)},
+    {"--data", OPT_PATH, offsetof(options, data_dir)},
+    {"--synthetic", OPT_SWITCH_ON, offsetof(options, synthetic)},
+    {"--save-data", OPT_PATH, offsetof(options, save_dir)},
+    {"--format", OPT_FORMAT, offsetof(options, format)},
+    {"--clock", OPT_CLOCK, offsetof(options, cpu_clock)},
+};
+
+/* Store `value` for `spec`; 0 if it is not a valid value. */
+static int apply_option(const option_spec *spec, const char *value, options *o)
+{
+    char *field = (char *)o + spec->offset;
+    int64_t number;
+    switch (spec->kind) {
+    case OPT_SWITCH_OFF: *(int *)field = 0; return 1;
+    case OPT_SWITCH_ON: *(int *)field = 1; return 1;
+    case OPT_INT64_0: return parse_int64(value, 0, (int64_t *)field);
+    case OPT_INT64_1: return parse_int64(value, 1, (int64_t *)field);
+    case OPT_INT_1: return parse_int(value, 1, (int *)field);
+    case OPT_SEED:
+        if (!parse_int64(value, 0, &number))
+            return 0;
+        *(uint64_t *)field = (uint64_t)number;
+        return 1;
+    case OPT_DIMS: return parse_dims(value, o);
+    case OPT_PATH: *(const char **)field = value; return 1;
+    case OPT_FORMAT:
+        *(output_format *)field = !strcmp(value, "tsv") ? FORMAT_TSV : FORMAT_TEXT;
+        return !strcmp(value, "text") || !strcmp(value, "tsv");
+    case OPT_CLOCK:
+        *(int *)field = !strcmp(value, "cpu");
+        return !strcmp(value, "wall") || !strcmp(value, "cpu");
+    }
+    return 0;
+}
+
+/* Returns 0 on success, 1 on a usage error, -1 when --help was asked. */
+static int parse_options(int argc, char **argv, options *o)
+{
+    default_options(o);
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return -1;
+        const option_spec *spec = NULL;
+        for (size_t k = 0; k < sizeof OPTION_TABLE / sizeof *OPTION_TABLE && !spec; k++)
+            if (!strcmp(argv[i], OPTION_TABLE[k].flag))
+                spec = &OPTION_TABLE[k];
+        if (!spec) {
+            fprintf(stderr, "bench_fit: unknown option %s (see --help)\n", argv[i]);
+            return 1;
+        }
+        int switch_only = spec->kind == OPT_SWITCH_OFF || spec->kind == OPT_SWITCH_ON;
+        const char *value = switch_only ? NULL : i + 1 < argc ? argv[++i] : NULL;
+        if ((!switch_only && !value) || !apply_option(spec, value, o)) {
+            fprintf(stderr, "bench_fit: %s needs a valid value (see --help)\n", spec->flag);
+            return 1;
+        }
+    }
+    if (o->cpu_clock && o->threads != 1) {
+        fprintf(stderr, "bench_fit: --clock cpu needs --threads 1\n");
+        return 1;
+    }
+    if (o->n_adv == 0)
+        o->n_adv = o->n;
+    /* The library clamps batches to the data; the flop count must agree. */
+    if (o->batch == 0 || o->batch > o->n)
+        o->batch = o->n;
+    if (o->batch_adv == 0 || o->batch_adv > o->n_adv)
+        o->batch_adv = o->n_adv;
+    return 0;
+}
+
+/* ------------------------------------------------------------ data */
+
+/* Append columns [first, first + count) of `digit` (m x n) to `out` at column *filled. */
+static void append_columns(float *out, int64_t *filled, const mdnmf_matrix *digit, int64_t first,
+                           int64_t count)
+{
+    memcpy(out + *filled * digit->m, digit->data + first * digit->m,
+           (size_t)(count * digit->m) * sizeof *out);
+    *filled += count;
+}
+
+/* U = the first ceil(n/10) images of each digit (in digit order, up to n);
+ * Û = the images left over, up to n_adv.  Returns 0 if the folder does not
+ * hold enough MNIST digits. */
+static int load_mnist(const char *folder, int64_t n, int64_t n_adv, dataset *data)
+{
+    mdnmf_matrix digits[MNIST_DIGITS] = {{0}};
+    int ok = 1;
+    for (int k = 0; k < MNIST_DIGITS && ok; k++) {
+        char path[1100], message[256];
+        snprintf(path, sizeof path, "%s/digit%d.npy", folder, k);
+        ok = mdnmf_npy_read(path, &digits[k], message, sizeof message) == MDNMF_OK &&
+             digits[k].m == digits[0].m;
+    }
+    int64_t total = 0;
+    for (int k = 0; k < MNIST_DIGITS && ok; k++)
+        total += digits[k].n;
+    if (ok && total >= n + n_adv) {
+        int64_t m = digits[0].m, per_digit = (n + MNIST_DIGITS - 1) / MNIST_DIGITS;
+        data->m = m;
+        data->U = malloc((size_t)(m * n) * sizeof *data->U);
+        data->U_adv = malloc((size_t)(m * n_adv) * sizeof *data->U_adv);
+        ok = data->U && data->U_adv;
+        int64_t taken[MNIST_DIGITS] = {0}, filled = 0, filled_adv = 0;
+        for (int k = 0; k < MNIST_DIGITS && ok; k++) {
+            int64_t want = n - filled < per_digit ? n - filled : per_digit;
+            taken[k] = want < digits[k].n ? want : digits[k].n;
+            append_columns(data->U, &filled, &digits[k], 0, taken[k]);
+        }
+        for (int k = 0; k < MNIST_DIGITS && ok; k++) {
+            int64_t left = digits[k].n - taken[k], want = n_adv - filled_adv;
+            append_columns(data->U_adv, &filled_adv, &digits[k], taken[k],
+                           left < want ? left : want);
+        }
+        ok = ok && filled == n && filled_adv == n_adv;
+        if (ok)
+            snprintf(data->source, sizeof data->source,
+                     "MNIST digits from %s (U: first %lld images of each digit; "
+                     "U_adv: the next %lld images)",
+                     folder, (long long)per_digit, (long long)n_adv);
+    } else {
+        ok = 0;
+    }
+    for (int k = 0; k < MNIST_DIGITS; k++)
+        mdnmf_matrix_free(&digits[k]);
+    return ok;
+}
+
+/* A synthetic 28 x 28 "digit": two of a fixed set of stroke prototypes (each
+ * three Gaussian blobs), randomly weighted, clipped to [0, 1], small values
+ * zeroed, so that the data is non-negative, sparse (about as sparse as MNIST)
+ * and of low rank plus variation, like the real thing. */
+#define PROTOTYPES 20
+#define BLOBS 3
+
+typedef struct blob {
+    float row, col, width;
+} blob;
+
+static void synthesize(float *U, int64_t n, uint64_t seed)
+{
+    uint64_t state = seed ^ 0x6D646E6D66ull;
+    blob shapes[PROTOTYPES][BLOBS];
+    for (int p = 0; p < PROTOTYPES; p++)
+        for (int b = 0; b < BLOBS; b++) {
+            shapes[p][b].row = 6.0f + 16.0f * next_uniform(&state);
+            shapes[p][b].col = 6.0f + 16.0f * next_uniform(&state);
+            shapes[p][b].width = 1.0f + 1.0f * next_uniform(&state);
+        }
+    const int64_t m = SYNTHETIC_SIDE * SYNTHETIC_SIDE;
+    for (int64_t j = 0; j < n; j++) {
+        float *column = U + j * m;
+        memset(column, 0, (size_t)m * sizeof *column);
+        for (int pick = 0; pick < 2; pick++) {
+            const blob *shape = shapes[next_random(&state) % PROTOTYPES];
+            float weight = 0.5f + 0.5f * next_uniform(&state);
+            float shift_r = 2.0f * next_uniform(&state) - 1.0f;
+            float shift_c = 2.0f * next_uniform(&state) - 1.0f;
+            for (int b = 0; b < BLOBS; b++)
+                for (int r = 0; r < SYNTHETIC_SIDE; r++)
+                    for (int c = 0; c < SYNTHETIC_SIDE; c++) {
+                        float dr = (float)r - shape[b].row - shift_r;
+                        float dc = (float)c - shape[b].col - shift_c;
+                        float w2 = shape[b].width * shape[b].width;
+                        column[r * SYNTHETIC_SIDE + c] +=
+                            weight * expf(-(dr * dr + dc * dc) / (2.0f * w2));
+                    }
+        }
+        for (int64_t i = 0; i < m; i++)
+            column[i] = column[i] < 0.1f ? 0.0f : column[i] > 1.0f ? 1.0f : column[i];
+    }
+}
+
+static int make_synthetic(int64_t n, int64_t n_adv, dataset *data)
+{
+    int64_t m = SYNTHETIC_SIDE * SYNTHETIC_SIDE;
+    data->m = m;
+    data->U = malloc((size_t)(m * n) * sizeof *data->U);
+    data->U_adv = malloc((size_t)(m * n_adv) * sizeof *data->U_adv);
+    if (!data->U || !data->U_adv)
+        return 0;
+    synthesize(data->U, n, 1);
+    synthesize(data->U_adv, n_adv, 2);
+    snprintf(data->source, sizeof data->source,
+             "synthetic digits (28x28, sparse strokes in [0,1]; MNIST not found)");
+    return 1;
+}
+
+static int prepare_data(const options *o, dataset *data)
+{
+    char folder[1024];
+    const char *root = getenv("MDNMF_DATA_DIR");
+    if (o->data_dir)
+        snprintf(folder, sizeof folder, "%s", o->data_dir);
+    else if (root && root[0])
+        snprintf(folder, sizeof folder, "%s/mnist", root);
+    else
+        snprintf(folder, sizeof folder, "data/mnist");
+    data->n = o->n;
+    data->n_adv = o->n_adv;
+    if (!o->synthetic && load_mnist(folder, o->n, o->n_adv, data))
+        return 1;
+    free(data->U), free(data->U_adv);
+    data->U = data->U_adv = NULL;
+    if (o->data_dir && !o->synthetic) {
+        fprintf(stderr, "bench_fit: %s lacks %lld + %lld MNIST images (digit0..9.npy)\n",
+                o->data_dir, (long long)o->n, (long long)o->n_adv);
+        return 0;
+    }
+    return make_synthetic(o->n, o->n_adv, data);
+}
+
+static int save_data(const char *folder, const dataset *data)
+{
+    char path[1024], message[256];
+    snprintf(path, sizeof path, "%s/U.npy", folder);
+    int status = mdnmf_npy_write(path, data->U, data->m, data->n, message, sizeof message);
+    if (status == MDNMF_OK) {
+        snprintf(path, sizeof path, "%s/U_adv.npy", folder);
+        status = mdnmf_npy_write(path, data->U_adv, data->m, data->n_adv, message,
+                                 sizeof message);
+    }
+    if (status != MDNMF_OK)
+        fprintf(stderr, "bench_fit: cannot save the data: %s\n", message);
+    return status == MDNMF_OK;
+}
+
+/* ------------------------------------------------------------ the flop model */
+
+static void add_product(product_list *list, const char *what, int trans_a, int trans_b,
+                        int64_t M, int64_t N, int64_t K, int64_t b_offset, int gram)
+{
+    if (list->count == list->capacity) {
+        int64_t capacity = list->capacity ? 2 * list->capacity : 64;
+        product *grown = realloc(list->items, (size_t)capacity * sizeof *grown);
+        if (!grown) {
+            list->failed = 1;
+            return;
+        }
+        list->items = grown;
+        list->capacity = capacity;
+    }
+    list->items[list->count++] = (product){what, trans_a, trans_b, M, N, K, b_offset, gram};
+}
+
+/* The full H step of src/nmf.c (update_activations, one iteration), chunked
+ * by LINALG_CHUNK columns: num = WᵀU_c, den = (WᵀW) H_c. */
+static void add_h_step(product_list *list, const char *num_what, const char *den_what,
+                       int64_t m, int64_t d, int64_t n)
+{
+    for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
+        int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
+        add_product(list, num_what, 1, 0, d, cols, m, start * m, 0);
+        add_product(list, den_what, 0, 0, d, cols, d, start * d, 0);
+    }
+}
+
+/* Every BLAS call of one epoch of fit_std (adversarial = 0) or fit_adv with
+ * default options (no update_H, no normalize, true_sample std), in the order
+ * src/nmf.c makes them.  Returns 0 when out of memory. */
+static int epoch_products(product_list *list, int64_t m, int64_t d, int64_t n, int64_t batch,
+                          int adversarial, int64_t n_adv, int64_t batch_adv)
+{
+    for (int64_t b = 0; b < n / batch; b++) {
+        /* W <- W ⊙ (U_b H_bᵀ/B [+ τ_A W Ĥ_bĤ_bᵀ/B̂]) ⊘ (W H_bH_bᵀ/B [+ τ_A Û_bĤ_bᵀ/B̂] + γ) */
+        add_product(list, "U_b H_b^T", 0, 1, m, d, batch, 0, 0);
+        add_product(list, "H_b H_b^T (ssyrk)", 0, 1, d, d, batch, 0, 1);
+        add_product(list, "W G", 0, 0, m, d, d, 0, 0);
+        if (adversarial) {
+            add_product(list, "Ha_b Ha_b^T (ssyrk)", 0, 1, d, d, batch_adv, 0, 1);
+            add_product(list, "W Ga", 0, 0, m, d, d, 0, 0);
+            add_product(list, "Ua_b Ha_b^T", 0, 1, m, d, batch_adv, 0, 0);
+        }
+    }
+    /* After the batches: WᵀW once, then H <- H ⊙ WᵀU ⊘ (WᵀW H + λ1ᵀ) [and Ĥ]. */
+    add_product(list, "W^T W (ssyrk)", 1, 0, d, d, m, 0, 1);
+    add_h_step(list, "W^T U", "W^TW H", m, d, n);
+    if (adversarial) {
+        add_h_step(list, "W^T Ua", "W^TW Ha", m, d, n_adv);
+        /* The collapse check of check_divergence: W H_s on 64 fixed true columns. */
+        add_product(list, "W H_sample (health)", 0, 0, m, n < 64 ? n : 64, d, 0, 0);
+    }
+    return !list->failed;
+}
+
+static double product_flops(const product *p)
+{
+    return 2.0 * (double)p->M * (double)p->N * (double)p->K;
+}
+
+static void total_flops(const product_list *list, double *all, double *gram)
+{
+    *all = *gram = 0.0;
+    for (int64_t i = 0; i < list->count; i++) {
+        *all += product_flops(&list->items[i]);
+        if (list->items[i].gram)
+            *gram += product_flops(&list->items[i]);
+    }
+}
+
+/* ------------------------------------------------------------ sgemm reference */
+
+typedef struct operand_pools {
+    float *A, *B, *C;
+} operand_pools;
+
+static int64_t larger(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* Operand pools large enough for every product of every list (one set for
+ * all cases); filled with Uniform(0,1) like the data. */
+static int allocate_pools(const product_list *const *lists, int list_count,
+                          operand_pools *pools)
+{
+    int64_t a = 1, b = 1, c = 1;
+    for (int l = 0; l < list_count; l++)
+        for (int64_t i = 0; i < lists[l]->count; i++) {
+            const product *p = &lists[l]->items[i];
+            a = larger(a, p->M * p->K);
+            b = larger(b, p->b_offset + p->K * p->N);
+            c = larger(c, p->M * p->N);
+        }
+    pools->A = malloc((size_t)a * sizeof(float));
+    pools->B = malloc((size_t)b * sizeof(float));
+    pools->C = malloc((size_t)c * sizeof(float));
+    if (!pools->A || !pools->B || !pools->C)
+        return 0;
+    uint64_t state = 12345;
+    for (int64_t i = 0; i < a; i++)
+        pools->A[i] = next_uniform(&state);
+    for (int64_t i = 0; i < b; i++)
+        pools->B[i] = next_uniform(&state);
+    memset(pools->C, 0, (size_t)c * sizeof(float));
+    return 1;
+}
+
+static void free_pools(operand_pools *pools)
+{
+    free(pools->A), free(pools->B), free(pools->C);
+}
+
+static void run_sgemm_epoch(const product_list *list, const operand_pools *pools)
+{
+    for (int64_t i = 0; i < list->count; i++) {
+        const product *p = &list->items[i];
+        int lda = (int)(p->trans_a ? p->K : p->M);
+        int ldb = (int)(p->trans_b ? p->N : p->K);
+        cblas_sgemm(CblasColMajor, p->trans_a ? CblasTrans : CblasNoTrans,
+                    p->trans_b ? CblasTrans : CblasNoTrans, (int)p->M, (int)p->N, (int)p->K,
+                    1.0f, pools->A, lda, pools->B + p->b_offset, ldb, 0.0f, pools->C,
+                    (int)p->M);
+    }
+}
+
+/* Wall time of `epochs` epochs of the bare sgemm sequence. */
+static double time_sgemm_epochs(const product_list *list, const operand_pools *pools,
+                                int epochs)
+{
+    stopwatch start = stopwatch_start();
+    for (int e = 0; e < epochs; e++)
+        run_sgemm_epoch(list, pools);
+    return stopwatch_stop(start);
+}
+
+/* ------------------------------------------------------------ the cases */
+
+/* One benchmark case (a fit and d), its model and its best times so far. */
+typedef struct bench_case {
+    int d, adversarial;
+    mdnmf_params params;
+    mdnmf_model *model;
+    product_list products;
+    double best_setup, best_full, best_sgemm; /* seconds: 0 epochs, E epochs, E sgemm epochs */
+    double setup_flops, full_flops;           /* counted in the timed fits */
+    measurement result;
+} bench_case;
+
+typedef struct loss_log {
+    double *values; /* epochs + 1 */
+    int recorded;
+    int capacity;
+} loss_log;
+
+static int record_loss(void *user, const mdnmf_progress *progress)
+{
+    loss_log *log = user;
+    if (log->recorded < log->capacity)
+        log->values[log->recorded++] = progress->loss_true;
+    return 0;
+}
+
+static int run_fit(mdnmf_model *model, const dataset *data, int adversarial)
+{
+    if (adversarial)
+        return mdnmf_fit_adv(model, data->U, data->m, data->n, data->U_adv, data->n_adv, NULL);
+    return mdnmf_fit_std(model, data->U, data->m, data->n);
+}
+
+/* Wall time of one whole fit of `epochs` epochs (no callback); the flops it
+ * asked BLAS for in *flops. */
+static double time_fit(bench_case *c, int epochs, const dataset *data, int *status,
+                       double *flops)
+{
+    mdnmf_params params = c->params;
+    params.epochs = epochs;
+    *status = mdnmf_model_set_params(c->model, &params);
+    if (*status)
+        return NAN;
+    double counted_before = requested_flops;
+    stopwatch start = stopwatch_start();
+    *status = run_fit(c->model, data, c->adversarial);
+    double elapsed = stopwatch_stop(start);
+    *flops = requested_flops - counted_before;
+    return elapsed;
+}
+
+/* The check before timing: the fit succeeds, its basis and losses are finite
+ * and the loss after the last epoch is below the loss after initialisation.
+ * It is also the warm-up. */
+static int verify_fit(bench_case *c, const dataset *data)
+{
+    mdnmf_params params = c->params;
+    loss_log log = {.capacity = params.epochs + 1};
+    log.values = calloc((size_t)log.capacity, sizeof *log.values);
+    if (!log.values)
+        return 0;
+    params.on_epoch = record_loss;
+    params.on_epoch_user = &log;
+    int status = mdnmf_model_set_params(c->model, &params);
+    if (!status)
+        status = run_fit(c->model, data, c->adversarial);
+    int ok = status == MDNMF_OK && log.recorded == log.capacity;
+    if (ok) {
+        int64_t m, d;
+        mdnmf_model_shape(c->model, &m, &d);
+        ok = all_finite_floats(mdnmf_model_basis(c->model), m * d);
+        for (int e = 0; e < log.recorded && ok; e++)
+            ok = isfinite(log.values[e]);
+        ok = ok && log.values[log.recorded - 1] < log.values[0];
+    }
+    if (ok) {
+        c->result.loss_start = log.values[0];
+        c->result.loss_end = log.values[log.recorded - 1];
+    } else {
+        fprintf(stderr, "bench_fit: %s d=%d failed its check: status %d (%s) %s\n",
+                c->result.name, c->d, status, mdnmf_strerror(status),
+                status ? mdnmf_model_last_error(c->model) : "loss not finite or not decreasing");
+    }
+    free(log.values);
+    return ok;
+}
+
+/* Model, check fit and flop model of one case. */
+static int prepare_case(bench_case *c, const options *o, const dataset *data)
+{
+    mdnmf_params_default(&c->params);
+    c->params.d = c->d;
+    c->params.epochs = o->epochs;
+    c->params.batch_size = o->batch;
+    c->params.batch_size_adv = o->batch_adv;
+    c->params.threads = o->threads;
+    c->params.seed = o->seed;
+    c->result.name = c->adversarial ? "fit_adv" : "fit_std";
+    c->result.d = c->d;
+    c->best_setup = c->best_full = c->best_sgemm = INFINITY;
+    int status = MDNMF_OK;
+    c->model = mdnmf_model_create(&c->params, &status);
+    if (!c->model) {
+        fprintf(stderr, "bench_fit: cannot create a model: %s\n", mdnmf_strerror(status));
+        return 0;
+    }
+    if (!epoch_products(&c->products, data->m, c->d, data->n, o->batch, c->adversarial,
+                        data->n_adv, o->batch_adv)) {
+        fprintf(stderr, "bench_fit: out of memory for the product list\n");
+        return 0;
+    }
+    total_flops(&c->products, &c->result.flop_per_epoch, &c->result.gram_flop_per_epoch);
+    fprintf(stderr, "bench_fit: checking %s d=%d\n", c->result.name, c->d);
+    return verify_fit(c, data);
+}
+
+/* One round of a case: a 0-epoch fit, an E-epoch fit and E sgemm epochs. */
+static int time_case_round(bench_case *c, const options *o, const dataset *data,
+                           const operand_pools *pools)
+{
+    int status;
+    double setup = time_fit(c, 0, data, &status, &c->setup_flops);
+    double full = status ? NAN : time_fit(c, o->epochs, data, &status, &c->full_flops);
+    if (status) {
+        fprintf(stderr, "bench_fit: %s d=%d: timed fit failed: %s\n", c->result.name, c->d,
+                mdnmf_model_last_error(c->model));
+        return 0;
+    }
+    openblas_set_num_threads(o->threads);
+    double sgemm = time_sgemm_epochs(&c->products, pools, o->epochs);
+    c->best_setup = setup < c->best_setup ? setup : c->best_setup;
+    c->best_full = full < c->best_full ? full : c->best_full;
+    c->best_sgemm = sgemm < c->best_sgemm ? sgemm : c->best_sgemm;
+    return 1;
+}
+
+/* Per-epoch figures from the best times; checks the flop model against the
+ * products the library asked for. */
+static int finish_case(bench_case *c, const options *o)
+{
+    measurement *r = &c->result;
+    r->setup_seconds = c->best_setup;
+    r->seconds_per_epoch = (c->best_full - c->best_setup) / o->epochs;
+    r->sgemm_seconds_per_epoch = c->best_sgemm / o->epochs;
+    r->counted_flop_per_epoch = (c->full_flops - c->setup_flops) / o->epochs;
+    if (fabs(r->counted_flop_per_epoch - r->flop_per_epoch) > 1e-9 * r->flop_per_epoch) {
+        fprintf(stderr,
+                "bench_fit: %s d=%d: the library asks BLAS for %.6g flop per epoch, the flop "
+                "model (epoch_products) says %.6g: update epoch_products to src/nmf.c\n",
+                r->name, c->d, r->counted_flop_per_epoch, r->flop_per_epoch);
+        return 0;
+    }
+    if (!(r->seconds_per_epoch > 0.0)) {
+        fprintf(stderr, "bench_fit: %s d=%d: timing noise exceeds the epochs' time; "
+                        "use more --epochs\n", r->name, c->d);
+        return 0;
+    }
+    return 1;
+}
+
+/* Check every case, then time them in interleaved rounds (round r times
+ * every case once), keeping each case's best: a burst of load on a shared
+ * machine then spoils one round of every case rather than all rounds of one. */
+static int run_cases(bench_case *cases, int count, const options *o, const dataset *data)
+{
+    for (int i = 0; i < count; i++)
+        if (!prepare_case(&cases[i], o, data))
+            return 0;
+    const product_list *lists[2 * MAX_DIMS];
+    for (int i = 0; i < count; i++)
+        lists[i] = &cases[i].products;
+    operand_pools pools = {0};
+    int ok = allocate_pools(lists, count, &pools);
+    if (!ok)
+        fprintf(stderr, "bench_fit: out of memory for the sgemm reference\n");
+    openblas_set_num_threads(o->threads);
+    for (int i = 0; i < count && ok; i++)
+        run_sgemm_epoch(&cases[i].products, &pools); /* warm-up */
+    for (int round = 1; round <= o->repeats && ok; round++) {
+        fprintf(stderr, "bench_fit: timing round %d of %d\n", round, o->repeats);
+        for (int i = 0; i < count && ok; i++)
+            ok = time_case_round(&cases[i], o, data, &pools);
+    }
+    free_pools(&pools);
+    for (int i = 0; i < count && ok; i++)
+        ok = finish_case(&cases[i], o);
+    return ok;
+}
+
+/* ------------------------------------------------------------ output */
+
+static void print_info(const options *o, const dataset *data)
+{
+    const char *keys[] = {"library", "openblas_config", "openblas_core", "openblas_threads",
+                          "threads", "build", "compiler", "data", "shape", "method",
+                          "cpu_share"};
+    char shape[256], build[128], method[256];
+    snprintf(shape, sizeof shape, "m=%lld n=%lld batch=%lld n_adv=%lld batch_adv=%lld",
+             (long long)data->m, (long long)data->n, (long long)o->batch,
+             (long long)data->n_adv, (long long)o->batch_adv);
+    snprintf(build, sizeof build, "%s%s", BENCH_BUILD_TYPE,
+             BENCH_NATIVE ? " -march=native" : "");
+    snprintf(method, sizeof method,
+             "E=%d epochs, %d interleaved rounds, seed %llu, %s clock; s/epoch = (best "
+             "E-epoch fit - best 0-epoch fit) / E",
+             o->epochs, o->repeats, (unsigned long long)o->seed,
+             o->cpu_clock ? "process CPU" : "wall");
+    char threads[32], blas_threads[32], cpu_share[32];
+    snprintf(cpu_share, sizeof cpu_share, "%.3f", timed_wall > 0 ? timed_cpu / timed_wall : 0.0);
+    snprintf(threads, sizeof threads, "%d", o->threads);
+    snprintf(blas_threads, sizeof blas_threads, "%d", openblas_get_num_threads());
+    const char *values[] = {mdnmf_version(), openblas_get_config(), openblas_get_corename(),
+                            blas_threads, threads, build, "gcc " __VERSION__, data->source,
+                            shape, method, cpu_share};
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
+        if (o->format == FORMAT_TSV)
+            printf("info\t%s\t%s\n", keys[i], values[i]);
+        else
+            printf("%-17s %s\n", keys[i], values[i]);
+    }
+    if (o->format == FORMAT_TEXT)
+        printf("\n%-8s %5s %12s %11s %10s %12s %10s %7s %11s %11s\n", "case", "d", "ms/epoch",
+               "GFLOP/ep", "GFLOP/s", "sgemm ms/ep", "sgemm GF/s", "ratio", "loss start",
+               "loss end");
+}
+
+static void print_measurement(const options *o, const dataset *data, const measurement *r)
+{
+    double gflops = r->flop_per_epoch / r->seconds_per_epoch * 1e-9;
+    double sgemm_gflops = r->flop_per_epoch / r->sgemm_seconds_per_epoch * 1e-9;
+    if (o->format == FORMAT_TSV) {
+        printf("result\tcase=%s\td=%d\tm=%lld\tn=%lld\tbatch=%lld\tn_adv=%lld\tbatch_adv=%lld"
+               "\tthreads=%d\tepochs=%d\trepeats=%d\tseconds_per_epoch=%.6g"
+               "\tsetup_seconds=%.6g\tflop_per_epoch=%.6g\tgram_flop_per_epoch=%.6g"
+               "\tgflops=%.6g\tsgemm_seconds_per_epoch=%.6g\tsgemm_gflops=%.6g"
+               "\tsgemm_ratio=%.6g\tloss_start=%.8g\tloss_end=%.8g\n",
+               r->name, r->d, (long long)data->m, (long long)data->n, (long long)o->batch,
+               (long long)(strcmp(r->name, "fit_adv") ? 0 : data->n_adv),
+               (long long)(strcmp(r->name, "fit_adv") ? 0 : o->batch_adv), o->threads,
+               o->epochs, o->repeats, r->seconds_per_epoch, r->setup_seconds,
+               r->flop_per_epoch, r->gram_flop_per_epoch, gflops,
+               r->sgemm_seconds_per_epoch, sgemm_gflops, gflops / sgemm_gflops, r->loss_start,
+               r->loss_end);
+    } else {
+        printf("%-8s %5d %12.3f %11.3f %10.1f %12.3f %10.1f %7.2f %11.5g %11.5g\n", r->name,
+               r->d, 1e3 * r->seconds_per_epoch, 1e-9 * r->flop_per_epoch, gflops,
+               1e3 * r->sgemm_seconds_per_epoch, sgemm_gflops, gflops / sgemm_gflops,
+               r->loss_start, r->loss_end);
+    }
+    fflush(stdout);
+}
+
+/* ------------------------------------------------------------ main */
+
+int main(int argc, char **argv)
+{
+    options o;
+    int parsed = parse_options(argc, argv, &o);
+    if (parsed < 0)
+        usage(stdout);
+    if (parsed)
+        return parsed < 0 ? 0 : 1;
+    const char *coretype = getenv("OPENBLAS_CORETYPE");
+    if (coretype && coretype[0])
+        fprintf(stderr, "bench_fit: note: OPENBLAS_CORETYPE=%s forces OpenBLAS's kernel\n",
+                coretype);
+    dataset data = {0};
+    if (!prepare_data(&o, &data) || (o.save_dir && !save_data(o.save_dir, &data))) {
+        free(data.U), free(data.U_adv);
+        return 1;
+    }
+    openblas_set_num_threads(o.threads);
+    use_cpu_clock = o.cpu_clock;
+    bench_case cases[2 * MAX_DIMS] = {{0}};
+    int count = 0;
+    for (int adversarial = 0; adversarial <= o.adversarial; adversarial++)
+        for (int i = 0; i < o.d_count; i++) {
+            cases[count].d = o.d[i];
+            cases[count++].adversarial = adversarial;
+        }
+    int failed = !run_cases(cases, count, &o, &data);
+    if (!failed) {
+        print_info(&o, &data);
+        for (int i = 0; i < count; i++)
+            print_measurement(&o, &data, &cases[i].result);
+    }
+    for (int i = 0; i < count; i++) {
+        mdnmf_model_destroy(cases[i].model);
+        free(cases[i].products.items);
+    }
+    free(data.U), free(data.U_adv);
+    return failed ? 2 : 0;
+}
