@@ -285,7 +285,9 @@ typedef struct mdnmf_separation_data {
  * p (copied) as the separator's parameters.  With p->common.warm_start and
  * a model whose components equal p->d, training starts from its bases; in
  * the semi modes a source 1..S-1 given no clean data (U[s] NULL) then keeps
- * its basis unchanged, so only the last (noise) basis is learned from V. */
+ * its basis unchanged, and the last (noise) basis is learned afresh from V
+ * (Uniform(0,1) start, as SPEC's semi fit): re-learning the noise of new
+ * recordings with a trained speech basis. */
 MDNMF_API int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
                                   const mdnmf_separation_data *data);
 

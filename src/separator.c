@@ -683,7 +683,13 @@ static int fit_semi(separation *sep, int adversarial)
         free_joint(&j);
         return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
     }
-    if (warm_basis(sep, last)) {
+    /* Re-learning the noise of new recordings (known sources frozen) starts
+     * the last basis afresh, as SPEC's semi fit does: multiplicative updates
+     * cannot regrow the near-zero entries of a basis fitted to other noise. */
+    int relearning = 0;
+    for (int s = 0; s < last; s++)
+        relearning |= is_frozen(sep, s);
+    if (warm_basis(sep, last) && !relearning) {
         memcpy(source_basis(sep, last), warm_basis(sep, last), (size_t)md * sizeof(float));
     } else {
         rng_fill_uniform(&j.stream, source_basis(sep, last), md);
