@@ -42,10 +42,13 @@ static const cli_option IDX_OPTIONS[] = {
     {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
 };
 
+static const char IDX_SUMMARY[] =
+    "Convert IDX images (MNIST, Fashion-MNIST) to .npy; one class or all.";
+
 static const cli_command IDX_USAGE = {
     "data idx",
     "data idx --images IMAGES [--labels LABELS --class K] [--scale S] -o OUT.npy",
-    "Convert IDX images (MNIST, Fashion-MNIST) to .npy; one class or all.",
+    IDX_SUMMARY,
     IDX_OPTIONS,
     sizeof IDX_OPTIONS / sizeof IDX_OPTIONS[0],
 };
@@ -252,10 +255,13 @@ static const cli_option MIX_OPTIONS[] = {
     {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
 };
 
+static const char MIX_SUMMARY[] =
+    "Mix sources sample by sample; the weighted sources are the truth.";
+
 static const cli_command MIX_USAGE = {
     "data mix",
     "data mix --source A.npy --source B.npy [...] -o PREFIX [options]",
-    "Mix sources sample by sample; the weighted sources are the truth.",
+    MIX_SUMMARY,
     MIX_OPTIONS,
     sizeof MIX_OPTIONS / sizeof MIX_OPTIONS[0],
 };
@@ -563,51 +569,18 @@ const cli_command cli_data_command = {
     sizeof DATA_OPTIONS / sizeof DATA_OPTIONS[0],
 };
 
-typedef struct data_subcommand {
-    const cli_command *usage;
-    int (*run)(int argc, char **argv);
-} data_subcommand;
-
-static const data_subcommand SUBCOMMANDS[] = {
-    {&IDX_USAGE, cli_data_idx},
-    {&MIX_USAGE, cli_data_mix},
+static const cli_subcommand SUBCOMMANDS[] = {
+    {"idx", IDX_SUMMARY, cli_data_idx},
+    {"mix", MIX_SUMMARY, cli_data_mix},
 };
-enum { SUBCOMMAND_COUNT = sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0] };
 
-static void print_data_usage(FILE *out)
-{
-    fprintf(out, "usage:");
-    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
-        fprintf(out, "%s mdnmf %s\n", i ? "      " : "", SUBCOMMANDS[i].usage->synopsis);
-    }
-    fprintf(out, "\n%s\n\ncommands:\n", cli_data_command.summary);
-    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
-        /* "data idx" -> "idx" */
-        fprintf(out, "  %-5s %s\n", SUBCOMMANDS[i].usage->name + 5,
-                SUBCOMMANDS[i].usage->summary);
-    }
-    fprintf(out, "\n'mdnmf data COMMAND --help' lists a command's options and their "
-                 "defaults.\n\n");
-    cli_print_exit_codes(out);
-}
+static const cli_group DATA = {
+    &cli_data_command,
+    "mdnmf data idx --images IMAGES [--labels LABELS --class K] [--scale S] -o OUT.npy\n"
+    "       mdnmf data mix --source A.npy --source B.npy [...] -o PREFIX [options]",
+    SUBCOMMANDS, sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0]};
 
 int cli_data(int argc, char **argv)
 {
-    if (argc < 2) {
-        print_data_usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *word = argv[1];
-    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
-        print_data_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
-        if (strcmp(word, SUBCOMMANDS[i].usage->name + 5) == 0) {
-            return SUBCOMMANDS[i].run(argc - 1, argv + 1);
-        }
-    }
-    cli_error("data", "unknown %s '%s' (see 'mdnmf data --help')",
-              word[0] == '-' ? "option" : "command", word);
-    return CLI_EXIT_USAGE;
+    return cli_run_group(&DATA, argc, argv);
 }

@@ -1347,52 +1347,20 @@ const cli_command cli_denoise_command = {
     sizeof DENOISE_OPTIONS / sizeof DENOISE_OPTIONS[0],
 };
 
-typedef struct denoise_subcommand {
-    const char *word;
-    const char *summary;
-    int (*run)(int argc, char **argv);
-} denoise_subcommand;
-
-static const denoise_subcommand SUBCOMMANDS[] = {
+static const cli_subcommand SUBCOMMANDS[] = {
     {"fit", "learn speech and noise bases from recordings; save the model", cli_denoise_fit},
     {"apply", "denoise recordings with a saved model: one WAV per recording",
      cli_denoise_apply},
 };
-enum { SUBCOMMAND_COUNT = sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0] };
 
-static void print_denoise_usage(FILE *out)
-{
-    fprintf(out, "usage: mdnmf denoise fit --mode semi|semi_adv --speech PATHS --noisy PATHS "
-                 "-o MODEL.npz\n"
-                 "       mdnmf denoise fit --mode std|adv --speech PATHS --noise PATHS "
-                 "-o MODEL.npz\n"
-                 "       mdnmf denoise apply -m MODEL.npz -o OUTDIR FILE...\n\n%s\n\n"
-                 "commands:\n", cli_denoise_command.summary);
-    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
-        fprintf(out, "  %-6s %s\n", SUBCOMMANDS[i].word, SUBCOMMANDS[i].summary);
-    }
-    fprintf(out, "\n'mdnmf denoise COMMAND --help' lists a command's options and their "
-                 "defaults.\n\n");
-    cli_print_exit_codes(out);
-}
+static const cli_group DENOISE = {
+    &cli_denoise_command,
+    "mdnmf denoise fit --mode semi|semi_adv --speech PATHS --noisy PATHS -o MODEL.npz\n"
+    "       mdnmf denoise fit --mode std|adv --speech PATHS --noise PATHS -o MODEL.npz\n"
+    "       mdnmf denoise apply -m MODEL.npz -o OUTDIR FILE...",
+    SUBCOMMANDS, sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0]};
 
 int cli_denoise(int argc, char **argv)
 {
-    if (argc < 2) {
-        print_denoise_usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *word = argv[1];
-    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
-        print_denoise_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
-        if (strcmp(word, SUBCOMMANDS[i].word) == 0) {
-            return SUBCOMMANDS[i].run(argc - 1, argv + 1);
-        }
-    }
-    cli_error("denoise", "unknown %s '%s' (see 'mdnmf denoise --help')",
-              word[0] == '-' ? "option" : "command", word);
-    return CLI_EXIT_USAGE;
+    return cli_run_group(&DENOISE, argc, argv);
 }

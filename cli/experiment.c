@@ -836,54 +836,19 @@ const cli_command cli_experiment_command = {
     sizeof EXPERIMENT_OPTIONS / sizeof EXPERIMENT_OPTIONS[0],
 };
 
-typedef struct experiment_subcommand {
-    const char *name;
-    const char *synopsis;
-    const char *summary;
-    int (*run)(int argc, char **argv);
-} experiment_subcommand;
-
-static const experiment_subcommand EXPERIMENTS[] = {
-    {"images", "experiment images [options]",
-     "The paper's image experiments (data rich, tau_A sweep, data poor) on MNIST or "
-     "Fashion-MNIST.", cli_experiment_images},
-    {"speech", "experiment speech [options]", cli_experiment_speech_summary,
-     cli_experiment_speech},
+static const cli_subcommand EXPERIMENTS[] = {
+    {"images", "The paper's image experiments (data rich, tau_A sweep, data poor) on MNIST or "
+               "Fashion-MNIST.", cli_experiment_images},
+    {"speech", cli_experiment_speech_summary, cli_experiment_speech},
 };
-enum { EXPERIMENT_COUNT = sizeof EXPERIMENTS / sizeof EXPERIMENTS[0] };
 
-static void print_experiment_usage(FILE *out)
-{
-    fprintf(out, "usage:");
-    for (int i = 0; i < EXPERIMENT_COUNT; i++) {
-        fprintf(out, "%s mdnmf %s\n", i ? "      " : "", EXPERIMENTS[i].synopsis);
-    }
-    fprintf(out, "\n%s\n\ncommands:\n", cli_experiment_command.summary);
-    for (int i = 0; i < EXPERIMENT_COUNT; i++) {
-        fprintf(out, "  %-7s %s\n", EXPERIMENTS[i].name, EXPERIMENTS[i].summary);
-    }
-    fprintf(out, "\n'mdnmf experiment COMMAND --help' lists a command's options and their "
-                 "defaults.\n\n");
-    cli_print_exit_codes(out);
-}
+static const cli_group EXPERIMENT = {
+    &cli_experiment_command,
+    "mdnmf experiment images [options]\n"
+    "       mdnmf experiment speech [options]",
+    EXPERIMENTS, sizeof EXPERIMENTS / sizeof EXPERIMENTS[0]};
 
 int cli_experiment(int argc, char **argv)
 {
-    if (argc < 2) {
-        print_experiment_usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *word = argv[1];
-    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
-        print_experiment_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    for (int i = 0; i < EXPERIMENT_COUNT; i++) {
-        if (strcmp(word, EXPERIMENTS[i].name) == 0) {
-            return EXPERIMENTS[i].run(argc - 1, argv + 1);
-        }
-    }
-    cli_error("experiment", "unknown %s '%s' (see 'mdnmf experiment --help')",
-              word[0] == '-' ? "option" : "command", word);
-    return CLI_EXIT_USAGE;
+    return cli_run_group(&EXPERIMENT, argc, argv);
 }

@@ -705,3 +705,32 @@ int cli_spread_lists(const cli_command *command, void *target, const int *given,
     }
     return 0;
 }
+
+static void print_group_usage(const cli_group *group, FILE *out)
+{
+    fprintf(out, "usage: %s\n\n%s\n\ncommands:\n", group->synopsis, group->command->summary);
+    for (int i = 0; i < group->count; i++)
+        fprintf(out, "  %-7s %s\n", group->subcommands[i].word, group->subcommands[i].summary);
+    fprintf(out, "\n'mdnmf %s COMMAND --help' lists a command's options and their defaults.\n\n",
+            group->command->name);
+    cli_print_exit_codes(out);
+}
+
+int cli_run_group(const cli_group *group, int argc, char **argv)
+{
+    if (argc < 2) {
+        print_group_usage(group, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    const char *word = argv[1];
+    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
+        print_group_usage(group, stdout);
+        return CLI_EXIT_OK;
+    }
+    for (int i = 0; i < group->count; i++)
+        if (strcmp(word, group->subcommands[i].word) == 0)
+            return group->subcommands[i].run(argc - 1, argv + 1);
+    cli_error(group->command->name, "unknown %s '%s' (see 'mdnmf %s --help')",
+              word[0] == '-' ? "option" : "command", word, group->command->name);
+    return CLI_EXIT_USAGE;
+}

@@ -127,6 +127,24 @@ void cli_print_usage_with(FILE *out, const cli_command *command, const void *def
 /* The exit-code paragraph shared by every usage text. */
 void cli_print_exit_codes(FILE *out);
 
+/* A command made of subcommands ("mdnmf separator fit", "mdnmf data mix"). */
+typedef struct cli_subcommand {
+    const char *word;                 /* "fit" */
+    const char *summary;              /* one line in the group's usage */
+    int (*run)(int argc, char **argv);
+} cli_subcommand;
+
+typedef struct cli_group {
+    const cli_command *command;       /* the group's own name and summary */
+    const char *synopsis;             /* the usage lines after "usage: " */
+    const cli_subcommand *subcommands;
+    int count;
+} cli_group;
+
+/* Run the subcommand argv[1] names (its argv[0] is the word), or print the
+ * group's usage for --help (exit 0) or a missing or unknown word (exit 2). */
+int cli_run_group(const cli_group *group, int argc, char **argv);
+
 /* Validated number parsing.  Each accepts the whole text only (no leading
  * blanks, no trailing junk), checks the range [minimum, type max] and, for
  * doubles, refuses NaN and infinities.  On failure each prints one line

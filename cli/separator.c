@@ -47,12 +47,17 @@ static const cli_option FIT_OPTIONS[] = {
 };
 enum { FIT_OPTION_COUNT = sizeof FIT_OPTIONS / sizeof FIT_OPTIONS[0] };
 
+static const char FIT_SUMMARY[] =
+    "Fit the bases of a separator of S sources (modes of SPEC section 6) and save it.";
+static const char APPLY_SUMMARY[] =
+    "Separate mixtures with a saved separator: one .npy estimate per source.";
+
 static const cli_command FIT_USAGE = {
     "separator fit",
     "separator fit --mode MODE --source U0.npy --source U1.npy [...] [--mixed V.npy]\n"
     "             [--sup-source S0.npy --sup-source S1.npy --sup-mixed VS.npy]\n"
     "             -d D[,D...] -o SEP.npz [options]",
-    "Fit the bases of a separator of S sources (modes of SPEC section 6) and save it.",
+    FIT_SUMMARY,
     FIT_OPTIONS,
     FIT_OPTION_COUNT,
 };
@@ -370,7 +375,7 @@ enum { APPLY_OPTION_COUNT = sizeof APPLY_OPTIONS / sizeof APPLY_OPTIONS[0] };
 static const cli_command APPLY_USAGE = {
     "separator apply",
     "separator apply -m SEP.npz -i V.npy -o PREFIX [--no-wiener] [options]",
-    "Separate mixtures with a saved separator: one .npy estimate per source.",
+    APPLY_SUMMARY,
     APPLY_OPTIONS,
     APPLY_OPTION_COUNT,
 };
@@ -556,49 +561,18 @@ const cli_command cli_separator_command = {
     sizeof SEPARATOR_OPTIONS / sizeof SEPARATOR_OPTIONS[0],
 };
 
-typedef struct separator_subcommand {
-    const char *word;
-    const cli_command *usage;
-    int (*run)(int argc, char **argv);
-} separator_subcommand;
-
-static const separator_subcommand SUBCOMMANDS[] = {
-    {"fit", &FIT_USAGE, cli_separator_fit},
-    {"apply", &APPLY_USAGE, cli_separator_apply},
+static const cli_subcommand SUBCOMMANDS[] = {
+    {"fit", FIT_SUMMARY, cli_separator_fit},
+    {"apply", APPLY_SUMMARY, cli_separator_apply},
 };
-enum { SUBCOMMAND_COUNT = sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0] };
 
-static void print_separator_usage(FILE *out)
-{
-    fprintf(out, "usage: mdnmf separator fit --mode MODE --source U0.npy --source U1.npy "
-                 "... -d D[,D...] -o SEP.npz\n"
-                 "       mdnmf separator apply -m SEP.npz -i V.npy -o PREFIX\n\n%s\n\n"
-                 "commands:\n", cli_separator_command.summary);
-    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
-        fprintf(out, "  %-6s %s\n", SUBCOMMANDS[i].word, SUBCOMMANDS[i].usage->summary);
-    }
-    fprintf(out, "\n'mdnmf separator COMMAND --help' lists a command's options and their "
-                 "defaults.\n\n");
-    cli_print_exit_codes(out);
-}
+static const cli_group SEPARATOR = {
+    &cli_separator_command,
+    "mdnmf separator fit --mode MODE --source U0.npy --source U1.npy ... -d D[,D...] -o SEP.npz\n"
+    "       mdnmf separator apply -m SEP.npz -i V.npy -o PREFIX",
+    SUBCOMMANDS, sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0]};
 
 int cli_separator(int argc, char **argv)
 {
-    if (argc < 2) {
-        print_separator_usage(stderr);
-        return CLI_EXIT_USAGE;
-    }
-    const char *word = argv[1];
-    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
-        print_separator_usage(stdout);
-        return CLI_EXIT_OK;
-    }
-    for (int i = 0; i < SUBCOMMAND_COUNT; i++) {
-        if (strcmp(word, SUBCOMMANDS[i].word) == 0) {
-            return SUBCOMMANDS[i].run(argc - 1, argv + 1);
-        }
-    }
-    cli_error("separator", "unknown %s '%s' (see 'mdnmf separator --help')",
-              word[0] == '-' ? "option" : "command", word);
-    return CLI_EXIT_USAGE;
+    return cli_run_group(&SEPARATOR, argc, argv);
 }
