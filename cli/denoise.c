@@ -403,17 +403,12 @@ typedef struct fit_request {
     int given[FIT_OPTION_COUNT];
 } fit_request;
 
-typedef struct fit_progress {
-    cli_progress bar;
-    FILE *loss_log;
-} fit_progress;
-
 typedef struct fit_run {
     mdnmf_stft *stft;
     cli_frames frames[GROUP_COUNT];
     mdnmf_model *model;
     cli_output loss_log;
-    fit_progress progress;
+    cli_progress progress; /* staged: per source, warm-up, joint fits */
 } fit_run;
 
 static int store_fit_option(void *context, const cli_option *option, const char *value)
@@ -628,16 +623,6 @@ static int read_fit_inputs(fit_request *r, fit_run *run)
     return 0;
 }
 
-static int on_fit_epoch(void *user, const mdnmf_progress *progress)
-{
-    fit_progress *state = user;
-    if (state->loss_log) {
-        fprintf(state->loss_log, "%d,%d,%.9g,%.9g,%.9g\n", progress->stage, progress->epoch,
-                progress->loss_true, progress->loss_adv, progress->objective);
-    }
-    return cli_progress_on_epoch(&state->bar, progress);
-}
-
 static int create_fit_model(const fit_request *r, fit_run *run)
 {
     if (r->warm_start) {
@@ -688,12 +673,13 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
     data.U[0] = run->frames[GROUP_SPEECH].data, data.n[0] = run->frames[GROUP_SPEECH].n;
     data.U[1] = run->frames[GROUP_NOISE].data, data.n[1] = run->frames[GROUP_NOISE].n;
     data.V = run->frames[GROUP_NOISY].data, data.n_V = run->frames[GROUP_NOISY].n;
-    cli_progress *bar = &run->progress.bar;
+    cli_progress *bar = &run->progress;
     bar->show_bar = cli_progress_bar_wanted(r->quiet);
     bar->adversarial = params.mode == MDNMF_MODE_ADV || params.mode == MDNMF_MODE_SEMI_ADV;
-    run->progress.loss_log = run->loss_log.stream;
-    if (bar->show_bar || run->progress.loss_log) {
-        params.common.on_epoch = on_fit_epoch;
+    bar->loss_log = run->loss_log.stream;
+    bar->staged = 1;
+    if (bar->show_bar || bar->loss_log) {
+        params.common.on_epoch = cli_progress_on_epoch;
         params.common.on_epoch_user = &run->progress;
         cli_interrupt_install();
     }
@@ -746,7 +732,7 @@ static int prepare_fit(fit_request *r, fit_run *run)
         if (cli_output_open(&run->loss_log, FIT_COMMAND, r->loss_log) != 0) {
             return CLI_EXIT_RUNTIME;
         }
-        fputs("stage,epoch,loss_true,loss_adv,objective\n", run->loss_log.stream);
+        cli_progress_write_log_header(run->loss_log.stream, 1);
     }
     if (read_fit_inputs(r, run) != 0 || create_fit_model(r, run) != 0) {
         return CLI_EXIT_RUNTIME;

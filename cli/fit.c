@@ -214,7 +214,7 @@ static int prepare_outputs(const fit_request *r, fit_run *run)
         if (cli_output_open(&run->loss_log, COMMAND, r->loss_log) != 0) {
             return CLI_EXIT_RUNTIME;
         }
-        cli_progress_write_log_header(run->loss_log.stream);
+        cli_progress_write_log_header(run->loss_log.stream, 0);
     }
     return CLI_EXIT_OK;
 }

@@ -42,9 +42,11 @@ int cli_progress_bar_wanted(int quiet)
     return !quiet && isatty(STDERR_FILENO);
 }
 
-void cli_progress_write_log_header(FILE *loss_log)
+void cli_progress_write_log_header(FILE *loss_log, int staged)
 {
-    fputs("epoch,loss_true,loss_adv,objective\n", loss_log);
+    fputs(staged ? "stage,epoch,loss_true,loss_adv,objective\n"
+                 : "epoch,loss_true,loss_adv,objective\n",
+          loss_log);
 }
 
 static double monotonic_seconds(void)
@@ -108,6 +110,8 @@ int cli_progress_on_epoch(void *user, const mdnmf_progress *progress)
         state->started = now;
     }
     if (state->loss_log) {
+        if (state->staged)
+            fprintf(state->loss_log, "%d,", progress->stage);
         fprintf(state->loss_log, "%d,%.9g,%.9g,%.9g\n", progress->epoch, progress->loss_true,
                 progress->loss_adv, progress->objective);
     }

@@ -13,6 +13,7 @@ typedef struct cli_progress {
     int show_bar;   /* redraw a bar on stderr after every epoch */
     int adversarial;/* also show the adversarial loss */
     FILE *loss_log; /* CSV rows go here (header already written), or NULL */
+    int staged;     /* rows start with the stage (separator fits run several) */
     double started; /* monotonic seconds at epoch 0 */
     double last_drawn;
     int bar_on_screen;
@@ -21,8 +22,9 @@ typedef struct cli_progress {
 /* Whether a bar should be drawn: stderr is a terminal and not --quiet. */
 int cli_progress_bar_wanted(int quiet);
 
-/* Write the CSV header "epoch,loss_true,loss_adv,objective". */
-void cli_progress_write_log_header(FILE *loss_log);
+/* Write the CSV header "epoch,loss_true,loss_adv,objective", preceded by
+ * "stage," when `staged`. */
+void cli_progress_write_log_header(FILE *loss_log, int staged);
 
 /* The mdnmf_epoch_callback; `user` is a cli_progress.  Returns non-zero
  * (cancel the fit) once Ctrl-C was pressed. */

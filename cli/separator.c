@@ -85,18 +85,11 @@ typedef struct fit_request {
     int given[FIT_OPTION_COUNT];
 } fit_request;
 
-/* The bar, and the loss log with a stage column: a separator fit runs
- * several fits (per source, warm-up, joint), each with its own epochs. */
-typedef struct separator_progress {
-    cli_progress bar;
-    FILE *loss_log;
-} separator_progress;
-
 typedef struct fit_run {
     cli_separation_inputs inputs;
     mdnmf_model *model;
     cli_output loss_log;
-    separator_progress progress;
+    cli_progress progress; /* staged: per source, warm-up, joint fits */
 } fit_run;
 
 static int store_fit_option(void *context, const cli_option *option, const char *value)
@@ -223,16 +216,6 @@ static int parse_fit_request(int argc, char **argv, fit_request *request, int *e
     return 0;
 }
 
-static int on_separator_epoch(void *user, const mdnmf_progress *progress)
-{
-    separator_progress *state = user;
-    if (state->loss_log) {
-        fprintf(state->loss_log, "%d,%d,%.9g,%.9g,%.9g\n", progress->stage, progress->epoch,
-                progress->loss_true, progress->loss_adv, progress->objective);
-    }
-    return cli_progress_on_epoch(&state->bar, progress);
-}
-
 static int prepare_fit_outputs(const fit_request *r, fit_run *run)
 {
     if (cli_output_check_writable(FIT_COMMAND, r->output) != 0) {
@@ -242,7 +225,7 @@ static int prepare_fit_outputs(const fit_request *r, fit_run *run)
         if (cli_output_open(&run->loss_log, FIT_COMMAND, r->loss_log) != 0) {
             return CLI_EXIT_RUNTIME;
         }
-        fputs("stage,epoch,loss_true,loss_adv,objective\n", run->loss_log.stream);
+        cli_progress_write_log_header(run->loss_log.stream, 1);
     }
     return CLI_EXIT_OK;
 }
@@ -279,13 +262,14 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
 {
     mdnmf_separator_params params = r->params;
     params.common.warm_start = r->warm_start != NULL;
-    cli_progress *bar = &run->progress.bar;
+    cli_progress *bar = &run->progress;
     bar->show_bar = cli_progress_bar_wanted(r->quiet);
     bar->adversarial = params.mode == MDNMF_MODE_ADV || params.mode == MDNMF_MODE_FULL ||
                        params.mode == MDNMF_MODE_SEMI_ADV;
-    run->progress.loss_log = run->loss_log.stream;
-    if (bar->show_bar || run->progress.loss_log) {
-        params.common.on_epoch = on_separator_epoch;
+    bar->loss_log = run->loss_log.stream;
+    bar->staged = 1;
+    if (bar->show_bar || bar->loss_log) {
+        params.common.on_epoch = cli_progress_on_epoch;
         params.common.on_epoch_user = &run->progress;
         cli_interrupt_install();
     }
