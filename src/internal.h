@@ -96,6 +96,13 @@ void update_activations(const float *W, const float *WtW, const float *U, float 
                         int64_t d, int64_t n, int iterations, const float *lambda,
                         const float *omega, float guard, float *num, float *den);
 
+/* The same with the columns shared out between linalg_threads() threads;
+ * num and den hold that many d x work_cols slices. */
+void update_activations_shared(const float *W, const float *WtW, const float *U, float *H,
+                               int64_t m, int64_t d, int64_t n, int iterations,
+                               const float *lambda, const float *omega, float guard, float *num,
+                               float *den, int64_t work_cols);
+
 /* The division guards of docs/algorithm.md from the data and basis peaks. */
 void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W);
 

@@ -8,14 +8,30 @@
 /* Element-wise loops smaller than this stay on one thread: spawning costs more. */
 #define PARALLEL_MIN 32768
 
+/* Inside a region of the library's own, loops stay on their thread. */
+static int worth_threads(int64_t count)
+{
+    return count > PARALLEL_MIN && !omp_in_parallel();
+}
+
+/* Columns of a random batch start at unpredictable addresses, so the hardware
+ * prefetcher only catches up within each one; asking for the column
+ * GATHER_AHEAD places ahead hides the memory latency of its first lines. */
+#define GATHER_AHEAD 4
+static inline void prefetch_column(const float *column, int64_t rows)
+{
+    const char *bytes = (const char *)column;
+    for (int64_t offset = 0; offset < rows * (int64_t)sizeof *column; offset += 64)
+        __builtin_prefetch(bytes + offset, 0, 3);
+}
+
 /* Thread-local: each calling thread sets it at the start of a fit or
  * transform, so models used from different threads do not interfere. */
 static _Thread_local int own_threads = 0;
 
 void linalg_set_threads(int threads)
 {
-    if (threads > 0)
-        openblas_set_num_threads(threads);
+    openblas_set_num_threads(1);
     own_threads = threads;
 }
 
@@ -50,6 +66,137 @@ static void mirror_upper(float *G, int64_t n)
     for (int64_t j = 0; j < n; j++)
         for (int64_t i = j + 1; i < n; i++)
             G[j * n + i] = G[i * n + j];
+}
+
+void linalg_share(int64_t count, int parts, int part, int64_t align, int64_t *begin,
+                  int64_t *end)
+{
+    int64_t units = (count + align - 1) / align;
+    int64_t first = units * part / parts, last = units * (part + 1) / parts;
+    *begin = first * align < count ? first * align : count;
+    *end = last * align < count ? last * align : count;
+}
+
+void product_strided(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                     float *C, int64_t ldc)
+{
+    if (M < 1 || N < 1)
+        return;
+    cblas_sgemm(CblasColMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, alpha, A, (int)lda,
+                B, (int)ldb, beta, C, (int)ldc);
+}
+
+/* Block (i, j), i <= j, of a Gram matrix cut into `blocks` row blocks. */
+typedef struct gram_block {
+    int i, j;
+    double cost;
+} gram_block;
+
+#define GRAM_MAX_BLOCKS 8
+
+/* Which part computes each block: largest first, to the least loaded part
+ * (ties to the lowest part), so every thread derives the same deal. */
+static int deal_gram_blocks(int64_t rows, int blocks, int parts, gram_block *list, int *owner)
+{
+    int count = 0;
+    for (int i = 0; i < blocks; i++)
+        for (int j = i; j < blocks; j++) {
+            int64_t i0, i1, j0, j1;
+            linalg_share(rows, blocks, i, 1, &i0, &i1);
+            linalg_share(rows, blocks, j, 1, &j0, &j1);
+            double cost = (double)(i1 - i0) * (double)(j1 - j0) * (i == j ? 0.5 : 1.0);
+            list[count++] = (gram_block){i, j, cost};
+        }
+    for (int a = 1; a < count; a++)
+        for (int b = a; b > 0 && list[b].cost > list[b - 1].cost; b--) {
+            gram_block t = list[b];
+            list[b] = list[b - 1];
+            list[b - 1] = t;
+        }
+    double load[GRAM_MAX_BLOCKS] = {0};
+    int sharing = parts < count ? parts : count;
+    for (int k = 0; k < count; k++) {
+        int least = 0;
+        for (int q = 1; q < sharing; q++)
+            if (load[q] < load[least])
+                least = q;
+        owner[k] = least;
+        load[least] += list[k].cost;
+    }
+    return count;
+}
+
+static void gram_diagonal_block(const float *A, int64_t rows, int64_t cols, int64_t lda,
+                                float alpha, float *G, int64_t r0, int64_t r1)
+{
+    int64_t n = r1 - r0;
+    float *block = G + r0 * rows + r0;
+    cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)n, (int)cols, alpha, A + r0,
+                (int)lda, 0.0f, block, (int)rows);
+    for (int64_t j = 0; j < n; j++)
+        for (int64_t i = j + 1; i < n; i++)
+            block[j * rows + i] = block[i * rows + j];
+}
+
+static void gram_off_diagonal_block(const float *A, int64_t rows, int64_t cols, int64_t lda,
+                                    float alpha, float *G, int64_t i0, int64_t i1, int64_t j0,
+                                    int64_t j1)
+{
+    product_strided(0, 1, i1 - i0, j1 - j0, cols, alpha, A + i0, lda, A + j0, lda, 0.0f,
+                    G + j0 * rows + i0, rows);
+    for (int64_t j = j0; j < j1; j++)
+        for (int64_t i = i0; i < i1; i++)
+            G[i * rows + j] = G[j * rows + i];
+}
+
+void gram_of_row_block_share(const float *A, int64_t rows, int64_t cols, int64_t lda,
+                             float alpha, float *G, int parts, int part)
+{
+    int blocks = parts < 1 ? 1 : parts > 3 ? 3 : parts;
+    gram_block list[GRAM_MAX_BLOCKS];
+    int owner[GRAM_MAX_BLOCKS];
+    int count = deal_gram_blocks(rows, blocks, parts, list, owner);
+    for (int k = 0; k < count; k++) {
+        if (owner[k] != part)
+            continue;
+        int64_t i0, i1, j0, j1;
+        linalg_share(rows, blocks, list[k].i, 1, &i0, &i1);
+        linalg_share(rows, blocks, list[k].j, 1, &j0, &j1);
+        if (list[k].i == list[k].j)
+            gram_diagonal_block(A, rows, cols, lda, alpha, G, i0, i1);
+        else
+            gram_off_diagonal_block(A, rows, cols, lda, alpha, G, i0, i1, j0, j1);
+    }
+}
+
+void gather_row_block(float *out, const float *A, int64_t rows, int64_t r0, int64_t r1,
+                      const int64_t *idx, int64_t count)
+{
+    for (int64_t k = 0; k < count; k++) {
+        if (k + GATHER_AHEAD < count)
+            prefetch_column(A + idx[k + GATHER_AHEAD] * rows + r0, r1 - r0);
+        memcpy(out + k * rows + r0, A + idx[k] * rows + r0, (size_t)(r1 - r0) * sizeof *out);
+    }
+}
+
+int any_positive_rows(const float *X, int64_t rows, int64_t r0, int64_t r1, int64_t cols)
+{
+    for (int64_t k = 0; k < cols; k++)
+        if (any_positive(X + k * rows + r0, r1 - r0))
+            return 1;
+    return 0;
+}
+
+void mu_step_rows(float *X, const float *num, const float *den, int64_t rows, int64_t r0,
+                  int64_t r1, int64_t cols, float add)
+{
+    for (int64_t k = 0; k < cols; k++) {
+        int64_t o = k * rows;
+        for (int64_t i = r0; i < r1; i++)
+            X[o + i] = X[o + i] * num[o + i] / (den[o + i] + add);
+    }
 }
 
 void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, float *G)
@@ -89,7 +236,7 @@ void product_AB_block(int64_t M, int64_t N, int64_t K, float alpha, const float 
 void mu_step_scalar(float *X, const float *num, const float *den, int64_t count, float add)
 {
     /* X ⊙ num first: a zero entry stays zero even when den + add underflows. */
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (count > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(count))
     for (int64_t i = 0; i < count; i++)
         X[i] = X[i] * num[i] / (den[i] + add);
 }
@@ -97,7 +244,7 @@ void mu_step_scalar(float *X, const float *num, const float *den, int64_t count,
 void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, int64_t n,
                        const float *lambda, const float *omega, float guard)
 {
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (d * n > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(d * n))
     for (int64_t j = 0; j < n; j++) {
         float w = omega ? omega[j] : 1.0f;
         float *h = H + j * d;
@@ -109,9 +256,12 @@ void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, 
 
 void gather_columns(float *out, const float *A, int64_t rows, const int64_t *idx, int64_t count)
 {
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (rows * count > PARALLEL_MIN)
-    for (int64_t k = 0; k < count; k++)
+#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(rows * count))
+    for (int64_t k = 0; k < count; k++) {
+        if (k + GATHER_AHEAD < count)
+            prefetch_column(A + idx[k + GATHER_AHEAD] * rows, rows);
         memcpy(out + k * rows, A + idx[k] * rows, (size_t)rows * sizeof *out);
+    }
 }
 
 void scatter_columns(float *A, const float *in, int64_t rows, const int64_t *idx, int64_t count)
@@ -144,7 +294,7 @@ void scale_rows(float *H, int64_t d, int64_t n, const float *scale)
 void scale_row_block(float *H, int64_t rows, int64_t n, int64_t offset, int64_t count,
                      const float *scale)
 {
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (count * n > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(count * n))
     for (int64_t j = 0; j < n; j++)
         for (int64_t k = 0; k < count; k++)
             H[j * rows + offset + k] *= scale[k];
@@ -201,7 +351,7 @@ double squared_residual(const float *U, const float *W, const float *H, int64_t 
         product_AB(m, cols, d, -1.0f, W, H + start * d, 1.0f, work);
         /* Per-column sums added in a fixed order: the same total for any thread count. */
         double column_sums[LINALG_CHUNK];
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (m * cols > PARALLEL_MIN)
+#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(m * cols))
         for (int64_t j = 0; j < cols; j++) {
             double sum = 0.0;
             const float *r = work + j * m;

@@ -8,8 +8,10 @@
 /* Columns processed at once by the chunked passes over all data. */
 #define LINALG_CHUNK 2048
 
-/* Threads for BLAS (process-wide in OpenBLAS) and for the library's own
- * loops; 0 keeps BLAS as it is and lets OpenMP choose. */
+/* Threads of the library's own parallel regions; 0 lets OpenMP choose.
+ * OpenBLAS itself is kept at one thread: the library splits its products
+ * between its own threads (one pool: OpenBLAS's and OpenMP's threads
+ * spinning side by side on the same cores slow each other down). */
 void linalg_set_threads(int threads);
 int linalg_threads(void);
 
@@ -35,6 +37,35 @@ void product_ABt_block(int64_t M, int64_t N, int64_t K, float alpha, const float
 /* C (M x N, leading dimension ldc) = alpha A B + beta C with B of leading dimension ldb. */
 void product_AB_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                       const float *B, int64_t ldb, float beta, float *C, int64_t ldc);
+
+/* ---- Work shared by the threads of one parallel region: every thread calls
+ * these with its own index `part` of `parts`; the shares are fixed by the
+ * sizes alone, so the same thread count always gives the same results. */
+
+/* [*begin, *end): part `part` of `count` items in `parts` near-equal shares
+ * whose boundaries are multiples of `align` (cache lines of a column). */
+void linalg_share(int64_t count, int parts, int part, int64_t align, int64_t *begin,
+                  int64_t *end);
+/* C = alpha op(A) op(B) + beta C with explicit leading dimensions (the
+ * row blocks of column-major matrices a thread owns). */
+void product_strided(int trans_a, int trans_b, int64_t M, int64_t N, int64_t K, float alpha,
+                     const float *A, int64_t lda, const float *B, int64_t ldb, float beta,
+                     float *C, int64_t ldc);
+/* This part's blocks of G (rows x rows) = alpha A Aᵀ, A rows x cols with
+ * leading dimension lda: G's upper triangle is cut into blocks (diagonal
+ * blocks by ssyrk, the others by sgemm), dealt out by their cost, and each
+ * is mirrored into the lower triangle by its owner.  One part: one ssyrk,
+ * exactly gram_of_row_block. */
+void gram_of_row_block_share(const float *A, int64_t rows, int64_t cols, int64_t lda,
+                             float alpha, float *G, int parts, int part);
+/* out[r0:r1, k] = A[r0:r1, idx[k]] for k < count; both have `rows` rows. */
+void gather_row_block(float *out, const float *A, int64_t rows, int64_t r0, int64_t r1,
+                      const int64_t *idx, int64_t count);
+/* 1 if some entry of rows [r0, r1) of X (rows x cols) is > 0. */
+int any_positive_rows(const float *X, int64_t rows, int64_t r0, int64_t r1, int64_t cols);
+/* X <- X ⊙ num ⊘ (den + add) on rows [r0, r1) of rows x cols matrices. */
+void mu_step_rows(float *X, const float *num, const float *den, int64_t rows, int64_t r0,
+                  int64_t r1, int64_t cols, float add);
 
 /* X <- X ⊙ num ⊘ (den + add), elementwise over `count` entries. */
 void mu_step_scalar(float *X, const float *num, const float *den, int64_t count, float add);

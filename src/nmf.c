@@ -6,6 +6,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,11 @@
  * columns measure it. */
 #define COLLAPSE_FRACTION 0.1
 #define HEALTH_SAMPLE 64
+/* Threads split W's rows at multiples of 16 floats: one cache line, so no
+ * two threads write the same line of a column. */
+#define ROW_ALIGN 16
+/* Fewer columns per thread than this are not worth a parallel region. */
+#define SHARED_MIN_COLUMNS 64
 
 /* One data set of a fit (the true data, or the adversarial data) with its
  * activations, permutation and contiguous batch buffers. */
@@ -45,9 +51,13 @@ struct fit {
     double tau_W, tau_A;
     dataset data[2];          /* [0] true, [1] adversarial */
     int sets;                 /* 1 for NMF, 2 for MDNMF */
+    int threads;              /* of the library's parallel regions */
     float *num_W, *den_W;     /* m x d */
-    float *G, *WtW;           /* d x d */
-    float *num_H, *den_H;     /* d x max(chunk, batches) */
+    float *G, *G_adv, *G_sup; /* d x d: the batch Grams of the W step */
+    float *WtW;               /* d x d */
+    int64_t work_cols;        /* max(chunk, batches) */
+    float *num_H, *den_H;     /* d x work_cols per thread */
+    int *voiced;              /* per thread: its rows of the true batch are not silent */
     float *residual_work;     /* m x LINALG_CHUNK, only with a callback */
     int64_t *sample_idx;      /* HEALTH_SAMPLE columns watched for collapse */
     float *sample_U, *sample_H, *sample_work;
@@ -121,6 +131,26 @@ void update_activations(const float *W, const float *WtW, const float *U, float 
     }
 }
 
+/* The same with the columns split between the library's threads, each with
+ * its own d x work_cols slice of num and den (which hold `threads` slices). */
+void update_activations_shared(const float *W, const float *WtW, const float *U, float *H,
+                               int64_t m, int64_t d, int64_t n, int iterations,
+                               const float *lambda, const float *omega, float guard, float *num,
+                               float *den, int64_t work_cols)
+{
+    int threads = linalg_threads();
+#pragma omp parallel num_threads(threads) if (threads > 1 && n >= 2 * SHARED_MIN_COLUMNS)
+    {
+        int part = omp_get_thread_num(), parts = omp_get_num_threads();
+        int64_t c0, c1;
+        linalg_share(n, parts, part, 1, &c0, &c1);
+        float *num_part = num + (int64_t)part * d * work_cols;
+        float *den_part = den + (int64_t)part * d * work_cols;
+        update_activations(W, WtW, U + c0 * m, H + c0 * d, m, d, c1 - c0, iterations, lambda,
+                           omega ? omega + c0 : NULL, guard, num_part, den_part);
+    }
+}
+
 /* ε scaled by the data peak c and basis peak w. */
 void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W)
 {
@@ -186,6 +216,7 @@ static void free_fit(fit *f)
     for (int i = 0; i < 2; i++)
         free_dataset(&f->data[i]);
     free(f->W), free(f->lambda), free(f->num_W), free(f->den_W), free(f->G), free(f->WtW);
+    free(f->G_adv), free(f->G_sup), free(f->voiced);
     free(f->num_H), free(f->den_H), free(f->residual_work);
     free(f->sample_idx), free(f->sample_U), free(f->sample_H), free(f->sample_work);
     free(f->sup_idx), free(f->sup_U_b), free(f->sup_H_b);
@@ -216,9 +247,13 @@ static int allocate_fit(fit *f)
     f->num_W = malloc((size_t)(m * d) * sizeof *f->num_W);
     f->den_W = malloc((size_t)(m * d) * sizeof *f->den_W);
     f->G = malloc((size_t)(d * d) * sizeof *f->G);
+    f->G_adv = malloc((size_t)(d * d) * sizeof *f->G_adv);
+    f->G_sup = malloc((size_t)(d * d) * sizeof *f->G_sup);
     f->WtW = malloc((size_t)(d * d) * sizeof *f->WtW);
-    f->num_H = malloc((size_t)(d * widest) * sizeof *f->num_H);
-    f->den_H = malloc((size_t)(d * widest) * sizeof *f->den_H);
+    f->work_cols = widest;
+    f->num_H = malloc((size_t)(f->threads * d * widest) * sizeof *f->num_H);
+    f->den_H = malloc((size_t)(f->threads * d * widest) * sizeof *f->den_H);
+    f->voiced = malloc((size_t)f->threads * sizeof *f->voiced);
     if (f->p->on_epoch)
         f->residual_work = malloc((size_t)(m * LINALG_CHUNK) * sizeof *f->residual_work);
     f->sample_idx = malloc(HEALTH_SAMPLE * sizeof *f->sample_idx);
@@ -232,8 +267,9 @@ static int allocate_fit(fit *f)
         if (!f->sup_idx || !f->sup_U_b || !f->sup_H_b)
             return 0;
     }
-    return f->W && f->lambda && f->num_W && f->den_W && f->G && f->WtW && f->num_H &&
-           f->den_H && (!f->p->on_epoch || f->residual_work) && f->sample_idx && f->sample_U &&
+    return f->W && f->lambda && f->num_W && f->den_W && f->G && f->G_adv && f->G_sup &&
+           f->WtW && f->num_H && f->den_H && f->voiced &&
+           (!f->p->on_epoch || f->residual_work) && f->sample_idx && f->sample_U &&
            f->sample_H && f->sample_work;
 }
 
@@ -272,69 +308,160 @@ static void initialise_activations(fit *f)
         /* SPEC §2: random init keeps the uniform H; otherwise H = transform(U). */
         int transform = f->sets == 2 || f->p->init == MDNMF_INIT_EXEMPLAR || f->W_start;
         if (transform)
-            update_activations(f->W, f->WtW, s->U, s->H, f->m, f->d, s->n, f->p->test_epochs,
-                               f->lambda, s->omega, f->guard_H, f->num_H, f->den_H);
+            update_activations_shared(f->W, f->WtW, s->U, s->H, f->m, f->d, s->n,
+                                      f->p->test_epochs, f->lambda, s->omega, f->guard_H,
+                                      f->num_H, f->den_H, f->work_cols);
     }
 }
 
 /* ------------------------------------------------------------ one epoch */
 
-static void gather_batch(dataset *s, int64_t b, int64_t m, int64_t d)
+/* The columns of batch b of every data set (and of D+MDNMF's pairs). */
+static void choose_batch(fit *f, int64_t b)
 {
-    for (int64_t k = 0; k < s->batch; k++)
-        s->idx[k] = s->perm[(b * s->batch + k) % s->n];
-    gather_columns(s->U_b, s->U, m, s->idx, s->batch);
-    gather_columns(s->H_b, s->H, d, s->idx, s->batch);
-    if (s->omega)
+    for (int i = 0; i < f->sets; i++) {
+        dataset *s = &f->data[i];
         for (int64_t k = 0; k < s->batch; k++)
-            s->omega_b[k] = s->omega[s->idx[k]];
-}
-
-/* D+MDNMF's supervised batch b: num += τ_S U^sup_b H^sup_bᵀ/B_s and
- * den += τ_S W H^sup_b H^sup_bᵀ/B_s, with this source's rows of H^sup. */
-static void add_supervised_terms(fit *f, int64_t b)
-{
-    const supervised_term *sup = f->sup;
-    int64_t m = f->m, d = f->d;
-    for (int64_t k = 0; k < sup->batch; k++)
-        f->sup_idx[k] = sup->perm[(b * sup->batch + k) % sup->n];
-    gather_columns(f->sup_U_b, sup->U, m, f->sup_idx, sup->batch);
-    gather_columns(f->sup_H_b, sup->H, sup->rows, f->sup_idx, sup->batch);
-    const float *H_s = f->sup_H_b + sup->offset;
-    float scale = (float)(sup->tau_S / (double)sup->batch);
-    product_ABt_block(m, d, sup->batch, scale, f->sup_U_b, H_s, sup->rows, 1.0f, f->num_W);
-    gram_of_row_block(H_s, d, sup->batch, sup->rows, scale, f->G);
-    product_AB(m, d, d, 1.0f, f->W, f->G, 1.0f, f->den_W);
-}
-
-/* SPEC §2/§3, with the batches of the true (B) and adversarial (B̂) data:
- *   W <- W ⊙ (τ_W U_b H_bᵀ/B + τ_A W Ĥ_bĤ_bᵀ/B̂) ⊘ (τ_W W H_bH_bᵀ/B + τ_A Û_bĤ_bᵀ/B̂ + γ)
- * plus, for D+MDNMF, the supervised terms of SPEC §6. */
-static void update_basis(fit *f, int64_t b)
-{
-    int64_t m = f->m, d = f->d;
-    const dataset *truth = &f->data[0];
-    float scale = (float)(f->tau_W / (double)truth->batch);
-    product_ABt(m, d, truth->batch, scale, truth->U_b, truth->H_b, 0.0f, f->num_W);
-    gram_of_rows(truth->H_b, d, truth->batch, scale, f->G);
-    product_AB(m, d, d, 1.0f, f->W, f->G, 0.0f, f->den_W);
-    if (f->sets == 2 && f->tau_A > 0.0) {
-        const dataset *adv = &f->data[1];
-        float adv_scale = (float)(f->tau_A / (double)adv->batch);
-        gram_of_rows(adv->H_b, d, adv->batch, adv_scale, f->G);
-        product_AB(m, d, d, 1.0f, f->W, f->G, 1.0f, f->num_W);
-        product_ABt(m, d, adv->batch, adv_scale, adv->U_b, adv->H_b, 1.0f, f->den_W);
+            s->idx[k] = s->perm[(b * s->batch + k) % s->n];
     }
-    if (f->sup && f->sup->tau_S > 0.0)
-        add_supervised_terms(f, b);
-    mu_step_scalar(f->W, f->num_W, f->den_W, m * d, (float)f->p->mu_W + f->guard_W);
+    const supervised_term *sup = f->sup;
+    if (sup && sup->tau_S > 0.0)
+        for (int64_t k = 0; k < sup->batch; k++)
+            f->sup_idx[k] = sup->perm[(b * sup->batch + k) % sup->n];
+}
+
+/* This thread's part of the batch buffers: rows [r0, r1) of every data
+ * batch, its share of the activation columns.  Returns whether its rows of
+ * the true batch hold a positive entry. */
+static int gather_batch_share(fit *f, int part, int parts, int64_t r0, int64_t r1)
+{
+    int64_t m = f->m, d = f->d, c0, c1;
+    for (int i = 0; i < f->sets; i++) {
+        dataset *s = &f->data[i];
+        gather_row_block(s->U_b, s->U, m, r0, r1, s->idx, s->batch);
+        linalg_share(s->batch, parts, part, 1, &c0, &c1);
+        gather_columns(s->H_b + c0 * d, s->H, d, s->idx + c0, c1 - c0);
+        if (s->omega)
+            for (int64_t k = c0; k < c1; k++)
+                s->omega_b[k] = s->omega[s->idx[k]];
+    }
+    const supervised_term *sup = f->sup;
+    if (sup && sup->tau_S > 0.0) {
+        gather_row_block(f->sup_U_b, sup->U, m, r0, r1, f->sup_idx, sup->batch);
+        linalg_share(sup->batch, parts, part, 1, &c0, &c1);
+        gather_columns(f->sup_H_b + c0 * sup->rows, sup->H, sup->rows, f->sup_idx + c0, c1 - c0);
+    }
+    return any_positive_rows(f->data[0].U_b, m, r0, r1, f->data[0].batch);
+}
+
+static float true_scale(const fit *f)
+{
+    return (float)(f->tau_W / (double)f->data[0].batch);
+}
+
+static float adversarial_scale(const fit *f)
+{
+    return (float)(f->tau_A / (double)f->data[1].batch);
+}
+
+static float supervised_scale(const fit *f)
+{
+    return (float)(f->sup->tau_S / (double)f->sup->batch);
+}
+
+static int uses_adversarial_term(const fit *f)
+{
+    return f->sets == 2 && f->tau_A > 0.0;
+}
+
+static int uses_supervised_term(const fit *f)
+{
+    return f->sup && f->sup->tau_S > 0.0;
+}
+
+/* This thread's blocks of the batch Grams H_b H_bᵀ/B, Ĥ_b Ĥ_bᵀ/B̂ and, for
+ * D+MDNMF, this source's rows of H^sup_b H^sup_bᵀ/B_s. */
+static void batch_grams_share(fit *f, int part, int parts)
+{
+    int64_t d = f->d;
+    const dataset *truth = &f->data[0];
+    gram_of_row_block_share(truth->H_b, d, truth->batch, d, true_scale(f), f->G, parts, part);
+    if (uses_adversarial_term(f)) {
+        const dataset *adv = &f->data[1];
+        gram_of_row_block_share(adv->H_b, d, adv->batch, d, adversarial_scale(f), f->G_adv,
+                                parts, part);
+    }
+    if (uses_supervised_term(f))
+        gram_of_row_block_share(f->sup_H_b + f->sup->offset, d, f->sup->batch, f->sup->rows,
+                                supervised_scale(f), f->G_sup, parts, part);
+}
+
+/* SPEC §2/§3 on rows [r0, r1) of W, with the batches of the true (B) and
+ * adversarial (B̂) data:
+ *   W <- W ⊙ (τ_W U_b H_bᵀ/B + τ_A W Ĥ_bĤ_bᵀ/B̂) ⊘ (τ_W W H_bH_bᵀ/B + τ_A Û_bĤ_bᵀ/B̂ + γ)
+ * plus, for D+MDNMF, SPEC §6's supervised terms τ_S U^sup_b H^sup_bᵀ/B_s
+ * and τ_S W H^sup_b H^sup_bᵀ/B_s.  A row of the step needs only the same
+ * row of W, so threads owning disjoint rows never wait for each other. */
+static void update_basis_rows(fit *f, int64_t r0, int64_t r1)
+{
+    int64_t m = f->m, d = f->d, rows = r1 - r0;
+    const dataset *truth = &f->data[0];
+    float *W = f->W + r0, *num = f->num_W + r0, *den = f->den_W + r0;
+    product_strided(0, 1, rows, d, truth->batch, true_scale(f), truth->U_b + r0, m,
+                    truth->H_b, d, 0.0f, num, m);
+    product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G, d, 0.0f, den, m);
+    if (uses_adversarial_term(f)) {
+        const dataset *adv = &f->data[1];
+        product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G_adv, d, 1.0f, num, m);
+        product_strided(0, 1, rows, d, adv->batch, adversarial_scale(f), adv->U_b + r0, m,
+                        adv->H_b, d, 1.0f, den, m);
+    }
+    if (uses_supervised_term(f)) {
+        const supervised_term *sup = f->sup;
+        product_strided(0, 1, rows, d, sup->batch, supervised_scale(f), f->sup_U_b + r0, m,
+                        f->sup_H_b + sup->offset, sup->rows, 1.0f, num, m);
+        product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G_sup, d, 1.0f, den, m);
+    }
+    mu_step_rows(f->W, f->num_W, f->den_W, m, r0, r1, d, (float)f->p->mu_W + f->guard_W);
+}
+
+static int any_voiced(const int *voiced, int parts)
+{
+    for (int t = 0; t < parts; t++)
+        if (voiced[t])
+            return 1;
+    return 0;
+}
+
+/* Batch b's W step.  Every thread gathers its rows of the batches and its
+ * share of the activation columns; after a barrier the batch Grams are
+ * dealt out in blocks; after another, each thread updates its rows of W. */
+static void batch_basis_step(fit *f, int64_t b)
+{
+    choose_batch(f, b);
+#pragma omp parallel num_threads(f->threads) if (f->threads > 1)
+    {
+        int part = omp_get_thread_num(), parts = omp_get_num_threads();
+        int64_t r0, r1;
+        linalg_share(f->m, parts, part, ROW_ALIGN, &r0, &r1);
+        f->voiced[part] = gather_batch_share(f, part, parts, r0, r1);
+#pragma omp barrier
+        /* A batch of silent true columns says nothing about W; its step
+         * would be W ⊙ 0 ⊘ γ = 0, zeroing the basis for good. */
+        if (any_voiced(f->voiced, parts)) {
+            batch_grams_share(f, part, parts);
+#pragma omp barrier
+            update_basis_rows(f, r0, r1);
+        }
+    }
 }
 
 /* Batch-wise H step (update_H): H_b <- H_b ⊙ (WᵀU_b) ⊘ (WᵀW H_b + λ ω_bᵀ), written back. */
 static void update_batch_activations(fit *f, dataset *s)
 {
-    update_activations(f->W, f->WtW, s->U_b, s->H_b, f->m, f->d, s->batch, 1, f->lambda,
-                       s->omega ? s->omega_b : NULL, f->guard_H, f->num_H, f->den_H);
+    update_activations_shared(f->W, f->WtW, s->U_b, s->H_b, f->m, f->d, s->batch, 1,
+                              f->lambda, s->omega ? s->omega_b : NULL, f->guard_H, f->num_H,
+                              f->den_H, f->work_cols);
     scatter_columns(s->H, s->H_b, f->d, s->idx, s->batch);
 }
 
@@ -361,12 +488,7 @@ static void run_epoch(fit *f, int epoch)
     }
     int64_t nb = batches_per_epoch(f);
     for (int64_t b = 0; b < nb; b++) {
-        for (int i = 0; i < f->sets; i++)
-            gather_batch(&f->data[i], b, m, d);
-        /* A batch of silent true columns says nothing about W; its step
-         * would be W ⊙ 0 ⊘ γ = 0, zeroing the basis for good. */
-        if (any_positive(f->data[0].U_b, m * f->data[0].batch))
-            update_basis(f, b);
+        batch_basis_step(f, b);
         if (f->p->update_H) {
             gram_of_columns(f->W, m, d, 1.0f, f->WtW);
             for (int i = 0; i < f->sets; i++)
@@ -377,8 +499,8 @@ static void run_epoch(fit *f, int epoch)
         gram_of_columns(f->W, m, d, 1.0f, f->WtW);
         for (int i = 0; i < f->sets; i++) {
             dataset *s = &f->data[i];
-            update_activations(f->W, f->WtW, s->U, s->H, m, d, s->n, 1, f->lambda, s->omega,
-                               f->guard_H, f->num_H, f->den_H);
+            update_activations_shared(f->W, f->WtW, s->U, s->H, m, d, s->n, 1, f->lambda,
+                                      s->omega, f->guard_H, f->num_H, f->den_H, f->work_cols);
         }
     }
     if (f->p->normalize) {
@@ -510,6 +632,8 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
     if (adversarial)
         describe_dataset(&f->data[1], "adversarial data", job->U_adv, job->n_adv, job->omega,
                          p->batch_size_adv, p->seed, 1);
+    linalg_set_threads(p->threads);
+    f->threads = linalg_threads();
     if (!allocate_fit(f)) {
         fit_close(f, job, 0);
         *status = model_fail(report_to, MDNMF_ERR_MEMORY,
@@ -518,7 +642,6 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
         return NULL;
     }
     memcpy(f->lambda, job->lambda, (size_t)f->d * sizeof *f->lambda);
-    linalg_set_threads(p->threads);
     *status = initialise_basis(f);
     if (*status) {
         fit_close(f, job, 0);

@@ -406,6 +406,51 @@ static void test_same_seed_same_result(void **state)
     problem_free(&p);
 }
 
+/* Threads share out W's rows, the batch Grams and H's columns: each thread
+ * count is deterministic on its own, and all agree to float rounding.  The
+ * sizes make every shared step run in parallel (H steps of >= 128 columns,
+ * rows split at 16-row boundaries, Gram blocks dealt to 3 threads). */
+static void test_thread_counts_agree(void **state)
+{
+    (void)state;
+    problem p = problem_random(43, 100, 400, 300, 0.5);
+    static const int thread_counts[] = {1, 2, 3};
+    float *W[3] = {NULL, NULL, NULL};
+    size_t bytes = 0;
+    for (int t = 0; t < 3; t++) {
+        mdnmf_params params = test_params(24, 6);
+        params.batch_size = 100;
+        params.batch_size_adv = 50;
+        params.threads = thread_counts[t];
+        mdnmf_model *a = NULL, *b = NULL;
+        assert_int_equal(fit(&params, &p, 1, &a), MDNMF_OK);
+        assert_int_equal(fit(&params, &p, 1, &b), MDNMF_OK);
+        bytes = (size_t)(p.m * params.d) * sizeof(float);
+        assert_memory_equal(mdnmf_model_basis(a), mdnmf_model_basis(b), bytes);
+        W[t] = malloc(bytes);
+        assert_non_null(W[t]);
+        memcpy(W[t], mdnmf_model_basis(a), bytes);
+        mdnmf_model_destroy(a);
+        mdnmf_model_destroy(b);
+    }
+    size_t count = bytes / sizeof(float);
+    for (int t = 1; t < 3; t++) {
+        double diff = 0.0, norm = 0.0;
+        for (size_t i = 0; i < count; i++) {
+            diff += ((double)W[t][i] - W[0][i]) * ((double)W[t][i] - W[0][i]);
+            norm += (double)W[0][i] * W[0][i];
+        }
+        if (!(sqrt(diff) <= 1e-4 * sqrt(norm))) {
+            print_error("threads %d: W differs from one thread's by %.3g (relative)\n",
+                        thread_counts[t], sqrt(diff / norm));
+            fail();
+        }
+    }
+    for (int t = 0; t < 3; t++)
+        free(W[t]);
+    problem_free(&p);
+}
+
 /* ----------------------------------------------------- (g) exemplar NMF */
 
 static double column_norm(const float *x, int64_t m)
@@ -488,6 +533,7 @@ int main(void)
         cmocka_unit_test(test_transform_with_silent_atoms),
         cmocka_unit_test(test_scale_of_data_does_not_matter),
         cmocka_unit_test(test_same_seed_same_result),
+        cmocka_unit_test(test_thread_counts_agree),
         cmocka_unit_test(test_exemplar_atoms_are_distinct_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
