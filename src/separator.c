@@ -5,6 +5,7 @@
 #include "rng.h"
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -355,8 +356,12 @@ typedef struct joint {
     float *V_b, *H_b; /* m x batch, atoms x batch */
     float *WtW, *G;   /* atoms x atoms, atoms x atoms */
     float *num, *den; /* m x atoms each */
-    float *num_H, *den_H; /* atoms x max(batch, chunk) */
+    int threads;      /* of the library's parallel regions */
+    int64_t work_cols;    /* max(batch, chunk) */
+    float *num_H, *den_H; /* atoms x work_cols per thread */
     float *norms;     /* atoms */
+    float *fixed_WtV; /* semi: W_tᵀV of the fixed sources, fixed_rows x n */
+    int64_t fixed_rows;
     float guard_H, guard_W;
     rng stream;
 } joint;
@@ -380,6 +385,7 @@ static void free_joint(joint *j)
 {
     free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->WtW);
     free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H), free(j->norms);
+    free(j->fixed_WtV);
     memset(j, 0, sizeof *j);
 }
 
@@ -389,6 +395,8 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     memset(j, 0, sizeof *j);
     j->V = V, j->n = n, j->batch = batch <= 0 || batch > n ? n : batch;
     int64_t widest = j->batch > LINALG_CHUNK ? j->batch : LINALG_CHUNK;
+    j->threads = linalg_threads();
+    j->work_cols = widest;
     j->H = malloc((size_t)(D * n) * sizeof *j->H);
     j->perm = malloc((size_t)n * sizeof *j->perm);
     j->idx = malloc((size_t)j->batch * sizeof *j->idx);
@@ -398,8 +406,8 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     j->G = malloc((size_t)(D * D) * sizeof *j->G);
     j->num = malloc((size_t)(m * D) * sizeof *j->num);
     j->den = malloc((size_t)(m * D) * sizeof *j->den);
-    j->num_H = malloc((size_t)(D * widest) * sizeof *j->num_H);
-    j->den_H = malloc((size_t)(D * widest) * sizeof *j->den_H);
+    j->num_H = malloc((size_t)(j->threads * D * widest) * sizeof *j->num_H);
+    j->den_H = malloc((size_t)(j->threads * D * widest) * sizeof *j->den_H);
     j->norms = malloc((size_t)D * sizeof *j->norms);
     if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || !j->WtW || !j->G || !j->num ||
         !j->den || !j->num_H || !j->den_H || !j->norms) {
@@ -418,23 +426,28 @@ static void joint_transform(separation *sep, joint *j)
     rng_fill_uniform(&j->stream, j->H, D * j->n);
     trace_draw(sep, MDNMF_TRACE_JOINT_H_RANDOM, 0, j->H, D * j->n);
     gram_of_columns(sep->W, m, D, 1.0f, j->WtW);
-    update_activations(sep->W, j->WtW, j->V, j->H, m, D, j->n, sep->p->common.test_epochs,
-                       sep->lambda, NULL, j->guard_H, j->num_H, j->den_H);
+    update_activations_shared(sep->W, j->WtW, j->V, j->H, m, D, j->n,
+                              sep->p->common.test_epochs, sep->lambda, NULL, j->guard_H,
+                              j->num_H, j->den_H, j->work_cols);
 }
 
 /* One full H step on the mixtures with all bases (SPEC §1, one iteration). */
 static void joint_activation_step(separation *sep, joint *j)
 {
     gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
-    update_activations(sep->W, j->WtW, j->V, j->H, sep->m, sep->atoms, j->n, 1, sep->lambda,
-                       NULL, j->guard_H, j->num_H, j->den_H);
+    update_activations_shared(sep->W, j->WtW, j->V, j->H, sep->m, sep->atoms, j->n, 1,
+                              sep->lambda, NULL, j->guard_H, j->num_H, j->den_H, j->work_cols);
 }
 
-static void joint_gather(separation *sep, joint *j, int64_t b)
+/* Batch b's columns and their activations, and the mixtures' columns when
+ * `with_mixtures`: DNMF's W step reads the paired clean data instead and
+ * needs them only for a batch-wise H step (an m x B copy per batch saved). */
+static void joint_gather(separation *sep, joint *j, int64_t b, int with_mixtures)
 {
     for (int64_t k = 0; k < j->batch; k++)
         j->idx[k] = j->perm[(b * j->batch + k) % j->n];
-    gather_columns(j->V_b, j->V, sep->m, j->idx, j->batch);
+    if (with_mixtures)
+        gather_columns(j->V_b, j->V, sep->m, j->idx, j->batch);
     gather_columns(j->H_b, j->H, sep->atoms, j->idx, j->batch);
 }
 
@@ -442,8 +455,9 @@ static void joint_gather(separation *sep, joint *j, int64_t b)
 static void joint_batch_activation_step(separation *sep, joint *j)
 {
     gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
-    update_activations(sep->W, j->WtW, j->V_b, j->H_b, sep->m, sep->atoms, j->batch, 1,
-                       sep->lambda, NULL, j->guard_H, j->num_H, j->den_H);
+    update_activations_shared(sep->W, j->WtW, j->V_b, j->H_b, sep->m, sep->atoms, j->batch,
+                              1, sep->lambda, NULL, j->guard_H, j->num_H, j->den_H,
+                              j->work_cols);
     scatter_columns(j->H, j->H_b, sep->atoms, j->idx, j->batch);
 }
 
@@ -553,7 +567,7 @@ static int fit_dnmf(separation *sep)
     for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
         joint_shuffle(sep, &j, epoch);
         for (int64_t b = 0; b < j.n / j.batch; b++) {
-            joint_gather(sep, &j, b);
+            joint_gather(sep, &j, b, c->update_H);
             dnmf_basis_step(sep, &j, U_b);
             if (c->update_H)
                 joint_batch_activation_step(sep, &j);
@@ -644,6 +658,53 @@ static int fit_full(separation *sep)
     return status;
 }
 
+/* Over the mixtures only the last basis moves, so the rows of WᵀV that
+ * belong to the other sources (their atoms come first) are the same in
+ * every epoch: computed once here, they save 2·m·rows·n flops of every
+ * epoch's H step. */
+static int cache_fixed_products(separation *sep, joint *j, int64_t rows)
+{
+    j->fixed_rows = rows;
+    j->fixed_WtV = malloc((size_t)(rows * j->n) * sizeof *j->fixed_WtV);
+    if (!j->fixed_WtV)
+        return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for the semi fit");
+    product_AtB(rows, j->n, sep->m, 1.0f, sep->W, j->V, 0.0f, j->fixed_WtV);
+    return MDNMF_OK;
+}
+
+/* joint_activation_step with the cached rows of WᵀV on columns [first,
+ * last), per chunk:  H <- H ⊙ [W_fixedᵀV ; W_Sᵀ V] ⊘ (WᵀW H + λ1ᵀ) */
+static void semi_activation_columns(separation *sep, joint *j, int64_t first, int64_t last,
+                                    float *num, float *den)
+{
+    int64_t m = sep->m, D = sep->atoms, fixed = j->fixed_rows;
+    for (int64_t start = first; start < last; start += LINALG_CHUNK) {
+        int64_t cols = last - start < LINALG_CHUNK ? last - start : LINALG_CHUNK;
+        float *H_c = j->H + start * D;
+        for (int64_t c = 0; c < cols; c++)
+            memcpy(num + c * D, j->fixed_WtV + (start + c) * fixed,
+                   (size_t)fixed * sizeof *num);
+        product_strided(1, 0, D - fixed, cols, m, 1.0f, sep->W + fixed * m, m,
+                        j->V + start * m, m, 0.0f, num + fixed, D);
+        product_AB(D, cols, D, 1.0f, j->WtW, H_c, 0.0f, den);
+        mu_step_penalised(H_c, num, den, D, cols, sep->lambda, NULL, j->guard_H);
+    }
+}
+
+/* The same over all mixtures, the columns shared out between the threads. */
+static void semi_activation_step(separation *sep, joint *j)
+{
+    gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
+#pragma omp parallel num_threads(j->threads) if (j->threads > 1 && j->n >= 128)
+    {
+        int part = omp_get_thread_num(), parts = omp_get_num_threads();
+        int64_t first, last, slice = sep->atoms * j->work_cols;
+        linalg_share(j->n, parts, part, 1, &first, &last);
+        semi_activation_columns(sep, j, first, last, j->num_H + part * slice,
+                                j->den_H + part * slice);
+    }
+}
+
 /* Semi-supervised (SPEC §6 `semi`, `semi_adv`): the clean sources' bases
  * first, then the last basis learned from the mixtures with the others fixed:
  *   W_S <- W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W H_b H_{S,b}ᵀ/B + γ) */
@@ -698,18 +759,23 @@ static int fit_semi(separation *sep, int adversarial)
             normalize_columns(source_basis(sep, last), sep->m, sep->p->d[last], MDNMF_EPS, NULL);
     }
     joint_transform(sep, &j);
-    status = joint_notify(sep, &j, 0, work);
+    /* The cache serves the H step over all mixtures; update_H's batch-wise
+     * steps read gathered columns and compute all rows. */
+    if (!c->update_H)
+        status = cache_fixed_products(sep, &j, sep->offset[last]);
+    if (!status)
+        status = joint_notify(sep, &j, 0, work);
     for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
         joint_shuffle(sep, &j, epoch);
         for (int64_t b = 0; b < j.n / j.batch; b++) {
-            joint_gather(sep, &j, b);
+            joint_gather(sep, &j, b, 1);
             if (any_positive(j.V_b, sep->m * j.batch))
                 semi_basis_step(sep, &j);
             if (c->update_H)
                 joint_batch_activation_step(sep, &j);
         }
         if (!c->update_H)
-            joint_activation_step(sep, &j);
+            semi_activation_step(sep, &j);
         if (c->normalize)
             joint_normalize(sep, &j, last, sep->S);
         status = joint_healthy(sep, &j, epoch);
