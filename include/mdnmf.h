@@ -15,10 +15,13 @@
  *     Functions on a model store a message for the last failure, read with
  *     mdnmf_model_last_error().  The library never prints, never exits and
  *     never aborts on bad input.
- *   - Thread safety: distinct models may be used from distinct threads, with
- *     one caveat: the BLAS thread count is process-wide (OpenBLAS), so two
- *     concurrent fits asking for different `threads` race for it.  A single
- *     model must not be used from two threads at once.
+ *   - Threads: `threads` sizes the library's own OpenMP pool, which splits
+ *     every product between its threads; the library sets OpenBLAS's
+ *     process-wide thread count to 1 (two pools spinning on the same cores
+ *     slow each other down).  An application that wants OpenBLAS threads for
+ *     its own products sets them back after calling mdnmf.
+ *   - Thread safety: distinct models may be used from distinct threads.  A
+ *     single model must not be used from two threads at once.
  *   - Determinism: the same data, parameters, seed and thread count give
  *     bit-identical results.
  */
@@ -144,7 +147,7 @@ typedef struct mdnmf_params {
     mdnmf_true_sample true_sample; /* default MDNMF_SAMPLE_STD */
     int warm_start;         /* start from the model's basis if it has one */
     uint64_t seed;          /* random seed (default 0) */
-    int threads;            /* threads for BLAS and own loops; 0 = leave as is */
+    int threads;            /* threads of the library's pool; 0 = OpenMP's default */
     mdnmf_epoch_callback on_epoch; /* optional */
     void *on_epoch_user;
     mdnmf_trace_callback on_trace; /* optional, for tests */

@@ -328,6 +328,7 @@ int64_t first_invalid_entry(const float *X, int64_t count)
 int all_finite(const float *X, int64_t count)
 {
     int finite = 1;
+#pragma omp parallel for schedule(static) num_threads(linalg_threads()) reduction(&:finite) if (worth_threads(count))
     for (int64_t i = 0; i < count; i++)
         finite &= isfinite(X[i]) != 0;
     return finite;
