@@ -104,6 +104,22 @@ void cli_frames_free(cli_frames *frames)
     memset(frames, 0, sizeof *frames);
 }
 
+/* A source's spectrum from the mixture's: its magnitude with the mixture's
+ * phase, Z_s = Z ⊙ |Ẑ_s| / |Z| (SPEC §7).  The ratio of magnitudes scales
+ * the complex value directly, so no phase angle is computed and turned back
+ * into a complex number (atan2, cos and sin were a sixth of `apply`).  Where
+ * the mixture is 0 its phase is 0, as atan2(0, 0). */
+static void apply_magnitude(const float *mixture, const float *mixture_magnitude,
+                            const float *magnitude, int64_t count, float *spectrum)
+{
+    for (int64_t i = 0; i < count; i++) {
+        float v = mixture_magnitude[i];
+        float scale = v > 0.0f ? magnitude[i] / v : 0.0f;
+        spectrum[2 * i] = v > 0.0f ? mixture[2 * i] * scale : magnitude[i];
+        spectrum[2 * i + 1] = mixture[2 * i + 1] * scale;
+    }
+}
+
 int cli_separate_recording(mdnmf_model *model, mdnmf_stft *stft, const float *signal,
                            int64_t length, float *const *estimates, char *message, size_t size)
 {
@@ -111,9 +127,10 @@ int cli_separate_recording(mdnmf_model *model, mdnmf_stft *stft, const float *si
     int64_t m = mdnmf_stft_bins(stft), frames = mdnmf_stft_frames(stft, length);
     size_t count = (size_t)(m * frames);
     float *magnitude = malloc(count * sizeof *magnitude);
-    float *phase = malloc(count * sizeof *phase);
+    float *mixture = malloc(2 * count * sizeof *mixture);
+    float *spectrum = malloc(2 * count * sizeof *spectrum);
     float *parts[MDNMF_MAX_SOURCES] = {0};
-    int status = magnitude && phase ? MDNMF_OK : MDNMF_ERR_MEMORY;
+    int status = magnitude && mixture && spectrum ? MDNMF_OK : MDNMF_ERR_MEMORY;
     for (int s = 0; s < sources && !status; s++) {
         parts[s] = malloc(count * sizeof *parts[s]);
         status = parts[s] ? MDNMF_OK : MDNMF_ERR_MEMORY;
@@ -121,15 +138,18 @@ int cli_separate_recording(mdnmf_model *model, mdnmf_stft *stft, const float *si
     if (status) {
         snprintf(message, size, "out of memory for %" PRId64 " spectrogram frames", frames);
     }
-    if (!status && (status = mdnmf_stft_forward(stft, signal, length, magnitude, phase))) {
+    /* The library's magnitudes (what every other caller separates) and the
+     * complex values for the phases: two FFT passes, cheap next to NMF. */
+    if (!status && ((status = mdnmf_stft_forward(stft, signal, length, magnitude, NULL)) ||
+                    (status = mdnmf_stft_forward_complex(stft, signal, length, mixture)))) {
         snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
     }
     if (!status && (status = mdnmf_separate(model, magnitude, m, frames, 1, parts))) {
         snprintf(message, size, "%s", mdnmf_model_last_error(model));
     }
-    /* Each source's magnitudes with the mixture's phases (SPEC §7). */
     for (int s = 0; s < sources && !status; s++) {
-        status = mdnmf_stft_inverse(stft, parts[s], phase, frames, estimates[s], length);
+        apply_magnitude(mixture, magnitude, parts[s], (int64_t)count, spectrum);
+        status = mdnmf_stft_inverse_complex(stft, spectrum, frames, estimates[s], length);
         if (status) {
             snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
         }
@@ -137,7 +157,7 @@ int cli_separate_recording(mdnmf_model *model, mdnmf_stft *stft, const float *si
     for (int s = 0; s < sources; s++) {
         free(parts[s]);
     }
-    free(magnitude), free(phase);
+    free(magnitude), free(mixture), free(spectrum);
     return status;
 }
 
@@ -844,8 +864,9 @@ typedef struct apply_run {
     mdnmf_audio_params audio;
     mdnmf_stft *stft;
     int sources, written_sources;
-    cli_output *outputs; /* count x written_sources, open until committed */
-    char **output_paths;
+    char *staging;        /* OUTDIR/.mdnmf-apply.XXXXXX: the outputs until all are done */
+    char **destinations;  /* count x written_sources output paths */
+    size_t committed;     /* destinations[0..committed) are renamed into place */
     int created_outdir;
     cli_progress bar;
 } apply_run;
@@ -1136,11 +1157,58 @@ static int relearn_noise(const apply_request *r, apply_run *run)
     return CLI_EXIT_OK;
 }
 
-/* Estimate `source` of a recording back at the file's rate and length,
- * written to the reserved temporary name of its output. */
-static int write_estimate(const apply_request *r, apply_run *run, const recording *rec,
-                          const float *estimate, cli_output *output)
+/* Outputs are written into a hidden folder of this run inside OUTDIR and
+ * renamed into place when every recording is done.  mdnmf_audio_write is
+ * atomic by itself (its own temporary file renamed onto the name it is
+ * given), so no placeholder file per output is needed: one made by mkstemp
+ * would be created and then replaced, i.e. deleted, for every file, and on
+ * ext4 each deleted inode slows down creating the next files (that and an
+ * fsync of the replaced placeholder were a third of the system time of
+ * `apply` over a few hundred recordings). */
+static int open_staging(const apply_request *r, apply_run *run)
 {
+    size_t size = strlen(r->outdir) + sizeof "/.mdnmf-apply.XXXXXX";
+    run->staging = malloc(size);
+    if (!run->staging) {
+        cli_error(APPLY_COMMAND, "out of memory");
+        return -1;
+    }
+    snprintf(run->staging, size, "%s/.mdnmf-apply.XXXXXX", r->outdir);
+    if (!mkdtemp(run->staging)) {
+        cli_error(APPLY_COMMAND, "-o %s: cannot create a folder in it (%s)", r->outdir,
+                  strerror(errno));
+        free(run->staging);
+        run->staging = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* Where output k is written before it is committed: the staging folder
+ * with the destination's name (malloc'ed). */
+static char *staged_path(const apply_run *run, size_t k)
+{
+    const char *slash = strrchr(run->destinations[k], '/');
+    const char *name = slash ? slash + 1 : run->destinations[k];
+    size_t size = strlen(run->staging) + strlen(name) + 2;
+    char *path = malloc(size);
+    if (path) {
+        snprintf(path, size, "%s/%s", run->staging, name);
+    }
+    return path;
+}
+
+/* Estimate `source` of a recording back at the file's rate and length,
+ * written under its staged name (output k). */
+static int write_estimate(const apply_request *r, apply_run *run, const recording *rec,
+                          const float *estimate, size_t k)
+{
+    const char *destination = run->destinations[k];
+    struct stat info;
+    if (stat(destination, &info) == 0 && S_ISDIR(info.st_mode)) {
+        cli_error(APPLY_COMMAND, "%s: is a folder: give another -o or remove it", destination);
+        return -1;
+    }
     const float *samples = estimate;
     float *converted = NULL;
     if (rec->audio.sample_rate != run->audio.sample_rate) {
@@ -1151,13 +1219,17 @@ static int write_estimate(const apply_request *r, apply_run *run, const recordin
         samples = converted;
     }
     char message[1024] = "";
-    int status = mdnmf_audio_write(output->temp_path, samples, rec->audio.length,
-                                   rec->audio.sample_rate,
-                                   r->float_output ? MDNMF_AUDIO_FLOAT : MDNMF_AUDIO_PCM16,
-                                   message, sizeof message);
-    free(converted);
+    char *staged = staged_path(run, k);
+    int status = staged ? mdnmf_audio_write(staged, samples, rec->audio.length,
+                                            rec->audio.sample_rate,
+                                            r->float_output ? MDNMF_AUDIO_FLOAT
+                                                            : MDNMF_AUDIO_PCM16,
+                                            message, sizeof message)
+                        : MDNMF_ERR_MEMORY;
+    free(converted), free(staged);
     if (status != MDNMF_OK) {
-        cli_error(APPLY_COMMAND, "%s: %s", output->path, message[0] ? message : "cannot write");
+        cli_error(APPLY_COMMAND, "%s: %s", destination,
+                  message[0] ? message : "cannot write (out of memory)");
         return -1;
     }
     return 0;
@@ -1182,12 +1254,13 @@ static int denoise_recording(const apply_request *r, apply_run *run, size_t inde
         status = -1;
     }
     for (int s = 0; s < run->written_sources && !status; s++) {
-        cli_output *output = &run->outputs[index * (size_t)run->written_sources + (size_t)s];
-        char *path = output_path(r->outdir, rec->stem, s, run->sources);
-        status = path ? cli_output_open(output, APPLY_COMMAND, path) : -1;
-        free(path);
-        if (!status) {
-            status = write_estimate(r, run, rec, estimates[s], output);
+        size_t k = index * (size_t)run->written_sources + (size_t)s;
+        run->destinations[k] = output_path(r->outdir, rec->stem, s, run->sources);
+        if (!run->destinations[k]) {
+            cli_error(APPLY_COMMAND, "out of memory");
+            status = -1;
+        } else {
+            status = write_estimate(r, run, rec, estimates[s], k);
         }
     }
     for (int s = 0; s < run->sources; s++) {
@@ -1201,16 +1274,20 @@ static int denoise_recording(const apply_request *r, apply_run *run, size_t inde
 static int commit_outputs(apply_run *run)
 {
     size_t total = run->count * (size_t)run->written_sources;
-    for (size_t k = 0; k < total; k++) {
-        char *path = strdup(run->outputs[k].path);
-        if (!path || cli_output_commit(&run->outputs[k], APPLY_COMMAND) != 0) {
-            free(path);
+    for (; run->committed < total; run->committed++) {
+        size_t k = run->committed;
+        char *staged = staged_path(run, k);
+        if (!staged || rename(staged, run->destinations[k]) != 0) {
+            cli_error(APPLY_COMMAND, "%s: cannot write (%s): check the free space and the "
+                      "folder", run->destinations[k], staged ? strerror(errno) : "out of memory");
+            free(staged);
             for (size_t done = 0; done < k; done++) {
-                unlink(run->output_paths[done]);
+                unlink(run->destinations[done]);
             }
+            run->committed = 0;
             return -1;
         }
-        run->output_paths[k] = path;
+        free(staged);
     }
     return 0;
 }
@@ -1218,10 +1295,12 @@ static int commit_outputs(apply_run *run)
 static int denoise_all(const apply_request *r, apply_run *run)
 {
     size_t total = run->count * (size_t)run->written_sources;
-    run->outputs = calloc(total, sizeof *run->outputs);
-    run->output_paths = calloc(total, sizeof *run->output_paths);
-    if (!run->outputs || !run->output_paths) {
+    run->destinations = calloc(total, sizeof *run->destinations);
+    if (!run->destinations) {
         cli_error(APPLY_COMMAND, "out of memory");
+        return CLI_EXIT_RUNTIME;
+    }
+    if (open_staging(r, run) != 0) {
         return CLI_EXIT_RUNTIME;
     }
     for (size_t i = 0; i < run->count; i++) {
@@ -1232,14 +1311,29 @@ static int denoise_all(const apply_request *r, apply_run *run)
     return commit_outputs(run) == 0 ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
 }
 
+/* Outputs not renamed into place are removed with the staging folder. */
+static void discard_staging(apply_run *run)
+{
+    size_t total = run->destinations ? run->count * (size_t)run->written_sources : 0;
+    for (size_t k = run->committed; run->staging && k < total && run->destinations[k]; k++) {
+        char *staged = staged_path(run, k);
+        if (staged) {
+            unlink(staged);
+        }
+        free(staged);
+    }
+    if (run->staging) {
+        rmdir(run->staging);
+    }
+    for (size_t k = 0; k < total; k++) {
+        free(run->destinations[k]);
+    }
+    free(run->destinations), free(run->staging);
+}
+
 static void release_apply(const apply_request *r, apply_run *run, int failed)
 {
-    size_t total = run->outputs ? run->count * (size_t)run->written_sources : 0;
-    for (size_t k = 0; k < total; k++) {
-        cli_output_discard(&run->outputs[k]);
-        free(run->output_paths[k]);
-    }
-    free(run->outputs), free(run->output_paths);
+    discard_staging(run);
     /* A folder made for this run goes again when nothing was written. */
     if (failed && run->created_outdir) {
         rmdir(r->outdir);

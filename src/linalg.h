@@ -3,6 +3,7 @@
 #ifndef MDNMF_LINALG_H
 #define MDNMF_LINALG_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Columns processed at once by the chunked passes over all data. */
@@ -85,6 +86,10 @@ void scale_rows(float *H, int64_t d, int64_t n, const float *scale);
 /* The same for rows [offset, offset + count) of H (rows x n). */
 void scale_row_block(float *H, int64_t rows, int64_t n, int64_t offset, int64_t count,
                      const float *scale);
+
+/* Ask Linux for transparent huge pages for `bytes` at `data` when they are
+ * many (at least 4 MiB); a no-op elsewhere. */
+void advise_huge_pages(void *data, size_t bytes);
 
 float max_entry(const float *X, int64_t count);
 /* 1 if some entry is > 0; stops at the first (a cheap "not silent" test). */

@@ -34,8 +34,8 @@ typedef struct dataset {
     float *H;            /* d x n */
     int64_t *perm;       /* n */
     int64_t *idx;        /* batch columns */
-    float *U_b, *H_b;    /* m x batch, d x batch */
-    float *omega_b;      /* batch, when omega */
+    float *U_b, *H_b;    /* m x batch, d x batch; NULL when the batch is all of U */
+    float *omega_b;      /* batch, when omega and the batch is not all of U */
     rng stream;
     mdnmf_trace_kind trace_H, trace_perm;
 } dataset;
@@ -55,7 +55,7 @@ struct fit {
     float *num_W, *den_W;     /* m x d */
     float *G, *G_adv, *G_sup; /* d x d: the batch Grams of the W step */
     float *WtW;               /* d x d */
-    int64_t work_cols;        /* max(chunk, batches) */
+    int64_t work_cols;        /* LINALG_CHUNK */
     float *num_H, *den_H;     /* d x work_cols per thread */
     int *voiced;              /* per thread: its rows of the true batch are not silent */
     float *residual_work;     /* m x LINALG_CHUNK, only with a callback */
@@ -178,14 +178,18 @@ int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, fl
 
     const mdnmf_params *p = &model->params;
     int64_t d = model->atoms;
+    linalg_set_threads(p->threads);
+    /* The columns are split between the threads (OpenBLAS stays on one),
+     * each with a d x work_cols slice of num and den. */
+    int64_t work_cols = n < LINALG_CHUNK ? n : LINALG_CHUNK;
+    size_t work = (size_t)(linalg_threads() * d * work_cols);
     float *WtW = malloc((size_t)(d * d) * sizeof *WtW);
-    float *num = malloc((size_t)(d * LINALG_CHUNK) * sizeof *num);
-    float *den = malloc((size_t)(d * LINALG_CHUNK) * sizeof *den);
+    float *num = malloc(work * sizeof *num);
+    float *den = malloc(work * sizeof *den);
     if (!WtW || !num || !den) {
         free(WtW), free(num), free(den);
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for transform workspace");
     }
-    linalg_set_threads(p->threads);
     rng stream;
     rng_seed(&stream, p->seed, 0);
     rng_fill_uniform(&stream, H, d * n);
@@ -193,8 +197,8 @@ int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, fl
     float guard_H;
     scaled_guards(max_entry(U, m * n), max_entry(model->W, m * d), &guard_H, NULL);
     gram_of_columns(model->W, m, d, 1.0f, WtW);
-    update_activations(model->W, WtW, U, H, m, d, n, p->test_epochs, model->mu_H, NULL, guard_H,
-                       num, den);
+    update_activations_shared(model->W, WtW, U, H, m, d, n, p->test_epochs, model->mu_H, NULL,
+                              guard_H, num, den, work_cols);
     free(WtW), free(num), free(den);
     return MDNMF_OK;
 }
@@ -222,10 +226,38 @@ static void free_fit(fit *f)
     free(f->sup_idx), free(f->sup_U_b), free(f->sup_H_b);
 }
 
+/* A batch of all columns (batch size 0, the default, or N) is the data
+ * itself: its permutation only reorders the sums of the W step, so the W
+ * and H steps read U and H in place instead of a permuted copy of both. */
+static int whole_data(const dataset *s)
+{
+    return s->batch == s->n;
+}
+
+static const float *batch_U(const dataset *s)
+{
+    return whole_data(s) ? s->U : s->U_b;
+}
+
+static float *batch_H(const dataset *s)
+{
+    return whole_data(s) ? s->H : s->H_b;
+}
+
+static const float *batch_omega(const dataset *s)
+{
+    return whole_data(s) ? s->omega : s->omega_b;
+}
+
 static int allocate_dataset(dataset *s, int64_t m, int64_t d)
 {
-    s->H = malloc((size_t)(d * s->n) * sizeof *s->H);
+    size_t H_bytes = (size_t)(d * s->n) * sizeof *s->H;
+    s->H = malloc(H_bytes);
+    if (s->H)
+        advise_huge_pages(s->H, H_bytes);
     s->perm = malloc((size_t)s->n * sizeof *s->perm);
+    if (whole_data(s))
+        return s->H && s->perm;
     s->idx = malloc((size_t)s->batch * sizeof *s->idx);
     s->U_b = malloc((size_t)(m * s->batch) * sizeof *s->U_b);
     s->H_b = malloc((size_t)(d * s->batch) * sizeof *s->H_b);
@@ -235,13 +267,12 @@ static int allocate_dataset(dataset *s, int64_t m, int64_t d)
 
 static int allocate_fit(fit *f)
 {
+    /* The H steps work through LINALG_CHUNK columns at a time, whatever the
+     * batch: their workspace does not grow with the batch or the data. */
     int64_t m = f->m, d = f->d, widest = LINALG_CHUNK;
-    for (int i = 0; i < f->sets; i++) {
+    for (int i = 0; i < f->sets; i++)
         if (!allocate_dataset(&f->data[i], m, d))
             return 0;
-        if (f->data[i].batch > widest)
-            widest = f->data[i].batch;
-    }
     f->W = malloc((size_t)(m * d) * sizeof *f->W);
     f->lambda = malloc((size_t)d * sizeof *f->lambda);
     f->num_W = malloc((size_t)(m * d) * sizeof *f->num_W);
@@ -321,7 +352,7 @@ static void choose_batch(fit *f, int64_t b)
 {
     for (int i = 0; i < f->sets; i++) {
         dataset *s = &f->data[i];
-        for (int64_t k = 0; k < s->batch; k++)
+        for (int64_t k = 0; k < s->batch && !whole_data(s); k++)
             s->idx[k] = s->perm[(b * s->batch + k) % s->n];
     }
     const supervised_term *sup = f->sup;
@@ -338,6 +369,8 @@ static int gather_batch_share(fit *f, int part, int parts, int64_t r0, int64_t r
     int64_t m = f->m, d = f->d, c0, c1;
     for (int i = 0; i < f->sets; i++) {
         dataset *s = &f->data[i];
+        if (whole_data(s))
+            continue;
         gather_row_block(s->U_b, s->U, m, r0, r1, s->idx, s->batch);
         linalg_share(s->batch, parts, part, 1, &c0, &c1);
         gather_columns(s->H_b + c0 * d, s->H, d, s->idx + c0, c1 - c0);
@@ -351,7 +384,7 @@ static int gather_batch_share(fit *f, int part, int parts, int64_t r0, int64_t r
         linalg_share(sup->batch, parts, part, 1, &c0, &c1);
         gather_columns(f->sup_H_b + c0 * sup->rows, sup->H, sup->rows, f->sup_idx + c0, c1 - c0);
     }
-    return any_positive_rows(f->data[0].U_b, m, r0, r1, f->data[0].batch);
+    return any_positive_rows(batch_U(&f->data[0]), m, r0, r1, f->data[0].batch);
 }
 
 static float true_scale(const fit *f)
@@ -385,11 +418,12 @@ static void batch_grams_share(fit *f, int part, int parts)
 {
     int64_t d = f->d;
     const dataset *truth = &f->data[0];
-    gram_of_row_block_share(truth->H_b, d, truth->batch, d, true_scale(f), f->G, parts, part);
+    gram_of_row_block_share(batch_H(truth), d, truth->batch, d, true_scale(f), f->G, parts,
+                            part);
     if (uses_adversarial_term(f)) {
         const dataset *adv = &f->data[1];
-        gram_of_row_block_share(adv->H_b, d, adv->batch, d, adversarial_scale(f), f->G_adv,
-                                parts, part);
+        gram_of_row_block_share(batch_H(adv), d, adv->batch, d, adversarial_scale(f),
+                                f->G_adv, parts, part);
     }
     if (uses_supervised_term(f))
         gram_of_row_block_share(f->sup_H_b + f->sup->offset, d, f->sup->batch, f->sup->rows,
@@ -407,14 +441,14 @@ static void update_basis_rows(fit *f, int64_t r0, int64_t r1)
     int64_t m = f->m, d = f->d, rows = r1 - r0;
     const dataset *truth = &f->data[0];
     float *W = f->W + r0, *num = f->num_W + r0, *den = f->den_W + r0;
-    product_strided(0, 1, rows, d, truth->batch, true_scale(f), truth->U_b + r0, m,
-                    truth->H_b, d, 0.0f, num, m);
+    product_strided(0, 1, rows, d, truth->batch, true_scale(f), batch_U(truth) + r0, m,
+                    batch_H(truth), d, 0.0f, num, m);
     product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G, d, 0.0f, den, m);
     if (uses_adversarial_term(f)) {
         const dataset *adv = &f->data[1];
         product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G_adv, d, 1.0f, num, m);
-        product_strided(0, 1, rows, d, adv->batch, adversarial_scale(f), adv->U_b + r0, m,
-                        adv->H_b, d, 1.0f, den, m);
+        product_strided(0, 1, rows, d, adv->batch, adversarial_scale(f), batch_U(adv) + r0, m,
+                        batch_H(adv), d, 1.0f, den, m);
     }
     if (uses_supervised_term(f)) {
         const supervised_term *sup = f->sup;
@@ -459,10 +493,11 @@ static void batch_basis_step(fit *f, int64_t b)
 /* Batch-wise H step (update_H): H_b <- H_b ⊙ (WᵀU_b) ⊘ (WᵀW H_b + λ ω_bᵀ), written back. */
 static void update_batch_activations(fit *f, dataset *s)
 {
-    update_activations_shared(f->W, f->WtW, s->U_b, s->H_b, f->m, f->d, s->batch, 1,
-                              f->lambda, s->omega ? s->omega_b : NULL, f->guard_H, f->num_H,
-                              f->den_H, f->work_cols);
-    scatter_columns(s->H, s->H_b, f->d, s->idx, s->batch);
+    update_activations_shared(f->W, f->WtW, batch_U(s), batch_H(s), f->m, f->d, s->batch, 1,
+                              f->lambda, batch_omega(s), f->guard_H, f->num_H, f->den_H,
+                              f->work_cols);
+    if (!whole_data(s))
+        scatter_columns(s->H, s->H_b, f->d, s->idx, s->batch);
 }
 
 static int64_t batches_per_epoch(const fit *f)

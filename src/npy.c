@@ -4,6 +4,7 @@
 
 #include "npy.h"
 #include "internal.h"
+#include "linalg.h" /* advise_huge_pages */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -460,18 +461,27 @@ static void decode_run(const npy_header *h, const unsigned char *data, size_t co
         out[i * stride] = element_to_float(h, data + i * h->item_size);
 }
 
-/* The elements of a numeric 1-D or 2-D array as float32 in our layout. */
-static void npy_decode_float32(const npy_header *h, const unsigned char *data, float *out)
+/* Stored elements [first, first + count) of a numeric 1-D or 2-D array
+ * (their bytes at `data`) as float32 in our layout, so a file can be
+ * converted piece by piece. */
+static void decode_elements(const npy_header *h, const unsigned char *data, size_t first,
+                            size_t count, float *out)
 {
     if (h->ndim < 2 || !h->fortran_order) {
-        decode_run(h, data, h->count, out, 1);
+        decode_run(h, data, count, out + first, 1);
         return;
     }
     /* Fortran order of shape (n, m): element [a][b] is stored at a + b n; we
      * want it at a m + b.  Each stored run of n is one strided row of ours. */
     const size_t n = (size_t)h->shape[0], m = (size_t)h->shape[1];
-    for (size_t b = 0; b < m; b++)
-        decode_run(h, data + b * n * h->item_size, n, out + b, m);
+    while (count > 0) {
+        const size_t a = first % n, b = first / n;
+        const size_t run = n - a < count ? n - a : count;
+        decode_run(h, data, run, out + a * m + b, m);
+        data += run * h->item_size;
+        first += run;
+        count -= run;
+    }
 }
 
 /* ------------------------------------------------------------ in memory */
@@ -509,6 +519,8 @@ static int allocate_matrix(const npy_header *h, mdnmf_matrix *out, char *message
         message_printf(message, size, "out of memory for %zu values", h->count);
         return MDNMF_ERR_MEMORY;
     }
+    /* The fits gather its columns in random order. */
+    advise_huge_pages(data, floats * sizeof(float));
     out->m = h->ndim == 1 ? h->shape[0] : h->shape[1];
     out->n = h->ndim == 1 ? 1 : h->shape[0];
     out->data = data;
@@ -528,7 +540,7 @@ int npy_matrix_from_buffer(const unsigned char *bytes, size_t length, mdnmf_matr
         status = allocate_matrix(&h, out, message, size);
     if (status)
         return status;
-    npy_decode_float32(&h, bytes + h.data_offset, out->data);
+    decode_elements(&h, bytes + h.data_offset, 0, h.count, out->data);
     return MDNMF_OK;
 }
 
@@ -932,6 +944,58 @@ static int check_file_size(FILE *file, const char *path, const npy_header *h, ch
     return MDNMF_OK;
 }
 
+/* Bytes read at once when elements need converting: the peak memory of
+ * reading stays the float32 result plus this, whatever the file's dtype.  A
+ * multiple of every item size. */
+#define CONVERT_BLOCK ((size_t)1 << 20)
+
+static int report_short_read(const char *path, FILE *file, int short_read, const npy_header *h,
+                             size_t got, char *message, size_t size)
+{
+    if (short_read < 0)
+        return read_failure(path, file, message, size);
+    message_printf(message, size,
+                   "'%s' is truncated: the header promises %zu data bytes, the file has %zu",
+                   path, h->data_bytes, got);
+    return MDNMF_ERR_FORMAT;
+}
+
+/* Native float32 in C order is our layout: read straight into the result. */
+static int read_direct(FILE *file, const char *path, const npy_header *h, float *out,
+                       char *message, size_t size)
+{
+    size_t got;
+    const int short_read = read_exact(file, out, h->data_bytes, &got);
+    return short_read ? report_short_read(path, file, short_read, h, got, message, size)
+                      : MDNMF_OK;
+}
+
+/* Anything else is converted block by block. */
+static int read_converted(FILE *file, const char *path, const npy_header *h, float *out,
+                          char *message, size_t size)
+{
+    const size_t block = h->data_bytes < CONVERT_BLOCK ? h->data_bytes : CONVERT_BLOCK;
+    unsigned char *raw = malloc(block ? block : 1);
+    if (!raw) {
+        message_printf(message, size, "'%s': out of memory for %zu bytes", path, block);
+        return MDNMF_ERR_MEMORY;
+    }
+    int status = MDNMF_OK;
+    size_t done = 0;
+    while (done < h->data_bytes && status == MDNMF_OK) {
+        const size_t want = h->data_bytes - done < block ? h->data_bytes - done : block;
+        size_t got;
+        const int short_read = read_exact(file, raw, want, &got);
+        if (short_read)
+            status = report_short_read(path, file, short_read, h, done + got, message, size);
+        else
+            decode_elements(h, raw, done / h->item_size, want / h->item_size, out);
+        done += want;
+    }
+    free(raw);
+    return status;
+}
+
 static int read_elements(FILE *file, const char *path, const npy_header *h, mdnmf_matrix *out,
                          char *message, size_t size)
 {
@@ -944,31 +1008,11 @@ static int read_elements(FILE *file, const char *path, const npy_header *h, mdnm
         message_printf(message, size, "'%s': %s", path, inner);
         return status;
     }
-    /* Native float32 goes straight into the result; the rest is converted. */
     const int direct = h->kind == NPY_KIND_FLOAT && h->item_size == 4
                        && h->big_endian == host_is_big_endian()
                        && (h->ndim < 2 || !h->fortran_order);
-    unsigned char *raw = direct ? (unsigned char *)out->data
-                                : malloc(h->data_bytes ? h->data_bytes : 1);
-    if (!raw) {
-        mdnmf_matrix_free(out);
-        message_printf(message, size, "'%s': out of memory for %zu bytes", path, h->data_bytes);
-        return MDNMF_ERR_MEMORY;
-    }
-    size_t got;
-    const int short_read = read_exact(file, raw, h->data_bytes, &got);
-    if (short_read < 0) {
-        status = read_failure(path, file, message, size);
-    } else if (short_read > 0) {
-        message_printf(message, size,
-                       "'%s' is truncated: the header promises %zu data bytes, the file has %zu",
-                       path, h->data_bytes, got);
-        status = MDNMF_ERR_FORMAT;
-    } else if (!direct) {
-        npy_decode_float32(h, raw, out->data);
-    }
-    if (!direct)
-        free(raw);
+    status = direct ? read_direct(file, path, h, out->data, message, size)
+                    : read_converted(file, path, h, out->data, message, size);
     if (status)
         mdnmf_matrix_free(out);
     return status;

@@ -18,6 +18,7 @@ struct mdnmf_stft {
     int n_fft, hop, win_length;
     int64_t bins;        /* n_fft/2 + 1 */
     float *window;       /* n_fft: periodic Hann of win_length, centred, zeros around */
+    double *steady_norm; /* hop: the overlap-add normaliser away from the ends, by q mod hop */
     float *frame;        /* n_fft real samples (FFTW-aligned) */
     fftwf_complex *bin;  /* bins complex values (FFTW-aligned) */
     fftwf_plan forward;  /* frame -> bin */
@@ -68,6 +69,30 @@ static const char *settings_problem(int n_fft, int hop, int win_length)
     return NULL;
 }
 
+/* Σ_t window²[q - t*hop] over the used frames that cover position q of the
+ * padded signal: the normaliser of the overlap-add at q. */
+static double window_sum_square(const mdnmf_stft *stft, int64_t q, int64_t frames)
+{
+    int64_t first = q - stft->n_fft + 1 > 0 ? (q - stft->n_fft + stft->hop) / stft->hop : 0;
+    int64_t last = q / stft->hop < frames - 1 ? q / stft->hop : frames - 1;
+    double sum = 0.0;
+    for (int64_t t = first; t <= last; t++) {
+        double w = stft->window[q - t * stft->hop];
+        sum += w * w;
+    }
+    return sum;
+}
+
+/* Where every frame that can cover position q exists (q >= n_fft - 1 and
+ * q < frames * hop), window_sum_square depends only on q mod hop: the same
+ * terms in the same order.  Computed once here instead of per sample. */
+static void fill_steady_norm(mdnmf_stft *stft)
+{
+    int64_t base = ((int64_t)stft->n_fft / stft->hop + 1) * stft->hop;
+    for (int64_t r = 0; r < stft->hop; r++)
+        stft->steady_norm[r] = window_sum_square(stft, base + r, INT64_MAX);
+}
+
 static int make_plans(mdnmf_stft *stft)
 {
     fft_planner_lock();
@@ -95,10 +120,12 @@ mdnmf_stft *mdnmf_stft_create(int n_fft, int hop_length, int win_length, int *st
         stft->hop = hop_length ? hop_length : stft->win_length / 4;
         stft->bins = n_fft / 2 + 1;
         stft->window = malloc((size_t)n_fft * sizeof *stft->window);
+        stft->steady_norm = malloc((size_t)stft->hop * sizeof *stft->steady_norm);
         stft->frame = fftwf_malloc((size_t)n_fft * sizeof *stft->frame);
         stft->bin = fftwf_malloc((size_t)stft->bins * sizeof *stft->bin);
-        if (stft->window && stft->frame && stft->bin) {
+        if (stft->window && stft->steady_norm && stft->frame && stft->bin) {
             fill_window(stft->window, n_fft, stft->win_length);
+            fill_steady_norm(stft);
             result = make_plans(stft);
         }
     }
@@ -125,6 +152,7 @@ void mdnmf_stft_destroy(mdnmf_stft *stft)
     fftwf_free(stft->frame);
     fftwf_free(stft->bin);
     free(stft->window);
+    free(stft->steady_norm);
     free(stft);
 }
 
@@ -209,15 +237,21 @@ static int forward_frames(mdnmf_stft *stft, const float *signal, int64_t length,
     return MDNMF_OK;
 }
 
+/* |Z| as sqrt(re² + im²) in double: the squares of floats are exact there
+ * and cannot overflow, so this is hypot's value rounded to float, at a
+ * fraction of hypot's cost (hypot alone was 3 % of `mdnmf denoise apply`). */
 static void store_polar(fftwf_complex *bins, int64_t count, int64_t t, float *magnitude,
                         float *phase)
 {
+    float *mag = magnitude + t * count;
     for (int64_t f = 0; f < count; f++) {
         double re = bins[f][0], im = bins[f][1];
-        magnitude[t * count + f] = (float)hypot(re, im);
-        if (phase)
-            phase[t * count + f] = (float)atan2(im, re);
+        mag[f] = (float)sqrt(re * re + im * im);
     }
+    if (!phase)
+        return;
+    for (int64_t f = 0; f < count; f++)
+        phase[t * count + f] = (float)atan2(bins[f][1], bins[f][0]);
 }
 
 static void store_complex(fftwf_complex *bins, int64_t count, int64_t t, float *spectrum,
@@ -266,20 +300,6 @@ static int load_complex(mdnmf_stft *stft, const float *spectrum, const float *un
     return 0;
 }
 
-/* Σ_t window²[q - t*hop] over the used frames that cover position q of the
- * padded signal: the normaliser of the overlap-add at q. */
-static double window_sum_square(const mdnmf_stft *stft, int64_t q, int64_t frames)
-{
-    int64_t first = q - stft->n_fft + 1 > 0 ? (q - stft->n_fft + stft->hop) / stft->hop : 0;
-    int64_t last = q / stft->hop < frames - 1 ? q / stft->hop : frames - 1;
-    double sum = 0.0;
-    for (int64_t t = first; t <= last; t++) {
-        double w = stft->window[q - t * stft->hop];
-        sum += w * w;
-    }
-    return sum;
-}
-
 /* librosa's istft(length=L): y = Σ_t shift_t(window ⊙ irfft(Z_t)) over the
  * first min(frames, ceil((L + n_fft) / hop)) frames, divided by the window
  * sum-square where that exceeds float32's tiny, then y[n_fft/2 :][:L]. */
@@ -303,15 +323,18 @@ static int inverse_frames(mdnmf_stft *stft, load_bins load, const float *a, cons
         if (load(stft, a, b, t))
             return stft_fail(stft, MDNMF_ERR_DATA, "inverse STFT: NaN or infinite values");
         fftwf_execute(stft->inverse);
+        /* The part of the frame inside the signal: k with 0 <= start + k < length. */
         int64_t start = t * stft->hop - half;
-        for (int k = 0; k < stft->n_fft; k++) {
-            int64_t p = start + k;
-            if (p >= 0 && p < length)
-                signal[p] += stft->frame[k] * scale * stft->window[k];
-        }
+        int64_t first = start < 0 ? -start : 0;
+        int64_t end = length - start < stft->n_fft ? length - start : stft->n_fft;
+        for (int64_t k = first; k < end; k++)
+            signal[start + k] += stft->frame[k] * scale * stft->window[k];
     }
+    int64_t steady_from = stft->n_fft - 1, steady_to = used * stft->hop; /* in q = p + half */
     for (int64_t p = 0; p < length; p++) {
-        double norm = window_sum_square(stft, p + half, used);
+        int64_t q = p + half;
+        double norm = q >= steady_from && q < steady_to ? stft->steady_norm[q % stft->hop]
+                                                         : window_sum_square(stft, q, used);
         if (norm > FLT_MIN)
             signal[p] = (float)(signal[p] / norm);
     }
