@@ -3,31 +3,42 @@
  * mdnmf_fit_adv on MNIST-sized data, against cblas_sgemm running exactly the
  * matrix products one epoch does (same shapes, same transposes, same order).
  *
- *   bench_fit [--d 32,64,128] [--n 5000] [--batch 500] [--n-adv N] [--batch-adv 250]
- *             [--epochs 20] [--repeats 5] [--threads 1] [--seed 0] [--no-adv]
- *             [--data DIR | --synthetic] [--save-data DIR] [--format text|tsv]
- *             [--clock wall|cpu]
+ *   bench_fit [--d 32,64,128,256] [--n 5000] [--batch 500] [--n-adv N] [--batch-adv 250]
+ *             [--epochs 20] [--repeats 5] [--threads 1[,2...]] [--seed 0] [--no-adv]
+ *             [--data DIR | --synthetic] [--save-data DIR] [--trace DIR]
+ *             [--format text|tsv] [--clock wall|cpu]
  *
  * Data: the MNIST digits of scripts/fetch-data.sh (DIR/digit0.npy ..
  * digit9.npy; default $MDNMF_DATA_DIR/mnist, else data/mnist) when present:
  * U = the first n/10 images of every digit, Û = the remaining images.
  * Otherwise deterministic synthetic digits (non-negative, sparse, in [0, 1]).
  * --save-data writes the U.npy and U_adv.npy used, so bench/numpy_reference.py
- * times the NumPy reference on the very same matrices.
+ * times the NumPy reference on the very same matrices, and --trace writes
+ * what each checked fit drew at random (DIR/fit_std_d64/exemplars.npy, ...,
+ * the files of tests/tools/trace_fit that mdnmf_ref.Draws.load reads), so the
+ * NumPy reference replays the very same fit and the final losses compare.
+ *
+ * --threads 1,2 times every case at each thread count (library and BLAS),
+ * interleaved in the same rounds: the speed-up from threads, measured on
+ * the wall clock under the same conditions for both counts.
  *
  * Method (verify, then time — FFTW's libbench2 habit):
  *   1. one fit of E epochs with an epoch callback: must return MDNMF_OK with
  *      finite, decreasing loss (also the warm-up);
  *   2. R rounds; each round times, for every case in turn, a fit of 0 epochs
  *      (initialisation only), a fit of E epochs, both without callback (the
- *      callback costs an extra product W H per epoch), and E epochs of the
+ *      callback costs an extra product W H per epoch) and with test_epochs = 1
+ *      (a short initialisation, which the difference cancels, keeps the
+ *      difference's noise small), and E epochs of the
  *      sgemm reference: the BLAS calls of one epoch in the library's order
  *      (epoch_products), each one cblas_sgemm call of the same shape on
  *      random non-negative matrices.
  *      Interleaving spreads a burst of load on a shared machine over all
  *      cases instead of ruining one;
  *   3. seconds per epoch = (best E-epoch fit - best 0-epoch fit) / E, and
- *      best E sgemm epochs / E.
+ *      best E sgemm epochs / E.  The same from the second-best times is a
+ *      second estimate; the relative difference of the two is the noise
+ *      reported with each figure (needs R >= 2).
  * Flops are gemm-equivalent: 2·M·N·K for every product of the update rules,
  * the Gram products the library computes with ssyrk included as full
  * products (the sgemm reference computes them with sgemm).  Element-wise
@@ -40,8 +51,9 @@
  * Output: a readable table (--format text) or tab-separated records for
  * bench/report.py (--format tsv): "info<TAB>key<TAB>value" and
  * "result<TAB>key=value<TAB>...".  Progress goes to stderr.
- * Exit status: 0 success, 1 usage or data error, 2 a check failed (a fit,
- * or the flop model against the library's BLAS calls).
+ * Exit status: 0 success, 1 usage or data error, 2 a fit failed its check.
+ * A flop model that disagrees with the library's BLAS calls is reported
+ * (flops_checked=0 and a message), not fatal: the times stay valid.
  */
 #define _GNU_SOURCE /* RTLD_NEXT */
 
@@ -50,15 +62,19 @@
 
 #include <cblas.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h> /* sysconf */
 
 #define MAX_DIMS 16
+#define MAX_THREAD_COUNTS 4
 #define MNIST_DIGITS 10
 #define SYNTHETIC_SIDE 28
 
@@ -68,13 +84,16 @@ typedef struct options {
     int d[MAX_DIMS];
     int d_count;
     int64_t n, batch, n_adv, batch_adv;
-    int epochs, repeats, threads;
+    int epochs, repeats;
+    int threads[MAX_THREAD_COUNTS]; /* each case is timed at every count */
+    int thread_count;
     uint64_t seed;
     int adversarial;
     int synthetic;
     int cpu_clock;
     const char *data_dir;
     const char *save_dir;
+    const char *trace_dir;
     output_format format;
 } options;
 
@@ -105,10 +124,13 @@ typedef struct product_list {
 /* What one benchmark case measured. */
 typedef struct measurement {
     const char *name; /* fit_std | fit_adv */
-    int d;
+    int d, threads;
     double seconds_per_epoch, setup_seconds;
+    double fit_noise, sgemm_noise; /* relative difference of the two best estimates */
+    double cpu_share;              /* CPU time / (wall time x threads) of its timings */
     double flop_per_epoch, gram_flop_per_epoch;
     double counted_flop_per_epoch; /* what the library asked BLAS for */
+    int flops_checked;             /* ... and it equals the flop model's count */
     double sgemm_seconds_per_epoch;
     double loss_start, loss_end;
 } measurement;
@@ -147,6 +169,55 @@ static double stopwatch_stop(stopwatch start)
     timed_wall += wall;
     timed_cpu += cpu;
     return use_cpu_clock ? cpu : wall;
+}
+
+/* Seconds of CPU time all processes of the machine spent busy (user, nice,
+ * system, interrupts) and taken by the hypervisor (steal) since boot, from
+ * /proc/stat; 0 if unreadable (not Linux). */
+static int machine_cpu_seconds(double *busy, double *steal)
+{
+    unsigned long long user, nice, system, idle, iowait, irq, softirq, stolen;
+    FILE *file = fopen("/proc/stat", "r");
+    int ok = file && fscanf(file, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &user, &nice,
+                            &system, &idle, &iowait, &irq, &softirq, &stolen) == 8;
+    if (file)
+        fclose(file);
+    double tick = (double)sysconf(_SC_CLK_TCK);
+    if (!ok || !(tick > 0))
+        return 0;
+    *busy = (double)(user + nice + system + irq + softirq) / tick;
+    *steal = (double)stolen / tick;
+    return 1;
+}
+
+/* What other processes (and the hypervisor) took from the machine while the
+ * rounds ran, in cores: on a 2-core machine, 1.0 means one core was theirs
+ * and a 2-thread figure means nothing. */
+typedef struct competition {
+    double wall, own_cpu, busy, steal;
+    int valid;
+} competition;
+
+static competition competition_start(void)
+{
+    competition c = {clock_seconds(CLOCK_MONOTONIC), clock_seconds(CLOCK_PROCESS_CPUTIME_ID),
+                     0, 0, 0};
+    c.valid = machine_cpu_seconds(&c.busy, &c.steal);
+    return c;
+}
+
+/* Average cores used by other processes and stolen by the hypervisor since `start`. */
+static void competition_stop(competition start, double *other_cores, double *steal_cores)
+{
+    double busy, steal;
+    double wall = clock_seconds(CLOCK_MONOTONIC) - start.wall;
+    double own = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start.own_cpu;
+    *other_cores = *steal_cores = NAN;
+    if (!start.valid || !machine_cpu_seconds(&busy, &steal) || !(wall > 0))
+        return;
+    double others = (busy - start.busy) - own;
+    *other_cores = (others > 0 ? others : 0.0) / wall;
+    *steal_cores = (steal - start.steal) / wall;
 }
 
 /* splitmix64: the benchmark's own deterministic stream (data, sgemm operands). */
@@ -195,6 +266,19 @@ static void *openblas_symbol(const char *name)
     return symbol;
 }
 
+/* With several threads the library computes a Gram A Aᵀ in blocks: ssyrk
+ * on the diagonal, sgemm of two row blocks of the same A off it (the mirror
+ * block is copied).  Counted gemm-equivalent, such a call stands for both
+ * blocks, so that the Grams count the same at every thread count. */
+static int is_gram_block(enum CBLAS_TRANSPOSE trans_a, enum CBLAS_TRANSPOSE trans_b,
+                         const float *A, blasint lda, const float *B, blasint ldb)
+{
+    if (trans_a != CblasNoTrans || trans_b != CblasTrans || lda != ldb)
+        return 0;
+    ptrdiff_t apart = B - A;
+    return apart > 0 && apart < lda;
+}
+
 void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_a,
                  const enum CBLAS_TRANSPOSE trans_b, const blasint M, const blasint N,
                  const blasint K, const float alpha, const float *A, const blasint lda,
@@ -205,6 +289,8 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_
     if (!real)
         *(void **)&real = openblas_symbol("cblas_sgemm");
     requested_flops += 2.0 * (double)M * (double)N * (double)K;
+    if (is_gram_block(trans_a, trans_b, A, lda, B, ldb))
+        requested_flops += 2.0 * (double)M * (double)N * (double)K; /* and its mirror */
     real(order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -226,7 +312,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: bench_fit [options]\n"
-            "  --d LIST          atom counts, comma-separated (default 32,64,128)\n"
+            "  --d LIST          atom counts, comma-separated (default 32,64,128,256)\n"
             "  --n N             true columns (default 5000)\n"
             "  --batch B         true columns per batch (default 500)\n"
             "  --n-adv N         adversarial columns (default = n)\n"
@@ -234,12 +320,15 @@ static void usage(FILE *out)
             "  --no-adv          skip the MDNMF (fit_adv) cases\n"
             "  --epochs E        epochs per timed fit (default 20)\n"
             "  --repeats R       timed repetitions, best kept (default 5)\n"
-            "  --threads T       BLAS / library threads (default 1)\n"
+            "  --threads LIST    BLAS / library threads, comma-separated (default 1);\n"
+            "                    every case is timed at each count in the same rounds\n"
             "  --seed S          fit seed (default 0)\n"
             "  --data DIR        folder with digit0.npy .. digit9.npy\n"
             "                    (default $MDNMF_DATA_DIR/mnist, else data/mnist)\n"
             "  --synthetic       use synthetic digits even if MNIST is present\n"
             "  --save-data DIR   write the U.npy and U_adv.npy used into DIR\n"
+            "  --trace DIR       write the random draws of each checked fit into\n"
+            "                    DIR/<case>_d<d>/ (trace_fit's files, for mdnmf_ref)\n"
             "  --format F        text (default) or tsv (for bench/report.py)\n"
             "  --clock C         wall (default) or cpu: time with the process CPU clock,\n"
             "                    which leaves out time other processes held the core\n"
@@ -265,40 +354,42 @@ static int parse_int(const char *text, int minimum, int *out)
     return 1;
 }
 
-static int parse_dims(const char *text, options *o)
+/* A comma-separated list of positive integers, at most `capacity` of them. */
+static int parse_int_list(const char *text, int *values, int capacity, int *count)
 {
     char buffer[256];
     if (strlen(text) >= sizeof buffer)
         return 0;
     strcpy(buffer, text);
-    o->d_count = 0;
+    *count = 0;
     for (char *item = strtok(buffer, ","); item; item = strtok(NULL, ",")) {
-        if (o->d_count == MAX_DIMS || !parse_int(item, 1, &o->d[o->d_count]))
+        if (*count == capacity || !parse_int(item, 1, &values[*count]))
             return 0;
-        o->d_count++;
+        (*count)++;
     }
-    return o->d_count > 0;
+    return *count > 0;
 }
 
 static void default_options(options *o)
 {
     memset(o, 0, sizeof *o);
-    o->d[0] = 32, o->d[1] = 64, o->d[2] = 128;
-    o->d_count = 3;
+    o->d[0] = 32, o->d[1] = 64, o->d[2] = 128, o->d[3] = 256;
+    o->d_count = 4;
     o->n = 5000;
     o->batch = 500;
     o->n_adv = 0; /* = n */
     o->batch_adv = 250;
     o->epochs = 20;
     o->repeats = 5;
-    o->threads = 1;
+    o->threads[0] = 1;
+    o->thread_count = 1;
     o->adversarial = 1;
     o->format = FORMAT_TEXT;
 }
 
 /* The command line, as a table: flag, kind of value, where it goes. */
 typedef enum { OPT_SWITCH_OFF, OPT_SWITCH_ON, OPT_INT64_0, OPT_INT64_1, OPT_INT_1, OPT_SEED,
-               OPT_DIMS, OPT_PATH, OPT_FORMAT, OPT_CLOCK } option_kind;
+               OPT_DIMS, OPT_THREADS, OPT_PATH, OPT_FORMAT, OPT_CLOCK } option_kind;
 
 typedef struct option_spec {
     const char *flag;
@@ -315,11 +406,12 @@ static const option_spec OPTION_TABLE[] = {
     {"--no-adv", OPT_SWITCH_OFF, offsetof(options, adversarial)},
     {"--epochs", OPT_INT_1, offsetof(options, epochs)},
     {"--repeats", OPT_INT_1, offsetof(options, repeats)},
-    {"--threads", OPT_INT_1, offsetof(options, threads)},
+    {"--threads", OPT_THREADS, 0},
     {"--seed", OPT_SEED, offsetof(options, seed)},
     {"--data", OPT_PATH, offsetof(options, data_dir)},
     {"--synthetic", OPT_SWITCH_ON, offsetof(options, synthetic)},
     {"--save-data", OPT_PATH, offsetof(options, save_dir)},
+    {"--trace", OPT_PATH, offsetof(options, trace_dir)},
     {"--format", OPT_FORMAT, offsetof(options, format)},
     {"--clock", OPT_CLOCK, offsetof(options, cpu_clock)},
 };
@@ -340,7 +432,9 @@ static int apply_option(const option_spec *spec, const char *value, options *o)
             return 0;
         *(uint64_t *)field = (uint64_t)number;
         return 1;
-    case OPT_DIMS: return parse_dims(value, o);
+    case OPT_DIMS: return parse_int_list(value, o->d, MAX_DIMS, &o->d_count);
+    case OPT_THREADS:
+        return parse_int_list(value, o->threads, MAX_THREAD_COUNTS, &o->thread_count);
     case OPT_PATH: *(const char **)field = value; return 1;
     case OPT_FORMAT:
         *(output_format *)field = !strcmp(value, "tsv") ? FORMAT_TSV : FORMAT_TEXT;
@@ -374,7 +468,7 @@ static int parse_options(int argc, char **argv, options *o)
             return 1;
         }
     }
-    if (o->cpu_clock && o->threads != 1) {
+    if (o->cpu_clock && (o->thread_count > 1 || o->threads[0] != 1)) {
         fprintf(stderr, "bench_fit: --clock cpu needs --threads 1\n");
         return 1;
     }
@@ -564,14 +658,17 @@ static void add_product(product_list *list, const char *what, int trans_a, int t
 }
 
 /* The full H step of src/nmf.c (update_activations, one iteration), chunked
- * by LINALG_CHUNK columns: num = WᵀU_c, den = (WᵀW) H_c. */
+ * by LINALG_CHUNK columns: num = WᵀU_c, den = (WᵀW) H_c.  `first` is the
+ * index of the step's first column in the operand pool: the adversarial
+ * step reads the columns after the true data's, as the library reads Û
+ * after U, so the reference does not find them warm in the cache. */
 static void add_h_step(product_list *list, const char *num_what, const char *den_what,
-                       int64_t m, int64_t d, int64_t n)
+                       int64_t m, int64_t d, int64_t n, int64_t first)
 {
     for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
         int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
-        add_product(list, num_what, 1, 0, d, cols, m, start * m, 0);
-        add_product(list, den_what, 0, 0, d, cols, d, start * d, 0);
+        add_product(list, num_what, 1, 0, d, cols, m, (first + start) * m, 0);
+        add_product(list, den_what, 0, 0, d, cols, d, (first + start) * d, 0);
     }
 }
 
@@ -594,9 +691,9 @@ static int epoch_products(product_list *list, int64_t m, int64_t d, int64_t n, i
     }
     /* After the batches: WᵀW once, then H <- H ⊙ WᵀU ⊘ (WᵀW H + λ1ᵀ) [and Ĥ]. */
     add_product(list, "W^T W (ssyrk)", 1, 0, d, d, m, 0, 1);
-    add_h_step(list, "W^T U", "W^TW H", m, d, n);
+    add_h_step(list, "W^T U", "W^TW H", m, d, n, 0);
     if (adversarial) {
-        add_h_step(list, "W^T Ua", "W^TW Ha", m, d, n_adv);
+        add_h_step(list, "W^T Ua", "W^TW Ha", m, d, n_adv, n);
         /* The collapse check of check_divergence: W H_s on 64 fixed true columns. */
         add_product(list, "W H_sample (health)", 0, 0, m, n < 64 ? n : 64, d, 0, 0);
     }
@@ -684,16 +781,128 @@ static double time_sgemm_epochs(const product_list *list, const operand_pools *p
     return stopwatch_stop(start);
 }
 
+/* ------------------------------------------------------------ the draws of a checked fit */
+
+/* A 1-D little-endian int64 .npy array (mdnmf_npy_write writes float32
+ * only; indices are written exactly here, as tests/tools/trace_fit does). */
+static int write_int64_npy(const char *path, const int64_t *values, int64_t count)
+{
+    char header[128];
+    int length = snprintf(header, sizeof header,
+                          "{'descr': '<i8', 'fortran_order': False, 'shape': (%lld,), }",
+                          (long long)count);
+    int padding = (64 - (10 + length + 1) % 64) % 64;
+    unsigned header_length = (unsigned)(length + padding + 1);
+    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+                                  (unsigned char)(header_length & 0xff),
+                                  (unsigned char)(header_length >> 8)};
+    FILE *file = fopen(path, "wb");
+    if (!file)
+        return 0;
+    int ok = fwrite(preamble, 1, 10, file) == 10 &&
+             fwrite(header, 1, (size_t)length, file) == (size_t)length;
+    for (int i = 0; ok && i < padding; i++)
+        ok = fputc(' ', file) != EOF;
+    ok = ok && fputc('\n', file) != EOF &&
+         fwrite(values, sizeof *values, (size_t)count, file) == (size_t)count;
+    return fclose(file) == 0 && ok;
+}
+
+/* Where a checked fit's draws go, under trace_fit's file names (the ones
+ * mdnmf_ref.Draws.load reads): exemplars.npy, h_random_flat.npy,
+ * h_random_adv_flat.npy, w_random_flat.npy, perm_true_<e>.npy, perm_adv_<e>.npy. */
+typedef struct draw_writer {
+    char folder[1200];
+    int perm_true_count, perm_adv_count;
+    int failed;
+} draw_writer;
+
+static void save_draw(void *user, mdnmf_trace_kind kind, int epoch, const void *data,
+                      int64_t count)
+{
+    (void)epoch;
+    draw_writer *w = user;
+    char path[1400], message[256];
+    int ok = 1;
+    switch (kind) {
+    case MDNMF_TRACE_EXEMPLARS:
+        snprintf(path, sizeof path, "%s/exemplars.npy", w->folder);
+        ok = write_int64_npy(path, data, count);
+        break;
+    case MDNMF_TRACE_PERM_TRUE:
+    case MDNMF_TRACE_PERM_ADV: {
+        int adv = kind == MDNMF_TRACE_PERM_ADV;
+        int *counter = adv ? &w->perm_adv_count : &w->perm_true_count;
+        snprintf(path, sizeof path, "%s/perm_%s_%d.npy", w->folder, adv ? "adv" : "true",
+                 ++*counter);
+        ok = write_int64_npy(path, data, count);
+        break;
+    }
+    case MDNMF_TRACE_W_RANDOM:
+    case MDNMF_TRACE_H_RANDOM:
+    case MDNMF_TRACE_H_RANDOM_ADV: {
+        const char *name = kind == MDNMF_TRACE_W_RANDOM  ? "w_random"
+                           : kind == MDNMF_TRACE_H_RANDOM ? "h_random"
+                                                          : "h_random_adv";
+        snprintf(path, sizeof path, "%s/%s_flat.npy", w->folder, name);
+        ok = mdnmf_npy_write(path, data, count, 1, message, sizeof message) == MDNMF_OK;
+        break;
+    }
+    default: /* separator kinds: not drawn by fit_std / fit_adv */
+        break;
+    }
+    if (!ok && !w->failed)
+        fprintf(stderr, "bench_fit: cannot write %s\n", path);
+    w->failed |= !ok;
+}
+
+/* DIR/<case>_d<d>, created if needed; 0 if it cannot be. */
+static int open_draw_folder(draw_writer *w, const char *dir, const char *name, int d)
+{
+    memset(w, 0, sizeof *w);
+    snprintf(w->folder, sizeof w->folder, "%s/%s_d%d", dir, name, d);
+    if (mkdir(w->folder, 0777) != 0 && errno != EEXIST) {
+        fprintf(stderr, "bench_fit: cannot create %s: %s\n", w->folder, strerror(errno));
+        return 0;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------ the cases */
 
-/* One benchmark case (a fit and d), its model and its best times so far. */
+/* The best and second-best time of a series: two estimates from which the
+ * run-to-run noise is measured. */
+typedef struct best_two {
+    double first, second;
+} best_two;
+
+static void keep_best(best_two *b, double seconds)
+{
+    if (seconds < b->first) {
+        b->second = b->first;
+        b->first = seconds;
+    } else if (seconds < b->second) {
+        b->second = seconds;
+    }
+}
+
+/* |b - a| / a, NAN when the second estimate is missing (one round). */
+static double relative_difference(double a, double b)
+{
+    return isfinite(a) && isfinite(b) && a > 0.0 ? fabs(b - a) / a : NAN;
+}
+
+/* One benchmark case (a fit, d and a thread count), its model and its best
+ * times so far. */
 typedef struct bench_case {
-    int d, adversarial;
+    int d, adversarial, threads;
+    int trace; /* save the checked fit's draws (once per fit and d) */
     mdnmf_params params;
     mdnmf_model *model;
     product_list products;
-    double best_setup, best_full, best_sgemm; /* seconds: 0 epochs, E epochs, E sgemm epochs */
-    double setup_flops, full_flops;           /* counted in the timed fits */
+    best_two setup, full, sgemm; /* seconds: 0 epochs, E epochs, E sgemm epochs */
+    double setup_flops, full_flops; /* counted in the timed fits */
+    double timed_wall, timed_cpu;   /* everything timed for this case */
     measurement result;
 } bench_case;
 
@@ -718,13 +927,15 @@ static int run_fit(mdnmf_model *model, const dataset *data, int adversarial)
     return mdnmf_fit_std(model, data->U, data->m, data->n);
 }
 
-/* Wall time of one whole fit of `epochs` epochs (no callback); the flops it
- * asked BLAS for in *flops. */
+/* Time of one whole fit of `epochs` epochs (no callback, test_epochs = 1:
+ * the initialisation cancels in the difference, and a short one keeps the
+ * difference's noise small); the flops it asked BLAS for in *flops. */
 static double time_fit(bench_case *c, int epochs, const dataset *data, int *status,
                        double *flops)
 {
     mdnmf_params params = c->params;
     params.epochs = epochs;
+    params.test_epochs = 1;
     *status = mdnmf_model_set_params(c->model, &params);
     if (*status)
         return NAN;
@@ -736,18 +947,28 @@ static double time_fit(bench_case *c, int epochs, const dataset *data, int *stat
     return elapsed;
 }
 
-/* The check before timing: the fit succeeds, its basis and losses are finite
- * and the loss after the last epoch is below the loss after initialisation.
- * It is also the warm-up. */
-static int verify_fit(bench_case *c, const dataset *data)
+/* The check before timing: the fit (default parameters but the benchmark's
+ * batches) succeeds, its basis and losses are finite and the loss after the
+ * last epoch is below the loss after initialisation.  With --trace it
+ * records its random draws for the NumPy reference.  It is also the warm-up. */
+static int verify_fit(bench_case *c, const options *o, const dataset *data)
 {
     mdnmf_params params = c->params;
     loss_log log = {.capacity = params.epochs + 1};
     log.values = calloc((size_t)log.capacity, sizeof *log.values);
+    draw_writer draws;
     if (!log.values)
         return 0;
     params.on_epoch = record_loss;
     params.on_epoch_user = &log;
+    if (c->trace && o->trace_dir) {
+        if (!open_draw_folder(&draws, o->trace_dir, c->result.name, c->d)) {
+            free(log.values);
+            return 0;
+        }
+        params.on_trace = save_draw;
+        params.on_trace_user = &draws;
+    }
     int status = mdnmf_model_set_params(c->model, &params);
     if (!status)
         status = run_fit(c->model, data, c->adversarial);
@@ -764,12 +985,12 @@ static int verify_fit(bench_case *c, const dataset *data)
         c->result.loss_start = log.values[0];
         c->result.loss_end = log.values[log.recorded - 1];
     } else {
-        fprintf(stderr, "bench_fit: %s d=%d failed its check: status %d (%s) %s\n",
-                c->result.name, c->d, status, mdnmf_strerror(status),
+        fprintf(stderr, "bench_fit: %s d=%d T=%d failed its check: status %d (%s) %s\n",
+                c->result.name, c->d, c->threads, status, mdnmf_strerror(status),
                 status ? mdnmf_model_last_error(c->model) : "loss not finite or not decreasing");
     }
     free(log.values);
-    return ok;
+    return ok && !(params.on_trace && draws.failed);
 }
 
 /* Model, check fit and flop model of one case. */
@@ -780,11 +1001,12 @@ static int prepare_case(bench_case *c, const options *o, const dataset *data)
     c->params.epochs = o->epochs;
     c->params.batch_size = o->batch;
     c->params.batch_size_adv = o->batch_adv;
-    c->params.threads = o->threads;
+    c->params.threads = c->threads;
     c->params.seed = o->seed;
     c->result.name = c->adversarial ? "fit_adv" : "fit_std";
     c->result.d = c->d;
-    c->best_setup = c->best_full = c->best_sgemm = INFINITY;
+    c->result.threads = c->threads;
+    c->setup = c->full = c->sgemm = (best_two){INFINITY, INFINITY};
     int status = MDNMF_OK;
     c->model = mdnmf_model_create(&c->params, &status);
     if (!c->model) {
@@ -797,46 +1019,60 @@ static int prepare_case(bench_case *c, const options *o, const dataset *data)
         return 0;
     }
     total_flops(&c->products, &c->result.flop_per_epoch, &c->result.gram_flop_per_epoch);
-    fprintf(stderr, "bench_fit: checking %s d=%d\n", c->result.name, c->d);
-    return verify_fit(c, data);
+    fprintf(stderr, "bench_fit: checking %s d=%d threads=%d\n", c->result.name, c->d,
+            c->threads);
+    return verify_fit(c, o, data);
 }
 
-/* One round of a case: a 0-epoch fit, an E-epoch fit and E sgemm epochs. */
+/* One round of a case: a 0-epoch fit, an E-epoch fit and E sgemm epochs, at
+ * the case's thread count (the library sets its own; the sgemm reference's
+ * is set here). */
 static int time_case_round(bench_case *c, const options *o, const dataset *data,
                            const operand_pools *pools)
 {
     int status;
+    double wall_before = timed_wall, cpu_before = timed_cpu;
     double setup = time_fit(c, 0, data, &status, &c->setup_flops);
     double full = status ? NAN : time_fit(c, o->epochs, data, &status, &c->full_flops);
     if (status) {
-        fprintf(stderr, "bench_fit: %s d=%d: timed fit failed: %s\n", c->result.name, c->d,
-                mdnmf_model_last_error(c->model));
+        fprintf(stderr, "bench_fit: %s d=%d T=%d: timed fit failed: %s\n", c->result.name,
+                c->d, c->threads, mdnmf_model_last_error(c->model));
         return 0;
     }
-    openblas_set_num_threads(o->threads);
+    openblas_set_num_threads(c->threads);
     double sgemm = time_sgemm_epochs(&c->products, pools, o->epochs);
-    c->best_setup = setup < c->best_setup ? setup : c->best_setup;
-    c->best_full = full < c->best_full ? full : c->best_full;
-    c->best_sgemm = sgemm < c->best_sgemm ? sgemm : c->best_sgemm;
+    keep_best(&c->setup, setup);
+    keep_best(&c->full, full);
+    keep_best(&c->sgemm, sgemm);
+    c->timed_wall += timed_wall - wall_before;
+    c->timed_cpu += timed_cpu - cpu_before;
     return 1;
 }
 
-/* Per-epoch figures from the best times; checks the flop model against the
- * products the library asked for. */
+/* Per-epoch figures and their noise from the best times; checks the flop
+ * model against the products the library asked for. */
 static int finish_case(bench_case *c, const options *o)
 {
     measurement *r = &c->result;
-    r->setup_seconds = c->best_setup;
-    r->seconds_per_epoch = (c->best_full - c->best_setup) / o->epochs;
-    r->sgemm_seconds_per_epoch = c->best_sgemm / o->epochs;
+    r->setup_seconds = c->setup.first;
+    r->seconds_per_epoch = (c->full.first - c->setup.first) / o->epochs;
+    r->sgemm_seconds_per_epoch = c->sgemm.first / o->epochs;
+    r->fit_noise = relative_difference(r->seconds_per_epoch,
+                                       (c->full.second - c->setup.second) / o->epochs);
+    r->sgemm_noise = relative_difference(c->sgemm.first, c->sgemm.second);
+    r->cpu_share = c->timed_wall > 0 ? c->timed_cpu / (c->timed_wall * c->threads) : 0.0;
     r->counted_flop_per_epoch = (c->full_flops - c->setup_flops) / o->epochs;
-    if (fabs(r->counted_flop_per_epoch - r->flop_per_epoch) > 1e-9 * r->flop_per_epoch) {
+    /* A mismatch leaves the times valid but the GFLOP/s and the sgemm
+     * reference wrong: reported (flops_checked=0, report.py marks the row
+     * UNVERIFIED), not fatal, so the other figures are still measured. */
+    r->flops_checked =
+        fabs(r->counted_flop_per_epoch - r->flop_per_epoch) <= 1e-9 * r->flop_per_epoch;
+    if (!r->flops_checked)
         fprintf(stderr,
-                "bench_fit: %s d=%d: the library asks BLAS for %.6g flop per epoch, the flop "
-                "model (epoch_products) says %.6g: update epoch_products to src/nmf.c\n",
-                r->name, c->d, r->counted_flop_per_epoch, r->flop_per_epoch);
-        return 0;
-    }
+                "bench_fit: %s d=%d threads=%d: the library asks BLAS for %.6g flop per epoch, "
+                "the flop model (epoch_products) says %.6g: update epoch_products to "
+                "src/nmf.c\n",
+                r->name, c->d, c->threads, r->counted_flop_per_epoch, r->flop_per_epoch);
     if (!(r->seconds_per_epoch > 0.0)) {
         fprintf(stderr, "bench_fit: %s d=%d: timing noise exceeds the epochs' time; "
                         "use more --epochs\n", r->name, c->d);
@@ -844,6 +1080,9 @@ static int finish_case(bench_case *c, const options *o)
     }
     return 1;
 }
+
+/* Cores other processes / the hypervisor took while the rounds ran. */
+static double other_cores = NAN, steal_cores = NAN;
 
 /* Check every case, then time them in interleaved rounds (round r times
  * every case once), keeping each case's best: a burst of load on a shared
@@ -853,21 +1092,24 @@ static int run_cases(bench_case *cases, int count, const options *o, const datas
     for (int i = 0; i < count; i++)
         if (!prepare_case(&cases[i], o, data))
             return 0;
-    const product_list *lists[2 * MAX_DIMS];
+    const product_list *lists[2 * MAX_DIMS * MAX_THREAD_COUNTS];
     for (int i = 0; i < count; i++)
         lists[i] = &cases[i].products;
     operand_pools pools = {0};
     int ok = allocate_pools(lists, count, &pools);
     if (!ok)
         fprintf(stderr, "bench_fit: out of memory for the sgemm reference\n");
-    openblas_set_num_threads(o->threads);
-    for (int i = 0; i < count && ok; i++)
+    for (int i = 0; i < count && ok; i++) {
+        openblas_set_num_threads(cases[i].threads);
         run_sgemm_epoch(&cases[i].products, &pools); /* warm-up */
+    }
+    competition rounds = competition_start();
     for (int round = 1; round <= o->repeats && ok; round++) {
         fprintf(stderr, "bench_fit: timing round %d of %d\n", round, o->repeats);
         for (int i = 0; i < count && ok; i++)
             ok = time_case_round(&cases[i], o, data, &pools);
     }
+    competition_stop(rounds, &other_cores, &steal_cores);
     free_pools(&pools);
     for (int i = 0; i < count && ok; i++)
         ok = finish_case(&cases[i], o);
@@ -876,11 +1118,23 @@ static int run_cases(bench_case *cases, int count, const options *o, const datas
 
 /* ------------------------------------------------------------ output */
 
+/* The 1-, 5- and 15-minute load averages when bench_fit started: other
+ * processes on a small machine take the cores a multi-thread run needs. */
+static char load_before[64] = "?";
+
+static void record_load_before(void)
+{
+    double load[3];
+    if (getloadavg(load, 3) == 3)
+        snprintf(load_before, sizeof load_before, "%.2f %.2f %.2f", load[0], load[1], load[2]);
+}
+
 static void print_info(const options *o, const dataset *data)
 {
     const char *keys[] = {"library", "openblas_config", "openblas_core", "openblas_threads",
                           "threads", "build", "compiler", "data", "shape", "method",
-                          "cpu_share"};
+                          "clock", "cpu_share", "load_before", "other_cores", "steal_cores",
+                          "cores"};
     char shape[256], build[128], method[256];
     snprintf(shape, sizeof shape, "m=%lld n=%lld batch=%lld n_adv=%lld batch_adv=%lld",
              (long long)data->m, (long long)data->n, (long long)o->batch,
@@ -892,13 +1146,20 @@ static void print_info(const options *o, const dataset *data)
              "E-epoch fit - best 0-epoch fit) / E",
              o->epochs, o->repeats, (unsigned long long)o->seed,
              o->cpu_clock ? "process CPU" : "wall");
-    char threads[32], blas_threads[32], cpu_share[32];
+    char threads[64] = "", blas_threads[32], cpu_share[32];
+    for (int i = 0; i < o->thread_count; i++)
+        snprintf(threads + strlen(threads), sizeof threads - strlen(threads), "%s%d",
+                 i ? "," : "", o->threads[i]);
     snprintf(cpu_share, sizeof cpu_share, "%.3f", timed_wall > 0 ? timed_cpu / timed_wall : 0.0);
-    snprintf(threads, sizeof threads, "%d", o->threads);
     snprintf(blas_threads, sizeof blas_threads, "%d", openblas_get_num_threads());
+    char others[32], stolen[32], cores[32];
+    snprintf(others, sizeof others, "%.3f", other_cores);
+    snprintf(stolen, sizeof stolen, "%.3f", steal_cores);
+    snprintf(cores, sizeof cores, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
     const char *values[] = {mdnmf_version(), openblas_get_config(), openblas_get_corename(),
                             blas_threads, threads, build, "gcc " __VERSION__, data->source,
-                            shape, method, cpu_share};
+                            shape, method, o->cpu_clock ? "cpu" : "wall", cpu_share,
+                            load_before, others, stolen, cores};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         if (o->format == FORMAT_TSV)
             printf("info\t%s\t%s\n", keys[i], values[i]);
@@ -906,9 +1167,9 @@ static void print_info(const options *o, const dataset *data)
             printf("%-17s %s\n", keys[i], values[i]);
     }
     if (o->format == FORMAT_TEXT)
-        printf("\n%-8s %5s %12s %11s %10s %12s %10s %7s %11s %11s\n", "case", "d", "ms/epoch",
-               "GFLOP/ep", "GFLOP/s", "sgemm ms/ep", "sgemm GF/s", "ratio", "loss start",
-               "loss end");
+        printf("\n%-8s %5s %3s %10s %6s %9s %10s %9s %10s %7s %6s %10s %10s\n", "case", "d",
+               "T", "ms/epoch", "noise", "GFLOP/ep", "GFLOP/s", "sgemm ms", "sgemm GF/s",
+               "ratio", "noise", "loss start", "loss end");
 }
 
 static void print_measurement(const options *o, const dataset *data, const measurement *r)
@@ -917,27 +1178,47 @@ static void print_measurement(const options *o, const dataset *data, const measu
     double sgemm_gflops = r->flop_per_epoch / r->sgemm_seconds_per_epoch * 1e-9;
     if (o->format == FORMAT_TSV) {
         printf("result\tcase=%s\td=%d\tm=%lld\tn=%lld\tbatch=%lld\tn_adv=%lld\tbatch_adv=%lld"
-               "\tthreads=%d\tepochs=%d\trepeats=%d\tseconds_per_epoch=%.6g"
-               "\tsetup_seconds=%.6g\tflop_per_epoch=%.6g\tgram_flop_per_epoch=%.6g"
-               "\tgflops=%.6g\tsgemm_seconds_per_epoch=%.6g\tsgemm_gflops=%.6g"
-               "\tsgemm_ratio=%.6g\tloss_start=%.8g\tloss_end=%.8g\n",
+               "\tthreads=%d\tepochs=%d\trepeats=%d\tclock=%s\tseconds_per_epoch=%.6g"
+               "\tfit_noise=%.4g\tsetup_seconds=%.6g\tflop_per_epoch=%.6g"
+               "\tgram_flop_per_epoch=%.6g\tgflops=%.6g\tsgemm_seconds_per_epoch=%.6g"
+               "\tsgemm_noise=%.4g\tsgemm_gflops=%.6g\tsgemm_ratio=%.6g\tcpu_share=%.3f"
+               "\tcounted_flop_per_epoch=%.6g\tflops_checked=%d\tloss_start=%.8g"
+               "\tloss_end=%.8g\n",
                r->name, r->d, (long long)data->m, (long long)data->n, (long long)o->batch,
                (long long)(strcmp(r->name, "fit_adv") ? 0 : data->n_adv),
-               (long long)(strcmp(r->name, "fit_adv") ? 0 : o->batch_adv), o->threads,
-               o->epochs, o->repeats, r->seconds_per_epoch, r->setup_seconds,
-               r->flop_per_epoch, r->gram_flop_per_epoch, gflops,
-               r->sgemm_seconds_per_epoch, sgemm_gflops, gflops / sgemm_gflops, r->loss_start,
-               r->loss_end);
+               (long long)(strcmp(r->name, "fit_adv") ? 0 : o->batch_adv), r->threads,
+               o->epochs, o->repeats, o->cpu_clock ? "cpu" : "wall", r->seconds_per_epoch,
+               r->fit_noise, r->setup_seconds, r->flop_per_epoch, r->gram_flop_per_epoch,
+               gflops, r->sgemm_seconds_per_epoch, r->sgemm_noise, sgemm_gflops,
+               gflops / sgemm_gflops, r->cpu_share, r->counted_flop_per_epoch,
+               r->flops_checked, r->loss_start, r->loss_end);
     } else {
-        printf("%-8s %5d %12.3f %11.3f %10.1f %12.3f %10.1f %7.2f %11.5g %11.5g\n", r->name,
-               r->d, 1e3 * r->seconds_per_epoch, 1e-9 * r->flop_per_epoch, gflops,
-               1e3 * r->sgemm_seconds_per_epoch, sgemm_gflops, gflops / sgemm_gflops,
-               r->loss_start, r->loss_end);
+        printf("%-8s %5d %3d %10.3f %6.3f %9.3f %10.1f %9.3f %10.1f %7.2f %6.3f %10.5g %10.5g\n",
+               r->name, r->d, r->threads, 1e3 * r->seconds_per_epoch, r->fit_noise,
+               1e-9 * r->flop_per_epoch, gflops, 1e3 * r->sgemm_seconds_per_epoch, sgemm_gflops,
+               gflops / sgemm_gflops, r->sgemm_noise, r->loss_start, r->loss_end);
     }
     fflush(stdout);
 }
 
 /* ------------------------------------------------------------ main */
+
+/* Every (fit, d, thread count), the thread counts of one fit and d next to
+ * each other; the first count of each fit and d saves the draws (--trace). */
+static int list_cases(const options *o, bench_case *cases)
+{
+    int count = 0;
+    for (int adversarial = 0; adversarial <= o->adversarial; adversarial++)
+        for (int i = 0; i < o->d_count; i++)
+            for (int t = 0; t < o->thread_count; t++) {
+                bench_case *c = &cases[count++];
+                c->d = o->d[i];
+                c->adversarial = adversarial;
+                c->threads = o->threads[t];
+                c->trace = t == 0;
+            }
+    return count;
+}
 
 int main(int argc, char **argv)
 {
@@ -947,6 +1228,7 @@ int main(int argc, char **argv)
         usage(stdout);
     if (parsed)
         return parsed < 0 ? 0 : 1;
+    record_load_before();
     const char *coretype = getenv("OPENBLAS_CORETYPE");
     if (coretype && coretype[0])
         fprintf(stderr, "bench_fit: note: OPENBLAS_CORETYPE=%s forces OpenBLAS's kernel\n",
@@ -956,15 +1238,9 @@ int main(int argc, char **argv)
         free(data.U), free(data.U_adv);
         return 1;
     }
-    openblas_set_num_threads(o.threads);
     use_cpu_clock = o.cpu_clock;
-    bench_case cases[2 * MAX_DIMS] = {{0}};
-    int count = 0;
-    for (int adversarial = 0; adversarial <= o.adversarial; adversarial++)
-        for (int i = 0; i < o.d_count; i++) {
-            cases[count].d = o.d[i];
-            cases[count++].adversarial = adversarial;
-        }
+    static bench_case cases[2 * MAX_DIMS * MAX_THREAD_COUNTS];
+    int count = list_cases(&o, cases);
     int failed = !run_cases(cases, count, &o, &data);
     if (!failed) {
         print_info(&o, &data);

@@ -1,13 +1,17 @@
 #!/usr/bin/python3
 """Seconds per epoch of the NumPy reference of SPEC §2/§3 (tests/reference/mdnmf_ref.py).
 
-    numpy_reference.py --data DIR [--d 32,64,128] [--batch 500] [--batch-adv 250]
-                       [--epochs 10] [--repeats 3] [--threads 1] [--seed 0] [--no-adv]
-                       [--no-float32] [--format tsv|text] [--clock wall|cpu]
+    numpy_reference.py --data DIR [--draws DIR] [--d 32,64,128,256] [--batch 500]
+                       [--batch-adv 250] [--epochs 10] [--repeats 3] [--threads 1] [--seed 0]
+                       [--no-adv] [--no-float32] [--format tsv|text] [--clock wall|cpu]
 
 DIR holds U.npy (and U_adv.npy) as written by `bench_fit --save-data`, so both sides time the
-same matrices.  The random draws come from numpy.random.default_rng(seed) through
-mdnmf_ref.Draws.generate.
+same matrices.  The random draws are the library's own when `--draws` names the folder of
+`bench_fit --trace` (DIR/fit_std_d64/... as tests/tools/trace_fit writes them, read by
+mdnmf_ref.Draws.load): the checked fit then replays the library's checked fit exactly, and its
+final loss must equal the library's up to float32 rounding (bench/report.py compares them).
+Without them (or for a case it lacks) they come from numpy.random.default_rng(seed) through
+mdnmf_ref.Draws.generate, and the result record says draws=generated.
 
 Method, the same as bench_fit's for the C library:
   1. check every case: mdnmf_ref.fit_std / fit_adv for --verify-epochs epochs (as many as
@@ -17,6 +21,8 @@ Method, the same as bench_fit's for the C library:
      seconds per epoch = (best E-epoch fit - best 0-epoch fit) / E.  During these fits the
      reference's per-epoch loss is switched off (the C library computes none unless a callback
      asks), and test_epochs = 1 keeps the initialisation, which the difference cancels, short.
+     The same from the second-best times is a second estimate; their relative difference is
+     the noise reported (needs R >= 2).
 mdnmf_ref works in float64, the precision of the research code.  For information, the same
 epochs written in the research code's style on float32 arrays are timed too (checked first
 against the float64 reference from the same start and draws).
@@ -35,7 +41,8 @@ import time
 def parse_arguments():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", required=True, help="folder with U.npy and U_adv.npy")
-    parser.add_argument("--d", default="32,64,128")
+    parser.add_argument("--draws", help="folder of bench_fit --trace: the library's draws")
+    parser.add_argument("--d", default="32,64,128,256")
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--batch-adv", type=int, default=250)
     parser.add_argument("--epochs", type=int, default=10)
@@ -187,14 +194,15 @@ def research_epochs(U, Ua, W, H, Ha, perms, perms_adv, d):
 
 
 def float32_start(U, Ua, draws, d):
-    """The reference's initial W, H (and Ĥ), as float32 arrays."""
-    start = reference_fit(U, Ua, draws, d, 0)[:3]
+    """The reference's initial W, H (and Ĥ) after one transform step (the epochs' cost
+    does not depend on how converged H is), as float32 arrays."""
+    start = reference_fit(U, Ua, draws, d, 0, test_epochs=1)[:3]
     return tuple(None if X is None else np.array(X, dtype=np.float32) for X in start)
 
 
 def check_float32(U, Ua, draws, d):
     """Two research-style float32 epochs agree with two epochs of mdnmf_ref (float64)."""
-    W64 = reference_fit(U, Ua, draws, d, 2)[0]
+    W64 = reference_fit(U, Ua, draws, d, 2, test_epochs=1)[0]
     U32 = U.astype(np.float32)
     Ua32 = None if Ua is None else Ua.astype(np.float32)
     W, H, Ha = float32_start(U, Ua, draws, d)
@@ -206,6 +214,38 @@ def check_float32(U, Ua, draws, d):
 
 # ------------------------------------------------------------ the cases
 
+def best_two(times):
+    """The best and the second-best time (inf when missing)."""
+    ordered = sorted(times) + [float("inf")] * 2
+    return ordered[0], ordered[1]
+
+
+def relative_difference(a, b):
+    """|b - a| / a of two estimates; nan when the second is missing (one round)."""
+    if not (np.isfinite(a) and np.isfinite(b)) or a <= 0:
+        return float("nan")
+    return abs(b - a) / a
+
+
+def case_draws(name, m, n, d, n_adv):
+    """The library's draws of this case (bench_fit --trace), or fresh ones; and which."""
+    epochs = max(ARGS.epochs, ARGS.verify_epochs, 2)
+    if ARGS.draws:
+        folder = os.path.join(ARGS.draws, "%s_d%d" % (name, d))
+        if os.path.isdir(folder):
+            draws = ref.Draws.load(folder, m, d, n, n_adv)
+            enough = len(draws.perm_true) >= epochs and (not n_adv or len(draws.perm_adv)
+                                                         >= epochs)
+            if enough and draws.exemplars is not None and draws.h_random is not None:
+                return draws, "replayed"
+            log("%s: %d epochs of draws, %d needed: drawing afresh" % (folder,
+                len(draws.perm_true), epochs))
+        else:
+            log("%s is missing: drawing afresh" % folder)
+    return ref.Draws.generate(np.random.default_rng(ARGS.seed), m, n, d, epochs, n_adv), \
+        "generated"
+
+
 class Case:
     """One benchmark case (fit and d): its draws, its check, and its best times so far."""
 
@@ -214,13 +254,11 @@ class Case:
         self.name = "fit_std" if Ua is None else "fit_adv"
         m, n = U.shape
         n_adv = 0 if Ua is None else Ua.shape[1]
-        epochs = max(ARGS.epochs, ARGS.verify_epochs, 2)
-        self.draws = ref.Draws.generate(np.random.default_rng(ARGS.seed), m, n, d, epochs,
-                                        n_adv)
+        self.draws, self.draws_source = case_draws(self.name, m, n, d, n_adv)
         self.common = dict(case=self.name, d=d, m=m, n=n, batch=ARGS.batch, n_adv=n_adv,
                            batch_adv=ARGS.batch_adv if n_adv else 0, threads=ARGS.threads,
                            epochs=ARGS.epochs, repeats=ARGS.repeats)
-        self.best = {0: float("inf"), ARGS.epochs: float("inf"), "float32": float("inf")}
+        self.times = {0: [], ARGS.epochs: [], "float32": []}
 
     def check(self):
         """The reference's loss is finite and decreasing; the float32 epochs agree with it."""
@@ -252,7 +290,7 @@ class Case:
             W, H, Ha = research_epochs(U32, Ua32, W, H, Ha, perms, perms_adv, self.d)
         self.float32_state = [U32, Ua32, W, H, Ha]
         if not warm_up:
-            self.best["float32"] = min(self.best["float32"], watch.elapsed)
+            self.times["float32"].append(watch.elapsed)
 
     def time_round(self):
         """Whole reference fits of 0 and E epochs (without losses), then the float32 epochs."""
@@ -260,7 +298,7 @@ class Case:
             for epochs in (0, ARGS.epochs):
                 with Stopwatch() as watch:
                     reference_fit(self.U, self.Ua, self.draws, self.d, epochs, test_epochs=1)
-                self.best[epochs] = min(self.best[epochs], watch.elapsed)
+                self.times[epochs].append(watch.elapsed)
         if len(skipped) < ARGS.epochs:
             raise SystemExit("numpy_reference: mdnmf_ref no longer computes its per-epoch loss "
                              "through mdnmf_ref.loss; update losses_skipped()")
@@ -268,15 +306,20 @@ class Case:
             self.float32_round()
 
     def emit(self):
-        seconds = (self.best[ARGS.epochs] - self.best[0]) / ARGS.epochs
+        full, setup = best_two(self.times[ARGS.epochs]), best_two(self.times[0])
+        seconds = [(f - s) / ARGS.epochs for f, s in zip(full, setup)]
         emit_result(dict(self.common, implementation="mdnmf_ref", dtype="float64",
-                         seconds_per_epoch="%.6g" % seconds,
-                         loss_start="%.8g" % self.losses[0], loss_end="%.8g" % self.losses[-1],
+                         seconds_per_epoch="%.6g" % seconds[0],
+                         noise="%.4g" % relative_difference(*seconds),
+                         loss_start="%.10g" % self.losses[0],
+                         loss_end="%.10g" % self.losses[-1], draws=self.draws_source,
                          verify_epochs=ARGS.verify_epochs, verified=int(self.verified)))
         if ARGS.no_float32:
             return
+        float32 = best_two(self.times["float32"])
         emit_result(dict(self.common, implementation="research_float32", dtype="float32",
-                         seconds_per_epoch="%.6g" % (self.best["float32"] / ARGS.epochs),
+                         seconds_per_epoch="%.6g" % (float32[0] / ARGS.epochs),
+                         noise="%.4g" % relative_difference(*float32),
                          max_relative_error_W="%.3g" % self.float32_error,
                          verified=int(self.float32_agrees)))
 
