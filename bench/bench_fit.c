@@ -64,6 +64,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -248,7 +249,14 @@ static int all_finite_floats(const float *x, int64_t count)
  * libopenblas's, for the statically linked library as for the sgemm
  * reference: each call adds its gemm-equivalent flops and goes on to OpenBLAS
  * (one indirect call more, a few nanoseconds against microseconds). */
-static double requested_flops;
+/* Integer flops, added atomically: with several threads the library calls
+ * BLAS from all of them at once. */
+static _Atomic int64_t requested_flops;
+
+static void count_flops(int64_t M, int64_t N, int64_t K)
+{
+    atomic_fetch_add(&requested_flops, 2 * M * N * K);
+}
 
 typedef void sgemm_function(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
                             blasint, blasint, float, const float *, blasint, const float *,
@@ -288,9 +296,9 @@ void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_
     static sgemm_function *real;
     if (!real)
         *(void **)&real = openblas_symbol("cblas_sgemm");
-    requested_flops += 2.0 * (double)M * (double)N * (double)K;
+    count_flops(M, N, K);
     if (is_gram_block(trans_a, trans_b, A, lda, B, ldb))
-        requested_flops += 2.0 * (double)M * (double)N * (double)K; /* and its mirror */
+        count_flops(M, N, K); /* and its mirror */
     real(order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
@@ -302,7 +310,7 @@ void cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
     static ssyrk_function *real;
     if (!real)
         *(void **)&real = openblas_symbol("cblas_ssyrk");
-    requested_flops += 2.0 * (double)N * (double)N * (double)K; /* gemm-equivalent */
+    count_flops(N, N, K); /* gemm-equivalent */
     real(order, uplo, trans, N, K, alpha, A, lda, beta, C, ldc);
 }
 
@@ -939,11 +947,11 @@ static double time_fit(bench_case *c, int epochs, const dataset *data, int *stat
     *status = mdnmf_model_set_params(c->model, &params);
     if (*status)
         return NAN;
-    double counted_before = requested_flops;
+    int64_t counted_before = atomic_load(&requested_flops);
     stopwatch start = stopwatch_start();
     *status = run_fit(c->model, data, c->adversarial);
     double elapsed = stopwatch_stop(start);
-    *flops = requested_flops - counted_before;
+    *flops = (double)(atomic_load(&requested_flops) - counted_before);
     return elapsed;
 }
 

@@ -263,8 +263,8 @@ def equal_final_loss(ours, theirs):
 
 
 def target2_rows(threads, dims, notes):
-    """Per fit and d: wall time per epoch with 1 thread over with 2, and the same for bare
-    sgemm (the bound: BLAS's own scaling on these products)."""
+    """Per fit and d: wall time per epoch with 1 thread over with 2, and for comparison the
+    same for bare sgemm on OpenBLAS's own threads."""
     rows = []
     counts = sorted({r["threads"] for r in threads.results}) or [1, 2]
     many = max(counts) if max(counts) > 1 else 2
@@ -282,18 +282,16 @@ def target2_rows(threads, dims, notes):
                 ORIGIN_2, label, 1e3 * two["seconds_per_epoch"], 1e3 * one["seconds_per_epoch"],
                 one["seconds_per_epoch"] / two["seconds_per_epoch"], THREAD_SPEEDUP,
                 combined_noise(one.get("fit_noise"), two.get("fit_noise")), "ms/epoch", "x"))
-            bound = one["sgemm_seconds_per_epoch"] / two["sgemm_seconds_per_epoch"]
-            bound_row = measured_row(
-                ORIGIN_2, "%s: bound: bare sgemm, %d threads vs 1" % (case, many),
+            # Not a bound: the library splits rows, Gram blocks and columns between its
+            # threads and calls BLAS single-threaded from each, which scales better on
+            # thin products than OpenBLAS's own threads inside one call.
+            rows.append(measured_row(
+                ORIGIN_2, "%s: for comparison: bare sgemm on OpenBLAS's threads, %d vs 1"
+                % (case, many),
                 1e3 * two["sgemm_seconds_per_epoch"], 1e3 * one["sgemm_seconds_per_epoch"],
-                bound, None, combined_noise(one.get("sgemm_noise"), two.get("sgemm_noise")),
-                "ms/epoch", "x")
-            if bound < THREAD_SPEEDUP:
-                bound_row["verdict"] = "info: bound < target"
-                notes.append("%s: the %gx target exceeds its bound: bare cblas_sgemm on the "
-                             "same products runs only %.2fx faster with %d threads than with 1 "
-                             "(in this run)." % (case, THREAD_SPEEDUP, bound, many))
-            rows += [bound_row]
+                one["sgemm_seconds_per_epoch"] / two["sgemm_seconds_per_epoch"], None,
+                combined_noise(one.get("sgemm_noise"), two.get("sgemm_noise")),
+                "ms/epoch", "x"))
     return rows
 
 
