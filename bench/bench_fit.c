@@ -44,9 +44,9 @@
  * products (the sgemm reference computes them with sgemm).  Element-wise
  * passes, gathers and checks are not counted: they are the overhead the
  * ratio to sgemm exposes.  The flop model (epoch_products) is checked
- * against the products the library really asks for: bench_fit defines
- * cblas_sgemm and cblas_ssyrk itself, counts every call of the statically
- * linked library and passes it on to OpenBLAS.
+ * against the products the library really asks for: blas_count.c defines
+ * cblas_sgemm and cblas_ssyrk in this executable, counts every call of the
+ * statically linked library and passes it on to OpenBLAS.
  *
  * Output: a readable table (--format text) or tab-separated records for
  * bench/report.py (--format tsv): "info<TAB>key<TAB>value" and
@@ -55,16 +55,17 @@
  * A flop model that disagrees with the library's BLAS calls is reported
  * (flops_checked=0 and a message), not fatal: the times stay valid.
  */
-#define _GNU_SOURCE /* RTLD_NEXT */
+#define _GNU_SOURCE /* sysconf, mkdir */
 
 #include "mdnmf.h"
-#include "linalg.h" /* LINALG_CHUNK: the library's column chunk of the H step */
+#include "bench_util.h"
+#include "blas_count.h"
+#include "common/draws.h" /* tests/tools: trace_fit's files of the draws */
+#include "linalg.h"       /* LINALG_CHUNK: the library's column chunk of the H step */
 
 #include <cblas.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -75,9 +76,10 @@
 #include <unistd.h> /* sysconf */
 
 #define MAX_DIMS 16
+#define MNIST_DIGITS BENCH_MNIST_DIGITS
+#define SYNTHETIC_PROTOTYPES 20
+#define SYNTHETIC_SEED 0x6D646E6D66ull
 #define MAX_THREAD_COUNTS 4
-#define MNIST_DIGITS 10
-#define SYNTHETIC_SIDE 28
 
 typedef enum { FORMAT_TEXT, FORMAT_TSV } output_format;
 
@@ -138,13 +140,6 @@ typedef struct measurement {
 
 /* ------------------------------------------------------------ utilities */
 
-static double clock_seconds(clockid_t clock)
-{
-    struct timespec t;
-    clock_gettime(clock, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* Wall and CPU time of everything timed: a CPU share well below 1 means the
  * machine was busy with something else and wall times are pessimistic. */
 static double timed_wall, timed_cpu;
@@ -159,14 +154,14 @@ typedef struct stopwatch {
 
 static stopwatch stopwatch_start(void)
 {
-    return (stopwatch){clock_seconds(CLOCK_MONOTONIC), clock_seconds(CLOCK_PROCESS_CPUTIME_ID)};
+    return (stopwatch){bench_clock_seconds(CLOCK_MONOTONIC), bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID)};
 }
 
 /* Seconds since `start` (wall, or CPU with --clock cpu), added to the totals. */
 static double stopwatch_stop(stopwatch start)
 {
-    double wall = clock_seconds(CLOCK_MONOTONIC) - start.wall;
-    double cpu = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start.cpu;
+    double wall = bench_clock_seconds(CLOCK_MONOTONIC) - start.wall;
+    double cpu = bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start.cpu;
     timed_wall += wall;
     timed_cpu += cpu;
     return use_cpu_clock ? cpu : wall;
@@ -201,7 +196,7 @@ typedef struct competition {
 
 static competition competition_start(void)
 {
-    competition c = {clock_seconds(CLOCK_MONOTONIC), clock_seconds(CLOCK_PROCESS_CPUTIME_ID),
+    competition c = {bench_clock_seconds(CLOCK_MONOTONIC), bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID),
                      0, 0, 0};
     c.valid = machine_cpu_seconds(&c.busy, &c.steal);
     return c;
@@ -211,8 +206,8 @@ static competition competition_start(void)
 static void competition_stop(competition start, double *other_cores, double *steal_cores)
 {
     double busy, steal;
-    double wall = clock_seconds(CLOCK_MONOTONIC) - start.wall;
-    double own = clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start.own_cpu;
+    double wall = bench_clock_seconds(CLOCK_MONOTONIC) - start.wall;
+    double own = bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start.own_cpu;
     *other_cores = *steal_cores = NAN;
     if (!start.valid || !machine_cpu_seconds(&busy, &steal) || !(wall > 0))
         return;
@@ -221,97 +216,12 @@ static void competition_stop(competition start, double *other_cores, double *ste
     *steal_cores = (steal - start.steal) / wall;
 }
 
-/* splitmix64: the benchmark's own deterministic stream (data, sgemm operands). */
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float next_uniform(uint64_t *state)
-{
-    return (float)(next_random(state) >> 40) * (1.0f / 16777216.0f);
-}
-
 static int all_finite_floats(const float *x, int64_t count)
 {
     for (int64_t i = 0; i < count; i++)
         if (!isfinite(x[i]))
             return 0;
     return 1;
-}
-
-/* ------------------------------------------------------------ counting BLAS calls */
-
-/* The executable's definitions of these two take precedence over
- * libopenblas's, for the statically linked library as for the sgemm
- * reference: each call adds its gemm-equivalent flops and goes on to OpenBLAS
- * (one indirect call more, a few nanoseconds against microseconds). */
-/* Integer flops, added atomically: with several threads the library calls
- * BLAS from all of them at once. */
-static _Atomic int64_t requested_flops;
-
-static void count_flops(int64_t M, int64_t N, int64_t K)
-{
-    atomic_fetch_add(&requested_flops, 2 * M * N * K);
-}
-
-typedef void sgemm_function(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
-                            blasint, blasint, float, const float *, blasint, const float *,
-                            blasint, float, float *, blasint);
-typedef void ssyrk_function(enum CBLAS_ORDER, enum CBLAS_UPLO, enum CBLAS_TRANSPOSE, blasint,
-                            blasint, float, const float *, blasint, float, float *, blasint);
-
-static void *openblas_symbol(const char *name)
-{
-    void *symbol = dlsym(RTLD_NEXT, name);
-    if (!symbol) {
-        fprintf(stderr, "bench_fit: %s not found in a shared BLAS: %s\n", name, dlerror());
-        exit(1);
-    }
-    return symbol;
-}
-
-/* With several threads the library computes a Gram A Aᵀ in blocks: ssyrk
- * on the diagonal, sgemm of two row blocks of the same A off it (the mirror
- * block is copied).  Counted gemm-equivalent, such a call stands for both
- * blocks, so that the Grams count the same at every thread count. */
-static int is_gram_block(enum CBLAS_TRANSPOSE trans_a, enum CBLAS_TRANSPOSE trans_b,
-                         const float *A, blasint lda, const float *B, blasint ldb)
-{
-    if (trans_a != CblasNoTrans || trans_b != CblasTrans || lda != ldb)
-        return 0;
-    ptrdiff_t apart = B - A;
-    return apart > 0 && apart < lda;
-}
-
-void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_a,
-                 const enum CBLAS_TRANSPOSE trans_b, const blasint M, const blasint N,
-                 const blasint K, const float alpha, const float *A, const blasint lda,
-                 const float *B, const blasint ldb, const float beta, float *C,
-                 const blasint ldc)
-{
-    static sgemm_function *real;
-    if (!real)
-        *(void **)&real = openblas_symbol("cblas_sgemm");
-    count_flops(M, N, K);
-    if (is_gram_block(trans_a, trans_b, A, lda, B, ldb))
-        count_flops(M, N, K); /* and its mirror */
-    real(order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-void cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
-                 const enum CBLAS_TRANSPOSE trans, const blasint N, const blasint K,
-                 const float alpha, const float *A, const blasint lda, const float beta,
-                 float *C, const blasint ldc)
-{
-    static ssyrk_function *real;
-    if (!real)
-        *(void **)&real = openblas_symbol("cblas_ssyrk");
-    count_flops(N, N, K); /* gemm-equivalent */
-    real(order, uplo, trans, N, K, alpha, A, lda, beta, C, ldc);
 }
 
 /* ------------------------------------------------------------ options */
@@ -345,12 +255,7 @@ static void usage(FILE *out)
 
 static int parse_int64(const char *text, int64_t minimum, int64_t *out)
 {
-    char *end = NULL;
-    long long value = strtoll(text, &end, 10);
-    if (!text[0] || *end || value < minimum)
-        return 0;
-    *out = value;
-    return 1;
+    return bench_parse_int64(text, minimum, INT64_MAX, out);
 }
 
 static int parse_int(const char *text, int minimum, int *out)
@@ -507,13 +412,7 @@ static void append_columns(float *out, int64_t *filled, const mdnmf_matrix *digi
 static int load_mnist(const char *folder, int64_t n, int64_t n_adv, dataset *data)
 {
     mdnmf_matrix digits[MNIST_DIGITS] = {{0}};
-    int ok = 1;
-    for (int k = 0; k < MNIST_DIGITS && ok; k++) {
-        char path[1100], message[256];
-        snprintf(path, sizeof path, "%s/digit%d.npy", folder, k);
-        ok = mdnmf_npy_read(path, &digits[k], message, sizeof message) == MDNMF_OK &&
-             digits[k].m == digits[0].m;
-    }
+    int ok = bench_read_digits(folder, 0, MNIST_DIGITS, digits);
     int64_t total = 0;
     for (int k = 0; k < MNIST_DIGITS && ok; k++)
         total += digits[k].n;
@@ -548,61 +447,17 @@ static int load_mnist(const char *folder, int64_t n, int64_t n_adv, dataset *dat
     return ok;
 }
 
-/* A synthetic 28 x 28 "digit": two of a fixed set of stroke prototypes (each
- * three Gaussian blobs), randomly weighted, clipped to [0, 1], small values
- * zeroed, so that the data is non-negative, sparse (about as sparse as MNIST)
- * and of low rank plus variation, like the real thing. */
-#define PROTOTYPES 20
-#define BLOBS 3
-
-typedef struct blob {
-    float row, col, width;
-} blob;
-
-static void synthesize(float *U, int64_t n, uint64_t seed)
-{
-    uint64_t state = seed ^ 0x6D646E6D66ull;
-    blob shapes[PROTOTYPES][BLOBS];
-    for (int p = 0; p < PROTOTYPES; p++)
-        for (int b = 0; b < BLOBS; b++) {
-            shapes[p][b].row = 6.0f + 16.0f * next_uniform(&state);
-            shapes[p][b].col = 6.0f + 16.0f * next_uniform(&state);
-            shapes[p][b].width = 1.0f + 1.0f * next_uniform(&state);
-        }
-    const int64_t m = SYNTHETIC_SIDE * SYNTHETIC_SIDE;
-    for (int64_t j = 0; j < n; j++) {
-        float *column = U + j * m;
-        memset(column, 0, (size_t)m * sizeof *column);
-        for (int pick = 0; pick < 2; pick++) {
-            const blob *shape = shapes[next_random(&state) % PROTOTYPES];
-            float weight = 0.5f + 0.5f * next_uniform(&state);
-            float shift_r = 2.0f * next_uniform(&state) - 1.0f;
-            float shift_c = 2.0f * next_uniform(&state) - 1.0f;
-            for (int b = 0; b < BLOBS; b++)
-                for (int r = 0; r < SYNTHETIC_SIDE; r++)
-                    for (int c = 0; c < SYNTHETIC_SIDE; c++) {
-                        float dr = (float)r - shape[b].row - shift_r;
-                        float dc = (float)c - shape[b].col - shift_c;
-                        float w2 = shape[b].width * shape[b].width;
-                        column[r * SYNTHETIC_SIDE + c] +=
-                            weight * expf(-(dr * dr + dc * dc) / (2.0f * w2));
-                    }
-        }
-        for (int64_t i = 0; i < m; i++)
-            column[i] = column[i] < 0.1f ? 0.0f : column[i] > 1.0f ? 1.0f : column[i];
-    }
-}
-
+/* Synthetic digits (bench_synthesize_digits) from 20 stroke prototypes. */
 static int make_synthetic(int64_t n, int64_t n_adv, dataset *data)
 {
-    int64_t m = SYNTHETIC_SIDE * SYNTHETIC_SIDE;
+    int64_t m = BENCH_DIGIT_SIDE * BENCH_DIGIT_SIDE;
     data->m = m;
     data->U = malloc((size_t)(m * n) * sizeof *data->U);
     data->U_adv = malloc((size_t)(m * n_adv) * sizeof *data->U_adv);
     if (!data->U || !data->U_adv)
         return 0;
-    synthesize(data->U, n, 1);
-    synthesize(data->U_adv, n_adv, 2);
+    bench_synthesize_digits(data->U, n, SYNTHETIC_PROTOTYPES, 1 ^ SYNTHETIC_SEED);
+    bench_synthesize_digits(data->U_adv, n_adv, SYNTHETIC_PROTOTYPES, 2 ^ SYNTHETIC_SEED);
     snprintf(data->source, sizeof data->source,
              "synthetic digits (28x28, sparse strokes in [0,1]; MNIST not found)");
     return 1;
@@ -611,13 +466,7 @@ static int make_synthetic(int64_t n, int64_t n_adv, dataset *data)
 static int prepare_data(const options *o, dataset *data)
 {
     char folder[1024];
-    const char *root = getenv("MDNMF_DATA_DIR");
-    if (o->data_dir)
-        snprintf(folder, sizeof folder, "%s", o->data_dir);
-    else if (root && root[0])
-        snprintf(folder, sizeof folder, "%s/mnist", root);
-    else
-        snprintf(folder, sizeof folder, "data/mnist");
+    bench_mnist_folder(o->data_dir, folder, sizeof folder);
     data->n = o->n;
     data->n_adv = o->n_adv;
     if (!o->synthetic && load_mnist(folder, o->n, o->n_adv, data))
@@ -754,9 +603,9 @@ static int allocate_pools(const product_list *const *lists, int list_count,
         return 0;
     uint64_t state = 12345;
     for (int64_t i = 0; i < a; i++)
-        pools->A[i] = next_uniform(&state);
+        pools->A[i] = bench_uniform(&state);
     for (int64_t i = 0; i < b; i++)
-        pools->B[i] = next_uniform(&state);
+        pools->B[i] = bench_uniform(&state);
     memset(pools->C, 0, (size_t)c * sizeof(float));
     return 1;
 }
@@ -791,37 +640,11 @@ static double time_sgemm_epochs(const product_list *list, const operand_pools *p
 
 /* ------------------------------------------------------------ the draws of a checked fit */
 
-/* A 1-D little-endian int64 .npy array (mdnmf_npy_write writes float32
- * only; indices are written exactly here, as tests/tools/trace_fit does). */
-static int write_int64_npy(const char *path, const int64_t *values, int64_t count)
-{
-    char header[128];
-    int length = snprintf(header, sizeof header,
-                          "{'descr': '<i8', 'fortran_order': False, 'shape': (%lld,), }",
-                          (long long)count);
-    int padding = (64 - (10 + length + 1) % 64) % 64;
-    unsigned header_length = (unsigned)(length + padding + 1);
-    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                  (unsigned char)(header_length & 0xff),
-                                  (unsigned char)(header_length >> 8)};
-    FILE *file = fopen(path, "wb");
-    if (!file)
-        return 0;
-    int ok = fwrite(preamble, 1, 10, file) == 10 &&
-             fwrite(header, 1, (size_t)length, file) == (size_t)length;
-    for (int i = 0; ok && i < padding; i++)
-        ok = fputc(' ', file) != EOF;
-    ok = ok && fputc('\n', file) != EOF &&
-         fwrite(values, sizeof *values, (size_t)count, file) == (size_t)count;
-    return fclose(file) == 0 && ok;
-}
-
-/* Where a checked fit's draws go, under trace_fit's file names (the ones
- * mdnmf_ref.Draws.load reads): exemplars.npy, h_random_flat.npy,
- * h_random_adv_flat.npy, w_random_flat.npy, perm_true_<e>.npy, perm_adv_<e>.npy. */
+/* A checked fit's draws, under trace_fit's file names (tests/tools/common/draws.h)
+ * in DIR/<case>_d<d>/, for the NumPy reference to replay. */
 typedef struct draw_writer {
     char folder[1200];
-    int perm_true_count, perm_adv_count;
+    draw_files files;
     int failed;
 } draw_writer;
 
@@ -830,38 +653,13 @@ static void save_draw(void *user, mdnmf_trace_kind kind, int epoch, const void *
 {
     (void)epoch;
     draw_writer *w = user;
-    char path[1400], message[256];
-    int ok = 1;
-    switch (kind) {
-    case MDNMF_TRACE_EXEMPLARS:
-        snprintf(path, sizeof path, "%s/exemplars.npy", w->folder);
-        ok = write_int64_npy(path, data, count);
-        break;
-    case MDNMF_TRACE_PERM_TRUE:
-    case MDNMF_TRACE_PERM_ADV: {
-        int adv = kind == MDNMF_TRACE_PERM_ADV;
-        int *counter = adv ? &w->perm_adv_count : &w->perm_true_count;
-        snprintf(path, sizeof path, "%s/perm_%s_%d.npy", w->folder, adv ? "adv" : "true",
-                 ++*counter);
-        ok = write_int64_npy(path, data, count);
-        break;
-    }
-    case MDNMF_TRACE_W_RANDOM:
-    case MDNMF_TRACE_H_RANDOM:
-    case MDNMF_TRACE_H_RANDOM_ADV: {
-        const char *name = kind == MDNMF_TRACE_W_RANDOM  ? "w_random"
-                           : kind == MDNMF_TRACE_H_RANDOM ? "h_random"
-                                                          : "h_random_adv";
-        snprintf(path, sizeof path, "%s/%s_flat.npy", w->folder, name);
-        ok = mdnmf_npy_write(path, data, count, 1, message, sizeof message) == MDNMF_OK;
-        break;
-    }
-    default: /* separator kinds: not drawn by fit_std / fit_adv */
-        break;
-    }
-    if (!ok && !w->failed)
+    char path[1400];
+    /* Separator kinds (status 1) are not drawn by fit_std / fit_adv. */
+    if (draw_files_save(&w->files, kind, data, count, path, sizeof path) >= 0)
+        return;
+    if (!w->failed)
         fprintf(stderr, "bench_fit: cannot write %s\n", path);
-    w->failed |= !ok;
+    w->failed = 1;
 }
 
 /* DIR/<case>_d<d>, created if needed; 0 if it cannot be. */
@@ -869,6 +667,7 @@ static int open_draw_folder(draw_writer *w, const char *dir, const char *name, i
 {
     memset(w, 0, sizeof *w);
     snprintf(w->folder, sizeof w->folder, "%s/%s_d%d", dir, name, d);
+    w->files.folder = w->folder;
     if (mkdir(w->folder, 0777) != 0 && errno != EEXIST) {
         fprintf(stderr, "bench_fit: cannot create %s: %s\n", w->folder, strerror(errno));
         return 0;
@@ -947,11 +746,11 @@ static double time_fit(bench_case *c, int epochs, const dataset *data, int *stat
     *status = mdnmf_model_set_params(c->model, &params);
     if (*status)
         return NAN;
-    int64_t counted_before = atomic_load(&requested_flops);
+    int64_t counted_before = blas_counted_flops();
     stopwatch start = stopwatch_start();
     *status = run_fit(c->model, data, c->adversarial);
     double elapsed = stopwatch_stop(start);
-    *flops = (double)(atomic_load(&requested_flops) - counted_before);
+    *flops = (double)(blas_counted_flops() - counted_before);
     return elapsed;
 }
 

@@ -30,8 +30,8 @@
  * basis; each stage runs E epochs).  Noise: the same from the first and the
  * second half of the rounds; noise = relative difference of the two ratio
  * estimates (at least 0.01).  The products each epoch asks BLAS for are
- * counted (this program defines cblas_sgemm and cblas_ssyrk and passes the
- * calls on to OpenBLAS), gemm-equivalent 2·M·N·K, so every mode's row says
+ * counted (blas_count.c defines cblas_sgemm and cblas_ssyrk in this program
+ * and passes the calls on to OpenBLAS), gemm-equivalent 2·M·N·K, so every mode's row says
  * how much work its epoch is and at what rate it runs.
  *
  * Output (stdout): tab-separated "info<TAB>key<TAB>value" and one "target"
@@ -39,12 +39,11 @@
  * ms/epoch, higher is better, minimum 1/1.3).  Progress on stderr.
  * Exit status: 0 measured (even if a target is missed), 1 could not measure.
  */
-#define _GNU_SOURCE /* RTLD_NEXT */
-
 #include "mdnmf.h"
+#include "bench_util.h"
+#include "blas_count.h"
 
-#include <cblas.h>
-#include <dlfcn.h>
+#include <cblas.h> /* openblas_set_num_threads */
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -55,8 +54,8 @@
 
 #define MAX_DIMS 8
 #define SOURCES 2
-#define MNIST_DIGITS 10
-#define SIDE 28
+#define MNIST_DIGITS BENCH_MNIST_DIGITS
+#define SIDE BENCH_DIGIT_SIDE
 #define TARGET_FACTOR 1.3
 
 /* The modes timed; adv is the reference of the others.  std is timed for
@@ -118,26 +117,6 @@ typedef struct timing {
 
 /* ------------------------------------------------------------ utilities */
 
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static uint64_t next_random(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-static float next_uniform(uint64_t *state)
-{
-    return (float)(next_random(state) >> 40) * (1.0f / 16777216.0f);
-}
-
 /* FNV-1a over bytes: "the same bases" as one number. */
 static uint64_t fnv1a(const void *data, size_t size)
 {
@@ -146,54 +125,6 @@ static uint64_t fnv1a(const void *data, size_t size)
     for (size_t i = 0; i < size; i++)
         hash = (hash ^ bytes[i]) * 0x100000001b3ull;
     return hash;
-}
-
-/* ------------------------------------------------------------ counting BLAS calls */
-
-/* This executable's definitions take precedence over libopenblas's for the
- * statically linked library: each call adds its gemm-equivalent flops and
- * goes on to OpenBLAS. */
-static double requested_flops;
-
-typedef void sgemm_function(enum CBLAS_ORDER, enum CBLAS_TRANSPOSE, enum CBLAS_TRANSPOSE, blasint,
-                            blasint, blasint, float, const float *, blasint, const float *,
-                            blasint, float, float *, blasint);
-typedef void ssyrk_function(enum CBLAS_ORDER, enum CBLAS_UPLO, enum CBLAS_TRANSPOSE, blasint,
-                            blasint, float, const float *, blasint, float, float *, blasint);
-
-static void *openblas_symbol(const char *name)
-{
-    void *symbol = dlsym(RTLD_NEXT, name);
-    if (!symbol) {
-        fprintf(stderr, "bench_modes: %s not found in a shared BLAS: %s\n", name, dlerror());
-        exit(1);
-    }
-    return symbol;
-}
-
-void cblas_sgemm(const enum CBLAS_ORDER order, const enum CBLAS_TRANSPOSE trans_a,
-                 const enum CBLAS_TRANSPOSE trans_b, const blasint M, const blasint N,
-                 const blasint K, const float alpha, const float *A, const blasint lda,
-                 const float *B, const blasint ldb, const float beta, float *C,
-                 const blasint ldc)
-{
-    static sgemm_function *real;
-    if (!real)
-        *(void **)&real = openblas_symbol("cblas_sgemm");
-    requested_flops += 2.0 * (double)M * (double)N * (double)K;
-    real(order, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
-}
-
-void cblas_ssyrk(const enum CBLAS_ORDER order, const enum CBLAS_UPLO uplo,
-                 const enum CBLAS_TRANSPOSE trans, const blasint N, const blasint K,
-                 const float alpha, const float *A, const blasint lda, const float beta,
-                 float *C, const blasint ldc)
-{
-    static ssyrk_function *real;
-    if (!real)
-        *(void **)&real = openblas_symbol("cblas_ssyrk");
-    requested_flops += 2.0 * (double)N * (double)N * (double)K; /* gemm-equivalent */
-    real(order, uplo, trans, N, K, alpha, A, lda, beta, C, ldc);
 }
 
 /* ------------------------------------------------------------ options */
@@ -221,12 +152,7 @@ static void usage(FILE *out)
 
 static int parse_int64(const char *text, int64_t minimum, int64_t *out)
 {
-    char *end = NULL;
-    long long value = strtoll(text, &end, 10);
-    if (!text[0] || *end || value < minimum || value > 100000000)
-        return 0;
-    *out = value;
-    return 1;
+    return bench_parse_int64(text, minimum, 100000000, out);
 }
 
 static int parse_dims(const char *text, options *o)
@@ -333,15 +259,10 @@ typedef struct pool {
 static int load_class(const char *folder, int first_digit, int digits, pool *out)
 {
     mdnmf_matrix parts[MNIST_DIGITS] = {{0}};
-    int ok = 1;
+    int ok = bench_read_digits(folder, first_digit, digits, parts);
     int64_t total = 0;
-    for (int k = 0; k < digits && ok; k++) {
-        char path[1100], message[256];
-        snprintf(path, sizeof path, "%s/digit%d.npy", folder, first_digit + k);
-        ok = mdnmf_npy_read(path, &parts[k], message, sizeof message) == MDNMF_OK &&
-             parts[k].m == parts[0].m;
-        total += ok ? parts[k].n : 0;
-    }
+    for (int k = 0; k < digits && ok; k++)
+        total += parts[k].n;
     if (ok) {
         out->m = parts[0].m, out->count = total;
         out->images = malloc((size_t)(out->m * total) * sizeof *out->images);
@@ -357,44 +278,9 @@ static int load_class(const char *folder, int first_digit, int digits, pool *out
     return ok;
 }
 
-/* Synthetic 28 x 28 images of one class: sums of two of the class's stroke
- * prototypes (three Gaussian blobs each, shifted and weighted), clipped to
- * [0, 1] with small values zeroed (about as sparse as MNIST). */
+/* Synthetic images of one class (bench_synthesize_digits), from the class's
+ * own 10 stroke prototypes. */
 #define PROTOTYPES 10
-#define BLOBS 3
-
-static void synthesize_class(int class_id, int64_t count, pool *out)
-{
-    uint64_t state = 0x6D6F646573ull + (uint64_t)class_id;
-    float shapes[PROTOTYPES][BLOBS][3]; /* row, column, width */
-    for (int p = 0; p < PROTOTYPES; p++)
-        for (int b = 0; b < BLOBS; b++) {
-            shapes[p][b][0] = 6.0f + 16.0f * next_uniform(&state);
-            shapes[p][b][1] = 6.0f + 16.0f * next_uniform(&state);
-            shapes[p][b][2] = 1.0f + next_uniform(&state);
-        }
-    const int64_t m = SIDE * SIDE;
-    for (int64_t j = 0; j < count; j++) {
-        float *column = out->images + j * m;
-        memset(column, 0, (size_t)m * sizeof *column);
-        for (int pick = 0; pick < 2; pick++) {
-            float(*shape)[3] = shapes[next_random(&state) % PROTOTYPES];
-            float weight = 0.5f + 0.5f * next_uniform(&state);
-            float shift_r = 2.0f * next_uniform(&state) - 1.0f;
-            float shift_c = 2.0f * next_uniform(&state) - 1.0f;
-            for (int b = 0; b < BLOBS; b++)
-                for (int r = 0; r < SIDE; r++)
-                    for (int c = 0; c < SIDE; c++) {
-                        float dr = (float)r - shape[b][0] - shift_r;
-                        float dc = (float)c - shape[b][1] - shift_c;
-                        column[r * SIDE + c] += weight * expf(-(dr * dr + dc * dc) /
-                                                              (2.0f * shape[b][2] * shape[b][2]));
-                    }
-        }
-        for (int64_t i = 0; i < m; i++)
-            column[i] = column[i] < 0.1f ? 0.0f : column[i] > 1.0f ? 1.0f : column[i];
-    }
-}
 
 static int make_synthetic_class(int class_id, int64_t count, pool *out)
 {
@@ -402,7 +288,8 @@ static int make_synthetic_class(int class_id, int64_t count, pool *out)
     out->images = malloc((size_t)(out->m * count) * sizeof *out->images);
     if (!out->images)
         return 0;
-    synthesize_class(class_id, count, out);
+    bench_synthesize_digits(out->images, count, PROTOTYPES,
+                            0x6D6F646573ull + (uint64_t)class_id);
     return 1;
 }
 
@@ -463,21 +350,10 @@ static void free_problem(problem *x)
     free(x->V), free(x->V_sup);
 }
 
-static void mnist_folder(const options *o, char *folder, size_t size)
-{
-    const char *root = getenv("MDNMF_DATA_DIR");
-    if (o->data_dir)
-        snprintf(folder, size, "%s", o->data_dir);
-    else if (root && root[0])
-        snprintf(folder, size, "%s/mnist", root);
-    else
-        snprintf(folder, size, "data/mnist");
-}
-
 static int prepare_problem(const options *o, problem *x)
 {
     char folder[1024];
-    mnist_folder(o, folder, sizeof folder);
+    bench_mnist_folder(o->data_dir, folder, sizeof folder);
     pool classes[SOURCES] = {{0}};
     int64_t needed = 3 * o->n;
     int mnist = !o->synthetic && load_class(folder, 0, 5, &classes[0]) &&
@@ -555,9 +431,9 @@ static double timed_fit(const options *o, const problem *x, int mode_index, int 
     }
     mdnmf_separator_params p = separator_params(o, MODES[mode_index].mode, d, epochs);
     mdnmf_separation_data data = separation_data(x);
-    double start = cpu_seconds();
+    double start = bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     status = mdnmf_separator_fit(model, &p, &data);
-    double seconds = cpu_seconds() - start;
+    double seconds = bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start;
     if (status != MDNMF_OK) {
         fprintf(stderr, "bench_modes: %s d=%d, %d epochs failed: %s: %s\n",
                 MODES[mode_index].name, d, epochs, mdnmf_strerror(status),
@@ -588,16 +464,17 @@ static int timing_round(const options *o, const problem *x, int round, timing (*
             if (!o->selected[i])
                 continue;
             timing *c = &t[k][i];
-            double flops_before = requested_flops;
+            int64_t flops_before = blas_counted_flops();
             double setup = timed_fit(o, x, i, o->d[k], 0, NULL);
-            double flops_setup = requested_flops - flops_before;
-            flops_before = requested_flops;
+            int64_t flops_setup = blas_counted_flops() - flops_before;
+            flops_before = blas_counted_flops();
             double whole = timed_fit(o, x, i, o->d[k], o->epochs,
                                      round == 0 && o->checksums ? &c->checksum : NULL);
             if (setup < 0.0 || whole < 0.0)
                 return 0;
             if (round == 0)
-                c->flops_per_epoch = (requested_flops - flops_before - flops_setup) / o->epochs;
+                c->flops_per_epoch =
+                    (double)(blas_counted_flops() - flops_before - flops_setup) / o->epochs;
             keep_best(&c->best[half][0], setup);
             keep_best(&c->best[half][1], whole);
         }

@@ -66,6 +66,7 @@
 #define _GNU_SOURCE
 
 #include "mdnmf.h"
+#include "bench_util.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -237,17 +238,6 @@ static void usage(void)
             "                   [--mdnmf PATH] [--no-rss]\n");
 }
 
-static int parse_int64(const char *text, int64_t low, int64_t *out)
-{
-    char *end;
-    errno = 0;
-    long long value = strtoll(text, &end, 10);
-    if (errno || *end || value < low)
-        return -1;
-    *out = value;
-    return 0;
-}
-
 static int parse_options(int argc, char **argv, options *o)
 {
     *o = (options){.m = 129, .d = 160, .batch = 1000, .small_n = 20000, .large_n = 1000000,
@@ -276,7 +266,7 @@ static int parse_options(int argc, char **argv, options *o)
             continue;
         }
         int64_t low = strcmp(name, "--seed") == 0 ? 0 : 1;
-        if (parse_int64(value, low, &v) != 0)
+        if (!bench_parse_int64(value, low, INT64_MAX, &v))
             return -1;
         if (strcmp(name, "--m") == 0) o->m = v;
         else if (strcmp(name, "--d") == 0) o->d = v;
@@ -298,18 +288,10 @@ static int parse_options(int argc, char **argv, options *o)
 
 /* ------------------------------------------------------------------- data */
 
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
 /* Uniform in (0, 1]. */
 static float uniform(uint64_t *state)
 {
-    return (float)((splitmix64(state) >> 40) + 1) * (1.0f / 16777216.0f);
+    return (float)((bench_random(state) >> 40) + 1) * (1.0f / 16777216.0f);
 }
 
 /* Atom k: harmonics of a fundamental bin with a decaying envelope. */
@@ -378,13 +360,6 @@ static void fit_params(const options *o, int epochs, mdnmf_params *p)
     p->threads = 1;
 }
 
-static double cpu_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* What the trace callback records at the start of every epoch. */
 typedef struct epoch_marks {
     double seconds[MAX_EPOCHS + 2];
@@ -399,7 +374,7 @@ static void mark_epoch(void *user, mdnmf_trace_kind kind, int epoch, const void 
     epoch_marks *marks = user;
     if (kind != MDNMF_TRACE_PERM_TRUE || epoch < 1 || epoch > MAX_EPOCHS)
         return;
-    marks->seconds[epoch] = cpu_seconds();
+    marks->seconds[epoch] = bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
     marks->allocations[epoch] = atomic_load(&allocation_calls);
     marks->own_allocations[epoch] = atomic_load(&own_allocation_calls);
     marks->last = epoch;

@@ -21,6 +21,7 @@
  * (its status and message are printed).
  */
 #include "mdnmf.h"
+#include "common/draws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +41,8 @@ typedef struct options {
 enum { MODE_STD, MODE_ADV, MODE_TRANSFORM };
 
 typedef struct tracer {
-    const char *out;
+    draw_files draws; /* into the output folder */
     FILE *log;
-    int perm_true_count;
-    int perm_adv_count;
     int failed;
 } tracer;
 
@@ -52,31 +51,6 @@ typedef struct tracer {
 static void join_path(char *path, size_t size, const char *folder, const char *name)
 {
     snprintf(path, size, "%s/%s", folder, name);
-}
-
-/* A 1-D little-endian int64 .npy array.  mdnmf_npy_write only writes float32;
- * indices are written exactly here instead. */
-static int write_int64_npy(const char *path, const int64_t *values, int64_t count)
-{
-    char header[128];
-    int length = snprintf(header, sizeof header,
-                          "{'descr': '<i8', 'fortran_order': False, 'shape': (%lld,), }",
-                          (long long)count);
-    int total = 10 + length + 1;
-    int padding = (64 - total % 64) % 64;
-    FILE *file = fopen(path, "wb");
-    if (!file)
-        return -1;
-    unsigned short header_length = (unsigned short)(length + padding + 1);
-    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                  (unsigned char)(header_length & 0xff),
-                                  (unsigned char)(header_length >> 8)};
-    int ok = fwrite(preamble, 1, 10, file) == 10 && fwrite(header, 1, (size_t)length, file) == (size_t)length;
-    for (int i = 0; ok && i < padding; i++)
-        ok = fputc(' ', file) != EOF;
-    ok = ok && fputc('\n', file) != EOF;
-    ok = ok && fwrite(values, sizeof *values, (size_t)count, file) == (size_t)count;
-    return (fclose(file) == 0 && ok) ? 0 : -1;
 }
 
 static int write_float_npy(const char *path, const float *data, int64_t m, int64_t n)
@@ -91,44 +65,15 @@ static int write_float_npy(const char *path, const float *data, int64_t m, int64
 
 /* ------------------------------------------------------------ callbacks */
 
-static const char *trace_kind_name(mdnmf_trace_kind kind)
-{
-    static const char *names[] = {"exemplars", "w_random", "h_random",
-                                  "h_random_adv", "perm_true", "perm_adv"};
-    return (kind >= 0 && kind <= MDNMF_TRACE_PERM_ADV) ? names[kind] : "unknown";
-}
-
 static void on_trace(void *user, mdnmf_trace_kind kind, int epoch, const void *data,
                      int64_t count)
 {
     tracer *t = user;
-    char name[64], path[4096];
-    int status = 0;
-    fprintf(t->log, "%s,%d,%lld\n", trace_kind_name(kind), epoch, (long long)count);
-    switch (kind) {
-    case MDNMF_TRACE_EXEMPLARS:
-        join_path(path, sizeof path, t->out, "exemplars.npy");
-        status = write_int64_npy(path, data, count);
-        break;
-    case MDNMF_TRACE_PERM_TRUE:
-    case MDNMF_TRACE_PERM_ADV: {
-        int *counter = kind == MDNMF_TRACE_PERM_TRUE ? &t->perm_true_count : &t->perm_adv_count;
-        snprintf(name, sizeof name, "%s_%d.npy", trace_kind_name(kind), ++*counter);
-        join_path(path, sizeof path, t->out, name);
-        status = write_int64_npy(path, data, count);
-        break;
-    }
-    case MDNMF_TRACE_W_RANDOM:
-    case MDNMF_TRACE_H_RANDOM:
-    case MDNMF_TRACE_H_RANDOM_ADV:
-        /* A flat float array; written as one row, the reader reshapes it. */
-        snprintf(name, sizeof name, "%s_flat.npy", trace_kind_name(kind));
-        join_path(path, sizeof path, t->out, name);
-        status = write_float_npy(path, data, count, 1);
-        break;
-    default:
-        status = -1;
-    }
+    char path[4096];
+    fprintf(t->log, "%s,%d,%lld\n", draw_kind_name(kind), epoch, (long long)count);
+    int status = draw_files_save(&t->draws, kind, data, count, path, sizeof path);
+    if (status < 0)
+        fprintf(stderr, "trace_fit: cannot write %s\n", path);
     if (status != 0)
         t->failed = 1;
 }
@@ -287,7 +232,7 @@ int main(int argc, char **argv)
     mdnmf_matrix U = {0}, U_adv = {0}, omega = {0}, W0 = {0}, mu_H = {0};
     int result = 1;
     char path[4096];
-    tracer t = {.out = o.out};
+    tracer t = {.draws = {.folder = o.out}};
     FILE *losses = NULL;
     mdnmf_model *model = NULL;
     if (read_matrix(o.U_path, &U) || read_matrix(o.U_adv_path, &U_adv) ||

@@ -33,6 +33,7 @@
  * refused or failed (its status and message are printed on stderr).
  */
 #include "mdnmf.h"
+#include "common/draws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,31 +60,6 @@ typedef struct tracer {
 } tracer;
 
 /* ------------------------------------------------------------- writing */
-
-/* A 1-D little-endian int64 .npy array, written exactly (mdnmf_npy_write
- * only writes float32). */
-static int write_int64_npy(const char *path, const int64_t *values, int64_t count)
-{
-    char header[128];
-    int length = snprintf(header, sizeof header,
-                          "{'descr': '<i8', 'fortran_order': False, 'shape': (%lld,), }",
-                          (long long)count);
-    int padding = (64 - (10 + length + 1) % 64) % 64;
-    unsigned header_length = (unsigned)(length + padding + 1);
-    unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
-                                  (unsigned char)(header_length & 0xff),
-                                  (unsigned char)(header_length >> 8)};
-    FILE *file = fopen(path, "wb");
-    if (!file)
-        return -1;
-    int ok = fwrite(preamble, 1, sizeof preamble, file) == sizeof preamble &&
-             fwrite(header, 1, (size_t)length, file) == (size_t)length;
-    for (int i = 0; ok && i < padding; i++)
-        ok = fputc(' ', file) != EOF;
-    ok = ok && fputc('\n', file) != EOF;
-    ok = ok && fwrite(values, sizeof *values, (size_t)count, file) == (size_t)count;
-    return fclose(file) == 0 && ok ? 0 : -1;
-}
 
 static int write_float_npy(const char *path, const float *data, int64_t m, int64_t n)
 {
