@@ -77,11 +77,13 @@ void product_AB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 (int)M, B, (int)K, beta, C, (int)M);
 }
 
-static void mirror_upper(float *G, int64_t n)
+/* The lower triangle of the n x n block at G (leading dimension ld) from its
+ * upper triangle. */
+static void mirror_upper(float *G, int64_t n, int64_t ld)
 {
     for (int64_t j = 0; j < n; j++)
         for (int64_t i = j + 1; i < n; i++)
-            G[j * n + i] = G[i * n + j];
+            G[j * ld + i] = G[i * ld + j];
 }
 
 void linalg_share(int64_t count, int parts, int part, int64_t align, int64_t *begin,
@@ -151,9 +153,7 @@ static void gram_diagonal_block(const float *A, int64_t rows, int64_t cols, int6
     float *block = G + r0 * rows + r0;
     cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)n, (int)cols, alpha, A + r0,
                 (int)lda, 0.0f, block, (int)rows);
-    for (int64_t j = 0; j < n; j++)
-        for (int64_t i = j + 1; i < n; i++)
-            block[j * rows + i] = block[i * rows + j];
+    mirror_upper(block, n, rows);
 }
 
 static void gram_off_diagonal_block(const float *A, int64_t rows, int64_t cols, int64_t lda,
@@ -205,13 +205,22 @@ int any_positive_rows(const float *X, int64_t rows, int64_t r0, int64_t r1, int6
     return 0;
 }
 
+/* The multiplicative step on `count` consecutive entries, the one kernel of
+ * mu_step_scalar and mu_step_rows.  X ⊙ num first: a zero entry stays zero
+ * even when den + add underflows. */
+FOR_EVERY_CPU
+static void mu_divide(float *X, const float *num, const float *den, int64_t count, float add)
+{
+    for (int64_t i = 0; i < count; i++)
+        X[i] = X[i] * num[i] / (den[i] + add);
+}
+
 void mu_step_rows(float *X, const float *num, const float *den, int64_t rows, int64_t r0,
                   int64_t r1, int64_t cols, float add)
 {
     for (int64_t k = 0; k < cols; k++) {
-        int64_t o = k * rows;
-        for (int64_t i = r0; i < r1; i++)
-            X[o + i] = X[o + i] * num[o + i] / (den[o + i] + add);
+        int64_t o = k * rows + r0;
+        mu_divide(X + o, num + o, den + o, r1 - r0, add);
     }
 }
 
@@ -219,7 +228,7 @@ void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, fl
 {
     cblas_ssyrk(CblasColMajor, CblasUpper, CblasTrans, (int)cols, (int)rows, alpha, A,
                 (int)rows, 0.0f, G, (int)cols);
-    mirror_upper(G, cols);
+    mirror_upper(G, cols, cols);
 }
 
 void gram_of_rows(const float *A, int64_t rows, int64_t cols, float alpha, float *G)
@@ -230,9 +239,7 @@ void gram_of_rows(const float *A, int64_t rows, int64_t cols, float alpha, float
 void gram_of_row_block(const float *A, int64_t rows, int64_t cols, int64_t lda, float alpha,
                        float *G)
 {
-    cblas_ssyrk(CblasColMajor, CblasUpper, CblasNoTrans, (int)rows, (int)cols, alpha, A,
-                (int)lda, 0.0f, G, (int)rows);
-    mirror_upper(G, rows);
+    gram_diagonal_block(A, rows, cols, lda, alpha, G, 0, rows);
 }
 
 void product_ABt_block(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
@@ -249,13 +256,15 @@ void product_AB_block(int64_t M, int64_t N, int64_t K, float alpha, const float 
                 (int)M, B, (int)ldb, beta, C, (int)ldc);
 }
 
-FOR_EVERY_CPU
 void mu_step_scalar(float *X, const float *num, const float *den, int64_t count, float add)
 {
-    /* X ⊙ num first: a zero entry stays zero even when den + add underflows. */
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(count))
-    for (int64_t i = 0; i < count; i++)
-        X[i] = X[i] * num[i] / (den[i] + add);
+    int threads = worth_threads(count) ? linalg_threads() : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int64_t begin, end;
+        linalg_share(count, omp_get_num_threads(), omp_get_thread_num(), 16, &begin, &end);
+        mu_divide(X + begin, num + begin, den + begin, end - begin, add);
+    }
 }
 
 FOR_EVERY_CPU
@@ -274,11 +283,12 @@ void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, 
 
 void gather_columns(float *out, const float *A, int64_t rows, const int64_t *idx, int64_t count)
 {
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(rows * count))
-    for (int64_t k = 0; k < count; k++) {
-        if (k + GATHER_AHEAD < count)
-            prefetch_column(A + idx[k + GATHER_AHEAD] * rows, rows);
-        memcpy(out + k * rows, A + idx[k] * rows, (size_t)rows * sizeof *out);
+    int threads = worth_threads(rows * count) ? linalg_threads() : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int64_t c0, c1;
+        linalg_share(count, omp_get_num_threads(), omp_get_thread_num(), 1, &c0, &c1);
+        gather_row_block(out + c0 * rows, A, rows, 0, rows, idx + c0, c1 - c0);
     }
 }
 
