@@ -96,6 +96,9 @@ void update_activations(const float *W, const float *WtW, const float *U, float 
                         int64_t d, int64_t n, int iterations, const float *lambda,
                         const float *omega, float guard, float *num, float *den);
 
+/* Fewer columns per thread than this are not worth a parallel region. */
+#define SHARED_MIN_COLUMNS 64
+
 /* The same with the columns shared out between linalg_threads() threads;
  * num and den hold that many d x work_cols slices. */
 void update_activations_shared(const float *W, const float *WtW, const float *U, float *H,

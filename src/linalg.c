@@ -63,13 +63,6 @@ void product_AtB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 (int)K, B, (int)K, beta, C, (int)M);
 }
 
-void product_ABt(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                 const float *B, float beta, float *C)
-{
-    cblas_sgemm(CblasColMajor, CblasNoTrans, CblasTrans, (int)M, (int)N, (int)K, alpha, A,
-                (int)M, B, (int)N, beta, C, (int)M);
-}
-
 void product_AB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 const float *B, float beta, float *C)
 {
@@ -229,11 +222,6 @@ void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, fl
     cblas_ssyrk(CblasColMajor, CblasUpper, CblasTrans, (int)cols, (int)rows, alpha, A,
                 (int)rows, 0.0f, G, (int)cols);
     mirror_upper(G, cols, cols);
-}
-
-void gram_of_rows(const float *A, int64_t rows, int64_t cols, float alpha, float *G)
-{
-    gram_of_row_block(A, rows, cols, rows, alpha, G);
 }
 
 void gram_of_row_block(const float *A, int64_t rows, int64_t cols, int64_t lda, float alpha,

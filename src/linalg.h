@@ -19,17 +19,13 @@ int linalg_threads(void);
 /* C (M x N) = alpha Aᵀ B + beta C, A is K x M, B is K x N. */
 void product_AtB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  const float *B, float beta, float *C);
-/* C (M x N) = alpha A Bᵀ + beta C, A is M x K, B is N x K. */
-void product_ABt(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
-                 const float *B, float beta, float *C);
 /* C (M x N) = alpha A B + beta C, A is M x K, B is K x N. */
 void product_AB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 const float *B, float beta, float *C);
 /* G (cols x cols) = alpha Aᵀ A, full symmetric; A is rows x cols. */
 void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, float *G);
-/* G (rows x rows) = alpha A Aᵀ, full symmetric; A is rows x cols. */
-void gram_of_rows(const float *A, int64_t rows, int64_t cols, float alpha, float *G);
-/* The same for a block of rows of a taller matrix: A has leading dimension lda. */
+/* G (rows x rows) = alpha A Aᵀ, full symmetric, for A a block of rows of a
+ * taller matrix (leading dimension lda). */
 void gram_of_row_block(const float *A, int64_t rows, int64_t cols, int64_t lda, float alpha,
                        float *G);
 /* C (M x N) = alpha A Bᵀ + beta C where B is a block of rows (leading dimension ldb). */

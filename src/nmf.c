@@ -20,8 +20,6 @@
 /* Threads split W's rows at multiples of 16 floats: one cache line, so no
  * two threads write the same line of a column. */
 #define ROW_ALIGN 16
-/* Fewer columns per thread than this are not worth a parallel region. */
-#define SHARED_MIN_COLUMNS 64
 
 /* One data set of a fit (the true data, or the adversarial data) with its
  * activations, permutation and contiguous batch buffers. */
@@ -55,8 +53,7 @@ struct fit {
     float *num_W, *den_W;     /* m x d */
     float *G, *G_adv, *G_sup; /* d x d: the batch Grams of the W step */
     float *WtW;               /* d x d */
-    int64_t work_cols;        /* LINALG_CHUNK */
-    float *num_H, *den_H;     /* d x work_cols per thread */
+    float *num_H, *den_H;     /* d x LINALG_CHUNK per thread */
     int *voiced;              /* per thread: its rows of the true batch are not silent */
     float *residual_work;     /* m x LINALG_CHUNK, only with a callback */
     int64_t *sample_idx;      /* HEALTH_SAMPLE columns watched for collapse */
@@ -269,7 +266,7 @@ static int allocate_fit(fit *f)
 {
     /* The H steps work through LINALG_CHUNK columns at a time, whatever the
      * batch: their workspace does not grow with the batch or the data. */
-    int64_t m = f->m, d = f->d, widest = LINALG_CHUNK;
+    int64_t m = f->m, d = f->d;
     for (int i = 0; i < f->sets; i++)
         if (!allocate_dataset(&f->data[i], m, d))
             return 0;
@@ -281,9 +278,8 @@ static int allocate_fit(fit *f)
     f->G_adv = malloc((size_t)(d * d) * sizeof *f->G_adv);
     f->G_sup = malloc((size_t)(d * d) * sizeof *f->G_sup);
     f->WtW = malloc((size_t)(d * d) * sizeof *f->WtW);
-    f->work_cols = widest;
-    f->num_H = malloc((size_t)(f->threads * d * widest) * sizeof *f->num_H);
-    f->den_H = malloc((size_t)(f->threads * d * widest) * sizeof *f->den_H);
+    f->num_H = malloc((size_t)(f->threads * d * LINALG_CHUNK) * sizeof *f->num_H);
+    f->den_H = malloc((size_t)(f->threads * d * LINALG_CHUNK) * sizeof *f->den_H);
     f->voiced = malloc((size_t)f->threads * sizeof *f->voiced);
     if (f->p->on_epoch)
         f->residual_work = malloc((size_t)(m * LINALG_CHUNK) * sizeof *f->residual_work);
@@ -341,7 +337,7 @@ static void initialise_activations(fit *f)
         if (transform)
             update_activations_shared(f->W, f->WtW, s->U, s->H, f->m, f->d, s->n,
                                       f->p->test_epochs, f->lambda, s->omega, f->guard_H,
-                                      f->num_H, f->den_H, f->work_cols);
+                                      f->num_H, f->den_H, LINALG_CHUNK);
     }
 }
 
@@ -495,7 +491,7 @@ static void update_batch_activations(fit *f, dataset *s)
 {
     update_activations_shared(f->W, f->WtW, batch_U(s), batch_H(s), f->m, f->d, s->batch, 1,
                               f->lambda, batch_omega(s), f->guard_H, f->num_H, f->den_H,
-                              f->work_cols);
+                              LINALG_CHUNK);
     if (!whole_data(s))
         scatter_columns(s->H, s->H_b, f->d, s->idx, s->batch);
 }
@@ -535,7 +531,7 @@ static void run_epoch(fit *f, int epoch)
         for (int i = 0; i < f->sets; i++) {
             dataset *s = &f->data[i];
             update_activations_shared(f->W, f->WtW, s->U, s->H, m, d, s->n, 1, f->lambda,
-                                      s->omega, f->guard_H, f->num_H, f->den_H, f->work_cols);
+                                      s->omega, f->guard_H, f->num_H, f->den_H, LINALG_CHUNK);
         }
     }
     if (f->p->normalize) {

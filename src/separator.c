@@ -357,8 +357,7 @@ typedef struct joint {
     float *WtW, *G;   /* atoms x atoms, atoms x atoms */
     float *num, *den; /* m x atoms each */
     int threads;      /* of the library's parallel regions */
-    int64_t work_cols;    /* max(batch, chunk) */
-    float *num_H, *den_H; /* atoms x work_cols per thread */
+    float *num_H, *den_H; /* atoms x LINALG_CHUNK per thread */
     float *norms;     /* atoms */
     float *fixed_WtV; /* semi: W_tᵀV of the fixed sources, fixed_rows x n */
     int64_t fixed_rows;
@@ -394,9 +393,7 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     int64_t m = sep->m, D = sep->atoms;
     memset(j, 0, sizeof *j);
     j->V = V, j->n = n, j->batch = batch <= 0 || batch > n ? n : batch;
-    int64_t widest = j->batch > LINALG_CHUNK ? j->batch : LINALG_CHUNK;
     j->threads = linalg_threads();
-    j->work_cols = widest;
     j->H = malloc((size_t)(D * n) * sizeof *j->H);
     j->perm = malloc((size_t)n * sizeof *j->perm);
     j->idx = malloc((size_t)j->batch * sizeof *j->idx);
@@ -406,8 +403,9 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     j->G = malloc((size_t)(D * D) * sizeof *j->G);
     j->num = malloc((size_t)(m * D) * sizeof *j->num);
     j->den = malloc((size_t)(m * D) * sizeof *j->den);
-    j->num_H = malloc((size_t)(j->threads * D * widest) * sizeof *j->num_H);
-    j->den_H = malloc((size_t)(j->threads * D * widest) * sizeof *j->den_H);
+    /* The H steps work through LINALG_CHUNK columns at a time, whatever the batch. */
+    j->num_H = malloc((size_t)(j->threads * D * LINALG_CHUNK) * sizeof *j->num_H);
+    j->den_H = malloc((size_t)(j->threads * D * LINALG_CHUNK) * sizeof *j->den_H);
     j->norms = malloc((size_t)D * sizeof *j->norms);
     if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || !j->WtW || !j->G || !j->num ||
         !j->den || !j->num_H || !j->den_H || !j->norms) {
@@ -428,7 +426,7 @@ static void joint_transform(separation *sep, joint *j)
     gram_of_columns(sep->W, m, D, 1.0f, j->WtW);
     update_activations_shared(sep->W, j->WtW, j->V, j->H, m, D, j->n,
                               sep->p->common.test_epochs, sep->lambda, NULL, j->guard_H,
-                              j->num_H, j->den_H, j->work_cols);
+                              j->num_H, j->den_H, LINALG_CHUNK);
 }
 
 /* One full H step on the mixtures with all bases (SPEC §1, one iteration). */
@@ -436,7 +434,7 @@ static void joint_activation_step(separation *sep, joint *j)
 {
     gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
     update_activations_shared(sep->W, j->WtW, j->V, j->H, sep->m, sep->atoms, j->n, 1,
-                              sep->lambda, NULL, j->guard_H, j->num_H, j->den_H, j->work_cols);
+                              sep->lambda, NULL, j->guard_H, j->num_H, j->den_H, LINALG_CHUNK);
 }
 
 /* Batch b's columns and their activations, and the mixtures' columns when
@@ -457,7 +455,7 @@ static void joint_batch_activation_step(separation *sep, joint *j)
     gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
     update_activations_shared(sep->W, j->WtW, j->V_b, j->H_b, sep->m, sep->atoms, j->batch,
                               1, sep->lambda, NULL, j->guard_H, j->num_H, j->den_H,
-                              j->work_cols);
+                              LINALG_CHUNK);
     scatter_columns(j->H, j->H_b, sep->atoms, j->idx, j->batch);
 }
 
@@ -695,10 +693,10 @@ static void semi_activation_columns(separation *sep, joint *j, int64_t first, in
 static void semi_activation_step(separation *sep, joint *j)
 {
     gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
-#pragma omp parallel num_threads(j->threads) if (j->threads > 1 && j->n >= 128)
+#pragma omp parallel num_threads(j->threads) if (j->threads > 1 && j->n >= 2 * SHARED_MIN_COLUMNS)
     {
         int part = omp_get_thread_num(), parts = omp_get_num_threads();
-        int64_t first, last, slice = sep->atoms * j->work_cols;
+        int64_t first, last, slice = sep->atoms * LINALG_CHUNK;
         linalg_share(j->n, parts, part, 1, &first, &last);
         semi_activation_columns(sep, j, first, last, j->num_H + part * slice,
                                 j->den_H + part * slice);
