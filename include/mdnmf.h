@@ -69,6 +69,18 @@ typedef enum mdnmf_status {
 /* A static description of a status code; never NULL. */
 MDNMF_API const char *mdnmf_strerror(int status);
 
+/* The details of a failure.  Every call that can fail takes an
+ * `mdnmf_error *error` as its last argument (NULL: the caller only wants the
+ * status); on failure the call fills it with the status it returns and one
+ * line of text that names what is wrong, on success it sets status MDNMF_OK
+ * and message "".  The struct is the caller's, so calls on distinct objects
+ * from distinct threads never share a message.  Its layout never changes. */
+#define MDNMF_ERROR_MESSAGE_SIZE 256
+typedef struct mdnmf_error {
+    int status;                             /* an mdnmf_status */
+    char message[MDNMF_ERROR_MESSAGE_SIZE]; /* one line, NUL-terminated */
+} mdnmf_error;
+
 /* ------------------------------------------------------------- parameters */
 
 typedef enum mdnmf_init {
