@@ -17,6 +17,7 @@ prepended to the target, for packaging.
 
 import argparse
 import base64
+import ctypes
 import hashlib
 import os
 import shutil
@@ -28,7 +29,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(HERE, "mdnmf")
-NAME, VERSION = "mdnmf", "0.1.0"
+NAME = "mdnmf"
 LIBRARY_NAME = "libmdnmf.so.0"  # the soname
 
 
@@ -49,7 +50,18 @@ def record_line(root, path):
     return f"{os.path.relpath(path, root)},sha256={digest},{len(content)}"
 
 
-def stage(staging, library):
+def library_version(library):
+    """The version the library reports (mdnmf_version): the package's, set
+    once in CMakeLists.txt."""
+    try:
+        lib = ctypes.CDLL(os.path.realpath(library))
+    except OSError as error:
+        fail(f"{library} does not load ({error}): build the library first (make)")
+    lib.mdnmf_version.restype = ctypes.c_char_p
+    return lib.mdnmf_version().decode()
+
+
+def stage(staging, library, version):
     """The package, its library and metadata in `staging`."""
     package = os.path.join(staging, NAME)
     os.makedirs(os.path.join(package, "_lib"))
@@ -57,10 +69,10 @@ def stage(staging, library):
         if name.endswith(".py"):
             shutil.copy2(os.path.join(PACKAGE, name), package)
     shutil.copy2(os.path.realpath(library), os.path.join(package, "_lib", LIBRARY_NAME))
-    info = os.path.join(staging, f"{NAME}-{VERSION}.dist-info")
+    info = os.path.join(staging, f"{NAME}-{version}.dist-info")
     os.makedirs(info)
     with open(os.path.join(info, "METADATA"), "w") as file:
-        file.write(f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {VERSION}\n"
+        file.write(f"Metadata-Version: 2.1\nName: {NAME}\nVersion: {version}\n"
                    "Summary: NMF and Maximum Discrepancy NMF on libmdnmf (ctypes)\n"
                    "Requires-Dist: numpy\n")
     with open(os.path.join(info, "INSTALLER"), "w") as file:
@@ -71,7 +83,7 @@ def stage(staging, library):
     for folder, _, files in os.walk(staging):
         for name in sorted(files):
             lines.append(record_line(staging, os.path.join(folder, name)))
-    lines.append(f"{NAME}-{VERSION}.dist-info/RECORD,,")
+    lines.append(f"{NAME}-{version}.dist-info/RECORD,,")
     with open(os.path.join(info, "RECORD"), "w") as file:
         file.write("\n".join(sorted(lines)) + "\n")
 
@@ -113,6 +125,7 @@ def install(arguments):
     library = arguments.lib
     if not os.path.isfile(library):
         fail(f"{library} does not exist: build the library first (make), or pass --lib")
+    version = library_version(library)
     target = arguments.target or default_target(arguments.user)
     target = os.environ.get("DESTDIR", "") + target
     try:
@@ -122,11 +135,11 @@ def install(arguments):
         fail(f"cannot write to {target} ({error.strerror}): run as root, or use --user "
              "or --target DIR")
     try:
-        stage(staging, library)
+        stage(staging, library, version)
         swap_in(staging, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    print(f"installed {NAME} {VERSION} in {os.path.join(target, NAME)}")
+    print(f"installed {NAME} {version} in {os.path.join(target, NAME)}")
     if not os.environ.get("DESTDIR"):
         module, loaded = check_import(target)
         print(f"import mdnmf: {module}, library {loaded}")

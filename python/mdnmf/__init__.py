@@ -19,7 +19,9 @@ from .estimator import MDNMF
 from .metrics import mse, psnr
 from .research import NMF, NMF_separation, load
 
-__version__ = "0.1.0"
+# The package carries (or loads) the library it binds: one version, set in
+# CMakeLists.txt.
+__version__ = library_version()
 
 __all__ = [
     "NMF", "NMF_separation", "MDNMF", "load", "psnr", "mse", "as_columns",

@@ -25,6 +25,12 @@ def run(arguments, **kwargs):
                           timeout=120, **kwargs)
 
 
+def library_version(library):
+    code = ("import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
+            "lib.mdnmf_version.restype = ctypes.c_char_p; print(lib.mdnmf_version().decode())")
+    return run(["-c", code, library]).stdout.strip()
+
+
 def test_install_bundles_the_library_and_uninstalls():
     library = os.environ["MDNMF_LIB"]
     with Folder() as folder:
@@ -32,7 +38,8 @@ def test_install_bundles_the_library_and_uninstalls():
         for _ in range(2):  # installing again replaces the first installation
             result = run([INSTALLER, "--lib", library, "--target", target])
             assert result.returncode == 0, result.stderr
-        assert sorted(os.listdir(target)) == ["mdnmf", "mdnmf-0.1.0.dist-info"]
+        version = library_version(library)
+        assert sorted(os.listdir(target)) == ["mdnmf", f"mdnmf-{version}.dist-info"]
         bundled = os.path.join(target, "mdnmf", "_lib", "libmdnmf.so.0")
         with open(bundled, "rb") as copy, open(os.path.realpath(library), "rb") as built:
             assert copy.read() == built.read()
