@@ -14,7 +14,8 @@ set -euo pipefail
 # libgomp1) come with build-essential through gcc, so the sanitizer build
 # needs nothing more.
 # The library: OpenBLAS, libzip/zlib (.npz), FFTW, libsndfile and libsoxr (the
-# audio front end); the tool also draws figures with cairo (PNG via libpng).
+# audio front end); the experiments program (experiments/, mdnmf-experiment)
+# draws its figures with cairo (PNG via libpng).
 build_packages=(build-essential cmake pkg-config libopenblas-dev libzip-dev zlib1g-dev
                 libfftw3-dev libsndfile1-dev libsoxr-dev libcairo2-dev libpng-dev)
 # The unit tests use cmocka; the reference tests run Debian's /usr/bin/python3.

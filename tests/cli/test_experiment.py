@@ -7,17 +7,22 @@ must hold whatever the numbers are:
 - the results do not depend on the number of worker threads;
 - classes living on disjoint halves of the image are separated (nearly)
   perfectly by every method: a mislabelled truth, a wrong mixing weight or
-  a test image mixed with the wrong partner would show at once."""
+  a test image mixed with the wrong partner would show at once.
+The experiments are their own program (experiments/, mdnmf-experiment beside
+the tool), which `mdnmf experiment` runs: the same output and exit codes,
+and only that program links cairo."""
 
 import csv
 import math
 import os
+import shutil
 import struct
+import subprocess
 import zlib
 
 import numpy as np
 
-from cli_harness import Workspace, expect_failure, run, run_tests
+from cli_harness import Workspace, binary, expect_failure, run, run_tests
 
 SIDE = 28
 
@@ -80,7 +85,7 @@ def png_size(path):
 
 
 def grid_size(rows, cols, scale, row_labels):
-    """The layout of plot_grid_png (cli/plot.c): gap 4, title 30, a header of
+    """The layout of plot_grid_png (experiments/plot.c): gap 4, title 30, a header of
     two label lines (8 + 2 x 14), row labels 70."""
     cell = SIDE * scale
     return ((70 if row_labels else 4) + cols * (cell + 4), 30 + 36 + rows * (cell + 4) + 4)
@@ -215,6 +220,53 @@ def test_bad_command_lines():
                                      ws.inputs, "-o", ws.out("r")), 1, "digit")
         assert "scripts/fetch-data.sh mnist" in missing
         assert ws.leftovers() == []
+
+
+def experiments_program():
+    return os.path.join(os.path.dirname(binary()), "mdnmf-experiment")
+
+
+def linked_libraries(path):
+    """The shared libraries the dynamic loader maps for `path` (ldd)."""
+    result = subprocess.run(["ldd", path], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+
+
+def test_only_the_experiments_program_links_cairo():
+    """The library and the tool neither need nor load cairo; the figures
+    are drawn by the experiments program."""
+    assert any(name.startswith("libcairo") for name in linked_libraries(experiments_program()))
+    for path in (binary(), os.environ["MDNMF_LIB"]):
+        names = linked_libraries(path)
+        assert not any("cairo" in name for name in names), (path, names)
+
+
+def test_the_tool_runs_the_experiments_program():
+    """`mdnmf experiment ARGS` is `mdnmf-experiment ARGS`: same stdout,
+    stderr and exit code, help and errors included."""
+    for args in (["--help"], [], ["images", "--help"], ["speech", "--help"], ["paintings"],
+                 ["images", "--classes", "3,3"]):
+        via_tool = run("experiment", *args)
+        direct = subprocess.run([experiments_program(), *args], capture_output=True, text=True,
+                                timeout=60)
+        assert (via_tool.returncode, via_tool.stdout, via_tool.stderr) == (
+            direct.returncode, direct.stdout, direct.stderr), args
+    assert "images" in run("experiment", "--help").stdout
+
+
+def test_a_missing_experiments_program_is_one_error_line():
+    with Workspace() as ws:
+        alone = os.path.join(ws.inputs, "mdnmf")
+        shutil.copy2(binary(), alone)
+        result = subprocess.run([alone, "experiment", "images", "--help"], capture_output=True,
+                                text=True, timeout=60)
+        if result.returncode == 0:
+            # `make install` put one in the install folder, the second place looked in.
+            assert "experiment images" in result.stdout, result.stdout
+            return
+        expect_failure(result, 1, "mdnmf-experiment", "missing",
+                       os.path.join(ws.inputs, "mdnmf-experiment"))
 
 
 if __name__ == "__main__":

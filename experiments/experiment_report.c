@@ -595,7 +595,7 @@ static void describe_setup(const exp_report *rp, FILE *out)
                 "MDNMF train on the weak sets and are scored on the pairs; DNMF and D+MDNMF are "
                 "scored by %d-fold cross-validation over the pairs and the best draw is refitted "
                 "on all of them; MDNMF, DNMF and D+MDNMF start from the tuned NMF's bases.  The "
-                "search is this command's own loop (`cli/experiment_search.c`).\n\n",
+                "search is this command's own loop (`experiments/experiment_search.c`).\n\n",
                 c->anchor, (long long)c->poor_weak, (long long)c->poor_sup,
                 (long long)c->poor_test, c->poor_d, c->draws, s->epochs_max, s->test_epochs_min,
                 s->test_epochs_max, (long long)s->batch[0], (long long)s->batch[1],

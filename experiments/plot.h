@@ -1,10 +1,10 @@
-/* Figures of the mdnmf tool, drawn with cairo and written as PNG files:
+/* Figures of the experiments program, drawn with cairo and written as PNG files:
  * line plots with error bars (the paper's figures) and grids of small grey
  * images (example separations).  Every file is written under a temporary
  * name and renamed into place (cli/outputs.h), so a failure leaves nothing.
  * Text uses cairo's toy font API with the system's "sans-serif" face. */
-#ifndef MDNMF_CLI_PLOT_H
-#define MDNMF_CLI_PLOT_H
+#ifndef MDNMF_EXPERIMENTS_PLOT_H
+#define MDNMF_EXPERIMENTS_PLOT_H
 
 #include <stddef.h>
 

@@ -1,16 +1,23 @@
 /* `mdnmf experiment images`: the paper's image experiments on MNIST or
- * Fashion-MNIST classes (SPEC §8, §9, §10).  experiment.c reads the command
- * line and the data and writes the report; experiment_images.c builds the
- * seeded splits, runs the separators through the library and collects the
- * scores; experiment_search.c holds the data-poor random search;
+ * Fashion-MNIST classes (SPEC §8, §9, §10), part of the experiments program
+ * (main.c).  experiment.c reads the command line and the data and writes
+ * the report; experiment_images.c builds the seeded splits, runs the
+ * separators through the library and collects the scores;
+ * experiment_search.c holds the data-poor random search;
  * experiment_report.c writes the report. */
-#ifndef MDNMF_CLI_EXPERIMENT_H
-#define MDNMF_CLI_EXPERIMENT_H
+#ifndef MDNMF_EXPERIMENTS_EXPERIMENT_H
+#define MDNMF_EXPERIMENTS_EXPERIMENT_H
 
 #include "mdnmf.h"
 
 #include <stdint.h>
 #include <stdio.h>
+
+/* The subcommand: argv[0] is "images"; returns the exit code (options.h). */
+int cli_experiment_images(int argc, char **argv);
+
+/* Its one-line summary, for `mdnmf experiment --help`. */
+extern const char cli_experiment_images_summary[];
 
 enum { EXP_MAX_ATOMS = 8, EXP_MAX_TAUS = 8, EXP_MAX_CLASSES = 10, EXP_EXAMPLES = 4 };
 
