@@ -238,7 +238,7 @@ if sys.byteorder != "little":  # the .npy and model conventions assume it
 
 
 def version():
-    """The version of the C library actually loaded, e.g. "0.1.0"."""
+    """The version of the C library actually loaded, e.g. "1.2.3"."""
     return lib.mdnmf_version().decode()
 
 
