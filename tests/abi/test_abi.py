@@ -35,7 +35,10 @@ def exported_symbols(path):
 
 
 def declared_functions(header):
-    return set(re.findall(r"MDNMF_API\s[^;(]*?\b(mdnmf_\w+)\s*\(", header))
+    """Functions and data (MDNMF_API extern ... name[]) the header declares."""
+    functions = re.findall(r"MDNMF_API\s[^;(]*?\b(mdnmf_\w+)\s*\(", header)
+    data = re.findall(r"MDNMF_API\s+extern\s[^;(]*?\b(mdnmf_\w+)\s*\[", header)
+    return set(functions) | set(data)
 
 
 def project_version():
