@@ -44,36 +44,86 @@ void model_adopt_sources(mdnmf_model *model, float *W, float *mu_H, int64_t m,
 /* Replace the activations (takes ownership; either may be NULL). */
 void model_set_activations(mdnmf_model *model, float *H, int64_t n, float *H_adv, int64_t n_adv);
 
-/* One basis fitted by NMF (n_adv == 0) or MDNMF (SPEC §2–§3): the engine
- * behind mdnmf_fit_std / mdnmf_fit_adv and every separator mode.  Inputs are
- * borrowed; on MDNMF_OK or MDNMF_ERR_CANCELLED the results W (m x d),
- * H (d x n) and H_adv (d x n_adv, MDNMF only) are malloc'ed for the caller.
- * Errors are reported on `report_to`. */
-/* The supervised term of D+MDNMF (SPEC §6 `full`) for one source: paired
- * clean data and the activations of the paired mixtures, which the caller
- * updates between epochs. */
-typedef struct supervised_term {
-    const float *U;        /* m x n: this source's clean half of the pairs */
-    float *H;              /* rows x n: activations of the mixtures (all atoms) */
-    int64_t n;
-    int64_t rows;          /* all atoms of the separator */
-    int64_t offset;        /* this source's atoms are rows [offset, offset + d) */
-    const int64_t *perm;   /* n: the epoch's permutation of the pairs */
-    int64_t batch;
-    double tau_S;
-} supervised_term;
+/* ---- The W step as a sum of terms (SPEC §3, §6)
+ *
+ * Every loss the library fits is a sum of squared residuals, each of data U
+ * modelled by activations H, with a weight τ and a sign; its gradient in W
+ * splits into U Hᵀ and W (H Hᵀ), so the multiplicative step is
+ *
+ *     W <- W ⊙ (Σ_attracting τ/B U_b H_bᵀ + Σ_repelling τ/B W H_b H_bᵀ)
+ *            ⊘ (Σ_attracting τ/B W H_b H_bᵀ + Σ_repelling τ/B U_b H_bᵀ + γ)
+ *
+ * A mode is a list of terms: NMF the true data; MDNMF also the adversarial
+ * data; D+MDNMF also the supervised pairs; DNMF the pairs alone; the
+ * semi-supervised noise basis the mixtures, modelled by all bases. */
 
+/* Which side each part of a term goes to.  Data the basis should explain
+ * (true, paired, mixtures) attracts: U Hᵀ to the numerator, W(HHᵀ) to the
+ * denominator.  Adversarial data repels: the other way round. */
+typedef enum { TERM_ATTRACTS = 1, TERM_REPELS = -1 } term_sign;
+
+/* One term of a fit (fit_basis), as its caller describes it. */
+typedef struct basis_term {
+    const float *U;         /* m x n data (borrowed) */
+    int64_t n;
+    int64_t batch;          /* columns per batch B; <= 0 or > n: all of them */
+    double weight;          /* τ: the term enters as τ/B times its products */
+    term_sign sign;
+    /* Activations.  NULL: the fit's own, d x n, initialised and updated by
+     * the fit (at most two such terms: the true data first, then the
+     * adversarial data), shuffled with the fit's own streams.  Otherwise the
+     * caller's, rows x n, this basis's atoms at rows [offset, offset + d):
+     * the fit reads them, batch b being perm[(b B + k) mod n], and only
+     * rescales its rows when it normalises the basis. */
+    float *H;
+    int64_t rows, offset;
+    const int64_t *perm;    /* n: the caller's permutation of this epoch */
+    const float *omega;     /* own activations: n penalty weights (NULL = 1) */
+} basis_term;
+
+/* One term's current batch, as the W step sums it (pointers stay valid
+ * from batch to batch: the batch buffers are refilled in place). */
+typedef struct term_batch {
+    term_sign sign;
+    float scale;            /* τ/B */
+    int64_t batch;          /* B */
+    const float *U_b;       /* m x B */
+    const float *H_b;       /* d x B, this basis's activations (leading dimension ldh) */
+    int64_t ldh;
+    /* NULL: the data is modelled by this basis alone, W H_b, and the Gram
+     * is H_b H_bᵀ.  Otherwise by all bases (the semi noise basis, SPEC §6):
+     * W_model (m x model_atoms) times H_model_b (model_atoms x B, leading
+     * dimension ldh), and the Gram is H_model_b H_bᵀ. */
+    const float *W_model;
+    const float *H_model_b;
+    int64_t model_atoms;
+    float *G;               /* d x d, or model_atoms x d: the batch Gram */
+} term_batch;
+
+/* This part's share of every term's batch Gram τ/B H H_bᵀ (of `parts`
+ * threads; one part computes all of them). */
+void term_grams_share(const term_batch *terms, int count, int64_t d, int parts, int part);
+
+/* Rows [r0, r1) of the sums of the W step above for the basis W (m x d):
+ * num and den (m x d) are overwritten; the Grams must be ready.  A row
+ * needs only the same row of W, so threads owning disjoint rows never wait
+ * for each other. */
+void term_sums_rows(const term_batch *terms, int count, const float *W, int64_t m, int64_t d,
+                    int64_t r0, int64_t r1, float *num, float *den);
+
+/* One basis fitted by NMF, MDNMF or D+MDNMF (SPEC §2, §3, §6) over a list
+ * of terms: the engine behind mdnmf_fit_std / mdnmf_fit_adv and every
+ * separator mode.  Inputs are borrowed; on MDNMF_OK or MDNMF_ERR_CANCELLED
+ * the results W (m x d) and the own activations H (d x n of the first
+ * term) and H_adv (d x n of the second own term, if any) are malloc'ed for
+ * the caller.  Errors are reported on `report_to`. */
+#define FIT_MAX_TERMS 8
 typedef struct basis_fit {
-    const mdnmf_params *params; /* params->d atoms, epochs, batches, seed... */
+    const mdnmf_params *params; /* params->d atoms, epochs, seed... */
     const float *lambda;        /* d per-atom L1 weights on H */
     const float *W_start;       /* m x d warm start, or NULL: params->init */
-    const float *U;             /* m x n true data */
-    int64_t n;
-    const float *U_adv;         /* m x n_adv adversarial data; n_adv 0: NMF */
-    int64_t n_adv;
-    const float *omega;         /* n_adv penalty weights, or NULL */
-    double tau_A, tau_W;
-    const supervised_term *supervised; /* D+MDNMF only, else NULL */
+    const basis_term *terms;    /* the first is the true data, own activations */
+    int term_count;
     int stage, stages;          /* reported to the epoch callback */
     float *W, *H, *H_adv;       /* results */
 } basis_fit;

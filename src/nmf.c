@@ -21,22 +21,29 @@
  * two threads write the same line of a column. */
 #define ROW_ALIGN 16
 
-/* One data set of a fit (the true data, or the adversarial data) with its
- * activations, permutation and contiguous batch buffers. */
+/* The activations a fit owns for one data set (the true data, or the
+ * adversarial data): initialised, shuffled and updated by the fit. */
 typedef struct dataset {
-    const char *name;
     const float *U;      /* m x n */
     int64_t n;
     const float *omega;  /* n penalty weights, NULL = ones */
-    int64_t batch;       /* columns per batch, clamped to n */
     float *H;            /* d x n */
     int64_t *perm;       /* n */
-    int64_t *idx;        /* batch columns */
-    float *U_b, *H_b;    /* m x batch, d x batch; NULL when the batch is all of U */
-    float *omega_b;      /* batch, when omega and the batch is not all of U */
+    float *omega_b;      /* batch, when omega and the batch is gathered */
     rng stream;
     mdnmf_trace_kind trace_H, trace_perm;
 } dataset;
+
+/* One term of the fit's W step: its description, the buffers its batches
+ * are gathered into and the view of them the step sums. */
+typedef struct fit_term {
+    basis_term of;       /* own terms point at their dataset's H and perm */
+    int own;             /* its activations are the fit's (a dataset) */
+    int in_step;         /* it enters the W step */
+    int64_t *idx;        /* batch columns; NULL when its batches are not gathered */
+    float *U_b, *H_b;    /* m x batch, rows x batch */
+    term_batch view;     /* the batch the W step reads (gathered or in place) */
+} fit_term;
 
 struct fit {
     mdnmf_model *model;       /* receives error messages */
@@ -46,12 +53,14 @@ struct fit {
     float *W;                 /* m x d, the basis being fitted */
     float *lambda;            /* d per-atom L1 weights on H */
     float guard_H, guard_W;   /* ε scaled to the data (docs/algorithm.md) */
-    double tau_W, tau_A;
+    fit_term terms[FIT_MAX_TERMS]; /* the own terms first: terms[i] is data[i] */
+    int term_count;
     dataset data[2];          /* [0] true, [1] adversarial */
-    int sets;                 /* 1 for NMF, 2 for MDNMF */
+    int sets;                 /* own terms: 1 for NMF, 2 for MDNMF */
+    term_batch step[FIT_MAX_TERMS]; /* the views of the terms in the W step */
+    int step_count;
     int threads;              /* of the library's parallel regions */
     float *num_W, *den_W;     /* m x d */
-    float *G, *G_adv, *G_sup; /* d x d: the batch Grams of the W step */
     float *WtW;               /* d x d */
     float *num_H, *den_H;     /* d x LINALG_CHUNK per thread */
     int *voiced;              /* per thread: its rows of the true batch are not silent */
@@ -59,10 +68,7 @@ struct fit {
     int64_t *sample_idx;      /* HEALTH_SAMPLE columns watched for collapse */
     float *sample_U, *sample_H, *sample_work;
     double explained_at_start;/* their explained energy after initialisation */
-    const supervised_term *sup; /* D+MDNMF's paired term, or NULL */
     int stage, stages;        /* for the epoch callback */
-    int64_t *sup_idx;         /* its batch: columns, */
-    float *sup_U_b, *sup_H_b; /* m x batch and rows x batch */
 };
 
 /* ------------------------------------------------------------ validation */
@@ -207,59 +213,58 @@ static int64_t clamp_batch(int64_t batch, int64_t n)
     return batch <= 0 || batch > n ? n : batch;
 }
 
-static void free_dataset(dataset *s)
-{
-    free(s->H), free(s->perm), free(s->idx), free(s->U_b), free(s->H_b), free(s->omega_b);
-}
-
 static void free_fit(fit *f)
 {
-    for (int i = 0; i < 2; i++)
-        free_dataset(&f->data[i]);
-    free(f->W), free(f->lambda), free(f->num_W), free(f->den_W), free(f->G), free(f->WtW);
-    free(f->G_adv), free(f->G_sup), free(f->voiced);
+    for (int i = 0; i < f->sets; i++) {
+        dataset *s = &f->data[i];
+        free(s->H), free(s->perm), free(s->omega_b);
+    }
+    for (int i = 0; i < f->term_count; i++) {
+        fit_term *t = &f->terms[i];
+        free(t->idx), free(t->U_b), free(t->H_b), free(t->view.G);
+    }
+    free(f->W), free(f->lambda), free(f->num_W), free(f->den_W), free(f->WtW), free(f->voiced);
     free(f->num_H), free(f->den_H), free(f->residual_work);
     free(f->sample_idx), free(f->sample_U), free(f->sample_H), free(f->sample_work);
-    free(f->sup_idx), free(f->sup_U_b), free(f->sup_H_b);
 }
 
-/* A batch of all columns (batch size 0, the default, or N) is the data
- * itself: its permutation only reorders the sums of the W step, so the W
- * and H steps read U and H in place instead of a permuted copy of both. */
-static int whole_data(const dataset *s)
+/* A term's batches are gathered into buffers of their own, except an own
+ * term's batch of all columns (batch size 0, the default, or N): that is
+ * the data itself, and its permutation only reorders the sums of the W
+ * step, so the W and H steps read U and H in place instead.  Terms that
+ * neither enter the W step nor take batch-wise H steps need no batches. */
+static int gathers_batches(const fit *f, const fit_term *t)
 {
-    return s->batch == s->n;
+    if (t->own)
+        return t->of.batch < t->of.n && (t->in_step || f->p->update_H);
+    return t->in_step;
 }
 
-static const float *batch_U(const dataset *s)
-{
-    return whole_data(s) ? s->U : s->U_b;
-}
-
-static float *batch_H(const dataset *s)
-{
-    return whole_data(s) ? s->H : s->H_b;
-}
-
-static const float *batch_omega(const dataset *s)
-{
-    return whole_data(s) ? s->omega : s->omega_b;
-}
-
-static int allocate_dataset(dataset *s, int64_t m, int64_t d)
+static int allocate_dataset(dataset *s, const fit_term *t, int64_t d)
 {
     size_t H_bytes = (size_t)(d * s->n) * sizeof *s->H;
     s->H = malloc(H_bytes);
     if (s->H)
         advise_huge_pages(s->H, H_bytes);
     s->perm = malloc((size_t)s->n * sizeof *s->perm);
-    if (whole_data(s))
-        return s->H && s->perm;
-    s->idx = malloc((size_t)s->batch * sizeof *s->idx);
-    s->U_b = malloc((size_t)(m * s->batch) * sizeof *s->U_b);
-    s->H_b = malloc((size_t)(d * s->batch) * sizeof *s->H_b);
-    s->omega_b = s->omega ? malloc((size_t)s->batch * sizeof *s->omega_b) : NULL;
-    return s->H && s->perm && s->idx && s->U_b && s->H_b && (!s->omega || s->omega_b);
+    if (s->omega && t->idx)
+        s->omega_b = malloc((size_t)t->of.batch * sizeof *s->omega_b);
+    return s->H && s->perm && (!s->omega || !t->idx || s->omega_b);
+}
+
+static int allocate_term(fit_term *t, int gathered, int64_t m, int64_t d)
+{
+    int64_t batch = t->of.batch;
+    if (gathered) {
+        t->idx = malloc((size_t)batch * sizeof *t->idx);
+        t->U_b = malloc((size_t)(m * batch) * sizeof *t->U_b);
+        t->H_b = malloc((size_t)(t->of.rows * batch) * sizeof *t->H_b);
+        if (!t->idx || !t->U_b || !t->H_b)
+            return 0;
+    }
+    if (t->in_step && !(t->view.G = malloc((size_t)(d * d) * sizeof *t->view.G)))
+        return 0;
+    return 1;
 }
 
 static int allocate_fit(fit *f)
@@ -267,16 +272,16 @@ static int allocate_fit(fit *f)
     /* The H steps work through LINALG_CHUNK columns at a time, whatever the
      * batch: their workspace does not grow with the batch or the data. */
     int64_t m = f->m, d = f->d;
+    for (int i = 0; i < f->term_count; i++)
+        if (!allocate_term(&f->terms[i], gathers_batches(f, &f->terms[i]), m, d))
+            return 0;
     for (int i = 0; i < f->sets; i++)
-        if (!allocate_dataset(&f->data[i], m, d))
+        if (!allocate_dataset(&f->data[i], &f->terms[i], d))
             return 0;
     f->W = malloc((size_t)(m * d) * sizeof *f->W);
     f->lambda = malloc((size_t)d * sizeof *f->lambda);
     f->num_W = malloc((size_t)(m * d) * sizeof *f->num_W);
     f->den_W = malloc((size_t)(m * d) * sizeof *f->den_W);
-    f->G = malloc((size_t)(d * d) * sizeof *f->G);
-    f->G_adv = malloc((size_t)(d * d) * sizeof *f->G_adv);
-    f->G_sup = malloc((size_t)(d * d) * sizeof *f->G_sup);
     f->WtW = malloc((size_t)(d * d) * sizeof *f->WtW);
     f->num_H = malloc((size_t)(f->threads * d * LINALG_CHUNK) * sizeof *f->num_H);
     f->den_H = malloc((size_t)(f->threads * d * LINALG_CHUNK) * sizeof *f->den_H);
@@ -287,17 +292,31 @@ static int allocate_fit(fit *f)
     f->sample_U = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_U);
     f->sample_H = malloc((size_t)(d * HEALTH_SAMPLE) * sizeof *f->sample_H);
     f->sample_work = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_work);
-    if (f->sup) {
-        f->sup_idx = malloc((size_t)f->sup->batch * sizeof *f->sup_idx);
-        f->sup_U_b = malloc((size_t)(m * f->sup->batch) * sizeof *f->sup_U_b);
-        f->sup_H_b = malloc((size_t)(f->sup->rows * f->sup->batch) * sizeof *f->sup_H_b);
-        if (!f->sup_idx || !f->sup_U_b || !f->sup_H_b)
-            return 0;
+    return f->W && f->lambda && f->num_W && f->den_W && f->WtW && f->num_H && f->den_H &&
+           f->voiced && (!f->p->on_epoch || f->residual_work) && f->sample_idx &&
+           f->sample_U && f->sample_H && f->sample_work;
+}
+
+/* The batch every term's view reads, and the list of views the W step
+ * sums.  The buffers are fixed, so this is done once. */
+static void connect_views(fit *f)
+{
+    f->step_count = 0;
+    for (int i = 0; i < f->term_count; i++) {
+        fit_term *t = &f->terms[i];
+        if (t->own) {
+            t->of.H = f->data[i].H;
+            t->of.perm = f->data[i].perm;
+        }
+        t->view.sign = t->of.sign;
+        t->view.scale = (float)(t->of.weight / (double)t->of.batch);
+        t->view.batch = t->of.batch;
+        t->view.U_b = t->idx ? t->U_b : t->of.U;
+        t->view.H_b = (t->idx ? t->H_b : t->of.H) + t->of.offset;
+        t->view.ldh = t->of.rows;
+        if (t->in_step)
+            f->step[f->step_count++] = t->view;
     }
-    return f->W && f->lambda && f->num_W && f->den_W && f->G && f->G_adv && f->G_sup &&
-           f->WtW && f->num_H && f->den_H && f->voiced &&
-           (!f->p->on_epoch || f->residual_work) && f->sample_idx && f->sample_U &&
-           f->sample_H && f->sample_work;
 }
 
 static int initialise_basis(fit *f)
@@ -341,118 +360,86 @@ static void initialise_activations(fit *f)
     }
 }
 
+/* ------------------------------------------------------------ the W step */
+
+void term_grams_share(const term_batch *terms, int count, int64_t d, int parts, int part)
+{
+    for (int i = 0; i < count; i++) {
+        const term_batch *t = &terms[i];
+        if (!t->W_model) {
+            /* G = τ/B H_b H_bᵀ, symmetric: its blocks dealt out by cost. */
+            gram_of_row_block_share(t->H_b, d, t->batch, t->ldh, t->scale, t->G, parts, part);
+            continue;
+        }
+        /* G = τ/B H_model,b H_bᵀ (model_atoms x d), by columns. */
+        int64_t c0, c1, rows = t->model_atoms;
+        linalg_share(d, parts, part, 1, &c0, &c1);
+        product_strided(0, 1, rows, c1 - c0, t->batch, t->scale, t->H_model_b, t->ldh,
+                        t->H_b + c0, t->ldh, 0.0f, t->G + c0 * rows, rows);
+    }
+}
+
+/* Per term, on rows [r0, r1):  data part τ/B U_b H_bᵀ,  model part W_model G;
+ * attracting terms add the data part to num and the model part to den,
+ * repelling terms the other way round.  The first term overwrites. */
+void term_sums_rows(const term_batch *terms, int count, const float *W, int64_t m, int64_t d,
+                    int64_t r0, int64_t r1, float *num, float *den)
+{
+    int64_t rows = r1 - r0;
+    for (int i = 0; i < count; i++) {
+        const term_batch *t = &terms[i];
+        float beta = i == 0 ? 0.0f : 1.0f;
+        float *data_part = t->sign == TERM_ATTRACTS ? num : den;
+        float *model_part = t->sign == TERM_ATTRACTS ? den : num;
+        const float *W_model = t->W_model ? t->W_model : W;
+        int64_t atoms = t->W_model ? t->model_atoms : d;
+        product_strided(0, 1, rows, d, t->batch, t->scale, t->U_b + r0, m, t->H_b, t->ldh, beta,
+                        data_part + r0, m);
+        product_strided(0, 0, rows, d, atoms, 1.0f, W_model + r0, m, t->G, atoms, beta,
+                        model_part + r0, m);
+    }
+}
+
 /* ------------------------------------------------------------ one epoch */
 
-/* The columns of batch b of every data set (and of D+MDNMF's pairs). */
+/* The columns of batch b of every gathered term. */
 static void choose_batch(fit *f, int64_t b)
 {
-    for (int i = 0; i < f->sets; i++) {
-        dataset *s = &f->data[i];
-        for (int64_t k = 0; k < s->batch && !whole_data(s); k++)
-            s->idx[k] = s->perm[(b * s->batch + k) % s->n];
+    for (int i = 0; i < f->term_count; i++) {
+        fit_term *t = &f->terms[i];
+        for (int64_t k = 0; t->idx && k < t->of.batch; k++)
+            t->idx[k] = t->of.perm[(b * t->of.batch + k) % t->of.n];
     }
-    const supervised_term *sup = f->sup;
-    if (sup && sup->tau_S > 0.0)
-        for (int64_t k = 0; k < sup->batch; k++)
-            f->sup_idx[k] = sup->perm[(b * sup->batch + k) % sup->n];
 }
 
-/* This thread's part of the batch buffers: rows [r0, r1) of every data
- * batch, its share of the activation columns.  Returns whether its rows of
- * the true batch hold a positive entry. */
+/* This thread's part of the batch buffers: rows [r0, r1) of every term's
+ * data batch, its share of the activation columns.  Returns whether its
+ * rows of the true batch hold a positive entry. */
 static int gather_batch_share(fit *f, int part, int parts, int64_t r0, int64_t r1)
 {
-    int64_t m = f->m, d = f->d, c0, c1;
-    for (int i = 0; i < f->sets; i++) {
-        dataset *s = &f->data[i];
-        if (whole_data(s))
+    int64_t m = f->m, c0, c1;
+    for (int i = 0; i < f->term_count; i++) {
+        fit_term *t = &f->terms[i];
+        if (!t->idx)
             continue;
-        gather_row_block(s->U_b, s->U, m, r0, r1, s->idx, s->batch);
-        linalg_share(s->batch, parts, part, 1, &c0, &c1);
-        gather_columns(s->H_b + c0 * d, s->H, d, s->idx + c0, c1 - c0);
-        if (s->omega)
+        gather_row_block(t->U_b, t->of.U, m, r0, r1, t->idx, t->of.batch);
+        linalg_share(t->of.batch, parts, part, 1, &c0, &c1);
+        gather_columns(t->H_b + c0 * t->of.rows, t->of.H, t->of.rows, t->idx + c0, c1 - c0);
+        const dataset *s = t->own ? &f->data[i] : NULL;
+        if (s && s->omega)
             for (int64_t k = c0; k < c1; k++)
-                s->omega_b[k] = s->omega[s->idx[k]];
+                s->omega_b[k] = s->omega[t->idx[k]];
     }
-    const supervised_term *sup = f->sup;
-    if (sup && sup->tau_S > 0.0) {
-        gather_row_block(f->sup_U_b, sup->U, m, r0, r1, f->sup_idx, sup->batch);
-        linalg_share(sup->batch, parts, part, 1, &c0, &c1);
-        gather_columns(f->sup_H_b + c0 * sup->rows, sup->H, sup->rows, f->sup_idx + c0, c1 - c0);
-    }
-    return any_positive_rows(batch_U(&f->data[0]), m, r0, r1, f->data[0].batch);
+    const term_batch *truth = &f->terms[0].view;
+    return any_positive_rows(truth->U_b, m, r0, r1, truth->batch);
 }
 
-static float true_scale(const fit *f)
-{
-    return (float)(f->tau_W / (double)f->data[0].batch);
-}
-
-static float adversarial_scale(const fit *f)
-{
-    return (float)(f->tau_A / (double)f->data[1].batch);
-}
-
-static float supervised_scale(const fit *f)
-{
-    return (float)(f->sup->tau_S / (double)f->sup->batch);
-}
-
-static int uses_adversarial_term(const fit *f)
-{
-    return f->sets == 2 && f->tau_A > 0.0;
-}
-
-static int uses_supervised_term(const fit *f)
-{
-    return f->sup && f->sup->tau_S > 0.0;
-}
-
-/* This thread's blocks of the batch Grams H_b H_bᵀ/B, Ĥ_b Ĥ_bᵀ/B̂ and, for
- * D+MDNMF, this source's rows of H^sup_b H^sup_bᵀ/B_s. */
-static void batch_grams_share(fit *f, int part, int parts)
-{
-    int64_t d = f->d;
-    const dataset *truth = &f->data[0];
-    gram_of_row_block_share(batch_H(truth), d, truth->batch, d, true_scale(f), f->G, parts,
-                            part);
-    if (uses_adversarial_term(f)) {
-        const dataset *adv = &f->data[1];
-        gram_of_row_block_share(batch_H(adv), d, adv->batch, d, adversarial_scale(f),
-                                f->G_adv, parts, part);
-    }
-    if (uses_supervised_term(f))
-        gram_of_row_block_share(f->sup_H_b + f->sup->offset, d, f->sup->batch, f->sup->rows,
-                                supervised_scale(f), f->G_sup, parts, part);
-}
-
-/* SPEC §2/§3 on rows [r0, r1) of W, with the batches of the true (B) and
- * adversarial (B̂) data:
- *   W <- W ⊙ (τ_W U_b H_bᵀ/B + τ_A W Ĥ_bĤ_bᵀ/B̂) ⊘ (τ_W W H_bH_bᵀ/B + τ_A Û_bĤ_bᵀ/B̂ + γ)
- * plus, for D+MDNMF, SPEC §6's supervised terms τ_S U^sup_b H^sup_bᵀ/B_s
- * and τ_S W H^sup_b H^sup_bᵀ/B_s.  A row of the step needs only the same
- * row of W, so threads owning disjoint rows never wait for each other. */
+/* SPEC §2/§3/§6 on rows [r0, r1) of W: the terms' sums, then
+ *   W <- W ⊙ num ⊘ (den + γ) */
 static void update_basis_rows(fit *f, int64_t r0, int64_t r1)
 {
-    int64_t m = f->m, d = f->d, rows = r1 - r0;
-    const dataset *truth = &f->data[0];
-    float *W = f->W + r0, *num = f->num_W + r0, *den = f->den_W + r0;
-    product_strided(0, 1, rows, d, truth->batch, true_scale(f), batch_U(truth) + r0, m,
-                    batch_H(truth), d, 0.0f, num, m);
-    product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G, d, 0.0f, den, m);
-    if (uses_adversarial_term(f)) {
-        const dataset *adv = &f->data[1];
-        product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G_adv, d, 1.0f, num, m);
-        product_strided(0, 1, rows, d, adv->batch, adversarial_scale(f), batch_U(adv) + r0, m,
-                        batch_H(adv), d, 1.0f, den, m);
-    }
-    if (uses_supervised_term(f)) {
-        const supervised_term *sup = f->sup;
-        product_strided(0, 1, rows, d, sup->batch, supervised_scale(f), f->sup_U_b + r0, m,
-                        f->sup_H_b + sup->offset, sup->rows, 1.0f, num, m);
-        product_strided(0, 0, rows, d, d, 1.0f, W, m, f->G_sup, d, 1.0f, den, m);
-    }
-    mu_step_rows(f->W, f->num_W, f->den_W, m, r0, r1, d, (float)f->p->mu_W + f->guard_W);
+    term_sums_rows(f->step, f->step_count, f->W, f->m, f->d, r0, r1, f->num_W, f->den_W);
+    mu_step_rows(f->W, f->num_W, f->den_W, f->m, r0, r1, f->d, (float)f->p->mu_W + f->guard_W);
 }
 
 static int any_voiced(const int *voiced, int parts)
@@ -479,29 +466,33 @@ static void batch_basis_step(fit *f, int64_t b)
         /* A batch of silent true columns says nothing about W; its step
          * would be W ⊙ 0 ⊘ γ = 0, zeroing the basis for good. */
         if (any_voiced(f->voiced, parts)) {
-            batch_grams_share(f, part, parts);
+            term_grams_share(f->step, f->step_count, f->d, parts, part);
 #pragma omp barrier
             update_basis_rows(f, r0, r1);
         }
     }
 }
 
-/* Batch-wise H step (update_H): H_b <- H_b ⊙ (WᵀU_b) ⊘ (WᵀW H_b + λ ω_bᵀ), written back. */
-static void update_batch_activations(fit *f, dataset *s)
+/* Batch-wise H step (update_H) of own term i:
+ *   H_b <- H_b ⊙ (WᵀU_b) ⊘ (WᵀW H_b + λ ω_bᵀ), written back. */
+static void update_batch_activations(fit *f, int i)
 {
-    update_activations_shared(f->W, f->WtW, batch_U(s), batch_H(s), f->m, f->d, s->batch, 1,
-                              f->lambda, batch_omega(s), f->guard_H, f->num_H, f->den_H,
-                              LINALG_CHUNK);
-    if (!whole_data(s))
-        scatter_columns(s->H, s->H_b, f->d, s->idx, s->batch);
+    dataset *s = &f->data[i];
+    const fit_term *t = &f->terms[i];
+    int gathered = t->idx != NULL;
+    update_activations_shared(f->W, f->WtW, t->view.U_b, gathered ? t->H_b : s->H, f->m, f->d,
+                              t->of.batch, 1, f->lambda, gathered ? s->omega_b : s->omega,
+                              f->guard_H, f->num_H, f->den_H, LINALG_CHUNK);
+    if (gathered)
+        scatter_columns(s->H, t->H_b, f->d, t->idx, t->of.batch);
 }
 
 static int64_t batches_per_epoch(const fit *f)
 {
-    int64_t nb_true = f->data[0].n / f->data[0].batch;
+    int64_t nb_true = f->terms[0].of.n / f->terms[0].of.batch;
     if (f->sets == 1)
         return nb_true;
-    int64_t nb_adv = f->data[1].n / f->data[1].batch;
+    int64_t nb_adv = f->terms[1].of.n / f->terms[1].of.batch;
     switch (f->p->true_sample) {
     case MDNMF_SAMPLE_ADV: return nb_adv;
     case MDNMF_SAMPLE_MIN: return nb_true < nb_adv ? nb_true : nb_adv;
@@ -523,7 +514,7 @@ static void run_epoch(fit *f, int epoch)
         if (f->p->update_H) {
             gram_of_columns(f->W, m, d, 1.0f, f->WtW);
             for (int i = 0; i < f->sets; i++)
-                update_batch_activations(f, &f->data[i]);
+                update_batch_activations(f, i);
         }
     }
     if (!f->p->update_H) {
@@ -535,13 +526,14 @@ static void run_epoch(fit *f, int epoch)
         }
     }
     if (f->p->normalize) {
-        /* n_k = ||W_:k||; W_:k /= n_k + ε; H_k: *= n_k (den_W is free here). */
+        /* n_k = ||W_:k||; W_:k /= n_k + ε; H_k: *= n_k in every term's
+         * activations, the caller's too (den_W is free here). */
         float *norms = f->den_W;
         normalize_columns(f->W, m, d, MDNMF_EPS, norms);
-        for (int i = 0; i < f->sets; i++)
-            scale_rows(f->data[i].H, d, f->data[i].n, norms);
-        if (f->sup)
-            scale_row_block(f->sup->H, f->sup->rows, f->sup->n, f->sup->offset, d, norms);
+        for (int i = 0; i < f->term_count; i++) {
+            const basis_term *t = &f->terms[i].of;
+            scale_row_block(t->H, t->rows, t->n, t->offset, d, norms);
+        }
     }
 }
 
@@ -582,7 +574,7 @@ static int check_divergence(fit *f, int epoch)
         return model_fail(f->model, MDNMF_ERR_DIVERGED,
                           "MDNMF diverged at epoch %d: the adversarial term (tau_A = %g) "
                           "outweighs the fit of the true data; use a smaller tau_A",
-                          epoch, f->tau_A);
+                          epoch, f->terms[1].of.weight);
     return model_fail(f->model, MDNMF_ERR_DIVERGED,
                       "NMF diverged at epoch %d: the basis became non-finite", epoch);
 }
@@ -600,10 +592,16 @@ static int notify_epoch(fit *f, int epoch)
         return MDNMF_OK;
     mdnmf_progress progress = {.epoch = epoch, .epochs = f->p->epochs, .stage = f->stage,
                                .stages = f->stages > 0 ? f->stages : 1};
-    progress.loss_true = mean_squared_residual(f, &f->data[0]);
-    progress.loss_adv = f->sets == 2 ? mean_squared_residual(f, &f->data[1]) : 0.0;
-    progress.objective = f->tau_W * progress.loss_true - f->tau_A * progress.loss_adv +
-                         f->p->mu_W * sum_abs(f->W, f->m * f->d);
+    /* The objective of SPEC §3 over the fit's own terms: Σ ±τ loss + γ|W|_1. */
+    double losses[2] = {0.0, 0.0}, objective = 0.0;
+    for (int i = 0; i < f->sets; i++) {
+        const basis_term *t = &f->terms[i].of;
+        losses[i] = mean_squared_residual(f, &f->data[i]);
+        objective += (double)t->sign * t->weight * losses[i];
+    }
+    progress.loss_true = losses[0];
+    progress.loss_adv = losses[1];
+    progress.objective = objective + f->p->mu_W * sum_abs(f->W, f->m * f->d);
     if (!isfinite(progress.objective))
         return model_fail(f->model, MDNMF_ERR_DIVERGED,
                           "the loss became non-finite at epoch %d; use a smaller tau_A", epoch);
@@ -614,17 +612,34 @@ static int notify_epoch(fit *f, int epoch)
 
 /* ------------------------------------------------------------ the fits */
 
-static void describe_dataset(dataset *s, const char *name, const float *U, int64_t n,
-                             const float *omega, int64_t batch, uint64_t seed, int stream)
+/* The fit's copy of the caller's terms.  Own terms (the leading ones, at
+ * most two) get a dataset drawing from the stream of their place: 0 the
+ * true data, 1 the adversarial data.  The first term always enters the W
+ * step (its sums start there), the others when their weight is positive.
+ * NULL on success, else what is wrong with the list. */
+static const char *describe_terms(fit *f, const basis_fit *job)
 {
-    s->name = name;
-    s->U = U;
-    s->n = n;
-    s->omega = omega;
-    s->batch = clamp_batch(batch, n);
-    rng_seed(&s->stream, seed, (uint64_t)stream);
-    s->trace_H = stream == 0 ? MDNMF_TRACE_H_RANDOM : MDNMF_TRACE_H_RANDOM_ADV;
-    s->trace_perm = stream == 0 ? MDNMF_TRACE_PERM_TRUE : MDNMF_TRACE_PERM_ADV;
+    if (job->term_count < 1 || job->term_count > FIT_MAX_TERMS || job->terms[0].H)
+        return "a fit needs 1 to 8 terms, the first on its own activations";
+    f->term_count = job->term_count;
+    for (int i = 0; i < job->term_count; i++) {
+        fit_term *t = &f->terms[i];
+        t->of = job->terms[i];
+        t->own = t->of.H == NULL;
+        if (t->own && (i > f->sets || i >= 2))
+            return "a fit owns the activations of at most two terms, listed first";
+        t->of.batch = clamp_batch(t->of.batch, t->of.n);
+        t->in_step = i == 0 || t->of.weight > 0.0;
+        if (!t->own)
+            continue;
+        t->of.rows = f->d, t->of.offset = 0;
+        dataset *s = &f->data[f->sets++];
+        s->U = t->of.U, s->n = t->of.n, s->omega = t->of.omega;
+        rng_seed(&s->stream, f->p->seed, (uint64_t)i);
+        s->trace_H = i == 0 ? MDNMF_TRACE_H_RANDOM : MDNMF_TRACE_H_RANDOM_ADV;
+        s->trace_perm = i == 0 ? MDNMF_TRACE_PERM_TRUE : MDNMF_TRACE_PERM_ADV;
+    }
+    return NULL;
 }
 
 /* Move the fitted basis and activations to the job. */
@@ -640,12 +655,12 @@ static void hand_over_result(fit *f, basis_fit *job)
 fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
 {
     const mdnmf_params *p = job->params;
-    int adversarial = job->n_adv > 0;
-    if (!job->W_start && p->init == MDNMF_INIT_EXEMPLAR && p->d > job->n) {
+    int64_t n = job->term_count > 0 ? job->terms[0].n : 0;
+    if (!job->W_start && p->init == MDNMF_INIT_EXEMPLAR && p->d > n) {
         *status = model_fail(report_to, MDNMF_ERR_SHAPE,
                              "d = %d atoms but only %lld samples: exemplar init needs d <= "
                              "samples; use fewer atoms or init random",
-                             p->d, (long long)job->n);
+                             p->d, (long long)n);
         return NULL;
     }
     fit *f = calloc(1, sizeof *f);
@@ -654,24 +669,24 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
         return NULL;
     }
     *f = (fit){.model = report_to, .p = p, .W_start = job->W_start, .m = m, .d = p->d,
-               .sets = adversarial ? 2 : 1, .sup = job->supervised, .stage = job->stage,
-               .stages = job->stages};
-    f->tau_W = adversarial || f->sup ? job->tau_W : 1.0;
-    f->tau_A = adversarial ? job->tau_A : 0.0;
+               .stage = job->stage, .stages = job->stages};
     job->W = job->H = job->H_adv = NULL;
-    describe_dataset(&f->data[0], "data", job->U, job->n, NULL, p->batch_size, p->seed, 0);
-    if (adversarial)
-        describe_dataset(&f->data[1], "adversarial data", job->U_adv, job->n_adv, job->omega,
-                         p->batch_size_adv, p->seed, 1);
+    const char *problem = describe_terms(f, job);
+    if (problem) {
+        fit_close(f, job, 0);
+        *status = model_fail(report_to, MDNMF_ERR_ARGUMENT, "%s", problem);
+        return NULL;
+    }
     linalg_set_threads(p->threads);
     f->threads = linalg_threads();
     if (!allocate_fit(f)) {
         fit_close(f, job, 0);
         *status = model_fail(report_to, MDNMF_ERR_MEMORY,
                              "out of memory for a fit of %lld x %lld data", (long long)m,
-                             (long long)job->n);
+                             (long long)n);
         return NULL;
     }
+    connect_views(f);
     memcpy(f->lambda, job->lambda, (size_t)f->d * sizeof *f->lambda);
     *status = initialise_basis(f);
     if (*status) {
@@ -757,9 +772,14 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
                           "d = %d atoms but only %lld samples: exemplar init needs d <= "
                           "samples; use fewer atoms or init random",
                           p->d, (long long)n);
-    basis_fit job = {.params = p, .W_start = warm ? model->W : NULL, .U = U, .n = n,
-                     .U_adv = U_adv, .n_adv = adversarial ? n_adv : 0, .omega = omega,
-                     .tau_A = p->tau_A, .tau_W = p->tau_W};
+    /* NMF: the true data alone (weight 1).  MDNMF: τ_W on it, τ_A against Û. */
+    basis_term terms[2] = {
+        {.U = U, .n = n, .batch = p->batch_size, .weight = adversarial ? p->tau_W : 1.0,
+         .sign = TERM_ATTRACTS},
+        {.U = U_adv, .n = n_adv, .batch = p->batch_size_adv, .weight = p->tau_A,
+         .sign = TERM_REPELS, .omega = omega}};
+    basis_fit job = {.params = p, .W_start = warm ? model->W : NULL, .terms = terms,
+                     .term_count = adversarial ? 2 : 1};
     float *lambda = atom_penalties(model);
     if (!lambda)
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory");
@@ -772,7 +792,7 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
             free(job.H), free(job.H_adv);
             return adopted;
         }
-        model_set_activations(model, job.H, job.n, job.H_adv, job.H_adv ? job.n_adv : 0);
+        model_set_activations(model, job.H, n, job.H_adv, job.H_adv ? n_adv : 0);
     }
     return status;
 }

@@ -254,11 +254,28 @@ static const float *warm_basis(const separation *sep, int s)
     return sep->W_warm ? sep->W_warm + sep->offset[s] * sep->m : NULL;
 }
 
+/* The terms of a source's own fit (SPEC §2, §3): its clean data, which the
+ * basis should explain, with weight τ_W (1 for NMF) ... */
+static basis_term true_term(const mdnmf_params *params, const float *U, int64_t n, double tau_W)
+{
+    return (basis_term){.U = U, .n = n, .batch = params->batch_size, .weight = tau_W,
+                        .sign = TERM_ATTRACTS};
+}
+
+/* ... and its adversarial data Û, ω (SPEC §4), which it should explain
+ * badly, with weight τ_A. */
+static basis_term adversarial_term(const mdnmf_params *params, const float *U_adv,
+                                   int64_t n_adv, const float *omega)
+{
+    return (basis_term){.U = U_adv, .n = n_adv, .batch = params->batch_size_adv,
+                        .weight = params->tau_A, .sign = TERM_REPELS, .omega = omega};
+}
+
 /* Fit source s on `U` (NMF, or MDNMF when U_adv): warm_start_epochs of NMF
  * first where the mode asks for it, then the main fit.  The basis lands in
  * sep->W. */
 static int fit_source(separation *sep, int s, const float *U, int64_t n, const float *U_adv,
-                      int64_t n_adv, const float *omega, int warm_up, const supervised_term *sup)
+                      int64_t n_adv, const float *omega, int warm_up)
 {
     int64_t m = sep->m, d = sep->p->d[s];
     mdnmf_params params;
@@ -274,8 +291,9 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
                           s, (long long)d, (long long)n);
     if (warm_up && sep->p->warm_start_epochs > 0) {
         source_params(sep, s, sep->p->warm_start_epochs, &params);
-        basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .U = U, .n = n,
-                         .tau_W = 1.0, .stage = sep->stage++, .stages = sep->stages};
+        basis_term truth = true_term(&params, U, n, 1.0);
+        basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .terms = &truth,
+                         .term_count = 1, .stage = sep->stage++, .stages = sep->stages};
         status = fit_basis(sep->model, m, &job);
         free(job.H), free(job.H_adv);
         if (status)
@@ -283,9 +301,11 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
         start = warmed = job.W;
     }
     source_params(sep, s, sep->p->common.epochs, &params);
-    basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .U = U, .n = n,
-                     .U_adv = U_adv, .n_adv = n_adv, .omega = omega, .tau_A = params.tau_A,
-                     .tau_W = params.tau_W, .supervised = sup, .stage = sep->stage++,
+    int adversarial = n_adv > 0;
+    basis_term terms[2] = {true_term(&params, U, n, adversarial ? params.tau_W : 1.0),
+                           adversarial_term(&params, U_adv, n_adv, omega)};
+    basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .terms = terms,
+                     .term_count = adversarial ? 2 : 1, .stage = sep->stage++,
                      .stages = sep->stages};
     status = fit_basis(sep->model, m, &job);
     free(warmed);
@@ -307,7 +327,7 @@ static int fit_source_adversarially(separation *sep, int s)
                           "or mixtures",
                           s);
     const mdnmf_separation_data *x = sep->data;
-    int status = fit_source(sep, s, x->U[s], x->n[s], U_adv, n_adv, omega, 1, NULL);
+    int status = fit_source(sep, s, x->U[s], x->n[s], U_adv, n_adv, omega, 1);
     free(U_adv), free(omega);
     return status;
 }
@@ -321,7 +341,7 @@ static int fit_independent_sources(separation *sep, int adversarial)
         /* τ_A = 0 is NMF (SPEC §3), after the same warm-up as the others. */
         int status = adversarial && sep->p->tau_A[s] > 0.0
                          ? fit_source_adversarially(sep, s)
-                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, adversarial, NULL);
+                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, adversarial);
         if (status)
             return status;
     }
@@ -354,16 +374,35 @@ typedef struct joint {
     float *H;         /* atoms x n */
     int64_t *perm, *idx;
     float *V_b, *H_b; /* m x batch, atoms x batch */
+    float *U_b;       /* m x batch: a term's batch of other data (DNMF's pairs), or NULL */
     float *WtW, *G;   /* atoms x atoms, atoms x atoms */
     float *num, *den; /* m x atoms each */
     int threads;      /* of the library's parallel regions */
     float *num_H, *den_H; /* atoms x LINALG_CHUNK per thread */
     float *norms;     /* atoms */
+    float *work;      /* m x LINALG_CHUNK for the losses, only with a callback */
     float *fixed_WtV; /* semi: W_tᵀV of the fixed sources, fixed_rows x n */
     int64_t fixed_rows;
     float guard_H, guard_W;
     rng stream;
 } joint;
+
+/* What a joint fit does each epoch (SPEC §6), for the one driver
+ * run_joint_epochs:  shuffle the mixtures (or pairs); move the bases of
+ * sources [first, last) -- per batch, each by one W step over its term
+ * (DNMF, semi), or each by an epoch of its own fit (D+MDNMF); one H step on
+ * the mixtures, after the bases move or, for D+MDNMF whose fits read it,
+ * before; then normalise, check and report. */
+typedef struct joint_plan {
+    int first, last;                 /* the sources whose bases move */
+    term_batch terms[MDNMF_MAX_SOURCES];       /* source s's term on the joint batch */
+    const float *term_data[MDNMF_MAX_SOURCES]; /* what its data batch is gathered
+                                                * from; NULL: the mixtures */
+    fit **fits;              /* D+MDNMF: the sources' own fits, run an epoch each */
+    int activation_first;    /* the H step comes before the bases move */
+    int watched;             /* the driver normalises, checks and reports (the
+                              * D+MDNMF fits do that themselves) */
+} joint_plan;
 
 static void trace_draw(const separation *sep, mdnmf_trace_kind kind, int epoch, const void *data,
                        int64_t count)
@@ -382,13 +421,15 @@ static void joint_shuffle(const separation *sep, joint *j, int epoch)
 
 static void free_joint(joint *j)
 {
-    free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->WtW);
-    free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H), free(j->norms);
-    free(j->fixed_WtV);
+    free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->U_b);
+    free(j->WtW), free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H);
+    free(j->norms), free(j->work), free(j->fixed_WtV);
     memset(j, 0, sizeof *j);
 }
 
-static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int64_t batch)
+/* `with_data_batch`: a term reads data other than the mixtures (j->U_b). */
+static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int64_t batch,
+                      int with_data_batch)
 {
     int64_t m = sep->m, D = sep->atoms;
     memset(j, 0, sizeof *j);
@@ -399,6 +440,8 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     j->idx = malloc((size_t)j->batch * sizeof *j->idx);
     j->V_b = malloc((size_t)(m * j->batch) * sizeof *j->V_b);
     j->H_b = malloc((size_t)(D * j->batch) * sizeof *j->H_b);
+    if (with_data_batch)
+        j->U_b = malloc((size_t)(m * j->batch) * sizeof *j->U_b);
     j->WtW = malloc((size_t)(D * D) * sizeof *j->WtW);
     j->G = malloc((size_t)(D * D) * sizeof *j->G);
     j->num = malloc((size_t)(m * D) * sizeof *j->num);
@@ -407,8 +450,11 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     j->num_H = malloc((size_t)(j->threads * D * LINALG_CHUNK) * sizeof *j->num_H);
     j->den_H = malloc((size_t)(j->threads * D * LINALG_CHUNK) * sizeof *j->den_H);
     j->norms = malloc((size_t)D * sizeof *j->norms);
-    if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || !j->WtW || !j->G || !j->num ||
-        !j->den || !j->num_H || !j->den_H || !j->norms) {
+    if (sep->p->common.on_epoch)
+        j->work = malloc((size_t)(m * LINALG_CHUNK) * sizeof *j->work);
+    if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || (with_data_batch && !j->U_b) ||
+        !j->WtW || !j->G || !j->num || !j->den || !j->num_H || !j->den_H || !j->norms ||
+        (sep->p->common.on_epoch && !j->work)) {
         free_joint(j);
         return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for a joint fit");
     }
@@ -429,12 +475,49 @@ static void joint_transform(separation *sep, joint *j)
                               j->num_H, j->den_H, LINALG_CHUNK);
 }
 
-/* One full H step on the mixtures with all bases (SPEC §1, one iteration). */
+/* joint_activation_step with the cached rows of WᵀV on columns [first,
+ * last), per chunk:  H <- H ⊙ [W_fixedᵀV ; W_Sᵀ V] ⊘ (WᵀW H + λ1ᵀ) */
+static void semi_activation_columns(separation *sep, joint *j, int64_t first, int64_t last,
+                                    float *num, float *den)
+{
+    int64_t m = sep->m, D = sep->atoms, fixed = j->fixed_rows;
+    for (int64_t start = first; start < last; start += LINALG_CHUNK) {
+        int64_t cols = last - start < LINALG_CHUNK ? last - start : LINALG_CHUNK;
+        float *H_c = j->H + start * D;
+        for (int64_t c = 0; c < cols; c++)
+            memcpy(num + c * D, j->fixed_WtV + (start + c) * fixed,
+                   (size_t)fixed * sizeof *num);
+        product_strided(1, 0, D - fixed, cols, m, 1.0f, sep->W + fixed * m, m,
+                        j->V + start * m, m, 0.0f, num + fixed, D);
+        product_AB(D, cols, D, 1.0f, j->WtW, H_c, 0.0f, den);
+        mu_step_penalised(H_c, num, den, D, cols, sep->lambda, NULL, j->guard_H);
+    }
+}
+
+/* The same over all mixtures, the columns shared out between the threads. */
+static void semi_activation_step(separation *sep, joint *j)
+{
+#pragma omp parallel num_threads(j->threads) if (j->threads > 1 && j->n >= 2 * SHARED_MIN_COLUMNS)
+    {
+        int part = omp_get_thread_num(), parts = omp_get_num_threads();
+        int64_t first, last, slice = sep->atoms * LINALG_CHUNK;
+        linalg_share(j->n, parts, part, 1, &first, &last);
+        semi_activation_columns(sep, j, first, last, j->num_H + part * slice,
+                                j->den_H + part * slice);
+    }
+}
+
+/* One full H step on the mixtures with all bases (SPEC §1, one iteration),
+ * from the cached rows of WᵀV when the fit keeps them (semi). */
 static void joint_activation_step(separation *sep, joint *j)
 {
     gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
-    update_activations_shared(sep->W, j->WtW, j->V, j->H, sep->m, sep->atoms, j->n, 1,
-                              sep->lambda, NULL, j->guard_H, j->num_H, j->den_H, LINALG_CHUNK);
+    if (j->fixed_WtV)
+        semi_activation_step(sep, j);
+    else
+        update_activations_shared(sep->W, j->WtW, j->V, j->H, sep->m, sep->atoms, j->n, 1,
+                                  sep->lambda, NULL, j->guard_H, j->num_H, j->den_H,
+                                  LINALG_CHUNK);
 }
 
 /* Batch b's columns and their activations, and the mixtures' columns when
@@ -467,7 +550,7 @@ static void joint_normalize(separation *sep, joint *j, int first, int last)
     scale_row_block(j->H, sep->atoms, j->n, off, count, j->norms);
 }
 
-static int joint_notify(separation *sep, joint *j, int epoch, float *work)
+static int joint_notify(separation *sep, joint *j, int epoch)
 {
     const mdnmf_params *c = &sep->p->common;
     if (!c->on_epoch)
@@ -475,7 +558,7 @@ static int joint_notify(separation *sep, joint *j, int epoch, float *work)
     mdnmf_progress progress = {.epoch = epoch, .epochs = c->epochs, .stage = sep->stage,
                                .stages = sep->stages};
     progress.loss_true =
-        squared_residual(j->V, sep->W, j->H, sep->m, sep->atoms, j->n, work) / (double)j->n;
+        squared_residual(j->V, sep->W, j->H, sep->m, sep->atoms, j->n, j->work) / (double)j->n;
     progress.objective = progress.loss_true;
     if (c->on_epoch(c->on_epoch_user, &progress))
         return model_fail(sep->model, MDNMF_ERR_CANCELLED, "fit cancelled at epoch %d", epoch);
@@ -491,24 +574,84 @@ static int joint_healthy(separation *sep, joint *j, int epoch)
                       separator_mode_name(sep->p->mode), epoch);
 }
 
-/* DNMF batch step for every source s (SPEC §6 `sup`):
- *   W_s <- W_s ⊙ (U^sup_{s,b} H_{s,b}ᵀ/B) ⊘ (W_s H_{s,b} H_{s,b}ᵀ/B + γ) */
-static void dnmf_basis_step(separation *sep, joint *j, float *U_b)
+/* Source s's W step over its term on the joint batch:
+ *   W_s <- W_s ⊙ num ⊘ (den + γ)
+ * A batch of silent data takes no step (docs/algorithm.md).  The products
+ * are single calls; the element-wise step shares out its entries. */
+static void joint_basis_step(separation *sep, joint *j, const joint_plan *plan, int s)
 {
-    int64_t m = sep->m, D = sep->atoms;
-    float scale = 1.0f / (float)j->batch;
-    for (int s = 0; s < sep->S; s++) {
-        int64_t d = sep->p->d[s];
-        const float *H_s = j->H_b + sep->offset[s];
-        gather_columns(U_b, sep->data->U_sup[s], m, j->idx, j->batch);
-        if (!any_positive(U_b, m * j->batch))
-            continue; /* silent batch: no step (docs/algorithm.md) */
-        product_ABt_block(m, d, j->batch, scale, U_b, H_s, D, 0.0f, j->num);
-        gram_of_row_block(H_s, d, j->batch, D, scale, j->G);
-        product_AB(m, d, d, 1.0f, source_basis(sep, s), j->G, 0.0f, j->den);
-        mu_step_scalar(source_basis(sep, s), j->num, j->den, m * d,
-                       (float)sep->p->common.mu_W + j->guard_W);
+    int64_t m = sep->m, d = sep->p->d[s];
+    const term_batch *term = &plan->terms[s];
+    if (plan->term_data[s])
+        gather_columns(j->U_b, plan->term_data[s], m, j->idx, j->batch);
+    if (!any_positive(term->U_b, m * j->batch))
+        return;
+    term_grams_share(term, 1, d, 1, 0);
+    term_sums_rows(term, 1, source_basis(sep, s), m, d, 0, m, j->num, j->den);
+    mu_step_scalar(source_basis(sep, s), j->num, j->den, m * d,
+                   (float)sep->p->common.mu_W + j->guard_W);
+}
+
+static int reads_mixtures(const joint_plan *plan)
+{
+    for (int s = plan->first; s < plan->last; s++)
+        if (!plan->term_data[s])
+            return 1;
+    return 0;
+}
+
+static void run_joint_batches(separation *sep, joint *j, const joint_plan *plan)
+{
+    int update_H = sep->p->common.update_H;
+    int with_mixtures = update_H || reads_mixtures(plan);
+    for (int64_t b = 0; b < j->n / j->batch; b++) {
+        joint_gather(sep, j, b, with_mixtures);
+        for (int s = plan->first; s < plan->last; s++)
+            joint_basis_step(sep, j, plan, s);
+        if (update_H)
+            joint_batch_activation_step(sep, j);
     }
+}
+
+/* D+MDNMF: each source's fit runs its epoch over its true, adversarial and
+ * paired batches (with its own checks and report); its basis joins the
+ * others for the next H step. */
+static int run_source_epochs(separation *sep, const joint_plan *plan, int epoch)
+{
+    int status = MDNMF_OK;
+    for (int s = plan->first; s < plan->last && !status; s++) {
+        status = fit_epoch(plan->fits[s], epoch);
+        memcpy(source_basis(sep, s), fit_current_basis(plan->fits[s]),
+               (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
+    }
+    return status;
+}
+
+/* The epochs of every joint fit, after its bases and H are initialised. */
+static int run_joint_epochs(separation *sep, joint *j, const joint_plan *plan)
+{
+    const mdnmf_params *c = &sep->p->common;
+    int status = plan->watched ? joint_notify(sep, j, 0) : MDNMF_OK;
+    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
+        if (plan->activation_first)
+            joint_activation_step(sep, j);
+        joint_shuffle(sep, j, epoch);
+        if (plan->fits)
+            status = run_source_epochs(sep, plan, epoch);
+        else
+            run_joint_batches(sep, j, plan);
+        if (!plan->watched)
+            continue;
+        if (!c->update_H)
+            joint_activation_step(sep, j);
+        if (c->normalize)
+            joint_normalize(sep, j, plan->first, plan->last);
+        status = joint_healthy(sep, j, epoch);
+        if (!status)
+            status = joint_notify(sep, j, epoch);
+    }
+    sep->stage++;
+    return status;
 }
 
 /* Initial bases of the paired fits: the model's (warm start), NMF
@@ -529,8 +672,9 @@ static int initial_bases(separation *sep, const float *const *U, const int64_t *
             return model_fail(sep->model, MDNMF_ERR_SHAPE,
                               "source %d: d = %d atoms but only %lld samples", s, params.d,
                               (long long)n[s]);
+        basis_term truth = true_term(&params, U[s], n[s], 1.0);
         basis_fit job = {.params = &params, .lambda = sep->lambda + sep->offset[s],
-                         .W_start = warm, .U = U[s], .n = n[s], .tau_W = 1.0,
+                         .W_start = warm, .terms = &truth, .term_count = 1,
                          .stage = sep->stage++, .stages = sep->stages};
         int status = fit_basis(sep->model, sep->m, &job);
         if (job.W)
@@ -540,6 +684,21 @@ static int initial_bases(separation *sep, const float *const *U, const int64_t *
             return status;
     }
     return MDNMF_OK;
+}
+
+/* DNMF (SPEC §6 `sup`): every basis on its clean half of the pairs, with
+ * the activations of their mixtures:
+ *   W_s <- W_s ⊙ (U^sup_{s,b} H_{s,b}ᵀ/B) ⊘ (W_s H_{s,b} H_{s,b}ᵀ/B + γ) */
+static void plan_dnmf(const separation *sep, const joint *j, joint_plan *plan)
+{
+    *plan = (joint_plan){.first = 0, .last = sep->S, .watched = 1};
+    for (int s = 0; s < sep->S; s++) {
+        plan->term_data[s] = sep->data->U_sup[s];
+        plan->terms[s] = (term_batch){.sign = TERM_ATTRACTS, .scale = 1.0f / (float)j->batch,
+                                      .batch = j->batch, .U_b = j->U_b,
+                                      .H_b = j->H_b + sep->offset[s], .ldh = sep->atoms,
+                                      .G = j->G};
+    }
 }
 
 static int fit_dnmf(separation *sep)
@@ -552,58 +711,64 @@ static int fit_dnmf(separation *sep)
     if (status)
         return status;
     joint j;
-    status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup);
-    float *U_b = status ? NULL : malloc((size_t)(sep->m * j.batch) * sizeof *U_b);
-    float *work = status ? NULL : malloc((size_t)(sep->m * LINALG_CHUNK) * sizeof *work);
-    if (!status && (!U_b || !work))
-        status = model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for DNMF");
-    if (!status) {
-        joint_transform(sep, &j);
-        status = joint_notify(sep, &j, 0, work);
-    }
-    const mdnmf_params *c = &sep->p->common;
-    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
-        joint_shuffle(sep, &j, epoch);
-        for (int64_t b = 0; b < j.n / j.batch; b++) {
-            joint_gather(sep, &j, b, c->update_H);
-            dnmf_basis_step(sep, &j, U_b);
-            if (c->update_H)
-                joint_batch_activation_step(sep, &j);
-        }
-        if (!c->update_H)
-            joint_activation_step(sep, &j);
-        if (c->normalize)
-            joint_normalize(sep, &j, 0, sep->S);
-        status = joint_healthy(sep, &j, epoch);
-        if (!status)
-            status = joint_notify(sep, &j, epoch, work);
-    }
-    sep->stage++;
-    free(U_b), free(work);
+    status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 1);
+    if (status)
+        return status;
+    joint_transform(sep, &j);
+    joint_plan plan;
+    plan_dnmf(sep, &j, &plan);
+    status = run_joint_epochs(sep, &j, &plan);
     free_joint(&j);
     return status;
 }
 
-/* D+MDNMF (SPEC §6 `full`): per epoch one H step for H^sup on V^sup, then
- * every source's epoch over its true, adversarial and paired batches. */
+/* D+MDNMF (SPEC §6 `full`): source s's fit sums three terms,
+ *   τ_W on U_s,  τ_A against Û_s,  τ_S on the pairs U^sup_s with the
+ *   activations H^sup_s of their mixtures (the joint fit's, read in its
+ *   permutation; one H step on V^sup per epoch before the fits run theirs). */
+static fit *open_full_source(separation *sep, int s, joint *j, const float *U_adv,
+                             int64_t n_adv, const float *omega, mdnmf_params *params,
+                             basis_fit *job, basis_term *terms, int *status)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int warm = sep->p->warm_start_epochs > 0 || sep->W_warm;
+    source_params(sep, s, sep->p->common.epochs, params);
+    if (!warm && params->init == MDNMF_INIT_EXEMPLAR && params->d > x->n[s]) {
+        *status = model_fail(sep->model, MDNMF_ERR_SHAPE,
+                             "source %d: d = %d atoms but only %lld samples", s, params->d,
+                             (long long)x->n[s]);
+        return NULL;
+    }
+    int count = 0;
+    terms[count++] = true_term(params, x->U[s], x->n[s], params->tau_W);
+    if (n_adv > 0)
+        terms[count++] = adversarial_term(params, U_adv, n_adv, omega);
+    terms[count++] = (basis_term){.U = x->U_sup[s], .n = x->n_sup, .batch = j->batch,
+                                  .weight = sep->p->tau_S, .sign = TERM_ATTRACTS, .H = j->H,
+                                  .rows = sep->atoms, .offset = sep->offset[s],
+                                  .perm = j->perm};
+    *job = (basis_fit){.params = params, .lambda = sep->lambda + sep->offset[s],
+                       .W_start = warm ? source_basis(sep, s) : NULL, .terms = terms,
+                       .term_count = count, .stage = sep->stage, .stages = sep->stages};
+    return fit_open(sep->model, sep->m, job, status);
+}
+
 static int fit_full(separation *sep)
 {
     const mdnmf_separation_data *x = sep->data;
     int S = sep->S;
-    const mdnmf_params *c = &sep->p->common;
     int status = MDNMF_OK;
     if (sep->p->warm_start_epochs > 0 || sep->W_warm)
         status = initial_bases(sep, x->U, x->n);
     fit *fits[MDNMF_MAX_SOURCES] = {0};
     basis_fit jobs[MDNMF_MAX_SOURCES];
-    supervised_term terms[MDNMF_MAX_SOURCES];
+    basis_term terms[MDNMF_MAX_SOURCES][3];
     mdnmf_params params[MDNMF_MAX_SOURCES];
     float *U_adv[MDNMF_MAX_SOURCES] = {0}, *omega[MDNMF_MAX_SOURCES] = {0};
-    int warm = sep->p->warm_start_epochs > 0 || sep->W_warm;
     joint j;
     int joint_open = 0;
     if (!status) {
-        status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup);
+        status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 0);
         joint_open = status == MDNMF_OK;
     }
     for (int s = 0; s < S && !status; s++) {
@@ -612,40 +777,18 @@ static int fit_full(separation *sep)
             status = model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
             break;
         }
-        source_params(sep, s, c->epochs, &params[s]);
-        if (!warm && params[s].init == MDNMF_INIT_EXEMPLAR && params[s].d > x->n[s]) {
-            status = model_fail(sep->model, MDNMF_ERR_SHAPE,
-                                "source %d: d = %d atoms but only %lld samples", s,
-                                params[s].d, (long long)x->n[s]);
-            break;
-        }
-        terms[s] = (supervised_term){.U = x->U_sup[s], .H = j.H, .n = x->n_sup,
-                                     .rows = sep->atoms, .offset = sep->offset[s],
-                                     .perm = j.perm, .batch = j.batch, .tau_S = sep->p->tau_S};
-        jobs[s] = (basis_fit){.params = &params[s], .lambda = sep->lambda + sep->offset[s],
-                              .W_start = warm ? source_basis(sep, s) : NULL, .U = x->U[s],
-                              .n = x->n[s], .U_adv = U_adv[s], .n_adv = n_adv,
-                              .omega = omega[s], .tau_A = sep->p->tau_A[s],
-                              .tau_W = c->tau_W, .supervised = &terms[s], .stage = sep->stage,
-                              .stages = sep->stages};
-        fits[s] = fit_open(sep->model, sep->m, &jobs[s], &status);
+        fits[s] = open_full_source(sep, s, &j, U_adv[s], n_adv, omega[s], &params[s], &jobs[s],
+                                   terms[s], &status);
     }
     /* The bases as initialised, then H^sup = transform(V^sup) with all of them. */
     for (int s = 0; s < S && !status; s++)
         memcpy(source_basis(sep, s), fit_current_basis(fits[s]),
                (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
-    if (!status)
+    if (!status) {
         joint_transform(sep, &j);
-    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
-        joint_activation_step(sep, &j);
-        joint_shuffle(sep, &j, epoch);
-        for (int s = 0; s < S && !status; s++) {
-            status = fit_epoch(fits[s], epoch);
-            memcpy(source_basis(sep, s), fit_current_basis(fits[s]),
-                   (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
-        }
+        joint_plan plan = {.first = 0, .last = S, .fits = fits, .activation_first = 1};
+        status = run_joint_epochs(sep, &j, &plan);
     }
-    sep->stage++;
     for (int s = 0; s < S; s++) {
         if (fits[s])
             fit_close(fits[s], &jobs[s], 0);
@@ -670,54 +813,40 @@ static int cache_fixed_products(separation *sep, joint *j, int64_t rows)
     return MDNMF_OK;
 }
 
-/* joint_activation_step with the cached rows of WᵀV on columns [first,
- * last), per chunk:  H <- H ⊙ [W_fixedᵀV ; W_Sᵀ V] ⊘ (WᵀW H + λ1ᵀ) */
-static void semi_activation_columns(separation *sep, joint *j, int64_t first, int64_t last,
-                                    float *num, float *den)
-{
-    int64_t m = sep->m, D = sep->atoms, fixed = j->fixed_rows;
-    for (int64_t start = first; start < last; start += LINALG_CHUNK) {
-        int64_t cols = last - start < LINALG_CHUNK ? last - start : LINALG_CHUNK;
-        float *H_c = j->H + start * D;
-        for (int64_t c = 0; c < cols; c++)
-            memcpy(num + c * D, j->fixed_WtV + (start + c) * fixed,
-                   (size_t)fixed * sizeof *num);
-        product_strided(1, 0, D - fixed, cols, m, 1.0f, sep->W + fixed * m, m,
-                        j->V + start * m, m, 0.0f, num + fixed, D);
-        product_AB(D, cols, D, 1.0f, j->WtW, H_c, 0.0f, den);
-        mu_step_penalised(H_c, num, den, D, cols, sep->lambda, NULL, j->guard_H);
-    }
-}
-
-/* The same over all mixtures, the columns shared out between the threads. */
-static void semi_activation_step(separation *sep, joint *j)
-{
-    gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
-#pragma omp parallel num_threads(j->threads) if (j->threads > 1 && j->n >= 2 * SHARED_MIN_COLUMNS)
-    {
-        int part = omp_get_thread_num(), parts = omp_get_num_threads();
-        int64_t first, last, slice = sep->atoms * LINALG_CHUNK;
-        linalg_share(j->n, parts, part, 1, &first, &last);
-        semi_activation_columns(sep, j, first, last, j->num_H + part * slice,
-                                j->den_H + part * slice);
-    }
-}
-
 /* Semi-supervised (SPEC §6 `semi`, `semi_adv`): the clean sources' bases
- * first, then the last basis learned from the mixtures with the others fixed:
+ * first, then the last basis learned from the mixtures, which all bases
+ * model, with the others fixed:
  *   W_S <- W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W H_b H_{S,b}ᵀ/B + γ) */
-static void semi_basis_step(separation *sep, joint *j)
+static void plan_semi(const separation *sep, const joint *j, joint_plan *plan)
 {
-    int64_t m = sep->m, D = sep->atoms, last = sep->S - 1;
-    int64_t off = sep->offset[last], d = sep->p->d[last];
-    float scale = 1.0f / (float)j->batch;
-    const float *H_S = j->H_b + off;
-    product_ABt_block(m, d, j->batch, scale, j->V_b, H_S, D, 0.0f, j->num);
-    /* G = H_b H_{S,b}ᵀ/B (D x d), then den = W G. */
-    product_ABt_block(D, d, j->batch, scale, j->H_b, H_S, D, 0.0f, j->G);
-    product_AB(m, d, D, 1.0f, sep->W, j->G, 0.0f, j->den);
-    mu_step_scalar(source_basis(sep, last), j->num, j->den, m * d,
-                   (float)sep->p->common.mu_W + j->guard_W);
+    int last = sep->S - 1;
+    *plan = (joint_plan){.first = last, .last = sep->S, .watched = 1};
+    plan->terms[last] = (term_batch){.sign = TERM_ATTRACTS, .scale = 1.0f / (float)j->batch,
+                                     .batch = j->batch, .U_b = j->V_b,
+                                     .H_b = j->H_b + sep->offset[last], .ldh = sep->atoms,
+                                     .W_model = sep->W, .H_model_b = j->H_b,
+                                     .model_atoms = sep->atoms, .G = j->G};
+}
+
+/* The last basis's start: the warm start's, or Uniform(0,1).  Re-learning
+ * the noise of new recordings (known sources frozen) starts it afresh, as
+ * SPEC's semi fit does: multiplicative updates cannot regrow the near-zero
+ * entries of a basis fitted to other noise. */
+static void initialise_last_basis(separation *sep, joint *j)
+{
+    int last = sep->S - 1;
+    int64_t md = sep->m * sep->p->d[last];
+    int relearning = 0;
+    for (int s = 0; s < last; s++)
+        relearning |= is_frozen(sep, s);
+    if (warm_basis(sep, last) && !relearning) {
+        memcpy(source_basis(sep, last), warm_basis(sep, last), (size_t)md * sizeof(float));
+        return;
+    }
+    rng_fill_uniform(&j->stream, source_basis(sep, last), md);
+    trace_draw(sep, MDNMF_TRACE_JOINT_W_RANDOM, 0, source_basis(sep, last), md);
+    if (sep->p->common.normalize)
+        normalize_columns(source_basis(sep, last), sep->m, sep->p->d[last], MDNMF_EPS, NULL);
 }
 
 static int fit_semi(separation *sep, int adversarial)
@@ -730,58 +859,21 @@ static int fit_semi(separation *sep, int adversarial)
     if (status)
         return status;
     const mdnmf_params *c = &sep->p->common;
-    const mdnmf_separation_data *x = sep->data;
-    int last = sep->S - 1;
-    int64_t md = sep->m * sep->p->d[last];
     joint j;
-    status = open_joint(sep, &j, x->V, x->n_V, c->batch_size);
+    status = open_joint(sep, &j, sep->data->V, sep->data->n_V, c->batch_size, 0);
     if (status)
         return status;
-    float *work = malloc((size_t)(sep->m * LINALG_CHUNK) * sizeof *work);
-    if (!work) {
-        free_joint(&j);
-        return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
-    }
-    /* Re-learning the noise of new recordings (known sources frozen) starts
-     * the last basis afresh, as SPEC's semi fit does: multiplicative updates
-     * cannot regrow the near-zero entries of a basis fitted to other noise. */
-    int relearning = 0;
-    for (int s = 0; s < last; s++)
-        relearning |= is_frozen(sep, s);
-    if (warm_basis(sep, last) && !relearning) {
-        memcpy(source_basis(sep, last), warm_basis(sep, last), (size_t)md * sizeof(float));
-    } else {
-        rng_fill_uniform(&j.stream, source_basis(sep, last), md);
-        trace_draw(sep, MDNMF_TRACE_JOINT_W_RANDOM, 0, source_basis(sep, last), md);
-        if (c->normalize)
-            normalize_columns(source_basis(sep, last), sep->m, sep->p->d[last], MDNMF_EPS, NULL);
-    }
+    initialise_last_basis(sep, &j);
     joint_transform(sep, &j);
     /* The cache serves the H step over all mixtures; update_H's batch-wise
      * steps read gathered columns and compute all rows. */
     if (!c->update_H)
-        status = cache_fixed_products(sep, &j, sep->offset[last]);
-    if (!status)
-        status = joint_notify(sep, &j, 0, work);
-    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
-        joint_shuffle(sep, &j, epoch);
-        for (int64_t b = 0; b < j.n / j.batch; b++) {
-            joint_gather(sep, &j, b, 1);
-            if (any_positive(j.V_b, sep->m * j.batch))
-                semi_basis_step(sep, &j);
-            if (c->update_H)
-                joint_batch_activation_step(sep, &j);
-        }
-        if (!c->update_H)
-            semi_activation_step(sep, &j);
-        if (c->normalize)
-            joint_normalize(sep, &j, last, sep->S);
-        status = joint_healthy(sep, &j, epoch);
-        if (!status)
-            status = joint_notify(sep, &j, epoch, work);
+        status = cache_fixed_products(sep, &j, sep->offset[sep->S - 1]);
+    if (!status) {
+        joint_plan plan;
+        plan_semi(sep, &j, &plan);
+        status = run_joint_epochs(sep, &j, &plan);
     }
-    sep->stage++;
-    free(work);
     free_joint(&j);
     return status;
 }
