@@ -10,7 +10,7 @@ import subprocess
 
 import numpy as np
 
-from cli_harness import (SOURCE_ROOT, Workspace, binary, help_blocks, random_data, run,
+from cli_harness import (Workspace, binary, help_blocks, random_data, run,
                          run_tests)
 
 
@@ -387,7 +387,8 @@ def test_top_level_help_lists_commands_and_exit_codes():
 
 
 def test_version_is_the_library_version():
-    with open(os.path.join(SOURCE_ROOT, "include", "mdnmf.h")) as f:
+    # The header CMake configured from include/mdnmf.h.in.
+    with open(os.path.join(os.environ["MDNMF_BUILD"], "include", "mdnmf.h")) as f:
         version = re.search(r'#define MDNMF_VERSION_STRING "([^"]+)"', f.read()).group(1)
     result = run("--version")
     assert result.returncode == 0
