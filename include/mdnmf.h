@@ -417,10 +417,11 @@ MDNMF_API mdnmf_model *mdnmf_model_load(const char *path, int *status, char *mes
  * SNR, SI-SDR and BSS Eval v3 (as mir_eval.separation.bss_eval_sources).
  * Signals are mono float arrays of `length` samples, nominally in [-1, 1].
  *
- * A denoiser is built from these calls: mdnmf_audio_read (mono, at the
- * model's rate) -> mdnmf_stft_forward (magnitudes m x frames, the matrix
- * the separator takes, and phases) -> mdnmf_separate -> mdnmf_stft_inverse
- * with the mixture's phases -> mdnmf_audio_write.
+ * A denoiser chains these calls: mdnmf_audio_read -> mdnmf_stft_forward
+ * (magnitudes m x frames, the matrix the separator takes, and phases) ->
+ * mdnmf_separate -> mdnmf_stft_inverse with the mixture's phases ->
+ * mdnmf_audio_write; mdnmf_separate_signal and mdnmf_denoiser (the signal
+ * pipeline, below) do the middle of it in one call.
  *
  * Every call here takes `message` (`size` bytes, may be NULL) for a
  * one-line reason on failure. */
@@ -578,6 +579,130 @@ MDNMF_API int mdnmf_bss_eval_sources(const float *const *references,
                                      int compute_permutation, mdnmf_bss_result *result,
                                      char *message, size_t size);
 
+/* ------------------------------------------------------- signal pipeline
+ * Separating and denoising recordings, and training a separator from them
+ * (SPEC §7), on the calls above: a model with an audio front end
+ * (mdnmf_model_audio) turns samples into one signal per source.
+ *
+ * A denoiser in a few calls:
+ *     mdnmf_model *model = mdnmf_model_load("speech.npz", &status, NULL, 0);
+ *     mdnmf_audio_read("noisy.wav", 0, &audio, NULL, 0);
+ *     float *speech = malloc(...), *noise = malloc(...), *out[2] = {speech, noise};
+ *     mdnmf_separate_signal(model, audio.samples, audio.length, audio.sample_rate,
+ *                           out, &error);
+ *     mdnmf_audio_write("clean.wav", speech, audio.length, audio.sample_rate, ...);
+ */
+
+/* Several signals, e.g. all the recordings of one kind.  Everything is
+ * borrowed from the caller for the duration of a call. */
+typedef struct mdnmf_signals {
+    const float *const *samples; /* count signals, lengths[k] >= 1 samples each */
+    const int64_t *lengths;
+    const int *sample_rates;     /* Hz of each signal, resampled where it differs
+                                    from the front end's (as mdnmf_resample);
+                                    NULL: all at the front end's rate */
+    int64_t count;               /* 0: no signals */
+} mdnmf_signals;
+
+/* The |STFT| frames of every signal side by side (SPEC §7: training
+ * material is the concatenation of the frames of all training files):
+ * signal k gives mdnmf_stft_frames(stft, its length at sample_rate) columns
+ * of an m x frames matrix (m = mdnmf_stft_bins).  With magnitudes NULL only
+ * *frames is set (call once to size the buffer).  sample_rate is the rate
+ * the STFT works at; it only matters when signals->sample_rates is set. */
+MDNMF_API int mdnmf_signals_magnitudes(mdnmf_stft *stft, int sample_rate,
+                                       const mdnmf_signals *signals, float *magnitudes,
+                                       int64_t *frames, mdnmf_error *error);
+
+/* The training signals of a separator, the signal-level twin of
+ * mdnmf_separation_data: each group becomes the matrix of its frames, and
+ * a group with count 0 is absent (NULL).  Which groups a mode needs is
+ * mdnmf_mode_describe's table; for a denoiser source 0 is the speech and
+ * the last source the noise: `semi` / `semi_adv` take clean[0] and the
+ * noisy recordings as mixtures, `std` / `adv` clean[0] and clean[1], `sup`
+ * paired clean recordings of every source with their mixtures. */
+typedef struct mdnmf_signal_data {
+    mdnmf_signals clean[MDNMF_MAX_SOURCES];        /* unpaired clean recordings per source */
+    mdnmf_signals mixtures;                        /* mixtures (noisy recordings) */
+    mdnmf_signals paired_clean[MDNMF_MAX_SOURCES]; /* signal k of each belongs to ... */
+    mdnmf_signals paired_mixtures;                 /* ... mixture k, and is as long */
+} mdnmf_signal_data;
+
+/* Train a separator from signals: the STFT of `audio` (hop_length and
+ * win_length 0 take the STFT's defaults) turns every group into frames,
+ * mdnmf_separator_fit(model, p, frames) fits, and the audio front end in
+ * use (defaults filled in) is attached to the model (mdnmf_model_set_audio).
+ * Signals are at audio->sample_rate unless their group gives rates.
+ * p->common's callbacks see the fit's epochs.  On failure the model keeps
+ * its previous basis (mdnmf_separator_fit's rule) and error holds the
+ * separator's message (also mdnmf_model_last_error).  Uses the model's
+ * thread pool (p->common.threads); one model, one thread at a time. */
+MDNMF_API int mdnmf_separator_fit_signals(mdnmf_model *model, const mdnmf_separator_params *p,
+                                          const mdnmf_audio_params *audio,
+                                          const mdnmf_signal_data *data, mdnmf_error *error);
+
+/* A separator of recordings: a model with an audio front end and two or
+ * more sources, its STFT plans and work buffers made once and reused by
+ * every call (grown to the longest recording seen).  The model is borrowed:
+ * it must outlive the denoiser, and while a call runs neither may be used
+ * from another thread.  Distinct denoisers on distinct models may run in
+ * distinct threads (see mdnmf_stft for FFTW's planner). */
+typedef struct mdnmf_denoiser mdnmf_denoiser;
+
+/* NULL on failure: MDNMF_ERR_STATE when the model has no audio front end or
+ * fewer than two sources, MDNMF_ERR_ARGUMENT when its front end is not a
+ * usable STFT (the message is the STFT's). */
+MDNMF_API mdnmf_denoiser *mdnmf_denoiser_create(mdnmf_model *model, mdnmf_error *error);
+/* NULL is a no-op.  The model is not freed. */
+MDNMF_API void mdnmf_denoiser_destroy(mdnmf_denoiser *denoiser);
+
+/* Separate one recording of `length` finite samples at `sample_rate` Hz (0:
+ * the model's rate) into estimates[s], s < the model's source count, each
+ * `length` samples, caller-allocated: resampled to the model's rate where
+ * it differs, STFT, mdnmf_separate with Wiener filtering, each source's
+ * magnitudes with the mixture's phases (SPEC §7), inverse STFT, and back
+ * at the recording's rate, trimmed or zero-padded to its length.  A silent
+ * recording (every sample 0) is MDNMF_ERR_DATA.  The sources add up to the
+ * recording (up to ε, clipping and resampling).  H starts from the model's
+ * seed as in mdnmf_transform, with params.test_epochs steps. */
+MDNMF_API int mdnmf_denoiser_separate(mdnmf_denoiser *denoiser, const float *samples,
+                                      int64_t length, int sample_rate, float *const *estimates,
+                                      mdnmf_error *error);
+
+/* Adapt the model to new recordings: SPEC §6 `semi` on their frames with
+ * the model's parameters (mdnmf_model_params: epochs, batch_size,
+ * test_epochs, seed, threads, on_epoch), warm-started, no clean data:
+ * every basis but the last stays as it is, the last (the noise) is learned
+ * afresh from Uniform(0,1).  Changes the model's bases. */
+MDNMF_API int mdnmf_denoiser_relearn_noise(mdnmf_denoiser *denoiser,
+                                           const mdnmf_signals *recordings, mdnmf_error *error);
+
+/* One-shot mdnmf_denoiser_separate: creates and destroys a denoiser (plans
+ * and buffers) per call; use a denoiser for many recordings. */
+MDNMF_API int mdnmf_separate_signal(mdnmf_model *model, const float *samples, int64_t length,
+                                    int sample_rate, float *const *estimates,
+                                    mdnmf_error *error);
+
+/* The largest |sample| (0 for silence, length 0 or samples NULL). */
+MDNMF_API float mdnmf_signal_peak(const float *samples, int64_t length);
+
+/* Peak normalisation (SPEC §8): every sample times 1 / peak, in place.  A
+ * silent signal is MDNMF_ERR_DATA and stays as it was. */
+MDNMF_API int mdnmf_signal_normalize_peak(float *samples, int64_t length, mdnmf_error *error);
+
+/* Speech and noise mixed at an input SNR in dB (SPEC §8): with P the sum
+ * of squares, a_0 = 1 and a_1 = sqrt(P_speech / (P_noise 10^(snr/10))),
+ * both divided by their sum (weights w_0, w_1 in float);
+ * speech_target = w_0 speech, noise_target = w_1 noise and mixture their
+ * sum, each `length` samples, caller-allocated.  So
+ * 10 log10(|speech_target|² / |noise_target|²) = snr_db.  Targets may be
+ * the inputs themselves (scaled in place), and the mixture either input.
+ * weights (optional, 2 doubles) receive w_0 and w_1.  Silent speech or
+ * noise is MDNMF_ERR_DATA. */
+MDNMF_API int mdnmf_mix_at_snr(const float *speech, const float *noise, int64_t length,
+                               double snr_db, float *mixture, float *speech_target,
+                               float *noise_target, double *weights, mdnmf_error *error);
+
 /* ---------------------------------------------------------- random search
  * SPEC §10: draw a separator's hyper-parameters from distributions, fit,
  * score the separations of held-out supervised pairs (k-fold
@@ -659,6 +784,12 @@ typedef struct mdnmf_search_trial {
 /* Return non-zero to stop the search (MDNMF_ERR_CANCELLED). */
 typedef int (*mdnmf_search_callback)(void *user, const mdnmf_search_trial *trial);
 
+/* A trial's values from the caller instead of the dimensions' draws:
+ * values[i] for dimension i (dimension_count of them), each one the
+ * dimension could take (whole for integers, an enum's number).  Return
+ * non-zero to stop the search (MDNMF_ERR_CANCELLED). */
+typedef int (*mdnmf_search_draw_callback)(void *user, int trial, double *values);
+
 typedef struct mdnmf_search {
     /* First member on purpose: tools address its fields by the same offsets
      * as in a bare mdnmf_separator_params.  The parameters of every trial
@@ -677,6 +808,22 @@ typedef struct mdnmf_search {
                                    (default 0) */
     mdnmf_search_callback on_trial; /* optional */
     void *on_trial_user;
+    /* Trials that start from given bases (the paper's data-poor search
+     * starts every method but NMF from the tuned NMF's bases): a separator
+     * of base.sources sources whose atom counts are base.d (no d
+     * dimension), borrowed and not changed.  Every trial's fits and the
+     * refit are warm-started from copies of its bases.  NULL (default):
+     * each fit starts as base.common.init says. */
+    const mdnmf_model *start;
+    /* 0 (default): fold f is a seeded random f-th share of the pairs;
+     * 1: fold f is the pairs [f n/k, (f+1) n/k) in their order. */
+    int contiguous_folds;
+    /* 0 (default): a trial's metric aggregates every pair's out-of-fold
+     * score; 1: it is the mean over the folds of each fold's aggregate.
+     * (Modes that do not train on pairs have one "fold": all pairs.) */
+    int score_per_fold;
+    mdnmf_search_draw_callback draw; /* optional: values from the caller */
+    void *draw_user;
 } mdnmf_search;
 
 typedef struct mdnmf_search_result {
@@ -708,10 +855,75 @@ MDNMF_API int mdnmf_search_check(const mdnmf_search *search, char *message, size
  * (e.g. more atoms than samples) scores -inf and the search goes on; any
  * other failure ends it.  Errors and messages go to `model`; with
  * search->refit the model then holds the best separator fitted on all data,
- * otherwise it is left as it was.  Fails (the last trial's status) when no
+ * otherwise it is left as it was.  A trial whose metric is not finite
+ * (e.g. NaN) counts as failed.  Fails (the last trial's status) when no
  * trial succeeded. */
 MDNMF_API int mdnmf_search_run(mdnmf_model *model, const mdnmf_search *search,
                                const mdnmf_separation_data *data, mdnmf_search_result *result);
+
+/* ------------------------------------------------- names and aggregation */
+
+/* The names of the library's enums, indexed by value and NULL-terminated:
+ * the words of the params JSON, the tools' options and the messages.
+ * Static, never freed. */
+MDNMF_API extern const char *const mdnmf_mode_names[];        /* "std", ..., "semi_adv" */
+MDNMF_API extern const char *const mdnmf_init_names[];        /* "exemplar", "random" */
+MDNMF_API extern const char *const mdnmf_true_sample_names[]; /* "std", "adv", "min" */
+MDNMF_API extern const char *const mdnmf_metric_names[];      /* "psnr", "mse" */
+MDNMF_API extern const char *const mdnmf_aggregate_names[];   /* "median", "mean" */
+
+typedef enum mdnmf_enum {
+    MDNMF_ENUM_MODE = 0,    /* mdnmf_mode */
+    MDNMF_ENUM_INIT,        /* mdnmf_init */
+    MDNMF_ENUM_TRUE_SAMPLE, /* mdnmf_true_sample */
+    MDNMF_ENUM_METRIC,      /* mdnmf_metric */
+    MDNMF_ENUM_AGGREGATE    /* mdnmf_aggregate */
+} mdnmf_enum;
+
+/* The name of `value` ("?" when out of range; static). */
+MDNMF_API const char *mdnmf_enum_name(mdnmf_enum kind, int value);
+/* The value named `name`; MDNMF_ERR_ARGUMENT naming the choices when it is
+ * none of them ("mode: 'x' is not one of: std, adv, ..."). */
+MDNMF_API int mdnmf_enum_value(mdnmf_enum kind, const char *name, int *value,
+                               mdnmf_error *error);
+
+/* How a separator mode uses a member of mdnmf_separation_data (or of
+ * mdnmf_signal_data). */
+typedef enum mdnmf_need {
+    MDNMF_NEED_IGNORED = 0,  /* not read: giving it is probably a mistake */
+    MDNMF_NEED_OPTIONAL = 1, /* used when given */
+    MDNMF_NEED_REQUIRED = 2  /* the fit fails without it */
+} mdnmf_need;
+
+/* SPEC §6's table: what a mode is and which data it needs. */
+typedef struct mdnmf_mode_info {
+    mdnmf_mode mode;
+    const char *name;   /* "semi_adv", as mdnmf_mode_names */
+    const char *method; /* the paper's name: "NMF", "MDNMF", "ENMF", "DNMF", ... */
+    mdnmf_need U;       /* clean data U[s] of the sources before the last
+                           (semi modes: not needed for a source whose basis a
+                           warm start keeps, see mdnmf_separator_fit) */
+    mdnmf_need U_last;  /* clean data of the last source */
+    mdnmf_need V;       /* mixtures */
+    mdnmf_need pairs;   /* U_sup of every source and V_sup */
+    int adversarial;    /* fits bases by MDNMF: tau_A and beta matter */
+    int trains;         /* 0 for exem: bases are picked, not trained */
+} mdnmf_mode_info;
+
+/* The row of `mode` (static), or NULL for an unknown mode. */
+MDNMF_API const mdnmf_mode_info *mdnmf_mode_describe(mdnmf_mode mode);
+
+/* One number from many (SPEC §9–§10): the median (the mean of the two
+ * middle values for an even count, as NumPy's median) or the mean of
+ * values[0..count), count >= 1.  Infinities take part; any NaN gives NaN.
+ * `values` is not changed (the median sorts a copy: MDNMF_ERR_MEMORY). */
+MDNMF_API int mdnmf_aggregate_values(const double *values, int64_t count,
+                                     mdnmf_aggregate how, double *result, mdnmf_error *error);
+/* The same over the finite values only; *finite (optional) receives their
+ * count, and the result is NaN when there is none. */
+MDNMF_API int mdnmf_aggregate_finite(const double *values, int64_t count,
+                                     mdnmf_aggregate how, double *result, int64_t *finite,
+                                     mdnmf_error *error);
 
 #ifdef __cplusplus
 }
