@@ -12,10 +12,10 @@
  *       recording's own rate and length.
  *
  * PATHS: a file, a folder (searched recursively) or @LIST.txt
- * (audio_paths.h).  Every step is a library call (reading, resampling,
- * STFT, separation, writing); this file chains them and turns failures
- * into one line naming the file.  Nothing is written unless everything
- * succeeded. */
+ * (audio_paths.h).  Every step is a library call (reading,
+ * mdnmf_separator_fit_signals, mdnmf_denoiser, writing); this file lists
+ * and reads the files, turns failures into one line naming the file, and
+ * stages the outputs: nothing is written unless everything succeeded. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "denoise.h"
@@ -37,129 +37,6 @@
 #include <unistd.h>
 
 #define NO_FIELD CLI_NO_FIELD
-
-/* ====================================================== shared front end */
-
-float cli_signal_peak(const float *signal, int64_t length)
-{
-    float peak = 0.0f;
-    for (int64_t i = 0; i < length; i++) {
-        float a = fabsf(signal[i]);
-        if (a > peak) {
-            peak = a;
-        }
-    }
-    return peak;
-}
-
-mdnmf_stft *cli_stft_for(const mdnmf_audio_params *audio, char *message, size_t size)
-{
-    int status = MDNMF_OK;
-    return mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length, &status,
-                             message, size);
-}
-
-static int frames_reserve(cli_frames *frames, int64_t columns)
-{
-    if (frames->n + columns <= frames->capacity) {
-        return MDNMF_OK;
-    }
-    int64_t capacity = frames->capacity ? frames->capacity : 1024;
-    while (capacity < frames->n + columns) {
-        capacity *= 2;
-    }
-    float *grown = realloc(frames->data, (size_t)(capacity * frames->m) * sizeof *grown);
-    if (!grown) {
-        return MDNMF_ERR_MEMORY;
-    }
-    frames->data = grown;
-    frames->capacity = capacity;
-    return MDNMF_OK;
-}
-
-int cli_frames_append(cli_frames *frames, mdnmf_stft *stft, const float *signal,
-                      int64_t length, char *message, size_t size)
-{
-    int64_t m = mdnmf_stft_bins(stft), count = mdnmf_stft_frames(stft, length);
-    if (frames->m == 0) {
-        frames->m = m;
-    }
-    if (frames_reserve(frames, count) != MDNMF_OK) {
-        snprintf(message, size, "out of memory for %" PRId64 " spectrogram frames",
-                 frames->n + count);
-        return MDNMF_ERR_MEMORY;
-    }
-    int status = mdnmf_stft_forward(stft, signal, length, frames->data + frames->n * m, NULL);
-    if (status != MDNMF_OK) {
-        snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
-        return status;
-    }
-    frames->n += count;
-    return MDNMF_OK;
-}
-
-void cli_frames_free(cli_frames *frames)
-{
-    free(frames->data);
-    memset(frames, 0, sizeof *frames);
-}
-
-/* A source's spectrum from the mixture's: its magnitude with the mixture's
- * phase, Z_s = Z ⊙ |Ẑ_s| / |Z| (SPEC §7).  The ratio of magnitudes scales
- * the complex value directly, so no phase angle is computed and turned back
- * into a complex number (atan2, cos and sin were a sixth of `apply`).  Where
- * the mixture is 0 its phase is 0, as atan2(0, 0). */
-static void apply_magnitude(const float *mixture, const float *mixture_magnitude,
-                            const float *magnitude, int64_t count, float *spectrum)
-{
-    for (int64_t i = 0; i < count; i++) {
-        float v = mixture_magnitude[i];
-        float scale = v > 0.0f ? magnitude[i] / v : 0.0f;
-        spectrum[2 * i] = v > 0.0f ? mixture[2 * i] * scale : magnitude[i];
-        spectrum[2 * i + 1] = mixture[2 * i + 1] * scale;
-    }
-}
-
-int cli_separate_recording(mdnmf_model *model, mdnmf_stft *stft, const float *signal,
-                           int64_t length, float *const *estimates, char *message, size_t size)
-{
-    int sources = mdnmf_model_source_count(model);
-    int64_t m = mdnmf_stft_bins(stft), frames = mdnmf_stft_frames(stft, length);
-    size_t count = (size_t)(m * frames);
-    float *magnitude = malloc(count * sizeof *magnitude);
-    float *mixture = malloc(2 * count * sizeof *mixture);
-    float *spectrum = malloc(2 * count * sizeof *spectrum);
-    float *parts[MDNMF_MAX_SOURCES] = {0};
-    int status = magnitude && mixture && spectrum ? MDNMF_OK : MDNMF_ERR_MEMORY;
-    for (int s = 0; s < sources && !status; s++) {
-        parts[s] = malloc(count * sizeof *parts[s]);
-        status = parts[s] ? MDNMF_OK : MDNMF_ERR_MEMORY;
-    }
-    if (status) {
-        snprintf(message, size, "out of memory for %" PRId64 " spectrogram frames", frames);
-    }
-    /* The library's magnitudes (what every other caller separates) and the
-     * complex values for the phases: two FFT passes, cheap next to NMF. */
-    if (!status && ((status = mdnmf_stft_forward(stft, signal, length, magnitude, NULL)) ||
-                    (status = mdnmf_stft_forward_complex(stft, signal, length, mixture)))) {
-        snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
-    }
-    if (!status && (status = mdnmf_separate(model, magnitude, m, frames, 1, parts))) {
-        snprintf(message, size, "%s", mdnmf_model_last_error(model));
-    }
-    for (int s = 0; s < sources && !status; s++) {
-        apply_magnitude(mixture, magnitude, parts[s], (int64_t)count, spectrum);
-        status = mdnmf_stft_inverse_complex(stft, spectrum, frames, estimates[s], length);
-        if (status) {
-            snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
-        }
-    }
-    for (int s = 0; s < sources; s++) {
-        free(parts[s]);
-    }
-    free(magnitude), free(mixture), free(spectrum);
-    return status;
-}
 
 /* ====================================================== command lines */
 
@@ -263,7 +140,7 @@ static void print_notes(const char *command, const char *group, const read_notes
 static int refuse_silence(const char *command, const char *path, const mdnmf_audio *audio,
                           const char *purpose)
 {
-    if (cli_signal_peak(audio->samples, audio->length) > 0.0f) {
+    if (mdnmf_signal_peak(audio->samples, audio->length) > 0.0f) {
         return 0;
     }
     cli_error(command, "%s: silent (all %" PRId64 " samples are 0): nothing to %s; remove it",
@@ -423,9 +300,18 @@ typedef struct fit_request {
     int given[FIT_OPTION_COUNT];
 } fit_request;
 
+/* The recordings of one group at the model's rate, as the library takes
+ * them. */
+typedef struct group_signals {
+    mdnmf_audio *audio;    /* one per file */
+    const float **samples; /* audio[k].samples */
+    int64_t *lengths;
+    size_t count;          /* read so far */
+} group_signals;
+
 typedef struct fit_run {
-    mdnmf_stft *stft;
-    cli_frames frames[GROUP_COUNT];
+    mdnmf_stft *stft;      /* the front end, checked before reading */
+    group_signals groups[GROUP_COUNT];
     mdnmf_model *model;
     cli_output loss_log;
     cli_progress progress; /* staged: per source, warm-up, joint fits */
@@ -586,34 +472,52 @@ static int resolve_sample_rate(fit_request *r)
     return 0;
 }
 
-/* Every file of a group at the model's rate, its frames appended. */
-static int read_group(const fit_request *r, const path_group *group, mdnmf_stft *stft,
-                      cli_frames *frames)
+static void group_signals_free(group_signals *read)
+{
+    for (size_t k = 0; k < read->count; k++) {
+        mdnmf_audio_free(&read->audio[k]);
+    }
+    free(read->audio), free(read->samples), free(read->lengths);
+    memset(read, 0, sizeof *read);
+}
+
+/* The group's recordings as the library takes them (count 0: none). */
+static mdnmf_signals signals_of(const group_signals *read)
+{
+    mdnmf_signals signals = {read->samples, read->lengths, NULL, (int64_t)read->count};
+    return signals;
+}
+
+/* Every file of a group at the model's rate. */
+static int read_group(const fit_request *r, const path_group *group, group_signals *read)
 {
     read_notes notes = {0};
-    for (size_t i = 0; i < group->files.count; i++) {
+    size_t files = group->files.count;
+    read->audio = calloc(files, sizeof *read->audio);
+    read->samples = calloc(files, sizeof *read->samples);
+    read->lengths = calloc(files, sizeof *read->lengths);
+    if (!read->audio || !read->samples || !read->lengths) {
+        cli_error(FIT_COMMAND, "out of memory for %zu %s files", files, group->name);
+        return -1;
+    }
+    for (size_t i = 0; i < files; i++) {
         const char *path = group->files.paths[i];
-        mdnmf_audio audio;
+        mdnmf_audio *audio = &read->audio[i];
         char message[1024] = "";
-        if (mdnmf_audio_read(path, r->sample_rate, &audio, message, sizeof message) !=
+        if (mdnmf_audio_read(path, r->sample_rate, audio, message, sizeof message) !=
             MDNMF_OK) {
             cli_error_about(FIT_COMMAND, path, message);
             return -1;
         }
-        int status = refuse_silence(FIT_COMMAND, path, &audio, "learn from");
-        if (!status && cli_frames_append(frames, stft, audio.samples, audio.length, message,
-                                         sizeof message) != MDNMF_OK) {
-            cli_error_about(FIT_COMMAND, path, message);
-            status = -1;
-        }
-        if (audio.file_rate != r->sample_rate && !notes.resampled++) {
-            notes.from_rate = audio.file_rate;
-        }
-        notes.mixed_down += audio.mixed_down;
-        mdnmf_audio_free(&audio);
-        if (status) {
+        read->samples[i] = audio->samples, read->lengths[i] = audio->length;
+        read->count++;
+        if (refuse_silence(FIT_COMMAND, path, audio, "learn from") != 0) {
             return -1;
         }
+        if (audio->file_rate != r->sample_rate && !notes.resampled++) {
+            notes.from_rate = audio->file_rate;
+        }
+        notes.mixed_down += audio->mixed_down;
     }
     if (!r->quiet) {
         print_notes(FIT_COMMAND, group->name, &notes, r->sample_rate);
@@ -635,8 +539,7 @@ static int read_fit_inputs(fit_request *r, fit_run *run)
         return -1;
     }
     for (int g = 0; g < GROUP_COUNT; g++) {
-        if (r->groups[g].files.count && read_group(r, &r->groups[g], run->stft,
-                                                   &run->frames[g]) != 0) {
+        if (r->groups[g].files.count && read_group(r, &r->groups[g], &run->groups[g]) != 0) {
             return -1;
         }
     }
@@ -666,16 +569,25 @@ static int create_fit_model(const fit_request *r, fit_run *run)
     return 0;
 }
 
-/* The library's message, with the group it concerns when it names one. */
-static void report_fit_failure(const fit_request *r, const fit_run *run, int status)
+/* The spectrogram frames a group gives. */
+static int64_t group_frames(const fit_run *run, int g)
 {
-    const char *message = mdnmf_model_last_error(run->model);
+    mdnmf_signals signals = signals_of(&run->groups[g]);
+    int64_t frames = 0;
+    mdnmf_signals_magnitudes(run->stft, 0, &signals, NULL, &frames, NULL);
+    return frames;
+}
+
+/* The library's message, with the group it concerns when it names one. */
+static void report_fit_failure(const fit_request *r, const fit_run *run, int status,
+                               const char *message)
+{
     if (status == MDNMF_ERR_SHAPE && strstr(message, "source 0")) {
         cli_error(FIT_COMMAND, "--speech: %s (%" PRId64 " frames): give more speech or "
-                  "fewer atoms", message, run->frames[GROUP_SPEECH].n);
+                  "fewer atoms", message, group_frames(run, GROUP_SPEECH));
     } else if (status == MDNMF_ERR_SHAPE && strstr(message, "source 1")) {
         cli_error(FIT_COMMAND, "--noise: %s (%" PRId64 " frames): give more noise or fewer "
-                  "atoms", message, run->frames[GROUP_NOISE].n);
+                  "atoms", message, group_frames(run, GROUP_NOISE));
     } else if (r->warm_start && status == MDNMF_ERR_SHAPE) {
         cli_error(FIT_COMMAND, "%s: %s", r->warm_start, message);
     } else {
@@ -687,12 +599,12 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
 {
     mdnmf_separator_params params = r->params;
     params.common.warm_start = r->warm_start != NULL;
-    mdnmf_separation_data data;
+    mdnmf_signal_data data;
     memset(&data, 0, sizeof data);
-    data.m = mdnmf_stft_bins(run->stft);
-    data.U[0] = run->frames[GROUP_SPEECH].data, data.n[0] = run->frames[GROUP_SPEECH].n;
-    data.U[1] = run->frames[GROUP_NOISE].data, data.n[1] = run->frames[GROUP_NOISE].n;
-    data.V = run->frames[GROUP_NOISY].data, data.n_V = run->frames[GROUP_NOISY].n;
+    data.clean[0] = signals_of(&run->groups[GROUP_SPEECH]);
+    data.clean[1] = signals_of(&run->groups[GROUP_NOISE]);
+    data.mixtures = signals_of(&run->groups[GROUP_NOISY]);
+    mdnmf_audio_params audio = {r->sample_rate, r->n_fft, r->hop_length, r->win_length};
     cli_progress *bar = &run->progress;
     bar->show_bar = cli_progress_bar_wanted(r->quiet);
     bar->adversarial = params.mode == MDNMF_MODE_ADV || params.mode == MDNMF_MODE_SEMI_ADV;
@@ -703,20 +615,15 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
         params.common.on_epoch_user = &run->progress;
         cli_interrupt_install();
     }
-    int status = mdnmf_separator_fit(run->model, &params, &data);
+    mdnmf_error error;
+    int status = mdnmf_separator_fit_signals(run->model, &params, &audio, &data, &error);
     cli_progress_end(bar);
     if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
         cli_error(FIT_COMMAND, "interrupted: nothing written");
         return CLI_EXIT_INTERRUPTED;
     }
     if (status != MDNMF_OK) {
-        report_fit_failure(r, run, status);
-        return CLI_EXIT_RUNTIME;
-    }
-    mdnmf_audio_params audio = {r->sample_rate, r->n_fft, mdnmf_stft_hop_length(run->stft),
-                                mdnmf_stft_win_length(run->stft)};
-    if (mdnmf_model_set_audio(run->model, &audio) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s", mdnmf_model_last_error(run->model));
+        report_fit_failure(r, run, status, error.message);
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
@@ -784,7 +691,7 @@ static int cli_denoise_fit(int argc, char **argv)
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);
     for (int g = 0; g < GROUP_COUNT; g++) {
-        cli_frames_free(&run.frames[g]);
+        group_signals_free(&run.groups[g]);
         cli_paths_free(&request->groups[g].files);
     }
     mdnmf_stft_destroy(run.stft);
@@ -846,14 +753,12 @@ typedef struct apply_request {
     int operand_count;
 } apply_request;
 
-/* One recording: as read (file rate, for the output) and at the model's
- * rate (what is separated). */
+/* One recording, at its file's own rate: the denoiser resamples it to the
+ * model's and its estimates back. */
 typedef struct recording {
     const char *path;
     char *stem;
-    mdnmf_audio audio;    /* at the file's own rate */
-    float *signal;        /* at the model's rate (audio.samples when equal) */
-    int64_t length;
+    mdnmf_audio audio;
 } recording;
 
 typedef struct apply_run {
@@ -862,7 +767,7 @@ typedef struct apply_run {
     size_t count;
     mdnmf_model *model;
     mdnmf_audio_params audio;
-    mdnmf_stft *stft;
+    mdnmf_denoiser *denoiser;
     int sources, written_sources;
     char *staging;        /* OUTDIR/.mdnmf-apply.XXXXXX: the outputs until all are done */
     char **destinations;  /* count x written_sources output paths */
@@ -1003,10 +908,10 @@ static int load_denoiser(const apply_request *r, apply_run *run)
         return CLI_EXIT_RUNTIME;
     }
     run->audio = *audio;
-    char message[512] = "";
-    run->stft = cli_stft_for(&run->audio, message, sizeof message);
-    if (!run->stft) {
-        cli_error(APPLY_COMMAND, "%s: unusable audio front end: %s", r->model, message);
+    mdnmf_error error;
+    run->denoiser = mdnmf_denoiser_create(run->model, &error);
+    if (!run->denoiser) {
+        cli_error(APPLY_COMMAND, "%s: unusable audio front end: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;
     }
     mdnmf_params params = *mdnmf_model_params(run->model);
@@ -1047,30 +952,6 @@ static int prepare_outdir(const apply_request *r, apply_run *run)
     return status;
 }
 
-/* Bring `in` (n samples at in_rate) to out_rate with exactly `length`
- * samples (trimmed or zero-padded); malloc'ed into *out. */
-static int resample_exactly(const char *path, const float *in, int64_t n, int in_rate,
-                            int out_rate, int64_t length, float **out)
-{
-    char message[512] = "";
-    int64_t produced = mdnmf_resampled_length(n, in_rate, out_rate);
-    float *resampled = produced > 0 ? malloc((size_t)produced * sizeof *resampled) : NULL;
-    float *exact = calloc((size_t)(length > 0 ? length : 1), sizeof *exact);
-    int status = resampled && exact ? mdnmf_resample(in, n, in_rate, out_rate, resampled,
-                                                     message, sizeof message)
-                                    : MDNMF_ERR_ARGUMENT;
-    if (status != MDNMF_OK) {
-        cli_error(APPLY_COMMAND, "%s: cannot convert %d Hz to %d Hz%s%s", path, in_rate,
-                  out_rate, message[0] ? ": " : "", message);
-        free(resampled), free(exact);
-        return -1;
-    }
-    memcpy(exact, resampled, (size_t)(produced < length ? produced : length) * sizeof *exact);
-    free(resampled);
-    *out = exact;
-    return 0;
-}
-
 static int read_recordings(const apply_request *r, apply_run *run)
 {
     read_notes notes = {0};
@@ -1087,22 +968,16 @@ static int read_recordings(const apply_request *r, apply_run *run)
         }
         notes.mixed_down += rec->audio.mixed_down;
         if (rec->audio.sample_rate == rate) {
-            rec->signal = rec->audio.samples;
-            rec->length = rec->audio.length;
             continue;
         }
         if (!notes.resampled++) {
             notes.from_rate = rec->audio.sample_rate;
         }
-        rec->length = mdnmf_resampled_length(rec->audio.length, rec->audio.sample_rate, rate);
-        if (rec->length <= 0 ||
-            resample_exactly(rec->path, rec->audio.samples, rec->audio.length,
-                             rec->audio.sample_rate, rate, rec->length, &rec->signal) != 0) {
-            if (rec->length <= 0) {
-                cli_error(APPLY_COMMAND, "%s: cannot convert %d Hz to the model's %d Hz "
-                          "(rates must lie in %d..%d Hz)", rec->path, rec->audio.sample_rate,
-                          rate, MDNMF_AUDIO_MIN_RATE, MDNMF_AUDIO_MAX_RATE);
-            }
+        /* Refused before any work, not when its turn comes. */
+        if (mdnmf_resampled_length(rec->audio.length, rec->audio.sample_rate, rate) <= 0) {
+            cli_error(APPLY_COMMAND, "%s: cannot convert %d Hz to the model's %d Hz (rates "
+                      "must lie in %d..%d Hz)", rec->path, rec->audio.sample_rate, rate,
+                      MDNMF_AUDIO_MIN_RATE, MDNMF_AUDIO_MAX_RATE);
             return -1;
         }
     }
@@ -1112,46 +987,42 @@ static int read_recordings(const apply_request *r, apply_run *run)
     return 0;
 }
 
-/* --relearn-noise: mode semi on the recordings' frames with the speech
- * basis frozen (no clean speech given, warm start from the model), so only
- * the noise basis moves (SPEC §6). */
+/* --relearn-noise: the library's re-learning of the noise basis from the
+ * recordings (speech basis fixed), with the progress bar. */
 static int relearn_noise(const apply_request *r, apply_run *run)
 {
-    cli_frames frames = {0};
-    char message[512] = "";
-    for (size_t i = 0; i < run->count; i++) {
-        if (cli_frames_append(&frames, run->stft, run->recordings[i].signal,
-                              run->recordings[i].length, message, sizeof message) != MDNMF_OK) {
-            cli_error_about(APPLY_COMMAND, run->recordings[i].path, message);
-            cli_frames_free(&frames);
-            return CLI_EXIT_RUNTIME;
-        }
+    const float **samples = calloc(run->count, sizeof *samples);
+    int64_t *lengths = calloc(run->count, sizeof *lengths);
+    int *rates = calloc(run->count, sizeof *rates);
+    if (!samples || !lengths || !rates) {
+        free(samples), free(lengths), free(rates);
+        cli_error(APPLY_COMMAND, "out of memory");
+        return CLI_EXIT_RUNTIME;
     }
-    mdnmf_separator_params params = *mdnmf_model_separator_params(run->model);
-    params.common = *mdnmf_model_params(run->model); /* with the overrides */
-    params.common.d = 1;
-    params.mode = MDNMF_MODE_SEMI;
-    params.common.warm_start = 1;
-    mdnmf_separation_data data;
-    memset(&data, 0, sizeof data);
-    data.m = frames.m;
-    data.V = frames.data;
-    data.n_V = frames.n;
+    for (size_t i = 0; i < run->count; i++) {
+        samples[i] = run->recordings[i].audio.samples;
+        lengths[i] = run->recordings[i].audio.length;
+        rates[i] = run->recordings[i].audio.sample_rate;
+    }
+    mdnmf_signals recordings = {samples, lengths, rates, (int64_t)run->count};
+    mdnmf_params params = *mdnmf_model_params(run->model);
     run->bar.show_bar = cli_progress_bar_wanted(r->quiet);
     if (run->bar.show_bar) {
-        params.common.on_epoch = cli_progress_on_epoch;
-        params.common.on_epoch_user = &run->bar;
+        params.on_epoch = cli_progress_on_epoch;
+        params.on_epoch_user = &run->bar;
+        mdnmf_model_set_params(run->model, &params);
         cli_interrupt_install();
     }
-    int status = mdnmf_separator_fit(run->model, &params, &data);
+    mdnmf_error error;
+    int status = mdnmf_denoiser_relearn_noise(run->denoiser, &recordings, &error);
     cli_progress_end(&run->bar);
-    cli_frames_free(&frames);
+    free(samples), free(lengths), free(rates);
     if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
         cli_error(APPLY_COMMAND, "interrupted: nothing written");
         return CLI_EXIT_INTERRUPTED;
     }
     if (status != MDNMF_OK) {
-        cli_error(APPLY_COMMAND, "--relearn-noise: %s", mdnmf_model_last_error(run->model));
+        cli_error(APPLY_COMMAND, "--relearn-noise: %s", error.message);
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
@@ -1198,7 +1069,7 @@ static char *staged_path(const apply_run *run, size_t k)
     return path;
 }
 
-/* Estimate `source` of a recording back at the file's rate and length,
+/* Estimate `source` of a recording (at the file's rate and length),
  * written under its staged name (output k). */
 static int write_estimate(const apply_request *r, apply_run *run, const recording *rec,
                           const float *estimate, size_t k)
@@ -1209,24 +1080,15 @@ static int write_estimate(const apply_request *r, apply_run *run, const recordin
         cli_error(APPLY_COMMAND, "%s: is a folder: give another -o or remove it", destination);
         return -1;
     }
-    const float *samples = estimate;
-    float *converted = NULL;
-    if (rec->audio.sample_rate != run->audio.sample_rate) {
-        if (resample_exactly(rec->path, estimate, rec->length, run->audio.sample_rate,
-                             rec->audio.sample_rate, rec->audio.length, &converted) != 0) {
-            return -1;
-        }
-        samples = converted;
-    }
     char message[1024] = "";
     char *staged = staged_path(run, k);
-    int status = staged ? mdnmf_audio_write(staged, samples, rec->audio.length,
+    int status = staged ? mdnmf_audio_write(staged, estimate, rec->audio.length,
                                             rec->audio.sample_rate,
                                             r->float_output ? MDNMF_AUDIO_FLOAT
                                                             : MDNMF_AUDIO_PCM16,
                                             message, sizeof message)
                         : MDNMF_ERR_MEMORY;
-    free(converted), free(staged);
+    free(staged);
     if (status != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: %s", destination,
                   message[0] ? message : "cannot write (out of memory)");
@@ -1239,18 +1101,19 @@ static int denoise_recording(const apply_request *r, apply_run *run, size_t inde
 {
     const recording *rec = &run->recordings[index];
     float *estimates[MDNMF_MAX_SOURCES] = {0};
-    char message[1024] = "";
     int status = 0;
     for (int s = 0; s < run->sources && !status; s++) {
-        estimates[s] = malloc((size_t)rec->length * sizeof *estimates[s]);
+        estimates[s] = malloc((size_t)rec->audio.length * sizeof *estimates[s]);
         if (!estimates[s]) {
             cli_error(APPLY_COMMAND, "%s: out of memory", rec->path);
             status = -1;
         }
     }
-    if (!status && cli_separate_recording(run->model, run->stft, rec->signal, rec->length,
-                                          estimates, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(APPLY_COMMAND, rec->path, message);
+    mdnmf_error error;
+    if (!status && mdnmf_denoiser_separate(run->denoiser, rec->audio.samples, rec->audio.length,
+                                           rec->audio.sample_rate, estimates,
+                                           &error) != MDNMF_OK) {
+        cli_error_about(APPLY_COMMAND, rec->path, error.message);
         status = -1;
     }
     for (int s = 0; s < run->written_sources && !status; s++) {
@@ -1340,15 +1203,12 @@ static void release_apply(const apply_request *r, apply_run *run, int failed)
     }
     for (size_t i = 0; run->recordings && i < run->count; i++) {
         recording *rec = &run->recordings[i];
-        if (rec->signal != rec->audio.samples) {
-            free(rec->signal);
-        }
         mdnmf_audio_free(&rec->audio);
         free(rec->stem);
     }
     free(run->recordings);
     cli_paths_free(&run->files);
-    mdnmf_stft_destroy(run->stft);
+    mdnmf_denoiser_destroy(run->denoiser);
     mdnmf_model_destroy(run->model);
 }
 

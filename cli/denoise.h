@@ -1,7 +1,7 @@
-/* The speech front end shared by `mdnmf denoise` and `mdnmf experiment
- * speech` (SPEC §7): magnitude frames of recordings as training material,
- * and one recording separated into its sources by a separator model.
- * Everything is a library call; these functions only chain them. */
+/* The speech front end as `mdnmf experiment speech` calls it (SPEC §7),
+ * wrappers of the library's signal pipeline (denoise_front_end.c), until
+ * the experiment calls the library itself.  `mdnmf denoise` calls the
+ * library directly. */
 #ifndef MDNMF_CLI_DENOISE_H
 #define MDNMF_CLI_DENOISE_H
 

@@ -137,25 +137,14 @@ static int read_pairs(const eval_request *r, eval_data *data)
     return 0;
 }
 
-static int compare_doubles(const void *a, const void *b)
+/* Median or mean over the samples (the library's aggregate). */
+static double aggregate(const double *values, int64_t n, mdnmf_aggregate how)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median (mean of the two middle values for an even count) or mean;
- * sorts `values`. */
-static double aggregate(double *values, int64_t n, mdnmf_aggregate how)
-{
-    if (how == MDNMF_AGGREGATE_MEAN) {
-        double sum = 0.0;
-        for (int64_t j = 0; j < n; j++) {
-            sum += values[j];
-        }
-        return sum / (double)n;
+    double result = NAN;
+    if (mdnmf_aggregate_values(values, n, how, &result, NULL) != MDNMF_OK) {
+        return NAN; /* out of memory: printed as null */
     }
-    qsort(values, (size_t)n, sizeof *values, compare_doubles);
-    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+    return result;
 }
 
 static int measure(const eval_request *r, eval_data *data)

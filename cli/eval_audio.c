@@ -133,11 +133,9 @@ static void print_list(const char *key, const double *values, int count)
 
 static double mean(const double *values, int count)
 {
-    double sum = 0.0;
-    for (int s = 0; s < count; s++) {
-        sum += values[s];
-    }
-    return sum / count;
+    double result = NAN;
+    mdnmf_aggregate_values(values, count, MDNMF_AGGREGATE_MEAN, &result, NULL);
+    return result;
 }
 
 static void print_head(audio_metric metric, const audio_set *set, double value)

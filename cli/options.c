@@ -20,12 +20,6 @@ _Static_assert(sizeof(mdnmf_mode) == sizeof(int), "enum fields must be int-sized
 _Static_assert(sizeof(mdnmf_metric) == sizeof(int), "enum fields must be int-sized");
 _Static_assert(sizeof(mdnmf_aggregate) == sizeof(int), "enum fields must be int-sized");
 
-const char *const cli_init_names[] = {"exemplar", "random", NULL};
-const char *const cli_true_sample_names[] = {"std", "adv", "min", NULL};
-const char *const cli_metric_names[] = {"psnr", "mse", NULL};
-const char *const cli_aggregate_names[] = {"median", "mean", NULL};
-const char *const cli_mode_names[] = {"std",  "adv",  "exem",     "sup",
-                                      "full", "semi", "semi_adv", NULL};
 const char cli_required[] = "required";
 
 void cli_error(const char *command, const char *format, ...)

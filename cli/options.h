@@ -164,12 +164,13 @@ int cli_parse_choice(const char *command, const char *option, const char *text,
 /* default_text of a required option: the usage shows "(required)". */
 extern const char cli_required[];
 
-/* Names of the library's enums, indexed by their values. */
-extern const char *const cli_init_names[];        /* exemplar, random, NULL */
-extern const char *const cli_true_sample_names[]; /* std, adv, min, NULL */
-extern const char *const cli_metric_names[];      /* psnr, mse, NULL (mdnmf_metric) */
-extern const char *const cli_aggregate_names[];   /* median, mean, NULL */
-extern const char *const cli_mode_names[];        /* std, adv, exem, sup, full, semi,
-                                                     semi_adv, NULL (mdnmf_mode) */
+/* Names of the library's enums, indexed by their values and NULL-terminated:
+ * the library's own tables (mdnmf_mode_names, ...), under the names the
+ * option tables use. */
+#define cli_init_names mdnmf_init_names               /* exemplar, random */
+#define cli_true_sample_names mdnmf_true_sample_names /* std, adv, min */
+#define cli_metric_names mdnmf_metric_names           /* psnr, mse (mdnmf_metric) */
+#define cli_aggregate_names mdnmf_aggregate_names     /* median, mean */
+#define cli_mode_names mdnmf_mode_names               /* std, ..., semi_adv (mdnmf_mode) */
 
 #endif

@@ -73,19 +73,13 @@ static double sample_psnr(double peak, double squared_error, int64_t m)
     return 20.0 * log10(peak / rmse);
 }
 
-static int compare_doubles(const void *a, const void *b)
+/* The median of the per-sample PSNRs (the library's aggregate); NaN if
+ * out of memory (printed as null). */
+static double median(const double *values, int64_t count)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* The median (the mean of the two middle values for an even count);
- * sorts `values`. */
-static double median(double *values, int64_t count)
-{
-    qsort(values, (size_t)count, sizeof *values, compare_doubles);
-    int64_t middle = count / 2;
-    return count % 2 ? values[middle] : 0.5 * (values[middle - 1] + values[middle]);
+    double result = NAN;
+    mdnmf_aggregate_values(values, count, MDNMF_AGGREGATE_MEDIAN, &result, NULL);
+    return result;
 }
 
 /* Per-sample statistics of one residual column u - W h and its data u. */

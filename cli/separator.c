@@ -62,20 +62,24 @@ static const cli_command FIT_USAGE = {
     FIT_OPTION_COUNT,
 };
 
-/* Which data each mode reads (SPEC §6); the library says what is missing,
- * the tool refuses what would be silently ignored. */
+/* Which data each mode reads (the library's table of SPEC §6); the
+ * library says what is missing, the tool refuses what would be silently
+ * ignored. */
 typedef struct mode_data {
     int sources;   /* --source: 1 every source, 2 all but the last (semi), 0 none */
     int mixed;     /* --mixed used */
     int pairs;     /* --sup-source / --sup-mixed used */
 } mode_data;
 
-static const mode_data MODE_DATA[] = {
-    [MDNMF_MODE_STD] = {1, 0, 0},  [MDNMF_MODE_ADV] = {1, 1, 0},
-    [MDNMF_MODE_EXEM] = {1, 0, 0}, [MDNMF_MODE_SUP] = {0, 0, 1},
-    [MDNMF_MODE_FULL] = {1, 1, 1}, [MDNMF_MODE_SEMI] = {2, 1, 0},
-    [MDNMF_MODE_SEMI_ADV] = {2, 1, 0},
-};
+static mode_data mode_uses(mdnmf_mode mode)
+{
+    const mdnmf_mode_info *info = mdnmf_mode_describe(mode);
+    mode_data uses = {info->U == MDNMF_NEED_IGNORED        ? 0
+                      : info->U_last == MDNMF_NEED_IGNORED ? 2
+                                                           : 1,
+                      info->V != MDNMF_NEED_IGNORED, info->pairs != MDNMF_NEED_IGNORED};
+    return uses;
+}
 
 typedef struct fit_request {
     cli_separation_files files;
@@ -110,13 +114,13 @@ static int store_fit_option(void *context, const cli_option *option, const char 
 
 static const char *mode_name(mdnmf_mode mode)
 {
-    return cli_mode_names[mode];
+    return mdnmf_enum_name(MDNMF_ENUM_MODE, (int)mode);
 }
 
 /* Data the mode would ignore is refused: the user meant something else. */
 static int refuse_unused_data(const fit_request *r)
 {
-    const mode_data *uses = &MODE_DATA[r->params.mode];
+    const mode_data use = mode_uses(r->params.mode), *uses = &use;
     const char *unused = r->files.source_count && !uses->sources ? "--source"
                          : r->files.mixed && !uses->mixed        ? "--mixed"
                          : r->files.sup_count && !uses->pairs    ? "--sup-source"
@@ -135,7 +139,7 @@ static int refuse_unused_data(const fit_request *r)
  * the --sup-source files where the mode has no --source; both must agree. */
 static int count_sources(const fit_request *r, int *sources, const char **hint)
 {
-    const mode_data *uses = &MODE_DATA[r->params.mode];
+    const mode_data use = mode_uses(r->params.mode), *uses = &use;
     if (!r->files.source_count && !r->files.sup_count && !r->files.mixed &&
         !r->files.sup_mixed) {
         cli_error(FIT_COMMAND, "no training data: give %s (see 'mdnmf separator fit --help')",

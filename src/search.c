@@ -1,5 +1,6 @@
 /* Random hyper-parameter search over separators (SPEC §10): draw, fit,
  * score by k-fold cross-validation over the supervised pairs, keep the best. */
+#include "error.h"
 #include "internal.h"
 #include "linalg.h"
 #include "rng.h"
@@ -338,6 +339,7 @@ typedef struct search_run {
     double *column_scores;    /* pairs: one source's scores of a fold */
     double *mixture_scores;   /* pairs: mean over sources, per pair */
     double *values;           /* dimension_count */
+    double fold_metric_sum;   /* score_per_fold: Σ over folds of each fold's aggregate */
     char message[512];        /* the current trial's failure */
 } search_run;
 
@@ -372,13 +374,16 @@ static int allocate_run(search_run *run)
 }
 
 /* Fold f holds the pairs at positions [f n/k, (f+1) n/k) of a seeded
- * permutation: sizes differ by at most one. */
+ * permutation (or of the pairs in order): sizes differ by at most one. */
 static void assign_folds(search_run *run)
 {
     int64_t n = run->pairs, k = run->search->folds;
     rng r;
     rng_seed(&r, run->search->seed, FOLD_STREAM);
     rng_permutation(&r, run->split.train, n); /* scratch */
+    if (run->search->contiguous_folds)
+        for (int64_t j = 0; j < n; j++)
+            run->split.train[j] = j;
     for (int64_t f = 0; f < k; f++)
         for (int64_t at = f * n / k; at < (f + 1) * n / k; at++)
             run->fold_of[run->split.train[at]] = f;
@@ -450,6 +455,35 @@ static int score_fold(search_run *run, mdnmf_model *fitted)
     return MDNMF_OK;
 }
 
+/* Copies of the start model's bases into `model`, for a warm start. */
+static int adopt_start(mdnmf_model *model, const mdnmf_model *start)
+{
+    int64_t m = start->m, atoms = start->atoms;
+    float *W = malloc((size_t)(m * atoms) * sizeof *W);
+    float *mu_H = malloc((size_t)atoms * sizeof *mu_H);
+    int64_t *components = malloc((size_t)start->sources * sizeof *components);
+    if (!W || !mu_H || !components) {
+        free(W), free(mu_H), free(components);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for the start bases");
+    }
+    memcpy(W, start->W, (size_t)(m * atoms) * sizeof *W);
+    memcpy(mu_H, start->mu_H, (size_t)atoms * sizeof *mu_H);
+    memcpy(components, start->components, (size_t)start->sources * sizeof *components);
+    model_adopt_sources(model, W, mu_H, m, start->sources, components);
+    return MDNMF_OK;
+}
+
+/* Fit `p` on `data` into `model`: from search->start's bases when given,
+ * else as p->common.init says. */
+static int fit_separator(const mdnmf_search *search, mdnmf_model *model,
+                         const mdnmf_separator_params *p, const mdnmf_separation_data *data)
+{
+    mdnmf_separator_params params = *p;
+    params.common.warm_start = search->start != NULL;
+    int status = search->start ? adopt_start(model, search->start) : MDNMF_OK;
+    return status ? status : mdnmf_separator_fit(model, &params, data);
+}
+
 /* Fit a fresh separator on `train`; its failure message lands in
  * run->message. */
 static int fit_fold(search_run *run, const mdnmf_separator_params *p,
@@ -465,9 +499,7 @@ static int fit_fold(search_run *run, const mdnmf_separator_params *p,
                  mdnmf_strerror(status));
         return status;
     }
-    mdnmf_separator_params params = *p;
-    params.common.warm_start = 0;
-    status = mdnmf_separator_fit(*fitted, &params, train);
+    status = fit_separator(run->search, *fitted, p, train);
     if (status)
         snprintf(run->message, sizeof run->message, "%s", mdnmf_model_last_error(*fitted));
     return status;
@@ -484,9 +516,26 @@ static int fit_and_score_once(search_run *run, const mdnmf_separator_params *p,
     return status;
 }
 
+/* score_per_fold: the fold's aggregate over its test pairs, added up. */
+static int add_fold_metric(search_run *run)
+{
+    const fold_split *split = &run->split;
+    for (int64_t k = 0; k < split->n_test; k++)
+        run->column_scores[k] = run->mixture_scores[split->test[k]];
+    double metric = NAN;
+    mdnmf_error error;
+    int status = mdnmf_aggregate_values(run->column_scores, split->n_test,
+                                        run->search->aggregate, &metric, &error);
+    if (status)
+        snprintf(run->message, sizeof run->message, "%s", error.message);
+    run->fold_metric_sum += metric;
+    return status;
+}
+
 /* Every pair's score from a fit that did not see it. */
 static int cross_validate(search_run *run, const mdnmf_separator_params *p)
 {
+    run->fold_metric_sum = 0.0;
     if (!trains_on_pairs(p->mode)) {
         score_all_pairs(run);
         return fit_and_score_once(run, p, run->data);
@@ -500,29 +549,53 @@ static int cross_validate(search_run *run, const mdnmf_separator_params *p)
         for (int s = 0; s < run->S; s++)
             train.U_sup[s] = run->train_U[s];
         int status = fit_and_score_once(run, p, &train);
+        if (!status && run->search->score_per_fold)
+            status = add_fold_metric(run);
         if (status)
             return status;
     }
     return MDNMF_OK;
 }
 
-static int compare_doubles(const void *a, const void *b)
+/* The trial's metric: the aggregate over all pairs, or with score_per_fold
+ * the mean of the folds' aggregates. */
+static int trial_metric(search_run *run, mdnmf_mode mode, double *metric)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    if (run->search->score_per_fold && trains_on_pairs(mode)) {
+        *metric = run->fold_metric_sum / run->search->folds;
+        return MDNMF_OK;
+    }
+    mdnmf_error error;
+    int status = mdnmf_aggregate_values(run->mixture_scores, run->pairs, run->search->aggregate,
+                                        metric, &error);
+    if (status)
+        snprintf(run->message, sizeof run->message, "%s", error.message);
+    return status;
 }
 
-/* Median (mean of the middle two for an even count) or mean; sorts. */
-static double aggregate(double *values, int64_t n, mdnmf_aggregate how)
+/* The trial's values: the caller's (search->draw, each checked) or drawn
+ * from the dimensions. */
+static int trial_values(search_run *run, rng *draws, int t)
 {
-    if (how == MDNMF_AGGREGATE_MEAN) {
-        double sum = 0.0;
-        for (int64_t j = 0; j < n; j++)
-            sum += values[j];
-        return sum / (double)n;
+    const mdnmf_search *search = run->search;
+    if (!search->draw) {
+        for (int i = 0; i < search->dimension_count; i++)
+            run->values[i] = draw_value(draws, &search->dimensions[i]);
+        return MDNMF_OK;
     }
-    qsort(values, (size_t)n, sizeof *values, compare_doubles);
-    return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
+    if (search->draw(search->draw_user, t, run->values))
+        return model_fail(run->report, MDNMF_ERR_CANCELLED, "search stopped before trial %d", t);
+    for (int i = 0; i < search->dimension_count; i++) {
+        const mdnmf_search_dimension *dim = &search->dimensions[i];
+        const char *problem = value_problem(&PARAMS[dim->param], run->values[i]);
+        if (problem) {
+            char name[64];
+            dimension_name(dim, name, sizeof name);
+            return model_fail(run->report, MDNMF_ERR_ARGUMENT, "trial %d: %s: %g: %s", t, name,
+                              run->values[i], problem);
+        }
+    }
+    return MDNMF_OK;
 }
 
 /* A failure that belongs to the drawn values, not to the search. */
@@ -535,12 +608,20 @@ static int run_trial(search_run *run, rng *draws, int t, mdnmf_search_result *re
 {
     const mdnmf_search *search = run->search;
     mdnmf_separator_params p = search->base;
-    for (int i = 0; i < search->dimension_count; i++) {
-        run->values[i] = draw_value(draws, &search->dimensions[i]);
+    int status = trial_values(run, draws, t);
+    if (status)
+        return status;
+    for (int i = 0; i < search->dimension_count; i++)
         apply_value(&p, &search->dimensions[i], run->values[i]);
-    }
     run->message[0] = '\0';
-    int status = cross_validate(run, &p);
+    status = cross_validate(run, &p);
+    double metric = NAN;
+    if (!status)
+        status = trial_metric(run, p.mode, &metric);
+    if (!status && !isfinite(metric)) {
+        snprintf(run->message, sizeof run->message, "no finite score (%g)", metric);
+        status = MDNMF_ERR_DIVERGED;
+    }
     if (status && !trial_may_fail(status)) {
         if (status == MDNMF_ERR_CANCELLED)
             return model_fail(run->report, status, "search cancelled in trial %d", t);
@@ -553,7 +634,7 @@ static int run_trial(search_run *run, rng *draws, int t, mdnmf_search_result *re
         trial.score = -INFINITY;
         result->failed_trials++;
     } else {
-        trial.metric = aggregate(run->mixture_scores, run->pairs, search->aggregate);
+        trial.metric = metric;
         trial.score = search->metric == MDNMF_METRIC_PSNR ? trial.metric : -trial.metric;
         trial.best = result->best_trial < 0 || trial.score > result->best_score;
     }
@@ -593,12 +674,14 @@ static int check_pairs(search_run *run)
 static int check_mode_data(search_run *run, mdnmf_mode mode)
 {
     const mdnmf_separation_data *x = run->data;
-    const char *name = separator_mode_name(mode);
-    int semi = mode == MDNMF_MODE_SEMI || mode == MDNMF_MODE_SEMI_ADV;
-    if (semi && !x->V)
+    const mdnmf_mode_info *info = mdnmf_mode_describe(mode);
+    const char *name = info->name;
+    if (info->V == MDNMF_NEED_REQUIRED && !x->V)
         return model_fail(run->report, MDNMF_ERR_ARGUMENT,
                           "mode %s needs mixtures (the last source is learned from them)", name);
-    int clean = mode == MDNMF_MODE_SUP ? 0 : semi ? run->S - 1 : run->S;
+    int clean = info->U != MDNMF_NEED_REQUIRED        ? 0
+                : info->U_last != MDNMF_NEED_REQUIRED ? run->S - 1
+                                                      : run->S;
     for (int s = 0; s < clean; s++)
         if (!x->U[s])
             return model_fail(run->report, MDNMF_ERR_ARGUMENT,
@@ -624,11 +707,35 @@ static int check_modes(search_run *run)
     return check_mode_data(run, mode);
 }
 
+/* The start bases fit every trial: same sources, atoms and features. */
+static int check_start(search_run *run)
+{
+    const mdnmf_search *search = run->search;
+    const mdnmf_model *start = search->start;
+    if (!start)
+        return MDNMF_OK;
+    for (int i = 0; i < search->dimension_count; i++)
+        if (search->dimensions[i].param == MDNMF_SEARCH_D)
+            return model_fail(run->report, MDNMF_ERR_ARGUMENT,
+                              "start: trials warm-started from given bases cannot draw d");
+    int same = start->W && start->m == run->m && start->sources == run->S;
+    for (int s = 0; same && s < run->S; s++)
+        same = start->components[s] == search->base.d[s];
+    if (!same)
+        return model_fail(run->report, MDNMF_ERR_SHAPE,
+                          "start: the bases (%d sources, %lld rows) do not match the search's "
+                          "sources, atoms (base.d) and features", start->sources,
+                          (long long)start->m);
+    return MDNMF_OK;
+}
+
 static int start_run(search_run *run)
 {
     if (run->data->m < 1)
         return model_fail(run->report, MDNMF_ERR_SHAPE, "the data has no features (m = 0)");
-    int status = check_pairs(run);
+    int status = check_start(run);
+    if (!status)
+        status = check_pairs(run);
     if (!status)
         status = check_modes(run);
     if (!status)
@@ -659,10 +766,7 @@ int mdnmf_search_run(mdnmf_model *model, const mdnmf_search *search,
     for (int t = 0; t < search->trials && !status; t++)
         status = run_trial(&run, &draws, t, result);
     free_run(&run);
-    if (!status && search->refit) {
-        mdnmf_separator_params best = result->best;
-        best.common.warm_start = 0;
-        status = mdnmf_separator_fit(model, &best, data);
-    }
+    if (!status && search->refit)
+        status = fit_separator(search, model, &result->best, data);
     return status;
 }

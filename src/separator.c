@@ -13,23 +13,6 @@
 /* The separator's own random stream (after the true/adversarial streams). */
 #define SEPARATOR_STREAM 2
 
-static const char *mode_names[] = {"std", "adv", "exem", "sup", "full", "semi", "semi_adv"};
-
-const char *separator_mode_name(mdnmf_mode mode)
-{
-    return (unsigned)mode < sizeof mode_names / sizeof *mode_names ? mode_names[mode] : "?";
-}
-
-int separator_mode_from_name(const char *name, mdnmf_mode *mode)
-{
-    for (unsigned i = 0; i < sizeof mode_names / sizeof *mode_names; i++)
-        if (strcmp(name, mode_names[i]) == 0) {
-            *mode = (mdnmf_mode)i;
-            return 1;
-        }
-    return 0;
-}
-
 void mdnmf_separator_params_default(mdnmf_separator_params *p, int sources)
 {
     if (!p)

@@ -578,10 +578,155 @@ static void test_callback_stops_the_search(void **state)
                      MDNMF_ERR_ARGUMENT);
 }
 
+/* ------------------------------------------------------------ given start */
+
+/* The bases every warm-started trial starts from: NMF on the clean data
+ * (deterministic, so each call gives the same model). */
+static mdnmf_model *start_model(void)
+{
+    problem *x = make_problem();
+    mdnmf_separator_params p;
+    mdnmf_separator_params_default(&p, S);
+    p.d[0] = p.d[1] = 3;
+    p.common.epochs = 4;
+    p.common.test_epochs = 10;
+    p.common.threads = 1;
+    mdnmf_model *model = new_model();
+    assert_int_equal(mdnmf_separator_fit(model, &p, &x->data), MDNMF_OK);
+    return model;
+}
+
+typedef struct fixed_draws {
+    double values[2];
+    int calls;
+} fixed_draws;
+
+static int give_fixed_values(void *user, int trial, double *values)
+{
+    fixed_draws *draws = user;
+    (void)trial;
+    memcpy(values, draws->values, sizeof draws->values);
+    draws->calls++;
+    return 0;
+}
+
+/* The data-poor protocol of the paper's image experiment: values from the
+ * caller, every fit warm-started from given bases, fold f the pairs
+ * [f n/k, (f+1) n/k) in order, and the metric the mean over folds of each
+ * fold's median.  Recomputed here fold by fold from separate fits. */
+static void test_warm_started_trials_with_contiguous_folds(void **state)
+{
+    (void)state;
+    problem *x = make_problem();
+    mdnmf_model *start = start_model();
+    const double epochs_values[] = {2, 3, 4};
+    mdnmf_search_dimension dims[2] = {choice(MDNMF_SEARCH_EPOCHS, 3, epochs_values),
+                                      log_uniform(MDNMF_SEARCH_MU_H, 1e-6, 1e-2)};
+    fixed_draws draws = {{3, 1e-3}, 0};
+    mdnmf_search search = quick_search(MDNMF_MODE_SUP, 2);
+    search.dimensions = dims;
+    search.dimension_count = 2;
+    search.start = start;
+    search.contiguous_folds = 1;
+    search.score_per_fold = 1;
+    search.draw = give_fixed_values;
+    search.draw_user = &draws;
+    trial_log log = {.dimensions = 2};
+    search.on_trial = record_trial;
+    search.on_trial_user = &log;
+    mdnmf_model *model = new_model();
+    mdnmf_search_result result;
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_OK);
+    mdnmf_model_destroy(model);
+    assert_int_equal(draws.calls, 2);
+    assert_int_equal(log.count, 2);
+    assert_true(log.values[0][0] == 3 && log.values[1][1] == 1e-3);
+
+    mdnmf_separator_params p = search.base;
+    p.common.epochs = 3;
+    p.mu_H[0] = p.mu_H[1] = 1e-3;
+    p.common.warm_start = 1;
+    double sum = 0.0;
+    for (int f = 0; f < search.folds; f++) {
+        int lo = PAIRS * f / search.folds, hi = PAIRS * (f + 1) / search.folds;
+        static float U_train[S][M * PAIRS], V_train[M * PAIRS];
+        int column = 0, tested[PAIRS], n_test = 0;
+        for (int k = 0; k < PAIRS; k++) {
+            if (k >= lo && k < hi) {
+                tested[n_test++] = k;
+                continue;
+            }
+            memcpy(V_train + column * M, x->V_sup + k * M, M * sizeof(float));
+            for (int s = 0; s < S; s++)
+                memcpy(U_train[s] + column * M, x->U_sup[s] + k * M, M * sizeof(float));
+            column++;
+        }
+        mdnmf_separation_data train = x->data;
+        train.V_sup = V_train;
+        train.n_sup = column;
+        for (int s = 0; s < S; s++)
+            train.U_sup[s] = U_train[s];
+        mdnmf_model *fitted = start_model();
+        assert_int_equal(mdnmf_separator_fit(fitted, &p, &train), MDNMF_OK);
+        float V[M * PAIRS], E0[M * PAIRS], E1[M * PAIRS];
+        float *estimates[S] = {E0, E1};
+        for (int k = 0; k < n_test; k++)
+            memcpy(V + k * M, x->V_sup + tested[k] * M, M * sizeof(float));
+        assert_int_equal(mdnmf_separate(fitted, V, M, n_test, 1, estimates), MDNMF_OK);
+        mdnmf_model_destroy(fitted);
+        double per_pair[PAIRS];
+        for (int k = 0; k < n_test; k++)
+            per_pair[k] = 0.5 * (column_psnr(x->U_sup[0] + tested[k] * M, E0 + k * M) +
+                                 column_psnr(x->U_sup[1] + tested[k] * M, E1 + k * M));
+        sum += median_of(per_pair, n_test);
+    }
+    double expected = sum / search.folds;
+    assert_true(fabs(result.best_metric - expected) <= 1e-9 * fabs(expected));
+    mdnmf_model_destroy(start);
+}
+
+/* A start whose atoms differ from base.d, a d dimension with a start, and
+ * a value from the caller the dimension cannot take are refused. */
+static void test_given_start_and_values_are_checked(void **state)
+{
+    (void)state;
+    problem *x = make_problem();
+    mdnmf_model *start = start_model();
+    mdnmf_model *model = new_model();
+    mdnmf_search_result result;
+    mdnmf_search search = quick_search(MDNMF_MODE_ADV, 1);
+    search.start = start;
+    search.base.d[1] = 4;
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_ERR_SHAPE);
+    assert_non_null(strstr(mdnmf_model_last_error(model), "start"));
+
+    mdnmf_search_dimension atoms = uniform(MDNMF_SEARCH_D, -1, 2, 3);
+    search = quick_search(MDNMF_MODE_ADV, 1);
+    search.start = start;
+    search.dimensions = &atoms;
+    search.dimension_count = 1;
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_ERR_ARGUMENT);
+
+    const double epochs_values[] = {2, 3};
+    mdnmf_search_dimension epochs = choice(MDNMF_SEARCH_EPOCHS, 2, epochs_values);
+    fixed_draws draws = {{2.5, 0}, 0};
+    search = quick_search(MDNMF_MODE_STD, 1);
+    search.dimensions = &epochs;
+    search.dimension_count = 1;
+    search.draw = give_fixed_values;
+    search.draw_user = &draws;
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(mdnmf_model_last_error(model), "epochs: 2.5"));
+    mdnmf_model_destroy(model);
+    mdnmf_model_destroy(start);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parameter_names_round_trip),
+        cmocka_unit_test(test_warm_started_trials_with_contiguous_folds),
+        cmocka_unit_test(test_given_start_and_values_are_checked),
         cmocka_unit_test(test_check_names_the_bad_dimension),
         cmocka_unit_test(test_check_search_settings),
         cmocka_unit_test(test_run_refuses_missing_data),
