@@ -65,7 +65,7 @@ static const char *const sample_names[] = {"std", "adv", "min", NULL};
 
 static json_t *value_to_json(field_kind kind, const char *at)
 {
-    const int enum_value = *(const int *)at;
+    const unsigned enum_value = kind >= INIT ? (unsigned)*(const int *)at : 0;
     char big[24];
     switch (kind) {
     case INT: return json_integer(*(const int *)at);
@@ -78,9 +78,8 @@ static json_t *value_to_json(field_kind kind, const char *at)
     case REAL: /* JSON has no inf or NaN; such a value never passes a check */
         return isfinite(*(const double *)at) ? json_real(*(const double *)at) : json_null();
     case FLAG: return json_boolean(*(const int *)at);
-    case INIT: return json_string((unsigned)enum_value < 2 ? init_names[enum_value] : "unknown");
-    case SAMPLE:
-        return json_string((unsigned)enum_value < 3 ? sample_names[enum_value] : "unknown");
+    case INIT: return json_string(enum_value < 2 ? init_names[enum_value] : "unknown");
+    case SAMPLE: return json_string(enum_value < 3 ? sample_names[enum_value] : "unknown");
     case MODE: return json_string(separator_mode_name((mdnmf_mode)enum_value));
     }
     return NULL;
@@ -127,11 +126,12 @@ char *model_params_to_json(const model_settings *settings)
         json_t *object = name ? json_object_get(root, name) : root;
         if (!present[f->object])
             continue;
-        if (!object && json_object_set_new(root, name, object = json_object()) != 0)
-            failed = 1;
-        failed = failed || json_object_set_new(object, f->name,
-                                               field_to_json(f, (const char *)settings + f->offset,
-                                                             sources));
+        if (!object) { /* the first key of a nested object */
+            object = json_object();
+            failed = json_object_set_new(root, name, object) != 0;
+        }
+        const char *at = (const char *)settings + f->offset;
+        failed = failed || json_object_set_new(object, f->name, field_to_json(f, at, sources));
     }
     char *text = failed ? NULL : dump_unquoting_big_integers(root);
     json_decref(root);
