@@ -15,9 +15,9 @@
 #include "commands.h"
 #include "eval_audio.h"
 #include "inputs.h"
+#include "json.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -170,17 +170,7 @@ static int measure(const eval_request *r, eval_data *data)
     return 0;
 }
 
-/* JSON has no infinities or NaN: those become null. */
-static void print_number(double value)
-{
-    if (isfinite(value)) {
-        printf("%.10g", value);
-    } else {
-        printf("null");
-    }
-}
-
-static void print_result(const eval_request *r, eval_data *data)
+static int print_result(const eval_request *r, eval_data *data)
 {
     int64_t n = data->references[0].n;
     mdnmf_aggregate how = r->settings.aggregate;
@@ -191,16 +181,17 @@ static void print_result(const eval_request *r, eval_data *data)
         }
         data->scratch[j] = sum / data->sources;
     }
-    printf("{\"metric\": \"%s\", \"aggregate\": \"%s\", \"sources\": %d, \"samples\": %" PRId64
-           ", \"value\": ",
-           cli_metric_names[r->settings.metric], cli_aggregate_names[how], data->sources, n);
-    print_number(aggregate(data->scratch, n, how));
-    printf(", \"per_source\": [");
+    double per_source[MDNMF_MAX_SOURCES];
     for (int s = 0; s < data->sources; s++) {
-        printf("%s", s ? ", " : "");
-        print_number(aggregate(data->values + s * n, n, how));
+        per_source[s] = aggregate(data->values + s * n, n, how);
     }
-    printf("]}\n");
+    return cli_json_print(COMMAND, json_pack("{s:s, s:s, s:i, s:I, s:o, s:o}", "metric",
+                                             cli_metric_names[r->settings.metric], "aggregate",
+                                             cli_aggregate_names[how], "sources", data->sources,
+                                             "samples", (json_int_t)n, "value",
+                                             cli_json_real(aggregate(data->scratch, n, how)),
+                                             "per_source",
+                                             cli_json_reals(per_source, data->sources)));
 }
 
 /* The matrix metric named by --metric into settings.metric; audio metrics
@@ -263,8 +254,8 @@ int cli_eval(int argc, char **argv)
     eval_data data;
     memset(&data, 0, sizeof data);
     int code = CLI_EXIT_RUNTIME;
-    if (read_pairs(&request, &data) == 0 && measure(&request, &data) == 0) {
-        print_result(&request, &data);
+    if (read_pairs(&request, &data) == 0 && measure(&request, &data) == 0 &&
+        print_result(&request, &data) == 0) {
         code = CLI_EXIT_OK;
     }
     eval_data_free(&data);

@@ -1,9 +1,9 @@
 /* The audio metrics of `mdnmf eval` (see eval_audio.h). */
 #include "eval_audio.h"
+#include "json.h"
 #include "options.h"
 
 #include <inttypes.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,26 +111,6 @@ static int read_all(const char *command, const char *const *references,
     return 0;
 }
 
-/* JSON has no infinities or NaN: those become null. */
-static void print_number(double value)
-{
-    if (isfinite(value)) {
-        printf("%.10g", value);
-    } else {
-        printf("null");
-    }
-}
-
-static void print_list(const char *key, const double *values, int count)
-{
-    printf(", \"%s\": [", key);
-    for (int s = 0; s < count; s++) {
-        printf("%s", s ? ", " : "");
-        print_number(values[s]);
-    }
-    printf("]");
-}
-
 static double mean(const double *values, int count)
 {
     double result = NAN;
@@ -138,13 +118,22 @@ static double mean(const double *values, int count)
     return result;
 }
 
-static void print_head(audio_metric metric, const audio_set *set, double value)
+/* Print the keys every audio result starts with, then those of `rest`
+ * (released); 0, or -1 after an error line. */
+static int print_result(const char *command, audio_metric metric, const audio_set *set,
+                        double value, json_t *rest)
 {
-    printf("{\"metric\": \"%s\", \"sources\": %d, \"sample_rate\": %d, \"samples\": %" PRId64
-           ", \"value\": ",
-           AUDIO_METRIC_NAMES[metric], set->count, set->references[0].sample_rate,
-           set->references[0].length);
-    print_number(value);
+    json_t *result = json_pack("{s:s, s:i, s:i, s:I, s:o}", "metric", AUDIO_METRIC_NAMES[metric],
+                               "sources", set->count, "sample_rate",
+                               set->references[0].sample_rate, "samples",
+                               (json_int_t)set->references[0].length, "value",
+                               cli_json_real(value));
+    if (json_object_update(result, rest) != 0) {
+        json_decref(result);
+        result = NULL;
+    }
+    json_decref(rest);
+    return cli_json_print(command, result);
 }
 
 static int evaluate_pairs(const char *command, audio_metric metric, const audio_set *set,
@@ -164,10 +153,8 @@ static int evaluate_pairs(const char *command, audio_metric metric, const audio_
             return -1;
         }
     }
-    print_head(metric, set, mean(values, set->count));
-    print_list("per_source", values, set->count);
-    printf("}\n");
-    return 0;
+    return print_result(command, metric, set, mean(values, set->count),
+                        json_pack("{s:o}", "per_source", cli_json_reals(values, set->count)));
 }
 
 static int evaluate_bss(const char *command, const audio_set *set)
@@ -184,16 +171,18 @@ static int evaluate_bss(const char *command, const audio_set *set)
         cli_error(command, "%s", message);
         return -1;
     }
-    print_head(AUDIO_BSS, set, mean(result.sdr, set->count));
-    print_list("sdr", result.sdr, set->count);
-    print_list("sir", result.sir, set->count);
-    print_list("sar", result.sar, set->count);
-    printf(", \"permutation\": [");
-    for (int s = 0; s < set->count; s++) {
-        printf("%s%d", s ? ", " : "", result.permutation[s]);
+    json_t *permutation = json_array();
+    for (int s = 0; s < set->count && permutation; s++) {
+        if (json_array_append_new(permutation, json_integer(result.permutation[s])) != 0) {
+            json_decref(permutation);
+            permutation = NULL;
+        }
     }
-    printf("]}\n");
-    return 0;
+    const int S = set->count;
+    return print_result(command, AUDIO_BSS, set, mean(result.sdr, S),
+                        json_pack("{s:o, s:o, s:o, s:o}", "sdr", cli_json_reals(result.sdr, S),
+                                  "sir", cli_json_reals(result.sir, S), "sar",
+                                  cli_json_reals(result.sar, S), "permutation", permutation));
 }
 
 int cli_eval_audio(const char *command, const char *metric, const char *const *references,

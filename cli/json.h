@@ -1,43 +1,28 @@
-/* A small JSON reader for the tool's own input files (the search spec):
- * the whole document into a tree, with the line and column of every value
- * for error messages.  Numbers are read in the "C" locale (the tool never
- * calls setlocale). */
+/* JSON in the tool, through jansson: the files it reads (the search spec)
+ * and the results it prints on stdout as one JSON line. */
 #ifndef MDNMF_CLI_JSON_H
 #define MDNMF_CLI_JSON_H
 
-#include <stddef.h>
+#include <jansson.h>
 
-typedef enum json_kind {
-    JSON_NULL,
-    JSON_BOOL,
-    JSON_NUMBER,
-    JSON_STRING,
-    JSON_ARRAY,
-    JSON_OBJECT
-} json_kind;
+/* The JSON document in the file `path` (duplicate keys refused; objects keep
+ * their keys in the file's order), or NULL after one error line
+ * "mdnmf COMMAND: PATH: malformed JSON at line L, column C: what". */
+json_t *cli_json_load(const char *command, const char *path);
 
-typedef struct json_value {
-    json_kind kind;
-    int line, column;          /* where the value starts, 1-based */
-    int boolean;
-    double number;
-    char *string;              /* JSON_STRING: decoded UTF-8, NUL-terminated */
-    int count;                 /* JSON_ARRAY, JSON_OBJECT: number of items */
-    struct json_value *items;  /* the items (object: the values) */
-    char **keys;               /* JSON_OBJECT: the keys, in document order */
-} json_value;
+/* A real as a JSON value: null when infinite or NaN, which JSON lacks. */
+json_t *cli_json_real(double value);
 
-/* Parse `text` (`length` bytes) into *out.  Returns 0, or -1 with a
- * message "line L, column C: what is wrong" in `message`. */
-int json_parse(const char *text, size_t length, json_value *out, char *message, size_t size);
+/* An array of `count` reals, each as cli_json_real. */
+json_t *cli_json_reals(const double *values, int count);
 
-/* Free what json_parse allocated; a zeroed value is a no-op. */
-void json_free(json_value *value);
+/* `value` as one line of JSON text (malloc'ed), reals with 17 significant
+ * digits so that they read back as the same double; `value` is released.
+ * NULL if out of memory (also when `value` is NULL). */
+char *cli_json_text(json_t *value);
 
-/* The member `key` of an object, or NULL. */
-const json_value *json_member(const json_value *object, const char *key);
-
-/* "number", "string", ... for messages. */
-const char *json_kind_name(json_kind kind);
+/* Print `value` as one line on stdout and release it: 0, or -1 after an
+ * error line (out of memory). */
+int cli_json_print(const char *command, json_t *value);
 
 #endif

@@ -7,6 +7,7 @@
  * `make demo` uses it to compare a basis on true and on adversarial data. */
 #include "commands.h"
 #include "inputs.h"
+#include "json.h"
 
 #include <cblas.h>
 #include <inttypes.h>
@@ -139,22 +140,13 @@ static int measure(const cli_activations *a, reconstruction_score *out)
     return 0;
 }
 
-/* JSON has no infinities or NaN: those become null. */
-static void print_json_number(const char *key, double value, const char *separator)
+static int print_score(const reconstruction_score *score)
 {
-    if (isfinite(value)) {
-        printf("\"%s\": %.9g%s", key, value, separator);
-    } else {
-        printf("\"%s\": null%s", key, separator);
-    }
-}
-
-static void print_score(const reconstruction_score *score)
-{
-    printf("{\"columns\": %" PRId64 ", ", score->columns);
-    print_json_number("mse", score->mse, ", ");
-    print_json_number("relative_error", score->relative_error, ", ");
-    print_json_number("psnr_median", score->psnr_median, "}\n");
+    return cli_json_print(COMMAND, json_pack("{s:I, s:o, s:o, s:o}", "columns",
+                                             (json_int_t)score->columns, "mse",
+                                             cli_json_real(score->mse), "relative_error",
+                                             cli_json_real(score->relative_error), "psnr_median",
+                                             cli_json_real(score->psnr_median)));
 }
 
 int cli_score(int argc, char **argv)
@@ -177,7 +169,7 @@ int cli_score(int argc, char **argv)
     if (code == CLI_EXIT_OK) {
         reconstruction_score score;
         if (measure(&result, &score) == 0) {
-            print_score(&score);
+            code = print_score(&score) == 0 ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
         } else {
             cli_error(COMMAND, "%s: cannot measure %" PRId64 " samples: out of memory (or "
                       "more than 2^31 features or atoms)", request.input, result.data.n);

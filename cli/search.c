@@ -21,7 +21,6 @@
 #include "progress.h"
 #include "separation.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -30,9 +29,6 @@
 #include <string.h>
 
 static const char *const COMMAND = "search";
-
-/* A spec file is a few lines; anything this large is a wrong file. */
-enum { SPEC_MAX_BYTES = 1 << 20 };
 
 enum { OPT_TRIALS = 256, OPT_FOLDS, OPT_METRIC, OPT_AGGREGATE, OPT_SEARCH_SEED, OPT_NO_WIENER,
        OPT_REFIT };
@@ -104,45 +100,19 @@ static void spec_free(search_spec *spec)
     memset(spec, 0, sizeof *spec);
 }
 
-/* One line: "mdnmf search: SPEC: line L: <what>". */
-static int spec_error(const char *path, const json_value *at, const char *format, ...)
-    __attribute__((format(printf, 3, 4)));
+/* One line: "mdnmf search: SPEC: <what>" (what names the parameter). */
+static int spec_error(const char *path, const char *format, ...)
+    __attribute__((format(printf, 2, 3)));
 
-static int spec_error(const char *path, const json_value *at, const char *format, ...)
+static int spec_error(const char *path, const char *format, ...)
 {
     char text[512];
     va_list args;
     va_start(args, format);
     vsnprintf(text, sizeof text, format, args);
     va_end(args);
-    if (at) {
-        cli_error(COMMAND, "%s: line %d: %s", path, at->line, text);
-    } else {
-        cli_error(COMMAND, "%s: %s", path, text);
-    }
+    cli_error(COMMAND, "%s: %s", path, text);
     return -1;
-}
-
-static int read_text_file(const char *path, char **text, size_t *length)
-{
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        cli_error(COMMAND, "%s: cannot open the spec file (%s)", path, strerror(errno));
-        return -1;
-    }
-    *text = malloc(SPEC_MAX_BYTES + 1);
-    *length = *text ? fread(*text, 1, SPEC_MAX_BYTES + 1, file) : 0;
-    int failed = !*text || ferror(file);
-    fclose(file);
-    if (failed) {
-        cli_error(COMMAND, "%s: cannot read the spec file", path);
-        return -1;
-    }
-    if (*length > SPEC_MAX_BYTES) {
-        cli_error(COMMAND, "%s: larger than %d bytes: not a search spec", path, SPEC_MAX_BYTES);
-        return -1;
-    }
-    return 0;
 }
 
 /* The known parameter names, for the message about an unknown one. */
@@ -158,8 +128,7 @@ static void list_parameters(char *out, size_t size)
 }
 
 /* "tau_A" or "tau_A[1]" into the parameter and source. */
-static int parse_key(const char *path, const json_value *at, const char *key,
-                     mdnmf_search_dimension *dim)
+static int parse_key(const char *path, const char *key, mdnmf_search_dimension *dim)
 {
     char name[64];
     size_t length = strcspn(key, "[");
@@ -169,7 +138,7 @@ static int parse_key(const char *path, const json_value *at, const char *key,
         long source = strtol(key + length + 1, &end, 10);
         if (end == key + length + 1 || strcmp(end, "]") != 0 || source < 0 ||
             source >= MDNMF_MAX_SOURCES) {
-            return spec_error(path, at, "'%s': a per-source parameter is written NAME[S] "
+            return spec_error(path, "'%s': a per-source parameter is written NAME[S] "
                               "with S a source number from 0", key);
         }
         dim->source = (int)source;
@@ -179,7 +148,7 @@ static int parse_key(const char *path, const json_value *at, const char *key,
     if (length >= sizeof name || !mdnmf_search_param_from_name(name, &dim->param)) {
         char known[512];
         list_parameters(known, sizeof known);
-        return spec_error(path, at, "unknown parameter '%s': use one of %s", key, known);
+        return spec_error(path, "unknown parameter '%s': use one of %s", key, known);
     }
     return 0;
 }
@@ -210,155 +179,139 @@ static void join_names(const char *const *names, char *out, size_t size)
     }
 }
 
-static int choice_value(const char *path, const char *key, const json_value *item,
+static int choice_value(const char *path, const char *key, const json_t *item,
                         mdnmf_search_param param, double *out)
 {
     const char *const *names = enum_names(param);
     if (names) {
-        for (int k = 0; item->kind == JSON_STRING && names[k]; k++) {
-            if (strcmp(item->string, names[k]) == 0) {
+        for (int k = 0; json_is_string(item) && names[k]; k++) {
+            if (strcmp(json_string_value(item), names[k]) == 0) {
                 *out = k;
                 return 0;
             }
         }
         char known[256];
         join_names(names, known, sizeof known);
-        return spec_error(path, item, "%s: choices are names, one of: %s", key, known);
+        return spec_error(path, "%s: choices are names, one of: %s", key, known);
     }
-    if (is_flag(param) && item->kind == JSON_BOOL) {
-        *out = item->boolean;
+    if (is_flag(param) && json_is_boolean(item)) {
+        *out = json_is_true(item);
         return 0;
     }
-    if (item->kind != JSON_NUMBER) {
-        return spec_error(path, item, "%s: a choice value is a %s: give numbers%s", key,
-                          json_kind_name(item->kind), is_flag(param) ? " or true/false" : "");
+    if (!json_is_number(item)) {
+        return spec_error(path, "%s: a choice value is not a number: give numbers%s", key,
+                          is_flag(param) ? " or true/false" : "");
     }
-    *out = item->number;
+    *out = json_number_value(item);
     return 0;
 }
 
-static int read_choice(const char *path, const char *key, const json_value *entry,
+static int read_choice(const char *path, const char *key, const json_t *values,
                        mdnmf_search_dimension *dim)
 {
-    const json_value *values = json_member(entry, "values");
-    if (!values || values->kind != JSON_ARRAY || values->count == 0) {
-        return spec_error(path, entry, "%s: choice needs \"values\": a non-empty array", key);
+    const size_t count = json_array_size(values);
+    if (count == 0) {
+        return spec_error(path, "%s: choice needs \"values\": a non-empty array", key);
     }
-    if (values->count > MDNMF_SEARCH_MAX_CHOICES) {
-        return spec_error(path, values, "%s: %d values: a choice has at most %d", key,
-                          values->count, MDNMF_SEARCH_MAX_CHOICES);
+    if (count > MDNMF_SEARCH_MAX_CHOICES) {
+        return spec_error(path, "%s: %zu values: a choice has at most %d", key, count,
+                          MDNMF_SEARCH_MAX_CHOICES);
     }
-    dim->count = values->count;
-    for (int k = 0; k < values->count; k++) {
-        if (choice_value(path, key, &values->items[k], dim->param, &dim->values[k]) != 0) {
+    dim->count = (int)count;
+    for (size_t k = 0; k < count; k++) {
+        if (choice_value(path, key, json_array_get(values, k), dim->param, &dim->values[k]) != 0) {
             return -1;
         }
     }
     return 0;
 }
 
-static int read_bound(const char *path, const char *key, const json_value *entry,
-                      const char *name, double *out)
+static int read_bound(const char *path, const char *key, const json_t *bound, const char *name,
+                      double *out)
 {
-    const json_value *bound = json_member(entry, name);
-    if (!bound || bound->kind != JSON_NUMBER) {
-        return spec_error(path, bound ? bound : entry, "%s: needs \"%s\": a number", key, name);
+    if (!json_is_number(bound)) {
+        return spec_error(path, "%s: needs \"%s\": a number", key, name);
     }
-    *out = bound->number;
+    *out = json_number_value(bound);
     return 0;
 }
 
 static const char *const DISTRIBUTION_NAMES[] = {"uniform", "log-uniform", "choice", NULL};
 
-/* Members other than these are typing mistakes worth a message. */
-static int check_members(const char *path, const char *key, const json_value *entry)
-{
-    static const char *const known[] = {"distribution", "low", "high", "values"};
-    for (int i = 0; i < entry->count; i++) {
-        int found = 0;
-        for (size_t k = 0; k < sizeof known / sizeof *known; k++) {
-            found |= strcmp(entry->keys[i], known[k]) == 0;
-        }
-        if (!found) {
-            return spec_error(path, &entry->items[i], "%s: unknown field '%s': use "
-                              "distribution, low, high or values", key, entry->keys[i]);
-        }
-    }
-    return 0;
-}
-
-static int read_dimension(const char *path, const char *key, const json_value *entry,
+static int read_dimension(const char *path, const char *key, json_t *entry,
                           mdnmf_search_dimension *dim)
 {
     memset(dim, 0, sizeof *dim);
-    if (parse_key(path, entry, key, dim) != 0) {
+    if (parse_key(path, key, dim) != 0) {
         return -1;
     }
-    if (entry->kind != JSON_OBJECT) {
-        return spec_error(path, entry, "%s: a %s: give an object {\"distribution\": ...}", key,
-                          json_kind_name(entry->kind));
+    /* Members other than these are typing mistakes worth a message. */
+    const char *name = "";
+    json_t *low = NULL, *high = NULL, *values = NULL;
+    json_error_t error;
+    if (json_unpack_ex(entry, &error, JSON_STRICT, "{s?s, s?o, s?o, s?o}", "distribution", &name,
+                       "low", &low, "high", &high, "values", &values) != 0) {
+        return spec_error(path, "%s: %s (an entry is an object of distribution, low and high, "
+                          "or values)", key, error.text);
     }
-    if (check_members(path, key, entry) != 0) {
-        return -1;
-    }
-    const json_value *kind = json_member(entry, "distribution");
     int distribution = -1;
-    for (int k = 0; kind && kind->kind == JSON_STRING && DISTRIBUTION_NAMES[k]; k++) {
-        if (strcmp(kind->string, DISTRIBUTION_NAMES[k]) == 0) {
+    for (int k = 0; DISTRIBUTION_NAMES[k]; k++) {
+        if (strcmp(name, DISTRIBUTION_NAMES[k]) == 0) {
             distribution = k;
         }
     }
     if (distribution < 0) {
-        return spec_error(path, kind ? kind : entry, "%s: \"distribution\" must be "
+        return spec_error(path, "%s: \"distribution\" must be "
                           "\"uniform\", \"log-uniform\" or \"choice\"", key);
     }
     dim->distribution = (mdnmf_distribution)distribution;
     if (dim->distribution == MDNMF_DIST_CHOICE) {
-        return read_choice(path, key, entry, dim);
+        return read_choice(path, key, values, dim);
     }
     if (enum_names(dim->param) || is_flag(dim->param)) {
-        return spec_error(path, kind, "%s: takes a choice of values, not a range", key);
+        return spec_error(path, "%s: takes a choice of values, not a range", key);
     }
-    return read_bound(path, key, entry, "low", &dim->low) != 0 ||
-                   read_bound(path, key, entry, "high", &dim->high) != 0
+    return read_bound(path, key, low, "low", &dim->low) != 0 ||
+                   read_bound(path, key, high, "high", &dim->high) != 0
                ? -1
                : 0;
 }
 
 static int read_spec(const char *path, search_spec *spec)
 {
-    char *text = NULL;
-    size_t length = 0;
-    json_value root;
-    char message[256] = "";
-    memset(&root, 0, sizeof root);
     memset(spec, 0, sizeof *spec);
-    int failed = read_text_file(path, &text, &length);
-    if (!failed && json_parse(text, length, &root, message, sizeof message) != 0) {
-        failed = spec_error(path, NULL, "malformed JSON at %s", message);
+    json_t *root = cli_json_load(COMMAND, path);
+    if (!root) {
+        return -1;
     }
-    if (!failed && (root.kind != JSON_OBJECT || root.count == 0)) {
-        failed = spec_error(path, NULL, "the spec must be a non-empty object: {\"parameter\": "
+    const size_t count = json_object_size(root);
+    int failed = 0;
+    if (count == 0) {
+        failed = spec_error(path, "the spec must be a non-empty object: {\"parameter\": "
                             "{\"distribution\": ...}, ...}");
     }
     if (!failed) {
-        spec->dimensions = calloc((size_t)root.count, sizeof *spec->dimensions);
-        spec->names = calloc((size_t)root.count, sizeof *spec->names);
+        spec->dimensions = calloc(count, sizeof *spec->dimensions);
+        spec->names = calloc(count, sizeof *spec->names);
         failed = !spec->dimensions || !spec->names;
         if (failed) {
             cli_error(COMMAND, "out of memory");
         }
     }
-    for (int i = 0; !failed && i < root.count; i++) {
-        failed = read_dimension(path, root.keys[i], &root.items[i], &spec->dimensions[i]);
-        spec->count = i + 1;
-        if (!failed && !(spec->names[i] = strdup(root.keys[i]))) {
+    const char *key;
+    json_t *entry;
+    json_object_foreach(root, key, entry) {
+        if (failed) {
+            break;
+        }
+        failed = read_dimension(path, key, entry, &spec->dimensions[spec->count]);
+        if (!failed && !(spec->names[spec->count] = strdup(key))) {
             cli_error(COMMAND, "out of memory");
             failed = -1;
         }
+        spec->count++;
     }
-    json_free(&root);
-    free(text);
+    json_decref(root);
     if (failed) {
         spec_free(spec);
         return -1;
@@ -480,15 +433,19 @@ typedef struct search_run {
     double best_score;
 } search_run;
 
-/* A value as CSV text or a JSON value: enum names (quoted in JSON),
- * whole numbers, or reals with every digit. */
-static void format_value(const mdnmf_search_dimension *dim, double value, int json, char *out,
-                         size_t size)
+/* Whole numbers are written as integers. */
+static int is_whole(double value)
+{
+    return value == floor(value) && fabs(value) < 1e15;
+}
+
+/* A value as CSV text: enum names, whole numbers, or reals with every digit. */
+static void format_value(const mdnmf_search_dimension *dim, double value, char *out, size_t size)
 {
     const char *const *names = enum_names(dim->param);
     if (names) {
-        snprintf(out, size, json ? "\"%s\"" : "%s", names[(int)value]);
-    } else if (value == floor(value) && fabs(value) < 1e15) {
+        snprintf(out, size, "%s", names[(int)value]);
+    } else if (is_whole(value)) {
         snprintf(out, size, "%.0f", value);
     } else {
         snprintf(out, size, "%.17g", value);
@@ -525,7 +482,7 @@ static void write_csv_row(FILE *out, const search_spec *spec, const mdnmf_search
     char text[64];
     fprintf(out, "%d", trial->trial);
     for (int i = 0; i < spec->count; i++) {
-        format_value(&spec->dimensions[i], trial->values[i], 0, text, sizeof text);
+        format_value(&spec->dimensions[i], trial->values[i], text, sizeof text);
         fprintf(out, ",%s", text);
     }
     if (isfinite(trial->score)) {
@@ -537,27 +494,31 @@ static void write_csv_row(FILE *out, const search_spec *spec, const mdnmf_search
     fputc('\n', out);
 }
 
-/* {"trial": 3, "tau_A": 0.2, ..., "score": 21.5}: the row's fields. */
+/* A drawn value as JSON: an enum's name, an integer or a real. */
+static json_t *json_value_of(const mdnmf_search_dimension *dim, double value)
+{
+    const char *const *names = enum_names(dim->param);
+    return names ? json_string(names[(int)value])
+           : is_whole(value) ? json_integer((json_int_t)value)
+                             : cli_json_real(value);
+}
+
+/* {"trial": 3, "tau_A": 0.2, ..., "score": 21.5}: the row's fields, as
+ * text; NULL if out of memory. */
 static char *json_row(const search_spec *spec, const mdnmf_search_trial *trial)
 {
-    size_t size = 64 + (size_t)spec->count * 128;
-    for (int i = 0; i < spec->count; i++) {
-        size += strlen(spec->names[i]);
+    json_t *row = json_pack("{s:i}", "trial", trial->trial);
+    int failed = !row;
+    for (int i = 0; i < spec->count && !failed; i++) {
+        failed = json_object_set_new(row, spec->names[i],
+                                     json_value_of(&spec->dimensions[i], trial->values[i]));
     }
-    char *row = malloc(size);
-    if (!row) {
+    failed = failed || json_object_set_new(row, "score", cli_json_real(trial->score));
+    if (failed) {
+        json_decref(row);
         return NULL;
     }
-    size_t used = (size_t)snprintf(row, size, "{\"trial\": %d", trial->trial);
-    for (int i = 0; i < spec->count; i++) {
-        char text[64];
-        format_value(&spec->dimensions[i], trial->values[i], 1, text, sizeof text);
-        /* Keys are JSON strings of the spec: they need no escaping unless
-         * the spec escaped them, and then they were refused as unknown. */
-        used += (size_t)snprintf(row + used, size - used, ", \"%s\": %s", spec->names[i], text);
-    }
-    snprintf(row + used, size - used, ", \"score\": %.10g}", trial->score);
-    return row;
+    return cli_json_text(row);
 }
 
 /* "trial 3/20, best score 21.48 (trial 1)", redrawn after every trial. */

@@ -13,11 +13,11 @@ set -euo pipefail
 # gcc's AddressSanitizer, UBSan and OpenMP runtimes (libasan8, libubsan1,
 # libgomp1) come with build-essential through gcc, so the sanitizer build
 # needs nothing more.
-# The library: OpenBLAS, libzip/zlib (.npz), FFTW, libsndfile and libsoxr (the
-# audio front end); the experiments program (experiments/, mdnmf-experiment)
-# draws its figures with cairo (PNG via libpng).
+# The library: OpenBLAS, libzip/zlib (.npz), jansson (JSON), FFTW, libsndfile
+# and libsoxr (the audio front end); the experiments program (experiments/,
+# mdnmf-experiment) draws its figures with cairo (PNG via libpng).
 build_packages=(build-essential cmake pkg-config libopenblas-dev libzip-dev zlib1g-dev
-                libfftw3-dev libsndfile1-dev libsoxr-dev libcairo2-dev libpng-dev)
+                libjansson-dev libfftw3-dev libsndfile1-dev libsoxr-dev libcairo2-dev libpng-dev)
 # The unit tests use cmocka; the reference tests run Debian's /usr/bin/python3.
 # Real data in small slices: Fashion-MNIST's IDX files, one speaker's prompts
 # and the colobot sound effects (BSS Eval against mir_eval, denoising).

@@ -171,25 +171,25 @@ int separator_mode_from_name(const char *name, mdnmf_mode *mode);
 /* Check data is a non-empty, non-negative, finite m x n matrix. */
 int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m, int64_t n);
 
-/* Parameters as a flat JSON object (malloc'ed, NUL-terminated) and back.
- * params_from_json updates `p` from the keys it knows and ignores others;
- * it returns MDNMF_OK, MDNMF_ERR_FORMAT with a message in `message`, or
- * MDNMF_ERR_MEMORY when the C locale cannot be created. */
-char *params_to_json(const mdnmf_params *p);
-/* The same with a separator's keys in a "separator" object and the audio
- * front end in an "audio" object, each when not NULL. */
-char *model_params_to_json(const mdnmf_params *p, const mdnmf_separator_params *sep,
-                           const mdnmf_audio_params *audio);
-/* Read the "audio" object of a params JSON (keys it has); *found says
- * whether there was one. */
-int audio_from_json(const char *json, size_t length, mdnmf_audio_params *audio, int *found,
-                    char *message, size_t size);
-/* Read the "separator" object of a params JSON into *sep (keys it has);
- * *found says whether there was one.  MDNMF_ERR_FORMAT on malformed JSON. */
-int separator_from_json(const char *json, size_t length, mdnmf_separator_params *sep,
-                        int *found, char *message, size_t size);
-int params_from_json(const char *json, size_t length, mdnmf_params *p, char *message,
-                     size_t size);
+/* What a model file's params JSON holds. */
+typedef struct model_settings {
+    mdnmf_params params;
+    mdnmf_separator_params separator; /* when has_separator */
+    int has_separator;
+    mdnmf_audio_params audio;         /* when has_audio */
+    int has_audio;
+} model_settings;
+
+/* The settings as a JSON object (malloc'ed, NUL-terminated; NULL if out of
+ * memory): the params' keys, the separator's in a "separator" object and the
+ * audio front end's in an "audio" object, each when the model has one. */
+char *model_params_to_json(const model_settings *settings);
+/* Update *settings from the keys of such an object (`length` bytes of
+ * `json`) that it has; other keys are ignored.  Returns MDNMF_OK,
+ * MDNMF_ERR_FORMAT with a message naming the line and column or the key
+ * (*settings is then unchanged), or MDNMF_ERR_MEMORY. */
+int model_params_from_json(const char *json, size_t length, model_settings *settings,
+                           char *message, size_t size);
 
 /* Format into a caller's message buffer (NULL or size 0: nothing). */
 void message_printf(char *message, size_t size, const char *format, ...)

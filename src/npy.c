@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <iconv.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,56 +583,33 @@ int npy_int64_from_buffer(const unsigned char *bytes, size_t length, int64_t **v
     return MDNMF_OK;
 }
 
-/* Append code point `cp` as UTF-8; 0 if it is not a Unicode scalar value. */
-static size_t put_utf8(uint32_t cp, char *out)
-{
-    if (cp < 0x80) {
-        out[0] = (char)cp;
-        return 1;
-    }
-    if (cp < 0x800) {
-        out[0] = (char)(0xc0 | (cp >> 6));
-        out[1] = (char)(0x80 | (cp & 0x3f));
-        return 2;
-    }
-    if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-        return 0;
-    if (cp < 0x10000) {
-        out[0] = (char)(0xe0 | (cp >> 12));
-        out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        out[2] = (char)(0x80 | (cp & 0x3f));
-        return 3;
-    }
-    out[0] = (char)(0xf0 | (cp >> 18));
-    out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-    out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-    out[3] = (char)(0x80 | (cp & 0x3f));
-    return 4;
-}
-
-/* The characters of each UTF-32 element, its trailing NULs dropped. */
+/* The characters of each UTF-32 element, its trailing NULs dropped, as
+ * UTF-8 through glibc's iconv (which refuses surrogates and code points
+ * above U+10FFFF). */
 static int utf32_to_utf8(const npy_header *h, const unsigned char *data, char *out,
                          size_t *written, char *message, size_t size)
 {
-    const size_t characters = h->item_size / 4;
-    size_t length = 0;
-    for (size_t e = 0; e < h->count; e++) {
-        const unsigned char *element = data + e * h->item_size;
-        size_t used = characters;
-        while (used > 0 && load_unsigned(element + (used - 1) * 4, 4, h->big_endian) == 0)
-            used--;
-        for (size_t i = 0; i < used; i++) {
-            const uint32_t cp = (uint32_t)load_unsigned(element + i * 4, 4, h->big_endian);
-            const size_t n = put_utf8(cp, out + length);
-            if (n == 0) {
-                message_printf(message, size, "invalid character U+%04" PRIX32 " in text", cp);
-                return MDNMF_ERR_FORMAT;
-            }
-            length += n;
-        }
+    iconv_t to_utf8 = iconv_open("UTF-8", h->big_endian ? "UTF-32BE" : "UTF-32LE");
+    if (to_utf8 == (iconv_t)-1) {
+        message_printf(message, size, "cannot decode UTF-32 text: iconv: %s", strerror(errno));
+        return errno == ENOMEM ? MDNMF_ERR_MEMORY : MDNMF_ERR_FORMAT;
     }
-    *written = length;
-    return MDNMF_OK;
+    char *out_at = out;
+    size_t out_left = h->data_bytes, converted = 0;
+    for (size_t e = 0; e < h->count && converted != (size_t)-1; e++) {
+        const unsigned char *element = data + e * h->item_size;
+        size_t used = h->item_size;
+        while (used >= 4 && load_unsigned(element + used - 4, 4, h->big_endian) == 0)
+            used -= 4;
+        char *in_at = (char *)element; /* iconv's prototype is not const */
+        converted = iconv(to_utf8, &in_at, &used, &out_at, &out_left);
+        if (converted == (size_t)-1)
+            message_printf(message, size, "invalid character U+%04" PRIX64 " in text",
+                           load_unsigned((const unsigned char *)in_at, 4, h->big_endian));
+    }
+    iconv_close(to_utf8);
+    *written = h->data_bytes - out_left;
+    return converted == (size_t)-1 ? MDNMF_ERR_FORMAT : MDNMF_OK;
 }
 
 int npy_text_from_buffer(const unsigned char *bytes, size_t length, char **text,
@@ -723,6 +701,27 @@ unsigned char *npy_serialize(const char *descr, int ndim, const int64_t *shape,
     if (data_bytes > 0)
         memcpy(image + header_length, data, data_bytes);
     *length = header_length + data_bytes;
+    return image;
+}
+
+unsigned char *npy_serialize_text(const char *text, size_t *length)
+{
+    const size_t bytes = strlen(text);
+    /* UTF-32 takes at most four bytes per byte of UTF-8. */
+    char *utf32 = bytes < SIZE_MAX / 4 ? malloc(4 * bytes + 4) : NULL;
+    char *in_at = (char *)text, *out_at = utf32;
+    size_t in_left = bytes, out_left = 4 * bytes;
+    iconv_t to_utf32 = iconv_open("UTF-32LE", "UTF-8");
+    const int converted = utf32 && to_utf32 != (iconv_t)-1
+                          && iconv(to_utf32, &in_at, &in_left, &out_at, &out_left) != (size_t)-1;
+    if (to_utf32 != (iconv_t)-1)
+        iconv_close(to_utf32);
+    const size_t characters = converted ? (size_t)(out_at - utf32) / 4 : 0;
+    char descr[32];
+    snprintf(descr, sizeof descr, "<U%zu", characters);
+    unsigned char *image =
+        converted ? npy_serialize(descr, 0, NULL, utf32, characters * 4, length) : NULL;
+    free(utf32);
     return image;
 }
 

@@ -70,6 +70,11 @@ int npy_text_from_buffer(const unsigned char *bytes, size_t length, char **text,
 unsigned char *npy_serialize(const char *descr, int ndim, const int64_t *shape,
                              const void *data, size_t data_bytes, size_t *length);
 
+/* UTF-8 text as the .npy image of a 0-D '<U{characters}' array (UTF-32LE),
+ * as NumPy stores a str: str(np.load(...)) is the text again.  Malloc'ed,
+ * its size in *length; NULL if out of memory or the text is not UTF-8. */
+unsigned char *npy_serialize_text(const char *text, size_t *length);
+
 /* The descr of native float32 and int64 ("<f4"/">f4", "<i8"/">i8"). */
 const char *npy_native_float32_descr(void);
 const char *npy_native_int64_descr(void);

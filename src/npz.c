@@ -31,43 +31,15 @@ typedef struct npz_member {
 
 /* ------------------------------------------------------------------ saving */
 
-/* ASCII/UTF-8 JSON as a 0-D '<U{len}' array: UTF-32LE, as NumPy stores str,
- * so str(np.load(path)["params"]) is the JSON text again. */
-static unsigned char *serialize_text(const char *text, size_t *length)
-{
-    size_t characters = 0;
-    for (const unsigned char *s = (const unsigned char *)text; *s; s++)
-        characters += (*s & 0xc0) != 0x80;
-    uint32_t *utf32 = malloc((characters ? characters : 1) * 4);
-    if (!utf32)
-        return NULL;
-    unsigned char *out = (unsigned char *)utf32;
-    const unsigned char *s = (const unsigned char *)text;
-    for (size_t i = 0; i < characters; i++) {
-        /* Decode one UTF-8 sequence (params_to_json writes ASCII only). */
-        uint32_t cp = *s++;
-        int continuation = cp >= 0xf0 ? 3 : cp >= 0xe0 ? 2 : cp >= 0xc0 ? 1 : 0;
-        if (continuation)
-            cp &= 0x3fu >> continuation;
-        for (; continuation > 0 && (*s & 0xc0) == 0x80; continuation--)
-            cp = (cp << 6) | (*s++ & 0x3fu);
-        for (int b = 0; b < 4; b++)
-            out[4 * i + (size_t)b] = (unsigned char)(cp >> (8 * b));
-    }
-    char descr[32];
-    snprintf(descr, sizeof descr, "<U%zu", characters);
-    unsigned char *image = npy_serialize(descr, 0, NULL, utf32, characters * 4, length);
-    free(utf32);
-    return image;
-}
-
 static int serialize_members(const mdnmf_model *model, npz_member members[MEMBER_COUNT])
 {
     const int64_t atoms = model->atoms, sources = model->sources;
     const int64_t shape_W[2] = {atoms, model->m};
-    char *json = model_params_to_json(&model->params,
-                                      model->is_separator ? &model->separator : NULL,
-                                      mdnmf_model_audio(model));
+    const mdnmf_audio_params *audio = mdnmf_model_audio(model);
+    model_settings settings = {model->params, model->separator, model->is_separator, {0}, 0};
+    if (audio)
+        settings.audio = *audio, settings.has_audio = 1;
+    char *json = model_params_to_json(&settings);
     members[0] = (npz_member){MEMBER_W, NULL, 0};
     members[1] = (npz_member){MEMBER_COMPONENTS, NULL, 0};
     members[2] = (npz_member){MEMBER_MU_H, NULL, 0};
@@ -79,7 +51,7 @@ static int serialize_members(const mdnmf_model *model, npz_member members[MEMBER
                                      (size_t)sources * sizeof(int64_t), &members[1].length);
     members[2].image = npy_serialize(npy_native_float32_descr(), 1, &atoms, model->mu_H,
                                      (size_t)atoms * sizeof(float), &members[2].length);
-    members[3].image = json ? serialize_text(json, &members[3].length) : NULL;
+    members[3].image = json ? npy_serialize_text(json, &members[3].length) : NULL;
     free(json);
     for (int i = 0; i < MEMBER_COUNT; i++)
         if (!members[i].image)
@@ -191,11 +163,7 @@ int mdnmf_model_save(mdnmf_model *model, const char *path)
 
 /* Everything a loaded file holds, before it becomes a model. */
 typedef struct npz_content {
-    mdnmf_params params;
-    mdnmf_separator_params separator; /* when the JSON has a "separator" object */
-    int has_separator;
-    mdnmf_audio_params audio;         /* when it has an "audio" object */
-    int has_audio;
+    model_settings settings; /* the params JSON */
     mdnmf_matrix W;    /* m x D */
     mdnmf_matrix mu_H; /* D x 1 */
     int64_t *components;
@@ -283,7 +251,6 @@ static int read_member(zip_t *archive, const char *name, const load_report *r,
 
 static int load_params(zip_t *archive, const load_report *r, npz_content *c)
 {
-    mdnmf_params *params = &c->params;
     unsigned char *bytes;
     size_t length, text_length;
     char *text = NULL, inner[256];
@@ -293,13 +260,7 @@ static int load_params(zip_t *archive, const load_report *r, npz_content *c)
     status = npy_text_from_buffer(bytes, length, &text, &text_length, inner, sizeof inner);
     free(bytes);
     if (!status)
-        status = params_from_json(text, text_length, params, inner, sizeof inner);
-    if (!status)
-        status = separator_from_json(text, text_length, &c->separator, &c->has_separator, inner,
-                                     sizeof inner);
-    if (!status)
-        status = audio_from_json(text, text_length, &c->audio, &c->has_audio, inner,
-                                 sizeof inner);
+        status = model_params_from_json(text, text_length, &c->settings, inner, sizeof inner);
     free(text);
     return status ? member_fail(r, MEMBER_PARAMS, status, inner) : MDNMF_OK;
 }
@@ -392,8 +353,8 @@ static int read_content(zip_t *archive, const load_report *r, npz_content *c)
 static void adopt_separator_params(mdnmf_model *model, const npz_content *c,
                                    const load_report *r, int *status)
 {
-    mdnmf_separator_params sep = c->separator;
-    if (!c->has_separator)
+    mdnmf_separator_params sep = c->settings.separator;
+    if (!c->settings.has_separator)
         mdnmf_separator_params_default(&sep, model->sources);
     sep.common = model->params;
     sep.sources = model->sources;
@@ -418,14 +379,14 @@ static void adopt_separator_params(mdnmf_model *model, const npz_content *c,
  * file's d if it is usable. */
 static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *status)
 {
-    if (c->sources == 1 || c->params.d < 1)
-        c->params.d = (int)(c->W.n > INT_MAX ? INT_MAX : c->W.n);
-    const char *problem = mdnmf_params_check(&c->params);
+    if (c->sources == 1 || c->settings.params.d < 1)
+        c->settings.params.d = (int)(c->W.n > INT_MAX ? INT_MAX : c->W.n);
+    const char *problem = mdnmf_params_check(&c->settings.params);
     if (problem) {
         *status = member_fail(r, MEMBER_PARAMS, MDNMF_ERR_FORMAT, problem);
         return NULL;
     }
-    mdnmf_model *model = mdnmf_model_create(&c->params, status);
+    mdnmf_model *model = mdnmf_model_create(&c->settings.params, status);
     if (!model) {
         message_printf(r->message, r->size, "'%s': cannot create the model: %s", r->path,
                        mdnmf_strerror(*status));
@@ -435,7 +396,7 @@ static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *
      * later mdnmf_model_set_params must not overwrite them. */
     model->mu_H_custom = 0;
     for (int64_t k = 0; k < c->mu_H.m; k++)
-        if (c->mu_H.data[k] != (float)c->params.mu_H)
+        if (c->mu_H.data[k] != (float)c->settings.params.mu_H)
             model->mu_H_custom = 1;
     model_adopt_sources(model, c->W.data, c->mu_H.data, c->W.m, (int)c->sources, c->components);
     if (model->sources >= 2)
@@ -443,7 +404,7 @@ static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *
     c->W.data = NULL;
     c->mu_H.data = NULL;
     c->components = NULL;
-    if (c->has_audio && mdnmf_model_set_audio(model, &c->audio) != MDNMF_OK) {
+    if (c->settings.has_audio && mdnmf_model_set_audio(model, &c->settings.audio) != MDNMF_OK) {
         *status = member_fail(r, MEMBER_PARAMS, MDNMF_ERR_FORMAT, mdnmf_model_last_error(model));
         mdnmf_model_destroy(model);
         return NULL;
@@ -467,7 +428,7 @@ mdnmf_model *mdnmf_model_load(const char *path, int *status, char *message, size
         return NULL;
     npz_content content;
     memset(&content, 0, sizeof content);
-    mdnmf_params_default(&content.params);
+    mdnmf_params_default(&content.settings.params);
     mdnmf_model *model = NULL;
     *status = read_content(archive, &report, &content);
     zip_discard(archive); /* opened read-only: nothing to write back */

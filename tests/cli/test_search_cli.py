@@ -156,6 +156,15 @@ def test_malformed_spec():
         search_fails(ws, RUNTIME, "spec.json", "line 2", "','", spec=spec)
 
 
+def test_spec_with_a_key_twice_or_an_unknown_field():
+    with Workspace() as ws:
+        spec = spec_file(ws, '{"tau_A": {"distribution": "uniform", "low": 0, "high": 1},\n'
+                             ' "tau_A": {"distribution": "uniform", "low": 0, "high": 2}}')
+        search_fails(ws, RUNTIME, "spec.json", "line 2", "duplicate", "tau_A", spec=spec)
+        spec = spec_file(ws, {"tau_A": {"distribution": "uniform", "low": 0, "hihg": 1}})
+        search_fails(ws, RUNTIME, "spec.json", "tau_A", "hihg", spec=spec)
+
+
 def test_unknown_parameter():
     with Workspace() as ws:
         spec = spec_file(ws, {"tau_B": {"distribution": "uniform", "low": 0, "high": 1}})

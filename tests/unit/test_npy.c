@@ -442,6 +442,16 @@ static void test_refused_prefixes(void **state)
 
 /* ------------------------------------------------------------- params JSON */
 
+/* The mdnmf_params part of a params JSON (*p unchanged on failure). */
+static int params_from_json(const char *json, size_t length, mdnmf_params *p, char *message,
+                            size_t size)
+{
+    model_settings settings = {.params = *p};
+    const int status = model_params_from_json(json, length, &settings, message, size);
+    *p = settings.params;
+    return status;
+}
+
 static mdnmf_params odd_params(void)
 {
     mdnmf_params p;
@@ -486,7 +496,8 @@ static void assert_params_equal(const mdnmf_params *a, const mdnmf_params *b)
 static void json_round_trip(void)
 {
     const mdnmf_params p = odd_params();
-    char *json = params_to_json(&p);
+    const model_settings settings = {.params = p};
+    char *json = model_params_to_json(&settings);
     assert_non_null(json);
     assert_non_null(strstr(json, "\"format\": \"mdnmf-model\""));
     assert_non_null(strstr(json, "\"version\": \"" MDNMF_VERSION_STRING "\""));
@@ -586,6 +597,167 @@ static void test_params_json_reading(void **state)
     /* An embedded NUL is not JSON. */
     assert_int_equal(params_from_json("{\"d\": 1}\0", 9, &q, message, sizeof message),
                      MDNMF_ERR_FORMAT);
+}
+
+/* The separator and audio objects: every value back bit for bit, the keys
+ * where Python and older files look for them. */
+static void test_params_json_nested_objects(void **state)
+{
+    (void)state;
+    model_settings out = {.params = odd_params(), .has_separator = 1, .has_audio = 1};
+    mdnmf_separator_params *sep = &out.separator;
+    sep->mode = MDNMF_MODE_SEMI_ADV;
+    sep->sources = 3;
+    const int64_t d[3] = {4, INT64_MAX, 1};
+    const double mu_H[3] = {1e-300, 1.0 / 3.0, 0.1};
+    const double tau_A[3] = {0.0, 2.5e-7, 123456789.123456789};
+    const double beta[3] = {1.0, 0.75, 5e-324};
+    memcpy(sep->d, d, sizeof d);
+    memcpy(sep->mu_H, mu_H, sizeof mu_H);
+    memcpy(sep->tau_A, tau_A, sizeof tau_A);
+    memcpy(sep->beta, beta, sizeof beta);
+    sep->tau_S = 1.0 / 7.0;
+    sep->batch_size_sup = 12;
+    sep->warm_start_epochs = 9;
+    out.audio = (mdnmf_audio_params){16000, 512, 128, 400};
+    char *json = model_params_to_json(&out);
+    assert_non_null(json);
+    assert_non_null(strstr(json, "\"separator\": {\"mode\": \"semi_adv\", \"sources\": 3"));
+    assert_non_null(strstr(json, "\"d\": [4, 9223372036854775807, 1]"));
+    assert_non_null(strstr(json, "\"audio\": {\"sample_rate\": 16000, \"n_fft\": 512, "
+                                 "\"hop_length\": 128, \"win_length\": 400}"));
+    model_settings back = {0};
+    mdnmf_params_default(&back.params);
+    char message[256] = "";
+    assert_int_equal(model_params_from_json(json, strlen(json), &back, message, sizeof message),
+                     MDNMF_OK);
+    free(json);
+    assert_params_equal(&out.params, &back.params);
+    assert_true(back.has_separator && back.has_audio);
+    assert_int_equal(back.separator.mode, MDNMF_MODE_SEMI_ADV);
+    assert_int_equal(back.separator.sources, 3);
+    assert_memory_equal(back.separator.d, d, sizeof d);
+    assert_memory_equal(back.separator.mu_H, mu_H, sizeof mu_H);
+    assert_memory_equal(back.separator.tau_A, tau_A, sizeof tau_A);
+    assert_memory_equal(back.separator.beta, beta, sizeof beta);
+    assert_memory_equal(&back.separator.tau_S, &sep->tau_S, sizeof(double));
+    assert_true(back.separator.batch_size_sup == 12 && back.separator.warm_start_epochs == 9);
+    assert_memory_equal(&back.audio, &out.audio, sizeof out.audio);
+
+    /* Without the objects, nothing is said to be there; a non-object is ignored. */
+    back.has_separator = back.has_audio = 1;
+    assert_int_equal(model_params_from_json("{\"separator\": 5}", 16, &back, message,
+                                            sizeof message), MDNMF_OK);
+    assert_false(back.has_separator || back.has_audio);
+
+    /* A bad nested value is named with its object; nothing changes. */
+    static const struct { const char *json, *names; } bad[] = {
+        {"{\"separator\": {\"mu_H\": [1, \"a\"]}}", "\"separator.mu_H\""},
+        {"{\"separator\": {\"d\": [1, 2.5]}}", "\"separator.d\""},
+        {"{\"separator\": {\"tau_A\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4, 5, 6, 7]}}",
+         "\"separator.tau_A\""},
+        {"{\"separator\": {\"mode\": \"bogus\"}}", "\"separator.mode\""},
+        {"{\"audio\": {\"n_fft\": 1.5}}", "\"audio.n_fft\""},
+        {"{\"seed\": 18446744073709551616}", "\"seed\""},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        model_settings before = back, after = back;
+        message[0] = '\0';
+        assert_int_equal(model_params_from_json(bad[i].json, strlen(bad[i].json), &after, message,
+                                                sizeof message), MDNMF_ERR_FORMAT);
+        if (!strstr(message, bad[i].names))
+            fail_msg("'%s': message '%s' does not name %s", bad[i].json, message, bad[i].names);
+        assert_memory_equal(&after, &before, sizeof before);
+    }
+}
+
+/* Syntax errors name the line and the column of the document as given,
+ * also after a number above INT64_MAX (which jansson cannot hold). */
+static void test_params_json_error_positions(void **state)
+{
+    (void)state;
+    static const char *const documents[] = {
+        "{\"seed\": 18446744073709551615, \"x\": 1 ?}",
+        "{\"seed\": 18446744073709551615, \"a\": [9223372036854775808, 1 ?]}",
+        "{\"seed\":\n 18446744073709551615,\n  \"x\": ?}",
+        "{\"d\": 3,\n\"x\": ?}",
+    };
+    for (size_t i = 0; i < sizeof documents / sizeof *documents; i++) {
+        const char *text = documents[i], *bad = strchr(text, '?'), *line_start = text;
+        int line = 1;
+        for (const char *c = text; c < bad; c++)
+            if (*c == '\n')
+                line++, line_start = c + 1;
+        char expected[64], message[256] = "";
+        snprintf(expected, sizeof expected, "line %d, column %d:", line,
+                 (int)(bad - line_start) + 1);
+        model_settings settings = {0};
+        assert_int_equal(model_params_from_json(text, strlen(text), &settings, message,
+                                                sizeof message), MDNMF_ERR_FORMAT);
+        if (!strstr(message, expected))
+            fail_msg("'%s': message '%s' lacks '%s'", text, message, expected);
+    }
+}
+
+/* Text as NumPy's '<U' arrays: UTF-32 of either byte order to UTF-8 and
+ * back, each element's trailing NULs dropped, and refusals naming the bad
+ * code point.  Expected bytes are written out by hand. */
+static void test_text_arrays(void **state)
+{
+    (void)state;
+    const char *text = "a\xc3\xa9\xf0\x9f\x98\x80\"";      /* a, e-acute, U+1F600, quote */
+    const uint32_t code_points[] = {0x61, 0xe9, 0x1f600, 0x22};
+    size_t length = 0;
+    unsigned char *image = npy_serialize_text(text, &length);
+    assert_non_null(image);
+    /* The header (after magic, version and length) ends before the first NUL of the data. */
+    assert_non_null(strstr((const char *)image + 10, "'descr': '<U4'"));
+    unsigned char expected[16];
+    for (int i = 0; i < 16; i++)
+        expected[i] = (unsigned char)(code_points[i / 4] >> (8 * (i % 4)));
+    assert_memory_equal(image + length - 16, expected, 16);
+    char *back = NULL, message[256] = "";
+    size_t back_length = 0;
+    assert_int_equal(npy_text_from_buffer(image, length, &back, &back_length, message,
+                                          sizeof message), MDNMF_OK);
+    assert_string_equal(back, text);
+    assert_int_equal(back_length, strlen(text));
+    free(back);
+    free(image);
+    assert_null(npy_serialize_text("\xff", &length)); /* not UTF-8 */
+
+    static const struct {
+        const char *dict;
+        unsigned char data[16];
+        size_t data_length;
+        const char *utf8, *refusal;
+    } cases[] = {
+        {"{'descr': '>U2', 'fortran_order': False, 'shape': (), }",
+         {0, 0, 0, 0xe9, 0, 1, 0xf6, 0}, 8, "\xc3\xa9\xf0\x9f\x98\x80", NULL},
+        {"{'descr': '<U2', 'fortran_order': False, 'shape': (2,), }",
+         {'a', 0, 0, 0, 0, 0, 0, 0, 'b', 0, 0, 0, 'c', 0, 0, 0}, 16, "abc", NULL},
+        {"{'descr': '<U1', 'fortran_order': False, 'shape': (2,), }",
+         {'a', 0, 0, 0, 0, 0xd8, 0, 0}, 8, NULL, "U+D800"},
+        {"{'descr': '>U1', 'fortran_order': False, 'shape': (), }",
+         {0, 0x11, 0, 0}, 4, NULL, "U+110000"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        unsigned char npy[256];
+        length = make_npy(npy, 1, cases[i].dict, cases[i].data, cases[i].data_length);
+        back = NULL;
+        message[0] = '\0';
+        const int status = npy_text_from_buffer(npy, length, &back, &back_length, message,
+                                                sizeof message);
+        if (cases[i].utf8) {
+            assert_int_equal(status, MDNMF_OK);
+            assert_string_equal(back, cases[i].utf8);
+        } else {
+            assert_int_equal(status, MDNMF_ERR_FORMAT);
+            if (!strstr(message, cases[i].refusal))
+                fail_msg("case %zu: message '%s' lacks %s", i, message, cases[i].refusal);
+        }
+        free(back);
+    }
 }
 
 /* ----------------------------------------------------------------- models */
@@ -764,6 +936,9 @@ int main(void)
         cmocka_unit_test(test_params_json_round_trip),
         cmocka_unit_test(test_params_json_under_comma_locale),
         cmocka_unit_test(test_params_json_reading),
+        cmocka_unit_test(test_params_json_nested_objects),
+        cmocka_unit_test(test_params_json_error_positions),
+        cmocka_unit_test(test_text_arrays),
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_model_load_refusals),
         cmocka_unit_test(test_fuzzed_inputs),
