@@ -54,9 +54,13 @@ float cli_signal_peak(const float *signal, int64_t length)
 
 mdnmf_stft *cli_stft_for(const mdnmf_audio_params *audio, char *message, size_t size)
 {
-    int status = MDNMF_OK;
-    return mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length, &status,
-                             message, size);
+    mdnmf_error error;
+    mdnmf_stft *stft =
+        mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length, &error);
+    if (!stft) {
+        snprintf(message, size, "%s", error.message);
+    }
+    return stft;
 }
 
 static int frames_reserve(cli_frames *frames, int64_t columns)
@@ -89,9 +93,11 @@ int cli_frames_append(cli_frames *frames, mdnmf_stft *stft, const float *signal,
                  frames->n + count);
         return MDNMF_ERR_MEMORY;
     }
-    int status = mdnmf_stft_forward(stft, signal, length, frames->data + frames->n * m, NULL);
+    mdnmf_error error;
+    int status =
+        mdnmf_stft_forward(stft, signal, length, frames->data + frames->n * m, NULL, &error);
     if (status != MDNMF_OK) {
-        snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
+        snprintf(message, size, "%s", error.message);
         return status;
     }
     frames->n += count;
@@ -140,18 +146,20 @@ int cli_separate_recording(mdnmf_model *model, mdnmf_stft *stft, const float *si
     }
     /* The library's magnitudes (what every other caller separates) and the
      * complex values for the phases: two FFT passes, cheap next to NMF. */
-    if (!status && ((status = mdnmf_stft_forward(stft, signal, length, magnitude, NULL)) ||
-                    (status = mdnmf_stft_forward_complex(stft, signal, length, mixture)))) {
-        snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
+    mdnmf_error error;
+    if (!status &&
+        ((status = mdnmf_stft_forward(stft, signal, length, magnitude, NULL, &error)) ||
+         (status = mdnmf_stft_forward_complex(stft, signal, length, mixture, &error)))) {
+        snprintf(message, size, "%s", error.message);
     }
-    if (!status && (status = mdnmf_separate(model, magnitude, m, frames, 1, parts))) {
-        snprintf(message, size, "%s", mdnmf_model_last_error(model));
+    if (!status && (status = mdnmf_separate(model, magnitude, m, frames, 1, parts, &error))) {
+        snprintf(message, size, "%s", error.message);
     }
     for (int s = 0; s < sources && !status; s++) {
         apply_magnitude(mixture, magnitude, parts[s], (int64_t)count, spectrum);
-        status = mdnmf_stft_inverse_complex(stft, spectrum, frames, estimates[s], length);
+        status = mdnmf_stft_inverse_complex(stft, spectrum, frames, estimates[s], length, &error);
         if (status) {
-            snprintf(message, size, "%s", mdnmf_stft_last_error(stft));
+            snprintf(message, size, "%s", error.message);
         }
     }
     for (int s = 0; s < sources; s++) {
@@ -554,9 +562,9 @@ static int parse_fit_request(int argc, char **argv, fit_request *r, int *exit_co
         cli_spread_lists(&FIT_USAGE, &r->params, r->given, 2, "speech,noise") != 0) {
         return -1;
     }
-    const char *problem = mdnmf_separator_params_check(&r->params);
-    if (problem) {
-        cli_error(FIT_COMMAND, "%s (see 'mdnmf denoise fit --help')", problem);
+    mdnmf_error error;
+    if (mdnmf_separator_params_check(&r->params, &error) != MDNMF_OK) {
+        cli_error(FIT_COMMAND, "%s (see 'mdnmf denoise fit --help')", error.message);
         return -1;
     }
     return 0;
@@ -570,9 +578,9 @@ static int resolve_sample_rate(fit_request *r)
     }
     const char *first = r->groups[GROUP_SPEECH].files.paths[0];
     mdnmf_audio audio;
-    char message[1024] = "";
-    if (mdnmf_audio_read(first, 0, &audio, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(FIT_COMMAND, first, message);
+    mdnmf_error error;
+    if (mdnmf_audio_read(first, 0, &audio, &error) != MDNMF_OK) {
+        cli_error_about(FIT_COMMAND, first, error.message);
         return -1;
     }
     r->sample_rate = audio.sample_rate;
@@ -594,16 +602,15 @@ static int read_group(const fit_request *r, const path_group *group, mdnmf_stft 
     for (size_t i = 0; i < group->files.count; i++) {
         const char *path = group->files.paths[i];
         mdnmf_audio audio;
-        char message[1024] = "";
-        if (mdnmf_audio_read(path, r->sample_rate, &audio, message, sizeof message) !=
-            MDNMF_OK) {
-            cli_error_about(FIT_COMMAND, path, message);
+        mdnmf_error error;
+        if (mdnmf_audio_read(path, r->sample_rate, &audio, &error) != MDNMF_OK) {
+            cli_error_about(FIT_COMMAND, path, error.message);
             return -1;
         }
         int status = refuse_silence(FIT_COMMAND, path, &audio, "learn from");
-        if (!status && cli_frames_append(frames, stft, audio.samples, audio.length, message,
-                                         sizeof message) != MDNMF_OK) {
-            cli_error_about(FIT_COMMAND, path, message);
+        if (!status && cli_frames_append(frames, stft, audio.samples, audio.length, error.message,
+                                         sizeof error.message) != MDNMF_OK) {
+            cli_error_about(FIT_COMMAND, path, error.message);
             status = -1;
         }
         if (audio.file_rate != r->sample_rate && !notes.resampled++) {
@@ -657,19 +664,21 @@ static int create_fit_model(const fit_request *r, fit_run *run)
     }
     mdnmf_params common = r->params.common;
     common.d = 1; /* the separator's d[] decide */
-    int status = MDNMF_OK;
-    run->model = mdnmf_model_create(&common, &status);
+    mdnmf_error error;
+    run->model = mdnmf_model_create(&common, &error);
     if (!run->model) {
-        cli_error(FIT_COMMAND, "cannot create the model: %s", mdnmf_strerror(status));
+        cli_error(FIT_COMMAND, "cannot create the model: %s", mdnmf_strerror(error.status));
         return -1;
     }
     return 0;
 }
 
 /* The library's message, with the group it concerns when it names one. */
-static void report_fit_failure(const fit_request *r, const fit_run *run, int status)
+static void report_fit_failure(const fit_request *r, const fit_run *run,
+                               const mdnmf_error *error)
 {
-    const char *message = mdnmf_model_last_error(run->model);
+    int status = error->status;
+    const char *message = error->message;
     if (status == MDNMF_ERR_SHAPE && strstr(message, "source 0")) {
         cli_error(FIT_COMMAND, "--speech: %s (%" PRId64 " frames): give more speech or "
                   "fewer atoms", message, run->frames[GROUP_SPEECH].n);
@@ -703,20 +712,23 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
         params.common.on_epoch_user = &run->progress;
         cli_interrupt_install();
     }
-    int status = mdnmf_separator_fit(run->model, &params, &data);
+    mdnmf_error error;
+    int status = mdnmf_separator_fit(run->model, &params, &data, &error);
     cli_progress_end(bar);
     if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
         cli_error(FIT_COMMAND, "interrupted: nothing written");
         return CLI_EXIT_INTERRUPTED;
     }
     if (status != MDNMF_OK) {
-        report_fit_failure(r, run, status);
+        report_fit_failure(r, run, &error);
         return CLI_EXIT_RUNTIME;
     }
-    mdnmf_audio_params audio = {r->sample_rate, r->n_fft, mdnmf_stft_hop_length(run->stft),
-                                mdnmf_stft_win_length(run->stft)};
-    if (mdnmf_model_set_audio(run->model, &audio) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s", mdnmf_model_last_error(run->model));
+    mdnmf_audio_params audio = {.sample_rate = r->sample_rate,
+                                .n_fft = r->n_fft,
+                                .hop_length = mdnmf_stft_hop_length(run->stft),
+                                .win_length = mdnmf_stft_win_length(run->stft)};
+    if (mdnmf_model_set_audio(run->model, &audio, &error) != MDNMF_OK) {
+        cli_error(FIT_COMMAND, "%s", error.message);
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
@@ -724,8 +736,9 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
 
 static int write_fit_outputs(const fit_request *r, fit_run *run)
 {
-    if (mdnmf_model_save(run->model, r->output) != MDNMF_OK) {
-        cli_error_about(FIT_COMMAND, r->output, mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (mdnmf_model_save(run->model, r->output, &error) != MDNMF_OK) {
+        cli_error_about(FIT_COMMAND, r->output, error.message);
         return CLI_EXIT_RUNTIME;
     }
     if (run->loss_log.stream && cli_output_commit(&run->loss_log, FIT_COMMAND) != 0) {
@@ -737,12 +750,10 @@ static int write_fit_outputs(const fit_request *r, fit_run *run)
 
 static int prepare_fit(fit_request *r, fit_run *run)
 {
-    char message[512] = "";
-    int status = MDNMF_OK;
-    run->stft = mdnmf_stft_create(r->n_fft, r->hop_length, r->win_length, &status, message,
-                                  sizeof message);
+    mdnmf_error error;
+    run->stft = mdnmf_stft_create(r->n_fft, r->hop_length, r->win_length, &error);
     if (!run->stft) {
-        cli_error(FIT_COMMAND, "--n-fft/--hop-length/--win-length: %s", message);
+        cli_error(FIT_COMMAND, "--n-fft/--hop-length/--win-length: %s", error.message);
         return CLI_EXIT_USAGE;
     }
     if (cli_output_check_writable(FIT_COMMAND, r->output) != 0) {
@@ -1015,8 +1026,9 @@ static int load_denoiser(const apply_request *r, apply_run *run)
             cli_option_copy(&APPLY_OPTIONS[i], &r->overrides, &params);
         }
     }
-    if (mdnmf_model_set_params(run->model, &params) != MDNMF_OK) {
-        cli_error(APPLY_COMMAND, "%s", mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (mdnmf_model_set_params(run->model, &params, &error) != MDNMF_OK) {
+        cli_error(APPLY_COMMAND, "%s", error.message);
         return CLI_EXIT_USAGE;
     }
     run->written_sources = r->all_sources ? run->sources : 1;
@@ -1052,16 +1064,15 @@ static int prepare_outdir(const apply_request *r, apply_run *run)
 static int resample_exactly(const char *path, const float *in, int64_t n, int in_rate,
                             int out_rate, int64_t length, float **out)
 {
-    char message[512] = "";
+    mdnmf_error error = {0};
     int64_t produced = mdnmf_resampled_length(n, in_rate, out_rate);
     float *resampled = produced > 0 ? malloc((size_t)produced * sizeof *resampled) : NULL;
     float *exact = calloc((size_t)(length > 0 ? length : 1), sizeof *exact);
-    int status = resampled && exact ? mdnmf_resample(in, n, in_rate, out_rate, resampled,
-                                                     message, sizeof message)
+    int status = resampled && exact ? mdnmf_resample(in, n, in_rate, out_rate, resampled, &error)
                                     : MDNMF_ERR_ARGUMENT;
     if (status != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: cannot convert %d Hz to %d Hz%s%s", path, in_rate,
-                  out_rate, message[0] ? ": " : "", message);
+                  out_rate, error.message[0] ? ": " : "", error.message);
         free(resampled), free(exact);
         return -1;
     }
@@ -1077,9 +1088,9 @@ static int read_recordings(const apply_request *r, apply_run *run)
     int rate = run->audio.sample_rate;
     for (size_t i = 0; i < run->count; i++) {
         recording *rec = &run->recordings[i];
-        char message[1024] = "";
-        if (mdnmf_audio_read(rec->path, 0, &rec->audio, message, sizeof message) != MDNMF_OK) {
-            cli_error_about(APPLY_COMMAND, rec->path, message);
+        mdnmf_error error;
+        if (mdnmf_audio_read(rec->path, 0, &rec->audio, &error) != MDNMF_OK) {
+            cli_error_about(APPLY_COMMAND, rec->path, error.message);
             return -1;
         }
         if (refuse_silence(APPLY_COMMAND, rec->path, &rec->audio, "denoise") != 0) {
@@ -1143,7 +1154,8 @@ static int relearn_noise(const apply_request *r, apply_run *run)
         params.common.on_epoch_user = &run->bar;
         cli_interrupt_install();
     }
-    int status = mdnmf_separator_fit(run->model, &params, &data);
+    mdnmf_error error;
+    int status = mdnmf_separator_fit(run->model, &params, &data, &error);
     cli_progress_end(&run->bar);
     cli_frames_free(&frames);
     if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
@@ -1151,7 +1163,7 @@ static int relearn_noise(const apply_request *r, apply_run *run)
         return CLI_EXIT_INTERRUPTED;
     }
     if (status != MDNMF_OK) {
-        cli_error(APPLY_COMMAND, "--relearn-noise: %s", mdnmf_model_last_error(run->model));
+        cli_error(APPLY_COMMAND, "--relearn-noise: %s", error.message);
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
@@ -1218,18 +1230,17 @@ static int write_estimate(const apply_request *r, apply_run *run, const recordin
         }
         samples = converted;
     }
-    char message[1024] = "";
+    mdnmf_error error = {0};
     char *staged = staged_path(run, k);
     int status = staged ? mdnmf_audio_write(staged, samples, rec->audio.length,
                                             rec->audio.sample_rate,
                                             r->float_output ? MDNMF_AUDIO_FLOAT
-                                                            : MDNMF_AUDIO_PCM16,
-                                            message, sizeof message)
+                                                            : MDNMF_AUDIO_PCM16, &error)
                         : MDNMF_ERR_MEMORY;
     free(converted), free(staged);
     if (status != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: %s", destination,
-                  message[0] ? message : "cannot write (out of memory)");
+                  error.message[0] ? error.message : "cannot write (out of memory)");
         return -1;
     }
     return 0;
