@@ -29,7 +29,7 @@ def exported_symbols(path):
     names = set()
     for line in out.splitlines():
         fields = line.split()
-        if len(fields) >= 8 and fields[0].endswith(":") and fields[6] != "UND":
+        if len(fields) >= 8 and fields[0][:-1].isdigit() and fields[6] != "UND":
             names.add(fields[7].split("@")[0])
     return names - {""}
 
