@@ -168,6 +168,15 @@ static void test_defaults_are_as_documented(void **state)
     assert_int_equal(p.threads, 0);
     assert_null(p.on_epoch);
     assert_null(p.on_trace);
+    /* the reserved tails read 0 ("the default") whatever the memory held */
+    static const uint64_t zeros[16];
+    assert_memory_equal(p.reserved, zeros, sizeof p.reserved);
+    mdnmf_search search;
+    memset(&search, 0xff, sizeof search);
+    mdnmf_search_default(&search, 2);
+    assert_memory_equal(search.reserved, zeros, sizeof search.reserved);
+    assert_memory_equal(search.base.reserved, zeros, sizeof search.base.reserved);
+    assert_memory_equal(search.base.common.reserved, zeros, sizeof search.base.common.reserved);
     /* d = 0 must be set by the caller */
     assert_int_equal(mdnmf_params_check(&p, NULL), MDNMF_ERR_ARGUMENT);
 }
