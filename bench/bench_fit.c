@@ -154,7 +154,8 @@ typedef struct stopwatch {
 
 static stopwatch stopwatch_start(void)
 {
-    return (stopwatch){bench_clock_seconds(CLOCK_MONOTONIC), bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID)};
+    return (stopwatch){bench_clock_seconds(CLOCK_MONOTONIC),
+            bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID)};
 }
 
 /* Seconds since `start` (wall, or CPU with --clock cpu), added to the totals. */
@@ -196,7 +197,8 @@ typedef struct competition {
 
 static competition competition_start(void)
 {
-    competition c = {bench_clock_seconds(CLOCK_MONOTONIC), bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID),
+    competition c = {bench_clock_seconds(CLOCK_MONOTONIC),
+                                         bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID),
                      0, 0, 0};
     c.valid = machine_cpu_seconds(&c.busy, &c.steal);
     return c;
@@ -483,16 +485,16 @@ static int prepare_data(const options *o, dataset *data)
 
 static int save_data(const char *folder, const dataset *data)
 {
-    char path[1024], message[256];
+    mdnmf_error error;
+    char path[1024];
     snprintf(path, sizeof path, "%s/U.npy", folder);
-    int status = mdnmf_npy_write(path, data->U, data->m, data->n, message, sizeof message);
+    int status = mdnmf_npy_write(path, data->U, data->m, data->n, &error);
     if (status == MDNMF_OK) {
         snprintf(path, sizeof path, "%s/U_adv.npy", folder);
-        status = mdnmf_npy_write(path, data->U_adv, data->m, data->n_adv, message,
-                                 sizeof message);
+        status = mdnmf_npy_write(path, data->U_adv, data->m, data->n_adv, &error);
     }
     if (status != MDNMF_OK)
-        fprintf(stderr, "bench_fit: cannot save the data: %s\n", message);
+        fprintf(stderr, "bench_fit: cannot save the data: %s\n", error.message);
     return status == MDNMF_OK;
 }
 
@@ -730,8 +732,9 @@ static int record_loss(void *user, const mdnmf_progress *progress)
 static int run_fit(mdnmf_model *model, const dataset *data, int adversarial)
 {
     if (adversarial)
-        return mdnmf_fit_adv(model, data->U, data->m, data->n, data->U_adv, data->n_adv, NULL);
-    return mdnmf_fit_std(model, data->U, data->m, data->n);
+        return mdnmf_fit_adv(model, data->U, data->m, data->n, data->U_adv, data->n_adv, NULL,
+                             NULL);
+    return mdnmf_fit_std(model, data->U, data->m, data->n, NULL);
 }
 
 /* Time of one whole fit of `epochs` epochs (no callback, test_epochs = 1:
@@ -743,7 +746,7 @@ static double time_fit(bench_case *c, int epochs, const dataset *data, int *stat
     mdnmf_params params = c->params;
     params.epochs = epochs;
     params.test_epochs = 1;
-    *status = mdnmf_model_set_params(c->model, &params);
+    *status = mdnmf_model_set_params(c->model, &params, NULL);
     if (*status)
         return NAN;
     int64_t counted_before = blas_counted_flops();
@@ -760,6 +763,7 @@ static double time_fit(bench_case *c, int epochs, const dataset *data, int *stat
  * records its random draws for the NumPy reference.  It is also the warm-up. */
 static int verify_fit(bench_case *c, const options *o, const dataset *data)
 {
+    mdnmf_error error;
     mdnmf_params params = c->params;
     loss_log log = {.capacity = params.epochs + 1};
     log.values = calloc((size_t)log.capacity, sizeof *log.values);
@@ -776,7 +780,7 @@ static int verify_fit(bench_case *c, const options *o, const dataset *data)
         params.on_trace = save_draw;
         params.on_trace_user = &draws;
     }
-    int status = mdnmf_model_set_params(c->model, &params);
+    int status = mdnmf_model_set_params(c->model, &params, &error);
     if (!status)
         status = run_fit(c->model, data, c->adversarial);
     int ok = status == MDNMF_OK && log.recorded == log.capacity;
@@ -794,7 +798,7 @@ static int verify_fit(bench_case *c, const options *o, const dataset *data)
     } else {
         fprintf(stderr, "bench_fit: %s d=%d T=%d failed its check: status %d (%s) %s\n",
                 c->result.name, c->d, c->threads, status, mdnmf_strerror(status),
-                status ? mdnmf_model_last_error(c->model) : "loss not finite or not decreasing");
+                status ? error.message : "loss not finite or not decreasing");
     }
     free(log.values);
     return ok && !(params.on_trace && draws.failed);
@@ -803,6 +807,7 @@ static int verify_fit(bench_case *c, const options *o, const dataset *data)
 /* Model, check fit and flop model of one case. */
 static int prepare_case(bench_case *c, const options *o, const dataset *data)
 {
+    mdnmf_error error;
     mdnmf_params_default(&c->params);
     c->params.d = c->d;
     c->params.epochs = o->epochs;
@@ -814,8 +819,8 @@ static int prepare_case(bench_case *c, const options *o, const dataset *data)
     c->result.d = c->d;
     c->result.threads = c->threads;
     c->setup = c->full = c->sgemm = (best_two){INFINITY, INFINITY};
-    int status = MDNMF_OK;
-    c->model = mdnmf_model_create(&c->params, &status);
+    c->model = mdnmf_model_create(&c->params, &error);
+    int status = error.status;
     if (!c->model) {
         fprintf(stderr, "bench_fit: cannot create a model: %s\n", mdnmf_strerror(status));
         return 0;
@@ -837,13 +842,14 @@ static int prepare_case(bench_case *c, const options *o, const dataset *data)
 static int time_case_round(bench_case *c, const options *o, const dataset *data,
                            const operand_pools *pools)
 {
+    mdnmf_error error;
     int status;
     double wall_before = timed_wall, cpu_before = timed_cpu;
     double setup = time_fit(c, 0, data, &status, &c->setup_flops);
     double full = status ? NAN : time_fit(c, o->epochs, data, &status, &c->full_flops);
     if (status) {
         fprintf(stderr, "bench_fit: %s d=%d T=%d: timed fit failed: %s\n", c->result.name,
-                c->d, c->threads, mdnmf_model_last_error(c->model));
+                c->d, c->threads, error.message);
         return 0;
     }
     openblas_set_num_threads(c->threads);

@@ -298,7 +298,7 @@ static int shuffle_pool(pool *p, uint64_t seed)
 {
     int64_t *order = malloc((size_t)p->count * sizeof *order);
     float *shuffled = malloc((size_t)(p->m * p->count) * sizeof *shuffled);
-    int ok = order && shuffled && mdnmf_shuffle_indices(order, p->count, seed) == MDNMF_OK;
+    int ok = order && shuffled && mdnmf_shuffle_indices(order, p->count, seed, NULL) == MDNMF_OK;
     for (int64_t j = 0; ok && j < p->count; j++)
         memcpy(shuffled + j * p->m, p->images + order[j] * p->m, (size_t)p->m * sizeof(float));
     if (ok) {
@@ -314,11 +314,11 @@ static int shuffle_pool(pool *p, uint64_t seed)
 static int mix_pair(problem *x, const float *const *sources, float *mixtures,
                     float *const *targets, uint64_t seed)
 {
-    char message[256];
-    if (mdnmf_mix(sources, SOURCES, x->m, x->n, 0.0, seed, mixtures, targets, NULL, message,
-                  sizeof message) == MDNMF_OK)
+    mdnmf_error error;
+    if (mdnmf_mix(sources, SOURCES, x->m, x->n, 0.0, seed, mixtures, targets, NULL,
+        &error) == MDNMF_OK)
         return 1;
-    fprintf(stderr, "bench_modes: mdnmf_mix: %s\n", message);
+    fprintf(stderr, "bench_modes: mdnmf_mix: %s\n", error.message);
     return 0;
 }
 
@@ -420,24 +420,24 @@ static mdnmf_separator_params separator_params(const options *o, mdnmf_mode mode
 static double timed_fit(const options *o, const problem *x, int mode_index, int d, int epochs,
                         uint64_t *checksum)
 {
-    int status = MDNMF_OK;
+    mdnmf_error error;
     mdnmf_params common;
     mdnmf_params_default(&common);
     common.d = 1;
-    mdnmf_model *model = mdnmf_model_create(&common, &status);
+    mdnmf_model *model = mdnmf_model_create(&common, &error);
     if (!model) {
-        fprintf(stderr, "bench_modes: cannot create a model: %s\n", mdnmf_strerror(status));
+        fprintf(stderr, "bench_modes: cannot create a model: %s\n", error.message);
         return -1.0;
     }
     mdnmf_separator_params p = separator_params(o, MODES[mode_index].mode, d, epochs);
     mdnmf_separation_data data = separation_data(x);
     double start = bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
-    status = mdnmf_separator_fit(model, &p, &data);
+    int status = mdnmf_separator_fit(model, &p, &data, &error);
     double seconds = bench_clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - start;
     if (status != MDNMF_OK) {
         fprintf(stderr, "bench_modes: %s d=%d, %d epochs failed: %s: %s\n",
                 MODES[mode_index].name, d, epochs, mdnmf_strerror(status),
-                mdnmf_model_last_error(model));
+                error.message);
         seconds = -1.0;
     } else if (checksum) {
         int64_t m, atoms;

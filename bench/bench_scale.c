@@ -389,19 +389,20 @@ typedef struct epoch_cost {
 /* One fit of `epochs` epochs; the cost of epochs 2 .. epochs-1. */
 static int time_fit(const options *o, const float *U, int64_t n, int epochs, epoch_cost *cost)
 {
+    mdnmf_error error;
     static epoch_marks marks;
     memset(&marks, 0, sizeof marks);
     mdnmf_params p;
     fit_params(o, epochs, &p);
     p.on_trace = mark_epoch;
     p.on_trace_user = &marks;
-    int status = MDNMF_OK;
-    mdnmf_model *model = mdnmf_model_create(&p, &status);
+    mdnmf_model *model = mdnmf_model_create(&p, &error);
+    int status = error.status;
     if (model)
-        status = mdnmf_fit_std(model, U, o->m, n);
+        status = mdnmf_fit_std(model, U, o->m, n, &error);
     if (status != MDNMF_OK || marks.last != epochs) {
         fprintf(stderr, "bench_scale: the fit of %lld columns failed: %s\n", (long long)n,
-                model ? mdnmf_model_last_error(model) : mdnmf_strerror(status));
+                model ? error.message : mdnmf_strerror(status));
         mdnmf_model_destroy(model);
         return -1;
     }
@@ -609,16 +610,16 @@ static int measure_memory(const options *o, const work_files *w, memory_result *
 
 static int write_data(const char *path, int64_t m, int64_t n, uint64_t seed)
 {
+    mdnmf_error error;
     float *U = make_data(m, n, seed);
     if (!U) {
         fprintf(stderr, "bench_scale: out of memory for the data\n");
         return -1;
     }
-    char message[512] = "";
-    int status = mdnmf_npy_write(path, U, m, n, message, sizeof message);
+    int status = mdnmf_npy_write(path, U, m, n, &error);
     free(U);
     if (status != MDNMF_OK) {
-        fprintf(stderr, "bench_scale: %s\n", message);
+        fprintf(stderr, "bench_scale: %s\n", error.message);
         return -1;
     }
     return 0;
@@ -637,6 +638,7 @@ static int child_write(const options *o)
 /* The library alone: the user's U in plain malloc'ed memory. */
 static int child_fit(const options *o)
 {
+    mdnmf_error error;
     float *U = make_data(o->m, o->large_n, o->seed);
     if (!U) {
         fprintf(stderr, "bench_scale: out of memory for the data\n");
@@ -644,13 +646,13 @@ static int child_fit(const options *o)
     }
     mdnmf_params p;
     fit_params(o, o->rss_epochs, &p);
-    int status = MDNMF_OK;
-    mdnmf_model *model = mdnmf_model_create(&p, &status);
+    mdnmf_model *model = mdnmf_model_create(&p, &error);
+    int status = error.status;
     if (model)
-        status = mdnmf_fit_std(model, U, o->m, o->large_n);
+        status = mdnmf_fit_std(model, U, o->m, o->large_n, &error);
     if (status != MDNMF_OK)
         fprintf(stderr, "bench_scale: child fit failed: %s\n",
-                model ? mdnmf_model_last_error(model) : mdnmf_strerror(status));
+                model ? error.message : mdnmf_strerror(status));
     mdnmf_model_destroy(model);
     free(U);
     return status == MDNMF_OK ? 0 : 1;
@@ -750,10 +752,10 @@ static void report_memory(const options *o, const memory_result *r)
 /* As `mdnmf fit` gets its data: read from the .npy file by the library. */
 static float *read_data(const char *path, int64_t m, int64_t n)
 {
+    mdnmf_error error;
     mdnmf_matrix U;
-    char message[512] = "";
-    if (mdnmf_npy_read(path, &U, message, sizeof message) != MDNMF_OK) {
-        fprintf(stderr, "bench_scale: %s\n", message);
+    if (mdnmf_npy_read(path, &U, &error) != MDNMF_OK) {
+        fprintf(stderr, "bench_scale: %s\n", error.message);
         return NULL;
     }
     if (U.m != m || U.n != n) {

@@ -53,11 +53,12 @@ void bench_mnist_folder(const char *given, char *folder, size_t size)
 
 int bench_read_digits(const char *folder, int first, int count, mdnmf_matrix *digits)
 {
+    mdnmf_error error;
     int ok = 1;
     for (int k = 0; k < count && ok; k++) {
-        char path[1100], message[256];
+        char path[1100];
         snprintf(path, sizeof path, "%s/digit%d.npy", folder, first + k);
-        ok = mdnmf_npy_read(path, &digits[k], message, sizeof message) == MDNMF_OK &&
+        ok = mdnmf_npy_read(path, &digits[k], &error) == MDNMF_OK &&
              digits[k].m == digits[0].m;
     }
     return ok;

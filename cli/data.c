@@ -106,9 +106,9 @@ static int check_idx_request(const idx_request *r)
 /* Read an IDX file; 0, or -1 after printing one line naming it. */
 static int read_idx(const char *path, mdnmf_matrix *out)
 {
-    char message[512] = "";
-    if (mdnmf_idx_read(path, out, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(IDX_COMMAND, path, message[0] ? message : "cannot read the IDX file");
+    mdnmf_error error;
+    if (mdnmf_idx_read(path, out, &error) != MDNMF_OK) {
+        cli_error_about(IDX_COMMAND, path, error.message);
         return -1;
     }
     return 0;
@@ -177,7 +177,7 @@ static void divide_values(float *values, size_t count, double scale)
 
 static int convert_idx(const idx_request *r)
 {
-    mdnmf_matrix images = {0, 0, NULL}, labels = {0, 0, NULL};
+    mdnmf_matrix images = {0}, labels = {0};
     int code = CLI_EXIT_RUNTIME;
     if (read_idx(r->images, &images) != 0) {
         goto done;
@@ -193,10 +193,9 @@ static int convert_idx(const idx_request *r)
         }
     }
     divide_values(images.data, (size_t)(images.m * images.n), r->scale);
-    char message[512] = "";
-    if (mdnmf_npy_write(r->output, images.data, images.m, images.n, message, sizeof message)
-        != MDNMF_OK) {
-        cli_error_about(IDX_COMMAND, r->output, message[0] ? message : "cannot write the file");
+    mdnmf_error error;
+    if (mdnmf_npy_write(r->output, images.data, images.m, images.n, &error) != MDNMF_OK) {
+        cli_error_about(IDX_COMMAND, r->output, error.message);
         goto done;
     }
     code = CLI_EXIT_OK;
@@ -421,10 +420,10 @@ static int mix_sources(const mix_request *r, const mdnmf_matrix *sources, mixed_
         return -1;
     }
     const double alpha = r->weights == WEIGHTS_DIRICHLET ? r->alpha : 0.0;
-    char message[512] = "";
+    mdnmf_error error;
     if (mdnmf_mix(columns, out->S, m, out->n, alpha, r->seed, out->mixture, out->targets,
-                  out->weights, message, sizeof message) != MDNMF_OK) {
-        cli_error(MIX_COMMAND, "%s", message[0] ? message : "mixing failed");
+                  out->weights, &error) != MDNMF_OK) {
+        cli_error(MIX_COMMAND, "%s", error.message);
         return -1;
     }
     return 0;
@@ -444,9 +443,9 @@ static char *output_path(const char *prefix, const char *suffix)
 /* One output file, or -1 after one line. */
 static int write_output(const char *path, const float *data, int64_t m, int64_t n)
 {
-    char message[512] = "";
-    if (mdnmf_npy_write(path, data, m, n, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(MIX_COMMAND, path, message[0] ? message : "cannot write the file");
+    mdnmf_error error;
+    if (mdnmf_npy_write(path, data, m, n, &error) != MDNMF_OK) {
+        cli_error_about(MIX_COMMAND, path, error.message);
         return -1;
     }
     return 0;

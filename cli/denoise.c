@@ -18,7 +18,6 @@
  * stages the outputs: nothing is written unless everything succeeded. */
 #define _POSIX_C_SOURCE 200809L
 
-#include "denoise.h"
 
 #include "audio_paths.h"
 #include "commands.h"
@@ -440,9 +439,9 @@ static int parse_fit_request(int argc, char **argv, fit_request *r, int *exit_co
         cli_spread_lists(&FIT_USAGE, &r->params, r->given, 2, "speech,noise") != 0) {
         return -1;
     }
-    const char *problem = mdnmf_separator_params_check(&r->params);
-    if (problem) {
-        cli_error(FIT_COMMAND, "%s (see 'mdnmf denoise fit --help')", problem);
+    mdnmf_error error;
+    if (mdnmf_separator_params_check(&r->params, &error) != MDNMF_OK) {
+        cli_error(FIT_COMMAND, "%s (see 'mdnmf denoise fit --help')", error.message);
         return -1;
     }
     return 0;
@@ -456,9 +455,9 @@ static int resolve_sample_rate(fit_request *r)
     }
     const char *first = r->groups[GROUP_SPEECH].files.paths[0];
     mdnmf_audio audio;
-    char message[1024] = "";
-    if (mdnmf_audio_read(first, 0, &audio, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(FIT_COMMAND, first, message);
+    mdnmf_error error;
+    if (mdnmf_audio_read(first, 0, &audio, &error) != MDNMF_OK) {
+        cli_error_about(FIT_COMMAND, first, error.message);
         return -1;
     }
     r->sample_rate = audio.sample_rate;
@@ -484,7 +483,8 @@ static void group_signals_free(group_signals *read)
 /* The group's recordings as the library takes them (count 0: none). */
 static mdnmf_signals signals_of(const group_signals *read)
 {
-    mdnmf_signals signals = {read->samples, read->lengths, NULL, (int64_t)read->count};
+    mdnmf_signals signals = {.samples = read->samples, .lengths = read->lengths,
+                             .count = (int64_t)read->count};
     return signals;
 }
 
@@ -503,10 +503,9 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
     for (size_t i = 0; i < files; i++) {
         const char *path = group->files.paths[i];
         mdnmf_audio *audio = &read->audio[i];
-        char message[1024] = "";
-        if (mdnmf_audio_read(path, r->sample_rate, audio, message, sizeof message) !=
-            MDNMF_OK) {
-            cli_error_about(FIT_COMMAND, path, message);
+        mdnmf_error error;
+        if (mdnmf_audio_read(path, r->sample_rate, audio, &error) != MDNMF_OK) {
+            cli_error_about(FIT_COMMAND, path, error.message);
             return -1;
         }
         read->samples[i] = audio->samples, read->lengths[i] = audio->length;
@@ -560,10 +559,10 @@ static int create_fit_model(const fit_request *r, fit_run *run)
     }
     mdnmf_params common = r->params.common;
     common.d = 1; /* the separator's d[] decide */
-    int status = MDNMF_OK;
-    run->model = mdnmf_model_create(&common, &status);
+    mdnmf_error error;
+    run->model = mdnmf_model_create(&common, &error);
     if (!run->model) {
-        cli_error(FIT_COMMAND, "cannot create the model: %s", mdnmf_strerror(status));
+        cli_error(FIT_COMMAND, "cannot create the model: %s", mdnmf_strerror(error.status));
         return -1;
     }
     return 0;
@@ -604,7 +603,10 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
     data.clean[0] = signals_of(&run->groups[GROUP_SPEECH]);
     data.clean[1] = signals_of(&run->groups[GROUP_NOISE]);
     data.mixtures = signals_of(&run->groups[GROUP_NOISY]);
-    mdnmf_audio_params audio = {r->sample_rate, r->n_fft, r->hop_length, r->win_length};
+    mdnmf_audio_params audio = {.sample_rate = r->sample_rate,
+                                .n_fft = r->n_fft,
+                                .hop_length = r->hop_length,
+                                .win_length = r->win_length};
     cli_progress *bar = &run->progress;
     bar->show_bar = cli_progress_bar_wanted(r->quiet);
     bar->adversarial = params.mode == MDNMF_MODE_ADV || params.mode == MDNMF_MODE_SEMI_ADV;
@@ -631,8 +633,9 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
 
 static int write_fit_outputs(const fit_request *r, fit_run *run)
 {
-    if (mdnmf_model_save(run->model, r->output) != MDNMF_OK) {
-        cli_error_about(FIT_COMMAND, r->output, mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (mdnmf_model_save(run->model, r->output, &error) != MDNMF_OK) {
+        cli_error_about(FIT_COMMAND, r->output, error.message);
         return CLI_EXIT_RUNTIME;
     }
     if (run->loss_log.stream && cli_output_commit(&run->loss_log, FIT_COMMAND) != 0) {
@@ -644,12 +647,10 @@ static int write_fit_outputs(const fit_request *r, fit_run *run)
 
 static int prepare_fit(fit_request *r, fit_run *run)
 {
-    char message[512] = "";
-    int status = MDNMF_OK;
-    run->stft = mdnmf_stft_create(r->n_fft, r->hop_length, r->win_length, &status, message,
-                                  sizeof message);
+    mdnmf_error error;
+    run->stft = mdnmf_stft_create(r->n_fft, r->hop_length, r->win_length, &error);
     if (!run->stft) {
-        cli_error(FIT_COMMAND, "--n-fft/--hop-length/--win-length: %s", message);
+        cli_error(FIT_COMMAND, "--n-fft/--hop-length/--win-length: %s", error.message);
         return CLI_EXIT_USAGE;
     }
     if (cli_output_check_writable(FIT_COMMAND, r->output) != 0) {
@@ -920,8 +921,8 @@ static int load_denoiser(const apply_request *r, apply_run *run)
             cli_option_copy(&APPLY_OPTIONS[i], &r->overrides, &params);
         }
     }
-    if (mdnmf_model_set_params(run->model, &params) != MDNMF_OK) {
-        cli_error(APPLY_COMMAND, "%s", mdnmf_model_last_error(run->model));
+    if (mdnmf_model_set_params(run->model, &params, &error) != MDNMF_OK) {
+        cli_error(APPLY_COMMAND, "%s", error.message);
         return CLI_EXIT_USAGE;
     }
     run->written_sources = r->all_sources ? run->sources : 1;
@@ -958,9 +959,9 @@ static int read_recordings(const apply_request *r, apply_run *run)
     int rate = run->audio.sample_rate;
     for (size_t i = 0; i < run->count; i++) {
         recording *rec = &run->recordings[i];
-        char message[1024] = "";
-        if (mdnmf_audio_read(rec->path, 0, &rec->audio, message, sizeof message) != MDNMF_OK) {
-            cli_error_about(APPLY_COMMAND, rec->path, message);
+        mdnmf_error error;
+        if (mdnmf_audio_read(rec->path, 0, &rec->audio, &error) != MDNMF_OK) {
+            cli_error_about(APPLY_COMMAND, rec->path, error.message);
             return -1;
         }
         if (refuse_silence(APPLY_COMMAND, rec->path, &rec->audio, "denoise") != 0) {
@@ -1004,13 +1005,14 @@ static int relearn_noise(const apply_request *r, apply_run *run)
         lengths[i] = run->recordings[i].audio.length;
         rates[i] = run->recordings[i].audio.sample_rate;
     }
-    mdnmf_signals recordings = {samples, lengths, rates, (int64_t)run->count};
+    mdnmf_signals recordings = {.samples = samples, .lengths = lengths, .sample_rates = rates,
+                                .count = (int64_t)run->count};
     mdnmf_params params = *mdnmf_model_params(run->model);
     run->bar.show_bar = cli_progress_bar_wanted(r->quiet);
     if (run->bar.show_bar) {
         params.on_epoch = cli_progress_on_epoch;
         params.on_epoch_user = &run->bar;
-        mdnmf_model_set_params(run->model, &params);
+        mdnmf_model_set_params(run->model, &params, NULL);
         cli_interrupt_install();
     }
     mdnmf_error error;
@@ -1080,18 +1082,18 @@ static int write_estimate(const apply_request *r, apply_run *run, const recordin
         cli_error(APPLY_COMMAND, "%s: is a folder: give another -o or remove it", destination);
         return -1;
     }
-    char message[1024] = "";
+    mdnmf_error error = {0};
     char *staged = staged_path(run, k);
     int status = staged ? mdnmf_audio_write(staged, estimate, rec->audio.length,
                                             rec->audio.sample_rate,
                                             r->float_output ? MDNMF_AUDIO_FLOAT
                                                             : MDNMF_AUDIO_PCM16,
-                                            message, sizeof message)
+                                            &error)
                         : MDNMF_ERR_MEMORY;
     free(staged);
     if (status != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: %s", destination,
-                  message[0] ? message : "cannot write (out of memory)");
+                  error.message[0] ? error.message : "cannot write (out of memory)");
         return -1;
     }
     return 0;

@@ -161,8 +161,8 @@ static int measure(const eval_request *r, eval_data *data)
         const float *ref = data->references[s].data, *est = data->estimates[s].data;
         double *out = data->values + s * n;
         int status = r->settings.metric == MDNMF_METRIC_PSNR
-                         ? mdnmf_psnr(ref, est, m, n, out)
-                         : mdnmf_squared_error(ref, est, m, n, out);
+                         ? mdnmf_psnr(ref, est, m, n, out, NULL)
+                         : mdnmf_squared_error(ref, est, m, n, out, NULL);
         if (status != MDNMF_OK) {
             cli_error(COMMAND, "%s: %s", r->estimates[s], mdnmf_strerror(status));
             return -1;

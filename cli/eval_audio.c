@@ -53,11 +53,11 @@ static int resample_to(const char *command, const char *path, int rate, mdnmf_au
     if (audio->sample_rate == rate) {
         return 0;
     }
-    char message[512];
+    mdnmf_error error;
     int64_t length = mdnmf_resampled_length(audio->length, audio->sample_rate, rate);
     float *samples = length > 0 ? malloc((size_t)length * sizeof *samples) : NULL;
     if (!samples || mdnmf_resample(audio->samples, audio->length, audio->sample_rate, rate,
-                                   samples, message, sizeof message) != MDNMF_OK) {
+                                   samples, &error) != MDNMF_OK) {
         cli_error(command, "%s: cannot resample from %d Hz to %d Hz", path, audio->sample_rate,
                   rate);
         free(samples);
@@ -75,9 +75,9 @@ static int resample_to(const char *command, const char *path, int rate, mdnmf_au
 /* Read one file at its own rate, then bring it to `rate` (0: keep). */
 static int read_recording(const char *command, const char *path, int rate, mdnmf_audio *out)
 {
-    char message[1024];
-    if (mdnmf_audio_read(path, 0, out, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(command, path, message);
+    mdnmf_error error;
+    if (mdnmf_audio_read(path, 0, out, &error) != MDNMF_OK) {
+        cli_error_about(command, path, error.message);
         return -1;
     }
     if (out->mixed_down) {
@@ -141,16 +141,14 @@ static int evaluate_pairs(const char *command, audio_metric metric, const audio_
                           const char *const *estimates)
 {
     double values[MDNMF_MAX_SOURCES];
-    char message[512];
+    mdnmf_error error;
     for (int s = 0; s < set->count; s++) {
         const mdnmf_audio *r = &set->references[s], *e = &set->estimates[s];
         int status = metric == AUDIO_SNR
-                         ? mdnmf_snr(r->samples, e->samples, r->length, &values[s], message,
-                                     sizeof message)
-                         : mdnmf_si_sdr(r->samples, e->samples, r->length, &values[s], message,
-                                        sizeof message);
+                         ? mdnmf_snr(r->samples, e->samples, r->length, &values[s], &error)
+                         : mdnmf_si_sdr(r->samples, e->samples, r->length, &values[s], &error);
         if (status != MDNMF_OK) {
-            cli_error(command, "%s: %s", estimates[s], message);
+            cli_error(command, "%s: %s", estimates[s], error.message);
             return -1;
         }
     }
@@ -166,10 +164,10 @@ static int evaluate_bss(const char *command, const audio_set *set)
         estimates[s] = set->estimates[s].samples;
     }
     mdnmf_bss_result result;
-    char message[512];
+    mdnmf_error error;
     if (mdnmf_bss_eval_sources(references, estimates, set->count, set->references[0].length, 1,
-                               &result, message, sizeof message) != MDNMF_OK) {
-        cli_error(command, "%s", message);
+                               &result, &error) != MDNMF_OK) {
+        cli_error(command, "%s", error.message);
         return -1;
     }
     json_t *permutation = json_array();

@@ -168,9 +168,9 @@ static int check_request(fit_request *r)
     if (resolve_method(r) != 0) {
         return -1;
     }
-    const char *problem = mdnmf_params_check(&r->params);
-    if (problem) {
-        cli_error(COMMAND, "%s (see 'mdnmf fit --help')", problem);
+    mdnmf_error error;
+    if (mdnmf_params_check(&r->params, &error) != MDNMF_OK) {
+        cli_error(COMMAND, "%s (see 'mdnmf fit --help')", error.message);
         return -1;
     }
     return 0;
@@ -299,18 +299,18 @@ static int create_model(const fit_request *r, fit_run *run)
         params.on_epoch_user = &run->progress;
         cli_interrupt_install();
     }
-    int status = MDNMF_OK;
-    run->model = mdnmf_model_create(&params, &status);
+    mdnmf_error error;
+    run->model = mdnmf_model_create(&params, &error);
     if (!run->model) {
-        cli_error(COMMAND, "cannot create the model: %s", mdnmf_strerror(status));
-        return status == MDNMF_ERR_ARGUMENT ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
+        cli_error(COMMAND, "cannot create the model: %s", mdnmf_strerror(error.status));
+        return error.status == MDNMF_ERR_ARGUMENT ? CLI_EXIT_USAGE : CLI_EXIT_RUNTIME;
     }
     if (run->warm) {
         int64_t m = 0, atoms = 0;
         mdnmf_model_shape(run->warm, &m, &atoms);
-        if (mdnmf_model_set_basis(run->model, mdnmf_model_basis(run->warm), m, atoms) !=
+        if (mdnmf_model_set_basis(run->model, mdnmf_model_basis(run->warm), m, atoms, &error) !=
             MDNMF_OK) {
-            cli_error(COMMAND, "%s: %s", r->warm_start, mdnmf_model_last_error(run->model));
+            cli_error(COMMAND, "%s: %s", r->warm_start, error.message);
             return CLI_EXIT_RUNTIME;
         }
     }
@@ -331,15 +331,13 @@ static const char *file_at_fault(const fit_request *r, const char *message)
     return r->input;
 }
 
-static int report_fit_failure(const fit_request *r, const fit_run *run, int status)
+static int report_fit_failure(const fit_request *r, const mdnmf_error *error)
 {
-    const char *message = mdnmf_model_last_error(run->model);
+    int status = error->status;
+    const char *message = error->message;
     if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
         cli_error(COMMAND, "interrupted: nothing written");
         return CLI_EXIT_INTERRUPTED;
-    }
-    if (!message[0]) {
-        message = mdnmf_strerror(status);
     }
     if (status == MDNMF_ERR_DATA || status == MDNMF_ERR_SHAPE) {
         cli_error(COMMAND, "%s: %s", file_at_fault(r, message), message);
@@ -352,21 +350,22 @@ static int report_fit_failure(const fit_request *r, const fit_run *run, int stat
 static int run_fit(const fit_request *r, fit_run *run)
 {
     const mdnmf_matrix *U = &run->U;
+    mdnmf_error error;
     int status;
     switch (r->method) {
     case METHOD_ADV:
         status = mdnmf_fit_adv(run->model, U->data, U->m, U->n, run->U_adv.data, run->U_adv.n,
-                               run->omega.data);
+                               run->omega.data, &error);
         break;
     case METHOD_EXEMPLAR:
-        status = mdnmf_fit_exem(run->model, U->data, U->m, U->n);
+        status = mdnmf_fit_exem(run->model, U->data, U->m, U->n, &error);
         break;
     default:
-        status = mdnmf_fit_std(run->model, U->data, U->m, U->n);
+        status = mdnmf_fit_std(run->model, U->data, U->m, U->n, &error);
         break;
     }
     cli_progress_end(&run->progress);
-    return status == MDNMF_OK ? CLI_EXIT_OK : report_fit_failure(r, run, status);
+    return status == MDNMF_OK ? CLI_EXIT_OK : report_fit_failure(r, &error);
 }
 
 /* The model first (the library writes it atomically), then the loss log is
@@ -379,8 +378,9 @@ static int write_outputs(const fit_request *r, fit_run *run)
                   r->loss_log);
         return CLI_EXIT_RUNTIME;
     }
-    if (mdnmf_model_save(run->model, r->output) != MDNMF_OK) {
-        cli_error_about(COMMAND, r->output, mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (mdnmf_model_save(run->model, r->output, &error) != MDNMF_OK) {
+        cli_error_about(COMMAND, r->output, error.message);
         return CLI_EXIT_RUNTIME;
     }
     if (run->loss_log.stream && cli_output_commit(&run->loss_log, COMMAND) != 0) {

@@ -7,10 +7,10 @@
 
 int cli_read_matrix(const char *command, const char *path, mdnmf_matrix *out)
 {
-    char message[512] = "";
+    mdnmf_error error;
     memset(out, 0, sizeof *out);
-    if (mdnmf_npy_read(path, out, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(command, path, message[0] ? message : "cannot read the .npy file");
+    if (mdnmf_npy_read(path, out, &error) != MDNMF_OK) {
+        cli_error_about(command, path, error.message);
         mdnmf_matrix_free(out);
         return -1;
     }
@@ -19,11 +19,10 @@ int cli_read_matrix(const char *command, const char *path, mdnmf_matrix *out)
 
 mdnmf_model *cli_load_model(const char *command, const char *path)
 {
-    char message[512] = "";
-    int status = MDNMF_OK;
-    mdnmf_model *model = mdnmf_model_load(path, &status, message, sizeof message);
+    mdnmf_error error;
+    mdnmf_model *model = mdnmf_model_load(path, &error);
     if (!model) {
-        cli_error_about(command, path, message[0] ? message : mdnmf_strerror(status));
+        cli_error_about(command, path, error.message);
     }
     return model;
 }
@@ -72,8 +71,9 @@ int cli_compute_activations(const char *command, const char *model_path,
 
     mdnmf_params params = *mdnmf_model_params(out->model);
     apply_overrides(&params, options, given, option_count, overrides);
-    if (mdnmf_model_set_params(out->model, &params) != MDNMF_OK) {
-        cli_error(command, "%s", mdnmf_model_last_error(out->model));
+    mdnmf_error error;
+    if (mdnmf_model_set_params(out->model, &params, &error) != MDNMF_OK) {
+        cli_error(command, "%s", error.message);
         return CLI_EXIT_USAGE;
     }
 
@@ -84,9 +84,9 @@ int cli_compute_activations(const char *command, const char *model_path,
                   data_path, out->atoms, out->data.n);
         return CLI_EXIT_RUNTIME;
     }
-    if (mdnmf_transform(out->model, out->data.data, out->data.m, out->data.n, out->H) !=
+    if (mdnmf_transform(out->model, out->data.data, out->data.m, out->data.n, out->H, &error) !=
         MDNMF_OK) {
-        cli_error_about(command, data_path, mdnmf_model_last_error(out->model));
+        cli_error_about(command, data_path, error.message);
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;

@@ -412,9 +412,9 @@ static int load_spec(search_request *r, search_spec *spec)
     r->search.dimensions = spec->dimensions;
     r->search.dimension_count = spec->count;
     r->search.refit = r->refit != NULL;
-    char message[512] = "";
-    if (mdnmf_search_check(&r->search, message, sizeof message) != MDNMF_OK) {
-        cli_error(COMMAND, "%s: %s", r->spec, message);
+    mdnmf_error error;
+    if (mdnmf_search_check(&r->search, &error) != MDNMF_OK) {
+        cli_error(COMMAND, "%s: %s", r->spec, error.message);
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
@@ -594,14 +594,14 @@ static int run_search(search_request *r, search_run *run)
     run->show_progress = cli_progress_bar_wanted(r->quiet);
     mdnmf_params common = search.base.common;
     common.d = 1;
-    int status = MDNMF_OK;
-    run->model = mdnmf_model_create(&common, &status);
+    mdnmf_error error;
+    run->model = mdnmf_model_create(&common, &error);
     if (!run->model) {
-        cli_error(COMMAND, "cannot create the model: %s", mdnmf_strerror(status));
+        cli_error(COMMAND, "cannot create the model: %s", mdnmf_strerror(error.status));
         return CLI_EXIT_RUNTIME;
     }
     mdnmf_search_result result;
-    status = mdnmf_search_run(run->model, &search, &run->inputs.data, &result);
+    int status = mdnmf_search_run(run->model, &search, &run->inputs.data, &result, &error);
     if (run->progress_on_screen) {
         fputc('\n', stderr);
     }
@@ -614,8 +614,7 @@ static int run_search(search_request *r, search_run *run)
         return CLI_EXIT_RUNTIME;
     }
     if (status != MDNMF_OK) {
-        return cli_separation_report(COMMAND, &r->files, status,
-                                     mdnmf_model_last_error(run->model));
+        return cli_separation_report(COMMAND, &r->files, status, error.message);
     }
     return CLI_EXIT_OK;
 }
@@ -624,8 +623,9 @@ static int run_search(search_request *r, search_run *run)
  * the trials file; if that fails the fresh model goes too. */
 static int write_outputs(const search_request *r, search_run *run)
 {
-    if (r->refit && mdnmf_model_save(run->model, r->refit) != MDNMF_OK) {
-        cli_error_about(COMMAND, r->refit, mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (r->refit && mdnmf_model_save(run->model, r->refit, &error) != MDNMF_OK) {
+        cli_error_about(COMMAND, r->refit, error.message);
         return CLI_EXIT_RUNTIME;
     }
     if (cli_output_commit(&run->trials, COMMAND) != 0) {

@@ -188,9 +188,9 @@ static int check_fit_request(fit_request *r)
         cli_error(FIT_COMMAND, "--warm-start: mode exem does not train: drop --warm-start");
         return -1;
     }
-    const char *problem = mdnmf_separator_params_check(&r->params);
-    if (problem) {
-        cli_error(FIT_COMMAND, "%s (see 'mdnmf separator fit --help')", problem);
+    mdnmf_error error;
+    if (mdnmf_separator_params_check(&r->params, &error) != MDNMF_OK) {
+        cli_error(FIT_COMMAND, "%s (see 'mdnmf separator fit --help')", error.message);
         return -1;
     }
     return 0;
@@ -253,10 +253,10 @@ static int create_fit_model(const fit_request *r, fit_run *run)
     }
     mdnmf_params common = r->params.common;
     common.d = 1; /* the separator's d[] decide; create only checks it */
-    int status = MDNMF_OK;
-    run->model = mdnmf_model_create(&common, &status);
+    mdnmf_error error;
+    run->model = mdnmf_model_create(&common, &error);
     if (!run->model) {
-        cli_error(FIT_COMMAND, "cannot create the model: %s", mdnmf_strerror(status));
+        cli_error(FIT_COMMAND, "cannot create the model: %s", mdnmf_strerror(error.status));
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
@@ -277,7 +277,8 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
         params.common.on_epoch_user = &run->progress;
         cli_interrupt_install();
     }
-    int status = mdnmf_separator_fit(run->model, &params, &run->inputs.data);
+    mdnmf_error error;
+    int status = mdnmf_separator_fit(run->model, &params, &run->inputs.data, &error);
     cli_progress_end(bar);
     if (status == MDNMF_OK) {
         return CLI_EXIT_OK;
@@ -286,7 +287,7 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
         cli_error(FIT_COMMAND, "interrupted: nothing written");
         return CLI_EXIT_INTERRUPTED;
     }
-    const char *message = mdnmf_model_last_error(run->model);
+    const char *message = error.message;
     if (r->warm_start && status == MDNMF_ERR_SHAPE && strstr(message, "warm-start")) {
         cli_error(FIT_COMMAND, "%s: %s", r->warm_start, message);
         return CLI_EXIT_RUNTIME;
@@ -298,8 +299,9 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
  * if the log cannot be renamed into place the fresh model goes too. */
 static int write_fit_outputs(const fit_request *r, fit_run *run)
 {
-    if (mdnmf_model_save(run->model, r->output) != MDNMF_OK) {
-        cli_error_about(FIT_COMMAND, r->output, mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (mdnmf_model_save(run->model, r->output, &error) != MDNMF_OK) {
+        cli_error_about(FIT_COMMAND, r->output, error.message);
         return CLI_EXIT_RUNTIME;
     }
     if (run->loss_log.stream && cli_output_commit(&run->loss_log, FIT_COMMAND) != 0) {
@@ -430,8 +432,9 @@ static int load_separator(const apply_request *r, apply_run *run)
             cli_option_copy(&APPLY_OPTIONS[i], &r->overrides, &params);
         }
     }
-    if (mdnmf_model_set_params(run->model, &params) != MDNMF_OK) {
-        cli_error(APPLY_COMMAND, "%s", mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (mdnmf_model_set_params(run->model, &params, &error) != MDNMF_OK) {
+        cli_error(APPLY_COMMAND, "%s", error.message);
         return CLI_EXIT_USAGE;
     }
     return CLI_EXIT_OK;
@@ -448,9 +451,10 @@ static int separate_mixtures(const apply_request *r, apply_run *run)
             return CLI_EXIT_RUNTIME;
         }
     }
-    if (mdnmf_separate(run->model, run->V.data, run->V.m, run->V.n, r->wiener,
-                       run->estimates) != MDNMF_OK) {
-        cli_error_about(APPLY_COMMAND, r->input, mdnmf_model_last_error(run->model));
+    mdnmf_error error;
+    if (mdnmf_separate(run->model, run->V.data, run->V.m, run->V.n, r->wiener, run->estimates,
+                       &error) != MDNMF_OK) {
+        cli_error_about(APPLY_COMMAND, r->input, error.message);
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
@@ -462,7 +466,7 @@ static int separate_mixtures(const apply_request *r, apply_run *run)
 static int write_estimates(const apply_request *r, apply_run *run)
 {
     for (int s = 0; s < run->sources; s++) {
-        char message[512] = "";
+        mdnmf_error error;
         run->paths[s] = estimate_path(r->prefix, s);
         if (!run->paths[s]) {
             cli_error(APPLY_COMMAND, "out of memory");
@@ -472,9 +476,8 @@ static int write_estimates(const apply_request *r, apply_run *run)
             return CLI_EXIT_RUNTIME;
         }
         if (mdnmf_npy_write(run->outputs[s].temp_path, run->estimates[s], run->V.m, run->V.n,
-                            message, sizeof message) != MDNMF_OK) {
-            cli_error(APPLY_COMMAND, "%s: %s", run->paths[s],
-                      message[0] ? message : "cannot write the file");
+                            &error) != MDNMF_OK) {
+            cli_error(APPLY_COMMAND, "%s: %s", run->paths[s], error.message);
             return CLI_EXIT_RUNTIME;
         }
     }

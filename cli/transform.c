@@ -69,11 +69,10 @@ int cli_transform(int argc, char **argv)
                                        &request.overrides, &result);
     if (code == CLI_EXIT_OK) {
         /* H is D x N column-major: exactly the C-order (N, D) array. */
-        char message[512] = "";
-        if (mdnmf_npy_write(request.output, result.H, result.atoms, result.data.n, message,
-                            sizeof message) != MDNMF_OK) {
-            cli_error_about(COMMAND, request.output,
-                            message[0] ? message : "cannot write the file");
+        mdnmf_error error;
+        if (mdnmf_npy_write(request.output, result.H, result.atoms, result.data.n, &error) !=
+            MDNMF_OK) {
+            cli_error_about(COMMAND, request.output, error.message);
             code = CLI_EXIT_RUNTIME;
         }
     }

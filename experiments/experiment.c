@@ -396,9 +396,9 @@ static int check_config(exp_config *c)
     }
     mdnmf_separator_params probe = c->base;
     probe.d[0] = probe.d[1] = 1; /* each job sets its own d */
-    const char *problem = mdnmf_separator_params_check(&probe);
-    if (problem) {
-        cli_error(COMMAND, "%s", problem);
+    mdnmf_error error;
+    if (mdnmf_separator_params_check(&probe, &error) != MDNMF_OK) {
+        cli_error(COMMAND, "%s", error.message);
         return -1;
     }
     return 0;
@@ -494,15 +494,16 @@ static int load_mnist(const exp_config *c, const char *data_dir, dataset *d)
         if (!class_needed(c, k)) {
             continue;
         }
-        char path[600], message[600];
+        char path[600];
         snprintf(path, sizeof path, "%s/mnist/digit%d.npy", data_dir, k);
         if (!file_exists(path)) {
             cli_error(COMMAND, "%s: no such file: fetch MNIST with 'scripts/fetch-data.sh mnist' "
                       "(or give --data-dir)", path);
             return -1;
         }
-        if (mdnmf_npy_read(path, &d->classes[k].train, message, sizeof message) != 0) {
-            cli_error_about(COMMAND, path, message);
+        mdnmf_error error;
+        if (mdnmf_npy_read(path, &d->classes[k].train, &error) != 0) {
+            cli_error_about(COMMAND, path, error.message);
             return -1;
         }
         d->classes[k].label = k;
@@ -532,21 +533,22 @@ static const char *fashion_folder(const char *data_dir, char *buffer, size_t siz
  * which = 0 fills the training pools, 1 the test pools. */
 static int load_idx_split(const char *folder, const char *prefix, int which, dataset *d)
 {
-    char images_path[700], labels_path[700], message[600];
+    char images_path[700], labels_path[700];
     snprintf(images_path, sizeof images_path, "%s/%s-images-idx3-ubyte.gz", folder, prefix);
     snprintf(labels_path, sizeof labels_path, "%s/%s-labels-idx1-ubyte.gz", folder, prefix);
-    mdnmf_matrix images = {0, 0, NULL}, labels = {0, 0, NULL};
-    if (mdnmf_idx_read(images_path, &images, message, sizeof message) != 0) {
-        cli_error_about(COMMAND, images_path, message);
+    mdnmf_matrix images = {0}, labels = {0};
+    mdnmf_error error;
+    if (mdnmf_idx_read(images_path, &images, &error) != 0) {
+        cli_error_about(COMMAND, images_path, error.message);
         return -1;
     }
-    if (mdnmf_idx_read(labels_path, &labels, message, sizeof message) != 0 ||
-        labels.n != images.n || labels.m != 1) {
+    if (mdnmf_idx_read(labels_path, &labels, &error) != 0 || labels.n != images.n ||
+        labels.m != 1) {
         if (labels.data) {
-            snprintf(message, sizeof message, "%lld labels for %lld images", (long long)labels.n,
-                     (long long)images.n);
+            snprintf(error.message, sizeof error.message, "%lld labels for %lld images",
+                     (long long)labels.n, (long long)images.n);
         }
-        cli_error_about(COMMAND, labels_path, message);
+        cli_error_about(COMMAND, labels_path, error.message);
         mdnmf_matrix_free(&images), mdnmf_matrix_free(&labels);
         return -1;
     }
@@ -596,12 +598,13 @@ static int load_fashion_npy(const exp_config *c, const char *data_dir, dataset *
             continue;
         }
         for (int which = 0; which < 2; which++) {
-            char path[700], message[700];
+            char path[700];
             snprintf(path, sizeof path, "%s/fashion/class%d-%s.npy", data_dir, k,
                      which ? "test" : "train");
             mdnmf_matrix *pool = which ? &d->classes[k].test : &d->classes[k].train;
-            if (mdnmf_npy_read(path, pool, message, sizeof message) != 0) {
-                cli_error_about(COMMAND, path, message);
+            mdnmf_error error;
+            if (mdnmf_npy_read(path, pool, &error) != 0) {
+                cli_error_about(COMMAND, path, error.message);
                 return -1;
             }
             if (check_images(path, pool) != 0) {

@@ -214,11 +214,11 @@ void exp_draw_params(const exp_config *config, exp_method method, const exp_draw
 /* Score a fitted separator on test mixtures (m x n): per mixture the mean
  * PSNR over the two sources, then the median.  The estimates of the first
  * `keep` mixtures are copied to kept[s] (keep x m each, s = 0, 1) with
- * their PSNR in kept_psnr[2 * k + s].  Returns a status (message in the
- * model). */
+ * their PSNR in kept_psnr[2 * k + s].  Returns a status (message in
+ * *error). */
 int exp_evaluate(mdnmf_model *model, int64_t m, const float *mixtures,
                  const float *const *truth, int64_t n, exp_score *score, int keep,
-                 float *const *kept, double *kept_psnr);
+                 float *const *kept, double *kept_psnr, mdnmf_error *error);
 
 /* A fitted model written to `path` (a scratch file) and loaded back as a
  * new model: the same bases, per-atom penalties and components.  NULL on

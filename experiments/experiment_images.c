@@ -59,18 +59,22 @@ static double median_of(double *v, int64_t n)
 
 int exp_evaluate(mdnmf_model *model, int64_t m, const float *mixtures,
                  const float *const *truth, int64_t n, exp_score *score, int keep,
-                 float *const *kept, double *kept_psnr)
+                 float *const *kept, double *kept_psnr, mdnmf_error *error)
 {
     float *estimates[2] = {malloc((size_t)(m * n) * sizeof(float)),
                            malloc((size_t)(m * n) * sizeof(float))};
     double *psnr[2] = {malloc((size_t)n * sizeof(double)), malloc((size_t)n * sizeof(double))};
     int status = estimates[0] && estimates[1] && psnr[0] && psnr[1] ? MDNMF_OK
                                                                     : MDNMF_ERR_MEMORY;
+    if (status) {
+        snprintf(error->message, sizeof error->message, "out of memory");
+        error->status = status;
+    }
     if (!status) {
-        status = mdnmf_separate(model, mixtures, m, n, 1, estimates);
+        status = mdnmf_separate(model, mixtures, m, n, 1, estimates, error);
     }
     for (int s = 0; s < 2 && !status; s++) {
-        status = mdnmf_psnr(truth[s], estimates[s], m, n, psnr[s]);
+        status = mdnmf_psnr(truth[s], estimates[s], m, n, psnr[s], error);
     }
     if (!status) {
         double sum = 0;
@@ -86,7 +90,8 @@ int exp_evaluate(mdnmf_model *model, int64_t m, const float *mixtures,
                 memcpy(kept[s] + (int64_t)k * m, estimates[s] + (int64_t)k * m,
                        (size_t)m * sizeof(float));
                 double one;
-                mdnmf_psnr(truth[s] + (int64_t)k * m, estimates[s] + (int64_t)k * m, m, 1, &one);
+                mdnmf_psnr(truth[s] + (int64_t)k * m, estimates[s] + (int64_t)k * m, m, 1, &one,
+                           NULL);
                 kept_psnr[2 * k + s] = one;
             }
         }
@@ -103,15 +108,19 @@ int exp_evaluate(mdnmf_model *model, int64_t m, const float *mixtures,
 
 mdnmf_model *exp_load_model(const char *path, char *message, size_t size)
 {
-    int status = 0;
-    mdnmf_model *model = mdnmf_model_load(path, &status, message, size);
+    mdnmf_error error;
+    mdnmf_model *model = mdnmf_model_load(path, &error);
+    if (!model) {
+        snprintf(message, size, "%s", error.message);
+    }
     return model;
 }
 
 mdnmf_model *exp_clone_model(mdnmf_model *model, const char *path, char *message, size_t size)
 {
-    if (mdnmf_model_save(model, path) != MDNMF_OK) {
-        snprintf(message, size, "%s", mdnmf_model_last_error(model));
+    mdnmf_error error;
+    if (mdnmf_model_save(model, path, &error) != MDNMF_OK) {
+        snprintf(message, size, "%s", error.message);
         return NULL;
     }
     mdnmf_model *copy = exp_load_model(path, message, size);
@@ -158,10 +167,11 @@ static int draw_images(const exp_class *c, uint64_t seed, int purpose_salt,
     int64_t *test_perm = shared ? NULL : malloc((size_t)test_pool * sizeof *test_perm);
     int failed = !train_perm || (!shared && !test_perm);
     if (!failed) {
-        mdnmf_shuffle_indices(train_perm, train_pool, split_seed(seed, c->label, purpose_salt));
+        mdnmf_shuffle_indices(train_perm, train_pool, split_seed(seed, c->label, purpose_salt),
+                              NULL);
         if (!shared) {
             mdnmf_shuffle_indices(test_perm, test_pool,
-                                  split_seed(seed, c->label, purpose_salt + 1));
+                                  split_seed(seed, c->label, purpose_salt + 1), NULL);
         }
     }
     int64_t train_next = 0, test_next = 0;
@@ -207,7 +217,9 @@ static int mix_pairs(const float *a, const float *b, int64_t m, int64_t n, mixed
         return -1;
     }
     const float *sources[2] = {a, b};
-    if (mdnmf_mix(sources, 2, m, n, 0.0, 0, out->mix, out->truth, NULL, message, size) != 0) {
+    mdnmf_error error;
+    if (mdnmf_mix(sources, 2, m, n, 0.0, 0, out->mix, out->truth, NULL, &error) != 0) {
+        snprintf(message, size, "%s", error.message);
         return -1;
     }
     return 0;
@@ -355,7 +367,8 @@ static void examples_keep_truth(exp_examples *e, const mixed_set *set, int64_t m
 /* Evaluate `model` on `test`, keeping `keep` examples from row `row` in
  * column `column` of `e` (keep = 0: none). */
 static int evaluate_keeping(mdnmf_model *model, int64_t m, const mixed_set *test,
-                            exp_score *score, exp_examples *e, int row, int column, int keep)
+                            exp_score *score, exp_examples *e, int row, int column, int keep,
+                            mdnmf_error *error)
 {
     float *kept[2] = {NULL, NULL};
     double psnr[2 * EXP_EXAMPLES];
@@ -364,11 +377,13 @@ static int evaluate_keeping(mdnmf_model *model, int64_t m, const mixed_set *test
         kept[1] = malloc((size_t)(keep * m) * sizeof(float));
         if (!kept[0] || !kept[1]) {
             free(kept[0]), free(kept[1]);
-            return MDNMF_ERR_MEMORY;
+            snprintf(error->message, sizeof error->message, "out of memory");
+            return error->status = MDNMF_ERR_MEMORY;
         }
     }
     const float *truth[2] = {test->truth[0], test->truth[1]};
-    int status = exp_evaluate(model, m, test->mix, truth, test->n, score, keep, kept, psnr);
+    int status =
+        exp_evaluate(model, m, test->mix, truth, test->n, score, keep, kept, psnr, error);
     for (int k = 0; k < keep && !status; k++) {
         for (int s = 0; s < 2; s++) {
             int64_t cell = ((int64_t)(row + k) * e->columns + column) * 2 + s;
@@ -397,17 +412,18 @@ static int fit_and_score(mdnmf_model *model, const mdnmf_separator_params *p,
                          const mdnmf_separation_data *x, int64_t m, const mixed_set *test,
                          exp_score *score, exp_examples *e, int column, int keep)
 {
-    int status = mdnmf_separator_fit(model, p, x);
+    mdnmf_error error;
+    int status = mdnmf_separator_fit(model, p, x, &error);
     if (status == MDNMF_ERR_MEMORY) {
         return status;
     }
     if (status) {
-        exp_score_fail(score, mdnmf_strerror(status), mdnmf_model_last_error(model));
+        exp_score_fail(score, mdnmf_strerror(status), error.message);
         return MDNMF_OK;
     }
-    status = evaluate_keeping(model, m, test, score, e, 0, column, keep);
+    status = evaluate_keeping(model, m, test, score, e, 0, column, keep, &error);
     if (status && status != MDNMF_ERR_MEMORY) {
-        exp_score_fail(score, mdnmf_strerror(status), mdnmf_model_last_error(model));
+        exp_score_fail(score, mdnmf_strerror(status), error.message);
         status = MDNMF_OK;
     }
     return status;
@@ -518,8 +534,9 @@ static int run_tau(const exp_config *c, exp_results *r, const rich_sets *sets, i
     p.mode = MDNMF_MODE_STD;
     exp_score *first = exp_tau_score(c, r, seed, d_index, 0);
     int status = fit_and_score(nmf, &p, &x, m, &sets->test, first, e, 0, keep);
-    if (!status && first->ok && mdnmf_model_save(nmf, w->warm_path) != MDNMF_OK) {
-        snprintf(w->message, sizeof w->message, "%s", mdnmf_model_last_error(nmf));
+    mdnmf_error error;
+    if (!status && first->ok && mdnmf_model_save(nmf, w->warm_path, &error) != MDNMF_OK) {
+        snprintf(w->message, sizeof w->message, "%s", error.message);
         status = -1;
     }
     for (int t = 1; t < c->tau_count && !status; t++) {
@@ -589,12 +606,13 @@ static int run_poor(const exp_config *c, exp_results *r, const poor_sets *sets, 
             exp_score_fail(score, "search", why);
             continue;
         }
-        status = evaluate_keeping(best, m, &sets->test, score, e, other_index, k, keep);
-        if (!status && k == 0 && mdnmf_model_save(best, w->warm_path) != MDNMF_OK) {
-            snprintf(w->message, sizeof w->message, "%s", mdnmf_model_last_error(best));
+        mdnmf_error error;
+        status = evaluate_keeping(best, m, &sets->test, score, e, other_index, k, keep, &error);
+        if (!status && k == 0 && mdnmf_model_save(best, w->warm_path, &error) != MDNMF_OK) {
+            snprintf(w->message, sizeof w->message, "%s", error.message);
             status = -1;
         } else if (status > 0) {
-            snprintf(w->message, sizeof w->message, "%s", mdnmf_model_last_error(best));
+            snprintf(w->message, sizeof w->message, "%s", error.message);
         }
         mdnmf_model_destroy(best);
     }

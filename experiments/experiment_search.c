@@ -178,9 +178,10 @@ static int fit_draw(const search *run, const exp_draw *d, const float *const *pa
     }
     data.V_sup = pair_mix;
     data.n_sup = pair_mix ? n_pairs : 0;
-    int status = mdnmf_separator_fit(model, &p, &data);
+    mdnmf_error error;
+    int status = mdnmf_separator_fit(model, &p, &data, &error);
     if (status) {
-        snprintf(run->message, run->size, "%s", mdnmf_model_last_error(model));
+        snprintf(run->message, run->size, "%s", error.message);
         mdnmf_model_destroy(model);
         return status;
     }
@@ -195,10 +196,11 @@ static int score_on_pairs(const search *run, mdnmf_model *model, int64_t lo, int
     const exp_poor_data *x = run->x;
     const float *truth[2] = {x->pair_truth[0] + lo * x->m, x->pair_truth[1] + lo * x->m};
     exp_score score;
+    mdnmf_error error;
     int status = exp_evaluate(model, x->m, x->pair_mix + lo * x->m, truth, hi - lo, &score, 0,
-                              NULL, NULL);
+                              NULL, NULL, &error);
     if (status) {
-        snprintf(run->message, run->size, "%s", mdnmf_model_last_error(model));
+        snprintf(run->message, run->size, "%s", error.message);
         return status;
     }
     *median = score.median;

@@ -22,7 +22,7 @@
 #include "experiment_speech.h"
 
 #include "audio_paths.h"
-#include "denoise.h"
+#include "speech_front_end.h"
 #include "options.h"
 #include "outputs.h"
 #include "plot.h"
@@ -262,9 +262,9 @@ static int parse_config(int argc, char **argv, speech_config *c, int *exit_code)
     c->base.mode = MDNMF_MODE_SEMI;
     c->base.common.seed = c->seed;
     c->base.common.threads = 1;
-    const char *problem = mdnmf_separator_params_check(&c->base);
-    if (problem) {
-        cli_error(COMMAND, "%s", problem);
+    mdnmf_error error;
+    if (mdnmf_separator_params_check(&c->base, &error) != MDNMF_OK) {
+        cli_error(COMMAND, "%s", error.message);
         return -1;
     }
     *exit_code = CLI_EXIT_OK;
@@ -325,9 +325,9 @@ static double energy(const float *x, int64_t n)
  * 1 when it is silent (skipped), -1 after one line. */
 static int read_normalised(const speech_config *c, const char *path, mdnmf_audio *audio)
 {
-    char message[1024] = "";
-    if (mdnmf_audio_read(path, c->sample_rate, audio, message, sizeof message) != MDNMF_OK) {
-        cli_error_about(COMMAND, path, message);
+    mdnmf_error error;
+    if (mdnmf_audio_read(path, c->sample_rate, audio, &error) != MDNMF_OK) {
+        cli_error_about(COMMAND, path, error.message);
         return -1;
     }
     float peak = cli_signal_peak(audio->samples, audio->length);
@@ -550,9 +550,9 @@ static int load_speaker(const speech_config *c, int index, mdnmf_stft *stft,
     if (status) {
         cli_error(COMMAND, "out of memory");
     }
-    if (!status && (mdnmf_shuffle_indices(order, n, c->seed + (uint64_t)index) != MDNMF_OK ||
-                    mdnmf_shuffle_indices(starts, track->length,
-                                          c->seed + 1000 + (uint64_t)index) != MDNMF_OK)) {
+    if (!status && (mdnmf_shuffle_indices(order, n, c->seed + (uint64_t)index, NULL) != MDNMF_OK ||
+                    mdnmf_shuffle_indices(starts, track->length, c->seed + 1000 + (uint64_t)index,
+                                          NULL) != MDNMF_OK)) {
         cli_error(COMMAND, "cannot shuffle the prompts of %s", sp->name);
         status = -1;
     }
@@ -630,11 +630,11 @@ static int fit_job_model(const experiment *x, job *j, mdnmf_model **out)
     }
     mdnmf_params common = p.common;
     common.d = 1;
-    int status = MDNMF_OK;
-    mdnmf_model *model = mdnmf_model_create(&common, &status);
+    mdnmf_error error;
+    mdnmf_model *model = mdnmf_model_create(&common, &error);
     if (!model) {
-        snprintf(j->message, sizeof j->message, "%s", mdnmf_strerror(status));
-        return status;
+        snprintf(j->message, sizeof j->message, "%s", mdnmf_strerror(error.status));
+        return error.status;
     }
     mdnmf_separation_data data;
     memset(&data, 0, sizeof data);
@@ -642,15 +642,17 @@ static int fit_job_model(const experiment *x, job *j, mdnmf_model **out)
     data.U[0] = sp->train.data, data.n[0] = sp->train.n;
     data.V = sp->mixtures.data, data.n_V = sp->mixtures.n;
     double started = seconds_now();
-    status = mdnmf_separator_fit(model, &p, &data);
+    int status = mdnmf_separator_fit(model, &p, &data, &error);
     j->fit_seconds = seconds_now() - started;
-    mdnmf_audio_params audio = {x->config->sample_rate, x->config->n_fft,
-                                x->config->hop_length, x->config->n_fft};
+    mdnmf_audio_params audio = {.sample_rate = x->config->sample_rate,
+                                .n_fft = x->config->n_fft,
+                                .hop_length = x->config->hop_length,
+                                .win_length = x->config->n_fft};
     if (!status) {
-        status = mdnmf_model_set_audio(model, &audio);
+        status = mdnmf_model_set_audio(model, &audio, &error);
     }
     if (status) {
-        snprintf(j->message, sizeof j->message, "%s", mdnmf_model_last_error(model));
+        snprintf(j->message, sizeof j->message, "%s", error.message);
         mdnmf_model_destroy(model);
         return status;
     }
@@ -664,7 +666,7 @@ static void score_utterance(const experiment *x, const utterance *u, float *cons
                             utterance_score *score)
 {
     score->sisdr = score->sdr = score->sir = score->sar = NAN;
-    if (mdnmf_si_sdr(u->speech, estimates[0], u->length, &score->sisdr, NULL, 0) != MDNMF_OK) {
+    if (mdnmf_si_sdr(u->speech, estimates[0], u->length, &score->sisdr, NULL) != MDNMF_OK) {
         score->sisdr = NAN;
     }
     if (!x->config->bss) {
@@ -673,8 +675,7 @@ static void score_utterance(const experiment *x, const utterance *u, float *cons
     const float *references[2] = {u->speech, u->noise};
     const float *guesses[2] = {estimates[0], estimates[1]};
     mdnmf_bss_result result;
-    if (mdnmf_bss_eval_sources(references, guesses, 2, u->length, 0, &result, NULL, 0) ==
-        MDNMF_OK) {
+    if (mdnmf_bss_eval_sources(references, guesses, 2, u->length, 0, &result, NULL) == MDNMF_OK) {
         score->sdr = result.sdr[0], score->sir = result.sir[0], score->sar = result.sar[0];
     }
 }
@@ -741,8 +742,9 @@ static void save_job_model(const experiment *x, const job *j, mdnmf_model *model
     char path[1024];
     snprintf(path, sizeof path, "%s/models/%s-%s.npz", x->config->output,
              x->speakers[j->speaker].name, METHOD_FILES[j->method]);
-    if (mdnmf_model_save(model, path) != MDNMF_OK) {
-        cli_error_about(COMMAND, path, mdnmf_model_last_error(model));
+    mdnmf_error error;
+    if (mdnmf_model_save(model, path, &error) != MDNMF_OK) {
+        cli_error_about(COMMAND, path, error.message);
     }
 }
 
@@ -779,8 +781,10 @@ static void *worker(void *argument)
 {
     experiment *x = argument;
     char message[256] = "";
-    mdnmf_audio_params audio = {x->config->sample_rate, x->config->n_fft, x->config->hop_length,
-                                x->config->n_fft};
+    mdnmf_audio_params audio = {.sample_rate = x->config->sample_rate,
+                                .n_fft = x->config->n_fft,
+                                .hop_length = x->config->hop_length,
+                                .win_length = x->config->n_fft};
     mdnmf_stft *stft = cli_stft_for(&audio, message, sizeof message);
     for (;;) {
         pthread_mutex_lock(&x->lock);
@@ -1032,7 +1036,7 @@ static float *spectrogram_db(mdnmf_stft *stft, const float *signal, int64_t leng
 {
     int64_t count = mdnmf_stft_bins(stft) * mdnmf_stft_frames(stft, length);
     float *db = malloc((size_t)count * sizeof *db);
-    if (!db || mdnmf_stft_forward(stft, signal, length, db, NULL) != MDNMF_OK) {
+    if (!db || mdnmf_stft_forward(stft, signal, length, db, NULL, NULL) != MDNMF_OK) {
         free(db);
         return NULL;
     }
@@ -1060,11 +1064,12 @@ static float *spectrogram_picture(const float *db, int64_t m, int64_t frames, fl
 static int write_example_wav(const experiment *x, const speaker *sp, const char *what,
                              const float *samples, int64_t length)
 {
-    char path[1024], message[512] = "";
+    char path[1024];
     snprintf(path, sizeof path, "%s/examples/%s-%s.wav", x->config->output, sp->name, what);
+    mdnmf_error error;
     if (mdnmf_audio_write(path, samples, length, x->config->sample_rate, MDNMF_AUDIO_PCM16,
-                          message, sizeof message) != MDNMF_OK) {
-        cli_error_about(COMMAND, path, message);
+                          &error) != MDNMF_OK) {
+        cli_error_about(COMMAND, path, error.message);
         return -1;
     }
     return 0;
@@ -1297,8 +1302,10 @@ static int write_report(const experiment *x, const noise_track *track, const cha
                         double seconds)
 {
     char message[256] = "";
-    mdnmf_audio_params audio = {x->config->sample_rate, x->config->n_fft,
-                                x->config->hop_length, x->config->n_fft};
+    mdnmf_audio_params audio = {.sample_rate = x->config->sample_rate,
+                                .n_fft = x->config->n_fft,
+                                .hop_length = x->config->hop_length,
+                                .win_length = x->config->n_fft};
     mdnmf_stft *stft = cli_stft_for(&audio, message, sizeof message);
     int status = stft ? 0 : -1;
     status = status ? status : write_results_csv(x);
@@ -1317,7 +1324,10 @@ static int write_report(const experiment *x, const noise_track *track, const cha
 static int load_data(const speech_config *c, noise_track *track, speaker *speakers)
 {
     char message[256] = "";
-    mdnmf_audio_params audio = {c->sample_rate, c->n_fft, c->hop_length, c->n_fft};
+    mdnmf_audio_params audio = {.sample_rate = c->sample_rate,
+                                .n_fft = c->n_fft,
+                                .hop_length = c->hop_length,
+                                .win_length = c->n_fft};
     mdnmf_stft *stft = cli_stft_for(&audio, message, sizeof message);
     if (!stft) {
         cli_error(COMMAND, "cannot make the STFT: %s", message);

@@ -47,8 +47,8 @@ int64_t mdnmf_resampled_length(int64_t length, int in_rate, int out_rate)
     return (length * out_rate + in_rate - 1) / in_rate;
 }
 
-int mdnmf_resample(const float *in, int64_t length, int in_rate, int out_rate, float *out,
-                   char *message, size_t size)
+static int resample_signal(const float *in, int64_t length, int in_rate, int out_rate,
+                           float *out, char *message, size_t size)
 {
     if (!in || !out) {
         message_printf(message, size, "resample: a buffer is NULL");
@@ -79,6 +79,14 @@ int mdnmf_resample(const float *in, int64_t length, int in_rate, int out_rate, f
     for (int64_t i = (int64_t)made; i < out_length; i++)
         out[i] = 0.0f;
     return MDNMF_OK;
+}
+
+int mdnmf_resample(const float *in, int64_t length, int in_rate, int out_rate, float *out,
+                   mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = resample_signal(in, length, in_rate, out_rate, out, message, sizeof message);
+    return error_report(error, status, message);
 }
 
 /* --------------------------------------------------------------- reading */
@@ -237,8 +245,8 @@ static int resample_audio(mdnmf_audio *audio, const char *path, int rate, char *
         message_printf(message, size, "%s: out of memory resampling to %d Hz", path, rate);
         return MDNMF_ERR_MEMORY;
     }
-    int status = mdnmf_resample(audio->samples, audio->length, audio->file_rate, rate,
-                                resampled, message, size);
+    int status = resample_signal(audio->samples, audio->length, audio->file_rate, rate,
+                                 resampled, message, size);
     if (status != MDNMF_OK) {
         free(resampled);
         return status;
@@ -250,8 +258,8 @@ static int resample_audio(mdnmf_audio *audio, const char *path, int rate, char *
     return MDNMF_OK;
 }
 
-int mdnmf_audio_read(const char *path, int sample_rate, mdnmf_audio *out, char *message,
-                     size_t size)
+static int read_audio_file(const char *path, int sample_rate, mdnmf_audio *out, char *message,
+                           size_t size)
 {
     if (!out)
         return MDNMF_ERR_ARGUMENT;
@@ -279,6 +287,13 @@ int mdnmf_audio_read(const char *path, int sample_rate, mdnmf_audio *out, char *
     if (status != MDNMF_OK)
         mdnmf_audio_free(out);
     return status;
+}
+
+int mdnmf_audio_read(const char *path, int sample_rate, mdnmf_audio *out, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = read_audio_file(path, sample_rate, out, message, sizeof message);
+    return error_report(error, status, message);
 }
 
 /* --------------------------------------------------------------- writing */
@@ -427,8 +442,9 @@ static int encode_wav(memory_file *image, const float *samples, int64_t length, 
     return MDNMF_OK;
 }
 
-int mdnmf_audio_write(const char *path, const float *samples, int64_t length, int sample_rate,
-                      mdnmf_audio_encoding encoding, char *message, size_t size)
+static int write_audio_file(const char *path, const float *samples, int64_t length,
+                            int sample_rate, mdnmf_audio_encoding encoding, char *message,
+                            size_t size)
 {
     if (!path || !samples) {
         message_printf(message, size, "audio write: the path or the samples are NULL");
@@ -446,4 +462,13 @@ int mdnmf_audio_write(const char *path, const float *samples, int64_t length, in
     }
     free(image.bytes);
     return status;
+}
+
+int mdnmf_audio_write(const char *path, const float *samples, int64_t length, int sample_rate,
+                      mdnmf_audio_encoding encoding, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status =
+        write_audio_file(path, samples, length, sample_rate, encoding, message, sizeof message);
+    return error_report(error, status, message);
 }

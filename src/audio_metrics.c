@@ -65,8 +65,8 @@ static double safe_db(double num, double den)
     return 10.0 * log10(num / den);
 }
 
-int mdnmf_snr(const float *reference, const float *estimate, int64_t length, double *snr,
-              char *message, size_t size)
+static int snr_db(const float *reference, const float *estimate, int64_t length, double *snr,
+                  char *message, size_t size)
 {
     int status = check_signals(reference, estimate, length, snr, "SNR", message, size);
     if (status)
@@ -85,8 +85,16 @@ int mdnmf_snr(const float *reference, const float *estimate, int64_t length, dou
     return MDNMF_OK;
 }
 
-int mdnmf_si_sdr(const float *reference, const float *estimate, int64_t length, double *si_sdr,
-                 char *message, size_t size)
+int mdnmf_snr(const float *reference, const float *estimate, int64_t length, double *snr,
+              mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = snr_db(reference, estimate, length, snr, message, sizeof message);
+    return error_report(error, status, message);
+}
+
+static int si_sdr_db(const float *reference, const float *estimate, int64_t length,
+                     double *si_sdr, char *message, size_t size)
 {
     int status = check_signals(reference, estimate, length, si_sdr, "SI-SDR", message, size);
     if (status)
@@ -111,6 +119,14 @@ int mdnmf_si_sdr(const float *reference, const float *estimate, int64_t length, 
     }
     *si_sdr = safe_db(alpha * alpha * ss, residual);
     return MDNMF_OK;
+}
+
+int mdnmf_si_sdr(const float *reference, const float *estimate, int64_t length, double *si_sdr,
+                 mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = si_sdr_db(reference, estimate, length, si_sdr, message, sizeof message);
+    return error_report(error, status, message);
 }
 
 /* ------------------------------------------------------------ BSS Eval */
@@ -489,9 +505,9 @@ static void best_permutation(const bss_scores *scores, int sources, int *best)
     } while (next_permutation(p, sources));
 }
 
-int mdnmf_bss_eval_sources(const float *const *references, const float *const *estimates,
-                           int sources, int64_t length, int compute_permutation,
-                           mdnmf_bss_result *result, char *message, size_t size)
+static int bss_eval_sources(const float *const *references, const float *const *estimates,
+                            int sources, int64_t length, int compute_permutation,
+                            mdnmf_bss_result *result, char *message, size_t size)
 {
     int status = check_bss_input(references, estimates, sources, length, result, message,
                                  size);
@@ -525,4 +541,14 @@ int mdnmf_bss_eval_sources(const float *const *references, const float *const *e
     }
     free(scores);
     return status;
+}
+
+int mdnmf_bss_eval_sources(const float *const *references, const float *const *estimates,
+                           int sources, int64_t length, int compute_permutation,
+                           mdnmf_bss_result *result, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = bss_eval_sources(references, estimates, sources, length, compute_permutation,
+                                  result, message, sizeof message);
+    return error_report(error, status, message);
 }

@@ -41,8 +41,8 @@ static int resample_exactly(const float *in, int64_t n, int in_rate, int out_rat
     if (!buffer)
         return error_fail(error, MDNMF_ERR_MEMORY, "out of memory resampling %lld samples",
                           (long long)n);
-    char message[256] = "";
-    int status = mdnmf_resample(in, n, in_rate, out_rate, buffer, message, sizeof message);
+    mdnmf_error resampling;
+    int status = mdnmf_resample(in, n, in_rate, out_rate, buffer, &resampling);
     if (status == MDNMF_OK && buffer != out) {
         int64_t kept = produced < length ? produced : length;
         memcpy(out, buffer, (size_t)kept * sizeof *out);
@@ -52,7 +52,7 @@ static int resample_exactly(const float *in, int64_t n, int in_rate, int out_rat
         free(buffer);
     if (status != MDNMF_OK)
         return error_fail(error, status, "cannot convert %d Hz to %d Hz: %s", in_rate, out_rate,
-                          message);
+                          resampling.message);
     return MDNMF_OK;
 }
 
@@ -112,11 +112,12 @@ static int signal_frames(mdnmf_stft *stft, int rate, const mdnmf_signals *signal
         }
         samples = converted;
     }
-    int status = mdnmf_stft_forward(stft, samples, length, out, NULL);
+    mdnmf_error transform;
+    int status = mdnmf_stft_forward(stft, samples, length, out, NULL, &transform);
     free(converted);
     if (status)
         return error_fail(error, status, "%s: signal %lld: %s", what, (long long)k,
-                          mdnmf_stft_last_error(stft));
+                          transform.message);
     return MDNMF_OK;
 }
 
@@ -246,22 +247,6 @@ static int frames_of_data(mdnmf_stft *stft, int rate, const mdnmf_signal_data *d
     return status;
 }
 
-static mdnmf_stft *front_end_stft(const mdnmf_audio_params *audio, int *status,
-                                  mdnmf_error *error)
-{
-    char message[256] = "";
-    mdnmf_stft *stft = mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length,
-                                         status, message, sizeof message);
-    if (!stft)
-        error_fail(error, *status, "%s", message);
-    return stft;
-}
-
-/* The model's failure, in the caller's error too. */
-static int model_error(const mdnmf_model *model, int status, mdnmf_error *error)
-{
-    return error_fail(error, status, "%s", mdnmf_model_last_error(model));
-}
 
 int mdnmf_separator_fit_signals(mdnmf_model *model, const mdnmf_separator_params *p,
                                 const mdnmf_audio_params *audio, const mdnmf_signal_data *data,
@@ -269,28 +254,30 @@ int mdnmf_separator_fit_signals(mdnmf_model *model, const mdnmf_separator_params
 {
     if (!model || !p || !audio || !data)
         return error_fail(error, MDNMF_ERR_ARGUMENT, "model, params, audio or data is NULL");
-    const char *problem = mdnmf_separator_params_check(p);
-    if (problem)
-        return error_fail(error, MDNMF_ERR_ARGUMENT, "%s", problem);
+    int status = mdnmf_separator_params_check(p, error);
+    if (status)
+        return status;
     if (audio->sample_rate < MDNMF_AUDIO_MIN_RATE || audio->sample_rate > MDNMF_AUDIO_MAX_RATE)
         return error_fail(error, MDNMF_ERR_ARGUMENT, "sample rate %d Hz is outside %d..%d Hz",
                           audio->sample_rate, MDNMF_AUDIO_MIN_RATE, MDNMF_AUDIO_MAX_RATE);
-    int status = MDNMF_OK;
-    mdnmf_stft *stft = front_end_stft(audio, &status, error);
+    mdnmf_stft *stft = mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length,
+                                         error);
     if (!stft)
-        return status;
+        return error->status;
     signal_frames_set set;
     memset(&set, 0, sizeof set);
     mdnmf_separation_data x;
     status = frames_of_data(stft, audio->sample_rate, data, p->sources, &set, &x, error);
-    if (!status && (status = mdnmf_separator_fit(model, p, &x)))
-        model_error(model, status, error);
+    if (!status)
+        status = mdnmf_separator_fit(model, p, &x, error);
     /* The settings in use (the STFT's defaults filled in), so that new
      * recordings are analysed as the training material was. */
-    mdnmf_audio_params in_use = {audio->sample_rate, audio->n_fft,
-                                 mdnmf_stft_hop_length(stft), mdnmf_stft_win_length(stft)};
-    if (!status && (status = mdnmf_model_set_audio(model, &in_use)))
-        model_error(model, status, error);
+    mdnmf_audio_params in_use = {.sample_rate = audio->sample_rate,
+                                 .n_fft = audio->n_fft,
+                                 .hop_length = mdnmf_stft_hop_length(stft),
+                                 .win_length = mdnmf_stft_win_length(stft)};
+    if (!status)
+        status = mdnmf_model_set_audio(model, &in_use, error);
     frames_set_free(&set);
     mdnmf_stft_destroy(stft);
     return status ? status : error_ok(error);
@@ -320,8 +307,7 @@ mdnmf_denoiser *mdnmf_denoiser_create(mdnmf_model *model, mdnmf_error *error)
     d->model = model;
     d->rate = audio->sample_rate;
     d->sources = sources;
-    int status = MDNMF_OK;
-    d->stft = front_end_stft(audio, &status, error);
+    d->stft = mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length, error);
     if (!d->stft) {
         free(d);
         return NULL;
@@ -409,16 +395,15 @@ static int separate_at_model_rate(mdnmf_denoiser *d, const float *signal, int64_
         return status;
     /* The library's magnitudes (what every other caller separates) and the
      * complex values for the phases: two FFT passes, cheap next to NMF. */
-    if ((status = mdnmf_stft_forward(stft, signal, length, d->magnitude, NULL)) ||
-        (status = mdnmf_stft_forward_complex(stft, signal, length, d->mixture)))
-        return error_fail(error, status, "%s", mdnmf_stft_last_error(stft));
-    if ((status = mdnmf_separate(d->model, d->magnitude, m, frames, 1, d->parts)))
-        return model_error(d->model, status, error);
+    if ((status = mdnmf_stft_forward(stft, signal, length, d->magnitude, NULL, error)) ||
+        (status = mdnmf_stft_forward_complex(stft, signal, length, d->mixture, error)) ||
+        (status = mdnmf_separate(d->model, d->magnitude, m, frames, 1, d->parts, error)))
+        return status;
     for (int s = 0; s < d->sources; s++) {
         apply_magnitude(d->mixture, d->magnitude, d->parts[s], m * frames, d->spectrum);
         if ((status = mdnmf_stft_inverse_complex(stft, d->spectrum, frames, estimates[s],
-                                                 length)))
-            return error_fail(error, status, "%s", mdnmf_stft_last_error(stft));
+                                                 length, error)))
+            return status;
     }
     return MDNMF_OK;
 }
@@ -500,9 +485,9 @@ int mdnmf_denoiser_relearn_noise(mdnmf_denoiser *d, const mdnmf_signals *recordi
     x.m = mdnmf_stft_bins(d->stft);
     x.V = V;
     x.n_V = n_V;
-    status = mdnmf_separator_fit(d->model, &params, &x);
+    status = mdnmf_separator_fit(d->model, &params, &x, error);
     free(V);
-    return status ? model_error(d->model, status, error) : error_ok(error);
+    return status;
 }
 
 int mdnmf_separate_signal(mdnmf_model *model, const float *samples, int64_t length,

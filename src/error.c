@@ -13,6 +13,15 @@ int error_ok(mdnmf_error *error)
     return MDNMF_OK;
 }
 
+int error_report(mdnmf_error *error, int status, const char *message)
+{
+    if (!error)
+        return status;
+    if (status == MDNMF_OK)
+        return error_ok(error);
+    return error_fail(error, status, "%s", message && *message ? message : mdnmf_strerror(status));
+}
+
 int error_fail(mdnmf_error *error, int status, const char *format, ...)
 {
     if (error) {

@@ -157,9 +157,9 @@ static void mix_column(const float *const *sources, int S, int64_t m, int64_t j,
     }
 }
 
-int mdnmf_mix(const float *const *sources, int S, int64_t m, int64_t n, double alpha,
-              uint64_t seed, float *mixtures, float *const *targets, float *weights,
-              char *message, size_t size)
+static int mix(const float *const *sources, int S, int64_t m, int64_t n, double alpha,
+               uint64_t seed, float *mixtures, float *const *targets, float *weights,
+               char *message, size_t size)
 {
     int status = check_mix_arguments(sources, S, m, n, alpha, mixtures, message, size);
     if (status)
@@ -188,14 +188,25 @@ int mdnmf_mix(const float *const *sources, int S, int64_t m, int64_t n, double a
     return MDNMF_OK;
 }
 
+int mdnmf_mix(const float *const *sources, int S, int64_t m, int64_t n, double alpha,
+              uint64_t seed, float *mixtures, float *const *targets, float *weights,
+              mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = mix(sources, S, m, n, alpha, seed, mixtures, targets, weights, message,
+                     sizeof message);
+    return error_report(error, status, message);
+}
+
 /* --------------------------------------------------------- permutation */
 
-int mdnmf_shuffle_indices(int64_t *out, int64_t n, uint64_t seed)
+int mdnmf_shuffle_indices(int64_t *out, int64_t n, uint64_t seed, mdnmf_error *error)
 {
     if (n < 0 || (n > 0 && !out))
-        return MDNMF_ERR_ARGUMENT;
+        return error_fail(error, MDNMF_ERR_ARGUMENT,
+                          "shuffle: n = %lld must be >= 0 with an output buffer", (long long)n);
     rng r;
     rng_seed(&r, seed, SHUFFLE_STREAM);
     rng_permutation(&r, out, n);
-    return MDNMF_OK;
+    return error_report(error, MDNMF_OK, NULL);
 }

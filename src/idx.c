@@ -409,14 +409,13 @@ static int read_items(byte_source *s, size_t total, float **data)
     return status;
 }
 
-int mdnmf_idx_read(const char *path, mdnmf_matrix *out, char *message, size_t size)
+static int read_idx_file(const char *path, mdnmf_matrix *out, char *message, size_t size)
 {
     if (!path || !out) {
         message_printf(message, size, "mdnmf_idx_read: path or out is NULL");
         return MDNMF_ERR_ARGUMENT;
     }
-    out->m = out->n = 0;
-    out->data = NULL;
+    memset(out, 0, sizeof *out);
     byte_source *s = malloc(sizeof *s);
     if (!s) {
         message_printf(message, size, "out of memory");
@@ -437,4 +436,11 @@ int mdnmf_idx_read(const char *path, mdnmf_matrix *out, char *message, size_t si
     out->n = h.n;
     out->data = data;
     return MDNMF_OK;
+}
+
+int mdnmf_idx_read(const char *path, mdnmf_matrix *out, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = read_idx_file(path, out, message, sizeof message);
+    return error_report(error, status, message);
 }

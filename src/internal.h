@@ -2,6 +2,7 @@
 #ifndef MDNMF_INTERNAL_H
 #define MDNMF_INTERNAL_H
 
+#include "error.h"
 #include "mdnmf.h"
 
 #include <stdarg.h>
@@ -26,7 +27,7 @@ struct mdnmf_model {
     mdnmf_separator_params separator; /* valid when is_separator */
     int is_separator;
     mdnmf_audio_params audio;   /* sample_rate 0: no audio front end */
-    char error[512];
+    char error[MDNMF_ERROR_MESSAGE_SIZE]; /* this call's failure, for its mdnmf_error */
 };
 
 /* Record a failure on the model and return `status` (printf-style message). */
@@ -190,6 +191,21 @@ char *model_params_to_json(const model_settings *settings);
  * (*settings is then unchanged), or MDNMF_ERR_MEMORY. */
 int model_params_from_json(const char *json, size_t length, model_settings *settings,
                            char *message, size_t size);
+
+/* The public calls report through `mdnmf_error *error` (the header's
+ * Conventions); inside, the library keeps reporting as before, to a message
+ * buffer or the model's message, and each public entry point hands the
+ * outcome over with one of these.  All return `status`. */
+
+/* error_report, error_fail, error_ok: src/error.h. */
+/* A public call on a model starts with model_clear_error (no stale message)
+ * and ends with model_report (the model's message to *error). */
+void model_clear_error(mdnmf_model *model);
+int model_report(const mdnmf_model *model, int status, mdnmf_error *error);
+
+/* The check functions' messages: NULL if usable, else a static message. */
+const char *params_problem(const mdnmf_params *p);
+const char *separator_params_problem(const mdnmf_separator_params *p);
 
 /* Format into a caller's message buffer (NULL or size 0: nothing). */
 void message_printf(char *message, size_t size, const char *format, ...)

@@ -4,19 +4,20 @@
 #include <math.h>
 
 static int check_pair(const float *reference, const float *estimate, int64_t m, int64_t n,
-                      const double *out)
+                      const double *out, mdnmf_error *error)
 {
     if (!reference || !estimate || !out)
-        return MDNMF_ERR_ARGUMENT;
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "reference, estimate or out is NULL");
     if (m < 1 || n < 1)
-        return MDNMF_ERR_SHAPE;
+        return error_fail(error, MDNMF_ERR_SHAPE, "%lld x %lld: the matrices are empty",
+                          (long long)m, (long long)n);
     return MDNMF_OK;
 }
 
 int mdnmf_squared_error(const float *reference, const float *estimate, int64_t m, int64_t n,
-                        double *out)
+                        double *out, mdnmf_error *error)
 {
-    int status = check_pair(reference, estimate, m, n, out);
+    int status = check_pair(reference, estimate, m, n, out, error);
     if (status)
         return status;
     for (int64_t j = 0; j < n; j++) {
@@ -27,12 +28,13 @@ int mdnmf_squared_error(const float *reference, const float *estimate, int64_t m
         }
         out[j] = sum / (double)m;
     }
-    return MDNMF_OK;
+    return error_report(error, MDNMF_OK, NULL);
 }
 
-int mdnmf_psnr(const float *reference, const float *estimate, int64_t m, int64_t n, double *out)
+int mdnmf_psnr(const float *reference, const float *estimate, int64_t m, int64_t n, double *out,
+               mdnmf_error *error)
 {
-    int status = mdnmf_squared_error(reference, estimate, m, n, out);
+    int status = mdnmf_squared_error(reference, estimate, m, n, out, error);
     if (status)
         return status;
     for (int64_t j = 0; j < n; j++) {
@@ -45,5 +47,5 @@ int mdnmf_psnr(const float *reference, const float *estimate, int64_t m, int64_t
         else
             out[j] = 10.0 * log10((double)peak * peak / out[j]);
     }
-    return MDNMF_OK;
+    return error_report(error, MDNMF_OK, NULL);
 }

@@ -56,7 +56,7 @@ static int finite_non_negative(double x)
     return isfinite(x) && x >= 0.0;
 }
 
-const char *mdnmf_params_check(const mdnmf_params *p)
+const char *params_problem(const mdnmf_params *p)
 {
     if (!p) return "params is NULL";
     if (p->d < 1) return "d (number of atoms) must be at least 1";
@@ -75,6 +75,23 @@ const char *mdnmf_params_check(const mdnmf_params *p)
         return "true_sample must be std, adv or min";
     if (p->threads < 0) return "threads must be >= 0 (0 = default)";
     return NULL;
+}
+
+int mdnmf_params_check(const mdnmf_params *p, mdnmf_error *error)
+{
+    const char *problem = params_problem(p);
+    return error_report(error, problem ? MDNMF_ERR_ARGUMENT : MDNMF_OK, problem);
+}
+
+void model_clear_error(mdnmf_model *model)
+{
+    if (model)
+        model->error[0] = '\0';
+}
+
+int model_report(const mdnmf_model *model, int status, mdnmf_error *error)
+{
+    return error_report(error, status, model ? model->error : "model is NULL");
 }
 
 void message_printf(char *message, size_t size, const char *format, ...)
@@ -98,20 +115,20 @@ int model_fail(mdnmf_model *model, int status, const char *format, ...)
     return status;
 }
 
-mdnmf_model *mdnmf_model_create(const mdnmf_params *p, int *status)
+mdnmf_model *mdnmf_model_create(const mdnmf_params *p, mdnmf_error *error)
 {
-    const char *problem = mdnmf_params_check(p);
+    const char *problem = params_problem(p);
     if (problem) {
-        if (status) *status = MDNMF_ERR_ARGUMENT;
+        error_report(error, MDNMF_ERR_ARGUMENT, problem);
         return NULL;
     }
     mdnmf_model *model = calloc(1, sizeof *model);
     if (!model) {
-        if (status) *status = MDNMF_ERR_MEMORY;
+        error_report(error, MDNMF_ERR_MEMORY, "out of memory for a model");
         return NULL;
     }
     model->params = *p;
-    if (status) *status = MDNMF_OK;
+    error_report(error, MDNMF_OK, NULL);
     return model;
 }
 
@@ -134,11 +151,6 @@ void mdnmf_model_destroy(mdnmf_model *model)
     free(model);
 }
 
-const char *mdnmf_model_last_error(const mdnmf_model *model)
-{
-    return model ? model->error : "model is NULL";
-}
-
 /* Per-atom mu_H follow the scalar parameter unless the user set them. */
 static void refresh_mu_H(mdnmf_model *model)
 {
@@ -148,16 +160,22 @@ static void refresh_mu_H(mdnmf_model *model)
         model->mu_H[k] = (float)model->params.mu_H;
 }
 
-int mdnmf_model_set_params(mdnmf_model *model, const mdnmf_params *p)
+static int set_params(mdnmf_model *model, const mdnmf_params *p)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
-    const char *problem = mdnmf_params_check(p);
+    const char *problem = params_problem(p);
     if (problem)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "%s", problem);
     model->params = *p;
     refresh_mu_H(model);
     return MDNMF_OK;
+}
+
+int mdnmf_model_set_params(mdnmf_model *model, const mdnmf_params *p, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, set_params(model, p), error);
 }
 
 const mdnmf_params *mdnmf_model_params(const mdnmf_model *model)
@@ -203,7 +221,7 @@ int model_adopt_basis(mdnmf_model *model, float *W_owned, int64_t m, int64_t d)
     return MDNMF_OK;
 }
 
-int mdnmf_model_set_basis(mdnmf_model *model, const float *W, int64_t m, int64_t d)
+static int set_basis(mdnmf_model *model, const float *W, int64_t m, int64_t d)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -222,7 +240,14 @@ int mdnmf_model_set_basis(mdnmf_model *model, const float *W, int64_t m, int64_t
     return model_adopt_basis(model, copy, m, d);
 }
 
-int mdnmf_model_set_mu_H(mdnmf_model *model, const float *mu_H, int64_t d)
+int mdnmf_model_set_basis(mdnmf_model *model, const float *W, int64_t m, int64_t d,
+                          mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, set_basis(model, W, m, d), error);
+}
+
+static int set_mu_H(mdnmf_model *model, const float *mu_H, int64_t d)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -246,6 +271,12 @@ int mdnmf_model_set_mu_H(mdnmf_model *model, const float *mu_H, int64_t d)
     if (model->atoms == 0)
         model->atoms = d; /* a basis of this size is expected by the next fit */
     return MDNMF_OK;
+}
+
+int mdnmf_model_set_mu_H(mdnmf_model *model, const float *mu_H, int64_t d, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, set_mu_H(model, mu_H, d), error);
 }
 
 void mdnmf_model_shape(const mdnmf_model *model, int64_t *m, int64_t *d)
@@ -296,7 +327,7 @@ void model_set_activations(mdnmf_model *model, float *H, int64_t n, float *H_adv
     model->n_H_adv = n_adv;
 }
 
-int mdnmf_model_set_audio(mdnmf_model *model, const mdnmf_audio_params *audio)
+static int set_audio(mdnmf_model *model, const mdnmf_audio_params *audio)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -312,6 +343,13 @@ int mdnmf_model_set_audio(mdnmf_model *model, const mdnmf_audio_params *audio)
                           audio->n_fft, audio->n_fft / 2 + 1, (long long)model->m);
     model->audio = *audio;
     return MDNMF_OK;
+}
+
+int mdnmf_model_set_audio(mdnmf_model *model, const mdnmf_audio_params *audio,
+                          mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, set_audio(model, audio), error);
 }
 
 const mdnmf_audio_params *mdnmf_model_audio(const mdnmf_model *model)

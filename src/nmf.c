@@ -163,7 +163,7 @@ void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *gua
     if (guard_W) *guard_W = (float)(MDNMF_EPS * c * c / w);
 }
 
-int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, float *H)
+static int transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, float *H)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -204,6 +204,13 @@ int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, fl
                               guard_H, num, den, work_cols);
     free(WtW), free(num), free(den);
     return MDNMF_OK;
+}
+
+int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, float *H,
+                    mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, transform(model, U, m, n, H), error);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -797,15 +804,17 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
     return status;
 }
 
-int mdnmf_fit_std(mdnmf_model *model, const float *U, int64_t m, int64_t n)
+int mdnmf_fit_std(mdnmf_model *model, const float *U, int64_t m, int64_t n, mdnmf_error *error)
 {
-    return fit_one_source(model, U, m, n, NULL, 0, NULL, 0);
+    model_clear_error(model);
+    return model_report(model, fit_one_source(model, U, m, n, NULL, 0, NULL, 0), error);
 }
 
 int mdnmf_fit_adv(mdnmf_model *model, const float *U, int64_t m, int64_t n, const float *U_adv,
-                  int64_t n_adv, const float *omega)
+                  int64_t n_adv, const float *omega, mdnmf_error *error)
 {
-    return fit_one_source(model, U, m, n, U_adv, n_adv, omega, 1);
+    model_clear_error(model);
+    return model_report(model, fit_one_source(model, U, m, n, U_adv, n_adv, omega, 1), error);
 }
 
 int exemplar_basis(mdnmf_model *report_to, const mdnmf_params *p, const float *U, int64_t m,
@@ -836,7 +845,7 @@ int exemplar_basis(mdnmf_model *report_to, const mdnmf_params *p, const float *U
     return MDNMF_OK;
 }
 
-int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
+static int fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -849,4 +858,10 @@ int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
     if (!status)
         model_set_activations(model, NULL, 0, NULL, 0);
     return status;
+}
+
+int mdnmf_fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, fit_exem(model, U, m, n), error);
 }

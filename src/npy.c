@@ -837,13 +837,11 @@ void mdnmf_matrix_free(mdnmf_matrix *matrix)
     if (!matrix)
         return;
     free(matrix->data);
-    matrix->data = NULL;
-    matrix->m = 0;
-    matrix->n = 0;
+    memset(matrix, 0, sizeof *matrix);
 }
 
-int mdnmf_npy_write(const char *path, const float *data, int64_t m, int64_t n, char *message,
-                    size_t size)
+static int write_npy_file(const char *path, const float *data, int64_t m, int64_t n,
+                          char *message, size_t size)
 {
     if (!path || m < 0 || n < 0) {
         message_printf(message, size, "mdnmf_npy_write: path is NULL or a dimension is negative");
@@ -865,6 +863,13 @@ int mdnmf_npy_write(const char *path, const float *data, int64_t m, int64_t n, c
                                                    npy_native_float32_descr(), 2, shape);
     const file_chunk chunks[2] = {{header, header_length}, {data, data_bytes}};
     return file_write_atomic(path, chunks, 2, message, size);
+}
+
+int mdnmf_npy_write(const char *path, const float *data, int64_t m, int64_t n, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = write_npy_file(path, data, m, n, message, sizeof message);
+    return error_report(error, status, message);
 }
 
 /* ------------------------------------------------------------------ reading */
@@ -1017,14 +1022,13 @@ static int read_elements(FILE *file, const char *path, const npy_header *h, mdnm
     return status;
 }
 
-int mdnmf_npy_read(const char *path, mdnmf_matrix *out, char *message, size_t size)
+static int read_npy_file(const char *path, mdnmf_matrix *out, char *message, size_t size)
 {
     if (!path || !out) {
         message_printf(message, size, "mdnmf_npy_read: path or out is NULL");
         return MDNMF_ERR_ARGUMENT;
     }
-    out->m = out->n = 0;
-    out->data = NULL;
+    memset(out, 0, sizeof *out);
     FILE *file = fopen(path, "rb");
     if (!file) {
         char reason[128];
@@ -1038,4 +1042,11 @@ int mdnmf_npy_read(const char *path, mdnmf_matrix *out, char *message, size_t si
         status = read_elements(file, path, &h, out, message, size);
     fclose(file);
     return status;
+}
+
+int mdnmf_npy_read(const char *path, mdnmf_matrix *out, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = read_npy_file(path, out, message, sizeof message);
+    return error_report(error, status, message);
 }

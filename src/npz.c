@@ -131,7 +131,7 @@ static unsigned char *build_archive(const npz_member members[MEMBER_COUNT], size
     return bytes;
 }
 
-int mdnmf_model_save(mdnmf_model *model, const char *path)
+static int save_model(mdnmf_model *model, const char *path)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -157,6 +157,12 @@ int mdnmf_model_save(mdnmf_model *model, const char *path)
     if (status)
         return model_fail(model, status, "%s", message);
     return MDNMF_OK;
+}
+
+int mdnmf_model_save(mdnmf_model *model, const char *path, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, save_model(model, path), error);
 }
 
 /* ----------------------------------------------------------------- loading */
@@ -364,7 +370,7 @@ static void adopt_separator_params(mdnmf_model *model, const npz_content *c,
         sep.mu_H[s] = model->mu_H[offset];
         offset += model->components[s];
     }
-    const char *problem = mdnmf_separator_params_check(&sep);
+    const char *problem = separator_params_problem(&sep);
     if (problem) { /* informational only: separation needs W, components, mu_H */
         message_printf(r->message, r->size, "'%s': separator parameters ignored: %s", r->path,
                        problem);
@@ -381,13 +387,15 @@ static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *
 {
     if (c->sources == 1 || c->settings.params.d < 1)
         c->settings.params.d = (int)(c->W.n > INT_MAX ? INT_MAX : c->W.n);
-    const char *problem = mdnmf_params_check(&c->settings.params);
+    const char *problem = params_problem(&c->settings.params);
     if (problem) {
         *status = member_fail(r, MEMBER_PARAMS, MDNMF_ERR_FORMAT, problem);
         return NULL;
     }
-    mdnmf_model *model = mdnmf_model_create(&c->settings.params, status);
+    mdnmf_error error;
+    mdnmf_model *model = mdnmf_model_create(&c->settings.params, &error);
     if (!model) {
+        *status = error.status;
         message_printf(r->message, r->size, "'%s': cannot create the model: %s", r->path,
                        mdnmf_strerror(*status));
         return NULL;
@@ -404,19 +412,17 @@ static mdnmf_model *content_to_model(npz_content *c, const load_report *r, int *
     c->W.data = NULL;
     c->mu_H.data = NULL;
     c->components = NULL;
-    if (c->settings.has_audio && mdnmf_model_set_audio(model, &c->settings.audio) != MDNMF_OK) {
-        *status = member_fail(r, MEMBER_PARAMS, MDNMF_ERR_FORMAT, mdnmf_model_last_error(model));
+    if (c->settings.has_audio &&
+        mdnmf_model_set_audio(model, &c->settings.audio, &error) != MDNMF_OK) {
+        *status = member_fail(r, MEMBER_PARAMS, MDNMF_ERR_FORMAT, error.message);
         mdnmf_model_destroy(model);
         return NULL;
     }
     return model;
 }
 
-mdnmf_model *mdnmf_model_load(const char *path, int *status, char *message, size_t size)
+static mdnmf_model *load_model(const char *path, int *status, char *message, size_t size)
 {
-    int local_status = MDNMF_OK;
-    if (!status)
-        status = &local_status;
     if (!path) {
         message_printf(message, size, "mdnmf_model_load: path is NULL");
         *status = MDNMF_ERR_ARGUMENT;
@@ -439,5 +445,14 @@ mdnmf_model *mdnmf_model_load(const char *path, int *status, char *message, size
     free(content.components);
     if (model)
         *status = MDNMF_OK;
+    return model;
+}
+
+mdnmf_model *mdnmf_model_load(const char *path, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = MDNMF_OK;
+    mdnmf_model *model = load_model(path, &status, message, sizeof message);
+    error_report(error, model ? MDNMF_OK : status, message);
     return model;
 }

@@ -237,7 +237,7 @@ static int check_reachable_params(const mdnmf_search *search, char *message, siz
         extreme_values(&search->dimensions[i], values);
         apply_value(&probe, &search->dimensions[i], values[0]);
     }
-    const char *problem = mdnmf_separator_params_check(&probe);
+    const char *problem = separator_params_problem(&probe);
     if (problem) {
         message_printf(message, size, "parameters: %s", problem);
         return MDNMF_ERR_ARGUMENT;
@@ -248,7 +248,7 @@ static int check_reachable_params(const mdnmf_search *search, char *message, siz
         for (int k = 0; k < count; k++) {
             mdnmf_separator_params trial = probe;
             apply_value(&trial, dim, values[k]);
-            if ((problem = mdnmf_separator_params_check(&trial))) {
+            if ((problem = separator_params_problem(&trial))) {
                 char name[64];
                 dimension_name(dim, name, sizeof name);
                 message_printf(message, size, "%s: %g: %s", name, values[k], problem);
@@ -259,7 +259,7 @@ static int check_reachable_params(const mdnmf_search *search, char *message, siz
     return MDNMF_OK;
 }
 
-int mdnmf_search_check(const mdnmf_search *search, char *message, size_t size)
+static int check_search(const mdnmf_search *search, char *message, size_t size)
 {
     message_printf(message, size, "%s", "");
     if (!search) {
@@ -284,6 +284,13 @@ int mdnmf_search_check(const mdnmf_search *search, char *message, size_t size)
         if (check_dimension(search, i, message, size))
             return MDNMF_ERR_ARGUMENT;
     return check_reachable_params(search, message, size);
+}
+
+int mdnmf_search_check(const mdnmf_search *search, mdnmf_error *error)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE] = "";
+    int status = check_search(search, message, sizeof message);
+    return error_report(error, status, message);
 }
 
 /* ------------------------------------------------------------ drawing */
@@ -434,10 +441,11 @@ static int trains_on_pairs(mdnmf_mode mode)
 static int score_fold(search_run *run, mdnmf_model *fitted)
 {
     const fold_split *split = &run->split;
+    mdnmf_error error;
     int status = mdnmf_separate(fitted, run->test_V, run->m, split->n_test, run->search->wiener,
-                                run->estimates);
+                                run->estimates, &error);
     if (status) {
-        snprintf(run->message, sizeof run->message, "%s", mdnmf_model_last_error(fitted));
+        snprintf(run->message, sizeof run->message, "%s", error.message);
         return status;
     }
     for (int64_t k = 0; k < split->n_test; k++)
@@ -445,10 +453,10 @@ static int score_fold(search_run *run, mdnmf_model *fitted)
     for (int s = 0; s < run->S; s++) {
         if (run->search->metric == MDNMF_METRIC_PSNR)
             mdnmf_psnr(run->test_U[s], run->estimates[s], run->m, split->n_test,
-                       run->column_scores);
+                       run->column_scores, NULL);
         else
             mdnmf_squared_error(run->test_U[s], run->estimates[s], run->m, split->n_test,
-                                run->column_scores);
+                                run->column_scores, NULL);
         for (int64_t k = 0; k < split->n_test; k++)
             run->mixture_scores[split->test[k]] += run->column_scores[k] / run->S;
     }
@@ -481,7 +489,9 @@ static int fit_separator(const mdnmf_search *search, mdnmf_model *model,
     mdnmf_separator_params params = *p;
     params.common.warm_start = search->start != NULL;
     int status = search->start ? adopt_start(model, search->start) : MDNMF_OK;
-    return status ? status : mdnmf_separator_fit(model, &params, data);
+    /* The failure's message stays in model->error (mdnmf_separator_fit's
+     * wrapper records it there), where the search reads it. */
+    return status ? status : mdnmf_separator_fit(model, &params, data, NULL);
 }
 
 /* Fit a fresh separator on `train`; its failure message lands in
@@ -492,16 +502,16 @@ static int fit_fold(search_run *run, const mdnmf_separator_params *p,
     mdnmf_params common = p->common;
     common.d = 1; /* the separator's own d[] decide; create only checks it */
     common.warm_start = 0;
-    int status = MDNMF_OK;
-    *fitted = mdnmf_model_create(&common, &status);
+    mdnmf_error error;
+    *fitted = mdnmf_model_create(&common, &error);
     if (!*fitted) {
         snprintf(run->message, sizeof run->message, "cannot create a model: %s",
-                 mdnmf_strerror(status));
-        return status;
+                 mdnmf_strerror(error.status));
+        return error.status;
     }
-    status = fit_separator(run->search, *fitted, p, train);
+    int status = fit_separator(run->search, *fitted, p, train);
     if (status)
-        snprintf(run->message, sizeof run->message, "%s", mdnmf_model_last_error(*fitted));
+        snprintf(run->message, sizeof run->message, "%s", (*fitted)->error);
     return status;
 }
 
@@ -745,14 +755,14 @@ static int start_run(search_run *run)
     return status;
 }
 
-int mdnmf_search_run(mdnmf_model *model, const mdnmf_search *search,
-                     const mdnmf_separation_data *data, mdnmf_search_result *result)
+static int run_search(mdnmf_model *model, const mdnmf_search *search,
+                      const mdnmf_separation_data *data, mdnmf_search_result *result)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
     if (!data || !result)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "data or result is NULL");
-    if (mdnmf_search_check(search, model->error, sizeof model->error))
+    if (check_search(search, model->error, sizeof model->error))
         return MDNMF_ERR_ARGUMENT;
     memset(result, 0, sizeof *result);
     result->best_trial = -1;
@@ -769,4 +779,12 @@ int mdnmf_search_run(mdnmf_model *model, const mdnmf_search *search,
     if (!status && search->refit)
         status = fit_separator(search, model, &result->best, data);
     return status;
+}
+
+int mdnmf_search_run(mdnmf_model *model, const mdnmf_search *search,
+                     const mdnmf_separation_data *data, mdnmf_search_result *result,
+                     mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, run_search(model, search, data, result), error);
 }

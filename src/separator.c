@@ -29,7 +29,7 @@ void mdnmf_separator_params_default(mdnmf_separator_params *p, int sources)
     p->tau_S = 1.0;
 }
 
-const char *mdnmf_separator_params_check(const mdnmf_separator_params *p)
+const char *separator_params_problem(const mdnmf_separator_params *p)
 {
     if (!p) return "params is NULL";
     if (p->sources < 2 || p->sources > MDNMF_MAX_SOURCES)
@@ -46,7 +46,13 @@ const char *mdnmf_separator_params_check(const mdnmf_separator_params *p)
     if (p->warm_start_epochs < 0) return "warm_start_epochs must be >= 0";
     mdnmf_params common = p->common;
     common.d = 1; /* per source, checked above */
-    return mdnmf_params_check(&common);
+    return params_problem(&common);
+}
+
+int mdnmf_separator_params_check(const mdnmf_separator_params *p, mdnmf_error *error)
+{
+    const char *problem = separator_params_problem(p);
+    return error_report(error, problem ? MDNMF_ERR_ARGUMENT : MDNMF_OK, problem);
 }
 
 /* ------------------------------------------------------------ set-up */
@@ -204,11 +210,18 @@ static int64_t build_adversarial(const separation *sep, int i, float **U_adv, fl
 }
 
 int mdnmf_adversarial_data(const mdnmf_separation_data *data, int sources, int source,
-                           double beta, float *U_adv, float *omega, int64_t *n_adv)
+                           double beta, float *U_adv, float *omega, int64_t *n_adv,
+                           mdnmf_error *error)
 {
-    if (!data || !n_adv || sources < 1 || sources > MDNMF_MAX_SOURCES || source < 0 ||
-        source >= sources || !(beta >= 0.0) || isinf(beta))
-        return MDNMF_ERR_ARGUMENT;
+    if (!data || !n_adv)
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "adversarial data: data or n_adv is NULL");
+    if (sources < 1 || sources > MDNMF_MAX_SOURCES || source < 0 || source >= sources)
+        return error_fail(error, MDNMF_ERR_ARGUMENT,
+                          "adversarial data: source %d of %d sources is out of range", source,
+                          sources);
+    if (!(beta >= 0.0) || isinf(beta))
+        return error_fail(error, MDNMF_ERR_ARGUMENT,
+                          "adversarial data: beta = %g must be finite and >= 0", beta);
     int included[MDNMF_MAX_SOURCES];
     for (int j = 0; j < sources; j++)
         included[j] = data->U[j] != NULL && data->n[j] > 0;
@@ -216,7 +229,7 @@ int mdnmf_adversarial_data(const mdnmf_separation_data *data, int sources, int s
     *n_adv = total;
     if (U_adv && omega && total > 0)
         fill_adversarial(data, sources, source, included, beta, total, U_adv, omega);
-    return MDNMF_OK;
+    return error_report(error, MDNMF_OK, NULL);
 }
 
 /* ------------------------------------------------------------ per-source fits */
@@ -935,14 +948,14 @@ static int adopt_separator(separation *sep)
     return MDNMF_OK;
 }
 
-int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
-                        const mdnmf_separation_data *data)
+static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
+                         const mdnmf_separation_data *data)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
     if (!p || !data)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "params or data is NULL");
-    const char *problem = mdnmf_separator_params_check(p);
+    const char *problem = separator_params_problem(p);
     if (problem)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "%s", problem);
     if (data->m < 1)
@@ -972,6 +985,13 @@ int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
         status = adopt_separator(&sep);
     free(sep.W), free(sep.lambda);
     return status;
+}
+
+int mdnmf_separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
+                        const mdnmf_separation_data *data, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, separator_fit(model, p, data), error);
 }
 
 const mdnmf_separator_params *mdnmf_model_separator_params(const mdnmf_model *model)
@@ -1012,8 +1032,8 @@ static void separate_chunk(const mdnmf_model *model, const float *V, const float
     }
 }
 
-int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
-                   float *const *estimates)
+static int separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
+                    float *const *estimates)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -1030,7 +1050,7 @@ int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory separating %lld mixtures",
                           (long long)n);
     }
-    int status = mdnmf_transform(model, V, m, n, H);
+    int status = mdnmf_transform(model, V, m, n, H, NULL);
     if (!status) {
         float peak = max_entry(V, m * n);
         for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
@@ -1040,4 +1060,11 @@ int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int
     }
     free(H), free(sum);
     return status;
+}
+
+int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
+                   float *const *estimates, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, separate(model, V, m, n, wiener, estimates), error);
 }

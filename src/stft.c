@@ -102,14 +102,11 @@ static int make_plans(mdnmf_stft *stft)
     return stft->forward && stft->inverse ? MDNMF_OK : MDNMF_ERR_MEMORY;
 }
 
-mdnmf_stft *mdnmf_stft_create(int n_fft, int hop_length, int win_length, int *status,
-                              char *message, size_t size)
+mdnmf_stft *mdnmf_stft_create(int n_fft, int hop_length, int win_length, mdnmf_error *error)
 {
     const char *problem = settings_problem(n_fft, hop_length, win_length);
     if (problem) {
-        message_printf(message, size, "STFT: %s", problem);
-        if (status)
-            *status = MDNMF_ERR_ARGUMENT;
+        error_fail(error, MDNMF_ERR_ARGUMENT, "STFT: %s", problem);
         return NULL;
     }
     mdnmf_stft *stft = calloc(1, sizeof *stft);
@@ -131,11 +128,10 @@ mdnmf_stft *mdnmf_stft_create(int n_fft, int hop_length, int win_length, int *st
     }
     if (result != MDNMF_OK) {
         mdnmf_stft_destroy(stft);
-        stft = NULL;
-        message_printf(message, size, "STFT: out of memory for n_fft %d", n_fft);
+        error_fail(error, result, "STFT: out of memory for n_fft %d", n_fft);
+        return NULL;
     }
-    if (status)
-        *status = result;
+    error_report(error, MDNMF_OK, NULL);
     return stft;
 }
 
@@ -156,9 +152,10 @@ void mdnmf_stft_destroy(mdnmf_stft *stft)
     free(stft);
 }
 
-const char *mdnmf_stft_last_error(const mdnmf_stft *stft)
+/* The outcome of a call on `stft` to *error (its message is in stft->error). */
+static int stft_report(const mdnmf_stft *stft, int status, mdnmf_error *error)
 {
-    return stft ? stft->error : "";
+    return error_report(error, status, stft ? stft->error : "STFT: the object is NULL");
 }
 
 int mdnmf_stft_n_fft(const mdnmf_stft *stft)
@@ -262,15 +259,17 @@ static void store_complex(fftwf_complex *bins, int64_t count, int64_t t, float *
 }
 
 int mdnmf_stft_forward(mdnmf_stft *stft, const float *signal, int64_t length, float *magnitude,
-                       float *phase)
+                       float *phase, mdnmf_error *error)
 {
-    return forward_frames(stft, signal, length, store_polar, magnitude, phase);
+    int status = forward_frames(stft, signal, length, store_polar, magnitude, phase);
+    return stft_report(stft, status, error);
 }
 
 int mdnmf_stft_forward_complex(mdnmf_stft *stft, const float *signal, int64_t length,
-                               float *spectrum)
+                               float *spectrum, mdnmf_error *error)
 {
-    return forward_frames(stft, signal, length, store_complex, spectrum, NULL);
+    int status = forward_frames(stft, signal, length, store_complex, spectrum, NULL);
+    return stft_report(stft, status, error);
 }
 
 /* Loads frame t's bins into stft->bin, or reports non-finite input. */
@@ -343,13 +342,15 @@ static int inverse_frames(mdnmf_stft *stft, load_bins load, const float *a, cons
 }
 
 int mdnmf_stft_inverse(mdnmf_stft *stft, const float *magnitude, const float *phase,
-                       int64_t frames, float *signal, int64_t length)
+                       int64_t frames, float *signal, int64_t length, mdnmf_error *error)
 {
-    return inverse_frames(stft, load_polar, magnitude, phase, frames, signal, length);
+    int status = inverse_frames(stft, load_polar, magnitude, phase, frames, signal, length);
+    return stft_report(stft, status, error);
 }
 
 int mdnmf_stft_inverse_complex(mdnmf_stft *stft, const float *spectrum, int64_t frames,
-                               float *signal, int64_t length)
+                               float *signal, int64_t length, mdnmf_error *error)
 {
-    return inverse_frames(stft, load_complex, spectrum, spectrum, frames, signal, length);
+    int status = inverse_frames(stft, load_complex, spectrum, spectrum, frames, signal, length);
+    return stft_report(stft, status, error);
 }

@@ -192,9 +192,9 @@ def make_params(*, d, epochs=50, test_epochs=50, batch_size=None, batch_size_adv
     p.warm_start = bool(warm_start)
     p.seed = resolve_seed(seed)
     p.threads = integer(threads, "threads")
-    problem = lib.mdnmf_params_check(ctypes.byref(p))
-    if problem:
-        raise InvalidArgumentError(problem.decode(), _native.ERR_ARGUMENT)
+    error = _native.Error()
+    if lib.mdnmf_params_check(ctypes.byref(p), ctypes.byref(error)) != _native.OK:
+        raise InvalidArgumentError(error.text(), error.status)
     return p
 
 
@@ -304,26 +304,24 @@ class Model:
 
     def __init__(self, handle):
         self.handle = handle
+        self.error = _native.Error()  # what the model's last call reported
         self._finalizer = weakref.finalize(self, _destroy, handle)
 
     # -- creation
     @classmethod
     def create(cls, params):
-        status = ctypes.c_int(0)
-        handle = lib.mdnmf_model_create(ctypes.byref(params), ctypes.byref(status))
+        error = _native.Error()
+        handle = lib.mdnmf_model_create(ctypes.byref(params), ctypes.byref(error))
         if not handle:
-            problem = lib.mdnmf_params_check(ctypes.byref(params))
-            raise error_for(status.value, problem.decode() if problem else None)
+            raise error_for(error.status, error.text())
         return cls(handle)
 
     @classmethod
     def load(cls, path):
-        status = ctypes.c_int(0)
-        message = ctypes.create_string_buffer(1024)
-        handle = lib.mdnmf_model_load(os.fsencode(path), ctypes.byref(status), message,
-                                      ctypes.sizeof(message))
+        error = _native.Error()
+        handle = lib.mdnmf_model_load(os.fsencode(path), ctypes.byref(error))
         if not handle:
-            raise error_for(status.value, message.value.decode(errors="replace"))
+            raise error_for(error.status, error.text())
         return cls(handle)
 
     @classmethod
@@ -359,14 +357,16 @@ class Model:
         return (Model.from_bytes, (self.to_bytes(),))
 
     # -- errors
+    def reporting(self):
+        """The mdnmf_error argument of a call on this model (read by check)."""
+        return ctypes.byref(self.error)
+
     def check(self, status, recorder=None):
         if status == _native.OK:
             return
         if recorder is not None and recorder.error is not None:
             raise recorder.error
-        message = lib.mdnmf_model_last_error(self.handle)
-        error = error_for(status, message.decode(errors="replace") if message else None)
-        raise error
+        raise error_for(status, self.error.text())
 
     # -- state
     def params(self):
@@ -378,7 +378,8 @@ class Model:
         return copy
 
     def set_params(self, params):
-        self.check(lib.mdnmf_model_set_params(self.handle, ctypes.byref(params)))
+        self.check(lib.mdnmf_model_set_params(self.handle, ctypes.byref(params),
+                                              self.reporting()))
 
     def separator_params(self):
         pointer = lib.mdnmf_model_separator_params(self.handle)
@@ -437,11 +438,13 @@ class Model:
 
     def set_basis(self, W):
         W = columns(W, "W")
-        self.check(lib.mdnmf_model_set_basis(self.handle, address(W), W.shape[0], W.shape[1]))
+        self.check(lib.mdnmf_model_set_basis(self.handle, address(W), W.shape[0], W.shape[1],
+                                             self.reporting()))
 
     def set_mu_H(self, mu_H):
         vector = np.ascontiguousarray(mu_H, dtype=np.float32).reshape(-1)
-        self.check(lib.mdnmf_model_set_mu_H(self.handle, address(vector), vector.shape[0]))
+        self.check(lib.mdnmf_model_set_mu_H(self.handle, address(vector), vector.shape[0],
+                                            self.reporting()))
 
     # -- computations (arrays come checked from columns())
     def _call(self, function, *arguments, recorder=None):
@@ -452,11 +455,11 @@ class Model:
             self.set_params(params)
         try:
             with recorder.running() if recorder is not None else contextlib.nullcontext():
-                status = function(self.handle, *arguments)
+                status = function(self.handle, *arguments, self.reporting())
         finally:
             if params is not None:  # never leave a dangling callback in the model
                 params.on_epoch = _native.EPOCH_CALLBACK()
-                lib.mdnmf_model_set_params(self.handle, ctypes.byref(params))
+                lib.mdnmf_model_set_params(self.handle, ctypes.byref(params), None)
         self.check(status, recorder)
         if recorder is not None and recorder.error is not None:
             raise recorder.error
@@ -483,7 +486,7 @@ class Model:
         try:
             with recorder.running() if recorder is not None else contextlib.nullcontext():
                 status = lib.mdnmf_separator_fit(self.handle, ctypes.byref(separator),
-                                                 ctypes.byref(data))
+                                                 ctypes.byref(data), self.reporting())
         finally:
             separator.common.on_epoch = _native.EPOCH_CALLBACK()
         self.check(status, recorder)
@@ -501,4 +504,4 @@ class Model:
         return estimates
 
     def save(self, path):
-        self.check(lib.mdnmf_model_save(self.handle, os.fsencode(path)))
+        self.check(lib.mdnmf_model_save(self.handle, os.fsencode(path), self.reporting()))

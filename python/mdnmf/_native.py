@@ -12,6 +12,7 @@ import sys
 import sysconfig
 
 MAX_SOURCES = 16  # MDNMF_MAX_SOURCES
+ERROR_MESSAGE_SIZE = 256  # MDNMF_ERROR_MESSAGE_SIZE
 
 # mdnmf_status
 OK = 0
@@ -32,6 +33,20 @@ MODE_NAMES = ("std", "adv", "exem", "sup", "full", "semi", "semi_adv")
 c_float_p = ctypes.POINTER(ctypes.c_float)
 c_double_p = ctypes.POINTER(ctypes.c_double)
 c_int64_p = ctypes.POINTER(ctypes.c_int64)
+
+
+class Error(ctypes.Structure):
+    """mdnmf_error: what every failing call fills (its last argument)"""
+    _fields_ = [
+        ("status", ctypes.c_int),
+        ("message", ctypes.c_char * ERROR_MESSAGE_SIZE),
+    ]
+
+    def text(self):
+        return self.message.decode(errors="replace")
+
+
+ErrorPointer = ctypes.POINTER(Error)
 
 
 class Progress(ctypes.Structure):
@@ -75,6 +90,7 @@ class Params(ctypes.Structure):
         ("on_epoch_user", ctypes.c_void_p),
         ("on_trace", TRACE_CALLBACK),
         ("on_trace_user", ctypes.c_void_p),
+        ("reserved", ctypes.c_uint64 * 16),
     ]
 
 
@@ -91,6 +107,7 @@ class SeparatorParams(ctypes.Structure):
         ("tau_S", ctypes.c_double),
         ("batch_size_sup", ctypes.c_int64),
         ("warm_start_epochs", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 16),
     ]
 
 
@@ -105,31 +122,34 @@ class SeparationData(ctypes.Structure):
         ("U_sup", ctypes.c_void_p * MAX_SOURCES),
         ("V_sup", ctypes.c_void_p),
         ("n_sup", ctypes.c_int64),
+        ("reserved", ctypes.c_uint64 * 16),
     ]
 
 
 STRUCTS = {
+    "mdnmf_error": Error,
     "mdnmf_progress": Progress,
     "mdnmf_params": Params,
     "mdnmf_separator_params": SeparatorParams,
     "mdnmf_separation_data": SeparationData,
 }
 
-# name: (result type, argument types)
+# name: (result type, argument types); every call that can fail takes an
+# mdnmf_error * last (ErrorPointer).
 _PROTOTYPES = {
     "mdnmf_version": (ctypes.c_char_p, []),
     "mdnmf_strerror": (ctypes.c_char_p, [ctypes.c_int]),
     "mdnmf_params_default": (None, [ctypes.POINTER(Params)]),
-    "mdnmf_params_check": (ctypes.c_char_p, [ctypes.POINTER(Params)]),
-    "mdnmf_model_create": (ctypes.c_void_p, [ctypes.POINTER(Params),
-                                             ctypes.POINTER(ctypes.c_int)]),
+    "mdnmf_params_check": (ctypes.c_int, [ctypes.POINTER(Params), ErrorPointer]),
+    "mdnmf_model_create": (ctypes.c_void_p, [ctypes.POINTER(Params), ErrorPointer]),
     "mdnmf_model_destroy": (None, [ctypes.c_void_p]),
-    "mdnmf_model_last_error": (ctypes.c_char_p, [ctypes.c_void_p]),
-    "mdnmf_model_set_params": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(Params)]),
+    "mdnmf_model_set_params": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(Params),
+                                              ErrorPointer]),
     "mdnmf_model_params": (ctypes.POINTER(Params), [ctypes.c_void_p]),
     "mdnmf_model_set_basis": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p,
-                                             ctypes.c_int64, ctypes.c_int64]),
-    "mdnmf_model_set_mu_H": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64]),
+                                             ctypes.c_int64, ctypes.c_int64, ErrorPointer]),
+    "mdnmf_model_set_mu_H": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                            ErrorPointer]),
     "mdnmf_model_shape": (None, [ctypes.c_void_p, c_int64_p, c_int64_p]),
     "mdnmf_model_basis": (c_float_p, [ctypes.c_void_p]),
     "mdnmf_model_mu_H": (c_float_p, [ctypes.c_void_p]),
@@ -138,32 +158,32 @@ _PROTOTYPES = {
     "mdnmf_model_source_count": (ctypes.c_int, [ctypes.c_void_p]),
     "mdnmf_model_components": (c_int64_p, [ctypes.c_void_p]),
     "mdnmf_fit_std": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                     ctypes.c_int64]),
+                                     ctypes.c_int64, ErrorPointer]),
     "mdnmf_fit_adv": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                      ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
-                                     ctypes.c_void_p]),
+                                     ctypes.c_void_p, ErrorPointer]),
     "mdnmf_fit_exem": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                      ctypes.c_int64]),
+                                      ctypes.c_int64, ErrorPointer]),
     "mdnmf_transform": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                       ctypes.c_int64, ctypes.c_void_p]),
+                                       ctypes.c_int64, ctypes.c_void_p, ErrorPointer]),
     "mdnmf_separator_params_default": (None, [ctypes.POINTER(SeparatorParams), ctypes.c_int]),
-    "mdnmf_separator_params_check": (ctypes.c_char_p, [ctypes.POINTER(SeparatorParams)]),
+    "mdnmf_separator_params_check": (ctypes.c_int, [ctypes.POINTER(SeparatorParams),
+                                                    ErrorPointer]),
     "mdnmf_separator_fit": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(SeparatorParams),
-                                           ctypes.POINTER(SeparationData)]),
+                                           ctypes.POINTER(SeparationData), ErrorPointer]),
     "mdnmf_adversarial_data": (ctypes.c_int, [ctypes.POINTER(SeparationData), ctypes.c_int,
                                               ctypes.c_int, ctypes.c_double, ctypes.c_void_p,
-                                              ctypes.c_void_p, c_int64_p]),
+                                              ctypes.c_void_p, c_int64_p, ErrorPointer]),
     "mdnmf_model_separator_params": (ctypes.POINTER(SeparatorParams), [ctypes.c_void_p]),
     "mdnmf_separate": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                       ctypes.c_int64, ctypes.c_int,
-                                      ctypes.POINTER(ctypes.c_void_p)]),
+                                      ctypes.POINTER(ctypes.c_void_p), ErrorPointer]),
     "mdnmf_psnr": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                  ctypes.c_int64, ctypes.c_void_p]),
+                                  ctypes.c_int64, ctypes.c_void_p, ErrorPointer]),
     "mdnmf_squared_error": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
-                                           ctypes.c_int64, ctypes.c_void_p]),
-    "mdnmf_model_save": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p]),
-    "mdnmf_model_load": (ctypes.c_void_p, [ctypes.c_char_p, ctypes.POINTER(ctypes.c_int),
-                                           ctypes.c_char_p, ctypes.c_size_t]),
+                                           ctypes.c_int64, ctypes.c_void_p, ErrorPointer]),
+    "mdnmf_model_save": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ErrorPointer]),
+    "mdnmf_model_load": (ctypes.c_void_p, [ctypes.c_char_p, ErrorPointer]),
 }
 
 
@@ -238,7 +258,7 @@ if sys.byteorder != "little":  # the .npy and model conventions assume it
 
 
 def version():
-    """The version of the C library actually loaded, e.g. "1.2.3"."""
+    """The version of the C library actually loaded (its MDNMF_VERSION_STRING)."""
     return lib.mdnmf_version().decode()
 
 

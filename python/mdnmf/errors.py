@@ -5,6 +5,8 @@ user would expect (bad data is a ValueError, a missing file an OSError), so
 `except ValueError` works as usual.
 """
 
+import ctypes
+
 from . import _native
 
 
@@ -71,3 +73,13 @@ def error_for(status, message):
     status's generic description when there is none)."""
     text = message or _native.strerror(status)
     return _BY_STATUS.get(status, MDNMFError)(text, status)
+
+
+def call(function, *arguments):
+    """Call a library function whose last argument is an mdnmf_error; on a
+    failing status raise its exception with the library's message."""
+    error = _native.Error()
+    status = function(*arguments, ctypes.byref(error))
+    if status != _native.OK:
+        raise error_for(status, error.text())
+    return status

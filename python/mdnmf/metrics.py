@@ -2,10 +2,9 @@
 
 import numpy as np
 
-from . import _native
 from ._model import address, columns
 from ._native import lib
-from .errors import ShapeError, error_for
+from .errors import ShapeError, call
 
 
 def _per_sample(function, reference, estimate):
@@ -16,9 +15,7 @@ def _per_sample(function, reference, estimate):
                          f"{reference.shape}")
     m, n = reference.shape
     out = np.empty(n, dtype=np.float64)
-    status = function(address(reference), address(estimate), m, n, address(out))
-    if status != _native.OK:
-        raise error_for(status, None)
+    call(function, address(reference), address(estimate), m, n, address(out))
     return out
 
 

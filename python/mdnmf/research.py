@@ -102,9 +102,9 @@ def _separator_params(owner, mode, ds, warm, seed, betas=None):
     separator.tau_S = real(owner.tau_S, "tau_S")
     separator.batch_size_sup = batch(owner.batch_size_sup, "batch_size_sup")
     separator.warm_start_epochs = integer(owner.warm_start_epochs, "warm_start_epochs")
-    problem = lib.mdnmf_separator_params_check(ctypes.byref(separator))
-    if problem:
-        raise InvalidArgumentError(problem.decode(), _native.ERR_ARGUMENT)
+    error = _native.Error()
+    if lib.mdnmf_separator_params_check(ctypes.byref(separator), ctypes.byref(error)):
+        raise InvalidArgumentError(error.text(), error.status)
     return separator
 
 
@@ -502,13 +502,14 @@ def _adversarial_data(U, V, betas, counts_only=False):
     given.set_mixtures(V)
     data = given.finish()
     U_adv, omegas = [], []
+    error = _native.Error()
     for s in range(S):
         count = ctypes.c_int64(0)
         beta = real(betas[s], f"betas[{s}]")
         status = lib.mdnmf_adversarial_data(ctypes.byref(data), S, s, beta, None, None,
-                                            ctypes.byref(count))
+                                            ctypes.byref(count), ctypes.byref(error))
         if status:
-            raise InvalidArgumentError(_native.strerror(status), status)
+            raise InvalidArgumentError(error.text(), status)
         if counts_only:
             U_adv.append(count.value)
             continue
@@ -519,7 +520,7 @@ def _adversarial_data(U, V, betas, counts_only=False):
         block = np.empty((given.m, count.value), dtype=np.float32, order="F")
         omega = np.empty(count.value, dtype=np.float32)
         lib.mdnmf_adversarial_data(ctypes.byref(data), S, s, beta, address(block),
-                                   address(omega), ctypes.byref(count))
+                                   address(omega), ctypes.byref(count), None)
         U_adv.append(block)
         omegas.append(omega)
     return U_adv if counts_only else (U_adv, omegas)
@@ -808,11 +809,12 @@ class NMF_separation:
         estimates = model.separate(V, self.wiener)
         values = np.empty((self.S, n), dtype=np.float64)
         function = lib.mdnmf_psnr if metric == "psnr" else lib.mdnmf_squared_error
+        error = _native.Error()
         for s, reference in enumerate(references):
             status = function(address(reference), address(estimates[s]), m, n,
-                              address(values[s]))
+                              address(values[s]), ctypes.byref(error))
             if status:
-                raise InvalidArgumentError(_native.strerror(status), status)
+                raise InvalidArgumentError(error.text(), status)
         if metric == "norm":
             values *= m
         if aggregate is None:

@@ -53,6 +53,7 @@ def test_every_field_matches_c():
 def test_constants_match_c():
     _, _, constants = c_layout()
     assert constants["MDNMF_MAX_SOURCES"] == _native.MAX_SOURCES
+    assert constants["MDNMF_ERROR_MESSAGE_SIZE"] == _native.ERROR_MESSAGE_SIZE
 
 
 def test_defaults_land_in_the_right_fields():
@@ -67,6 +68,36 @@ def test_defaults_land_in_the_right_fields():
     _native.lib.mdnmf_separator_params_default(ctypes.byref(s), 3)
     assert (s.sources, s.mode, s.tau_S, s.common.epochs) == (3, 0, 1.0, 50)
     assert list(s.beta[:3]) == [1.0, 1.0, 1.0] and list(s.tau_A[:3]) == [0.1, 0.1, 0.1]
+
+
+def test_defaults_zero_the_reserved_tails():
+    # New fields come out of the reserved tails and mean "the default" when
+    # 0: the defaults functions must clear whatever the caller's memory held.
+    for mirror, fill in ((_native.Params, _native.lib.mdnmf_params_default),
+                         (_native.SeparatorParams,
+                          lambda p: _native.lib.mdnmf_separator_params_default(p, 2))):
+        value = mirror()
+        ctypes.memset(ctypes.byref(value), 0xA5, ctypes.sizeof(value))
+        fill(ctypes.byref(value))
+        tails = [value.reserved]
+        if mirror is _native.SeparatorParams:
+            tails.append(value.common.reserved)
+        for tail in tails:
+            assert list(tail) == [0] * len(tail), (mirror.__name__, list(tail))
+
+
+def test_error_is_filled_and_cleared():
+    error = _native.Error()
+    ctypes.memset(ctypes.byref(error), 0x41, ctypes.sizeof(error))
+    p = _native.Params()
+    _native.lib.mdnmf_params_default(ctypes.byref(p))  # d = 0: unusable
+    status = _native.lib.mdnmf_params_check(ctypes.byref(p), ctypes.byref(error))
+    assert status == _native.ERR_ARGUMENT == error.status
+    assert "d" in error.text() and len(error.message) < _native.ERROR_MESSAGE_SIZE
+    p.d = 3
+    assert _native.lib.mdnmf_params_check(ctypes.byref(p), ctypes.byref(error)) == _native.OK
+    assert (error.status, error.text()) == (_native.OK, "")
+    assert _native.lib.mdnmf_params_check(ctypes.byref(p), None) == _native.OK
 
 
 if __name__ == "__main__":

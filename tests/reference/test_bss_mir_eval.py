@@ -49,29 +49,33 @@ MAX_SOURCES = 8
 F32P = ctypes.POINTER(ctypes.c_float)
 
 
+class Error(ctypes.Structure):  # mdnmf_error
+    _fields_ = [("status", ctypes.c_int), ("message", ctypes.c_char * 256)]
+
+
 class Audio(ctypes.Structure):
     _fields_ = [("samples", F32P), ("length", ctypes.c_int64), ("sample_rate", ctypes.c_int),
                 ("file_rate", ctypes.c_int), ("channels", ctypes.c_int),
-                ("mixed_down", ctypes.c_int)]
+                ("mixed_down", ctypes.c_int), ("reserved", ctypes.c_uint64 * 8)]
 
 
 class BssResult(ctypes.Structure):
     _fields_ = [("sdr", ctypes.c_double * MAX_SOURCES), ("sir", ctypes.c_double * MAX_SOURCES),
                 ("sar", ctypes.c_double * MAX_SOURCES),
-                ("permutation", ctypes.c_int * MAX_SOURCES)]
+                ("permutation", ctypes.c_int * MAX_SOURCES), ("reserved", ctypes.c_uint64 * 8)]
 
 
-LIB.mdnmf_audio_read.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(Audio),
-                                 ctypes.c_char_p, ctypes.c_size_t]
+ERRP = ctypes.POINTER(Error)
+LIB.mdnmf_audio_read.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(Audio), ERRP]
 LIB.mdnmf_audio_free.argtypes = [ctypes.POINTER(Audio)]
 LIB.mdnmf_audio_write.argtypes = [ctypes.c_char_p, F32P, ctypes.c_int64, ctypes.c_int,
-                                  ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t]
+                                  ctypes.c_int, ERRP]
 for name in ("mdnmf_snr", "mdnmf_si_sdr"):
     getattr(LIB, name).argtypes = [F32P, F32P, ctypes.c_int64, ctypes.POINTER(ctypes.c_double),
-                                   ctypes.c_char_p, ctypes.c_size_t]
+                                   ERRP]
 LIB.mdnmf_bss_eval_sources.argtypes = [ctypes.POINTER(F32P), ctypes.POINTER(F32P), ctypes.c_int,
                                        ctypes.c_int64, ctypes.c_int, ctypes.POINTER(BssResult),
-                                       ctypes.c_char_p, ctypes.c_size_t]
+                                       ERRP]
 
 
 def ptr(array):
@@ -80,10 +84,10 @@ def ptr(array):
 
 def read_audio(path, rate=0, info=None):
     audio = Audio()
-    message = ctypes.create_string_buffer(512)
-    status = LIB.mdnmf_audio_read(path.encode(), rate, ctypes.byref(audio), message, 512)
+    error = Error()
+    status = LIB.mdnmf_audio_read(path.encode(), rate, ctypes.byref(audio), ctypes.byref(error))
     if status != 0:
-        raise RuntimeError(message.value.decode())
+        raise RuntimeError(error.message.decode())
     samples = np.ctypeslib.as_array(audio.samples, shape=(audio.length,)).copy()
     if info is not None:
         info.update(rate=audio.sample_rate, file_rate=audio.file_rate,
@@ -94,18 +98,19 @@ def read_audio(path, rate=0, info=None):
 
 def write_pcm16(path, samples, rate):
     samples = np.ascontiguousarray(samples, dtype=np.float32)
-    message = ctypes.create_string_buffer(512)
-    if LIB.mdnmf_audio_write(path.encode(), ptr(samples), len(samples), rate, 0, message, 512):
-        raise RuntimeError(message.value.decode())
+    error = Error()
+    if LIB.mdnmf_audio_write(path.encode(), ptr(samples), len(samples), rate, 0,
+                             ctypes.byref(error)):
+        raise RuntimeError(error.message.decode())
 
 
 def scalar_metric(name, reference, estimate):
     value = ctypes.c_double()
-    message = ctypes.create_string_buffer(256)
+    error = Error()
     status = getattr(LIB, name)(ptr(reference), ptr(estimate), len(reference),
-                                ctypes.byref(value), message, 256)
+                                ctypes.byref(value), ctypes.byref(error))
     if status != 0:
-        raise RuntimeError(message.value.decode())
+        raise RuntimeError(error.message.decode())
     return value.value
 
 
@@ -116,12 +121,12 @@ def library_bss(references, estimates, compute_permutation=True):
     ref_ptrs = (F32P * count)(*[ptr(r) for r in refs])
     est_ptrs = (F32P * count)(*[ptr(e) for e in ests])
     result = BssResult()
-    message = ctypes.create_string_buffer(256)
+    error = Error()
     status = LIB.mdnmf_bss_eval_sources(ref_ptrs, est_ptrs, count, len(refs[0]),
                                         int(compute_permutation), ctypes.byref(result),
-                                        message, 256)
+                                        ctypes.byref(error))
     if status != 0:
-        raise RuntimeError(message.value.decode())
+        raise RuntimeError(error.message.decode())
     return (np.array(result.sdr[:count]), np.array(result.sir[:count]),
             np.array(result.sar[:count]), np.array(result.permutation[:count]))
 

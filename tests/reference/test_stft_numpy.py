@@ -40,9 +40,15 @@ SPEECH_DIR = "/usr/share/asterisk/sounds/en_US_f_Allison"
 TOLERANCE = 1e-5
 
 F32P = ctypes.POINTER(ctypes.c_float)
+
+
+class Error(ctypes.Structure):  # mdnmf_error
+    _fields_ = [("status", ctypes.c_int), ("message", ctypes.c_char * 256)]
+
+
+ERRP = ctypes.POINTER(Error)
 LIB.mdnmf_stft_create.restype = ctypes.c_void_p
-LIB.mdnmf_stft_create.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                                  ctypes.POINTER(ctypes.c_int), ctypes.c_char_p, ctypes.c_size_t]
+LIB.mdnmf_stft_create.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, ERRP]
 LIB.mdnmf_stft_destroy.argtypes = [ctypes.c_void_p]
 LIB.mdnmf_stft_bins.restype = ctypes.c_int64
 LIB.mdnmf_stft_bins.argtypes = [ctypes.c_void_p]
@@ -50,14 +56,12 @@ LIB.mdnmf_stft_frames.restype = ctypes.c_int64
 LIB.mdnmf_stft_frames.argtypes = [ctypes.c_void_p, ctypes.c_int64]
 LIB.mdnmf_stft_hop_length.argtypes = [ctypes.c_void_p]
 LIB.mdnmf_stft_win_length.argtypes = [ctypes.c_void_p]
-LIB.mdnmf_stft_forward.argtypes = [ctypes.c_void_p, F32P, ctypes.c_int64, F32P, F32P]
-LIB.mdnmf_stft_forward_complex.argtypes = [ctypes.c_void_p, F32P, ctypes.c_int64, F32P]
+LIB.mdnmf_stft_forward.argtypes = [ctypes.c_void_p, F32P, ctypes.c_int64, F32P, F32P, ERRP]
+LIB.mdnmf_stft_forward_complex.argtypes = [ctypes.c_void_p, F32P, ctypes.c_int64, F32P, ERRP]
 LIB.mdnmf_stft_inverse.argtypes = [ctypes.c_void_p, F32P, F32P, ctypes.c_int64, F32P,
-                                   ctypes.c_int64]
+                                   ctypes.c_int64, ERRP]
 LIB.mdnmf_stft_inverse_complex.argtypes = [ctypes.c_void_p, F32P, ctypes.c_int64, F32P,
-                                           ctypes.c_int64]
-LIB.mdnmf_stft_last_error.restype = ctypes.c_char_p
-LIB.mdnmf_stft_last_error.argtypes = [ctypes.c_void_p]
+                                           ctypes.c_int64, ERRP]
 
 
 def ptr(array):
@@ -104,12 +108,10 @@ def reference_istft(D, n_fft, hop, win_length, length):
 
 class Stft:
     def __init__(self, n_fft, hop, win_length):
-        status = ctypes.c_int(-1)
-        message = ctypes.create_string_buffer(256)
-        self.handle = LIB.mdnmf_stft_create(n_fft, hop, win_length, ctypes.byref(status),
-                                            message, 256)
+        self.error = Error()  # what the last call reported (check reads it)
+        self.handle = LIB.mdnmf_stft_create(n_fft, hop, win_length, ctypes.byref(self.error))
         if not self.handle:
-            raise ValueError(message.value.decode())
+            raise ValueError(self.error.message.decode())
         self.bins = LIB.mdnmf_stft_bins(self.handle)
         self.hop = LIB.mdnmf_stft_hop_length(self.handle)
         self.win_length = LIB.mdnmf_stft_win_length(self.handle)
@@ -117,16 +119,19 @@ class Stft:
     def close(self):
         LIB.mdnmf_stft_destroy(self.handle)
 
+    def reporting(self):
+        return ctypes.byref(self.error)
+
     def check(self, status):
         if status != 0:
-            raise RuntimeError(LIB.mdnmf_stft_last_error(self.handle).decode())
+            raise RuntimeError(self.error.message.decode())
 
     def forward_complex(self, y):
         y = np.ascontiguousarray(y, dtype=np.float32)
         frames = LIB.mdnmf_stft_frames(self.handle, len(y))
         out = np.zeros((frames, self.bins), dtype=np.complex64)
         self.check(LIB.mdnmf_stft_forward_complex(self.handle, ptr(y), len(y),
-                                                  out.ctypes.data_as(F32P)))
+                                                  out.ctypes.data_as(F32P), self.reporting()))
         return out.T
 
     def forward_polar(self, y):
@@ -135,14 +140,15 @@ class Stft:
         magnitude = np.zeros((frames, self.bins), dtype=np.float32)
         phase = np.zeros((frames, self.bins), dtype=np.float32)
         self.check(LIB.mdnmf_stft_forward(self.handle, ptr(y), len(y), ptr(magnitude),
-                                          ptr(phase)))
+                                          ptr(phase), self.reporting()))
         return magnitude.T, phase.T
 
     def inverse_complex(self, D, length):
         spectrum = np.ascontiguousarray(D.T, dtype=np.complex64)
         out = np.zeros(length, dtype=np.float32)
         self.check(LIB.mdnmf_stft_inverse_complex(self.handle, spectrum.ctypes.data_as(F32P),
-                                                  spectrum.shape[0], ptr(out), length))
+                                                  spectrum.shape[0], ptr(out), length,
+                                                  self.reporting()))
         return out
 
     def inverse_polar(self, magnitude, phase, length):
@@ -150,7 +156,8 @@ class Stft:
         phase = np.ascontiguousarray(phase.T, dtype=np.float32)
         out = np.zeros(length, dtype=np.float32)
         self.check(LIB.mdnmf_stft_inverse(self.handle, ptr(magnitude), ptr(phase),
-                                          magnitude.shape[0], ptr(out), length))
+                                          magnitude.shape[0], ptr(out), length,
+                                          self.reporting()))
         return out
 
 

@@ -51,23 +51,23 @@ static mdnmf_params chosen_params(int d)
 
 static int save(const char *W_path, const char *out, const char *mu_H_path)
 {
-    mdnmf_matrix W, mu_H = {0, 0, NULL};
-    char message[512];
-    int status = mdnmf_npy_read(W_path, &W, message, sizeof message);
+    mdnmf_error error;
+    mdnmf_matrix W, mu_H = {0};
+    int status = mdnmf_npy_read(W_path, &W, &error);
     if (status)
-        return fail("read W", status, message);
-    if (mu_H_path && (status = mdnmf_npy_read(mu_H_path, &mu_H, message, sizeof message))) {
+        return fail("read W", status, error.message);
+    if (mu_H_path && (status = mdnmf_npy_read(mu_H_path, &mu_H, &error))) {
         mdnmf_matrix_free(&W);
-        return fail("read mu_H", status, message);
+        return fail("read mu_H", status, error.message);
     }
     const mdnmf_params p = chosen_params((int)W.n);
-    mdnmf_model *model = mdnmf_model_create(&p, &status);
+    mdnmf_model *model = mdnmf_model_create(&p, &error);
     if (!model) {
-        status = fail("create", status, "");
-    } else if ((status = mdnmf_model_set_basis(model, W.data, W.m, W.n))
-               || (mu_H.data && (status = mdnmf_model_set_mu_H(model, mu_H.data, mu_H.m)))
-               || (status = mdnmf_model_save(model, out))) {
-        status = fail("save", status, mdnmf_model_last_error(model));
+        status = fail("create", error.status, error.message);
+    } else if ((status = mdnmf_model_set_basis(model, W.data, W.m, W.n, &error))
+               || (mu_H.data && (status = mdnmf_model_set_mu_H(model, mu_H.data, mu_H.m, &error)))
+               || (status = mdnmf_model_save(model, out, &error))) {
+        status = fail("save", status, error.message);
     }
     mdnmf_model_destroy(model);
     mdnmf_matrix_free(&W);
@@ -77,14 +77,13 @@ static int save(const char *W_path, const char *out, const char *mu_H_path)
 
 static int copy(const char *in, const char *out)
 {
-    char message[512];
-    int status;
-    mdnmf_model *model = mdnmf_model_load(in, &status, message, sizeof message);
+    mdnmf_error error;
+    mdnmf_model *model = mdnmf_model_load(in, &error);
     if (!model)
-        return fail("load", status, message);
-    status = mdnmf_model_save(model, out);
+        return fail("load", error.status, error.message);
+    int status = mdnmf_model_save(model, out, &error);
     if (status)
-        status = fail("save", status, mdnmf_model_last_error(model));
+        status = fail("save", status, error.message);
     mdnmf_model_destroy(model);
     return status ? 1 : 0;
 }

@@ -15,20 +15,20 @@
 
 int main(int argc, char **argv)
 {
+    mdnmf_error error;
     if (argc != 3) {
         fprintf(stderr, "usage: npy_echo IN.npy OUT.npy\n");
         return 2;
     }
     mdnmf_matrix matrix;
-    char message[512];
-    int status = mdnmf_npy_read(argv[1], &matrix, message, sizeof message);
+    int status = mdnmf_npy_read(argv[1], &matrix, &error);
     if (status == MDNMF_OK) {
         printf("%" PRId64 " %" PRId64 "\n", matrix.m, matrix.n);
-        status = mdnmf_npy_write(argv[2], matrix.data, matrix.m, matrix.n, message, sizeof message);
+        status = mdnmf_npy_write(argv[2], matrix.data, matrix.m, matrix.n, &error);
         mdnmf_matrix_free(&matrix);
     }
     if (status != MDNMF_OK) {
-        fprintf(stderr, "npy_echo: %s (%s)\n", message, mdnmf_strerror(status));
+        fprintf(stderr, "npy_echo: %s (%s)\n", error.message, mdnmf_strerror(status));
         return 1;
     }
     return 0;

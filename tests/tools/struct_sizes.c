@@ -15,6 +15,13 @@
 #define FIELD(type, field)                                                                   \
     printf("%s %s %zu %zu\n", #type, #field, offsetof(type, field), sizeof(((type *)0)->field))
 
+static void error(void)
+{
+    STRUCT(mdnmf_error);
+    FIELD(mdnmf_error, status);
+    FIELD(mdnmf_error, message);
+}
+
 static void progress(void)
 {
     STRUCT(mdnmf_progress);
@@ -50,6 +57,7 @@ static void params(void)
     FIELD(mdnmf_params, on_epoch_user);
     FIELD(mdnmf_params, on_trace);
     FIELD(mdnmf_params, on_trace_user);
+    FIELD(mdnmf_params, reserved);
 }
 
 static void separator_params(void)
@@ -65,6 +73,7 @@ static void separator_params(void)
     FIELD(mdnmf_separator_params, tau_S);
     FIELD(mdnmf_separator_params, batch_size_sup);
     FIELD(mdnmf_separator_params, warm_start_epochs);
+    FIELD(mdnmf_separator_params, reserved);
 }
 
 static void separation_data(void)
@@ -78,14 +87,17 @@ static void separation_data(void)
     FIELD(mdnmf_separation_data, U_sup);
     FIELD(mdnmf_separation_data, V_sup);
     FIELD(mdnmf_separation_data, n_sup);
+    FIELD(mdnmf_separation_data, reserved);
 }
 
 int main(void)
 {
+    error();
     progress();
     params();
     separator_params();
     separation_data();
     printf("MDNMF_MAX_SOURCES value %d\n", MDNMF_MAX_SOURCES);
+    printf("MDNMF_ERROR_MESSAGE_SIZE value %d\n", MDNMF_ERROR_MESSAGE_SIZE);
     return 0;
 }

@@ -55,9 +55,9 @@ static void join_path(char *path, size_t size, const char *folder, const char *n
 
 static int write_float_npy(const char *path, const float *data, int64_t m, int64_t n)
 {
-    char message[256];
-    if (mdnmf_npy_write(path, data, m, n, message, sizeof message) != MDNMF_OK) {
-        fprintf(stderr, "trace_fit: %s: %s\n", path, message);
+    mdnmf_error error;
+    if (mdnmf_npy_write(path, data, m, n, &error) != MDNMF_OK) {
+        fprintf(stderr, "trace_fit: %s: %s\n", path, error.message);
         return -1;
     }
     return 0;
@@ -163,11 +163,11 @@ static int parse_arguments(int argc, char **argv, options *o)
 
 static int read_matrix(const char *path, mdnmf_matrix *matrix)
 {
-    char message[256];
+    mdnmf_error error;
     if (!path)
         return 0;
-    if (mdnmf_npy_read(path, matrix, message, sizeof message) != MDNMF_OK) {
-        fprintf(stderr, "trace_fit: %s: %s\n", path, message);
+    if (mdnmf_npy_read(path, matrix, &error) != MDNMF_OK) {
+        fprintf(stderr, "trace_fit: %s: %s\n", path, error.message);
         return -1;
     }
     return 0;
@@ -176,13 +176,14 @@ static int read_matrix(const char *path, mdnmf_matrix *matrix)
 /* ------------------------------------------------------------------ run */
 
 /* Warm start and per-atom λ go through the model before the fit. */
-static int prepare_model(mdnmf_model *model, const mdnmf_matrix *W0, const mdnmf_matrix *mu_H)
+static int prepare_model(mdnmf_model *model, const mdnmf_matrix *W0, const mdnmf_matrix *mu_H,
+                         mdnmf_error *error)
 {
     int status = MDNMF_OK;
     if (W0->data)
-        status = mdnmf_model_set_basis(model, W0->data, W0->m, W0->n);
+        status = mdnmf_model_set_basis(model, W0->data, W0->m, W0->n, error);
     if (status == MDNMF_OK && mu_H->data)
-        status = mdnmf_model_set_mu_H(model, mu_H->data, mu_H->m * mu_H->n);
+        status = mdnmf_model_set_mu_H(model, mu_H->data, mu_H->m * mu_H->n, error);
     return status;
 }
 
@@ -206,24 +207,30 @@ static int write_results(const mdnmf_model *model, const char *out)
 }
 
 /* SPEC §1 on its own: H = transform(U) with the model's basis. */
-static int run_transform(mdnmf_model *model, const mdnmf_matrix *U, const char *out)
+static int run_transform(mdnmf_model *model, const mdnmf_matrix *U, const char *out,
+                         mdnmf_error *error)
 {
     char path[4096];
     int64_t d = 0;
     mdnmf_model_shape(model, NULL, &d);
     float *H = malloc((size_t)(d * U->n) * sizeof *H);
-    if (!H)
-        return MDNMF_ERR_MEMORY;
-    int status = mdnmf_transform(model, U->data, U->m, U->n, H);
+    if (!H) {
+        snprintf(error->message, sizeof error->message, "out of memory for H");
+        return error->status = MDNMF_ERR_MEMORY;
+    }
+    int status = mdnmf_transform(model, U->data, U->m, U->n, H, error);
     join_path(path, sizeof path, out, "H.npy");
-    if (status == MDNMF_OK && write_float_npy(path, H, d, U->n) != 0)
-        status = MDNMF_ERR_IO;
+    if (status == MDNMF_OK && write_float_npy(path, H, d, U->n) != 0) {
+        snprintf(error->message, sizeof error->message, "cannot write %.200s", path);
+        status = error->status = MDNMF_ERR_IO;
+    }
     free(H);
     return status;
 }
 
 int main(int argc, char **argv)
 {
+    mdnmf_error error;
     options o = {0};
     mdnmf_params_default(&o.params);
     if (parse_arguments(argc, argv, &o) != 0)
@@ -253,24 +260,24 @@ int main(int argc, char **argv)
     o.params.on_trace_user = &t;
     o.params.on_epoch = on_epoch;
     o.params.on_epoch_user = losses;
-
-    int status = MDNMF_OK;
-    model = mdnmf_model_create(&o.params, &status);
+    model = mdnmf_model_create(&o.params, &error);
+    int status = error.status;
     if (model)
-        status = prepare_model(model, &W0, &mu_H);
+        status = prepare_model(model, &W0, &mu_H, &error);
     if (status == MDNMF_OK && o.mode == MODE_TRANSFORM) {
-        status = run_transform(model, &U, o.out);
+        status = run_transform(model, &U, o.out, &error);
         result = status == MDNMF_OK && !t.failed ? 0 : 2;
         if (status == MDNMF_OK)
             goto done;
     } else if (status == MDNMF_OK) {
         status = o.mode == MODE_ADV
-                     ? mdnmf_fit_adv(model, U.data, U.m, U.n, U_adv.data, U_adv.n, omega.data)
-                     : mdnmf_fit_std(model, U.data, U.m, U.n);
+                     ? mdnmf_fit_adv(model, U.data, U.m, U.n, U_adv.data, U_adv.n, omega.data,
+                                     &error)
+                     : mdnmf_fit_std(model, U.data, U.m, U.n, &error);
     }
     if (status != MDNMF_OK) {
         fprintf(stderr, "trace_fit: fit failed: %s: %s\n", mdnmf_strerror(status),
-                model ? mdnmf_model_last_error(model) : "");
+                error.message);
         result = 2;
         goto done;
     }

@@ -63,9 +63,9 @@ typedef struct tracer {
 
 static int write_float_npy(const char *path, const float *data, int64_t m, int64_t n)
 {
-    char message[256];
-    if (mdnmf_npy_write(path, data, m, n, message, sizeof message) != MDNMF_OK) {
-        fprintf(stderr, "trace_separator: %s: %s\n", path, message);
+    mdnmf_error error;
+    if (mdnmf_npy_write(path, data, m, n, &error) != MDNMF_OK) {
+        fprintf(stderr, "trace_separator: %s: %s\n", path, error.message);
         return -1;
     }
     return 0;
@@ -255,11 +255,11 @@ typedef struct inputs {
 
 static int read_matrix(const char *path, mdnmf_matrix *matrix)
 {
-    char message[256];
+    mdnmf_error error;
     if (!path)
         return 0;
-    if (mdnmf_npy_read(path, matrix, message, sizeof message) != MDNMF_OK) {
-        fprintf(stderr, "trace_separator: %s: %s\n", path, message);
+    if (mdnmf_npy_read(path, matrix, &error) != MDNMF_OK) {
+        fprintf(stderr, "trace_separator: %s: %s\n", path, error.message);
         return -1;
     }
     return 0;
@@ -331,26 +331,31 @@ static int write_model(const mdnmf_model *model, const char *out)
 /* Separate the test mixtures with and without Wiener filtering; the
  * transform's draw is traced like the fit's (the model's parameters carry
  * no callbacks after a fit, so they are set again here). */
-static int separate_and_write(mdnmf_model *model, const mdnmf_matrix *test, tracer *t)
+static int separate_and_write(mdnmf_model *model, const mdnmf_matrix *test, tracer *t,
+                              mdnmf_error *error)
 {
     mdnmf_params params = *mdnmf_model_params(model);
     params.on_trace = on_trace;
     params.on_trace_user = t;
-    int status = mdnmf_model_set_params(model, &params);
+    int status = mdnmf_model_set_params(model, &params, error);
     int S = mdnmf_model_source_count(model);
     float *estimates[MDNMF_MAX_SOURCES] = {0};
     for (int s = 0; s < S && status == MDNMF_OK; s++)
-        if (!(estimates[s] = malloc((size_t)(test->m * test->n) * sizeof(float))))
-            status = MDNMF_ERR_MEMORY;
+        if (!(estimates[s] = malloc((size_t)(test->m * test->n) * sizeof(float)))) {
+            status = error->status = MDNMF_ERR_MEMORY;
+            snprintf(error->message, sizeof error->message, "out of memory for the estimates");
+        }
     t->phase = "separate";
     for (int wiener = 1; wiener >= 0 && status == MDNMF_OK; wiener--) {
-        status = mdnmf_separate(model, test->data, test->m, test->n, wiener, estimates);
+        status = mdnmf_separate(model, test->data, test->m, test->n, wiener, estimates, error);
         for (int s = 0; s < S && status == MDNMF_OK; s++) {
             char name[64], path[4096];
             snprintf(name, sizeof name, "est_%s_%d.npy", wiener ? "wiener" : "plain", s);
             in_folder(path, sizeof path, t->out, name);
-            if (write_float_npy(path, estimates[s], test->m, test->n))
-                status = MDNMF_ERR_IO;
+            if (write_float_npy(path, estimates[s], test->m, test->n)) {
+                status = error->status = MDNMF_ERR_IO;
+                snprintf(error->message, sizeof error->message, "cannot write %.200s", path);
+            }
         }
     }
     for (int s = 0; s < S; s++)
@@ -360,33 +365,32 @@ static int separate_and_write(mdnmf_model *model, const mdnmf_matrix *test, trac
 
 /* ------------------------------------------------------------------ run */
 
-static mdnmf_model *open_model(const options *o, int *status)
+static mdnmf_model *open_model(const options *o, mdnmf_error *error)
 {
     if (!o->warm_path) {
         mdnmf_params p = o->sep.common;
         p.d = 1; /* the separator fit sets the real atom counts */
-        return mdnmf_model_create(&p, status);
+        return mdnmf_model_create(&p, error);
     }
-    char message[512];
-    mdnmf_model *model = mdnmf_model_load(o->warm_path, status, message, sizeof message);
+    mdnmf_model *model = mdnmf_model_load(o->warm_path, error);
     if (!model)
-        fprintf(stderr, "trace_separator: %s: %s\n", o->warm_path, message);
+        fprintf(stderr, "trace_separator: %s: %s\n", o->warm_path, error->message);
     return model;
 }
 
-static int report_failure(const char *what, mdnmf_model *model, int status)
+static int report_failure(const char *what, const mdnmf_error *error)
 {
-    fprintf(stderr, "trace_separator: %s failed: %s: %s\n", what, mdnmf_strerror(status),
-            model ? mdnmf_model_last_error(model) : "");
+    fprintf(stderr, "trace_separator: %s failed: %s: %s\n", what, mdnmf_strerror(error->status),
+            error->message);
     return 2;
 }
 
 static int run(const options *o, const inputs *in, tracer *t)
 {
-    int status = MDNMF_OK;
-    mdnmf_model *model = open_model(o, &status);
+    mdnmf_error error;
+    mdnmf_model *model = open_model(o, &error);
     if (!model)
-        return report_failure("creating the model", NULL, status);
+        return report_failure("creating the model", &error);
     mdnmf_separator_params p = o->sep;
     p.common.warm_start = o->warm_path != NULL;
     p.common.on_trace = on_trace;
@@ -395,13 +399,12 @@ static int run(const options *o, const inputs *in, tracer *t)
     p.common.on_epoch_user = t;
     mdnmf_separation_data data = describe_data(in);
     int result = 0;
-    status = mdnmf_separator_fit(model, &p, &data);
-    if (status != MDNMF_OK)
-        result = report_failure("the separator fit", model, status);
+    if (mdnmf_separator_fit(model, &p, &data, &error) != MDNMF_OK)
+        result = report_failure("the separator fit", &error);
     else if (t->failed || write_model(model, o->out))
         result = 1;
-    else if (in->test.data && (status = separate_and_write(model, &in->test, t)) != MDNMF_OK)
-        result = report_failure("separation", model, status);
+    else if (in->test.data && separate_and_write(model, &in->test, t, &error) != MDNMF_OK)
+        result = report_failure("separation", &error);
     else if (t->failed)
         result = 1;
     mdnmf_model_destroy(model);

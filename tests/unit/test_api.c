@@ -33,10 +33,11 @@ static int names_field(const char *message, const char *field)
 static mdnmf_model *new_model(void)
 {
     mdnmf_params p = test_params(D, 3);
-    int status = -1;
-    mdnmf_model *model = mdnmf_model_create(&p, &status);
+    mdnmf_error error = {.status = -1};
+    mdnmf_model *model = mdnmf_model_create(&p, &error);
     assert_non_null(model);
-    assert_int_equal(status, MDNMF_OK);
+    assert_int_equal(error.status, MDNMF_OK);
+    assert_string_equal(error.message, "");
     return model;
 }
 
@@ -113,30 +114,35 @@ static void spoil(mdnmf_params *p, const bad_parameter *bad)
 
 static void test_params_check_names_the_bad_field(void **state)
 {
+    mdnmf_error error;
     (void)state;
     assert_int_equal(sizeof(mdnmf_init), sizeof(int));
     assert_int_equal(sizeof(mdnmf_true_sample), sizeof(int));
     mdnmf_params good = test_params(D, 3);
-    assert_null(mdnmf_params_check(&good));
+    assert_int_equal(mdnmf_params_check(&good, &error), MDNMF_OK);
+    assert_int_equal(error.status, MDNMF_OK);
+    assert_string_equal(error.message, "");
     mdnmf_model *model = new_model();
     for (size_t c = 0; c < sizeof bad_parameters / sizeof *bad_parameters; c++) {
         const bad_parameter *bad = &bad_parameters[c];
         mdnmf_params p = good;
         spoil(&p, bad);
-        const char *message = mdnmf_params_check(&p);
-        if (!message || !names_field(message, bad->field)) {
-            print_error("%s = %g: check says \"%s\"\n", bad->field, bad->value,
-                        message ? message : "(NULL)");
+        int status = mdnmf_params_check(&p, &error);
+        if (status != MDNMF_ERR_ARGUMENT || error.status != status ||
+            !names_field(error.message, bad->field)) {
+            print_error("%s = %g: check says %d \"%s\"\n", bad->field, bad->value, status,
+                        error.message);
             fail();
         }
-        int status = -1;
-        assert_null(mdnmf_model_create(&p, &status));
-        assert_int_equal(status, MDNMF_ERR_ARGUMENT);
-        assert_int_equal(mdnmf_model_set_params(model, &p), MDNMF_ERR_ARGUMENT);
-        assert_true(names_field(mdnmf_model_last_error(model), bad->field));
+        error.status = -1;
+        assert_null(mdnmf_model_create(&p, &error));
+        assert_int_equal(error.status, MDNMF_ERR_ARGUMENT);
+        assert_true(names_field(error.message, bad->field));
+        assert_int_equal(mdnmf_model_set_params(model, &p, &error), MDNMF_ERR_ARGUMENT);
+        assert_true(names_field(error.message, bad->field));
         /* the model keeps its good parameters */
         assert_int_equal(mdnmf_model_params(model)->d, D);
-        assert_null(mdnmf_params_check(mdnmf_model_params(model)));
+        assert_int_equal(mdnmf_params_check(mdnmf_model_params(model), NULL), MDNMF_OK);
     }
     mdnmf_model_destroy(model);
 }
@@ -162,31 +168,41 @@ static void test_defaults_are_as_documented(void **state)
     assert_int_equal(p.threads, 0);
     assert_null(p.on_epoch);
     assert_null(p.on_trace);
+    /* the reserved tails read 0 ("the default") whatever the memory held */
+    static const uint64_t zeros[16];
+    assert_memory_equal(p.reserved, zeros, sizeof p.reserved);
+    mdnmf_search search;
+    memset(&search, 0xff, sizeof search);
+    mdnmf_search_default(&search, 2);
+    assert_memory_equal(search.reserved, zeros, sizeof search.reserved);
+    assert_memory_equal(search.base.reserved, zeros, sizeof search.base.reserved);
+    assert_memory_equal(search.base.common.reserved, zeros, sizeof search.base.common.reserved);
     /* d = 0 must be set by the caller */
-    assert_non_null(mdnmf_params_check(&p));
+    assert_int_equal(mdnmf_params_check(&p, NULL), MDNMF_ERR_ARGUMENT);
 }
 
 /* -------------------------------------------------------------- NULLs */
 
 static void test_null_pointers_are_refused(void **state)
 {
+    mdnmf_error error;
     (void)state;
     fixture *f = make_fixture();
     mdnmf_params p = test_params(D, 2);
-    int status = -1;
     int64_t m = -1, d = -1, n = -1;
 
     mdnmf_params_default(NULL);
-    assert_non_null(mdnmf_params_check(NULL));
-    assert_null(mdnmf_model_create(NULL, &status));
-    assert_int_equal(status, MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_params_check(NULL, &error), MDNMF_ERR_ARGUMENT);
+    assert_true(strlen(error.message) > 0);
+    assert_null(mdnmf_model_create(NULL, &error));
+    assert_int_equal(error.status, MDNMF_ERR_ARGUMENT);
     assert_null(mdnmf_model_create(NULL, NULL));
     mdnmf_model_destroy(NULL);
-    assert_non_null(mdnmf_model_last_error(NULL));
-    assert_int_equal(mdnmf_model_set_params(NULL, &p), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_set_params(NULL, &p, &error), MDNMF_ERR_ARGUMENT);
+    assert_string_equal(error.message, "model is NULL");
     assert_null(mdnmf_model_params(NULL));
-    assert_int_equal(mdnmf_model_set_basis(NULL, f->U, M, D), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_model_set_mu_H(NULL, f->omega, D), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_set_basis(NULL, f->U, M, D, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_set_mu_H(NULL, f->omega, D, &error), MDNMF_ERR_ARGUMENT);
     mdnmf_model_shape(NULL, &m, &d);
     assert_true(m == 0 && d == 0);
     mdnmf_model_shape(NULL, NULL, NULL);
@@ -198,42 +214,43 @@ static void test_null_pointers_are_refused(void **state)
     assert_null(mdnmf_model_adv_activations(NULL, &n));
     assert_int_equal(mdnmf_model_source_count(NULL), 0);
     assert_null(mdnmf_model_components(NULL));
-    assert_int_equal(mdnmf_fit_std(NULL, f->U, M, N), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_fit_adv(NULL, f->U, M, N, f->U_adv, N_ADV, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_fit_exem(NULL, f->U, M, N), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_transform(NULL, f->U, M, N, f->H), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_model_save(NULL, "/tmp/never-written.npz"), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_fit_std(NULL, f->U, M, N, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_fit_adv(NULL, f->U, M, N, f->U_adv, N_ADV, NULL, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_fit_exem(NULL, f->U, M, N, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_transform(NULL, f->U, M, N, f->H, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_save(NULL, "/tmp/never-written.npz", &error), MDNMF_ERR_ARGUMENT);
 
     mdnmf_model *model = new_model();
-    assert_int_equal(mdnmf_model_set_params(model, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_model_set_basis(model, NULL, M, D), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_model_set_mu_H(model, NULL, D), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_set_params(model, NULL, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_set_basis(model, NULL, M, D, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_set_mu_H(model, NULL, D, &error), MDNMF_ERR_ARGUMENT);
     mdnmf_model_shape(model, NULL, NULL);
-    assert_int_equal(mdnmf_fit_std(model, NULL, M, N), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_fit_adv(model, NULL, M, N, f->U_adv, N_ADV, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_fit_adv(model, f->U, M, N, NULL, N_ADV, NULL), MDNMF_ERR_ARGUMENT);
-    assert_true(strlen(mdnmf_model_last_error(model)) > 0);
-    assert_int_equal(mdnmf_fit_exem(model, NULL, M, N), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_fit_std(model, NULL, M, N, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_fit_adv(model, NULL, M, N, f->U_adv, N_ADV, NULL, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_fit_adv(model, f->U, M, N, NULL, N_ADV, NULL, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_true(strlen(error.message) > 0);
+    assert_int_equal(mdnmf_fit_exem(model, NULL, M, N, &error), MDNMF_ERR_ARGUMENT);
     assert_null(mdnmf_model_basis(model)); /* nothing above made a basis */
-    assert_int_equal(mdnmf_fit_std(model, f->U, M, N), MDNMF_OK);
-    assert_int_equal(mdnmf_transform(model, NULL, M, N, f->H), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_transform(model, f->U, M, N, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_model_save(model, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_fit_std(model, f->U, M, N, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_transform(model, NULL, M, N, f->H, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_transform(model, f->U, M, N, NULL, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_save(model, NULL, &error), MDNMF_ERR_ARGUMENT);
     mdnmf_model_destroy(model);
-
-    char message[128];
     mdnmf_matrix matrix = {0};
     mdnmf_matrix_free(NULL);
-    assert_int_not_equal(mdnmf_npy_read(NULL, &matrix, message, sizeof message), MDNMF_OK);
+    assert_int_not_equal(mdnmf_npy_read(NULL, &matrix, &error), MDNMF_OK);
     assert_null(matrix.data);
-    assert_int_not_equal(mdnmf_npy_read("/tmp/x.npy", NULL, message, sizeof message), MDNMF_OK);
-    assert_int_not_equal(mdnmf_npy_write(NULL, f->U, M, N, message, sizeof message), MDNMF_OK);
-    assert_int_not_equal(mdnmf_npy_write("/tmp/mdnmf-api-never.npy", NULL, M, N, NULL, 0),
+    assert_int_not_equal(mdnmf_npy_read("/tmp/x.npy", NULL, &error), MDNMF_OK);
+    assert_int_not_equal(mdnmf_npy_write(NULL, f->U, M, N, &error), MDNMF_OK);
+    assert_int_not_equal(mdnmf_npy_write("/tmp/mdnmf-api-never.npy", NULL, M, N, NULL),
                          MDNMF_OK);
-    status = MDNMF_OK;
-    assert_null(mdnmf_model_load(NULL, &status, message, sizeof message));
-    assert_int_not_equal(status, MDNMF_OK);
-    assert_null(mdnmf_model_load(NULL, NULL, NULL, 0));
+    error.status = MDNMF_OK;
+    assert_null(mdnmf_model_load(NULL, &error));
+    assert_int_not_equal(error.status, MDNMF_OK);
+    assert_null(mdnmf_model_load(NULL, NULL));
 }
 
 /* The separation and metric calls (beyond SPEC §1–§3, but public). */
@@ -250,31 +267,32 @@ static void test_null_pointers_in_separation_and_metrics(void **state)
     memset(&data, 0, sizeof data);
     mdnmf_separator_params_default(NULL, 2);
     mdnmf_separator_params_default(&sp, 2);
-    assert_non_null(mdnmf_separator_params_check(NULL));
+    assert_int_equal(mdnmf_separator_params_check(NULL, NULL), MDNMF_ERR_ARGUMENT);
     assert_null(mdnmf_model_separator_params(NULL));
-    assert_int_equal(mdnmf_separator_fit(NULL, &sp, &data), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separate(NULL, f->U, M, N, 1, estimates), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separator_fit(NULL, &sp, &data, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separate(NULL, f->U, M, N, 1, estimates, NULL), MDNMF_ERR_ARGUMENT);
 
     mdnmf_model *model = new_model();
-    assert_int_equal(mdnmf_separator_fit(model, NULL, &data), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separator_fit(model, &sp, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_not_equal(mdnmf_separator_fit(model, &sp, &data), MDNMF_OK); /* d unset, no data */
+    assert_int_equal(mdnmf_separator_fit(model, NULL, &data, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separator_fit(model, &sp, NULL, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_not_equal(mdnmf_separator_fit(model, &sp, &data, NULL), MDNMF_OK); /* d unset,
+                         no data */
     assert_null(mdnmf_model_separator_params(model));
-    assert_int_equal(mdnmf_separate(model, f->U, M, N, 1, estimates), MDNMF_ERR_STATE);
-    assert_int_equal(mdnmf_fit_std(model, f->U, M, N), MDNMF_OK);
-    assert_int_equal(mdnmf_separate(model, f->U, M, N, 1, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separate(model, f->U, M, N, 1, missing), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separate(model, NULL, M, N, 1, estimates), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separate(model, f->U, M - 1, N, 0, estimates), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_separate(model, f->U, M, N, 1, estimates, NULL), MDNMF_ERR_STATE);
+    assert_int_equal(mdnmf_fit_std(model, f->U, M, N, NULL), MDNMF_OK);
+    assert_int_equal(mdnmf_separate(model, f->U, M, N, 1, NULL, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separate(model, f->U, M, N, 1, missing, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separate(model, NULL, M, N, 1, estimates, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separate(model, f->U, M - 1, N, 0, estimates, NULL), MDNMF_ERR_SHAPE);
     mdnmf_model_destroy(model);
 
-    assert_int_equal(mdnmf_psnr(NULL, f->U, M, N, out), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_psnr(f->U, NULL, M, N, out), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_psnr(f->U, f->U, M, N, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_psnr(f->U, f->U, 0, N, out), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_squared_error(NULL, f->U, M, N, out), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_squared_error(f->U, f->U, M, N, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_squared_error(f->U, f->U, M, -1, out), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_psnr(NULL, f->U, M, N, out, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_psnr(f->U, NULL, M, N, out, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_psnr(f->U, f->U, M, N, NULL, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_psnr(f->U, f->U, 0, N, out, NULL), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_squared_error(NULL, f->U, M, N, out, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_squared_error(f->U, f->U, M, N, NULL, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_squared_error(f->U, f->U, M, -1, out, NULL), MDNMF_ERR_SHAPE);
 }
 
 static void test_strerror_covers_every_code(void **state)
@@ -318,19 +336,20 @@ static const bad_value bad_values[] = {
 
 typedef enum call { CALL_STD, CALL_ADV, CALL_EXEM, CALL_TRANSFORM } call;
 
-static int run_call(mdnmf_model *model, call which, const fixture *f)
+static int run_call(mdnmf_model *model, call which, const fixture *f, mdnmf_error *error)
 {
     float H[D * N];
     switch (which) {
-    case CALL_STD: return mdnmf_fit_std(model, f->U, M, N);
-    case CALL_ADV: return mdnmf_fit_adv(model, f->U, M, N, f->U_adv, N_ADV, f->omega);
-    case CALL_EXEM: return mdnmf_fit_exem(model, f->U, M, N);
-    default: return mdnmf_transform(model, f->U, M, N, H);
+    case CALL_STD: return mdnmf_fit_std(model, f->U, M, N, error);
+    case CALL_ADV: return mdnmf_fit_adv(model, f->U, M, N, f->U_adv, N_ADV, f->omega, error);
+    case CALL_EXEM: return mdnmf_fit_exem(model, f->U, M, N, error);
+    default: return mdnmf_transform(model, f->U, M, N, H, error);
     }
 }
 
 static void test_bad_data_is_refused_and_keeps_the_basis(void **state)
 {
+    mdnmf_error error;
     (void)state;
     static const char *call_names[] = {"fit_std", "fit_adv", "fit_exem", "transform"};
     for (size_t c = 0; c < sizeof bad_values / sizeof *bad_values; c++) {
@@ -340,14 +359,15 @@ static void test_bad_data_is_refused_and_keeps_the_basis(void **state)
                 continue;
             fixture *f = make_fixture();
             mdnmf_model *model = new_model();
-            assert_int_equal(mdnmf_fit_std(model, f->U, M, N), MDNMF_OK);
+            assert_int_equal(mdnmf_fit_std(model, f->U, M, N, &error), MDNMF_OK);
             float before[M * D];
             memcpy(before, mdnmf_model_basis(model), sizeof before);
             float *slot = bad->where == IN_U ? &f->U[5] : bad->where == IN_U_ADV ? &f->U_adv[17]
                                                                                  : &f->omega[4];
             *slot = bad->value;
-            int status = run_call(model, (call)which, f);
-            const char *message = mdnmf_model_last_error(model);
+            int status = run_call(model, (call)which, f, &error);
+            assert_int_equal(error.status, status);
+            const char *message = error.message;
             if (status != MDNMF_ERR_DATA || !strstr(message, bad->mentions)) {
                 print_error("%s, %s: status %d, message \"%s\"\n", bad->name,
                             call_names[which], status, message);
@@ -363,53 +383,56 @@ static void test_bad_data_is_refused_and_keeps_the_basis(void **state)
 
 static void test_bad_shapes_are_refused(void **state)
 {
+    mdnmf_error error;
     (void)state;
     fixture *f = make_fixture();
     float H[D * N];
     mdnmf_model *model = new_model();
     /* before any basis */
-    assert_int_equal(mdnmf_transform(model, f->U, M, N, H), MDNMF_ERR_STATE);
-    assert_true(strlen(mdnmf_model_last_error(model)) > 0);
+    assert_int_equal(mdnmf_transform(model, f->U, M, N, H, &error), MDNMF_ERR_STATE);
+    assert_true(strlen(error.message) > 0);
     /* empty data */
-    assert_int_equal(mdnmf_fit_std(model, f->U, 0, N), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_fit_std(model, f->U, M, 0), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_fit_std(model, f->U, -1, N), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_fit_adv(model, f->U, M, 0, f->U_adv, N_ADV, NULL), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_fit_adv(model, f->U, M, N, f->U_adv, 0, NULL), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_fit_exem(model, f->U, 0, N), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_std(model, f->U, 0, N, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_std(model, f->U, M, 0, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_std(model, f->U, -1, N, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_adv(model, f->U, M, 0, f->U_adv, N_ADV, NULL, &error),
+                     MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_adv(model, f->U, M, N, f->U_adv, 0, NULL, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_exem(model, f->U, 0, N, &error), MDNMF_ERR_SHAPE);
     /* more exemplars than columns */
     mdnmf_params p = test_params(N + 1, 2);
-    assert_int_equal(mdnmf_model_set_params(model, &p), MDNMF_OK);
-    assert_int_equal(mdnmf_fit_std(model, f->U, M, N), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_fit_adv(model, f->U, M, N, f->U_adv, N_ADV, NULL), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_fit_exem(model, f->U, M, N), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_model_set_params(model, &p, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_fit_std(model, f->U, M, N, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_adv(model, f->U, M, N, f->U_adv, N_ADV, NULL, &error),
+                     MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_fit_exem(model, f->U, M, N, &error), MDNMF_ERR_SHAPE);
     assert_null(mdnmf_model_basis(model));
     /* ... which random init allows */
     p.init = MDNMF_INIT_RANDOM;
-    assert_int_equal(mdnmf_model_set_params(model, &p), MDNMF_OK);
-    assert_int_equal(mdnmf_fit_std(model, f->U, M, N), MDNMF_OK);
+    assert_int_equal(mdnmf_model_set_params(model, &p, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_fit_std(model, f->U, M, N, &error), MDNMF_OK);
     /* transform with the wrong number of features */
     p = test_params(D, 2);
-    assert_int_equal(mdnmf_model_set_params(model, &p), MDNMF_OK);
-    assert_int_equal(mdnmf_fit_std(model, f->U, M, N), MDNMF_OK);
-    assert_int_equal(mdnmf_transform(model, f->U, M - 1, N, H), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_transform(model, f->U, M, 0, H), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_transform(model, f->U, M, N, H), MDNMF_OK);
+    assert_int_equal(mdnmf_model_set_params(model, &p, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_fit_std(model, f->U, M, N, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_transform(model, f->U, M - 1, N, H, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_transform(model, f->U, M, 0, H, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_transform(model, f->U, M, N, H, &error), MDNMF_OK);
     /* per-atom mu_H of the wrong length */
     float lambda[D + 1] = {0};
-    assert_int_equal(mdnmf_model_set_mu_H(model, lambda, D + 1), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_model_set_mu_H(model, lambda, D + 1, &error), MDNMF_ERR_SHAPE);
     lambda[1] = -1.0f;
-    assert_int_not_equal(mdnmf_model_set_mu_H(model, lambda, D), MDNMF_OK);
+    assert_int_not_equal(mdnmf_model_set_mu_H(model, lambda, D, &error), MDNMF_OK);
     /* a warm start whose basis does not fit the data */
     p.warm_start = 1;
-    assert_int_equal(mdnmf_model_set_params(model, &p), MDNMF_OK);
-    assert_int_equal(mdnmf_fit_std(model, f->U, M - 2, N), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_model_set_params(model, &p, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_fit_std(model, f->U, M - 2, N, &error), MDNMF_ERR_SHAPE);
     /* a basis with a negative entry */
     float W[M * D];
     memcpy(W, mdnmf_model_basis(model), sizeof W);
     W[3] = -1.0f;
-    assert_int_equal(mdnmf_model_set_basis(model, W, M, D), MDNMF_ERR_DATA);
-    assert_int_equal(mdnmf_model_set_basis(model, W, 0, D), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_set_basis(model, W, M, D, &error), MDNMF_ERR_DATA);
+    assert_int_equal(mdnmf_model_set_basis(model, W, 0, D, &error), MDNMF_ERR_ARGUMENT);
     mdnmf_model_destroy(model);
 }
 
@@ -422,6 +445,7 @@ static int cancel_at(void *user, const mdnmf_progress *progress)
 
 static void test_cancelled_fit_keeps_last_finished_epoch(void **state)
 {
+    mdnmf_error error;
     (void)state;
     fixture *f = make_fixture();
     for (int stop = 0; stop <= 3; stop += 3) {
@@ -430,14 +454,15 @@ static void test_cancelled_fit_keeps_last_finished_epoch(void **state)
         p.on_epoch = cancel_at;
         p.on_epoch_user = &stop;
         mdnmf_model *cancelled = mdnmf_model_create(&p, NULL);
-        assert_int_equal(mdnmf_fit_adv(cancelled, f->U, M, N, f->U_adv, N_ADV, f->omega),
+        assert_int_equal(mdnmf_fit_adv(cancelled, f->U, M, N, f->U_adv, N_ADV, f->omega, &error),
                          MDNMF_ERR_CANCELLED);
-        assert_true(strlen(mdnmf_model_last_error(cancelled)) > 0);
+        assert_true(strlen(error.message) > 0);
         /* the same fit run for `stop` epochs only */
         p.epochs = stop;
         p.on_epoch = NULL;
         mdnmf_model *shorter = mdnmf_model_create(&p, NULL);
-        assert_int_equal(mdnmf_fit_adv(shorter, f->U, M, N, f->U_adv, N_ADV, f->omega), MDNMF_OK);
+        assert_int_equal(mdnmf_fit_adv(shorter, f->U, M, N, f->U_adv, N_ADV, f->omega, &error),
+                         MDNMF_OK);
         assert_non_null(mdnmf_model_basis(cancelled));
         assert_memory_equal(mdnmf_model_basis(cancelled), mdnmf_model_basis(shorter),
                             M * D * sizeof(float));
@@ -454,6 +479,7 @@ static void test_cancelled_fit_keeps_last_finished_epoch(void **state)
  * leave the model's previous basis untouched. */
 static void test_diverging_mdnmf_is_reported(void **state)
 {
+    mdnmf_error error;
     (void)state;
     enum { DM = 20, DN = 60, DD = 5 };
     test_rng r = test_rng_make(21);
@@ -464,7 +490,7 @@ static void test_diverging_mdnmf_is_reported(void **state)
         mdnmf_params p = test_params(DD, 100);
         mdnmf_model *model = mdnmf_model_create(&p, NULL);
         /* a good basis first: a failed fit must leave it alone */
-        assert_int_equal(mdnmf_fit_std(model, U, DM, DN), MDNMF_OK);
+        assert_int_equal(mdnmf_fit_std(model, U, DM, DN, &error), MDNMF_OK);
         float before[DM * DD];
         memcpy(before, mdnmf_model_basis(model), sizeof before);
         p.tau_A = 50.0;
@@ -472,9 +498,9 @@ static void test_diverging_mdnmf_is_reported(void **state)
         memset(&log, 0, sizeof log);
         p.on_epoch = with_callback ? test_record_loss : NULL;
         p.on_epoch_user = &log;
-        assert_int_equal(mdnmf_model_set_params(model, &p), MDNMF_OK);
-        int status = mdnmf_fit_adv(model, U, DM, DN, U, DN, NULL);
-        const char *message = mdnmf_model_last_error(model);
+        assert_int_equal(mdnmf_model_set_params(model, &p, &error), MDNMF_OK);
+        int status = mdnmf_fit_adv(model, U, DM, DN, U, DN, NULL, &error);
+        const char *message = error.message;
         if (status != MDNMF_ERR_DIVERGED || !strstr(message, "tau_A")) {
             print_error("tau_A = 50 on U_adv = U (variant %d): status %d, \"%s\"\n", variant,
                         status, message);

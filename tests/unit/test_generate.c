@@ -65,9 +65,9 @@ static void mix_case_free(mix_case *c)
 
 static int run_mix(mix_case *c, double alpha, uint64_t seed)
 {
-    char message[256] = "";
+    mdnmf_error error;
     return mdnmf_mix((const float *const *)c->sources, c->S, c->m, c->n, alpha, seed,
-                     c->mixtures, c->targets, c->weights, message, sizeof message);
+                     c->mixtures, c->targets, c->weights, &error);
 }
 
 /* targets[s] == c_s * x_s and mixture == t_0 + t_1 + ... in float, bit for
@@ -163,22 +163,22 @@ static void test_dirichlet_extreme_alphas(void **state)
 /* Optional outputs change nothing: the same draws with or without them. */
 static void test_optional_outputs(void **state)
 {
+    mdnmf_error error;
     (void)state;
     mix_case c = mix_case_make(3, 6, 50, 3);
     assert_int_equal(run_mix(&c, 0.7, 5), MDNMF_OK);
     float *mixtures = test_copy(c.mixtures, c.m * c.n);
     float *target1 = test_copy(c.targets[1], c.m * c.n);
-    char message[128] = "";
     memset(c.mixtures, 0, (size_t)(c.m * c.n) * sizeof(float));
     assert_int_equal(mdnmf_mix((const float *const *)c.sources, 3, c.m, c.n, 0.7, 5,
-                               c.mixtures, NULL, NULL, message, sizeof message),
+                               c.mixtures, NULL, NULL, &error),
                      MDNMF_OK);
     assert_memory_equal(mixtures, c.mixtures, (size_t)(c.m * c.n) * sizeof(float));
     /* Only some targets wanted. */
     float *some[3] = {NULL, c.targets[1], NULL};
     memset(c.targets[1], 0, (size_t)(c.m * c.n) * sizeof(float));
     assert_int_equal(mdnmf_mix((const float *const *)c.sources, 3, c.m, c.n, 0.7, 5,
-                               c.mixtures, some, NULL, NULL, 0),
+                               c.mixtures, some, NULL, NULL),
                      MDNMF_OK);
     assert_memory_equal(target1, c.targets[1], (size_t)(c.m * c.n) * sizeof(float));
     assert_memory_equal(mixtures, c.mixtures, (size_t)(c.m * c.n) * sizeof(float));
@@ -220,7 +220,7 @@ static float *dirichlet_weights(int S, int64_t n, double alpha, uint64_t seed)
     const float *sources[8];
     for (int s = 0; s < S; s++)
         sources[s] = ones;
-    assert_int_equal(mdnmf_mix(sources, S, 1, n, alpha, seed, mixtures, NULL, weights, NULL, 0),
+    assert_int_equal(mdnmf_mix(sources, S, 1, n, alpha, seed, mixtures, NULL, weights, NULL),
                      MDNMF_OK);
     free(ones);
     free(mixtures);
@@ -333,10 +333,10 @@ static void test_dirichlet_distribution(void **state)
 
 static void test_mix_refusals(void **state)
 {
+    mdnmf_error error;
     (void)state;
     mix_case c = mix_case_make(2, 3, 4, 9);
     const float *const *sources = (const float *const *)c.sources;
-    char message[256];
     const float *with_null[2] = {c.sources[0], NULL};
     const struct {
         const float *const *sources;
@@ -361,17 +361,17 @@ static void test_mix_refusals(void **state)
         {sources, 2, 3, 4, -INFINITY, c.mixtures, ALPHA_MESSAGE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        strcpy(message, "");
+        strcpy(error.message, "");
         int status = mdnmf_mix(cases[i].sources, cases[i].S, cases[i].m, cases[i].n,
                                cases[i].alpha, 1, cases[i].mixtures, c.targets, c.weights,
-                               message, sizeof message);
-        if (status != MDNMF_ERR_ARGUMENT || !strstr(message, cases[i].mention)) {
-            print_error("case %zu: status %d, message '%s'\n", i, status, message);
+                               &error);
+        if (status != MDNMF_ERR_ARGUMENT || !strstr(error.message, cases[i].mention)) {
+            print_error("case %zu: status %d, message '%s'\n", i, status, error.message);
             fail();
         }
-        /* Without a message buffer too. */
+        /* Without an mdnmf_error too. */
         assert_int_equal(mdnmf_mix(cases[i].sources, cases[i].S, cases[i].m, cases[i].n,
-                                   cases[i].alpha, 1, cases[i].mixtures, NULL, NULL, NULL, 0),
+                                   cases[i].alpha, 1, cases[i].mixtures, NULL, NULL, NULL),
                          MDNMF_ERR_ARGUMENT);
     }
     mix_case_free(&c);
@@ -389,7 +389,7 @@ static void test_shuffle_is_a_permutation(void **state)
         char *seen = calloc((size_t)n, 1);
         assert_non_null(p);
         assert_non_null(seen);
-        assert_int_equal(mdnmf_shuffle_indices(p, n, 5), MDNMF_OK);
+        assert_int_equal(mdnmf_shuffle_indices(p, n, 5, NULL), MDNMF_OK);
         for (int64_t k = 0; k < n; k++) {
             assert_true(p[k] >= 0 && p[k] < n);
             assert_false(seen[p[k]]);
@@ -398,20 +398,20 @@ static void test_shuffle_is_a_permutation(void **state)
         /* Same seed, same permutation; another seed, another one. */
         int64_t *q = malloc((size_t)n * sizeof *q);
         assert_non_null(q);
-        assert_int_equal(mdnmf_shuffle_indices(q, n, 5), MDNMF_OK);
+        assert_int_equal(mdnmf_shuffle_indices(q, n, 5, NULL), MDNMF_OK);
         assert_memory_equal(p, q, (size_t)n * sizeof *p);
         if (n == 1000) {
-            assert_int_equal(mdnmf_shuffle_indices(q, n, 6), MDNMF_OK);
+            assert_int_equal(mdnmf_shuffle_indices(q, n, 6, NULL), MDNMF_OK);
             assert_memory_not_equal(p, q, (size_t)n * sizeof *p);
         }
         free(p);
         free(q);
         free(seen);
     }
-    assert_int_equal(mdnmf_shuffle_indices(NULL, 0, 1), MDNMF_OK);
+    assert_int_equal(mdnmf_shuffle_indices(NULL, 0, 1, NULL), MDNMF_OK);
     int64_t one;
-    assert_int_equal(mdnmf_shuffle_indices(&one, -1, 1), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_shuffle_indices(NULL, 3, 1), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_shuffle_indices(&one, -1, 1, NULL), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_shuffle_indices(NULL, 3, 1, NULL), MDNMF_ERR_ARGUMENT);
 }
 
 /* Over 60000 seeds the 6 permutations of 3 items are equally likely:
@@ -424,7 +424,7 @@ static void test_shuffle_uniform_over_seeds(void **state)
     const int trials = 60000;
     for (int seed = 0; seed < trials; seed++) {
         int64_t p[3];
-        assert_int_equal(mdnmf_shuffle_indices(p, 3, (uint64_t)seed), MDNMF_OK);
+        assert_int_equal(mdnmf_shuffle_indices(p, 3, (uint64_t)seed, NULL), MDNMF_OK);
         /* The permutation's rank: first element * 2 + whether the rest is in order. */
         counts[p[0] * 2 + (p[1] > p[2])]++;
     }

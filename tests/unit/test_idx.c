@@ -153,14 +153,16 @@ static int read_bytes_as_idx(const bytes *b, const char *name, mdnmf_matrix *out
     char path[128];
     path_in_folder(path, sizeof path, name);
     write_plain(path, b);
-    int status = mdnmf_idx_read(path, out, message, size);
+    mdnmf_error error;
+    int status = mdnmf_idx_read(path, out, &error);
+    snprintf(message, size, "%s", error.message);
     unlink(path);
     return status;
 }
 
 static void expect_refusal(const bytes *b, const char *name, int expected, const char *mention)
 {
-    mdnmf_matrix out = {99, 99, (float *)1};
+    mdnmf_matrix out = {.m = 99, .n = 99, .data = (float *)1};
     char message[512] = "";
     int status = read_bytes_as_idx(b, name, &out, message, sizeof message);
     if (status != expected || !strstr(message, mention) || !strstr(message, name)) {
@@ -192,11 +194,12 @@ static void check_images(const mdnmf_matrix *out, const unsigned char *payload, 
 
 static void test_images_plain_and_gzip(void **state)
 {
+    mdnmf_error error;
     (void)state;
     const uint32_t dims[3] = {5, 3, 4};
     unsigned char *payload = pattern(60);
     bytes b = make_idx(0x08, 3, dims, payload, 60);
-    char plain[128], gz[128], message[256] = "";
+    char plain[128], gz[128];
     path_in_folder(plain, sizeof plain, "images-idx3-ubyte");
     path_in_folder(gz, sizeof gz, "images-idx3-ubyte.gz");
     write_plain(plain, &b);
@@ -204,7 +207,7 @@ static void test_images_plain_and_gzip(void **state)
     const char *paths[2] = {plain, gz};
     for (int i = 0; i < 2; i++) {
         mdnmf_matrix out;
-        assert_int_equal(mdnmf_idx_read(paths[i], &out, message, sizeof message), MDNMF_OK);
+        assert_int_equal(mdnmf_idx_read(paths[i], &out, &error), MDNMF_OK);
         check_images(&out, payload, 5, 3, 4);
         mdnmf_matrix_free(&out);
     }
@@ -214,17 +217,18 @@ static void test_images_plain_and_gzip(void **state)
 
 static void test_labels_every_byte_value(void **state)
 {
+    mdnmf_error error;
     (void)state;
     unsigned char values[256];
     for (int k = 0; k < 256; k++)
         values[k] = (unsigned char)(255 - k);
     const uint32_t dims[1] = {256};
     bytes b = make_idx(0x08, 1, dims, values, 256);
-    char path[128], message[256] = "";
+    char path[128];
     path_in_folder(path, sizeof path, "labels.gz");
     write_gzip(path, &b);
     mdnmf_matrix out;
-    assert_int_equal(mdnmf_idx_read(path, &out, message, sizeof message), MDNMF_OK);
+    assert_int_equal(mdnmf_idx_read(path, &out, &error), MDNMF_OK);
     assert_int_equal(out.m, 1);
     assert_int_equal(out.n, 256);
     for (int k = 0; k < 256; k++)
@@ -236,16 +240,17 @@ static void test_labels_every_byte_value(void **state)
 /* Larger than the reader's internal chunk, so the growing buffer is used. */
 static void test_many_images_gzip(void **state)
 {
+    mdnmf_error error;
     (void)state;
     const uint32_t dims[3] = {300, 28, 28};
     const size_t items = 300 * 28 * 28;
     unsigned char *payload = noise(items);
     bytes b = make_idx(0x08, 3, dims, payload, items);
-    char path[128], message[256] = "";
+    char path[128];
     path_in_folder(path, sizeof path, "many.gz");
     write_gzip(path, &b);
     mdnmf_matrix out;
-    assert_int_equal(mdnmf_idx_read(path, &out, message, sizeof message), MDNMF_OK);
+    assert_int_equal(mdnmf_idx_read(path, &out, &error), MDNMF_OK);
     check_images(&out, payload, 300, 28, 28);
     mdnmf_matrix_free(&out);
     free(payload);
@@ -476,25 +481,26 @@ static void test_trailing_data(void **state)
 
 static void test_io_errors_and_arguments(void **state)
 {
+    mdnmf_error error;
     (void)state;
-    char path[128], message[256] = "";
+    char path[128];
     mdnmf_matrix out;
     path_in_folder(path, sizeof path, "does-not-exist.gz");
-    assert_int_equal(mdnmf_idx_read(path, &out, message, sizeof message), MDNMF_ERR_IO);
-    assert_non_null(strstr(message, "cannot open"));
-    assert_non_null(strstr(message, path));
+    assert_int_equal(mdnmf_idx_read(path, &out, &error), MDNMF_ERR_IO);
+    assert_non_null(strstr(error.message, "cannot open"));
+    assert_non_null(strstr(error.message, path));
     assert_null(out.data);
 
     /* A folder opens but cannot be read. */
-    message[0] = '\0';
-    assert_int_equal(mdnmf_idx_read(folder, &out, message, sizeof message), MDNMF_ERR_IO);
-    assert_non_null(strstr(message, folder));
+    error.message[0] = '\0';
+    assert_int_equal(mdnmf_idx_read(folder, &out, &error), MDNMF_ERR_IO);
+    assert_non_null(strstr(error.message, folder));
     assert_null(out.data);
 
-    assert_int_equal(mdnmf_idx_read(NULL, &out, message, sizeof message), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_idx_read(path, NULL, message, sizeof message), MDNMF_ERR_ARGUMENT);
-    /* No message buffer is fine. */
-    assert_int_equal(mdnmf_idx_read(path, &out, NULL, 0), MDNMF_ERR_IO);
+    assert_int_equal(mdnmf_idx_read(NULL, &out, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_idx_read(path, NULL, &error), MDNMF_ERR_ARGUMENT);
+    /* A NULL mdnmf_error is fine. */
+    assert_int_equal(mdnmf_idx_read(path, &out, NULL), MDNMF_ERR_IO);
 }
 
 int main(void)

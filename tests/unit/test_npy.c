@@ -83,7 +83,10 @@ static int read_image(const unsigned char *image, size_t length, mdnmf_matrix *o
     char path[128];
     path_in_folder(path, sizeof path, "input.npy");
     write_bytes(path, image, length);
-    return mdnmf_npy_read(path, out, message, size);
+    mdnmf_error error;
+    int status = mdnmf_npy_read(path, out, &error);
+    snprintf(message, size, "%s", error.message);
+    return status;
 }
 
 /* Names in the folder containing `part`. */
@@ -102,14 +105,15 @@ static int files_containing(const char *part)
 
 static void test_write_read_round_trip(void **state)
 {
+    mdnmf_error error;
     (void)state;
     test_rng r = test_rng_make(11);
     const int64_t m = 7, n = 5;
     float *X = test_random_matrix(&r, m, n, -3.0, 3.0);
     X[3] = INFINITY; /* the writer does not judge values */
-    char path[128], message[256] = "";
+    char path[128];
     path_in_folder(path, sizeof path, "round.npy");
-    assert_int_equal(mdnmf_npy_write(path, X, m, n, message, sizeof message), MDNMF_OK);
+    assert_int_equal(mdnmf_npy_write(path, X, m, n, &error), MDNMF_OK);
 
     /* The header: version 1.0, '<f4', C order, shape (n, m), 64-aligned. */
     FILE *file = fopen(path, "rb");
@@ -128,7 +132,7 @@ static void test_write_read_round_trip(void **state)
     assert_int_equal((size_t)info.st_size, header + (size_t)(m * n) * 4);
 
     mdnmf_matrix back;
-    assert_int_equal(mdnmf_npy_read(path, &back, message, sizeof message), MDNMF_OK);
+    assert_int_equal(mdnmf_npy_read(path, &back, &error), MDNMF_OK);
     assert_int_equal(back.m, m);
     assert_int_equal(back.n, n);
     assert_memory_equal(back.data, X, (size_t)(m * n) * sizeof *X);
@@ -139,8 +143,8 @@ static void test_write_read_round_trip(void **state)
 
     /* Writing again replaces the file and leaves no temporary behind. */
     X[0] = 42.0f;
-    assert_int_equal(mdnmf_npy_write(path, X, m, n, message, sizeof message), MDNMF_OK);
-    assert_int_equal(mdnmf_npy_read(path, &back, message, sizeof message), MDNMF_OK);
+    assert_int_equal(mdnmf_npy_write(path, X, m, n, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_npy_read(path, &back, &error), MDNMF_OK);
     assert_true(back.data[0] == 42.0f);
     mdnmf_matrix_free(&back);
     assert_int_equal(files_containing(".tmp."), 0);
@@ -149,22 +153,22 @@ static void test_write_read_round_trip(void **state)
 
 static void test_write_arguments(void **state)
 {
+    mdnmf_error error;
     (void)state;
-    char path[128], message[256];
+    char path[128];
     path_in_folder(path, sizeof path, "arguments.npy");
     const float x = 1.0f;
-    const size_t size = sizeof message;
-    assert_int_equal(mdnmf_npy_write(NULL, &x, 1, 1, message, size), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_npy_write(path, NULL, 1, 1, message, size), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_npy_write(path, &x, -1, 1, message, size), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_npy_write(path, &x, INT64_MAX, 4, message, sizeof message),
+    assert_int_equal(mdnmf_npy_write(NULL, &x, 1, 1, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_npy_write(path, NULL, 1, 1, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_npy_write(path, &x, -1, 1, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_npy_write(path, &x, INT64_MAX, 4, &error),
                      MDNMF_ERR_ARGUMENT);
     mdnmf_matrix out;
-    assert_int_equal(mdnmf_npy_read(NULL, &out, message, sizeof message), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_npy_read(path, NULL, message, sizeof message), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_npy_read(NULL, &out, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_npy_read(path, NULL, &error), MDNMF_ERR_ARGUMENT);
     /* An empty matrix is a valid (n, m) = (0, 3) array. */
-    assert_int_equal(mdnmf_npy_write(path, NULL, 3, 0, NULL, 0), MDNMF_OK);
-    assert_int_equal(mdnmf_npy_read(path, &out, message, sizeof message), MDNMF_OK);
+    assert_int_equal(mdnmf_npy_write(path, NULL, 3, 0, NULL), MDNMF_OK);
+    assert_int_equal(mdnmf_npy_read(path, &out, &error), MDNMF_OK);
     assert_int_equal(out.m, 3);
     assert_int_equal(out.n, 0);
     assert_non_null(out.data);
@@ -173,14 +177,15 @@ static void test_write_arguments(void **state)
 
 static void test_write_missing_folder(void **state)
 {
+    mdnmf_error error;
     (void)state;
-    char path[160], missing[128], message[256] = "";
+    char path[160], missing[128];
     path_in_folder(missing, sizeof missing, "no_such_folder");
     snprintf(path, sizeof path, "%s/out.npy", missing);
     const float x[2] = {1.0f, 2.0f};
-    assert_int_equal(mdnmf_npy_write(path, x, 2, 1, message, sizeof message), MDNMF_ERR_IO);
-    assert_non_null(strstr(message, missing));
-    assert_non_null(strstr(message, "does not exist"));
+    assert_int_equal(mdnmf_npy_write(path, x, 2, 1, &error), MDNMF_ERR_IO);
+    assert_non_null(strstr(error.message, missing));
+    assert_non_null(strstr(error.message, "does not exist"));
     struct stat info;
     assert_int_not_equal(stat(missing, &info), 0);
     assert_int_equal(files_containing("out.npy"), 0);
@@ -189,17 +194,17 @@ static void test_write_missing_folder(void **state)
     char taken[128];
     path_in_folder(taken, sizeof taken, "taken");
     assert_int_equal(mkdir(taken, 0700), 0);
-    assert_int_equal(mdnmf_npy_write(taken, x, 2, 1, message, sizeof message), MDNMF_ERR_IO);
-    assert_non_null(strstr(message, taken));
+    assert_int_equal(mdnmf_npy_write(taken, x, 2, 1, &error), MDNMF_ERR_IO);
+    assert_non_null(strstr(error.message, taken));
     assert_int_equal(files_containing(".tmp."), 0);
     rmdir(taken);
 
     /* A file that does not exist. */
     mdnmf_matrix out;
     snprintf(path, sizeof path, "%s/absent.npy", folder);
-    assert_int_equal(mdnmf_npy_read(path, &out, message, sizeof message), MDNMF_ERR_IO);
-    assert_non_null(strstr(message, "absent.npy"));
-    assert_non_null(strstr(message, "No such file"));
+    assert_int_equal(mdnmf_npy_read(path, &out, &error), MDNMF_ERR_IO);
+    assert_non_null(strstr(error.message, "absent.npy"));
+    assert_non_null(strstr(error.message, "No such file"));
 }
 
 /* ------------------------------------------------------------ conversions */
@@ -388,7 +393,7 @@ static void test_refusals(void **state)
         const refusal_case *k = &refusals[c];
         unsigned char image[1024];
         const size_t length = make_npy(image, k->major, k->dict, zeros, k->data_length);
-        mdnmf_matrix out = {5, 5, (float *)1};
+        mdnmf_matrix out = {.m = 5, .n = 5, .data = (float *)1};
         char message[256] = "";
         const int status = read_image(image, length, &out, message, sizeof message);
         if (status != k->status)
@@ -619,7 +624,8 @@ static void test_params_json_nested_objects(void **state)
     sep->tau_S = 1.0 / 7.0;
     sep->batch_size_sup = 12;
     sep->warm_start_epochs = 9;
-    out.audio = (mdnmf_audio_params){16000, 512, 128, 400};
+    out.audio = (mdnmf_audio_params){
+        .sample_rate = 16000, .n_fft = 512, .hop_length = 128, .win_length = 400};
     char *json = model_params_to_json(&out);
     assert_non_null(json);
     assert_non_null(strstr(json, "\"separator\": {\"mode\": \"semi_adv\", \"sources\": 3"));
@@ -764,31 +770,32 @@ static void test_text_arrays(void **state)
 
 static void test_model_round_trip(void **state)
 {
+    mdnmf_error error;
     (void)state;
     mdnmf_params p = odd_params();
     p.d = 3;
     p.threads = 0;
-    int status = -1;
-    mdnmf_model *model = mdnmf_model_create(&p, &status);
+    mdnmf_model *model = mdnmf_model_create(&p, &error);
     assert_non_null(model);
-    char path[128], message[256] = "";
+    char path[128];
     path_in_folder(path, sizeof path, "model.npz");
-    assert_int_equal(mdnmf_model_save(model, path), MDNMF_ERR_STATE);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "no basis"));
+    assert_int_equal(mdnmf_model_save(model, path, &error), MDNMF_ERR_STATE);
+    assert_non_null(strstr(error.message, "no basis"));
 
     test_rng r = test_rng_make(5);
     const int64_t m = 4, d = 3;
     float *W = test_random_matrix(&r, m, d, 0.0, 2.0);
     const float mu_H[3] = {0.5f, 0.0f, 1e-30f};
-    assert_int_equal(mdnmf_model_set_basis(model, W, m, d), MDNMF_OK);
-    assert_int_equal(mdnmf_model_set_mu_H(model, mu_H, d), MDNMF_OK);
-    assert_int_equal(mdnmf_model_save(model, path), MDNMF_OK);
+    assert_int_equal(mdnmf_model_set_basis(model, W, m, d, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_model_set_mu_H(model, mu_H, d, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_model_save(model, path, &error), MDNMF_OK);
     assert_int_equal(files_containing(".tmp."), 0);
 
-    mdnmf_model *loaded = mdnmf_model_load(path, &status, message, sizeof message);
+    mdnmf_model *loaded = mdnmf_model_load(path, &error);
     if (!loaded)
-        fail_msg("load: %s", message);
-    assert_int_equal(status, MDNMF_OK);
+        fail_msg("load: %s", error.message);
+    assert_int_equal(error.status, MDNMF_OK);
+    assert_string_equal(error.message, "");
     int64_t m2, d2;
     mdnmf_model_shape(loaded, &m2, &d2);
     assert_int_equal(m2, m);
@@ -802,10 +809,10 @@ static void test_model_round_trip(void **state)
 
     /* Saving into a missing folder fails with IO and names the folder. */
     snprintf(path, sizeof path, "%s/missing/model.npz", folder);
-    assert_int_equal(mdnmf_model_save(loaded, path), MDNMF_ERR_IO);
-    assert_non_null(strstr(mdnmf_model_last_error(loaded), "missing' does not exist"));
-    assert_int_equal(mdnmf_model_save(loaded, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_model_save(NULL, path), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_save(loaded, path, &error), MDNMF_ERR_IO);
+    assert_non_null(strstr(error.message, "missing' does not exist"));
+    assert_int_equal(mdnmf_model_save(loaded, NULL, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_model_save(NULL, path, &error), MDNMF_ERR_ARGUMENT);
 
     mdnmf_model_destroy(loaded);
     mdnmf_model_destroy(model);
@@ -814,38 +821,38 @@ static void test_model_round_trip(void **state)
 
 static void test_model_load_refusals(void **state)
 {
+    mdnmf_error error;
     (void)state;
-    char path[128], message[256] = "";
-    int status = -1;
+    char path[128];
     path_in_folder(path, sizeof path, "absent.npz");
-    assert_null(mdnmf_model_load(path, &status, message, sizeof message));
-    assert_int_equal(status, MDNMF_ERR_IO);
-    assert_non_null(strstr(message, "absent.npz"));
+    assert_null(mdnmf_model_load(path, &error));
+    assert_int_equal(error.status, MDNMF_ERR_IO);
+    assert_non_null(strstr(error.message, "absent.npz"));
 
     /* A .npy is not a zip. */
     path_in_folder(path, sizeof path, "not_a_zip.npz");
     const float x = 1.0f;
-    assert_int_equal(mdnmf_npy_write(path, &x, 1, 1, NULL, 0), MDNMF_OK);
-    assert_null(mdnmf_model_load(path, &status, message, sizeof message));
-    assert_int_equal(status, MDNMF_ERR_FORMAT);
-    assert_non_null(strstr(message, "not_a_zip.npz"));
+    assert_int_equal(mdnmf_npy_write(path, &x, 1, 1, NULL), MDNMF_OK);
+    assert_null(mdnmf_model_load(path, &error));
+    assert_int_equal(error.status, MDNMF_ERR_FORMAT);
+    assert_non_null(strstr(error.message, "not_a_zip.npz"));
 
     /* A truncated zip. */
     mdnmf_params p;
     mdnmf_params_default(&p);
     p.d = 2;
-    mdnmf_model *model = mdnmf_model_create(&p, &status);
+    mdnmf_model *model = mdnmf_model_create(&p, &error);
     const float W[4] = {1, 2, 3, 4};
-    assert_int_equal(mdnmf_model_set_basis(model, W, 2, 2), MDNMF_OK);
+    assert_int_equal(mdnmf_model_set_basis(model, W, 2, 2, &error), MDNMF_OK);
     path_in_folder(path, sizeof path, "cut.npz");
-    assert_int_equal(mdnmf_model_save(model, path), MDNMF_OK);
+    assert_int_equal(mdnmf_model_save(model, path, &error), MDNMF_OK);
     struct stat info;
     assert_int_equal(stat(path, &info), 0);
     assert_int_equal(truncate(path, info.st_size - 30), 0);
-    assert_null(mdnmf_model_load(path, &status, message, sizeof message));
-    assert_int_equal(status, MDNMF_ERR_FORMAT);
-    assert_null(mdnmf_model_load(NULL, &status, message, sizeof message));
-    assert_int_equal(status, MDNMF_ERR_ARGUMENT);
+    assert_null(mdnmf_model_load(path, &error));
+    assert_int_equal(error.status, MDNMF_ERR_FORMAT);
+    assert_null(mdnmf_model_load(NULL, &error));
+    assert_int_equal(error.status, MDNMF_ERR_ARGUMENT);
     mdnmf_model_destroy(model);
 }
 
@@ -882,7 +889,7 @@ static void test_fuzzed_inputs(void **state)
         unsigned char *exact = malloc(length ? length : 1);
         assert_non_null(exact);
         memcpy(exact, image, length);
-        mdnmf_matrix matrix = {0, 0, NULL};
+        mdnmf_matrix matrix = {0};
         char message[256];
         int status = npy_matrix_from_buffer(exact, length, &matrix, message, sizeof message);
         assert_true(status == MDNMF_OK || status == MDNMF_ERR_FORMAT);

@@ -38,16 +38,22 @@ static void problem_free(problem *p)
     free(p->omega);
 }
 
-/* Fit std or adv; returns the status, the model in *out. */
-static int fit(const mdnmf_params *params, const problem *p, int adversarial, mdnmf_model **out)
+/* Fit std or adv; returns the status (its message in *error), the model in *out. */
+static int fit_reporting(const mdnmf_params *params, const problem *p, int adversarial,
+                         mdnmf_model **out, mdnmf_error *error)
 {
-    int status = MDNMF_OK;
-    mdnmf_model *model = mdnmf_model_create(params, &status);
+    mdnmf_model *model = mdnmf_model_create(params, error);
     assert_non_null(model);
-    status = adversarial ? mdnmf_fit_adv(model, p->U, p->m, p->n, p->U_adv, p->n_adv, p->omega)
-                         : mdnmf_fit_std(model, p->U, p->m, p->n);
+    int status = adversarial ? mdnmf_fit_adv(model, p->U, p->m, p->n, p->U_adv, p->n_adv,
+                                             p->omega, error)
+                             : mdnmf_fit_std(model, p->U, p->m, p->n, error);
     *out = model;
     return status;
+}
+
+static int fit(const mdnmf_params *params, const problem *p, int adversarial, mdnmf_model **out)
+{
+    return fit_reporting(params, p, adversarial, out, NULL);
 }
 
 /* ------------------------------------ (a) full-batch MU never increases */
@@ -135,7 +141,7 @@ static mdnmf_model *zero_tau_model(const mdnmf_params *params, int64_t m)
     if (params->warm_start) {
         test_rng r = test_rng_make(1);
         float *W = test_random_matrix(&r, m, params->d, 0.0, 1.0);
-        assert_int_equal(mdnmf_model_set_basis(model, W, m, params->d), MDNMF_OK);
+        assert_int_equal(mdnmf_model_set_basis(model, W, m, params->d, NULL), MDNMF_OK);
         free(W);
     }
     return model;
@@ -158,8 +164,8 @@ static void test_zero_tau_A_is_fit_std(void **state)
         params.seed = 99;
         params.warm_start = tc->warm_start;
         mdnmf_model *nmf = zero_tau_model(&params, p.m), *mdnmf = zero_tau_model(&params, p.m);
-        assert_int_equal(mdnmf_fit_std(nmf, p.U, p.m, p.n), MDNMF_OK);
-        assert_int_equal(mdnmf_fit_adv(mdnmf, p.U, p.m, p.n, p.U_adv, p.n_adv, p.omega),
+        assert_int_equal(mdnmf_fit_std(nmf, p.U, p.m, p.n, NULL), MDNMF_OK);
+        assert_int_equal(mdnmf_fit_adv(mdnmf, p.U, p.m, p.n, p.U_adv, p.n_adv, p.omega, NULL),
                          MDNMF_OK);
         int64_t n1 = 0, n2 = 0;
         const float *H1 = mdnmf_model_activations(nmf, &n1);
@@ -196,7 +202,7 @@ static void test_exact_low_rank_is_recovered(void **state)
         params.seed = seed;
         params.test_epochs = 50;
         mdnmf_model *model = mdnmf_model_create(&params, NULL);
-        assert_int_equal(mdnmf_fit_std(model, U, m, n), MDNMF_OK);
+        assert_int_equal(mdnmf_fit_std(model, U, m, n, NULL), MDNMF_OK);
         int64_t n_H = 0;
         const float *H = mdnmf_model_activations(model, &n_H);
         double error = test_relative_error(U, mdnmf_model_basis(model), H, m, r, n);
@@ -249,6 +255,7 @@ static void check_model_finite(const mdnmf_model *model, const char *what)
 
 static void test_silence_gives_finite_results(void **state)
 {
+    mdnmf_error error;
     (void)state;
     static const char *kinds[] = {"some silent", "mostly silent", "all silent"};
     static loss_log log;
@@ -270,19 +277,19 @@ static void test_silence_gives_finite_results(void **state)
                          adversarial ? "fit_adv" : "fit_std");
                 memset(&log, 0, sizeof log);
                 mdnmf_model *model = NULL;
-                int status = fit(&params, &p, adversarial, &model);
+                int status = fit_reporting(&params, &p, adversarial, &model, &error);
                 /* MDNMF on data that is 90 % silence may collapse (a batch of
                  * silent true columns leaves only the adversarial term): the
                  * library must say so instead of returning garbage. */
                 if (status == MDNMF_ERR_DIVERGED && adversarial && kind == MOSTLY_SILENT) {
-                    assert_true(strlen(mdnmf_model_last_error(model)) > 0);
+                    assert_true(strlen(error.message) > 0);
                     assert_null(mdnmf_model_basis(model));
                     mdnmf_model_destroy(model);
                     continue;
                 }
                 if (status != MDNMF_OK) {
                     print_error("%s: status %d (%s)\n", what, status,
-                                mdnmf_model_last_error(model));
+                                error.message);
                     fail();
                 }
                 check_model_finite(model, what);
@@ -294,7 +301,7 @@ static void test_silence_gives_finite_results(void **state)
                 int64_t d = 0;
                 mdnmf_model_shape(model, NULL, &d);
                 float *H = malloc((size_t)(d * p.n) * sizeof *H);
-                assert_int_equal(mdnmf_transform(model, p.U, p.m, p.n, H), MDNMF_OK);
+                assert_int_equal(mdnmf_transform(model, p.U, p.m, p.n, H, &error), MDNMF_OK);
                 if (!test_all_finite(H, d * p.n)) {
                     print_error("%s: transform gave non-finite H\n", what);
                     fail();
@@ -320,8 +327,8 @@ static void test_transform_with_silent_atoms(void **state)
             mdnmf_params params = test_params(3, 5);
             params.mu_H = with_mu ? 0.1 : 0.0;
             mdnmf_model *model = mdnmf_model_create(&params, NULL);
-            assert_int_equal(mdnmf_model_set_basis(model, W, p.m, 3), MDNMF_OK);
-            assert_int_equal(mdnmf_transform(model, p.U, p.m, p.n, H), MDNMF_OK);
+            assert_int_equal(mdnmf_model_set_basis(model, W, p.m, 3, NULL), MDNMF_OK);
+            assert_int_equal(mdnmf_transform(model, p.U, p.m, p.n, H, NULL), MDNMF_OK);
             assert_true(test_all_finite(H, 3 * p.n));
             mdnmf_model_destroy(model);
         }
@@ -491,7 +498,7 @@ static void test_exemplar_atoms_are_distinct_columns(void **state)
             params.normalize = normalize;
             params.seed = seed;
             mdnmf_model *model = mdnmf_model_create(&params, NULL);
-            assert_int_equal(mdnmf_fit_exem(model, p.U, p.m, p.n), MDNMF_OK);
+            assert_int_equal(mdnmf_fit_exem(model, p.U, p.m, p.n, NULL), MDNMF_OK);
             int64_t m = 0, d = 0;
             mdnmf_model_shape(model, &m, &d);
             assert_int_equal(m, p.m);
@@ -512,7 +519,7 @@ static void test_exemplar_atoms_are_distinct_columns(void **state)
     mdnmf_params params = test_params((int)p.n, 0);
     params.seed = 8;
     mdnmf_model *model = mdnmf_model_create(&params, NULL);
-    assert_int_equal(mdnmf_fit_exem(model, p.U, p.m, p.n), MDNMF_OK);
+    assert_int_equal(mdnmf_fit_exem(model, p.U, p.m, p.n, NULL), MDNMF_OK);
     int seen[25] = {0};
     for (int64_t k = 0; k < p.n; k++) {
         int64_t j = source_column(mdnmf_model_basis(model) + k * p.m, &p, 0);

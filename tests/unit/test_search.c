@@ -155,6 +155,7 @@ typedef struct bad_description {
 
 static void test_check_names_the_bad_dimension(void **state)
 {
+    mdnmf_error error;
     (void)state;
     const double mode_nine[] = {9}, half[] = {2.5}, empty[] = {0};
     const bad_description cases[] = {
@@ -175,46 +176,46 @@ static void test_check_names_the_bad_dimension(void **state)
         mdnmf_search search = quick_search(MDNMF_MODE_STD, 1);
         search.dimensions = &cases[i].dimension;
         search.dimension_count = 1;
-        char message[256] = "";
-        int status = mdnmf_search_check(&search, message, sizeof message);
-        if (status != MDNMF_ERR_ARGUMENT || !strstr(message, cases[i].expected))
-            fail_msg("%s: status %d, message '%s'", cases[i].why, status, message);
+        int status = mdnmf_search_check(&search, &error);
+        if (status != MDNMF_ERR_ARGUMENT || !strstr(error.message, cases[i].expected))
+            fail_msg("%s: status %d, message '%s'", cases[i].why, status, error.message);
         /* The run refuses it the same way, before any fit. */
         mdnmf_model *model = new_model();
         mdnmf_search_result result;
-        assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result),
+        assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result, &error),
                          MDNMF_ERR_ARGUMENT);
-        assert_non_null(strstr(mdnmf_model_last_error(model), cases[i].expected));
+        assert_non_null(strstr(error.message, cases[i].expected));
         mdnmf_model_destroy(model);
     }
 }
 
 static void test_check_search_settings(void **state)
 {
+    mdnmf_error error;
     (void)state;
     mdnmf_search_dimension twice[2] = {uniform(MDNMF_SEARCH_TAU_A, -1, 0.1, 0.2),
                                        uniform(MDNMF_SEARCH_TAU_A, -1, 0.3, 0.4)};
-    char message[256];
     mdnmf_search search = quick_search(MDNMF_MODE_STD, 1);
     search.dimensions = twice;
     search.dimension_count = 2;
-    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(message, "twice"));
+    assert_int_equal(mdnmf_search_check(&search, &error), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "twice"));
     twice[1].source = 1; /* tau_A for all, then tau_A[1] alone: fine */
-    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_OK);
+    assert_int_equal(mdnmf_search_check(&search, &error), MDNMF_OK);
 
     search = quick_search(MDNMF_MODE_STD, 0);
-    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(message, "trials"));
+    assert_int_equal(mdnmf_search_check(&search, &error), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "trials"));
     search = quick_search(MDNMF_MODE_STD, 1);
     search.folds = 1;
-    assert_int_equal(mdnmf_search_check(&search, message, sizeof message), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(message, "folds"));
-    assert_int_equal(mdnmf_search_check(NULL, message, sizeof message), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_search_check(&search, &error), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "folds"));
+    assert_int_equal(mdnmf_search_check(NULL, &error), MDNMF_ERR_ARGUMENT);
 }
 
 static void test_run_refuses_missing_data(void **state)
 {
+    mdnmf_error error;
     (void)state;
     problem *p = make_problem();
     mdnmf_search_result result;
@@ -222,14 +223,16 @@ static void test_run_refuses_missing_data(void **state)
 
     mdnmf_search search = quick_search(MDNMF_MODE_STD, 1);
     search.folds = PAIRS + 1;
-    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "folds"));
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "folds"));
 
     mdnmf_separation_data no_pairs = p->data;
     no_pairs.V_sup = NULL;
     search.folds = 2;
-    assert_int_equal(mdnmf_search_run(model, &search, &no_pairs, &result), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "supervised pairs"));
+    assert_int_equal(mdnmf_search_run(model, &search, &no_pairs, &result, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "supervised pairs"));
 
     /* A mode that may be drawn but lacks its data is refused up front. */
     const double modes[] = {MDNMF_MODE_STD, MDNMF_MODE_SEMI};
@@ -239,8 +242,9 @@ static void test_run_refuses_missing_data(void **state)
     trial_log log = {0};
     search.on_trial = record_trial;
     search.on_trial_user = &log;
-    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "mode semi needs mixtures"));
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "mode semi needs mixtures"));
     assert_int_equal(log.count, 0);
     mdnmf_model_destroy(model);
 }
@@ -254,7 +258,7 @@ static int run_logged(mdnmf_search *search, trial_log *log, mdnmf_search_result 
     search->on_trial = record_trial;
     search->on_trial_user = log;
     mdnmf_model *model = new_model();
-    int status = mdnmf_search_run(model, search, &make_problem()->data, result);
+    int status = mdnmf_search_run(model, search, &make_problem()->data, result, NULL);
     mdnmf_model_destroy(model);
     return status;
 }
@@ -380,12 +384,12 @@ static void score_pairs(const mdnmf_separator_params *p, const mdnmf_separation_
 {
     problem *x = make_problem();
     mdnmf_model *model = new_model();
-    assert_int_equal(mdnmf_separator_fit(model, p, train), MDNMF_OK);
+    assert_int_equal(mdnmf_separator_fit(model, p, train, NULL), MDNMF_OK);
     float V[M * PAIRS], E0[M * PAIRS], E1[M * PAIRS];
     float *estimates[S] = {E0, E1};
     for (int k = 0; k < count; k++)
         memcpy(V + k * M, x->V_sup + pairs[k] * M, M * sizeof(float));
-    assert_int_equal(mdnmf_separate(model, V, M, count, 1, estimates), MDNMF_OK);
+    assert_int_equal(mdnmf_separate(model, V, M, count, 1, estimates, NULL), MDNMF_OK);
     for (int k = 0; k < count; k++) {
         double sum = 0.0;
         for (int s = 0; s < S; s++) {
@@ -417,7 +421,7 @@ static void test_score_of_a_weak_mode(void **state)
         search.aggregate = settings[i].aggregate;
         mdnmf_model *model = new_model();
         mdnmf_search_result result;
-        assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_OK);
+        assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result, NULL), MDNMF_OK);
         mdnmf_model_destroy(model);
 
         double per_pair[PAIRS];
@@ -442,7 +446,7 @@ static void test_leave_one_out_score_of_dnmf(void **state)
     search.folds = PAIRS;
     mdnmf_model *model = new_model();
     mdnmf_search_result result;
-    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_OK);
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result, NULL), MDNMF_OK);
     mdnmf_model_destroy(model);
 
     double per_pair[PAIRS];
@@ -484,7 +488,7 @@ static void test_best_is_kept_and_refit_on_all_data(void **state)
     search.on_trial_user = &log;
     mdnmf_model *model = new_model();
     mdnmf_search_result result;
-    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result), MDNMF_OK);
+    assert_int_equal(mdnmf_search_run(model, &search, &p->data, &result, NULL), MDNMF_OK);
 
     int best = 0;
     for (int t = 1; t < log.count; t++)
@@ -499,7 +503,7 @@ static void test_best_is_kept_and_refit_on_all_data(void **state)
 
     /* The model is the best parameters fitted on all data. */
     mdnmf_model *direct = new_model();
-    assert_int_equal(mdnmf_separator_fit(direct, &result.best, &p->data), MDNMF_OK);
+    assert_int_equal(mdnmf_separator_fit(direct, &result.best, &p->data, NULL), MDNMF_OK);
     int64_t m1, d1, m2, d2;
     mdnmf_model_shape(model, &m1, &d1);
     mdnmf_model_shape(direct, &m2, &d2);
@@ -516,6 +520,7 @@ static void test_best_is_kept_and_refit_on_all_data(void **state)
 
 static void test_failed_trials_are_recorded(void **state)
 {
+    mdnmf_error error;
     (void)state;
     /* Exemplar init needs d <= samples: d = 50 cannot start. */
     const double atoms[] = {2, 50};
@@ -545,10 +550,10 @@ static void test_failed_trials_are_recorded(void **state)
     dim = choice(MDNMF_SEARCH_D, 1, atoms + 1);
     search.trials = 3;
     mdnmf_model *model = new_model();
-    assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result),
+    assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result, &error),
                      MDNMF_ERR_SHAPE);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "every trial failed"));
-    assert_non_null(strstr(mdnmf_model_last_error(model), "50"));
+    assert_non_null(strstr(error.message, "every trial failed"));
+    assert_non_null(strstr(error.message, "50"));
     mdnmf_model_destroy(model);
 }
 
@@ -568,13 +573,13 @@ static void test_callback_stops_the_search(void **state)
     log.dimensions = 1;
     search.on_trial = record_trial;
     search.on_trial_user = &log;
-    assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result),
+    assert_int_equal(mdnmf_search_run(model, &search, &make_problem()->data, &result, NULL),
                      MDNMF_ERR_CANCELLED);
     assert_int_equal(log.count, 3);
     /* No refit after a stop: the model has no basis. */
     assert_null(mdnmf_model_basis(model));
     mdnmf_model_destroy(model);
-    assert_int_equal(mdnmf_search_run(NULL, &search, &make_problem()->data, &result),
+    assert_int_equal(mdnmf_search_run(NULL, &search, &make_problem()->data, &result, NULL),
                      MDNMF_ERR_ARGUMENT);
 }
 
@@ -592,7 +597,7 @@ static mdnmf_model *start_model(void)
     p.common.test_epochs = 10;
     p.common.threads = 1;
     mdnmf_model *model = new_model();
-    assert_int_equal(mdnmf_separator_fit(model, &p, &x->data), MDNMF_OK);
+    assert_int_equal(mdnmf_separator_fit(model, &p, &x->data, NULL), MDNMF_OK);
     return model;
 }
 
@@ -636,7 +641,7 @@ static void test_warm_started_trials_with_contiguous_folds(void **state)
     search.on_trial_user = &log;
     mdnmf_model *model = new_model();
     mdnmf_search_result result;
-    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_OK);
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result, NULL), MDNMF_OK);
     mdnmf_model_destroy(model);
     assert_int_equal(draws.calls, 2);
     assert_int_equal(log.count, 2);
@@ -667,12 +672,12 @@ static void test_warm_started_trials_with_contiguous_folds(void **state)
         for (int s = 0; s < S; s++)
             train.U_sup[s] = U_train[s];
         mdnmf_model *fitted = start_model();
-        assert_int_equal(mdnmf_separator_fit(fitted, &p, &train), MDNMF_OK);
+        assert_int_equal(mdnmf_separator_fit(fitted, &p, &train, NULL), MDNMF_OK);
         float V[M * PAIRS], E0[M * PAIRS], E1[M * PAIRS];
         float *estimates[S] = {E0, E1};
         for (int k = 0; k < n_test; k++)
             memcpy(V + k * M, x->V_sup + tested[k] * M, M * sizeof(float));
-        assert_int_equal(mdnmf_separate(fitted, V, M, n_test, 1, estimates), MDNMF_OK);
+        assert_int_equal(mdnmf_separate(fitted, V, M, n_test, 1, estimates, NULL), MDNMF_OK);
         mdnmf_model_destroy(fitted);
         double per_pair[PAIRS];
         for (int k = 0; k < n_test; k++)
@@ -697,15 +702,19 @@ static void test_given_start_and_values_are_checked(void **state)
     mdnmf_search search = quick_search(MDNMF_MODE_ADV, 1);
     search.start = start;
     search.base.d[1] = 4;
-    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_ERR_SHAPE);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "start"));
+    mdnmf_error error;
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result, &error),
+                     MDNMF_ERR_SHAPE);
+    assert_int_equal(error.status, MDNMF_ERR_SHAPE);
+    assert_non_null(strstr(error.message, "start"));
 
     mdnmf_search_dimension atoms = uniform(MDNMF_SEARCH_D, -1, 2, 3);
     search = quick_search(MDNMF_MODE_ADV, 1);
     search.start = start;
     search.dimensions = &atoms;
     search.dimension_count = 1;
-    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result, &error),
+                     MDNMF_ERR_ARGUMENT);
 
     const double epochs_values[] = {2, 3};
     mdnmf_search_dimension epochs = choice(MDNMF_SEARCH_EPOCHS, 2, epochs_values);
@@ -715,8 +724,9 @@ static void test_given_start_and_values_are_checked(void **state)
     search.dimension_count = 1;
     search.draw = give_fixed_values;
     search.draw_user = &draws;
-    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "epochs: 2.5"));
+    assert_int_equal(mdnmf_search_run(model, &search, &x->data, &result, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "epochs: 2.5"));
     mdnmf_model_destroy(model);
     mdnmf_model_destroy(start);
 }

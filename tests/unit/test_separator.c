@@ -105,20 +105,22 @@ static mdnmf_separator_params separator_params(mdnmf_mode mode, int S, int epoch
 
 static mdnmf_model *empty_model(void)
 {
+    mdnmf_error error;
     mdnmf_params p = test_params(1, 1);
-    int status = -1;
-    mdnmf_model *model = mdnmf_model_create(&p, &status);
+    mdnmf_model *model = mdnmf_model_create(&p, &error);
     assert_non_null(model);
+    assert_int_equal(error.status, MDNMF_OK);
     return model;
 }
 
 static mdnmf_model *fitted(const mdnmf_separator_params *p, const mdnmf_separation_data *data)
 {
+    mdnmf_error error;
     mdnmf_model *model = empty_model();
-    int status = mdnmf_separator_fit(model, p, data);
+    int status = mdnmf_separator_fit(model, p, data, &error);
     if (status != MDNMF_OK)
         fail_msg("separator fit (mode %d) failed: %s", (int)p->mode,
-                 mdnmf_model_last_error(model));
+                 error.message);
     return model;
 }
 
@@ -158,8 +160,8 @@ static void test_wiener_estimates_add_up_to_the_mixture(void **state)
             assert_non_null(wiener[s]);
             assert_non_null(plain[s]);
         }
-        assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, wiener), MDNMF_OK);
-        assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 0, plain), MDNMF_OK);
+        assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, wiener, NULL), MDNMF_OK);
+        assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 0, plain, NULL), MDNMF_OK);
         float peak = 0.0f;
         for (int i = 0; i < M * N_TEST; i++)
             peak = pb.test[i] > peak ? pb.test[i] : peak;
@@ -301,13 +303,13 @@ static void test_adversarial_data_blocks_and_weights(void **state)
     const double beta = 2.5;
     int64_t n_adv = -1;
     int source = 1;
-    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, source, beta, NULL, NULL, &n_adv),
+    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, source, beta, NULL, NULL, &n_adv, NULL),
                      MDNMF_OK);
     int64_t total = source_columns[0] + source_columns[2] + N_V;
     assert_int_equal(n_adv, total);
     float *U_adv = malloc((size_t)(M * n_adv) * sizeof *U_adv);
     float *omega = malloc((size_t)n_adv * sizeof *omega);
-    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, source, beta, U_adv, omega, &n_adv),
+    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, source, beta, U_adv, omega, &n_adv, NULL),
                      MDNMF_OK);
     /* [√(N_0/N̂) U_0, √(N_2/N̂) U_2, √(N_V/N̂) β V], ω = [N_0/N̂, N_2/N̂, N_V β/N̂] */
     const float *blocks[] = {pb.U[0], pb.U[2], pb.V};
@@ -328,13 +330,14 @@ static void test_adversarial_data_blocks_and_weights(void **state)
     /* Without mixtures and with a source lacking data: only the others. */
     pb.data.V = NULL;
     pb.data.U[2] = NULL;
-    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, 1, 1.0, NULL, NULL, &n_adv), MDNMF_OK);
+    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, 1, 1.0, NULL, NULL, &n_adv, NULL),
+                     MDNMF_OK);
     assert_int_equal(n_adv, source_columns[0]);
-    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, 3, 1.0, NULL, NULL, &n_adv),
+    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, 3, 1.0, NULL, NULL, &n_adv, NULL),
                      MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, 0, -1.0, NULL, NULL, &n_adv),
+    assert_int_equal(mdnmf_adversarial_data(&pb.data, 3, 0, -1.0, NULL, NULL, &n_adv, NULL),
                      MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_adversarial_data(NULL, 3, 0, 1.0, NULL, NULL, &n_adv),
+    assert_int_equal(mdnmf_adversarial_data(NULL, 3, 0, 1.0, NULL, NULL, &n_adv, NULL),
                      MDNMF_ERR_ARGUMENT);
     free(U_adv), free(omega);
     problem_free(&pb);
@@ -437,6 +440,7 @@ static void apply_breakage(breakage b, problem *pb, mdnmf_separator_params *p)
 
 static void test_bad_input_is_refused_and_leaves_the_model(void **state)
 {
+    mdnmf_error error;
     (void)state;
     problem reference_problem = problem_make(2, 80);
     mdnmf_separator_params first = separator_params(MDNMF_MODE_STD, 2, 3);
@@ -453,8 +457,8 @@ static void test_bad_input_is_refused_and_leaves_the_model(void **state)
         for (int s = 0; s < 2; s++)
             p.d[s] = first.d[s];
         apply_breakage(tc->breakage, &pb, &p);
-        int status = mdnmf_separator_fit(model, &p, &pb.data);
-        const char *message = mdnmf_model_last_error(model);
+        int status = mdnmf_separator_fit(model, &p, &pb.data, &error);
+        const char *message = error.message;
         if (status != tc->status)
             fail_msg("%s: status %d (%s), expected %d", tc->name, status, message, tc->status);
         if (!strstr(message, tc->says))
@@ -476,29 +480,35 @@ static void test_bad_input_is_refused_and_leaves_the_model(void **state)
 
 static void test_bad_calls_are_refused(void **state)
 {
+    mdnmf_error error;
     (void)state;
     problem pb = problem_make(2, 99);
     mdnmf_separator_params p = separator_params(MDNMF_MODE_STD, 2, 2);
     mdnmf_model *model = empty_model();
-    assert_int_equal(mdnmf_separator_fit(NULL, &p, &pb.data), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separator_fit(model, NULL, &pb.data), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separator_fit(model, &p, NULL), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "NULL"));
-    assert_null(mdnmf_separator_params_check(&p));
-    assert_non_null(mdnmf_separator_params_check(NULL));
+    assert_int_equal(mdnmf_separator_fit(NULL, &p, &pb.data, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separator_fit(model, NULL, &pb.data, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separator_fit(model, &p, NULL, &error), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "NULL"));
+    assert_int_equal(mdnmf_separator_params_check(&p, &error), MDNMF_OK);
+    assert_string_equal(error.message, "");
+    assert_int_equal(mdnmf_separator_params_check(NULL, &error), MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "NULL"));
 
     /* Separation before any fit, with missing buffers, with the wrong m. */
     float *out[2] = {malloc(M * N_TEST * sizeof(float)), malloc(M * N_TEST * sizeof(float))};
     float *missing[2] = {out[0], NULL};
-    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, out), MDNMF_ERR_STATE);
-    assert_int_equal(mdnmf_separator_fit(model, &p, &pb.data), MDNMF_OK);
-    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, missing), MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(mdnmf_model_last_error(model), "estimate buffer 1"));
-    assert_int_equal(mdnmf_separate(model, pb.test, M - 1, N_TEST, 1, out), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_separate(NULL, pb.test, M, N_TEST, 1, out), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, out, &error), MDNMF_ERR_STATE);
+    assert_int_equal(mdnmf_separator_fit(model, &p, &pb.data, &error), MDNMF_OK);
+    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, NULL, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, missing, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(error.message, "estimate buffer 1"));
+    assert_int_equal(mdnmf_separate(model, pb.test, M - 1, N_TEST, 1, out, &error),
+                     MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_separate(NULL, pb.test, M, N_TEST, 1, out, &error), MDNMF_ERR_ARGUMENT);
     pb.test[7] = -1.0f;
-    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, out), MDNMF_ERR_DATA);
+    assert_int_equal(mdnmf_separate(model, pb.test, M, N_TEST, 1, out, &error), MDNMF_ERR_DATA);
     free(out[0]), free(out[1]);
     mdnmf_model_destroy(model);
     problem_free(&pb);

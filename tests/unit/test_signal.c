@@ -268,9 +268,9 @@ static mdnmf_model *train_semi(const corpus *c)
     mdnmf_separator_params p = denoise_params(MDNMF_MODE_SEMI_ADV);
     mdnmf_signal_data data;
     memset(&data, 0, sizeof data);
-    data.clean[0] = (mdnmf_signals){(const float *const *)c->speech, c->lengths, NULL, 2};
-    data.mixtures = (mdnmf_signals){(const float *const *)c->noisy, c->lengths, NULL, 2};
-    mdnmf_audio_params audio = {RATE, N_FFT, 0, 0};
+    data.clean[0] = (mdnmf_signals){.samples = (const float *const *)c->speech, .lengths = c->lengths, .count = 2};
+    data.mixtures = (mdnmf_signals){.samples = (const float *const *)c->noisy, .lengths = c->lengths, .count = 2};
+    mdnmf_audio_params audio = {.sample_rate = RATE, .n_fft = N_FFT};
     mdnmf_model *model = fresh_model();
     mdnmf_error error;
     assert_int_equal(mdnmf_separator_fit_signals(model, &p, &audio, &data, &error), MDNMF_OK);
@@ -290,11 +290,11 @@ static void test_fit_from_signals_equals_fit_from_frames(void **state)
     assert_int_equal(audio->hop_length, N_FFT / 4); /* the STFT's default, filled in */
     assert_int_equal(audio->win_length, N_FFT);
 
-    mdnmf_stft *stft = mdnmf_stft_create(N_FFT, 0, 0, NULL, NULL, 0);
+    mdnmf_stft *stft = mdnmf_stft_create(N_FFT, 0, 0, NULL);
     assert_non_null(stft);
     int64_t m = mdnmf_stft_bins(stft), n_speech = 0, n_noisy = 0;
-    mdnmf_signals speech = {(const float *const *)c.speech, c.lengths, NULL, 2};
-    mdnmf_signals noisy = {(const float *const *)c.noisy, c.lengths, NULL, 2};
+    mdnmf_signals speech = {.samples = (const float *const *)c.speech, .lengths = c.lengths, .count = 2};
+    mdnmf_signals noisy = {.samples = (const float *const *)c.noisy, .lengths = c.lengths, .count = 2};
     assert_int_equal(mdnmf_signals_magnitudes(stft, RATE, &speech, NULL, &n_speech, NULL),
                      MDNMF_OK);
     assert_int_equal(n_speech, mdnmf_stft_frames(stft, c.lengths[0]) +
@@ -304,7 +304,7 @@ static void test_fit_from_signals_equals_fit_from_frames(void **state)
                      MDNMF_OK);
     /* The second signal's frames follow the first's. */
     float *second = malloc((size_t)(m * mdnmf_stft_frames(stft, c.lengths[1])) * sizeof *second);
-    assert_int_equal(mdnmf_stft_forward(stft, c.speech[1], c.lengths[1], second, NULL), MDNMF_OK);
+    assert_int_equal(mdnmf_stft_forward(stft, c.speech[1], c.lengths[1], second, NULL, NULL), MDNMF_OK);
     assert_memory_equal(U + m * mdnmf_stft_frames(stft, c.lengths[0]), second,
                         (size_t)(m * mdnmf_stft_frames(stft, c.lengths[1])) * sizeof(float));
     assert_int_equal(mdnmf_signals_magnitudes(stft, RATE, &noisy, NULL, &n_noisy, NULL),
@@ -319,7 +319,7 @@ static void test_fit_from_signals_equals_fit_from_frames(void **state)
     x.U[0] = U, x.n[0] = n_speech;
     x.V = V, x.n_V = n_noisy;
     mdnmf_model *from_frames = fresh_model();
-    assert_int_equal(mdnmf_separator_fit(from_frames, &p, &x), MDNMF_OK);
+    assert_int_equal(mdnmf_separator_fit(from_frames, &p, &x, NULL), MDNMF_OK);
     int64_t rows = 0, atoms = 0;
     mdnmf_model_shape(from_frames, &rows, &atoms);
     assert_int_equal(rows, m);
@@ -336,17 +336,17 @@ static void test_fit_from_signals_equals_fit_from_frames(void **state)
 static void reference_separation(mdnmf_model *model, const float *signal, int64_t length,
                                  float **out)
 {
-    mdnmf_stft *stft = mdnmf_stft_create(N_FFT, 0, 0, NULL, NULL, 0);
+    mdnmf_stft *stft = mdnmf_stft_create(N_FFT, 0, 0, NULL);
     int64_t m = mdnmf_stft_bins(stft), frames = mdnmf_stft_frames(stft, length);
     float *magnitude = malloc((size_t)(m * frames) * sizeof(float));
     float *phase = malloc((size_t)(m * frames) * sizeof(float));
     float *parts[2] = {malloc((size_t)(m * frames) * sizeof(float)),
                        malloc((size_t)(m * frames) * sizeof(float))};
-    assert_int_equal(mdnmf_stft_forward(stft, signal, length, magnitude, phase), MDNMF_OK);
-    assert_int_equal(mdnmf_separate(model, magnitude, m, frames, 1, parts), MDNMF_OK);
+    assert_int_equal(mdnmf_stft_forward(stft, signal, length, magnitude, phase, NULL), MDNMF_OK);
+    assert_int_equal(mdnmf_separate(model, magnitude, m, frames, 1, parts, NULL), MDNMF_OK);
     for (int s = 0; s < 2; s++) {
         out[s] = malloc((size_t)length * sizeof(float));
-        assert_int_equal(mdnmf_stft_inverse(stft, parts[s], phase, frames, out[s], length),
+        assert_int_equal(mdnmf_stft_inverse(stft, parts[s], phase, frames, out[s], length, NULL),
                          MDNMF_OK);
         free(parts[s]);
     }
@@ -416,20 +416,20 @@ static void test_another_rate_comes_back_at_its_rate(void **state)
     const int rate = 16000;
     int64_t n = mdnmf_resampled_length(c.lengths[0], RATE, rate);
     float *recording = malloc((size_t)n * sizeof(float));
-    assert_int_equal(mdnmf_resample(c.noisy[0], c.lengths[0], RATE, rate, recording, NULL, 0),
+    assert_int_equal(mdnmf_resample(c.noisy[0], c.lengths[0], RATE, rate, recording, NULL),
                      MDNMF_OK);
     float *estimates[2] = {malloc((size_t)n * sizeof(float)), malloc((size_t)n * sizeof(float))};
     assert_int_equal(mdnmf_separate_signal(model, recording, n, rate, estimates, NULL), MDNMF_OK);
 
     int64_t inner = mdnmf_resampled_length(n, rate, RATE);
     float *at_model = calloc((size_t)inner, sizeof(float));
-    assert_int_equal(mdnmf_resample(recording, n, rate, RATE, at_model, NULL, 0), MDNMF_OK);
+    assert_int_equal(mdnmf_resample(recording, n, rate, RATE, at_model, NULL), MDNMF_OK);
     float *parts[2];
     reference_separation(model, at_model, inner, parts);
     for (int s = 0; s < 2; s++) {
         int64_t back = mdnmf_resampled_length(inner, RATE, rate);
         float *expected = calloc((size_t)(back > n ? back : n), sizeof(float));
-        assert_int_equal(mdnmf_resample(parts[s], inner, RATE, rate, expected, NULL, 0),
+        assert_int_equal(mdnmf_resample(parts[s], inner, RATE, rate, expected, NULL),
                          MDNMF_OK);
         assert_true(max_difference(estimates[s], expected, n) < 1e-4);
         free(expected), free(parts[s]);
@@ -461,7 +461,7 @@ static void test_relearn_noise_keeps_the_speech_basis(void **state)
         louder[i] = 2.0f * louder[i] * louder[i];
     const float *samples[2] = {louder, c.noisy[1]};
     const int rates[2] = {RATE, RATE};
-    mdnmf_signals recordings = {samples, c.lengths, rates, 2};
+    mdnmf_signals recordings = {.samples = samples, .lengths = c.lengths, .sample_rates = rates, .count = 2};
     mdnmf_error error;
     assert_int_equal(mdnmf_denoiser_relearn_noise(denoiser, &recordings, &error), MDNMF_OK);
     const float *after = mdnmf_model_basis(model);
@@ -469,7 +469,7 @@ static void test_relearn_noise_keeps_the_speech_basis(void **state)
     assert_memory_equal(after, before, (size_t)(m * speech_atoms) * sizeof(float));
     assert_memory_not_equal(after + m * speech_atoms, before + m * speech_atoms,
                             (size_t)(m * (atoms - speech_atoms)) * sizeof(float));
-    mdnmf_signals none = {NULL, NULL, NULL, 0};
+    mdnmf_signals none = {.samples = NULL, .lengths = NULL, .count = 0};
     assert_int_equal(mdnmf_denoiser_relearn_noise(denoiser, &none, &error), MDNMF_ERR_SHAPE);
     mdnmf_denoiser_destroy(denoiser);
     free(before), free(louder);
@@ -485,13 +485,14 @@ static void test_denoiser_needs_a_front_end(void **state)
     float *U = test_random_matrix(&r, 33, 20, 0.0, 1.0);
     mdnmf_params p = test_params(2, 2);
     mdnmf_model *model = mdnmf_model_create(&p, NULL);
-    assert_int_equal(mdnmf_fit_std(model, U, 33, 20), MDNMF_OK);
+    assert_int_equal(mdnmf_fit_std(model, U, 33, 20, NULL), MDNMF_OK);
     mdnmf_error error;
     assert_null(mdnmf_denoiser_create(model, &error));
     assert_int_equal(error.status, MDNMF_ERR_STATE);
     assert_non_null(strstr(error.message, "audio front end"));
-    mdnmf_audio_params audio = {RATE, N_FFT, 16, N_FFT};
-    assert_int_equal(mdnmf_model_set_audio(model, &audio), MDNMF_OK);
+    mdnmf_audio_params audio = {
+        .sample_rate = RATE, .n_fft = N_FFT, .hop_length = 16, .win_length = N_FFT};
+    assert_int_equal(mdnmf_model_set_audio(model, &audio, NULL), MDNMF_OK);
     assert_null(mdnmf_denoiser_create(model, &error));
     assert_non_null(strstr(error.message, "two or more sources"));
     float x[100] = {1.0f}, *out[2] = {x, x};

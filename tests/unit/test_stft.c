@@ -24,11 +24,11 @@
 
 static mdnmf_stft *make_stft(int n_fft, int hop, int win)
 {
-    int status = -1;
-    char message[256] = "";
-    mdnmf_stft *stft = mdnmf_stft_create(n_fft, hop, win, &status, message, sizeof message);
+    mdnmf_error error = {.status = -1};
+    mdnmf_stft *stft = mdnmf_stft_create(n_fft, hop, win, &error);
     assert_non_null(stft);
-    assert_int_equal(status, MDNMF_OK);
+    assert_int_equal(error.status, MDNMF_OK);
+    assert_string_equal(error.message, "");
     return stft;
 }
 
@@ -40,6 +40,7 @@ static float *random_signal(uint64_t seed, int64_t length)
 
 static void test_refused_settings(void **state)
 {
+    mdnmf_error error;
     (void)state;
     static const struct {
         int n_fft, hop, win;
@@ -48,16 +49,14 @@ static void test_refused_settings(void **state)
         {256, -1, 0}, {256, 0, 257}, {256, 0, -1}, {2, 0, 0}, {256, 0, 3},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        int status = MDNMF_OK;
-        char message[256] = "";
-        mdnmf_stft *stft = mdnmf_stft_create(bad[i].n_fft, bad[i].hop, bad[i].win, &status,
-                                             message, sizeof message);
+        error.status = MDNMF_OK;
+        mdnmf_stft *stft = mdnmf_stft_create(bad[i].n_fft, bad[i].hop, bad[i].win, &error);
         assert_null(stft);
-        assert_int_equal(status, MDNMF_ERR_ARGUMENT);
-        assert_true(strlen(message) > 0);
+        assert_int_equal(error.status, MDNMF_ERR_ARGUMENT);
+        assert_true(strlen(error.message) > 0);
     }
-    /* NULL status and message are allowed. */
-    assert_null(mdnmf_stft_create(3, 1, 1, NULL, NULL, 0));
+    /* A NULL error is allowed. */
+    assert_null(mdnmf_stft_create(3, 1, 1, NULL));
     mdnmf_stft_destroy(NULL);
 }
 
@@ -100,6 +99,7 @@ static void naive_stft_bin(const float *x, int64_t length, int n_fft, int hop, i
 
 static void test_forward_matches_naive_dft(void **state)
 {
+    mdnmf_error error;
     (void)state;
     static const struct {
         int n_fft, hop, win;
@@ -115,9 +115,9 @@ static void test_forward_matches_naive_dft(void **state)
         float *z = malloc((size_t)(2 * m * frames) * sizeof *z);
         float *magnitude = malloc((size_t)(m * frames) * sizeof *magnitude);
         float *phase = malloc((size_t)(m * frames) * sizeof *phase);
-        assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z), MDNMF_OK);
-        assert_int_equal(mdnmf_stft_forward(stft, x, length, magnitude, phase), MDNMF_OK);
-        assert_string_equal(mdnmf_stft_last_error(stft), "");
+        assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z, &error), MDNMF_OK);
+        assert_int_equal(mdnmf_stft_forward(stft, x, length, magnitude, phase, &error), MDNMF_OK);
+        assert_string_equal(error.message, "");
         for (int64_t t = 0; t < frames; t++) {
             for (int f = 0; f < m; f++) {
                 double re, im;
@@ -163,11 +163,12 @@ static void test_reconstruction(void **state)
         float *magnitude = malloc((size_t)(m * frames) * sizeof *magnitude);
         float *phase = malloc((size_t)(m * frames) * sizeof *phase);
         float *y = malloc((size_t)length * sizeof *y);
-        assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z), MDNMF_OK);
-        assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, length), MDNMF_OK);
+        assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z, NULL), MDNMF_OK);
+        assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, length, NULL), MDNMF_OK);
         assert_true(max_abs_difference(x, y, length) < 1e-5);
-        assert_int_equal(mdnmf_stft_forward(stft, x, length, magnitude, phase), MDNMF_OK);
-        assert_int_equal(mdnmf_stft_inverse(stft, magnitude, phase, frames, y, length), MDNMF_OK);
+        assert_int_equal(mdnmf_stft_forward(stft, x, length, magnitude, phase, NULL), MDNMF_OK);
+        assert_int_equal(mdnmf_stft_inverse(stft, magnitude, phase, frames, y, length, NULL),
+                         MDNMF_OK);
         assert_true(max_abs_difference(x, y, length) < 1e-5);
         free(x), free(z), free(magnitude), free(phase), free(y);
         mdnmf_stft_destroy(stft);
@@ -185,18 +186,18 @@ static void test_length_rules(void **state)
     int64_t m = mdnmf_stft_bins(stft), frames = mdnmf_stft_frames(stft, length);
     float *z = malloc((size_t)(2 * m * frames) * sizeof *z);
     float *y = malloc((size_t)(2 * length) * sizeof *y);
-    assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z), MDNMF_OK);
+    assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z, NULL), MDNMF_OK);
     /* Longer: the signal, then what the last frames' tails hold, then 0. */
-    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, 2 * length), MDNMF_OK);
+    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, 2 * length, NULL), MDNMF_OK);
     assert_true(max_abs_difference(x, y, length) < 1e-5);
     for (int64_t i = length + 64; i < 2 * length; i++)
         assert_true(y[i] == 0.0f);
     /* Shorter: a prefix of the signal. */
-    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, 100), MDNMF_OK);
+    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, 100, NULL), MDNMF_OK);
     assert_true(max_abs_difference(x, y, 100) < 1e-5);
     /* Half the frames: the first half is back, beyond the last frame is 0. */
     int64_t half = frames / 2;
-    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, half, y, length), MDNMF_OK);
+    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, half, y, length, NULL), MDNMF_OK);
     assert_true(max_abs_difference(x, y, (half - 1) * 16) < 1e-5);
     for (int64_t i = (half - 1) * 16 + 32; i < length; i++)
         assert_true(y[i] == 0.0f);
@@ -206,30 +207,31 @@ static void test_length_rules(void **state)
 
 static void test_bad_input(void **state)
 {
+    mdnmf_error error;
     (void)state;
     mdnmf_stft *stft = make_stft(64, 16, 0);
     float x[100] = {0}, z[2 * 33 * 7], y[100];
     memset(z, 0, sizeof z);
-    assert_int_equal(mdnmf_stft_forward_complex(NULL, x, 100, z), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_stft_forward_complex(stft, NULL, 100, z), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_stft_forward(stft, x, 100, NULL, NULL), MDNMF_ERR_ARGUMENT);
-    assert_int_equal(mdnmf_stft_forward_complex(stft, x, 0, z), MDNMF_ERR_SHAPE);
-    assert_true(strlen(mdnmf_stft_last_error(stft)) > 0);
+    assert_int_equal(mdnmf_stft_forward_complex(NULL, x, 100, z, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_stft_forward_complex(stft, NULL, 100, z, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_stft_forward(stft, x, 100, NULL, NULL, &error), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_stft_forward_complex(stft, x, 0, z, &error), MDNMF_ERR_SHAPE);
+    assert_true(strlen(error.message) > 0);
     x[50] = NAN;
-    assert_int_equal(mdnmf_stft_forward_complex(stft, x, 100, z), MDNMF_ERR_DATA);
+    assert_int_equal(mdnmf_stft_forward_complex(stft, x, 100, z, &error), MDNMF_ERR_DATA);
     x[50] = INFINITY;
-    assert_int_equal(mdnmf_stft_forward(stft, x, 100, z, NULL), MDNMF_ERR_DATA);
-    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 0, y, 100), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 7, y, 0), MDNMF_ERR_SHAPE);
-    assert_int_equal(mdnmf_stft_inverse(stft, z, NULL, 7, y, 100), MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_stft_forward(stft, x, 100, z, NULL, &error), MDNMF_ERR_DATA);
+    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 0, y, 100, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 7, y, 0, &error), MDNMF_ERR_SHAPE);
+    assert_int_equal(mdnmf_stft_inverse(stft, z, NULL, 7, y, 100, &error), MDNMF_ERR_ARGUMENT);
     z[40] = NAN;
-    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 7, y, 100), MDNMF_ERR_DATA);
-    assert_int_equal(mdnmf_stft_inverse(stft, z, z + 33, 3, y, 100), MDNMF_ERR_DATA);
+    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 7, y, 100, &error), MDNMF_ERR_DATA);
+    assert_int_equal(mdnmf_stft_inverse(stft, z, z + 33, 3, y, 100, &error), MDNMF_ERR_DATA);
     /* A success clears the message. */
     z[40] = 0.0f;
-    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 7, y, 100), MDNMF_OK);
-    assert_string_equal(mdnmf_stft_last_error(stft), "");
-    assert_string_equal(mdnmf_stft_last_error(NULL), "");
+    assert_int_equal(mdnmf_stft_inverse_complex(stft, z, 7, y, 100, &error), MDNMF_OK);
+    assert_int_equal(error.status, MDNMF_OK);
+    assert_string_equal(error.message, "");
     mdnmf_stft_destroy(stft);
 }
 
@@ -249,8 +251,8 @@ static void *transform_repeatedly(void *argument)
     thread_job *job = argument;
     float *z = malloc((size_t)job->count * sizeof *z);
     for (int r = 0; r < ROUNDS; r++) {
-        mdnmf_stft *stft = mdnmf_stft_create(256, 64, 0, NULL, NULL, 0);
-        if (!stft || !z || mdnmf_stft_forward_complex(stft, job->x, SIGNAL, z) != MDNMF_OK ||
+        mdnmf_stft *stft = mdnmf_stft_create(256, 64, 0, NULL);
+        if (!stft || !z || mdnmf_stft_forward_complex(stft, job->x, SIGNAL, z, NULL) != MDNMF_OK ||
             memcmp(z, job->expected, (size_t)job->count * sizeof *z) != 0)
             job->failures++;
         mdnmf_stft_destroy(stft);
@@ -266,7 +268,7 @@ static void test_concurrent_objects(void **state)
     mdnmf_stft *stft = make_stft(256, 64, 0);
     int64_t count = 2 * mdnmf_stft_bins(stft) * mdnmf_stft_frames(stft, SIGNAL);
     float *expected = malloc((size_t)count * sizeof *expected);
-    assert_int_equal(mdnmf_stft_forward_complex(stft, x, SIGNAL, expected), MDNMF_OK);
+    assert_int_equal(mdnmf_stft_forward_complex(stft, x, SIGNAL, expected, NULL), MDNMF_OK);
     mdnmf_stft_destroy(stft);
     pthread_t threads[THREADS];
     thread_job jobs[THREADS];

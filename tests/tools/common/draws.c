@@ -36,7 +36,7 @@ const char *draw_kind_name(mdnmf_trace_kind kind)
 int draw_files_save(draw_files *files, mdnmf_trace_kind kind, const void *data, int64_t count,
                     char *path, size_t size)
 {
-    char message[256];
+    mdnmf_error error;
     switch (kind) {
     case MDNMF_TRACE_EXEMPLARS:
         snprintf(path, size, "%s/exemplars.npy", files->folder);
@@ -54,7 +54,7 @@ int draw_files_save(draw_files *files, mdnmf_trace_kind kind, const void *data, 
         /* A flat float array, written as one row (shape (1, count)); the reader
          * flattens it. */
         snprintf(path, size, "%s/%s_flat.npy", files->folder, draw_kind_name(kind));
-        return mdnmf_npy_write(path, data, count, 1, message, sizeof message) == MDNMF_OK ? 0
+        return mdnmf_npy_write(path, data, count, 1, &error) == MDNMF_OK ? 0
                                                                                        : -1;
     default:
         path[0] = '\0';

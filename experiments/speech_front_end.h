@@ -2,8 +2,8 @@
  * wrappers of the library's signal pipeline (denoise_front_end.c), until
  * the experiment calls the library itself.  `mdnmf denoise` calls the
  * library directly. */
-#ifndef MDNMF_CLI_DENOISE_H
-#define MDNMF_CLI_DENOISE_H
+#ifndef MDNMF_EXPERIMENTS_SPEECH_FRONT_END_H
+#define MDNMF_EXPERIMENTS_SPEECH_FRONT_END_H
 
 #include "mdnmf.h"
 

@@ -1,8 +1,8 @@
-/* The speech front end as `mdnmf experiment speech` calls it (denoise.h),
+/* The speech front end as `mdnmf experiment speech` calls it,
  * on the library's signal pipeline.  These wrappers only keep the
  * experiment building until it calls mdnmf_signals_magnitudes,
  * mdnmf_denoiser and mdnmf_signal_peak itself; then this file goes. */
-#include "denoise.h"
+#include "speech_front_end.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -16,16 +16,19 @@ float cli_signal_peak(const float *signal, int64_t length)
 
 mdnmf_stft *cli_stft_for(const mdnmf_audio_params *audio, char *message, size_t size)
 {
-    int status = MDNMF_OK;
-    return mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length, &status,
-                             message, size);
+    mdnmf_error error;
+    mdnmf_stft *stft = mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length,
+                                         &error);
+    if (!stft)
+        snprintf(message, size, "%s", error.message);
+    return stft;
 }
 
 int cli_frames_append(cli_frames *frames, mdnmf_stft *stft, const float *signal,
                       int64_t length, char *message, size_t size)
 {
     const float *samples[1] = {signal};
-    mdnmf_signals one = {samples, &length, NULL, 1};
+    mdnmf_signals one = {.samples = samples, .lengths = &length, .count = 1};
     mdnmf_error error;
     int64_t count = 0, m = mdnmf_stft_bins(stft);
     int status = mdnmf_signals_magnitudes(stft, 0, &one, NULL, &count, &error);
