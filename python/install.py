@@ -8,7 +8,7 @@
 standard library: no pip, no setuptools, no network.  The package goes to
 this interpreter's site-packages (for Debian's /usr/bin/python3 run as root:
 /usr/local/lib/python3.X/dist-packages, the place Debian keeps for local
-installs), the library next to it as mdnmf/_lib/libmdnmf.so.0, so
+installs), the library next to it as mdnmf/_lib/<its soname>, so
 `import mdnmf` finds it without MDNMF_LIB.  The new files are assembled
 beside the old installation and swapped in by renames: an interrupted
 install leaves the previous one intact.  DESTDIR (environment) is
@@ -20,6 +20,7 @@ import base64
 import ctypes
 import hashlib
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -30,7 +31,14 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = os.path.join(HERE, "mdnmf")
 NAME = "mdnmf"
-LIBRARY_NAME = "libmdnmf.so.0"  # the soname
+
+def binding_soname():
+    """The soname the binding mirrors (mdnmf/_native.py's SONAME)."""
+    with open(os.path.join(PACKAGE, "_native.py"), encoding="utf-8") as file:
+        return re.search(r'^SONAME = "(.+)"$', file.read(), re.M).group(1)
+
+
+LIBRARY_NAME = binding_soname()
 
 
 def fail(message):

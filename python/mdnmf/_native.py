@@ -187,6 +187,11 @@ _PROTOTYPES = {
 }
 
 
+# The shared library's soname: the ABI these mirrors describe
+# (MDNMF_SOVERSION in CMakeLists.txt; tests/abi checks they agree).
+SONAME = "libmdnmf.so.1"
+
+
 def _candidates():
     """Where libmdnmf may be, in the order of docs/python.md."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -208,7 +213,7 @@ def _candidates():
     # know until ldconfig runs.
     for folder in (sysconfig.get_config_var("LIBDIR"), "/usr/local/lib", "/usr/lib"):
         if folder:
-            yield os.path.join(folder, "libmdnmf.so.0")
+            yield os.path.join(folder, SONAME)
 
 
 def _load():

@@ -85,6 +85,8 @@ def test_soname_is_the_abi_number():
     cmake = read(os.path.join(SOURCE, "CMakeLists.txt"))
     abi = re.search(r"set\(MDNMF_SOVERSION (\d+)\)", cmake).group(1)
     assert soname == f"libmdnmf.so.{abi}"
+    from mdnmf import _native
+    assert _native.SONAME == soname
 
 
 def test_library_and_tool_do_not_link_cairo():

@@ -25,6 +25,11 @@ def run(arguments, **kwargs):
                           timeout=120, **kwargs)
 
 
+def mdnmf_native_soname():
+    from mdnmf import _native
+    return _native.SONAME
+
+
 def library_version(library):
     code = ("import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
             "lib.mdnmf_version.restype = ctypes.c_char_p; print(lib.mdnmf_version().decode())")
@@ -40,7 +45,7 @@ def test_install_bundles_the_library_and_uninstalls():
             assert result.returncode == 0, result.stderr
         version = library_version(library)
         assert sorted(os.listdir(target)) == ["mdnmf", f"mdnmf-{version}.dist-info"]
-        bundled = os.path.join(target, "mdnmf", "_lib", "libmdnmf.so.0")
+        bundled = os.path.join(target, "mdnmf", "_lib", mdnmf_native_soname())
         with open(bundled, "rb") as copy, open(os.path.realpath(library), "rb") as built:
             assert copy.read() == built.read()
         # Without MDNMF_LIB, outside the source tree, the package uses its copy.
