@@ -79,8 +79,7 @@ static mdnmf_search quick_search(mdnmf_mode mode, int trials)
 
 static mdnmf_model *new_model(void)
 {
-    mdnmf_params p = test_params(1, 1);
-    mdnmf_model *model = mdnmf_model_create(&p, NULL);
+    mdnmf_model *model = test_model(1);
     assert_non_null(model);
     return model;
 }
@@ -379,6 +378,33 @@ static double mean_of(const double *values, int n)
 
 /* Per pair j: separate V_sup[:, j] (alone, or all pairs at once) with a
  * separator fitted on `train`, and the mean over sources of the metric. */
+/* p's data with the pairs lo..hi-1 held out (their indices in tested[],
+ * *n_test of them): the training set of one fold.  The pairs are copied
+ * into static buffers, valid until the next call. */
+static mdnmf_separation_data pairs_outside(const problem *p, int lo, int hi, int *tested,
+                                           int *n_test)
+{
+    static float U_train[S][M * PAIRS], V_train[M * PAIRS];
+    int column = 0;
+    *n_test = 0;
+    for (int k = 0; k < PAIRS; k++) {
+        if (k >= lo && k < hi) {
+            tested[(*n_test)++] = k;
+            continue;
+        }
+        memcpy(V_train + column * M, p->V_sup + k * M, M * sizeof(float));
+        for (int s = 0; s < S; s++)
+            memcpy(U_train[s] + column * M, p->U_sup[s] + k * M, M * sizeof(float));
+        column++;
+    }
+    mdnmf_separation_data train = p->data;
+    train.V_sup = V_train;
+    train.n_sup = column;
+    for (int s = 0; s < S; s++)
+        train.U_sup[s] = U_train[s];
+    return train;
+}
+
 static void score_pairs(const mdnmf_separator_params *p, const mdnmf_separation_data *train,
                         const int *pairs, int count, mdnmf_metric metric, double *out)
 {
@@ -451,21 +477,8 @@ static void test_leave_one_out_score_of_dnmf(void **state)
 
     double per_pair[PAIRS];
     for (int j = 0; j < PAIRS; j++) {
-        static float U_train[S][M * PAIRS], V_train[M * PAIRS];
-        int column = 0;
-        for (int k = 0; k < PAIRS; k++) {
-            if (k == j)
-                continue;
-            memcpy(V_train + column * M, p->V_sup + k * M, M * sizeof(float));
-            for (int s = 0; s < S; s++)
-                memcpy(U_train[s] + column * M, p->U_sup[s] + k * M, M * sizeof(float));
-            column++;
-        }
-        mdnmf_separation_data train = p->data;
-        train.V_sup = V_train;
-        train.n_sup = PAIRS - 1;
-        for (int s = 0; s < S; s++)
-            train.U_sup[s] = U_train[s];
+        int tested, n_test;
+        mdnmf_separation_data train = pairs_outside(p, j, j + 1, &tested, &n_test);
         score_pairs(&search.base, &train, &j, 1, MDNMF_METRIC_PSNR, &per_pair[j]);
     }
     double expected = median_of(per_pair, PAIRS);
@@ -654,23 +667,8 @@ static void test_warm_started_trials_with_contiguous_folds(void **state)
     double sum = 0.0;
     for (int f = 0; f < search.folds; f++) {
         int lo = PAIRS * f / search.folds, hi = PAIRS * (f + 1) / search.folds;
-        static float U_train[S][M * PAIRS], V_train[M * PAIRS];
-        int column = 0, tested[PAIRS], n_test = 0;
-        for (int k = 0; k < PAIRS; k++) {
-            if (k >= lo && k < hi) {
-                tested[n_test++] = k;
-                continue;
-            }
-            memcpy(V_train + column * M, x->V_sup + k * M, M * sizeof(float));
-            for (int s = 0; s < S; s++)
-                memcpy(U_train[s] + column * M, x->U_sup[s] + k * M, M * sizeof(float));
-            column++;
-        }
-        mdnmf_separation_data train = x->data;
-        train.V_sup = V_train;
-        train.n_sup = column;
-        for (int s = 0; s < S; s++)
-            train.U_sup[s] = U_train[s];
+        int tested[PAIRS], n_test;
+        mdnmf_separation_data train = pairs_outside(x, lo, hi, tested, &n_test);
         mdnmf_model *fitted = start_model();
         assert_int_equal(mdnmf_separator_fit(fitted, &p, &train, NULL), MDNMF_OK);
         float V[M * PAIRS], E0[M * PAIRS], E1[M * PAIRS];

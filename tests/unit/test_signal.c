@@ -257,8 +257,7 @@ static mdnmf_separator_params denoise_params(mdnmf_mode mode)
 
 static mdnmf_model *fresh_model(void)
 {
-    mdnmf_params p = test_params(1, 1);
-    mdnmf_model *model = mdnmf_model_create(&p, NULL);
+    mdnmf_model *model = test_model(1);
     assert_non_null(model);
     return model;
 }

@@ -35,10 +35,18 @@ typedef struct problem {
     float U1[M * B1], H1[D * B1];                 /* own activations, ldh D */
     float U2[M * B2], H2_all[ATOMS * B2];         /* rows OFFSET.. of all atoms */
     float G1[D * D], G2[D * D], G3[ATOMS * D];
+    term_batch terms[3];                          /* three_terms' */
+    float num[M * D], den[M * D];                 /* what the sums write */
 } problem;
 
-static void make_problem(problem *x)
+static void three_terms(problem *x, term_batch *terms);
+
+/* Every test starts from the same random problem and its three terms. */
+static int make_problem(void **fixture)
 {
+    problem *x = calloc(1, sizeof *x);
+    if (!x)
+        return -1;
     uint64_t state = 12345;
     fill(x->W, M * D, &state);
     fill(x->W_all, M * ATOMS, &state);
@@ -46,6 +54,15 @@ static void make_problem(problem *x)
     fill(x->H1, D * B1, &state);
     fill(x->U2, M * B2, &state);
     fill(x->H2_all, ATOMS * B2, &state);
+    three_terms(x, x->terms);
+    *fixture = x;
+    return 0;
+}
+
+static int free_problem(void **fixture)
+{
+    free(*fixture);
+    return 0;
 }
 
 /* data part Σ_k U[i,k] H[a,k] and model part Σ_b Wm[i,b] Σ_k Hm[b,k] H[a,k],
@@ -100,32 +117,23 @@ static void three_terms(problem *x, term_batch *terms)
 
 static void test_sums_match_direct_evaluation(void **state)
 {
-    (void)state;
-    problem *x = calloc(1, sizeof *x);
-    float *num = malloc(M * D * sizeof *num), *den = malloc(M * D * sizeof *den);
-    assert_non_null(x), assert_non_null(num), assert_non_null(den);
-    make_problem(x);
-    term_batch terms[3];
-    three_terms(x, terms);
+    problem *x = *state;
+    term_batch *terms = x->terms;
+    float *num = x->num, *den = x->den;
     for (int count = 1; count <= 3; count++) {
         term_grams_share(terms, count, D, 1, 0);
         term_sums_rows(terms, count, x->W, M, D, 0, M, num, den);
         expect_sums(terms, count, x->W, num, den);
     }
-    free(x), free(num), free(den);
 }
 
 /* The Grams dealt out to 3 parts and the rows cut in 3 pieces give the
  * same sums (each part writes only its blocks and rows). */
 static void test_shares_cover_everything(void **state)
 {
-    (void)state;
-    problem *x = calloc(1, sizeof *x);
-    float *num = malloc(M * D * sizeof *num), *den = malloc(M * D * sizeof *den);
-    assert_non_null(x), assert_non_null(num), assert_non_null(den);
-    make_problem(x);
-    term_batch terms[3];
-    three_terms(x, terms);
+    problem *x = *state;
+    term_batch *terms = x->terms;
+    float *num = x->num, *den = x->den;
     for (int i = 0; i < M * D; i++)
         num[i] = den[i] = NAN;
     for (int part = 0; part < 3; part++)
@@ -134,7 +142,6 @@ static void test_shares_cover_everything(void **state)
     for (int piece = 0; piece < 3; piece++)
         term_sums_rows(terms, 3, x->W, M, D, cuts[piece], cuts[piece + 1], num, den);
     expect_sums(terms, 3, x->W, num, den);
-    free(x), free(num), free(den);
 }
 
 /* A term and the same term repelling put the same two parts on both sides,
@@ -142,29 +149,27 @@ static void test_shares_cover_everything(void **state)
  * keeps a BLAS that fuses alpha·AB + C from rounding the sides differently). */
 static void test_attracting_and_repelling_twins_cancel(void **state)
 {
-    (void)state;
-    problem *x = calloc(1, sizeof *x);
-    float *num = malloc(M * D * sizeof *num), *den = malloc(M * D * sizeof *den);
-    assert_non_null(x), assert_non_null(num), assert_non_null(den);
-    make_problem(x);
-    term_batch terms[3];
-    three_terms(x, terms);
+    problem *x = *state;
+    term_batch *terms = x->terms;
+    float *num = x->num, *den = x->den;
     term_batch twins[2] = {terms[0], terms[0]};
     twins[0].scale = twins[1].scale = 1.0f;
     twins[1].sign = TERM_REPELS;
     term_grams_share(twins, 2, D, 1, 0);
     term_sums_rows(twins, 2, x->W, M, D, 0, M, num, den);
     assert_memory_equal(num, den, M * D * sizeof *num);
-    free(x), free(num), free(den);
 }
 
 int main(void)
 {
     linalg_set_threads(1);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_sums_match_direct_evaluation),
-        cmocka_unit_test(test_shares_cover_everything),
-        cmocka_unit_test(test_attracting_and_repelling_twins_cancel),
+        cmocka_unit_test_setup_teardown(test_sums_match_direct_evaluation, make_problem,
+                                        free_problem),
+        cmocka_unit_test_setup_teardown(test_shares_cover_everything, make_problem,
+                                        free_problem),
+        cmocka_unit_test_setup_teardown(test_attracting_and_repelling_twins_cancel,
+                                        make_problem, free_problem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

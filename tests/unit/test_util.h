@@ -126,4 +126,11 @@ static inline mdnmf_params test_params(int d, int epochs)
     return p;
 }
 
+/* An empty model of test_params(d, 1), or NULL (the caller asserts). */
+static inline mdnmf_model *test_model(int d)
+{
+    mdnmf_params p = test_params(d, 1);
+    return mdnmf_model_create(&p, NULL);
+}
+
 #endif
