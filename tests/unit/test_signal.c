@@ -353,14 +353,6 @@ static void reference_separation(mdnmf_model *model, const float *signal, int64_
     mdnmf_stft_destroy(stft);
 }
 
-static double max_difference(const float *a, const float *b, int64_t n)
-{
-    double worst = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        worst = fmax(worst, fabs((double)a[i] - b[i]));
-    return worst;
-}
-
 static void test_separate_signal_equals_the_chain(void **state)
 {
     (void)state;
@@ -376,8 +368,8 @@ static void test_separate_signal_equals_the_chain(void **state)
     reference_separation(model, c.noisy[0], n, expected);
     /* The library scales the complex mixture by a magnitude ratio where
      * the reference goes through the phase angle: float rounding apart. */
-    assert_true(max_difference(speech, expected[0], n) < 1e-5);
-    assert_true(max_difference(noise, expected[1], n) < 1e-5);
+    assert_true(test_max_difference(speech, expected[0], n) < 1e-5);
+    assert_true(test_max_difference(noise, expected[1], n) < 1e-5);
     /* Wiener masks add up to the mixture (away from the signal's edges). */
     double sum_error = 0.0;
     for (int64_t i = N_FFT; i < n - N_FFT; i++)
@@ -430,7 +422,7 @@ static void test_another_rate_comes_back_at_its_rate(void **state)
         float *expected = calloc((size_t)(back > n ? back : n), sizeof(float));
         assert_int_equal(mdnmf_resample(parts[s], inner, RATE, rate, expected, NULL),
                          MDNMF_OK);
-        assert_true(max_difference(estimates[s], expected, n) < 1e-4);
+        assert_true(test_max_difference(estimates[s], expected, n) < 1e-4);
         free(expected), free(parts[s]);
     }
     /* A rate that cannot be converted is refused. */

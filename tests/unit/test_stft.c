@@ -137,14 +137,6 @@ static void test_forward_matches_naive_dft(void **state)
     }
 }
 
-static double max_abs_difference(const float *a, const float *b, int64_t n)
-{
-    double worst = 0.0;
-    for (int64_t i = 0; i < n; i++)
-        worst = fmax(worst, fabs((double)a[i] - b[i]));
-    return worst;
-}
-
 /* Hann windows at hops up to n_fft/2 overlap everywhere: x comes back. */
 static void test_reconstruction(void **state)
 {
@@ -165,11 +157,11 @@ static void test_reconstruction(void **state)
         float *y = malloc((size_t)length * sizeof *y);
         assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z, NULL), MDNMF_OK);
         assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, length, NULL), MDNMF_OK);
-        assert_true(max_abs_difference(x, y, length) < 1e-5);
+        assert_true(test_max_difference(x, y, length) < 1e-5);
         assert_int_equal(mdnmf_stft_forward(stft, x, length, magnitude, phase, NULL), MDNMF_OK);
         assert_int_equal(mdnmf_stft_inverse(stft, magnitude, phase, frames, y, length, NULL),
                          MDNMF_OK);
-        assert_true(max_abs_difference(x, y, length) < 1e-5);
+        assert_true(test_max_difference(x, y, length) < 1e-5);
         free(x), free(z), free(magnitude), free(phase), free(y);
         mdnmf_stft_destroy(stft);
     }
@@ -189,16 +181,16 @@ static void test_length_rules(void **state)
     assert_int_equal(mdnmf_stft_forward_complex(stft, x, length, z, NULL), MDNMF_OK);
     /* Longer: the signal, then what the last frames' tails hold, then 0. */
     assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, 2 * length, NULL), MDNMF_OK);
-    assert_true(max_abs_difference(x, y, length) < 1e-5);
+    assert_true(test_max_difference(x, y, length) < 1e-5);
     for (int64_t i = length + 64; i < 2 * length; i++)
         assert_true(y[i] == 0.0f);
     /* Shorter: a prefix of the signal. */
     assert_int_equal(mdnmf_stft_inverse_complex(stft, z, frames, y, 100, NULL), MDNMF_OK);
-    assert_true(max_abs_difference(x, y, 100) < 1e-5);
+    assert_true(test_max_difference(x, y, 100) < 1e-5);
     /* Half the frames: the first half is back, beyond the last frame is 0. */
     int64_t half = frames / 2;
     assert_int_equal(mdnmf_stft_inverse_complex(stft, z, half, y, length, NULL), MDNMF_OK);
-    assert_true(max_abs_difference(x, y, (half - 1) * 16) < 1e-5);
+    assert_true(test_max_difference(x, y, (half - 1) * 16) < 1e-5);
     for (int64_t i = (half - 1) * 16 + 32; i < length; i++)
         assert_true(y[i] == 0.0f);
     free(x), free(z), free(y);

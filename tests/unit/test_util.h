@@ -114,6 +114,15 @@ static inline int test_losses_finite(const loss_log *log)
     return 1;
 }
 
+/* max_i |a_i - b_i|, in double. */
+static inline double test_max_difference(const float *a, const float *b, int64_t n)
+{
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)a[i] - b[i]));
+    return worst;
+}
+
 /* Parameters for quick test fits: defaults, d atoms, one thread. */
 static inline mdnmf_params test_params(int d, int epochs)
 {
