@@ -51,8 +51,9 @@ static const field fields[] = {
 };
 #define FIELD_COUNT (sizeof fields / sizeof *fields)
 
-static const char *const init_names[] = {"exemplar", "random", NULL};
-static const char *const sample_names[] = {"std", "adv", "min", NULL};
+/* The enums are written by their names in the library's one table. */
+static const mdnmf_enum enum_of[] = {[INIT] = MDNMF_ENUM_INIT, [SAMPLE] = MDNMF_ENUM_TRUE_SAMPLE,
+                                     [MODE] = MDNMF_ENUM_MODE};
 
 /* jansson's integers are int64 and it refuses larger ones, but a seed is a
  * uint64 written as a bare integer (by Python too).  Such a number passes
@@ -65,7 +66,6 @@ static const char *const sample_names[] = {"std", "adv", "min", NULL};
 
 static json_t *value_to_json(field_kind kind, const char *at)
 {
-    const unsigned enum_value = kind >= INIT ? (unsigned)*(const int *)at : 0;
     char big[24];
     switch (kind) {
     case INT: return json_integer(*(const int *)at);
@@ -78,9 +78,8 @@ static json_t *value_to_json(field_kind kind, const char *at)
     case REAL: /* JSON has no inf or NaN; such a value never passes a check */
         return isfinite(*(const double *)at) ? json_real(*(const double *)at) : json_null();
     case FLAG: return json_boolean(*(const int *)at);
-    case INIT: return json_string(enum_value < 2 ? init_names[enum_value] : "unknown");
-    case SAMPLE: return json_string(enum_value < 3 ? sample_names[enum_value] : "unknown");
-    case MODE: return json_string(separator_mode_name((mdnmf_mode)enum_value));
+    case INIT: case SAMPLE: case MODE:
+        return json_string(mdnmf_enum_name(enum_of[kind], *(const int *)at));
     }
     return NULL;
 }
@@ -197,17 +196,6 @@ static int whole_number(const json_t *v, long double low, long double high, long
     return (!end || *end == '\0') && *out == floorl(*out) && *out >= low && *out <= high;
 }
 
-static int enum_from_json(const json_t *v, const char *const *names, int *out)
-{
-    for (int i = 0; json_is_string(v) && names[i]; i++) {
-        if (strcmp(json_string_value(v), names[i]) == 0) {
-            *out = i;
-            return 1;
-        }
-    }
-    return 0;
-}
-
 /* Store `v` into the value at `at`; NULL, or what is wrong with it. */
 static const char *value_from_json(const json_t *v, field_kind kind, char *at)
 {
@@ -221,13 +209,9 @@ static const char *value_from_json(const json_t *v, field_kind kind, char *at)
         return "must be a number";
     if (kind == FLAG && !json_is_boolean(v) && !whole_number(v, 0, 1, &n))
         return "must be true or false";
-    if (kind == INIT && !enum_from_json(v, init_names, (int *)at))
-        return "must be \"exemplar\" or \"random\"";
-    if (kind == SAMPLE && !enum_from_json(v, sample_names, (int *)at))
-        return "must be \"std\", \"adv\" or \"min\"";
-    if (kind == MODE && !(json_is_string(v)
-                          && separator_mode_from_name(json_string_value(v), (mdnmf_mode *)at)))
-        return "is not a known separator mode";
+    if (kind >= INIT && !(json_is_string(v) && mdnmf_enum_value(enum_of[kind], json_string_value(v),
+                                                                (int *)at, NULL) == MDNMF_OK))
+        return "is none of the names it takes (mdnmf_*_names)";
     switch (kind) {
     case INT: *(int *)at = (int)n; break;
     case INT64: *(int64_t *)at = (int64_t)n; break;
