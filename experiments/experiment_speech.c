@@ -632,14 +632,17 @@ static int fit_job_model(const experiment *x, job *j, mdnmf_model **out)
     common.d = 1;
     mdnmf_error error;
     mdnmf_model *model = mdnmf_model_create(&common, &error);
+    if (!model) {
+        snprintf(j->message, sizeof j->message, "%s", mdnmf_strerror(error.status));
+        return error.status;
+    }
     size_t count = (size_t)(sp->n_train + sp->n_test);
     const float **samples = malloc(count * sizeof *samples);
     int64_t *lengths = malloc(count * sizeof *lengths);
-    if (!model || !samples || !lengths) {
-        snprintf(j->message, sizeof j->message, "%s",
-                 mdnmf_strerror(model ? MDNMF_ERR_MEMORY : error.status));
+    if (!samples || !lengths) {
+        snprintf(j->message, sizeof j->message, "out of memory");
         mdnmf_model_destroy(model), free(samples), free(lengths);
-        return model ? MDNMF_ERR_MEMORY : error.status;
+        return MDNMF_ERR_MEMORY;
     }
     mdnmf_signal_data data = training_signals(sp, samples, lengths);
     mdnmf_audio_params audio = audio_front_end(x->config);
@@ -694,15 +697,18 @@ static int run_utterances(experiment *x, job *j, mdnmf_model *model)
         longest = sp->test[i].length > longest ? sp->test[i].length : longest;
     }
     mdnmf_error error;
-    mdnmf_denoiser *denoiser = model ? mdnmf_denoiser_create(model, &error) : NULL;
+    mdnmf_denoiser *denoiser = NULL; /* plans and buffers made once for all utterances */
+    if (model && !(denoiser = mdnmf_denoiser_create(model, &error))) {
+        snprintf(j->message, sizeof j->message, "%s", error.message);
+        return error.status;
+    }
     float *speech = malloc((size_t)longest * sizeof *speech);
     float *noise = malloc((size_t)longest * sizeof *noise);
     j->scores = calloc((size_t)(sp->n_test > 0 ? sp->n_test : 1), sizeof *j->scores);
-    if ((model && !denoiser) || !speech || !noise || !j->scores) {
+    if (!speech || !noise || !j->scores) {
         mdnmf_denoiser_destroy(denoiser), free(speech), free(noise);
-        snprintf(j->message, sizeof j->message, "%s",
-                 model && !denoiser ? error.message : "out of memory");
-        return model && !denoiser ? error.status : MDNMF_ERR_MEMORY;
+        snprintf(j->message, sizeof j->message, "out of memory");
+        return MDNMF_ERR_MEMORY;
     }
     int status = MDNMF_OK;
     for (int64_t i = 0; i < sp->n_test && !status && !interrupted(x); i++) {
