@@ -14,8 +14,9 @@
  * Writes OUT/README.md (tables beside the reference implementation's
  * numbers), OUT/results.csv, OUT/utterances.csv, OUT/sisdr.png,
  * OUT/spectrograms-<speaker>.png, OUT/examples/ (WAV) and OUT/models/ (.npz).
- * Every number comes from library calls (reading, resampling, STFT,
- * separator fit and separation, metrics); this file arranges the data,
+ * Every number comes from library calls (reading, resampling, peak
+ * normalisation, mixing at an SNR, the separator fit from signals, the
+ * denoiser, metrics and their aggregation); this file arranges the data,
  * runs the jobs on worker threads and writes the report. */
 #define _POSIX_C_SOURCE 200809L
 
