@@ -196,18 +196,14 @@ typedef struct exp_poor_data {
     int64_t n_test;
 } exp_poor_data;
 
-/* Tune `method` by config->draws random draws (warm-started from the
- * tuned NMF model saved in `warm_path`, except for NMF itself), refit the
- * best draw on all training data into a new model returned in *best, and
- * report the draw.  `stream` seeds the draws, `fit_seed` the fits.
- * Returns 0, or a status with `message` set. */
+/* Tune `method` by config->draws random draws (every fit warm-started
+ * from the bases of `start`, the tuned NMF model, borrowed; NULL for NMF
+ * itself), refit the best draw on all training data into a new model
+ * returned in *best, and report the draw.  `stream` seeds the draws,
+ * `fit_seed` the fits.  Returns 0, or a status with `message` set. */
 int exp_search(const exp_config *config, exp_method method, const exp_poor_data *data,
-               const char *warm_path, uint64_t stream, uint64_t fit_seed, mdnmf_model **best,
-               exp_draw *draw, char *message, size_t size);
-
-/* The separator parameters of the poor part for one draw. */
-void exp_draw_params(const exp_config *config, exp_method method, const exp_draw *draw,
-                     uint64_t fit_seed, mdnmf_separator_params *p);
+               const mdnmf_model *start, uint64_t stream, uint64_t fit_seed,
+               mdnmf_model **best, exp_draw *draw, char *message, size_t size);
 
 /* --- shared helpers */
 

@@ -44,19 +44,6 @@ void exp_score_fail(exp_score *score, const char *what, const char *why)
     snprintf(score->message, sizeof score->message, "%.40s: %.200s", what, why);
 }
 
-static int compare_doubles(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Median of v[0..n-1] (sorted in place). */
-static double median_of(double *v, int64_t n)
-{
-    qsort(v, (size_t)n, sizeof *v, compare_doubles);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
 int exp_evaluate(mdnmf_model *model, int64_t m, const float *mixtures,
                  const float *const *truth, int64_t n, exp_score *score, int keep,
                  float *const *kept, double *kept_psnr, mdnmf_error *error)
@@ -76,15 +63,19 @@ int exp_evaluate(mdnmf_model *model, int64_t m, const float *mixtures,
     for (int s = 0; s < 2 && !status; s++) {
         status = mdnmf_psnr(truth[s], estimates[s], m, n, psnr[s], error);
     }
+    /* A mixture's score: the mean PSNR over the two sources; the run's, the
+     * median over mixtures (and the mean over the finite ones). */
+    for (int64_t j = 0; !status && j < n; j++) {
+        psnr[0][j] = 0.5 * (psnr[0][j] + psnr[1][j]);
+    }
     if (!status) {
-        double sum = 0;
-        int64_t finite = 0;
-        for (int64_t j = 0; j < n; j++) {
-            psnr[0][j] = 0.5 * (psnr[0][j] + psnr[1][j]);
-            if (isfinite(psnr[0][j])) {
-                sum += psnr[0][j], finite++;
-            }
-        }
+        status = mdnmf_aggregate_values(psnr[0], n, MDNMF_AGGREGATE_MEDIAN, &score->median, error);
+    }
+    if (!status) {
+        status = mdnmf_aggregate_finite(psnr[0], n, MDNMF_AGGREGATE_MEAN, &score->mean, NULL,
+                                        error);
+    }
+    if (!status) {
         for (int k = 0; k < keep && k < n; k++) {
             for (int s = 0; s < 2; s++) {
                 memcpy(kept[s] + (int64_t)k * m, estimates[s] + (int64_t)k * m,
@@ -96,8 +87,6 @@ int exp_evaluate(mdnmf_model *model, int64_t m, const float *mixtures,
             }
         }
         score->ok = 1;
-        score->mean = finite ? sum / (double)finite : NAN;
-        score->median = median_of(psnr[0], n);
         score->message[0] = '\0';
     }
     free(estimates[0]), free(estimates[1]), free(psnr[0]), free(psnr[1]);
@@ -584,6 +573,7 @@ static int run_poor(const exp_config *c, exp_results *r, const poor_sets *sets, 
     exp_examples *e = &r->poor_examples;
     int keep = seed == 0 ? 1 : 0;
     uint64_t fit_seed = c->seed + (uint64_t)seed;
+    mdnmf_model *nmf = NULL; /* the tuned NMF, where the other methods start */
     int status = 0;
     for (int k = 0; k < POOR_METHODS && !status; k++) {
         int64_t index = exp_poor_index(c, seed, other_index, k);
@@ -596,11 +586,12 @@ static int run_poor(const exp_config *c, exp_results *r, const poor_sets *sets, 
         mdnmf_model *best = NULL;
         char why[256];
         uint64_t stream = split_seed(fit_seed, c->poor_others[other_index], 100 + k);
-        int failed = exp_search(c, exp_poor_methods[k], &data, w->warm_path, stream, fit_seed,
-                                &best, draw, why, sizeof why);
+        int failed = exp_search(c, exp_poor_methods[k], &data, nmf, stream, fit_seed, &best,
+                                draw, why, sizeof why);
         if (failed == MDNMF_ERR_MEMORY) {
             snprintf(w->message, sizeof w->message, "%s", why);
-            return -1;
+            status = -1;
+            break;
         }
         if (failed) {
             exp_score_fail(score, "search", why);
@@ -608,15 +599,16 @@ static int run_poor(const exp_config *c, exp_results *r, const poor_sets *sets, 
         }
         mdnmf_error error;
         status = evaluate_keeping(best, m, &sets->test, score, e, other_index, k, keep, &error);
-        if (!status && k == 0 && mdnmf_model_save(best, w->warm_path, &error) != MDNMF_OK) {
-            snprintf(w->message, sizeof w->message, "%s", error.message);
-            status = -1;
-        } else if (status > 0) {
+        if (status > 0) {
             snprintf(w->message, sizeof w->message, "%s", error.message);
         }
-        mdnmf_model_destroy(best);
+        if (k == 0) {
+            nmf = best;
+        } else {
+            mdnmf_model_destroy(best);
+        }
     }
-    remove(w->warm_path);
+    mdnmf_model_destroy(nmf);
     return status ? -1 : 0;
 }
 

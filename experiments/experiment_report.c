@@ -32,16 +32,12 @@ typedef struct spread {
 static spread spread_of(const double *values, int count)
 {
     spread s = {NAN, NAN, 0};
-    double sum = 0;
-    for (int i = 0; i < count; i++) {
-        if (isfinite(values[i])) {
-            sum += values[i], s.n++;
-        }
-    }
+    int64_t finite = 0;
+    mdnmf_aggregate_finite(values, count, MDNMF_AGGREGATE_MEAN, &s.mean, &finite, NULL);
+    s.n = (int)finite;
     if (s.n == 0) {
         return s;
     }
-    s.mean = sum / s.n;
     double squares = 0;
     for (int i = 0; i < count; i++) {
         if (isfinite(values[i])) {

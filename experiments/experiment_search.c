@@ -1,14 +1,19 @@
 /* The data-poor random search of `mdnmf experiment images` (SPEC §10, the
- * paper's "data poor" experiment): for one method, draw hyper-parameters at
- * random, fit, score on held-out data, keep the best.
+ * paper's "data poor" experiment) on mdnmf_search_run: for one method,
+ * draw hyper-parameters at random, fit, score on held-out data, keep the
+ * best and refit it.
  *
  *   NMF, MDNMF     fit on the weak (clean, unpaired) sets; scored on the
  *                  paired mixtures, which these methods never train on.
- *   DNMF, D+MDNMF  `folds`-fold cross-validation over the pairs (D+MDNMF
- *                  also trains on the weak sets); the best draw is then
- *                  refitted on all pairs.
- * Every method but NMF starts from the tuned NMF's bases.  The score is the
- * median over mixtures of the mean PSNR over both sources. */
+ *   DNMF, D+MDNMF  `folds`-fold cross-validation over the pairs in their
+ *                  order (contiguous folds; D+MDNMF also trains on the
+ *                  weak sets), scored by the mean over the folds of each
+ *                  fold's median.
+ * Every method but NMF starts from the tuned NMF's bases (search.start).
+ * The score is the median over mixtures of the mean PSNR over both
+ * sources.  The draws are this file's own (the paper's search space, one
+ * generator whose k-th draw is the same for every method), handed to the
+ * search through its draw callback. */
 #include "experiment.h"
 
 #include <math.h>
@@ -70,11 +75,6 @@ static int uses_adversary(exp_method method)
     return method == METHOD_MDNMF || method == METHOD_DMDNMF;
 }
 
-static int uses_pairs(exp_method method)
-{
-    return method == METHOD_DNMF || method == METHOD_DMDNMF;
-}
-
 static mdnmf_mode method_mode(exp_method method)
 {
     switch (method) {
@@ -86,219 +86,170 @@ static mdnmf_mode method_mode(exp_method method)
     }
 }
 
-void exp_draw_params(const exp_config *c, exp_method method, const exp_draw *d,
-                     uint64_t fit_seed, mdnmf_separator_params *p)
+/* ------------------------------------------------------------ the search */
+
+enum { MAX_DIMENSIONS = 11 };
+
+/* The search's dimensions: what a draw sets for `method` (tau_A only for
+ * the adversarial methods, tau_S only for D+MDNMF; the base keeps 0 and 1
+ * for them), with the space's ranges, which mdnmf_search_check tries. */
+typedef struct search_space {
+    mdnmf_search_dimension dims[MAX_DIMENSIONS];
+    int count;
+} search_space;
+
+static mdnmf_search_dimension *add_dimension(search_space *space, mdnmf_search_param param,
+                                             mdnmf_distribution distribution, double low,
+                                             double high)
+{
+    mdnmf_search_dimension *dim = &space->dims[space->count++];
+    memset(dim, 0, sizeof *dim);
+    dim->param = param;
+    dim->source = -1;
+    dim->distribution = distribution;
+    dim->low = low, dim->high = high;
+    if (distribution == MDNMF_DIST_CHOICE) {
+        dim->values[0] = low, dim->values[1] = high;
+        dim->count = low == high ? 1 : 2;
+    }
+    return dim;
+}
+
+static void describe_space(const exp_search_space *s, exp_method method, search_space *space)
+{
+    double mu_min = pow(10.0, s->log10_mu_min), mu_max = pow(10.0, s->log10_mu_max);
+    space->count = 0;
+    add_dimension(space, MDNMF_SEARCH_NORMALIZE, MDNMF_DIST_CHOICE, 0, 1);
+    add_dimension(space, MDNMF_SEARCH_MU_H, MDNMF_DIST_LOG_UNIFORM, mu_min, mu_max);
+    add_dimension(space, MDNMF_SEARCH_MU_W, MDNMF_DIST_LOG_UNIFORM, mu_min, mu_max);
+    add_dimension(space, MDNMF_SEARCH_EPOCHS, MDNMF_DIST_UNIFORM, 1, s->epochs_max);
+    add_dimension(space, MDNMF_SEARCH_TEST_EPOCHS, MDNMF_DIST_UNIFORM, s->test_epochs_min,
+                  s->test_epochs_max);
+    add_dimension(space, MDNMF_SEARCH_BATCH_SIZE, MDNMF_DIST_CHOICE, (double)s->batch[0],
+                  (double)s->batch[1]);
+    add_dimension(space, MDNMF_SEARCH_BATCH_SIZE_ADV, MDNMF_DIST_CHOICE,
+                  (double)s->batch_adv[0], (double)s->batch_adv[1]);
+    add_dimension(space, MDNMF_SEARCH_BATCH_SIZE_SUP, MDNMF_DIST_CHOICE, (double)s->batch_sup,
+                  (double)s->batch_sup);
+    add_dimension(space, MDNMF_SEARCH_TRUE_SAMPLE, MDNMF_DIST_CHOICE, MDNMF_SAMPLE_STD,
+                  MDNMF_SAMPLE_ADV);
+    if (uses_adversary(method)) {
+        add_dimension(space, MDNMF_SEARCH_TAU_A, MDNMF_DIST_UNIFORM, 0.0, s->tau_A_max);
+    }
+    if (method == METHOD_DMDNMF) {
+        add_dimension(space, MDNMF_SEARCH_TAU_S, MDNMF_DIST_UNIFORM, 0.0, s->tau_S_max);
+    }
+}
+
+/* A draw's value for one dimension. */
+static double draw_value(const exp_draw *d, mdnmf_search_param param)
+{
+    switch (param) {
+    case MDNMF_SEARCH_NORMALIZE: return d->normalize;
+    case MDNMF_SEARCH_MU_H: return d->mu_H;
+    case MDNMF_SEARCH_MU_W: return d->mu_W;
+    case MDNMF_SEARCH_EPOCHS: return d->epochs;
+    case MDNMF_SEARCH_TEST_EPOCHS: return d->test_epochs;
+    case MDNMF_SEARCH_BATCH_SIZE: return (double)d->batch;
+    case MDNMF_SEARCH_BATCH_SIZE_ADV: return (double)d->batch_adv;
+    case MDNMF_SEARCH_BATCH_SIZE_SUP: return (double)d->batch_sup;
+    case MDNMF_SEARCH_TRUE_SAMPLE: return d->true_sample;
+    case MDNMF_SEARCH_TAU_A: return d->tau_A;
+    case MDNMF_SEARCH_TAU_S: return d->tau_S;
+    default: return NAN;
+    }
+}
+
+/* The draw callback's state: the generator and every trial's draw. */
+typedef struct draws {
+    const exp_search_space *space;
+    const search_space *dimensions;
+    draw_rng rng;
+    exp_draw *made; /* one per trial */
+} draws;
+
+static int next_draw(void *user, int trial, double *values)
+{
+    draws *state = user;
+    state->made[trial] = random_draw(state->space, &state->rng);
+    for (int i = 0; i < state->dimensions->count; i++) {
+        values[i] = draw_value(&state->made[trial], state->dimensions->dims[i].param);
+    }
+    return 0;
+}
+
+/* The separator parameters every trial starts from (the draws set the
+ * rest). */
+static void base_params(const exp_config *c, exp_method method, uint64_t fit_seed,
+                        mdnmf_separator_params *p)
 {
     mdnmf_separator_params_default(p, 2);
     p->mode = method_mode(method);
-    p->common.epochs = d->epochs;
-    p->common.test_epochs = d->test_epochs;
-    p->common.batch_size = d->batch;
-    p->common.batch_size_adv = d->batch_adv;
-    p->common.mu_W = d->mu_W;
-    p->common.normalize = d->normalize;
-    p->common.true_sample = (mdnmf_true_sample)d->true_sample;
     p->common.seed = fit_seed;
     p->common.threads = 1;
-    p->common.warm_start = method != METHOD_NMF;
-    p->batch_size_sup = d->batch_sup;
-    p->tau_S = method == METHOD_DMDNMF ? d->tau_S : 1.0;
+    p->tau_S = 1.0;
     for (int s = 0; s < 2; s++) {
         p->d[s] = c->poor_d;
-        p->mu_H[s] = d->mu_H;
-        p->tau_A[s] = uses_adversary(method) ? d->tau_A : 0.0;
+        p->tau_A[s] = 0.0;
     }
 }
 
-/* ------------------------------------------------------------ fits */
-
-/* Paired training data of one fold: the pairs outside [lo, hi). */
-typedef struct fold_data {
-    float *truth[2], *mix;
-    int64_t n;
-} fold_data;
-
-static void copy_outside(const float *from, int64_t m, int64_t n, int64_t lo, int64_t hi,
-                         float *to)
+static mdnmf_separation_data search_data(const exp_poor_data *x)
 {
-    memcpy(to, from, (size_t)(lo * m) * sizeof(float));
-    memcpy(to + lo * m, from + hi * m, (size_t)((n - hi) * m) * sizeof(float));
-}
-
-static void fold_fill(const exp_poor_data *x, int64_t lo, int64_t hi, fold_data *f)
-{
-    for (int s = 0; s < 2; s++) {
-        copy_outside(x->pair_truth[s], x->m, x->n_pairs, lo, hi, f->truth[s]);
-    }
-    copy_outside(x->pair_mix, x->m, x->n_pairs, lo, hi, f->mix);
-    f->n = x->n_pairs - (hi - lo);
-}
-
-typedef struct search {
-    const exp_config *c;
-    exp_method method;
-    const exp_poor_data *x;
-    const char *warm_path;
-    uint64_t fit_seed;
-    char *message;
-    size_t size;
-} search;
-
-/* Fit one draw on the weak sets and the given pairs (NULL: none) into a
- * new model.  Returns a status; a failed fit keeps its message. */
-static int fit_draw(const search *run, const exp_draw *d, const float *const *pair_truth,
-                    const float *pair_mix, int64_t n_pairs, mdnmf_model **out)
-{
-    const exp_poor_data *x = run->x;
-    mdnmf_separator_params p;
-    exp_draw_params(run->c, run->method, d, run->fit_seed, &p);
-    mdnmf_model *model;
-    if (run->method == METHOD_NMF) {
-        mdnmf_params defaults;
-        mdnmf_params_default(&defaults);
-        defaults.d = run->c->poor_d;
-        model = mdnmf_model_create(&defaults, NULL);
-        if (!model) {
-            snprintf(run->message, run->size, "out of memory");
-            return MDNMF_ERR_MEMORY;
-        }
-    } else {
-        model = exp_load_model(run->warm_path, run->message, run->size);
-        if (!model) {
-            return MDNMF_ERR_IO;
-        }
-    }
     mdnmf_separation_data data;
     memset(&data, 0, sizeof data);
     data.m = x->m;
     for (int s = 0; s < 2; s++) {
         data.U[s] = x->weak[s];
         data.n[s] = x->n_weak;
-        data.U_sup[s] = pair_truth ? pair_truth[s] : NULL;
+        data.U_sup[s] = x->pair_truth[s];
     }
-    data.V_sup = pair_mix;
-    data.n_sup = pair_mix ? n_pairs : 0;
-    mdnmf_error error;
-    int status = mdnmf_separator_fit(model, &p, &data, &error);
-    if (status) {
-        snprintf(run->message, run->size, "%s", error.message);
-        mdnmf_model_destroy(model);
-        return status;
-    }
-    *out = model;
-    return MDNMF_OK;
-}
-
-/* Median PSNR of `model` on pairs [lo, hi). */
-static int score_on_pairs(const search *run, mdnmf_model *model, int64_t lo, int64_t hi,
-                          double *median)
-{
-    const exp_poor_data *x = run->x;
-    const float *truth[2] = {x->pair_truth[0] + lo * x->m, x->pair_truth[1] + lo * x->m};
-    exp_score score;
-    mdnmf_error error;
-    int status = exp_evaluate(model, x->m, x->pair_mix + lo * x->m, truth, hi - lo, &score, 0,
-                              NULL, NULL, &error);
-    if (status) {
-        snprintf(run->message, run->size, "%s", error.message);
-        return status;
-    }
-    *median = score.median;
-    return MDNMF_OK;
-}
-
-/* The validation score of a draw.  For the weak methods the fitted model
- * is returned in *model (it is what a refit would give). */
-static int validate(const search *run, const exp_draw *d, fold_data *fold, double *value,
-                    mdnmf_model **model)
-{
-    const exp_poor_data *x = run->x;
-    if (!uses_pairs(run->method)) {
-        int status = fit_draw(run, d, NULL, NULL, 0, model);
-        if (!status) {
-            status = score_on_pairs(run, *model, 0, x->n_pairs, value);
-        }
-        return status;
-    }
-    int folds = run->c->folds;
-    double sum = 0;
-    for (int f = 0; f < folds; f++) {
-        int64_t lo = x->n_pairs * f / folds, hi = x->n_pairs * (f + 1) / folds;
-        fold_fill(x, lo, hi, fold);
-        const float *truth[2] = {fold->truth[0], fold->truth[1]};
-        mdnmf_model *fitted = NULL;
-        double median = NAN;
-        int status = fit_draw(run, d, truth, fold->mix, fold->n, &fitted);
-        if (!status) {
-            status = score_on_pairs(run, fitted, lo, hi, &median);
-        }
-        mdnmf_model_destroy(fitted);
-        if (status) {
-            return status;
-        }
-        sum += median;
-    }
-    *value = sum / folds;
-    return MDNMF_OK;
+    data.V_sup = x->pair_mix;
+    data.n_sup = x->n_pairs;
+    return data;
 }
 
 int exp_search(const exp_config *c, exp_method method, const exp_poor_data *x,
-               const char *warm_path, uint64_t stream, uint64_t fit_seed, mdnmf_model **best,
+               const mdnmf_model *start, uint64_t stream, uint64_t fit_seed, mdnmf_model **best,
                exp_draw *chosen, char *message, size_t size)
 {
-    search run = {c, method, x, warm_path, fit_seed, message, size};
-    fold_data fold = {{NULL, NULL}, NULL, 0};
-    size_t bytes = (size_t)(x->m * (x->n_pairs > 0 ? x->n_pairs : 1)) * sizeof(float);
-    if (uses_pairs(method)) {
-        fold.truth[0] = malloc(bytes), fold.truth[1] = malloc(bytes), fold.mix = malloc(bytes);
-        if (!fold.truth[0] || !fold.truth[1] || !fold.mix) {
-            free(fold.truth[0]), free(fold.truth[1]), free(fold.mix);
-            snprintf(message, size, "out of memory");
-            return MDNMF_ERR_MEMORY;
-        }
+    search_space space;
+    describe_space(&c->space, method, &space);
+    draws state = {&c->space, &space, {stream}, calloc((size_t)c->draws, sizeof(exp_draw))};
+    mdnmf_search search;
+    mdnmf_search_default(&search, 2);
+    base_params(c, method, fit_seed, &search.base);
+    search.dimensions = space.dims;
+    search.dimension_count = space.count;
+    search.trials = c->draws;
+    search.folds = c->folds;
+    search.seed = stream;
+    search.refit = 1;
+    search.start = start;
+    search.contiguous_folds = 1;
+    search.score_per_fold = 1;
+    search.draw = next_draw;
+    search.draw_user = &state;
+    mdnmf_params common = search.base.common;
+    common.d = 1; /* the separator's d[] decide */
+    mdnmf_error error;
+    mdnmf_model *model = state.made ? mdnmf_model_create(&common, &error) : NULL;
+    if (!model) {
+        free(state.made);
+        snprintf(message, size, "out of memory");
+        return MDNMF_ERR_MEMORY;
     }
-    draw_rng rng = {stream};
-    mdnmf_model *kept = NULL;
-    int found = 0, status = MDNMF_OK;
-    char last_failure[256] = "";
-    for (int k = 0; k < c->draws; k++) {
-        exp_draw d = random_draw(&c->space, &rng);
-        mdnmf_model *model = NULL;
-        double value = NAN;
-        status = validate(&run, &d, &fold, &value, &model);
-        if (status == MDNMF_ERR_MEMORY || status == MDNMF_ERR_IO) {
-            mdnmf_model_destroy(model);
-            break;
-        }
-        if (status || !isfinite(value)) {
-            snprintf(last_failure, sizeof last_failure, "%s", status ? message : "no finite score");
-            mdnmf_model_destroy(model);
-            status = MDNMF_OK;
-            continue;
-        }
-        d.validation = value;
-        if (!found || value > chosen->validation) {
-            *chosen = d;
-            found = 1;
-            mdnmf_model_destroy(kept);
-            kept = model;
-        } else {
-            mdnmf_model_destroy(model);
-        }
-    }
-    if (!status && !found) {
-        snprintf(message, size, "every one of the %d draws failed; the last: %s", c->draws,
-                 last_failure);
-        status = MDNMF_ERR_DIVERGED;
-    }
-    if (!status && uses_pairs(method)) {
-        status = fit_draw(&run, chosen, x->pair_truth, x->pair_mix, x->n_pairs, &kept);
-    }
-    free(fold.truth[0]), free(fold.truth[1]), free(fold.mix);
+    mdnmf_separation_data data = search_data(x);
+    mdnmf_search_result result;
+    int status = mdnmf_search_run(model, &search, &data, &result, &error);
     if (status) {
-        mdnmf_model_destroy(kept);
-        return status;
+        snprintf(message, size, "%s", error.message);
+        mdnmf_model_destroy(model);
+    } else {
+        *chosen = state.made[result.best_trial];
+        chosen->validation = result.best_metric;
+        *best = model;
     }
-    *best = kept;
-    return MDNMF_OK;
+    free(state.made);
+    return status;
 }

@@ -14,15 +14,15 @@
  * Writes OUT/README.md (tables beside the reference implementation's
  * numbers), OUT/results.csv, OUT/utterances.csv, OUT/sisdr.png,
  * OUT/spectrograms-<speaker>.png, OUT/examples/ (WAV) and OUT/models/ (.npz).
- * Every number comes from library calls (reading, resampling, STFT,
- * separator fit and separation, metrics); this file arranges the data,
+ * Every number comes from library calls (reading, resampling, peak
+ * normalisation, mixing at an SNR, the separator fit from signals, the
+ * denoiser, metrics and their aggregation); this file arranges the data,
  * runs the jobs on worker threads and writes the report. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "experiment_speech.h"
 
 #include "audio_paths.h"
-#include "speech_front_end.h"
 #include "options.h"
 #include "outputs.h"
 #include "plot.h"
@@ -273,22 +273,23 @@ static int parse_config(int argc, char **argv, speech_config *c, int *exit_code)
 
 /* ================================================================= data */
 
-/* A test utterance: the targets of SPEC §8 (the mixture is their sum). */
+/* A test utterance: the targets of SPEC §8 and their sum. */
 typedef struct utterance {
     char *name;      /* path below the speaker's folder, without ".wav" */
     float *speech;   /* a_0 s */
     float *noise;    /* a_1 n */
+    float *mixture;  /* a_0 s + a_1 n */
     int64_t length;
 } utterance;
 
 typedef struct speaker {
     const char *name;
-    int64_t prompts, skipped_silent, n_train;
+    int64_t prompts, skipped_silent;
     double train_seconds, test_seconds;
+    mdnmf_audio *train;   /* the clean training prompts, peak-normalised */
+    int64_t n_train, train_frames;
     utterance *test;
     int64_t n_test;
-    cli_frames train;    /* |STFT| of the clean training prompts */
-    cli_frames mixtures; /* |STFT| of the noisy test utterances */
     int64_t example;     /* the test utterance shown in figures and WAVs */
 } speaker;
 
@@ -305,22 +306,6 @@ static double seconds_now(void)
     return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
 }
 
-static void scale_signal(float *x, int64_t n, float factor)
-{
-    for (int64_t i = 0; i < n; i++) {
-        x[i] *= factor;
-    }
-}
-
-static double energy(const float *x, int64_t n)
-{
-    double sum = 0;
-    for (int64_t i = 0; i < n; i++) {
-        sum += (double)x[i] * x[i];
-    }
-    return sum;
-}
-
 /* Read a recording at the experiment's rate, peak-normalised.  Returns 0,
  * 1 when it is silent (skipped), -1 after one line. */
 static int read_normalised(const speech_config *c, const char *path, mdnmf_audio *audio)
@@ -330,12 +315,15 @@ static int read_normalised(const speech_config *c, const char *path, mdnmf_audio
         cli_error_about(COMMAND, path, error.message);
         return -1;
     }
-    float peak = cli_signal_peak(audio->samples, audio->length);
-    if (peak == 0.0f) {
+    if (mdnmf_signal_peak(audio->samples, audio->length) == 0.0f) {
         mdnmf_audio_free(audio);
         return 1;
     }
-    scale_signal(audio->samples, audio->length, 1.0f / peak);
+    if (mdnmf_signal_normalize_peak(audio->samples, audio->length, &error) != MDNMF_OK) {
+        cli_error_about(COMMAND, path, error.message);
+        mdnmf_audio_free(audio);
+        return -1;
+    }
     return 0;
 }
 
@@ -435,8 +423,8 @@ static char *utterance_name(const speech_config *c, const char *speaker_name, co
     return name;
 }
 
-/* SPEC §8: a_0 = 1, a_1 = sqrt(P_s / (P_n 10^(snr/10))), both divided by
- * their sum; targets a_0 s and a_1 n.  The segment starts at one of the
+/* The test utterance of a prompt: speech and a noise segment mixed at
+ * --snr dB (SPEC §8, mdnmf_mix_at_snr).  The segment starts at one of the
  * permuted track positions and wraps around the track's end; a silent
  * segment takes the next position. */
 static int make_mixture(const speech_config *c, const noise_track *track, const int64_t *starts,
@@ -446,36 +434,30 @@ static int make_mixture(const speech_config *c, const noise_track *track, const 
     u->length = n;
     u->speech = malloc((size_t)n * sizeof *u->speech);
     u->noise = malloc((size_t)n * sizeof *u->noise);
-    if (!u->speech || !u->noise) {
+    u->mixture = malloc((size_t)n * sizeof *u->mixture);
+    if (!u->speech || !u->noise || !u->mixture) {
         cli_error(COMMAND, "out of memory");
         return -1;
     }
-    double power_noise = 0;
-    for (int tries = 0; power_noise == 0 && tries < 1000; tries++) {
+    int silent = 1;
+    for (int tries = 0; silent && tries < 1000; tries++) {
         int64_t start = starts[(*next_start)++ % track->length];
         for (int64_t i = 0; i < n; i++) {
             u->noise[i] = track->samples[(start + i) % track->length];
         }
-        power_noise = energy(u->noise, n);
+        silent = mdnmf_signal_peak(u->noise, n) == 0.0f;
     }
-    double power_speech = energy(speech->samples, n);
-    if (power_noise == 0) {
+    if (silent) {
         cli_error(COMMAND, "the noise track is silent");
         return -1;
     }
-    double a1 = sqrt(power_speech / (power_noise * pow(10.0, c->snr / 10.0)));
-    float w0 = (float)(1.0 / (1.0 + a1)), w1 = (float)(a1 / (1.0 + a1));
-    memcpy(u->speech, speech->samples, (size_t)n * sizeof *u->speech);
-    scale_signal(u->speech, n, w0);
-    scale_signal(u->noise, n, w1);
-    return 0;
-}
-
-static void mixture_of(const utterance *u, float *out)
-{
-    for (int64_t i = 0; i < u->length; i++) {
-        out[i] = u->speech[i] + u->noise[i];
+    mdnmf_error error;
+    if (mdnmf_mix_at_snr(speech->samples, u->noise, n, c->snr, u->mixture, u->speech, u->noise,
+                         NULL, &error) != MDNMF_OK) {
+        cli_error(COMMAND, "%s", error.message);
+        return -1;
     }
+    return 0;
 }
 
 /* One prompt: training frames, or a test utterance with its mixture. */
@@ -484,40 +466,27 @@ static int use_prompt(const speech_config *c, speaker *sp, mdnmf_stft *stft,
                       const char *path, int train)
 {
     mdnmf_audio audio;
-    char message[512] = "";
     int read = read_normalised(c, path, &audio);
     if (read != 0) {
         sp->skipped_silent += read > 0;
         return read < 0 ? -1 : 0;
     }
-    int status = 0;
     double seconds = (double)audio.length / c->sample_rate;
     if (train) {
-        status = cli_frames_append(&sp->train, stft, audio.samples, audio.length, message,
-                                   sizeof message);
-        sp->n_train++, sp->train_seconds += seconds;
-    } else {
-        utterance *u = &sp->test[sp->n_test++];
-        u->name = utterance_name(c, sp->name, path);
-        status = !u->name ? MDNMF_ERR_MEMORY
-                 : make_mixture(c, track, starts, next_start, &audio, u) != 0 ? -1 : 0;
-        float *mixture = status ? NULL : malloc((size_t)u->length * sizeof *mixture);
-        if (!status && !mixture) {
-            status = MDNMF_ERR_MEMORY;
-        }
-        if (!status) {
-            mixture_of(u, mixture);
-            status = cli_frames_append(&sp->mixtures, stft, mixture, u->length, message,
-                                       sizeof message);
-            sp->test_seconds += seconds;
-        }
-        free(mixture);
+        sp->train_frames += mdnmf_stft_frames(stft, audio.length);
+        sp->train[sp->n_train++] = audio; /* kept: the fits read it */
+        sp->train_seconds += seconds;
+        return 0;
     }
+    utterance *u = &sp->test[sp->n_test++];
+    u->name = utterance_name(c, sp->name, path);
+    int status = !u->name ? -1 : make_mixture(c, track, starts, next_start, &audio, u);
+    if (!u->name) {
+        cli_error(COMMAND, "out of memory");
+    }
+    sp->test_seconds += seconds;
     mdnmf_audio_free(&audio);
-    if (status > 0) {
-        cli_error_about(COMMAND, path, message[0] ? message : mdnmf_strerror(status));
-    }
-    return status ? -1 : 0;
+    return status;
 }
 
 /* The example: the test utterance closest to 3 s (long enough to show). */
@@ -562,7 +531,8 @@ static int load_speaker(const speech_config *c, int index, mdnmf_stft *stft,
     sp->prompts = n;
     int64_t half = n / 2, next_start = 0;
     sp->test = status ? NULL : calloc((size_t)(n - half + 1), sizeof *sp->test);
-    if (!status && !sp->test) {
+    sp->train = status ? NULL : calloc((size_t)(half + 1), sizeof *sp->train);
+    if (!status && (!sp->test || !sp->train)) {
         cli_error(COMMAND, "out of memory");
         status = -1;
     }
@@ -587,10 +557,13 @@ static void speaker_free(speaker *sp)
 {
     for (int64_t i = 0; sp->test && i < sp->n_test; i++) {
         free(sp->test[i].name), free(sp->test[i].speech), free(sp->test[i].noise);
+        free(sp->test[i].mixture);
     }
     free(sp->test);
-    cli_frames_free(&sp->train);
-    cli_frames_free(&sp->mixtures);
+    for (int64_t i = 0; sp->train && i < sp->n_train; i++) {
+        mdnmf_audio_free(&sp->train[i]);
+    }
+    free(sp->train);
 }
 
 /* ================================================================= jobs */
@@ -620,6 +593,34 @@ typedef struct experiment {
     int interrupted;
 } experiment;
 
+static mdnmf_audio_params audio_front_end(const speech_config *c)
+{
+    return (mdnmf_audio_params){.sample_rate = c->sample_rate, .n_fft = c->n_fft,
+                                .hop_length = c->hop_length, .win_length = c->n_fft};
+}
+
+/* A speaker's recordings as the fits take them: the clean training prompts
+ * (source 0, the speech) and the noisy test utterances (the mixtures).
+ * samples and lengths have room for n_train + n_test signals. */
+static mdnmf_signal_data training_signals(const speaker *sp, const float **samples,
+                                          int64_t *lengths)
+{
+    for (int64_t i = 0; i < sp->n_train; i++) {
+        samples[i] = sp->train[i].samples, lengths[i] = sp->train[i].length;
+    }
+    for (int64_t i = 0; i < sp->n_test; i++) {
+        samples[sp->n_train + i] = sp->test[i].mixture;
+        lengths[sp->n_train + i] = sp->test[i].length;
+    }
+    mdnmf_signal_data data;
+    memset(&data, 0, sizeof data);
+    data.clean[0] = (mdnmf_signals){.samples = samples, .lengths = lengths,
+                                    .count = sp->n_train};
+    data.mixtures = (mdnmf_signals){.samples = samples + sp->n_train,
+                                    .lengths = lengths + sp->n_train, .count = sp->n_test};
+    return data;
+}
+
 static int fit_job_model(const experiment *x, job *j, mdnmf_model **out)
 {
     const speaker *sp = &x->speakers[j->speaker];
@@ -636,21 +637,20 @@ static int fit_job_model(const experiment *x, job *j, mdnmf_model **out)
         snprintf(j->message, sizeof j->message, "%s", mdnmf_strerror(error.status));
         return error.status;
     }
-    mdnmf_separation_data data;
-    memset(&data, 0, sizeof data);
-    data.m = sp->train.m;
-    data.U[0] = sp->train.data, data.n[0] = sp->train.n;
-    data.V = sp->mixtures.data, data.n_V = sp->mixtures.n;
-    double started = seconds_now();
-    int status = mdnmf_separator_fit(model, &p, &data, &error);
-    j->fit_seconds = seconds_now() - started;
-    mdnmf_audio_params audio = {.sample_rate = x->config->sample_rate,
-                                .n_fft = x->config->n_fft,
-                                .hop_length = x->config->hop_length,
-                                .win_length = x->config->n_fft};
-    if (!status) {
-        status = mdnmf_model_set_audio(model, &audio, &error);
+    size_t count = (size_t)(sp->n_train + sp->n_test);
+    const float **samples = malloc(count * sizeof *samples);
+    int64_t *lengths = malloc(count * sizeof *lengths);
+    if (!samples || !lengths) {
+        snprintf(j->message, sizeof j->message, "out of memory");
+        mdnmf_model_destroy(model), free(samples), free(lengths);
+        return MDNMF_ERR_MEMORY;
     }
+    mdnmf_signal_data data = training_signals(sp, samples, lengths);
+    mdnmf_audio_params audio = audio_front_end(x->config);
+    double started = seconds_now();
+    int status = mdnmf_separator_fit_signals(model, &p, &audio, &data, &error);
+    j->fit_seconds = seconds_now() - started;
+    free(samples), free(lengths);
     if (status) {
         snprintf(j->message, sizeof j->message, "%s", error.message);
         mdnmf_model_destroy(model);
@@ -662,8 +662,8 @@ static int fit_job_model(const experiment *x, job *j, mdnmf_model **out)
 
 /* SI-SDR and BSS Eval of the speech estimate (BSS with both sources, as
  * mir_eval's bss_eval_sources without permutation). */
-static void score_utterance(const experiment *x, const utterance *u, float *const *estimates,
-                            utterance_score *score)
+static void score_utterance(const experiment *x, const utterance *u,
+                            const float *const *estimates, utterance_score *score)
 {
     score->sisdr = score->sdr = score->sir = score->sar = NAN;
     if (mdnmf_si_sdr(u->speech, estimates[0], u->length, &score->sisdr, NULL) != MDNMF_OK) {
@@ -690,33 +690,40 @@ static int interrupted(experiment *x)
 
 /* Separate (or, for the noisy input, take the mixture as the speech
  * estimate and as the noise estimate) and score every test utterance. */
-static int run_utterances(experiment *x, job *j, mdnmf_model *model, mdnmf_stft *stft)
+static int run_utterances(experiment *x, job *j, mdnmf_model *model)
 {
     const speaker *sp = &x->speakers[j->speaker];
     int64_t longest = 1;
     for (int64_t i = 0; i < sp->n_test; i++) {
         longest = sp->test[i].length > longest ? sp->test[i].length : longest;
     }
-    float *mixture = malloc((size_t)longest * sizeof *mixture);
+    mdnmf_error error;
+    mdnmf_denoiser *denoiser = NULL; /* plans and buffers made once for all utterances */
+    if (model && !(denoiser = mdnmf_denoiser_create(model, &error))) {
+        snprintf(j->message, sizeof j->message, "%s", error.message);
+        return error.status;
+    }
     float *speech = malloc((size_t)longest * sizeof *speech);
     float *noise = malloc((size_t)longest * sizeof *noise);
     j->scores = calloc((size_t)(sp->n_test > 0 ? sp->n_test : 1), sizeof *j->scores);
-    if (!mixture || !speech || !noise || !j->scores) {
-        free(mixture), free(speech), free(noise);
+    if (!speech || !noise || !j->scores) {
+        mdnmf_denoiser_destroy(denoiser), free(speech), free(noise);
         snprintf(j->message, sizeof j->message, "out of memory");
         return MDNMF_ERR_MEMORY;
     }
     int status = MDNMF_OK;
     for (int64_t i = 0; i < sp->n_test && !status && !interrupted(x); i++) {
         const utterance *u = &sp->test[i];
-        mixture_of(u, mixture);
-        float *estimates[2] = {speech, noise};
+        float *separated_sources[2] = {speech, noise};
+        const float *estimates[2] = {u->mixture, u->mixture};
         double started = seconds_now();
-        if (model) {
-            status = cli_separate_recording(model, stft, mixture, u->length, estimates,
-                                            j->message, sizeof j->message);
-        } else {
-            estimates[0] = estimates[1] = mixture;
+        if (denoiser) {
+            status = mdnmf_denoiser_separate(denoiser, u->mixture, u->length, 0,
+                                             separated_sources, &error);
+            if (status) {
+                snprintf(j->message, sizeof j->message, "%s", error.message);
+            }
+            estimates[0] = speech, estimates[1] = noise;
         }
         double separated = seconds_now();
         j->separate_seconds += separated - started;
@@ -733,7 +740,8 @@ static int run_utterances(experiment *x, job *j, mdnmf_model *model, mdnmf_stft 
             }
         }
     }
-    free(mixture), free(speech), free(noise);
+    mdnmf_denoiser_destroy(denoiser);
+    free(speech), free(noise);
     return status;
 }
 
@@ -748,7 +756,7 @@ static void save_job_model(const experiment *x, const job *j, mdnmf_model *model
     }
 }
 
-static void run_job(experiment *x, job *j, mdnmf_stft *stft)
+static void run_job(experiment *x, job *j)
 {
     mdnmf_model *model = NULL;
     int status = MDNMF_OK;
@@ -756,7 +764,7 @@ static void run_job(experiment *x, job *j, mdnmf_stft *stft)
         status = fit_job_model(x, j, &model);
     }
     if (!status && !interrupted(x)) {
-        status = run_utterances(x, j, model, stft);
+        status = run_utterances(x, j, model);
     }
     if (!status && model && !interrupted(x)) {
         save_job_model(x, j, model);
@@ -780,26 +788,15 @@ static void run_job(experiment *x, job *j, mdnmf_stft *stft)
 static void *worker(void *argument)
 {
     experiment *x = argument;
-    char message[256] = "";
-    mdnmf_audio_params audio = {.sample_rate = x->config->sample_rate,
-                                .n_fft = x->config->n_fft,
-                                .hop_length = x->config->hop_length,
-                                .win_length = x->config->n_fft};
-    mdnmf_stft *stft = cli_stft_for(&audio, message, sizeof message);
     for (;;) {
         pthread_mutex_lock(&x->lock);
-        int index = x->next_job < x->job_count && stft && !interrupted(x) ? x->next_job++ : -1;
+        int index = x->next_job < x->job_count && !interrupted(x) ? x->next_job++ : -1;
         pthread_mutex_unlock(&x->lock);
         if (index < 0) {
             break;
         }
-        run_job(x, &x->jobs[index], stft);
+        run_job(x, &x->jobs[index]);
     }
-    if (!stft) {
-        cli_error(COMMAND, "cannot make the STFT: %s", message);
-        x->interrupted = 1;
-    }
-    mdnmf_stft_destroy(stft);
     return NULL;
 }
 
@@ -857,54 +854,55 @@ typedef struct summary {
     double sisdr, sisdr_median, sisdr_sem, sdr, sir, sar;
 } summary;
 
-static int compare_doubles(const void *a, const void *b)
+/* Field `offset` of every utterance's score, into values[0..n). */
+static void gather_scores(const job *j, int64_t n, size_t offset, double *values)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
+    for (int64_t i = 0; i < n; i++) {
+        values[i] = *(const double *)((const char *)&j->scores[i] + offset);
+    }
 }
 
-/* Mean of the finite values of field `offset` over the utterances. */
-static double mean_of(const job *j, int64_t n, size_t offset, int *finite)
+/* The mean over the utterances of the finite values of field `offset`
+ * (NaN when there is none); *finite counts them. */
+static double mean_of(const job *j, int64_t n, size_t offset, double *values, int64_t *finite)
 {
-    double sum = 0;
-    *finite = 0;
+    double mean = NAN;
+    gather_scores(j, n, offset, values);
+    mdnmf_aggregate_finite(values, n, MDNMF_AGGREGATE_MEAN, &mean, finite, NULL);
+    return mean;
+}
+
+/* The standard error of the mean of the finite values (k of them):
+ * sqrt(Σ (v - mean)² / (k - 1) / k). */
+static double standard_error(const double *values, int64_t n, double mean, int64_t k)
+{
+    double squares = 0;
     for (int64_t i = 0; i < n; i++) {
-        double v = *(const double *)((const char *)&j->scores[i] + offset);
-        if (isfinite(v)) {
-            sum += v, (*finite)++;
+        if (isfinite(values[i])) {
+            squares += (values[i] - mean) * (values[i] - mean);
         }
     }
-    return *finite ? sum / *finite : NAN;
+    return k > 1 ? sqrt(squares / (double)(k - 1) / (double)k) : NAN;
 }
 
 static summary summarise(const job *j, int64_t n)
 {
     summary s = {0};
     s.sisdr = s.sisdr_median = s.sisdr_sem = s.sdr = s.sir = s.sar = NAN;
-    if (!j || j->failed || !j->scores) {
+    double *values = j && !j->failed && j->scores ? malloc((size_t)(n ? n : 1) * sizeof *values)
+                                                 : NULL;
+    if (!values) {
         return s;
     }
-    int finite = 0, ignored = 0;
-    s.sisdr = mean_of(j, n, offsetof(utterance_score, sisdr), &finite);
-    s.count = finite;
-    s.failed = (int)n - finite;
-    s.sdr = mean_of(j, n, offsetof(utterance_score, sdr), &ignored);
-    s.sir = mean_of(j, n, offsetof(utterance_score, sir), &ignored);
-    s.sar = mean_of(j, n, offsetof(utterance_score, sar), &ignored);
-    double *values = malloc((size_t)(n ? n : 1) * sizeof *values);
-    int k = 0;
-    double squares = 0;
-    for (int64_t i = 0; values && i < n; i++) {
-        if (isfinite(j->scores[i].sisdr)) {
-            values[k++] = j->scores[i].sisdr;
-            squares += (j->scores[i].sisdr - s.sisdr) * (j->scores[i].sisdr - s.sisdr);
-        }
-    }
-    if (values && k > 0) {
-        qsort(values, (size_t)k, sizeof *values, compare_doubles);
-        s.sisdr_median = k % 2 ? values[k / 2] : 0.5 * (values[k / 2 - 1] + values[k / 2]);
-        s.sisdr_sem = k > 1 ? sqrt(squares / (k - 1) / k) : NAN;
-    }
+    int64_t finite = 0, ignored = 0;
+    s.sdr = mean_of(j, n, offsetof(utterance_score, sdr), values, &ignored);
+    s.sir = mean_of(j, n, offsetof(utterance_score, sir), values, &ignored);
+    s.sar = mean_of(j, n, offsetof(utterance_score, sar), values, &ignored);
+    s.sisdr = mean_of(j, n, offsetof(utterance_score, sisdr), values, &finite);
+    s.count = (int)finite;
+    s.failed = (int)(n - finite);
+    mdnmf_aggregate_finite(values, n, MDNMF_AGGREGATE_MEDIAN, &s.sisdr_median, NULL, NULL);
+    s.sisdr_sem = standard_error(values, n, s.sisdr, finite);
     free(values);
     return s;
 }
@@ -1301,13 +1299,13 @@ static char *join_command_line(int argc, char **argv)
 static int write_report(const experiment *x, const noise_track *track, const char *command_line,
                         double seconds)
 {
-    char message[256] = "";
-    mdnmf_audio_params audio = {.sample_rate = x->config->sample_rate,
-                                .n_fft = x->config->n_fft,
-                                .hop_length = x->config->hop_length,
-                                .win_length = x->config->n_fft};
-    mdnmf_stft *stft = cli_stft_for(&audio, message, sizeof message);
+    const speech_config *c = x->config;
+    mdnmf_error error;
+    mdnmf_stft *stft = mdnmf_stft_create(c->n_fft, c->hop_length, c->n_fft, &error);
     int status = stft ? 0 : -1;
+    if (!stft) {
+        cli_error(COMMAND, "cannot make the STFT: %s", error.message);
+    }
     status = status ? status : write_results_csv(x);
     status = status ? status : write_utterances_csv(x);
     status = status ? status : plot_sisdr(x);
@@ -1323,14 +1321,10 @@ static int write_report(const experiment *x, const noise_track *track, const cha
 
 static int load_data(const speech_config *c, noise_track *track, speaker *speakers)
 {
-    char message[256] = "";
-    mdnmf_audio_params audio = {.sample_rate = c->sample_rate,
-                                .n_fft = c->n_fft,
-                                .hop_length = c->hop_length,
-                                .win_length = c->n_fft};
-    mdnmf_stft *stft = cli_stft_for(&audio, message, sizeof message);
+    mdnmf_error error;
+    mdnmf_stft *stft = mdnmf_stft_create(c->n_fft, c->hop_length, c->n_fft, &error);
     if (!stft) {
-        cli_error(COMMAND, "cannot make the STFT: %s", message);
+        cli_error(COMMAND, "cannot make the STFT: %s", error.message);
         return -1;
     }
     int status = load_noise(c, track);
@@ -1340,7 +1334,7 @@ static int load_data(const speech_config *c, noise_track *track, speaker *speake
             const speaker *sp = &speakers[s];
             fprintf(stderr, "mdnmf %s: %-16s %" PRId64 " prompts: %" PRId64 " train (%.0f s, "
                     "%" PRId64 " frames), %" PRId64 " test (%.0f s)%s\n", COMMAND, sp->name,
-                    sp->prompts, sp->n_train, sp->train_seconds, sp->train.n, sp->n_test,
+                    sp->prompts, sp->n_train, sp->train_seconds, sp->train_frames, sp->n_test,
                     sp->test_seconds, sp->skipped_silent ? ", silent ones skipped" : "");
         }
     }
