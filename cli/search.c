@@ -376,28 +376,20 @@ static int atoms_given_for_every_source(const search_request *r, const search_sp
     return 1;
 }
 
-static int parse_request(int argc, char **argv, search_request *request, int *exit_code)
+/* Returns -1 to go on, or the exit code. */
+static int parse_request(int argc, char **argv, search_request *request)
 {
     memset(request, 0, sizeof *request);
     mdnmf_search defaults;
     mdnmf_search_default(&defaults, 2);
     request->search = defaults;
-    switch (cli_parse_options(&cli_search_command, argc, argv, &request->search, &defaults,
-                              request->given, store_text_option, request)) {
-    case CLI_PARSE_HELP:
-        *exit_code = CLI_EXIT_OK;
-        return -1;
-    case CLI_PARSE_FAILED:
-        *exit_code = CLI_EXIT_USAGE;
-        return -1;
-    case CLI_PARSED:
-        break;
+    int parsed = cli_parse_exit(cli_parse_options(&cli_search_command, argc, argv,
+                                                  &request->search, &defaults, request->given,
+                                                  store_text_option, request));
+    if (parsed >= 0) {
+        return parsed;
     }
-    if (count_sources(request) != 0) {
-        *exit_code = CLI_EXIT_USAGE;
-        return -1;
-    }
-    return 0;
+    return count_sources(request) == 0 ? -1 : CLI_EXIT_USAGE;
 }
 
 /* The spec into the search, checked by the library; 0 or an exit code. */
@@ -641,8 +633,8 @@ static int write_outputs(const search_request *r, search_run *run)
 int cli_search(int argc, char **argv)
 {
     search_request request;
-    int code = CLI_EXIT_OK;
-    if (parse_request(argc, argv, &request, &code) != 0) {
+    int code = parse_request(argc, argv, &request);
+    if (code >= 0) {
         return code;
     }
     search_spec spec;
