@@ -27,16 +27,9 @@
 
 static const char *const APPLY_COMMAND = "denoise apply";
 
-enum {
-    OPT_ALL_SOURCES = 256,
-    OPT_RELEARN_NOISE,
-    OPT_EPOCHS,
-    OPT_BATCH_SIZE,
-    OPT_TEST_EPOCHS,
-    OPT_SEED,
-    OPT_THREADS,
-    OPT_FLOAT
-};
+/* After CLI_TRANSFORM_SETTING_OPTIONS' codes (inputs.h). */
+enum { OPT_ALL_SOURCES = CLI_OPT_THREADS + 1, OPT_RELEARN_NOISE, OPT_EPOCHS, OPT_BATCH_SIZE,
+       OPT_FLOAT };
 
 #define PARAM(name) offsetof(mdnmf_params, name)
 
@@ -54,12 +47,7 @@ static const cli_option APPLY_OPTIONS[] = {
      "epochs of --relearn-noise"},
     {"batch-size", OPT_BATCH_SIZE, CLI_KIND_INT64, "B", PARAM(batch_size), 0, NULL,
      "the model's", "frames per batch of --relearn-noise, 0 = all"},
-    {"test-epochs", OPT_TEST_EPOCHS, CLI_KIND_INT, "T", PARAM(test_epochs), 0, NULL,
-     "the model's", "update steps of H"},
-    {"seed", OPT_SEED, CLI_KIND_UINT64, "S", PARAM(seed), 0, NULL, "the model's",
-     "seed of the random initial H"},
-    {"threads", OPT_THREADS, CLI_KIND_INT, "N", PARAM(threads), 0, NULL, "the model's",
-     "threads, 0 = OpenBLAS's own choice"},
+    CLI_TRANSFORM_SETTING_OPTIONS,
     {"float", OPT_FLOAT, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "write 32-bit float WAV instead of 16-bit PCM"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",

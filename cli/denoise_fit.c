@@ -14,6 +14,7 @@
 #include "inputs.h"
 #include "outputs.h"
 #include "progress.h"
+#include "separation.h"
 
 #include <inttypes.h>
 #include <stddef.h>
@@ -24,31 +25,15 @@
 
 static const char *const FIT_COMMAND = "denoise fit";
 
+/* The separator's settings take the shared codes CLI_SEP_* (separation.h). */
 enum {
     OPT_SPEECH = 256,
     OPT_NOISE,
     OPT_NOISY,
-    OPT_MODE,
     OPT_SAMPLE_RATE,
     OPT_N_FFT,
     OPT_HOP_LENGTH,
     OPT_WIN_LENGTH,
-    OPT_EPOCHS,
-    OPT_TEST_EPOCHS,
-    OPT_BATCH_SIZE,
-    OPT_ADV_BATCH_SIZE,
-    OPT_TAU_A,
-    OPT_TAU_W,
-    OPT_MU_W,
-    OPT_MU_H,
-    OPT_BETA,
-    OPT_INIT,
-    OPT_NORMALIZE,
-    OPT_UPDATE_H,
-    OPT_TRUE_SAMPLE,
-    OPT_WARM_START_EPOCHS,
-    OPT_SEED,
-    OPT_THREADS,
     OPT_WARM_START,
     OPT_LOSS_LOG
 };
@@ -73,7 +58,7 @@ static void denoise_defaults(mdnmf_separator_params *p)
 enum { DEFAULT_N_FFT = 512 };
 
 static const cli_option FIT_OPTIONS[] = {
-    {"mode", OPT_MODE, CLI_KIND_CHOICE, "MODE", SEP(mode), 0, cli_mode_names, NULL,
+    {"mode", CLI_SEP_MODE, CLI_KIND_CHOICE, "MODE", SEP(mode), 0, cli_mode_names, NULL,
      "semi or semi_adv (noise learned from --noisy), std or adv (from clean --noise)"},
     {"speech", OPT_SPEECH, CLI_KIND_TEXT, "PATHS", NO_FIELD, 0, NULL, "none",
      "clean speech: a file, a folder (recursively) or @LIST.txt; repeatable"},
@@ -94,37 +79,37 @@ static const cli_option FIT_OPTIONS[] = {
      "samples between frames"},
     {"win-length", OPT_WIN_LENGTH, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "n-fft",
      "Hann window length, <= n-fft"},
-    {"epochs", OPT_EPOCHS, CLI_KIND_INT, "N", SEP(common.epochs), 0, NULL, NULL,
+    {"epochs", CLI_SEP_EPOCHS, CLI_KIND_INT, "N", SEP(common.epochs), 0, NULL, NULL,
      "training epochs"},
-    {"test-epochs", OPT_TEST_EPOCHS, CLI_KIND_INT, "N", SEP(common.test_epochs), 0, NULL,
+    {"test-epochs", CLI_SEP_TEST_EPOCHS, CLI_KIND_INT, "N", SEP(common.test_epochs), 0, NULL,
      NULL, "update steps of H for fixed bases"},
-    {"batch-size", OPT_BATCH_SIZE, CLI_KIND_INT64, "B", SEP(common.batch_size), 0, NULL, NULL,
+    {"batch-size", CLI_SEP_BATCH_SIZE, CLI_KIND_INT64, "B", SEP(common.batch_size), 0, NULL, NULL,
      "frames per batch (semi modes: also noisy frames), 0 = all"},
-    {"adv-batch-size", OPT_ADV_BATCH_SIZE, CLI_KIND_INT64, "B", SEP(common.batch_size_adv), 0,
+    {"adv-batch-size", CLI_SEP_ADV_BATCH_SIZE, CLI_KIND_INT64, "B", SEP(common.batch_size_adv), 0,
      NULL, NULL, "adversarial frames per batch, 0 = all"},
-    {"tau-a", OPT_TAU_A, CLI_KIND_DOUBLE_LIST, "X[,X]", SEP(tau_A), 0, NULL, NULL,
+    {"tau-a", CLI_SEP_TAU_A, CLI_KIND_DOUBLE_LIST, "X[,X]", SEP(tau_A), 0, NULL, NULL,
      "weight of the adversarial term, per source"},
-    {"tau-w", OPT_TAU_W, CLI_KIND_DOUBLE, "X", SEP(common.tau_W), 0, NULL, NULL,
+    {"tau-w", CLI_SEP_TAU_W, CLI_KIND_DOUBLE, "X", SEP(common.tau_W), 0, NULL, NULL,
      "weight of the true-data term"},
-    {"mu-w", OPT_MU_W, CLI_KIND_DOUBLE, "X", SEP(common.mu_W), 0, NULL, NULL,
+    {"mu-w", CLI_SEP_MU_W, CLI_KIND_DOUBLE, "X", SEP(common.mu_W), 0, NULL, NULL,
      "L1 penalty on W"},
-    {"mu-h", OPT_MU_H, CLI_KIND_DOUBLE_LIST, "XS,XN", SEP(mu_H), 0, NULL, "1e-3,1e-10",
+    {"mu-h", CLI_SEP_MU_H, CLI_KIND_DOUBLE_LIST, "XS,XN", SEP(mu_H), 0, NULL, "1e-3,1e-10",
      "L1 penalty on H, per source"},
-    {"beta", OPT_BETA, CLI_KIND_DOUBLE_LIST, "X[,X]", SEP(beta), 0, NULL, NULL,
+    {"beta", CLI_SEP_BETA, CLI_KIND_DOUBLE_LIST, "X[,X]", SEP(beta), 0, NULL, NULL,
      "weight of the noisy frames in each source's adversarial data"},
-    {"init", OPT_INIT, CLI_KIND_CHOICE, "exemplar|random", SEP(common.init), 0,
+    {"init", CLI_SEP_INIT, CLI_KIND_CHOICE, "exemplar|random", SEP(common.init), 0,
      cli_init_names, NULL, "initial bases: random frames or Uniform(0,1)"},
-    {"normalize", OPT_NORMALIZE, CLI_KIND_FLAG, NULL, SEP(common.normalize), 0, NULL, NULL,
+    {"normalize", CLI_SEP_NORMALIZE, CLI_KIND_FLAG, NULL, SEP(common.normalize), 0, NULL, NULL,
      "scale atoms to unit norm after every epoch"},
-    {"update-h", OPT_UPDATE_H, CLI_KIND_FLAG, NULL, SEP(common.update_H), 0, NULL, NULL,
+    {"update-h", CLI_SEP_UPDATE_H, CLI_KIND_FLAG, NULL, SEP(common.update_H), 0, NULL, NULL,
      "update H batch by batch instead of once per epoch"},
-    {"true-sample", OPT_TRUE_SAMPLE, CLI_KIND_CHOICE, "std|adv|min", SEP(common.true_sample),
+    {"true-sample", CLI_SEP_TRUE_SAMPLE, CLI_KIND_CHOICE, "std|adv|min", SEP(common.true_sample),
      0, cli_true_sample_names, NULL, "MDNMF batches per epoch: from N, N_adv or the fewer"},
-    {"warm-start-epochs", OPT_WARM_START_EPOCHS, CLI_KIND_INT, "N", SEP(warm_start_epochs), 0,
+    {"warm-start-epochs", CLI_SEP_WARM_START_EPOCHS, CLI_KIND_INT, "N", SEP(warm_start_epochs), 0,
      NULL, NULL, "NMF epochs per source before adv"},
-    {"seed", OPT_SEED, CLI_KIND_UINT64, "S", SEP(common.seed), 0, NULL, NULL,
+    {"seed", CLI_SEP_SEED, CLI_KIND_UINT64, "S", SEP(common.seed), 0, NULL, NULL,
      "random seed of the fits"},
-    {"threads", OPT_THREADS, CLI_KIND_INT, "N", SEP(common.threads), 0, NULL, NULL,
+    {"threads", CLI_SEP_THREADS, CLI_KIND_INT, "N", SEP(common.threads), 0, NULL, NULL,
      "threads, 0 = OpenBLAS's own choice"},
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "MODEL.npz", NO_FIELD, 0, NULL, "none",
      "start from this denoising model's bases (same atoms and n-fft)"},

@@ -18,7 +18,8 @@
 
 static const char *const APPLY_COMMAND = "separator apply";
 
-enum { OPT_NO_WIENER = 256 };
+/* After CLI_TRANSFORM_SETTING_OPTIONS' codes (inputs.h). */
+enum { OPT_NO_WIENER = CLI_OPT_THREADS + 1 };
 
 const char cli_separator_apply_summary[] =
     "Separate mixtures with a saved separator: one .npy estimate per source.";
