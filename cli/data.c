@@ -2,10 +2,8 @@
  * group of `data idx` (data_idx.c) and `data mix` (data_mix.c). */
 #include "commands.h"
 
-#define NO_FIELD CLI_NO_FIELD
-
 static const cli_option DATA_OPTIONS[] = {
-    {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
+    CLI_HELP_OPTION,
 };
 
 const cli_command cli_data_command = {

@@ -13,7 +13,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NO_FIELD CLI_NO_FIELD
 
@@ -32,7 +31,7 @@ static const cli_option IDX_OPTIONS[] = {
      "divide every value by S > 0 (255 maps the grey levels to [0, 1])"},
     {"output", 'o', CLI_KIND_TEXT, "OUT.npy", NO_FIELD, 0, NULL, cli_required,
      ".npy file to write: float32, shape (N, rows*cols), one image per row"},
-    {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
+    CLI_HELP_OPTION,
 };
 
 const char cli_data_idx_summary[] =

@@ -42,7 +42,7 @@ static const cli_option MIX_OPTIONS[] = {
      "skip the first K samples of every source"},
     {"count", 'n', CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "all the smallest source has",
      "number of mixtures: sample K+j of every source makes mixture j"},
-    {"help", 'h', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, NULL, "show this help and exit"},
+    CLI_HELP_OPTION,
 };
 
 const char cli_data_mix_summary[] =

@@ -153,12 +153,12 @@ static int choice_count(const char *const *choices)
     return count;
 }
 
-static void join_choices(const char *const *choices, int count, char *out, size_t size)
+void cli_join_names(const char *const *names, int count, char *out, size_t size)
 {
     size_t used = 0;
     out[0] = '\0';
-    for (int i = 0; i < count && used < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", choices[i]);
+    for (int i = 0; (count < 0 ? names[i] != NULL : i < count) && used < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", names[i]);
         if (n < 0) {
             break;
         }
@@ -176,7 +176,7 @@ int cli_parse_choice(const char *command, const char *option, const char *text,
         }
     }
     char names[256];
-    join_choices(choices, count, names, sizeof names);
+    cli_join_names(choices, count, names, sizeof names);
     cli_error(command, "%s: '%s' is not one of: %s", option, text, names);
     return -1;
 }

@@ -176,6 +176,10 @@ int cli_parse_double(const char *command, const char *option, const char *text,
 int cli_parse_choice(const char *command, const char *option, const char *text,
                      const char *const *choices, int count, int *out);
 
+/* "a, b, c": the first `count` names (or all of a NULL-terminated table, for
+ * count < 0) joined by ", " into out (truncated to size). */
+void cli_join_names(const char *const *names, int count, char *out, size_t size);
+
 /* default_text of a required option: the usage shows "(required)". */
 extern const char cli_required[];
 

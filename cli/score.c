@@ -7,7 +7,6 @@
 #include "inputs.h"
 #include "json.h"
 
-#include <stddef.h>
 #include <string.h>
 
 static const char *const COMMAND = "score";

@@ -118,13 +118,11 @@ static int spec_error(const char *path, const char *format, ...)
 /* The known parameter names, for the message about an unknown one. */
 static void list_parameters(char *out, size_t size)
 {
-    size_t used = 0;
-    out[0] = '\0';
-    for (int i = 0; i < MDNMF_SEARCH_PARAM_COUNT && used < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "",
-                         mdnmf_search_param_name((mdnmf_search_param)i));
-        used += n > 0 ? (size_t)n : 0;
+    const char *names[MDNMF_SEARCH_PARAM_COUNT];
+    for (int i = 0; i < MDNMF_SEARCH_PARAM_COUNT; i++) {
+        names[i] = mdnmf_search_param_name((mdnmf_search_param)i);
     }
+    cli_join_names(names, MDNMF_SEARCH_PARAM_COUNT, out, size);
 }
 
 /* "tau_A" or "tau_A[1]" into the parameter and source. */
@@ -169,16 +167,6 @@ static int is_flag(mdnmf_search_param param)
     return param == MDNMF_SEARCH_NORMALIZE || param == MDNMF_SEARCH_UPDATE_H;
 }
 
-static void join_names(const char *const *names, char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (int k = 0; names[k] && used < size; k++) {
-        int n = snprintf(out + used, size - used, "%s%s", k ? ", " : "", names[k]);
-        used += n > 0 ? (size_t)n : 0;
-    }
-}
-
 static int choice_value(const char *path, const char *key, const json_t *item,
                         mdnmf_search_param param, double *out)
 {
@@ -191,7 +179,7 @@ static int choice_value(const char *path, const char *key, const json_t *item,
             }
         }
         char known[256];
-        join_names(names, known, sizeof known);
+        cli_join_names(names, -1, known, sizeof known);
         return spec_error(path, "%s: choices are names, one of: %s", key, known);
     }
     if (is_flag(param) && json_is_boolean(item)) {

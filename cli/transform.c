@@ -4,7 +4,6 @@
 #include "inputs.h"
 #include "outputs.h"
 
-#include <stddef.h>
 #include <string.h>
 
 static const char *const COMMAND = "transform";
