@@ -59,12 +59,15 @@ static expected_score expected_for(mdnmf_model *model, const float *U, int64_t m
     return e;
 }
 
-static mdnmf_model *fitted_model(const float *U, int64_t m, int64_t n, int d)
+/* A model of d atoms fitted on *U, m x n Uniform(0, 1) data made here. */
+static mdnmf_model *fitted_on_random_data(uint64_t seed, int64_t m, int64_t n, int d, float **U)
 {
+    test_rng rng = test_rng_make(seed);
+    *U = test_random_matrix(&rng, m, n, 0.0, 1.0);
     mdnmf_params p = test_params(d, 5);
     mdnmf_model *model = mdnmf_model_create(&p, NULL);
     assert_non_null(model);
-    assert_int_equal(mdnmf_fit_std(model, U, m, n, NULL), MDNMF_OK);
+    assert_int_equal(mdnmf_fit_std(model, *U, m, n, NULL), MDNMF_OK);
     return model;
 }
 
@@ -83,9 +86,8 @@ static void test_score_matches_an_independent_computation(void **state)
     const int64_t shapes[][2] = {{20, 31}, {600, 3600}, {600, 3601}};
     for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
         int64_t m = shapes[s][0], n = shapes[s][1];
-        test_rng rng = test_rng_make(11 + s);
-        float *U = test_random_matrix(&rng, m, n, 0.0, 1.0);
-        mdnmf_model *model = fitted_model(U, m, n, 4);
+        float *U = NULL;
+        mdnmf_model *model = fitted_on_random_data(11 + s, m, n, 4, &U);
         mdnmf_score score;
         mdnmf_error error = {.status = -1};
         assert_int_equal(mdnmf_model_score(model, U, m, n, &score, &error), MDNMF_OK);
@@ -112,10 +114,8 @@ static void test_zero_data_is_reconstructed_exactly(void **state)
 {
     (void)state;
     enum { M = 10, N = 6 };
-    test_rng rng = test_rng_make(3);
-    float *U = test_random_matrix(&rng, M, 40, 0.0, 1.0);
-    mdnmf_model *model = fitted_model(U, M, 40, 3);
-    float zeros[M * N] = {0};
+    float *U = NULL, zeros[M * N] = {0};
+    mdnmf_model *model = fitted_on_random_data(3, M, 40, 3, &U);
     mdnmf_score score;
     assert_int_equal(mdnmf_model_score(model, zeros, M, N, &score, NULL), MDNMF_OK);
     assert_int_equal(score.columns, N);
@@ -130,9 +130,8 @@ static void test_bad_calls_are_refused(void **state)
 {
     (void)state;
     enum { M = 10, N = 20 };
-    test_rng rng = test_rng_make(5);
-    float *U = test_random_matrix(&rng, M, N, 0.0, 1.0);
-    mdnmf_model *model = fitted_model(U, M, N, 3);
+    float *U = NULL;
+    mdnmf_model *model = fitted_on_random_data(5, M, N, 3, &U);
     mdnmf_score score;
     mdnmf_error error;
     assert_int_equal(mdnmf_model_score(model, U, M, N, NULL, &error), MDNMF_ERR_ARGUMENT);
