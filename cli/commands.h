@@ -15,6 +15,18 @@ int cli_eval(int argc, char **argv);
 int cli_search(int argc, char **argv);
 int cli_denoise(int argc, char **argv);
 
+/* The subcommands of the groups, one file each (cli_run_group dispatches);
+ * a summary is both the first line of its usage and its line in the
+ * group's usage. */
+int cli_separator_fit(int argc, char **argv);
+int cli_separator_apply(int argc, char **argv);
+extern const char cli_separator_fit_summary[], cli_separator_apply_summary[];
+int cli_denoise_fit(int argc, char **argv);
+int cli_denoise_apply(int argc, char **argv);
+int cli_data_idx(int argc, char **argv);
+int cli_data_mix(int argc, char **argv);
+extern const char cli_data_idx_summary[], cli_data_mix_summary[];
+
 /* Their tables, for the top-level usage. */
 extern const cli_command cli_fit_command;
 extern const cli_command cli_transform_command;

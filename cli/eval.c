@@ -230,14 +230,11 @@ int cli_eval(int argc, char **argv)
     mdnmf_search_default(&defaults, 2);
     request.settings = defaults;
     EVAL_OPTIONS[METRIC_OPTION].default_text = cli_metric_names[defaults.metric];
-    switch (cli_parse_options(&cli_eval_command, argc, argv, &request.settings, &defaults,
-                              request.given, store_text_option, &request)) {
-    case CLI_PARSE_HELP:
-        return CLI_EXIT_OK;
-    case CLI_PARSE_FAILED:
-        return CLI_EXIT_USAGE;
-    case CLI_PARSED:
-        break;
+    int parsed = cli_parse_exit(cli_parse_options(&cli_eval_command, argc, argv,
+                                                  &request.settings, &defaults, request.given,
+                                                  store_text_option, &request));
+    if (parsed >= 0) {
+        return parsed;
     }
     if (request.reference_count != request.estimate_count) {
         cli_error(COMMAND, "%d --reference but %d --estimate files: give one estimate per "

@@ -176,28 +176,19 @@ static int check_request(fit_request *r)
     return 0;
 }
 
-/* Returns 0 to go on, or -1 with the exit code in *exit_code. */
-static int parse_request(int argc, char **argv, fit_request *request, int *exit_code)
+/* Returns -1 to go on, or the exit code. */
+static int parse_request(int argc, char **argv, fit_request *request)
 {
     memset(request, 0, sizeof *request);
     request->method = -1;
     mdnmf_params_default(&request->params);
-    switch (cli_parse_command(&cli_fit_command, argc, argv, &request->params, NULL,
-                              store_text_option, request)) {
-    case CLI_PARSE_HELP:
-        *exit_code = CLI_EXIT_OK;
-        return -1;
-    case CLI_PARSE_FAILED:
-        *exit_code = CLI_EXIT_USAGE;
-        return -1;
-    case CLI_PARSED:
-        break;
+    int parsed = cli_parse_exit(cli_parse_command(&cli_fit_command, argc, argv,
+                                                  &request->params, NULL, store_text_option,
+                                                  request));
+    if (parsed >= 0) {
+        return parsed;
     }
-    if (check_request(request) != 0) {
-        *exit_code = CLI_EXIT_USAGE;
-        return -1;
-    }
-    return 0;
+    return check_request(request) == 0 ? -1 : CLI_EXIT_USAGE;
 }
 
 /* ------------------------------------------------------------- the run */
@@ -207,14 +198,9 @@ static int parse_request(int argc, char **argv, fit_request *request, int *exit_
  * the model's folder is probed, the library writes the model itself. */
 static int prepare_outputs(const fit_request *r, fit_run *run)
 {
-    if (cli_output_check_writable(COMMAND, r->output) != 0) {
+    if (cli_output_check_writable(COMMAND, r->output) != 0 ||
+        cli_loss_log_open(&run->loss_log, COMMAND, r->loss_log, 0) != 0) {
         return CLI_EXIT_RUNTIME;
-    }
-    if (r->loss_log) {
-        if (cli_output_open(&run->loss_log, COMMAND, r->loss_log) != 0) {
-            return CLI_EXIT_RUNTIME;
-        }
-        cli_progress_write_log_header(run->loss_log.stream, 0);
     }
     return CLI_EXIT_OK;
 }
@@ -289,16 +275,8 @@ static int create_model(const fit_request *r, fit_run *run)
 {
     mdnmf_params params = r->params;
     params.warm_start = r->warm_start != NULL;
-    /* The callback makes the library compute the loss every epoch: only
-     * worth it when someone looks at it. */
-    run->progress.show_bar = cli_progress_bar_wanted(r->quiet);
-    run->progress.adversarial = r->method == METHOD_ADV;
-    run->progress.loss_log = run->loss_log.stream;
-    if (run->progress.show_bar || run->progress.loss_log) {
-        params.on_epoch = cli_progress_on_epoch;
-        params.on_epoch_user = &run->progress;
-        cli_interrupt_install();
-    }
+    cli_progress_attach(&run->progress, &params, r->quiet, r->method == METHOD_ADV,
+                        &run->loss_log, 0);
     mdnmf_error error;
     run->model = mdnmf_model_create(&params, &error);
     if (!run->model) {
@@ -335,10 +313,6 @@ static int report_fit_failure(const fit_request *r, const mdnmf_error *error)
 {
     int status = error->status;
     const char *message = error->message;
-    if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
-        cli_error(COMMAND, "interrupted: nothing written");
-        return CLI_EXIT_INTERRUPTED;
-    }
     if (status == MDNMF_ERR_DATA || status == MDNMF_ERR_SHAPE) {
         cli_error(COMMAND, "%s: %s", file_at_fault(r, message), message);
     } else {
@@ -364,13 +338,11 @@ static int run_fit(const fit_request *r, fit_run *run)
         status = mdnmf_fit_std(run->model, U->data, U->m, U->n, &error);
         break;
     }
-    cli_progress_end(&run->progress);
-    return status == MDNMF_OK ? CLI_EXIT_OK : report_fit_failure(r, &error);
+    int code = cli_progress_finish(&run->progress, COMMAND, status);
+    return code >= 0 ? code : report_fit_failure(r, &error);
 }
 
-/* The model first (the library writes it atomically), then the loss log is
- * renamed into place; if that fails the fresh model goes too, so a failed
- * run leaves nothing. */
+/* A loss log that cannot be written stops the run before the model is. */
 static int write_outputs(const fit_request *r, fit_run *run)
 {
     if (run->loss_log.stream && fflush(run->loss_log.stream) != 0) {
@@ -378,16 +350,7 @@ static int write_outputs(const fit_request *r, fit_run *run)
                   r->loss_log);
         return CLI_EXIT_RUNTIME;
     }
-    mdnmf_error error;
-    if (mdnmf_model_save(run->model, r->output, &error) != MDNMF_OK) {
-        cli_error_about(COMMAND, r->output, error.message);
-        return CLI_EXIT_RUNTIME;
-    }
-    if (run->loss_log.stream && cli_output_commit(&run->loss_log, COMMAND) != 0) {
-        remove(r->output);
-        return CLI_EXIT_RUNTIME;
-    }
-    return CLI_EXIT_OK;
+    return cli_save_model_and_log(COMMAND, run->model, r->output, &run->loss_log);
 }
 
 static void release_run(fit_run *run)
@@ -403,8 +366,8 @@ static void release_run(fit_run *run)
 int cli_fit(int argc, char **argv)
 {
     fit_request request;
-    int code = CLI_EXIT_OK;
-    if (parse_request(argc, argv, &request, &code) != 0) {
+    int code = parse_request(argc, argv, &request);
+    if (code >= 0) {
         return code;
     }
     fit_run run;

@@ -40,20 +40,26 @@ int cli_check_features(const char *command, const char *data_path, int64_t m,
     return -1;
 }
 
-static void apply_overrides(mdnmf_params *params, const cli_option *options, const int *given,
-                            size_t option_count, const mdnmf_params *overrides)
+int cli_apply_overrides(const char *command, mdnmf_model *model, const cli_option *options,
+                        const int *given, size_t option_count, const mdnmf_params *overrides)
 {
+    mdnmf_params params = *mdnmf_model_params(model);
     for (size_t i = 0; i < option_count; i++) {
         if (given[i] && options[i].field != CLI_NO_FIELD) {
-            cli_option_copy(&options[i], overrides, params);
+            cli_option_copy(&options[i], overrides, &params);
         }
     }
+    mdnmf_error error;
+    if (mdnmf_model_set_params(model, &params, &error) != MDNMF_OK) {
+        cli_error(command, "%s", error.message);
+        return CLI_EXIT_USAGE;
+    }
+    return CLI_EXIT_OK;
 }
 
-int cli_compute_activations(const char *command, const char *model_path,
-                            const char *data_path, const cli_option *options,
-                            const int *given, size_t option_count,
-                            const mdnmf_params *overrides, cli_activations *out)
+int cli_load_model_data(const char *command, const char *model_path, const char *data_path,
+                        const cli_option *options, const int *given, size_t option_count,
+                        const mdnmf_params *overrides, cli_activations *out)
 {
     memset(out, 0, sizeof *out);
     out->model = cli_load_model(command, model_path);
@@ -68,15 +74,20 @@ int cli_compute_activations(const char *command, const char *model_path,
     if (cli_check_features(command, data_path, out->data.m, model_path, m) != 0) {
         return CLI_EXIT_RUNTIME;
     }
+    return cli_apply_overrides(command, out->model, options, given, option_count, overrides);
+}
 
-    mdnmf_params params = *mdnmf_model_params(out->model);
-    apply_overrides(&params, options, given, option_count, overrides);
-    mdnmf_error error;
-    if (mdnmf_model_set_params(out->model, &params, &error) != MDNMF_OK) {
-        cli_error(command, "%s", error.message);
-        return CLI_EXIT_USAGE;
+int cli_compute_activations(const char *command, const char *model_path,
+                            const char *data_path, const cli_option *options,
+                            const int *given, size_t option_count,
+                            const mdnmf_params *overrides, cli_activations *out)
+{
+    int code = cli_load_model_data(command, model_path, data_path, options, given,
+                                   option_count, overrides, out);
+    if (code != CLI_EXIT_OK) {
+        return code;
     }
-
+    mdnmf_error error;
     size_t count = (size_t)out->atoms * (size_t)out->data.n;
     out->H = malloc((count ? count : 1) * sizeof *out->H);
     if (!out->H) {

@@ -38,6 +38,12 @@ enum { CLI_OPT_TEST_EPOCHS = 256, CLI_OPT_SEED, CLI_OPT_THREADS };
     {"threads", CLI_OPT_THREADS, CLI_KIND_INT, "N", offsetof(mdnmf_params, threads), 0,  \
      NULL, "the model's", "threads, 0 = OpenBLAS's own choice"}
 
+/* Set the model's parameters to its own with the table options marked in
+ * `given` taken from `overrides`.  Returns an exit code (options.h): a
+ * refused value is a usage error, printed as one line. */
+int cli_apply_overrides(const char *command, mdnmf_model *model, const cli_option *options,
+                        const int *given, size_t option_count, const mdnmf_params *overrides);
+
 /* Activations of one data file under a saved model: what `transform` writes
  * and `score` measures. */
 typedef struct cli_activations {
@@ -47,9 +53,13 @@ typedef struct cli_activations {
     int64_t atoms;
 } cli_activations;
 
-/* Load the model, read the data, apply `overrides` to the model's
- * parameters (only the table options marked in `given`) and transform.
- * Returns an exit code (options.h); on failure one line was printed. */
+/* Load the model, read the data (checked to have the model's features) and
+ * apply the overrides (cli_apply_overrides); H stays NULL.  Returns an exit
+ * code (options.h); on failure one line was printed. */
+int cli_load_model_data(const char *command, const char *model_path, const char *data_path,
+                        const cli_option *options, const int *given, size_t option_count,
+                        const mdnmf_params *overrides, cli_activations *out);
+/* The same, then transform the data into H. */
 int cli_compute_activations(const char *command, const char *model_path,
                             const char *data_path, const cli_option *options,
                             const int *given, size_t option_count,

@@ -153,12 +153,12 @@ static int choice_count(const char *const *choices)
     return count;
 }
 
-static void join_choices(const char *const *choices, int count, char *out, size_t size)
+void cli_join_names(const char *const *names, int count, char *out, size_t size)
 {
     size_t used = 0;
     out[0] = '\0';
-    for (int i = 0; i < count && used < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", choices[i]);
+    for (int i = 0; (count < 0 ? names[i] != NULL : i < count) && used < size; i++) {
+        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", names[i]);
         if (n < 0) {
             break;
         }
@@ -176,7 +176,7 @@ int cli_parse_choice(const char *command, const char *option, const char *text,
         }
     }
     char names[256];
-    join_choices(choices, count, names, sizeof names);
+    cli_join_names(choices, count, names, sizeof names);
     cli_error(command, "%s: '%s' is not one of: %s", option, text, names);
     return -1;
 }
@@ -327,8 +327,9 @@ void cli_option_copy(const cli_option *option, const mdnmf_params *from, mdnmf_p
 
 /* The result of one getopt_long step over a command's table. */
 typedef enum parse_step {
-    STEP_OPTION, /* *option is the table entry matched; *value its text */
-    STEP_DONE,   /* all options consumed; operands may follow */
+    STEP_OPTION,  /* *option is the table entry matched; *value its text */
+    STEP_OPERAND, /* *value is an operand (only when operands are taken) */
+    STEP_DONE,    /* all options consumed; operands may follow */
     STEP_ERROR   /* an unknown option or missing value: message printed */
 } parse_step;
 
@@ -336,6 +337,8 @@ typedef struct option_parser {
     const cli_command *command;
     int argc;
     char **argv;
+    const char **operands; /* NULL: operands are refused */
+    int operand_count;
     struct option *long_options; /* built from the table */
     char *short_options;
 } option_parser;
@@ -353,21 +356,29 @@ static void parser_free(option_parser *parser)
     parser->short_options = NULL;
 }
 
-static int parser_init(option_parser *parser, const cli_command *command, int argc, char **argv)
+static int parser_init(option_parser *parser, const cli_command *command, int argc, char **argv,
+                       const char **operands)
 {
     size_t count = command->option_count;
     parser->command = command;
     parser->argc = argc;
     parser->argv = argv;
+    parser->operands = operands;
+    parser->operand_count = 0;
     parser->long_options = calloc(count + 1, sizeof *parser->long_options);
-    /* ':' first: getopt reports a missing value as ':' and prints nothing. */
-    parser->short_options = calloc(2 * count + 2, 1);
+    /* ':' first: getopt reports a missing value as ':' and prints nothing;
+     * before it '-' (operands taken): getopt returns each operand, in order,
+     * as key 1 wherever it stands, whatever POSIXLY_CORRECT says. */
+    parser->short_options = calloc(2 * count + 3, 1);
     if (!parser->long_options || !parser->short_options) {
         parser_free(parser);
         cli_error(command->name, "out of memory");
         return -1;
     }
     char *s = parser->short_options;
+    if (operands) {
+        *s++ = '-';
+    }
     *s++ = ':';
     for (size_t i = 0; i < count; i++) {
         const cli_option *option = &command->options[i];
@@ -382,7 +393,7 @@ static int parser_init(option_parser *parser, const cli_command *command, int ar
         }
     }
     opterr = 0;
-    optind = 1;
+    optind = 0; /* 0: glibc's getopt starts afresh, with this call's ordering */
     return 0;
 }
 
@@ -448,6 +459,10 @@ static parse_step parser_next(option_parser *parser, const cli_option **option, 
     if (key == -1) {
         return STEP_DONE;
     }
+    if (key == 1) {
+        *value = optarg;
+        return STEP_OPERAND;
+    }
     if (key == ':') {
         char typed[128];
         typed_option(parser, typed, sizeof typed);
@@ -464,8 +479,15 @@ static parse_step parser_next(option_parser *parser, const cli_option **option, 
     return STEP_OPTION;
 }
 
-static int parser_no_operands(const option_parser *parser)
+/* The operands after "--" join the others; without operands, any is refused. */
+static int parser_end_operands(option_parser *parser)
 {
+    if (parser->operands) {
+        while (optind < parser->argc) {
+            parser->operands[parser->operand_count++] = parser->argv[optind++];
+        }
+        return 0;
+    }
     if (optind < parser->argc) {
         cli_error(parser->command->name, "unexpected argument '%s' (see 'mdnmf %s --help')",
                   parser->argv[optind], parser->command->name);
@@ -492,19 +514,18 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
                                    mdnmf_params *params, int *given, cli_store_text store_text,
                                    void *context)
 {
-    mdnmf_params defaults;
-    mdnmf_params_default(&defaults);
-    return cli_parse_options(command, argc, argv, params, &defaults, given, store_text,
-                             context);
+    return cli_parse_command_operands(command, argc, argv, params, given, store_text, context,
+                                      NULL, NULL);
 }
 
-cli_parse_result cli_parse_options(const cli_command *command, int argc, char **argv,
-                                   void *target, const void *defaults, int *given,
-                                   cli_store_text store_text, void *context)
+static cli_parse_result parse_options(const cli_command *command, int argc, char **argv,
+                                      void *target, const void *defaults, int *given,
+                                      cli_store_text store_text, void *context,
+                                      const char **operands, int *operand_count)
 {
     option_parser parser;
     int *seen = calloc(command->option_count, sizeof *seen);
-    if (!seen || parser_init(&parser, command, argc, argv) != 0) {
+    if (!seen || parser_init(&parser, command, argc, argv, operands) != 0) {
         free(seen);
         return CLI_PARSE_FAILED;
     }
@@ -513,7 +534,12 @@ cli_parse_result cli_parse_options(const cli_command *command, int argc, char **
     parse_step step = STEP_DONE;
     int failed = 0;
     int help = 0;
-    while (!failed && (step = parser_next(&parser, &option, &value)) == STEP_OPTION) {
+    while (!failed && (step = parser_next(&parser, &option, &value)) != STEP_DONE &&
+           step != STEP_ERROR) {
+        if (step == STEP_OPERAND) {
+            parser.operands[parser.operand_count++] = value;
+            continue;
+        }
         int *count = &seen[option - command->options];
         *count = 1;
         if (option->key == 'h') {
@@ -525,7 +551,10 @@ cli_parse_result cli_parse_options(const cli_command *command, int argc, char **
             failed = store_text(context, option, value) != 0;
         }
     }
-    failed = failed || step == STEP_ERROR || parser_no_operands(&parser) != 0;
+    failed = failed || step == STEP_ERROR || parser_end_operands(&parser) != 0;
+    if (operand_count) {
+        *operand_count = parser.operand_count;
+    }
     parser_free(&parser);
     if (!failed && help) {
         cli_print_usage_with(stdout, command, defaults);
@@ -537,6 +566,35 @@ cli_parse_result cli_parse_options(const cli_command *command, int argc, char **
     }
     free(seen);
     return failed ? CLI_PARSE_FAILED : help ? CLI_PARSE_HELP : CLI_PARSED;
+}
+
+cli_parse_result cli_parse_command_operands(const cli_command *command, int argc, char **argv,
+                                            mdnmf_params *params, int *given,
+                                            cli_store_text store_text, void *context,
+                                            const char **operands, int *operand_count)
+{
+    mdnmf_params defaults;
+    mdnmf_params_default(&defaults);
+    return parse_options(command, argc, argv, params, &defaults, given, store_text, context,
+                         operands, operand_count);
+}
+
+cli_parse_result cli_parse_options(const cli_command *command, int argc, char **argv,
+                                   void *target, const void *defaults, int *given,
+                                   cli_store_text store_text, void *context)
+{
+    return parse_options(command, argc, argv, target, defaults, given, store_text, context,
+                         NULL, NULL);
+}
+
+int cli_parse_exit(cli_parse_result result)
+{
+    switch (result) {
+    case CLI_PARSE_HELP: return CLI_EXIT_OK;
+    case CLI_PARSE_FAILED: return CLI_EXIT_USAGE;
+    case CLI_PARSED: break;
+    }
+    return -1;
 }
 
 /* -------------------------------------------------------------- usage */

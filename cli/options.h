@@ -98,6 +98,15 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
                                    mdnmf_params *params, int *given, cli_store_text store_text,
                                    void *context);
 
+/* The same for a command that also takes operands (FILE...) anywhere on
+ * the line ("--" ends the options): operands (room for argc entries)
+ * receives them in order, pointers into argv, and *operand_count their
+ * number. */
+cli_parse_result cli_parse_command_operands(const cli_command *command, int argc, char **argv,
+                                            mdnmf_params *params, int *given,
+                                            cli_store_text store_text, void *context,
+                                            const char **operands, int *operand_count);
+
 /* The same over any parameter struct: fields are offsets into `target`,
  * and the usage shows the defaults read from `defaults` (a struct of the
  * same type, filled by the library's defaults function).  given[i] is the
@@ -106,6 +115,12 @@ cli_parse_result cli_parse_command(const cli_command *command, int argc, char **
 cli_parse_result cli_parse_options(const cli_command *command, int argc, char **argv,
                                    void *target, const void *defaults, int *given,
                                    cli_store_text store_text, void *context);
+
+/* How a command goes on after its parse: -1 to go on (CLI_PARSED), else the
+ * exit code to return (CLI_EXIT_OK after --help, CLI_EXIT_USAGE after the
+ * error line).  Use: `int code = cli_parse_exit(cli_parse_command(...));
+ * if (code >= 0) return code;`. */
+int cli_parse_exit(cli_parse_result result);
 
 /* After parsing: every list option given with one value gets it for all
  * `sources`; one given with another count than 1 or `sources` is an error
@@ -160,6 +175,10 @@ int cli_parse_double(const char *command, const char *option, const char *text,
 /* `text` must be one of `choices[0..count-1]`; *out is its index. */
 int cli_parse_choice(const char *command, const char *option, const char *text,
                      const char *const *choices, int count, int *out);
+
+/* "a, b, c": the first `count` names (or all of a NULL-terminated table, for
+ * count < 0) joined by ", " into out (truncated to size). */
+void cli_join_names(const char *const *names, int count, char *out, size_t size);
 
 /* default_text of a required option: the usage shows "(required)". */
 extern const char cli_required[];

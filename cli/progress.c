@@ -1,7 +1,9 @@
-/* Progress bar, loss log rows and Ctrl-C handling (see progress.h). */
+/* Progress bar, loss log and Ctrl-C handling (see progress.h). */
 #define _POSIX_C_SOURCE 200809L
 
 #include "progress.h"
+
+#include "options.h"
 
 #include <signal.h>
 #include <string.h>
@@ -49,7 +51,64 @@ void cli_progress_write_log_header(FILE *loss_log, int staged)
           loss_log);
 }
 
-static double monotonic_seconds(void)
+int cli_loss_log_open(cli_output *log, const char *command, const char *path, int staged)
+{
+    memset(log, 0, sizeof *log);
+    if (!path) {
+        return 0;
+    }
+    if (cli_output_open(log, command, path) != 0) {
+        return -1;
+    }
+    cli_progress_write_log_header(log->stream, staged);
+    return 0;
+}
+
+int cli_progress_attach(cli_progress *progress, mdnmf_params *params, int quiet,
+                        int adversarial, const cli_output *loss_log, int staged)
+{
+    progress->show_bar = cli_progress_bar_wanted(quiet);
+    progress->adversarial = adversarial;
+    progress->loss_log = loss_log ? loss_log->stream : NULL;
+    progress->staged = staged;
+    if (!progress->show_bar && !progress->loss_log) {
+        return 0;
+    }
+    params->on_epoch = cli_progress_on_epoch;
+    params->on_epoch_user = progress;
+    cli_interrupt_install();
+    return 1;
+}
+
+int cli_progress_finish(cli_progress *progress, const char *command, int status)
+{
+    cli_progress_end(progress);
+    if (status == MDNMF_OK) {
+        return CLI_EXIT_OK;
+    }
+    if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
+        cli_error(command, "interrupted: nothing written");
+        return CLI_EXIT_INTERRUPTED;
+    }
+    return -1;
+}
+
+int cli_save_model_and_log(const char *command, mdnmf_model *model, const char *path,
+                           cli_output *loss_log)
+{
+    mdnmf_error error;
+    if (mdnmf_model_save(model, path, &error) != MDNMF_OK) {
+        cli_error_about(command, path, error.message);
+        return CLI_EXIT_RUNTIME;
+    }
+    if (loss_log->stream && cli_output_commit(loss_log, command) != 0) {
+        remove(path);
+        return CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_OK;
+}
+
+double cli_monotonic_seconds(void)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -105,7 +164,7 @@ static void draw_bar(cli_progress *state, const mdnmf_progress *progress, double
 int cli_progress_on_epoch(void *user, const mdnmf_progress *progress)
 {
     cli_progress *state = user;
-    double now = monotonic_seconds();
+    double now = cli_monotonic_seconds();
     if (progress->epoch == 0) {
         state->started = now;
     }

@@ -1,11 +1,12 @@
 /* Progress of a fit: the one-line bar on a terminal, the --loss-log CSV
- * rows, and Ctrl-C turned into a clean cancellation.  All of it is driven
+ * file and its rows, and Ctrl-C turned into a clean cancellation.  All of it is driven
  * by the library's epoch callback, which is set only when a bar or a loss
  * log is wanted (it makes the library compute the loss every epoch). */
 #ifndef MDNMF_CLI_PROGRESS_H
 #define MDNMF_CLI_PROGRESS_H
 
 #include "mdnmf.h"
+#include "outputs.h"
 
 #include <stdio.h>
 
@@ -18,6 +19,32 @@ typedef struct cli_progress {
     double last_drawn;
     int bar_on_screen;
 } cli_progress;
+
+/* The --loss-log of a fit: open `path` (NULL: no log, *log stays zeroed)
+ * under a temporary name and write the header.  0, or -1 after one line. */
+int cli_loss_log_open(cli_output *log, const char *command, const char *path, int staged);
+
+/* Before a fit: set up `progress` (a bar unless `quiet` or stderr is not a
+ * terminal; rows into the open `loss_log`, if any) and, when either is
+ * wanted, make it the epoch callback of `params` and catch Ctrl-C (the
+ * callback makes the library compute the loss every epoch: only worth it
+ * when someone looks).  Returns 1 if the callback was set, else 0. */
+int cli_progress_attach(cli_progress *progress, mdnmf_params *params, int quiet,
+                        int adversarial, const cli_output *loss_log, int staged);
+
+/* After a fit that returned `status`: end the bar; CLI_EXIT_OK on success,
+ * CLI_EXIT_INTERRUPTED after "interrupted: nothing written" when Ctrl-C
+ * cancelled it, else -1 (the caller reports the failure). */
+int cli_progress_finish(cli_progress *progress, const char *command, int status);
+
+/* Save the fitted model to `path` (the library writes it atomically), then
+ * rename the loss log (if open) into place; if that fails the fresh model
+ * is removed again, so a failed run leaves nothing.  Returns an exit code. */
+int cli_save_model_and_log(const char *command, mdnmf_model *model, const char *path,
+                           cli_output *loss_log);
+
+/* Seconds of the monotonic clock (for durations). */
+double cli_monotonic_seconds(void);
 
 /* Whether a bar should be drawn: stderr is a terminal and not --quiet. */
 int cli_progress_bar_wanted(int quiet);

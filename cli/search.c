@@ -118,13 +118,11 @@ static int spec_error(const char *path, const char *format, ...)
 /* The known parameter names, for the message about an unknown one. */
 static void list_parameters(char *out, size_t size)
 {
-    size_t used = 0;
-    out[0] = '\0';
-    for (int i = 0; i < MDNMF_SEARCH_PARAM_COUNT && used < size; i++) {
-        int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "",
-                         mdnmf_search_param_name((mdnmf_search_param)i));
-        used += n > 0 ? (size_t)n : 0;
+    const char *names[MDNMF_SEARCH_PARAM_COUNT];
+    for (int i = 0; i < MDNMF_SEARCH_PARAM_COUNT; i++) {
+        names[i] = mdnmf_search_param_name((mdnmf_search_param)i);
     }
+    cli_join_names(names, MDNMF_SEARCH_PARAM_COUNT, out, size);
 }
 
 /* "tau_A" or "tau_A[1]" into the parameter and source. */
@@ -169,16 +167,6 @@ static int is_flag(mdnmf_search_param param)
     return param == MDNMF_SEARCH_NORMALIZE || param == MDNMF_SEARCH_UPDATE_H;
 }
 
-static void join_names(const char *const *names, char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (int k = 0; names[k] && used < size; k++) {
-        int n = snprintf(out + used, size - used, "%s%s", k ? ", " : "", names[k]);
-        used += n > 0 ? (size_t)n : 0;
-    }
-}
-
 static int choice_value(const char *path, const char *key, const json_t *item,
                         mdnmf_search_param param, double *out)
 {
@@ -191,7 +179,7 @@ static int choice_value(const char *path, const char *key, const json_t *item,
             }
         }
         char known[256];
-        join_names(names, known, sizeof known);
+        cli_join_names(names, -1, known, sizeof known);
         return spec_error(path, "%s: choices are names, one of: %s", key, known);
     }
     if (is_flag(param) && json_is_boolean(item)) {
@@ -376,28 +364,20 @@ static int atoms_given_for_every_source(const search_request *r, const search_sp
     return 1;
 }
 
-static int parse_request(int argc, char **argv, search_request *request, int *exit_code)
+/* Returns -1 to go on, or the exit code. */
+static int parse_request(int argc, char **argv, search_request *request)
 {
     memset(request, 0, sizeof *request);
     mdnmf_search defaults;
     mdnmf_search_default(&defaults, 2);
     request->search = defaults;
-    switch (cli_parse_options(&cli_search_command, argc, argv, &request->search, &defaults,
-                              request->given, store_text_option, request)) {
-    case CLI_PARSE_HELP:
-        *exit_code = CLI_EXIT_OK;
-        return -1;
-    case CLI_PARSE_FAILED:
-        *exit_code = CLI_EXIT_USAGE;
-        return -1;
-    case CLI_PARSED:
-        break;
+    int parsed = cli_parse_exit(cli_parse_options(&cli_search_command, argc, argv,
+                                                  &request->search, &defaults, request->given,
+                                                  store_text_option, request));
+    if (parsed >= 0) {
+        return parsed;
     }
-    if (count_sources(request) != 0) {
-        *exit_code = CLI_EXIT_USAGE;
-        return -1;
-    }
-    return 0;
+    return count_sources(request) == 0 ? -1 : CLI_EXIT_USAGE;
 }
 
 /* The spec into the search, checked by the library; 0 or an exit code. */
@@ -641,8 +621,8 @@ static int write_outputs(const search_request *r, search_run *run)
 int cli_search(int argc, char **argv)
 {
     search_request request;
-    int code = CLI_EXIT_OK;
-    if (parse_request(argc, argv, &request, &code) != 0) {
+    int code = parse_request(argc, argv, &request);
+    if (code >= 0) {
         return code;
     }
     search_spec spec;

@@ -4,7 +4,6 @@
 #include "inputs.h"
 #include "outputs.h"
 
-#include <stddef.h>
 #include <string.h>
 
 static const char *const COMMAND = "transform";
@@ -50,14 +49,11 @@ int cli_transform(int argc, char **argv)
     transform_request request;
     memset(&request, 0, sizeof request);
     mdnmf_params_default(&request.overrides);
-    switch (cli_parse_command(&cli_transform_command, argc, argv, &request.overrides,
-                              request.given, store_text_option, &request)) {
-    case CLI_PARSE_HELP:
-        return CLI_EXIT_OK;
-    case CLI_PARSE_FAILED:
-        return CLI_EXIT_USAGE;
-    case CLI_PARSED:
-        break;
+    int parsed = cli_parse_exit(cli_parse_command(&cli_transform_command, argc, argv,
+                                                  &request.overrides, request.given,
+                                                  store_text_option, &request));
+    if (parsed >= 0) {
+        return parsed;
     }
     /* Fail fast, before the transform of a large file. */
     if (cli_output_check_writable(COMMAND, request.output) != 0) {

@@ -208,6 +208,31 @@ def test_apply_without_wiener_writes_each_sources_reconstruction():
             assert np.abs(got - expected).max() <= 1e-4 * V.max()
 
 
+def test_apply_transform_settings_reach_the_transform():
+    """--test-epochs is the transform's setting, not --no-wiener (their option
+    codes once collided): the estimates are still Wiener-filtered (they add
+    up to V) and W_s H_s come from `transform --test-epochs 7`'s H."""
+    with Workspace() as ws:
+        files, model = fitted_separator(ws)
+        result = run("separator", "apply", "-m", model, "-i", files["v"], "-o", ws.out("est"),
+                     "--test-epochs", 7, "--no-wiener")
+        assert result.returncode == 0, result.stderr
+        result = run("transform", "-m", model, "-i", files["v"], "-o", ws.out("H.npy"),
+                     "--test-epochs", 7)
+        assert result.returncode == 0, result.stderr
+        saved = load_model(model)
+        W, H = saved["W"].astype(np.float64), np.load(ws.out("H.npy")).astype(np.float64)
+        a = saved["components"][0]
+        expected = H[:, :a] @ W[:a]
+        assert np.abs(np.load(ws.out("est0.npy")) - expected).max() <= 1e-5 * expected.max()
+        result = run("separator", "apply", "-m", model, "-i", files["v"], "-o", ws.out("w"),
+                     "--test-epochs", 7)
+        assert result.returncode == 0, result.stderr
+        V = np.load(files["v"])
+        total = np.load(ws.out("w0.npy")) + np.load(ws.out("w1.npy"))
+        assert np.abs(total - V).max() <= 1e-5 * V.max(), np.abs(total - V).max()
+
+
 def test_apply_writes_all_estimates_or_none():
     with Workspace() as ws:
         files, model = fitted_separator(ws)

@@ -1,0 +1,25 @@
+/* What `denoise fit` (denoise_fit.c) and `denoise apply` (denoise_apply.c)
+ * share: notes about the recordings read, and the refusal of silent ones. */
+#ifndef MDNMF_CLI_DENOISE_H
+#define MDNMF_CLI_DENOISE_H
+
+#include "mdnmf.h"
+
+/* Reading notes printed once per group of files instead of once per file. */
+typedef struct cli_read_notes {
+    int resampled, mixed_down;
+    int from_rate; /* a rate files were resampled from (the first seen) */
+} cli_read_notes;
+
+/* "note: N GROUP file(s) resampled to RATE Hz ..." and the mixed-down
+ * warning, each only when it happened. */
+void cli_print_read_notes(const char *command, const char *group, const cli_read_notes *notes,
+                          int rate);
+
+/* A silent recording has nothing to learn from or to denoise, and would
+ * make every ratio of the front end 0 / 0: 0, or -1 after one line "PATH:
+ * silent ...: nothing to PURPOSE". */
+int cli_refuse_silence(const char *command, const char *path, const mdnmf_audio *audio,
+                       const char *purpose);
+
+#endif
