@@ -4,8 +4,8 @@
  *   mdnmf data mix --source A.npy --source B.npy [...] -o PREFIX [options]
  *
  * Writes PREFIX-mix.npy, PREFIX-target<s>.npy and PREFIX-weights.npy.  Every
- * input is checked before anything is written; each file is written
- * atomically, and a failure part-way removes the files this run wrote. */
+ * input is checked before anything is written; the files are written all
+ * or none (cli_write_npy_files). */
 #include "commands.h"
 #include "inputs.h"
 #include "outputs.h"
@@ -14,7 +14,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NO_FIELD CLI_NO_FIELD
 
@@ -219,84 +218,31 @@ static int mix_sources(const mix_request *r, const mdnmf_matrix *sources, mixed_
     return 0;
 }
 
-/* "PREFIX-<suffix>.npy", malloc'ed. */
-static char *output_path(const char *prefix, const char *suffix)
-{
-    size_t size = strlen(prefix) + strlen(suffix) + 8;
-    char *path = malloc(size);
-    if (path) {
-        snprintf(path, size, "%s-%s.npy", prefix, suffix);
-    }
-    return path;
-}
-
-/* One output file, or -1 after one line. */
-static int write_output(const char *path, const float *data, int64_t m, int64_t n)
-{
-    mdnmf_error error;
-    if (mdnmf_npy_write(path, data, m, n, &error) != MDNMF_OK) {
-        cli_error_about(MIX_COMMAND, path, error.message);
-        return -1;
-    }
-    return 0;
-}
-
-/* Output k of a set: 0 the mixtures, 1..S the targets, S+1 the weights. */
-static void output_suffix(const mixed_set *set, int k, char *suffix, size_t size)
-{
-    if (k == 0) {
-        snprintf(suffix, size, "mix");
-    } else if (k <= set->S) {
-        snprintf(suffix, size, "target%d", k - 1);
-    } else {
-        snprintf(suffix, size, "weights");
-    }
-}
-
-static int write_output_k(const char *path, const mixed_set *set, int k)
-{
-    if (k == 0) {
-        return write_output(path, set->mixture, set->m, set->n);
-    }
-    if (k <= set->S) {
-        return write_output(path, set->targets[k - 1], set->m, set->n);
-    }
-    /* S x n column-major: the (n, S) array, one row of weights per mixture. */
-    return write_output(path, set->weights, set->S, set->n);
-}
-
+/* PREFIX-mix.npy, PREFIX-target<s>.npy, PREFIX-weights.npy: all or none. */
 static int write_mixed_set(const char *prefix, const mixed_set *set)
 {
-    char *paths[MDNMF_MAX_SOURCES + 2] = {NULL};
-    const int outputs = set->S + 2;
-    int written = 0, failed = 0;
-    for (int k = 0; k < outputs && !failed; k++) {
-        char suffix[32];
-        output_suffix(set, k, suffix, sizeof suffix);
-        paths[k] = output_path(prefix, suffix);
-        if (!paths[k]) {
-            cli_error(MIX_COMMAND, "out of memory");
-            failed = 1;
-        } else if (write_output_k(paths[k], set, k) != 0) {
-            failed = 1;
-        } else {
-            written++;
-        }
+    cli_npy_file files[MDNMF_MAX_SOURCES + 2];
+    const int count = set->S + 2;
+    files[0] = (cli_npy_file){cli_format_path("%s-mix.npy", prefix), set->mixture, set->m,
+                              set->n};
+    for (int s = 0; s < set->S; s++) {
+        files[1 + s] = (cli_npy_file){cli_format_path("%s-target%d.npy", prefix, s),
+                                      set->targets[s], set->m, set->n};
     }
-    /* A partial set is worse than none: remove what this run wrote. */
-    for (int k = 0; failed && k < written; k++) {
-        unlink(paths[k]);
+    /* S x n column-major: the (n, S) array, one row of weights per mixture. */
+    files[count - 1] = (cli_npy_file){cli_format_path("%s-weights.npy", prefix), set->weights,
+                                      set->S, set->n};
+    int result = cli_write_npy_files(MIX_COMMAND, files, count);
+    for (int k = 0; k < count; k++) {
+        free(files[k].path);
     }
-    for (int k = 0; k < outputs; k++) {
-        free(paths[k]);
-    }
-    return failed ? -1 : 0;
+    return result;
 }
 
 /* Fail fast, before reading large sources. */
 static int check_prefix_writable(const char *prefix)
 {
-    char *path = output_path(prefix, "mix");
+    char *path = cli_format_path("%s-mix.npy", prefix);
     int result = path ? cli_output_check_writable(MIX_COMMAND, path) : -1;
     if (!path) {
         cli_error(MIX_COMMAND, "out of memory");

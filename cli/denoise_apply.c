@@ -156,14 +156,8 @@ static char *output_path(const char *outdir, const char *stem, int source, int s
     } else {
         snprintf(suffix, sizeof suffix, ".source%d.wav", source);
     }
-    size_t size = strlen(outdir) + strlen(stem) + strlen(suffix) + 2;
-    char *path = malloc(size);
-    if (path) {
-        size_t length = strlen(outdir);
-        int slash = outdir[length - 1] != '/';
-        snprintf(path, size, "%s%s%s%s", outdir, slash ? "/" : "", stem, suffix);
-    }
-    return path;
+    int slash = outdir[strlen(outdir) - 1] != '/';
+    return cli_format_path("%s%s%s%s", outdir, slash ? "/" : "", stem, suffix);
 }
 
 /* Two inputs of one name would write one output twice. */
@@ -339,13 +333,11 @@ static int relearn_noise(const apply_request *r, apply_run *run)
  * `apply` over a few hundred recordings). */
 static int open_staging(const apply_request *r, apply_run *run)
 {
-    size_t size = strlen(r->outdir) + sizeof "/.mdnmf-apply.XXXXXX";
-    run->staging = malloc(size);
+    run->staging = cli_format_path("%s/.mdnmf-apply.XXXXXX", r->outdir);
     if (!run->staging) {
         cli_error(APPLY_COMMAND, "out of memory");
         return -1;
     }
-    snprintf(run->staging, size, "%s/.mdnmf-apply.XXXXXX", r->outdir);
     if (!mkdtemp(run->staging)) {
         cli_error(APPLY_COMMAND, "-o %s: cannot create a folder in it (%s)", r->outdir,
                   strerror(errno));
@@ -362,12 +354,7 @@ static char *staged_path(const apply_run *run, size_t k)
 {
     const char *slash = strrchr(run->destinations[k], '/');
     const char *name = slash ? slash + 1 : run->destinations[k];
-    size_t size = strlen(run->staging) + strlen(name) + 2;
-    char *path = malloc(size);
-    if (path) {
-        snprintf(path, size, "%s/%s", run->staging, name);
-    }
-    return path;
+    return cli_format_path("%s/%s", run->staging, name);
 }
 
 /* Estimate `source` of a recording (at the file's rate and length),

@@ -175,12 +175,10 @@ static int print_result(const eval_request *r, eval_data *data)
 {
     int64_t n = data->references[0].n;
     mdnmf_aggregate how = r->settings.aggregate;
-    for (int64_t j = 0; j < n; j++) {
-        double sum = 0.0;
-        for (int s = 0; s < data->sources; s++) {
-            sum += data->values[s * n + j];
-        }
-        data->scratch[j] = sum / data->sources;
+    mdnmf_error error;
+    if (mdnmf_mean_over_sources(data->values, data->sources, n, data->scratch, &error) != 0) {
+        cli_error(COMMAND, "%s", error.message);
+        return -1;
     }
     double per_source[MDNMF_MAX_SOURCES];
     for (int s = 0; s < data->sources; s++) {

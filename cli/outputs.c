@@ -6,6 +6,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -27,18 +28,27 @@ static char *folder_of(const char *path)
     return folder;
 }
 
+char *cli_format_path(const char *format, ...)
+{
+    va_list args;
+    va_start(args, format);
+    int length = vsnprintf(NULL, 0, format, args);
+    va_end(args);
+    char *path = length < 0 ? NULL : malloc((size_t)length + 1);
+    if (path) {
+        va_start(args, format);
+        vsnprintf(path, (size_t)length + 1, format, args);
+        va_end(args);
+    }
+    return path;
+}
+
 /* "FOLDER/.NAME.XXXXXX": hidden, in the same folder so rename() is atomic. */
 static char *temp_template(const char *path)
 {
     const char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
-    size_t folder_length = (size_t)(name - path);
-    size_t size = strlen(path) + sizeof "/..XXXXXX";
-    char *temp = malloc(size);
-    if (temp) {
-        snprintf(temp, size, "%.*s.%s.XXXXXX", (int)folder_length, path, name);
-    }
-    return temp;
+    return cli_format_path("%.*s.%s.XXXXXX", (int)(name - path), path, name);
 }
 
 static void report_create_failure(const char *command, const char *path, int error)
@@ -172,4 +182,58 @@ int cli_output_check_writable(const char *command, const char *path)
     }
     cli_output_discard(&probe);
     return 0;
+}
+
+/* One file of a set into its temporary file (the library writes the .npy
+ * over the reserved temporary name). */
+static int write_npy_file(const char *command, const cli_npy_file *file, cli_output *output)
+{
+    if (!file->path) {
+        cli_error(command, "out of memory");
+        return -1;
+    }
+    if (cli_output_open(output, command, file->path) != 0) {
+        return -1;
+    }
+    mdnmf_error error;
+    if (mdnmf_npy_write(output->temp_path, file->data, file->m, file->n, &error) != MDNMF_OK) {
+        cli_error_about(command, file->path, error.message);
+        return -1;
+    }
+    return 0;
+}
+
+static int commit_npy_files(const char *command, const cli_npy_file *files, cli_output *outputs,
+                            int count)
+{
+    for (int k = 0; k < count; k++) {
+        if (cli_output_commit(&outputs[k], command) != 0) {
+            /* A partial set is worse than none. */
+            for (int done = 0; done < k; done++) {
+                unlink(files[done].path);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int cli_write_npy_files(const char *command, const cli_npy_file *files, int count)
+{
+    cli_output outputs[CLI_NPY_FILES_MAX];
+    memset(outputs, 0, sizeof outputs);
+    if (count > CLI_NPY_FILES_MAX) {
+        cli_error(command, "internal error: %d output files, at most %d", count,
+                  CLI_NPY_FILES_MAX);
+        return -1;
+    }
+    int failed = 0;
+    for (int k = 0; k < count && !failed; k++) {
+        failed = write_npy_file(command, &files[k], &outputs[k]) != 0;
+    }
+    failed = failed || commit_npy_files(command, files, outputs, count) != 0;
+    for (int k = 0; k < count; k++) {
+        cli_output_discard(&outputs[k]);
+    }
+    return failed ? -1 : 0;
 }

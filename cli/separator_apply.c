@@ -12,7 +12,6 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define NO_FIELD CLI_NO_FIELD
 
@@ -60,8 +59,6 @@ typedef struct apply_run {
     mdnmf_matrix V;
     int sources;
     float *estimates[MDNMF_MAX_SOURCES];
-    char *paths[MDNMF_MAX_SOURCES];
-    cli_output outputs[MDNMF_MAX_SOURCES];
 } apply_run;
 
 static int store_apply_option(void *context, const cli_option *option, const char *value)
@@ -79,12 +76,7 @@ static int store_apply_option(void *context, const cli_option *option, const cha
 /* "PREFIX<s>.npy", malloc'ed. */
 static char *estimate_path(const char *prefix, int source)
 {
-    size_t size = strlen(prefix) + 16;
-    char *path = malloc(size);
-    if (path) {
-        snprintf(path, size, "%s%d.npy", prefix, source);
-    }
-    return path;
+    return cli_format_path("%s%d.npy", prefix, source);
 }
 
 static int load_separator(const apply_request *r, apply_run *run)
@@ -128,44 +120,25 @@ static int separate_mixtures(const apply_request *r, apply_run *run)
     return CLI_EXIT_OK;
 }
 
-/* Every estimate goes to a temporary file beside its destination (the
- * library writes the .npy over the reserved temporary name); only when all
- * S are written are they renamed into place, so a failure leaves none. */
+/* All S estimates, or none after a failure. */
 static int write_estimates(const apply_request *r, apply_run *run)
 {
+    cli_npy_file files[MDNMF_MAX_SOURCES];
     for (int s = 0; s < run->sources; s++) {
-        mdnmf_error error;
-        run->paths[s] = estimate_path(r->prefix, s);
-        if (!run->paths[s]) {
-            cli_error(APPLY_COMMAND, "out of memory");
-            return CLI_EXIT_RUNTIME;
-        }
-        if (cli_output_open(&run->outputs[s], APPLY_COMMAND, run->paths[s]) != 0) {
-            return CLI_EXIT_RUNTIME;
-        }
-        if (mdnmf_npy_write(run->outputs[s].temp_path, run->estimates[s], run->V.m, run->V.n,
-                            &error) != MDNMF_OK) {
-            cli_error(APPLY_COMMAND, "%s: %s", run->paths[s], error.message);
-            return CLI_EXIT_RUNTIME;
-        }
+        files[s] = (cli_npy_file){estimate_path(r->prefix, s), run->estimates[s], run->V.m,
+                                  run->V.n};
     }
+    int written = cli_write_npy_files(APPLY_COMMAND, files, run->sources);
     for (int s = 0; s < run->sources; s++) {
-        if (cli_output_commit(&run->outputs[s], APPLY_COMMAND) != 0) {
-            for (int done = 0; done < s; done++) {
-                unlink(run->paths[done]);
-            }
-            return CLI_EXIT_RUNTIME;
-        }
+        free(files[s].path);
     }
-    return CLI_EXIT_OK;
+    return written == 0 ? CLI_EXIT_OK : CLI_EXIT_RUNTIME;
 }
 
 static void release_apply(apply_run *run)
 {
     for (int s = 0; s < MDNMF_MAX_SOURCES; s++) {
-        cli_output_discard(&run->outputs[s]);
         free(run->estimates[s]);
-        free(run->paths[s]);
     }
     mdnmf_matrix_free(&run->V);
     mdnmf_model_destroy(run->model);

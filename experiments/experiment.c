@@ -817,14 +817,7 @@ int cli_experiment_images(int argc, char **argv)
 {
     images_request request;
     memset(&request, 0, sizeof request);
-    switch (cli_parse_command(&IMAGES_USAGE, argc, argv, NULL, NULL, store_images_option,
-                              &request)) {
-    case CLI_PARSE_HELP:
-        return CLI_EXIT_OK;
-    case CLI_PARSE_FAILED:
-        return CLI_EXIT_USAGE;
-    case CLI_PARSED:
-        break;
-    }
-    return run_images(&request, argc, argv);
+    int parsed = cli_parse_exit(cli_parse_command(&IMAGES_USAGE, argc, argv, NULL, NULL,
+                                                  store_images_option, &request));
+    return parsed >= 0 ? parsed : run_images(&request, argc, argv);
 }

@@ -242,15 +242,11 @@ static int parse_config(int argc, char **argv, speech_config *c, int *exit_code)
     speech_config defaults = *c;
     *exit_code = CLI_EXIT_USAGE;
     int given[OPTION_COUNT];
-    switch (cli_parse_options(&USAGE, argc, argv, &c->base, &defaults.base, given,
-                              store_option, c)) {
-    case CLI_PARSE_HELP:
-        *exit_code = CLI_EXIT_OK;
+    int parsed = cli_parse_exit(cli_parse_options(&USAGE, argc, argv, &c->base, &defaults.base,
+                                                  given, store_option, c));
+    if (parsed >= 0) {
+        *exit_code = parsed;
         return -1;
-    case CLI_PARSE_FAILED:
-        return -1;
-    case CLI_PARSED:
-        break;
     }
     if (!c->speaker_count &&
         split_speakers(c, "en_US_f_Allison,es_MX_f_Allison,fr_CA_f_June") != 0) {

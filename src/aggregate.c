@@ -97,3 +97,22 @@ int mdnmf_aggregate_finite(const double *values, int64_t count, mdnmf_aggregate 
     free(work);
     return error_ok(error);
 }
+
+int mdnmf_mean_over_sources(const double *values, int sources, int64_t n, double *mean,
+                            mdnmf_error *error)
+{
+    if (n > 0 && (!values || !mean))
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "mean over sources: values or mean is NULL");
+    if (sources < 1 || n < 0)
+        return error_fail(error, MDNMF_ERR_SHAPE,
+                          "mean over sources: %d sources of %lld samples (need >= 1 and >= 0)",
+                          sources, (long long)n);
+    /* mean[j] = (sum_s values[s n + j]) / S: the sum first, then one division. */
+    for (int64_t j = 0; j < n; j++) {
+        double sum = 0.0;
+        for (int s = 0; s < sources; s++)
+            sum += values[(int64_t)s * n + j];
+        mean[j] = sum / sources;
+    }
+    return error_ok(error);
+}

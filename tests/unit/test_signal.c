@@ -119,6 +119,28 @@ static void test_peak_and_normalisation(void **state)
 
 /* ------------------------------------------------------------ aggregate */
 
+/* Values whose sums and quotients are exact in binary: the mean over
+ * sources is known exactly, and the sum-then-divide order is visible on
+ * 0.1 + 0.2 + 0.3 (its sum divided by 3 differs from 0.1/3 + 0.2/3 + 0.3/3). */
+static void test_mean_over_sources(void **state)
+{
+    (void)state;
+    const double values[] = {1.0, 2.0, -4.0, /* source 0, samples 0..2 */
+                             3.0, 6.0, 8.0,  /* source 1 */
+                             5.0, 1.0, 2.0, /* source 2 */
+                             7.0, 3.0, 2.0}; /* source 3 */
+    double mean[3];
+    assert_int_equal(mdnmf_mean_over_sources(values, 4, 3, mean, NULL), MDNMF_OK);
+    assert_true(mean[0] == 4.0 && mean[1] == 3.0 && mean[2] == 2.0);
+    const double tenths[] = {0.1, 0.2, 0.3};
+    assert_int_equal(mdnmf_mean_over_sources(tenths, 3, 1, mean, NULL), MDNMF_OK);
+    assert_true(mean[0] == (0.1 + 0.2 + 0.3) / 3);
+    mdnmf_error error;
+    assert_int_equal(mdnmf_mean_over_sources(values, 0, 3, mean, &error), MDNMF_ERR_SHAPE);
+    assert_non_null(strstr(error.message, "0 sources"));
+    assert_int_equal(mdnmf_mean_over_sources(NULL, 4, 3, mean, &error), MDNMF_ERR_ARGUMENT);
+}
+
 static void test_median_and_mean(void **state)
 {
     (void)state;
@@ -499,6 +521,7 @@ int main(void)
         cmocka_unit_test(test_mix_hits_the_snr),
         cmocka_unit_test(test_peak_and_normalisation),
         cmocka_unit_test(test_median_and_mean),
+        cmocka_unit_test(test_mean_over_sources),
         cmocka_unit_test(test_enum_names_round_trip),
         cmocka_unit_test(test_fit_from_signals_equals_fit_from_frames),
         cmocka_unit_test(test_separate_signal_equals_the_chain),
