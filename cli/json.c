@@ -6,25 +6,6 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-
-json_t *cli_json_load(const char *command, const char *path)
-{
-    json_error_t error;
-    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &error);
-    if (root)
-        return root;
-    if (error.line < 1) { /* the file could not be read; the text names it */
-        cli_error(command, "%s", error.text);
-        return NULL;
-    }
-    /* jansson says "'}' expected" (or ']') where a ',' was as welcome. */
-    const int after_item = (strncmp(error.text, "'}' expected", 12) == 0
-                            || strncmp(error.text, "']' expected", 12) == 0);
-    cli_error(command, "%s: malformed JSON at line %d, column %d: %s%s", path, error.line,
-              error.column, after_item ? "',' or " : "", error.text);
-    return NULL;
-}
 
 json_t *cli_json_real(double value)
 {

@@ -1,14 +1,9 @@
-/* JSON in the tool, through jansson: the files it reads (the search spec)
- * and the results it prints on stdout as one JSON line. */
+/* JSON in the tool, through jansson: the results it prints on stdout as
+ * one JSON line (the library reads the search spec). */
 #ifndef MDNMF_CLI_JSON_H
 #define MDNMF_CLI_JSON_H
 
 #include <jansson.h>
-
-/* The JSON document in the file `path` (duplicate keys refused; objects keep
- * their keys in the file's order), or NULL after one error line
- * "mdnmf COMMAND: PATH: malformed JSON at line L, column C: what". */
-json_t *cli_json_load(const char *command, const char *path);
 
 /* A real as a JSON value: null when infinite or NaN, which JSON lacks. */
 json_t *cli_json_real(double value);

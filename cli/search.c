@@ -21,9 +21,9 @@
 #include "progress.h"
 #include "separation.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,66 +92,11 @@ typedef struct search_spec {
 
 static void spec_free(search_spec *spec)
 {
-    for (int i = 0; i < spec->count; i++) {
-        free(spec->names[i]);
-    }
-    free(spec->names);
-    free(spec->dimensions);
+    mdnmf_search_dimensions_free(spec->dimensions, spec->names, spec->count);
     memset(spec, 0, sizeof *spec);
 }
 
-/* One line: "mdnmf search: SPEC: <what>" (what names the parameter). */
-static int spec_error(const char *path, const char *format, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int spec_error(const char *path, const char *format, ...)
-{
-    char text[512];
-    va_list args;
-    va_start(args, format);
-    vsnprintf(text, sizeof text, format, args);
-    va_end(args);
-    cli_error(COMMAND, "%s: %s", path, text);
-    return -1;
-}
-
-/* The known parameter names, for the message about an unknown one. */
-static void list_parameters(char *out, size_t size)
-{
-    const char *names[MDNMF_SEARCH_PARAM_COUNT];
-    for (int i = 0; i < MDNMF_SEARCH_PARAM_COUNT; i++) {
-        names[i] = mdnmf_search_param_name((mdnmf_search_param)i);
-    }
-    cli_join_names(names, MDNMF_SEARCH_PARAM_COUNT, out, size);
-}
-
-/* "tau_A" or "tau_A[1]" into the parameter and source. */
-static int parse_key(const char *path, const char *key, mdnmf_search_dimension *dim)
-{
-    char name[64];
-    size_t length = strcspn(key, "[");
-    dim->source = -1;
-    if (key[length] == '[') {
-        char *end = NULL;
-        long source = strtol(key + length + 1, &end, 10);
-        if (end == key + length + 1 || strcmp(end, "]") != 0 || source < 0 ||
-            source >= MDNMF_MAX_SOURCES) {
-            return spec_error(path, "'%s': a per-source parameter is written NAME[S] "
-                              "with S a source number from 0", key);
-        }
-        dim->source = (int)source;
-    }
-    snprintf(name, sizeof name, "%.*s", (int)(length < sizeof name ? length : sizeof name - 1),
-             key);
-    if (length >= sizeof name || !mdnmf_search_param_from_name(name, &dim->param)) {
-        char known[512];
-        list_parameters(known, sizeof known);
-        return spec_error(path, "unknown parameter '%s': use one of %s", key, known);
-    }
-    return 0;
-}
-
-/* The names a choice of an enum parameter may use. */
+/* The names of an enum parameter's values, for the trials' rows. */
 static const char *const *enum_names(mdnmf_search_param param)
 {
     switch (param) {
@@ -162,146 +107,52 @@ static const char *const *enum_names(mdnmf_search_param param)
     }
 }
 
-static int is_flag(mdnmf_search_param param)
+/* The file's text (malloc'ed, *length bytes), or NULL after an error line.
+ * The messages are json_load_file's, as before the library read the spec:
+ * a file that cannot be read to its end is parsed as far as it was read. */
+static char *read_spec_text(const char *path, size_t *length)
 {
-    return param == MDNMF_SEARCH_NORMALIZE || param == MDNMF_SEARCH_UPDATE_H;
-}
-
-static int choice_value(const char *path, const char *key, const json_t *item,
-                        mdnmf_search_param param, double *out)
-{
-    const char *const *names = enum_names(param);
-    if (names) {
-        for (int k = 0; json_is_string(item) && names[k]; k++) {
-            if (strcmp(json_string_value(item), names[k]) == 0) {
-                *out = k;
-                return 0;
-            }
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        cli_error(COMMAND, "unable to open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t used = 0, size = 4096;
+    char *text = malloc(size);
+    while (text) {
+        used += fread(text + used, 1, size - used, file);
+        if (used < size) { /* the end of the file, or a read error */
+            break;
         }
-        char known[256];
-        cli_join_names(names, -1, known, sizeof known);
-        return spec_error(path, "%s: choices are names, one of: %s", key, known);
-    }
-    if (is_flag(param) && json_is_boolean(item)) {
-        *out = json_is_true(item);
-        return 0;
-    }
-    if (!json_is_number(item)) {
-        return spec_error(path, "%s: a choice value is not a number: give numbers%s", key,
-                          is_flag(param) ? " or true/false" : "");
-    }
-    *out = json_number_value(item);
-    return 0;
-}
-
-static int read_choice(const char *path, const char *key, const json_t *values,
-                       mdnmf_search_dimension *dim)
-{
-    const size_t count = json_array_size(values);
-    if (count == 0) {
-        return spec_error(path, "%s: choice needs \"values\": a non-empty array", key);
-    }
-    if (count > MDNMF_SEARCH_MAX_CHOICES) {
-        return spec_error(path, "%s: %zu values: a choice has at most %d", key, count,
-                          MDNMF_SEARCH_MAX_CHOICES);
-    }
-    dim->count = (int)count;
-    for (size_t k = 0; k < count; k++) {
-        if (choice_value(path, key, json_array_get(values, k), dim->param, &dim->values[k]) != 0) {
-            return -1;
+        char *grown = realloc(text, size *= 2);
+        if (!grown) {
+            free(text);
         }
+        text = grown;
     }
-    return 0;
+    fclose(file);
+    if (!text) {
+        cli_error(COMMAND, "out of memory");
+    }
+    *length = used;
+    return text;
 }
 
-static int read_bound(const char *path, const char *key, const json_t *bound, const char *name,
-                      double *out)
-{
-    if (!json_is_number(bound)) {
-        return spec_error(path, "%s: needs \"%s\": a number", key, name);
-    }
-    *out = json_number_value(bound);
-    return 0;
-}
-
-static const char *const DISTRIBUTION_NAMES[] = {"uniform", "log-uniform", "choice", NULL};
-
-static int read_dimension(const char *path, const char *key, json_t *entry,
-                          mdnmf_search_dimension *dim)
-{
-    memset(dim, 0, sizeof *dim);
-    if (parse_key(path, key, dim) != 0) {
-        return -1;
-    }
-    /* Members other than these are typing mistakes worth a message. */
-    const char *name = "";
-    json_t *low = NULL, *high = NULL, *values = NULL;
-    json_error_t error;
-    if (json_unpack_ex(entry, &error, JSON_STRICT, "{s?s, s?o, s?o, s?o}", "distribution", &name,
-                       "low", &low, "high", &high, "values", &values) != 0) {
-        return spec_error(path, "%s: %s (an entry is an object of distribution, low and high, "
-                          "or values)", key, error.text);
-    }
-    int distribution = -1;
-    for (int k = 0; DISTRIBUTION_NAMES[k]; k++) {
-        if (strcmp(name, DISTRIBUTION_NAMES[k]) == 0) {
-            distribution = k;
-        }
-    }
-    if (distribution < 0) {
-        return spec_error(path, "%s: \"distribution\" must be "
-                          "\"uniform\", \"log-uniform\" or \"choice\"", key);
-    }
-    dim->distribution = (mdnmf_distribution)distribution;
-    if (dim->distribution == MDNMF_DIST_CHOICE) {
-        return read_choice(path, key, values, dim);
-    }
-    if (enum_names(dim->param) || is_flag(dim->param)) {
-        return spec_error(path, "%s: takes a choice of values, not a range", key);
-    }
-    return read_bound(path, key, low, "low", &dim->low) != 0 ||
-                   read_bound(path, key, high, "high", &dim->high) != 0
-               ? -1
-               : 0;
-}
-
+/* Errors as "mdnmf search: SPEC: <what>" (what names the parameter). */
 static int read_spec(const char *path, search_spec *spec)
 {
     memset(spec, 0, sizeof *spec);
-    json_t *root = cli_json_load(COMMAND, path);
-    if (!root) {
+    size_t length = 0;
+    char *text = read_spec_text(path, &length);
+    if (!text) {
         return -1;
     }
-    const size_t count = json_object_size(root);
-    int failed = 0;
-    if (count == 0) {
-        failed = spec_error(path, "the spec must be a non-empty object: {\"parameter\": "
-                            "{\"distribution\": ...}, ...}");
-    }
-    if (!failed) {
-        spec->dimensions = calloc(count, sizeof *spec->dimensions);
-        spec->names = calloc(count, sizeof *spec->names);
-        failed = !spec->dimensions || !spec->names;
-        if (failed) {
-            cli_error(COMMAND, "out of memory");
-        }
-    }
-    const char *key;
-    json_t *entry;
-    json_object_foreach(root, key, entry) {
-        if (failed) {
-            break;
-        }
-        failed = read_dimension(path, key, entry, &spec->dimensions[spec->count]);
-        if (!failed && !(spec->names[spec->count] = strdup(key))) {
-            cli_error(COMMAND, "out of memory");
-            failed = -1;
-        }
-        spec->count++;
-    }
-    json_decref(root);
-    if (failed) {
-        spec_free(spec);
+    mdnmf_error error;
+    int status = mdnmf_search_dimensions_from_json(text, length, &spec->dimensions, &spec->names,
+                                                   &spec->count, &error);
+    free(text);
+    if (status != MDNMF_OK) {
+        cli_error(COMMAND, "%s: %s", path, error.message);
         return -1;
     }
     return 0;

@@ -144,6 +144,144 @@ static void test_parameter_names_round_trip(void **state)
     assert_string_equal(mdnmf_search_param_name(MDNMF_SEARCH_PARAM_COUNT), "?");
 }
 
+/* ------------------------------------------------------------ the spec */
+
+static void test_spec_gives_dimensions_in_order(void **state)
+{
+    (void)state;
+    const char *text =
+        "{\"tau_A\": {\"distribution\": \"log-uniform\", \"low\": 0.01, \"high\": 1},\n"
+        " \"d[1]\": {\"distribution\": \"choice\", \"values\": [8, 16]},\n"
+        " \"mode\": {\"distribution\": \"choice\", \"values\": [\"semi_adv\", \"std\"]},\n"
+        " \"normalize\": {\"distribution\": \"choice\", \"values\": [true, false, 1]},\n"
+        " \"beta[0]\": {\"low\": 0.5, \"high\": 3, \"distribution\": \"uniform\"}}";
+    mdnmf_search_dimension *dims = NULL;
+    char **names = NULL;
+    int count = -1;
+    mdnmf_error error = {MDNMF_ERR_STATE, "stale"};
+    assert_int_equal(mdnmf_search_dimensions_from_json(text, strlen(text), &dims, &names, &count,
+                                                       &error),
+                     MDNMF_OK);
+    assert_int_equal(error.status, MDNMF_OK);
+    assert_string_equal(error.message, "");
+    assert_int_equal(count, 5);
+    const char *keys[] = {"tau_A", "d[1]", "mode", "normalize", "beta[0]"};
+    const mdnmf_search_param params[] = {MDNMF_SEARCH_TAU_A, MDNMF_SEARCH_D, MDNMF_SEARCH_MODE,
+                                         MDNMF_SEARCH_NORMALIZE, MDNMF_SEARCH_BETA};
+    const int sources[] = {-1, 1, -1, -1, 0};
+    const mdnmf_distribution kinds[] = {MDNMF_DIST_LOG_UNIFORM, MDNMF_DIST_CHOICE,
+                                        MDNMF_DIST_CHOICE, MDNMF_DIST_CHOICE,
+                                        MDNMF_DIST_UNIFORM};
+    for (int i = 0; i < count; i++) {
+        assert_string_equal(names[i], keys[i]);
+        assert_int_equal(dims[i].param, params[i]);
+        assert_int_equal(dims[i].source, sources[i]);
+        assert_int_equal(dims[i].distribution, kinds[i]);
+    }
+    assert_true(dims[0].low == 0.01 && dims[0].high == 1.0);
+    assert_true(dims[4].low == 0.5 && dims[4].high == 3.0);
+    assert_int_equal(dims[1].count, 2);
+    assert_true(dims[1].values[0] == 8.0 && dims[1].values[1] == 16.0);
+    assert_int_equal(dims[2].count, 2); /* enum names as their numbers */
+    assert_true(dims[2].values[0] == MDNMF_MODE_SEMI_ADV && dims[2].values[1] == MDNMF_MODE_STD);
+    assert_int_equal(dims[3].count, 3);
+    assert_true(dims[3].values[0] == 1.0 && dims[3].values[1] == 0.0 && dims[3].values[2] == 1.0);
+    /* What the spec reads is a usable search description. */
+    mdnmf_search search;
+    mdnmf_search_default(&search, 2);
+    search.base.d[0] = 4; /* d[1] is drawn */
+    search.dimensions = dims;
+    search.dimension_count = count;
+    mdnmf_error checked;
+    if (mdnmf_search_check(&search, &checked) != MDNMF_OK)
+        fail_msg("%s", checked.message);
+    mdnmf_search_dimensions_free(dims, names, count);
+    mdnmf_search_dimensions_free(NULL, NULL, 0);
+}
+
+typedef struct bad_spec {
+    const char *text;
+    const char *message; /* the whole message */
+} bad_spec;
+
+static void test_bad_specs_are_named(void **state)
+{
+    (void)state;
+    static const bad_spec cases[] = {
+        {"{\"tau_A\": {\"distribution\": \"uniform\", \"low\": 0.1\n \"high\": 1}}",
+         "malformed JSON at line 2, column 7: ',' or '}' expected near '\"high\"'"},
+        {"{\"d\": {\"distribution\": \"choice\", \"values\": [1 2]}}",
+         "malformed JSON at line 1, column 47: ',' or ']' expected near '2'"},
+        {"{\"tau_A\": {\"distribution\": \"uniform\", \"low\": 0, \"high\": 1},\n"
+         " \"tau_A\": {\"distribution\": \"uniform\", \"low\": 0, \"high\": 1}}",
+         "malformed JSON at line 2, column 8: duplicate object key near '\"tau_A\"'"},
+        {"", "malformed JSON at line 1, column 0: '[' or '{' expected near end of file"},
+        {"{}", "the spec must be a non-empty object: {\"parameter\": {\"distribution\": ...}, "
+               "...}"},
+        {"[1]", "the spec must be a non-empty object: {\"parameter\": {\"distribution\": ...}, "
+                "...}"},
+        {"{\"tau_B\": {}}",
+         "unknown parameter 'tau_B': use one of mode, d, mu_H, tau_A, beta, tau_S, tau_W, mu_W, "
+         "epochs, test_epochs, batch_size, batch_size_adv, batch_size_sup, warm_start_epochs, "
+         "init, true_sample, normalize, update_H"},
+        {"{\"tau_A[x]\": {}}",
+         "'tau_A[x]': a per-source parameter is written NAME[S] with S a source number from 0"},
+        {"{\"tau_A[1]x\": {}}",
+         "'tau_A[1]x': a per-source parameter is written NAME[S] with S a source number from 0"},
+        {"{\"tau_A\": {\"distribution\": \"uniform\", \"low\": 0, \"hihg\": 1}}",
+         "tau_A: 1 object item(s) left unpacked: hihg (an entry is an object of distribution, "
+         "low and high, or values)"},
+        {"{\"tau_A\": 3}", "tau_A: Expected object, got integer (an entry is an object of "
+                           "distribution, low and high, or values)"},
+        {"{\"tau_A\": {\"distribution\": \"normal\"}}",
+         "tau_A: \"distribution\" must be \"uniform\", \"log-uniform\" or \"choice\""},
+        {"{\"tau_A\": {\"distribution\": \"uniform\", \"high\": 1}}",
+         "tau_A: needs \"low\": a number"},
+        {"{\"tau_A\": {\"distribution\": \"uniform\", \"low\": 0, \"high\": \"1\"}}",
+         "tau_A: needs \"high\": a number"},
+        {"{\"d\": {\"distribution\": \"choice\", \"values\": []}}",
+         "d: choice needs \"values\": a non-empty array"},
+        {"{\"d\": {\"distribution\": \"choice\", \"values\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, "
+         "12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, "
+         "33]}}",
+         "d: 33 values: a choice has at most 32"},
+        {"{\"d\": {\"distribution\": \"choice\", \"values\": [1, \"two\"]}}",
+         "d: a choice value is not a number: give numbers"},
+        {"{\"update_H\": {\"distribution\": \"choice\", \"values\": [\"yes\"]}}",
+         "update_H: a choice value is not a number: give numbers or true/false"},
+        {"{\"mode\": {\"distribution\": \"choice\", \"values\": [\"std\", \"nmf\"]}}",
+         "mode: choices are names, one of: std, adv, exem, sup, full, semi, semi_adv"},
+        {"{\"init\": {\"distribution\": \"uniform\", \"low\": 0, \"high\": 1}}",
+         "init: takes a choice of values, not a range"},
+        {"{\"d\": {\"distribution\": \"choice\", \"values\": [2]},\n"
+         " \"beta\": {\"distribution\": \"uniform\", \"low\": 1}}",
+         "beta: needs \"high\": a number"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        mdnmf_search_dimension *dims = (mdnmf_search_dimension *)&cases[c];
+        char **names = (char **)&cases[c];
+        int count = -1;
+        mdnmf_error error;
+        const int status = mdnmf_search_dimensions_from_json(
+            cases[c].text, strlen(cases[c].text), &dims, &names, &count, &error);
+        if (status != MDNMF_ERR_FORMAT || strcmp(error.message, cases[c].message) != 0)
+            fail_msg("%s: status %d, message \"%s\"", cases[c].text, status, error.message);
+        assert_int_equal(error.status, MDNMF_ERR_FORMAT);
+        assert_null(dims);
+        assert_null(names);
+        assert_int_equal(count, 0);
+    }
+    mdnmf_search_dimension *dims;
+    char **names;
+    int count;
+    mdnmf_error error;
+    assert_int_equal(mdnmf_search_dimensions_from_json("{}", 2, NULL, &names, &count, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_int_equal(mdnmf_search_dimensions_from_json(NULL, 2, &dims, &names, &count, &error),
+                     MDNMF_ERR_ARGUMENT);
+    assert_int_equal(error.status, MDNMF_ERR_ARGUMENT);
+}
+
 /* ------------------------------------------------------------ checks */
 
 typedef struct bad_description {
@@ -733,6 +871,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parameter_names_round_trip),
+        cmocka_unit_test(test_spec_gives_dimensions_in_order),
+        cmocka_unit_test(test_bad_specs_are_named),
         cmocka_unit_test(test_warm_started_trials_with_contiguous_folds),
         cmocka_unit_test(test_given_start_and_values_are_checked),
         cmocka_unit_test(test_check_names_the_bad_dimension),
