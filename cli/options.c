@@ -144,6 +144,23 @@ int cli_parse_double(const char *command, const char *option, const char *text,
     return 0;
 }
 
+char *cli_command_line(const char *prefix, int argc, char **argv)
+{
+    size_t size = strlen(prefix) + 1;
+    for (int i = 0; i < argc; i++) {
+        size += strlen(argv[i]) + 1;
+    }
+    char *line = malloc(size);
+    if (line) {
+        strcpy(line, prefix);
+        for (int i = 0; i < argc; i++) {
+            strcat(line, " ");
+            strcat(line, argv[i]);
+        }
+    }
+    return line;
+}
+
 static int choice_count(const char *const *choices)
 {
     int count = 0;

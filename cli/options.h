@@ -180,6 +180,10 @@ int cli_parse_choice(const char *command, const char *option, const char *text,
  * count < 0) joined by ", " into out (truncated to size). */
 void cli_join_names(const char *const *names, int count, char *out, size_t size);
 
+/* `prefix` and argv[0..argc) joined by spaces, e.g. the command line a
+ * report says it was made with; malloc'ed, NULL if out of memory. */
+char *cli_command_line(const char *prefix, int argc, char **argv);
+
 /* default_text of a required option: the usage shows "(required)". */
 extern const char cli_required[];
 

@@ -717,31 +717,6 @@ static void remove_scratch(char *path, int threads)
     free(path);
 }
 
-static char *join_command_line(int argc, char **argv)
-{
-    /* argv[0] is "images": the command line after "mdnmf experiment". */
-    size_t size = sizeof "mdnmf experiment";
-    for (int i = 0; i < argc; i++) {
-        size += strlen(argv[i]) + 1;
-    }
-    char *line = malloc(size);
-    if (line) {
-        strcpy(line, "mdnmf experiment");
-        for (int i = 0; i < argc; i++) {
-            strcat(line, " ");
-            strcat(line, argv[i]);
-        }
-    }
-    return line;
-}
-
-static double seconds_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void announce(const exp_config *c, const char *output)
 {
     if (c->quiet) {
@@ -777,7 +752,7 @@ static int run_images(const images_request *request, int argc, char **argv)
     if (load_dataset(&config, data_dir, &data) != 0) {
         return CLI_EXIT_RUNTIME;
     }
-    char *scratch = NULL, *command_line = join_command_line(argc, argv);
+    char *scratch = NULL, *command_line = cli_command_line("mdnmf experiment", argc, argv);
     exp_results results;
     memset(&results, 0, sizeof results);
     int status = command_line && make_folder(output) == 0 ? 0 : -1;
@@ -789,10 +764,10 @@ static int run_images(const images_request *request, int argc, char **argv)
         config.scratch_dir = scratch;
         announce(&config, output);
         cli_interrupt_install();
-        double started = seconds_now();
+        double started = cli_monotonic_seconds();
         status = exp_run(&config, data.classes, &results);
         exp_report rp = {&config, &results, output, command_line, data.source,
-                         seconds_now() - started};
+                         cli_monotonic_seconds() - started};
         if (status == 0) {
             status = exp_write_report(&rp);
         }

@@ -28,13 +28,6 @@ const exp_method exp_poor_methods[POOR_METHODS] = {METHOD_NMF, METHOD_MDNMF, MET
 
 static const char *const COMMAND = "experiment images";
 
-static double now_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 /* ------------------------------------------------------------ scores */
 
 void exp_score_fail(exp_score *score, const char *what, const char *why)
@@ -444,6 +437,16 @@ typedef struct worker {
     char message[512];
 } worker;
 
+/* A model with the default parameters and d atoms, to be fitted; NULL if
+ * out of memory. */
+static mdnmf_model *empty_model(int d)
+{
+    mdnmf_params defaults;
+    mdnmf_params_default(&defaults);
+    defaults.d = d;
+    return mdnmf_model_create(&defaults, NULL);
+}
+
 /* One (seed, d) of the rich part: NMF, then MDNMF and DNMF warm-started
  * from the NMF bases, then ENMF. */
 static int run_rich(const exp_config *c, exp_results *r, const rich_sets *sets, int64_t m,
@@ -455,11 +458,8 @@ static int run_rich(const exp_config *c, exp_results *r, const rich_sets *sets, 
     mdnmf_separation_data x = rich_data(sets, m);
     mdnmf_separator_params p;
     base_params(c, d, c->seed + (uint64_t)seed, &p);
-    mdnmf_params defaults;
-    mdnmf_params_default(&defaults);
-    defaults.d = d;
-    mdnmf_model *nmf = mdnmf_model_create(&defaults, NULL);
-    mdnmf_model *copy = NULL, *exemplar = mdnmf_model_create(&defaults, NULL);
+    mdnmf_model *nmf = empty_model(d);
+    mdnmf_model *copy = NULL, *exemplar = empty_model(d);
     if (!nmf || !exemplar) {
         mdnmf_model_destroy(nmf), mdnmf_model_destroy(exemplar);
         snprintf(w->message, sizeof w->message, "out of memory");
@@ -512,10 +512,7 @@ static int run_tau(const exp_config *c, exp_results *r, const rich_sets *sets, i
     mdnmf_separation_data x = rich_data(sets, m);
     mdnmf_separator_params p;
     base_params(c, d, c->seed + (uint64_t)seed, &p);
-    mdnmf_params defaults;
-    mdnmf_params_default(&defaults);
-    defaults.d = d;
-    mdnmf_model *nmf = mdnmf_model_create(&defaults, NULL);
+    mdnmf_model *nmf = empty_model(d);
     if (!nmf) {
         snprintf(w->message, sizeof w->message, "out of memory");
         return -1;
@@ -722,7 +719,7 @@ static void report_job(runner *run, const job *j, double seconds)
                  j->part == PART_RICH ? c->atoms[j->index] : c->tau_atoms[j->index]);
     }
     report_scores(run, j, scores, sizeof scores);
-    double elapsed = now_seconds() - run->started;
+    double elapsed = cli_monotonic_seconds() - run->started;
     fprintf(stderr, "mdnmf %s: [%d/%d %d:%02d] %s, seed %d, %s: %s dB (%.1f s)\n", COMMAND,
             run->done, run->job_count, (int)elapsed / 60, (int)elapsed % 60,
             PART_NAMES[j->part], j->seed + 1, what, scores, seconds);
@@ -768,9 +765,9 @@ static void *work(void *argument)
             break;
         }
         const job *j = &run->jobs[index];
-        double started = now_seconds();
+        double started = cli_monotonic_seconds();
         int status = run_job(run, j, w);
-        double seconds = now_seconds() - started;
+        double seconds = cli_monotonic_seconds() - started;
         pthread_mutex_lock(&run->lock);
         run->done++;
         run->r->seconds[part_slot(j->part)] += seconds;
@@ -937,7 +934,7 @@ int exp_run(const exp_config *c, const exp_class *classes, exp_results *r)
     for (int k = 0; k < EXP_MAX_CLASSES && !m; k++) {
         m = classes[k].train.data ? classes[k].train.m : 0;
     }
-    runner run = {.c = c, .classes = classes, .r = r, .m = m, .started = now_seconds()};
+    runner run = {.c = c, .classes = classes, .r = r, .m = m, .started = cli_monotonic_seconds()};
     if (alloc_results(c, r, m) != 0 || make_jobs(&run) != 0) {
         cli_error(COMMAND, "out of memory");
         free(run.jobs);

@@ -295,13 +295,6 @@ typedef struct noise_track {
     int files, skipped_silent;
 } noise_track;
 
-static double seconds_now(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + 1e-9 * (double)now.tv_nsec;
-}
-
 /* Read a recording at the experiment's rate, peak-normalised.  Returns 0,
  * 1 when it is silent (skipped), -1 after one line. */
 static int read_normalised(const speech_config *c, const char *path, mdnmf_audio *audio)
@@ -643,9 +636,9 @@ static int fit_job_model(const experiment *x, job *j, mdnmf_model **out)
     }
     mdnmf_signal_data data = training_signals(sp, samples, lengths);
     mdnmf_audio_params audio = audio_front_end(x->config);
-    double started = seconds_now();
+    double started = cli_monotonic_seconds();
     int status = mdnmf_separator_fit_signals(model, &p, &audio, &data, &error);
-    j->fit_seconds = seconds_now() - started;
+    j->fit_seconds = cli_monotonic_seconds() - started;
     free(samples), free(lengths);
     if (status) {
         snprintf(j->message, sizeof j->message, "%s", error.message);
@@ -712,7 +705,7 @@ static int run_utterances(experiment *x, job *j, mdnmf_model *model)
         const utterance *u = &sp->test[i];
         float *separated_sources[2] = {speech, noise};
         const float *estimates[2] = {u->mixture, u->mixture};
-        double started = seconds_now();
+        double started = cli_monotonic_seconds();
         if (denoiser) {
             status = mdnmf_denoiser_separate(denoiser, u->mixture, u->length, 0,
                                              separated_sources, &error);
@@ -721,11 +714,11 @@ static int run_utterances(experiment *x, job *j, mdnmf_model *model)
             }
             estimates[0] = speech, estimates[1] = noise;
         }
-        double separated = seconds_now();
+        double separated = cli_monotonic_seconds();
         j->separate_seconds += separated - started;
         if (!status) {
             score_utterance(x, u, estimates, &j->scores[i]);
-            j->metric_seconds += seconds_now() - separated;
+            j->metric_seconds += cli_monotonic_seconds() - separated;
         }
         if (!status && i == sp->example) {
             for (int s = 0; s < 2; s++) {
@@ -1275,23 +1268,6 @@ static int make_folders(const speech_config *c)
     return status ? status : make_folder(path);
 }
 
-static char *join_command_line(int argc, char **argv)
-{
-    size_t size = sizeof "mdnmf experiment";
-    for (int i = 0; i < argc; i++) {
-        size += strlen(argv[i]) + 1;
-    }
-    char *line = malloc(size);
-    if (line) {
-        strcpy(line, "mdnmf experiment");
-        for (int i = 0; i < argc; i++) {
-            strcat(line, " ");
-            strcat(line, argv[i]);
-        }
-    }
-    return line;
-}
-
 static int write_report(const experiment *x, const noise_track *track, const char *command_line,
                         double seconds)
 {
@@ -1351,8 +1327,8 @@ int cli_experiment_speech(int argc, char **argv)
     noise_track track = {0};
     experiment x = {.config = &config, .speakers = speakers};
     pthread_mutex_init(&x.lock, NULL);
-    char *command_line = join_command_line(argc, argv);
-    double started = seconds_now();
+    char *command_line = cli_command_line("mdnmf experiment", argc, argv);
+    double started = cli_monotonic_seconds();
     int status = command_line ? make_folders(&config) : -1;
     status = status ? status : load_data(&config, &track, speakers);
     status = status ? status : make_jobs(&x);
@@ -1365,12 +1341,12 @@ int cli_experiment_speech(int argc, char **argv)
         }
     }
     if (status == 0 && code == CLI_EXIT_OK) {
-        status = write_report(&x, &track, command_line, seconds_now() - started);
+        status = write_report(&x, &track, command_line, cli_monotonic_seconds() - started);
         if (status == 0) {
             print_table(&x, stdout);
             if (!config.quiet) {
                 fprintf(stderr, "mdnmf %s: wrote %s/README.md, CSVs, figures and examples "
-                        "(%.0f s)\n", COMMAND, config.output, seconds_now() - started);
+                        "(%.0f s)\n", COMMAND, config.output, cli_monotonic_seconds() - started);
             }
         }
     }
