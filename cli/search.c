@@ -96,17 +96,6 @@ static void spec_free(search_spec *spec)
     memset(spec, 0, sizeof *spec);
 }
 
-/* The names of an enum parameter's values, for the trials' rows. */
-static const char *const *enum_names(mdnmf_search_param param)
-{
-    switch (param) {
-    case MDNMF_SEARCH_MODE: return cli_mode_names;
-    case MDNMF_SEARCH_INIT: return cli_init_names;
-    case MDNMF_SEARCH_TRUE_SAMPLE: return cli_true_sample_names;
-    default: return NULL;
-    }
-}
-
 /* The file's text (malloc'ed, *length bytes), or NULL after an error line.
  * The messages are json_load_file's, as before the library read the spec:
  * a file that cannot be read to its end is parsed as far as it was read. */
@@ -273,9 +262,9 @@ static int is_whole(double value)
 /* A value as CSV text: enum names, whole numbers, or reals with every digit. */
 static void format_value(const mdnmf_search_dimension *dim, double value, char *out, size_t size)
 {
-    const char *const *names = enum_names(dim->param);
-    if (names) {
-        snprintf(out, size, "%s", names[(int)value]);
+    const char *name = mdnmf_search_value_name(dim->param, value);
+    if (name) {
+        snprintf(out, size, "%s", name);
     } else if (is_whole(value)) {
         snprintf(out, size, "%.0f", value);
     } else {
@@ -328,8 +317,8 @@ static void write_csv_row(FILE *out, const search_spec *spec, const mdnmf_search
 /* A drawn value as JSON: an enum's name, an integer or a real. */
 static json_t *json_value_of(const mdnmf_search_dimension *dim, double value)
 {
-    const char *const *names = enum_names(dim->param);
-    return names ? json_string(names[(int)value])
+    const char *name = mdnmf_search_value_name(dim->param, value);
+    return name ? json_string(name)
            : is_whole(value) ? json_integer((json_int_t)value)
                              : cli_json_real(value);
 }

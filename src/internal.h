@@ -198,6 +198,13 @@ int model_params_from_json(const char *json, size_t length, model_settings *sett
  * outcome over with one of these.  All return `status`. */
 
 /* error_report, error_fail, error_ok: src/error.h. */
+
+/* "a, b, c" of a NULL-terminated list of names (count < 0) or of its
+ * first `count`, cut at `size` bytes (src/names.c). */
+void join_names(const char *const *names, int count, char *out, size_t size);
+/* The value names of an enum search parameter (mode, init, true_sample),
+ * NULL for the others. */
+const char *const *search_param_names(mdnmf_search_param param);
 /* A public call on a model starts with model_clear_error (no stale message)
  * and ends with model_report (the model's message to *error). */
 void model_clear_error(mdnmf_model *model);

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "internal.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const char *const mdnmf_mode_names[] = {"std",  "adv",  "exem",     "sup",
@@ -46,6 +47,39 @@ static const char *const *names_of(mdnmf_enum kind)
     return NULL;
 }
 
+/* "a, b, c" of a NULL-terminated list, or of the first `count` names;
+ * cut at `size`. */
+void join_names(const char *const *names, int count, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    for (int i = 0; (count < 0 ? names[i] != NULL : i < count) && used < size; i++) {
+        const int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", names[i]);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+const char *const *search_param_names(mdnmf_search_param param)
+{
+    switch (param) {
+    case MDNMF_SEARCH_MODE: return mdnmf_mode_names;
+    case MDNMF_SEARCH_INIT: return mdnmf_init_names;
+    case MDNMF_SEARCH_TRUE_SAMPLE: return mdnmf_true_sample_names;
+    default: return NULL;
+    }
+}
+
+const char *mdnmf_search_value_name(mdnmf_search_param param, double value)
+{
+    const char *const *names = search_param_names(param);
+    for (int i = 0; names && names[i]; i++)
+        if (i == value)
+            return names[i];
+    return NULL;
+}
+
 static const char *const KIND_NAMES[] = {"mode", "init", "true_sample", "metric", "aggregate"};
 
 const char *mdnmf_enum_name(mdnmf_enum kind, int value)
@@ -70,11 +104,8 @@ int mdnmf_enum_value(mdnmf_enum kind, const char *name, int *value, mdnmf_error 
             *value = i;
             return error_ok(error);
         }
-    char known[128] = "";
-    for (int i = 0; names[i]; i++) {
-        strncat(known, i ? ", " : "", sizeof known - strlen(known) - 1);
-        strncat(known, names[i], sizeof known - strlen(known) - 1);
-    }
+    char known[128];
+    join_names(names, -1, known, sizeof known);
     return error_fail(error, MDNMF_ERR_ARGUMENT, "%s: '%s' is not one of: %s", KIND_NAMES[kind],
                       name, known);
 }

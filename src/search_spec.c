@@ -14,19 +14,6 @@
 
 static const char *const DISTRIBUTION_NAMES[] = {"uniform", "log-uniform", "choice", NULL};
 
-/* "a, b, c" of a NULL-terminated list, or of the first `count` names. */
-static void join_names(const char *const *names, int count, char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    for (int i = 0; (count < 0 ? names[i] != NULL : i < count) && used < size; i++) {
-        const int n = snprintf(out + used, size - used, "%s%s", i ? ", " : "", names[i]);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
 static void list_parameters(char *out, size_t size)
 {
     const char *names[MDNMF_SEARCH_PARAM_COUNT];
@@ -64,17 +51,6 @@ static int parse_key(const char *key, mdnmf_search_dimension *dim, mdnmf_error *
     return MDNMF_OK;
 }
 
-/* The names a choice of an enum parameter uses, its values their indices. */
-static const char *const *enum_names(mdnmf_search_param param)
-{
-    switch (param) {
-    case MDNMF_SEARCH_MODE: return mdnmf_mode_names;
-    case MDNMF_SEARCH_INIT: return mdnmf_init_names;
-    case MDNMF_SEARCH_TRUE_SAMPLE: return mdnmf_true_sample_names;
-    default: return NULL;
-    }
-}
-
 static int is_flag(mdnmf_search_param param)
 {
     return param == MDNMF_SEARCH_NORMALIZE || param == MDNMF_SEARCH_UPDATE_H;
@@ -83,7 +59,7 @@ static int is_flag(mdnmf_search_param param)
 static int choice_value(const char *key, const json_t *item, mdnmf_search_param param,
                         double *out, mdnmf_error *error)
 {
-    const char *const *names = enum_names(param);
+    const char *const *names = search_param_names(param);
     if (names) {
         for (int k = 0; json_is_string(item) && names[k]; k++)
             if (strcmp(json_string_value(item), names[k]) == 0) {
@@ -163,7 +139,7 @@ static int read_dimension(const char *key, json_t *entry, mdnmf_search_dimension
     dim->distribution = (mdnmf_distribution)distribution;
     if (dim->distribution == MDNMF_DIST_CHOICE)
         return read_choice(key, values, dim, error);
-    if (enum_names(dim->param) || is_flag(dim->param))
+    if (search_param_names(dim->param) || is_flag(dim->param))
         return error_fail(error, MDNMF_ERR_FORMAT, "%s: takes a choice of values, not a range",
                           key);
     status = read_bound(key, low, "low", &dim->low, error);

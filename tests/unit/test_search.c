@@ -867,6 +867,21 @@ static void test_given_start_and_values_are_checked(void **state)
     mdnmf_model_destroy(start);
 }
 
+/* Enum parameters name their values as the library's name tables do;
+ * the others, and values outside the table, have no name. */
+static void test_search_value_names(void **state)
+{
+    (void)state;
+    assert_string_equal(mdnmf_search_value_name(MDNMF_SEARCH_MODE, MDNMF_MODE_SEMI_ADV),
+                        mdnmf_mode_names[MDNMF_MODE_SEMI_ADV]);
+    assert_string_equal(mdnmf_search_value_name(MDNMF_SEARCH_INIT, 1), "random");
+    assert_string_equal(mdnmf_search_value_name(MDNMF_SEARCH_TRUE_SAMPLE, 2), "min");
+    assert_null(mdnmf_search_value_name(MDNMF_SEARCH_TAU_A, 0));
+    assert_null(mdnmf_search_value_name(MDNMF_SEARCH_MODE, MDNMF_MODE_SEMI_ADV + 1));
+    assert_null(mdnmf_search_value_name(MDNMF_SEARCH_INIT, -1));
+    assert_null(mdnmf_search_value_name(MDNMF_SEARCH_INIT, 0.5));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -885,6 +900,7 @@ int main(void)
         cmocka_unit_test(test_best_is_kept_and_refit_on_all_data),
         cmocka_unit_test(test_failed_trials_are_recorded),
         cmocka_unit_test(test_callback_stops_the_search),
+        cmocka_unit_test(test_search_value_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
