@@ -208,5 +208,5 @@ int mdnmf_shuffle_indices(int64_t *out, int64_t n, uint64_t seed, mdnmf_error *e
     rng r;
     rng_seed(&r, seed, SHUFFLE_STREAM);
     rng_permutation(&r, out, n);
-    return error_report(error, MDNMF_OK, NULL);
+    return error_ok(error);
 }

@@ -28,7 +28,7 @@ int mdnmf_squared_error(const float *reference, const float *estimate, int64_t m
         }
         out[j] = sum / (double)m;
     }
-    return error_report(error, MDNMF_OK, NULL);
+    return error_ok(error);
 }
 
 int mdnmf_psnr(const float *reference, const float *estimate, int64_t m, int64_t n, double *out,
@@ -47,5 +47,5 @@ int mdnmf_psnr(const float *reference, const float *estimate, int64_t m, int64_t
         else
             out[j] = 10.0 * log10((double)peak * peak / out[j]);
     }
-    return error_report(error, MDNMF_OK, NULL);
+    return error_ok(error);
 }

@@ -128,7 +128,7 @@ mdnmf_model *mdnmf_model_create(const mdnmf_params *p, mdnmf_error *error)
         return NULL;
     }
     model->params = *p;
-    error_report(error, MDNMF_OK, NULL);
+    error_ok(error);
     return model;
 }
 

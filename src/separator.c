@@ -229,7 +229,7 @@ int mdnmf_adversarial_data(const mdnmf_separation_data *data, int sources, int s
     *n_adv = total;
     if (U_adv && omega && total > 0)
         fill_adversarial(data, sources, source, included, beta, total, U_adv, omega);
-    return error_report(error, MDNMF_OK, NULL);
+    return error_ok(error);
 }
 
 /* ------------------------------------------------------------ per-source fits */

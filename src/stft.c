@@ -131,7 +131,7 @@ mdnmf_stft *mdnmf_stft_create(int n_fft, int hop_length, int win_length, mdnmf_e
         error_fail(error, result, "STFT: out of memory for n_fft %d", n_fft);
         return NULL;
     }
-    error_report(error, MDNMF_OK, NULL);
+    error_ok(error);
     return stft;
 }
 
