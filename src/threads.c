@@ -1,0 +1,240 @@
+/* Parts and runners: how the library's parallel regions survive a busy
+ * machine without changing their results (see linalg.h).
+ *
+ * Every parallel region splits its work into `parts` shares fixed by the
+ * thread setting alone, and combines them in a fixed order; `runners` OS
+ * threads execute the parts, each taking parts runner, runner + runners, ...
+ * Which thread runs a part does not change a bit of its result, so the
+ * number of runners is free to follow the machine's load.
+ *
+ * Why it must: OpenMP threads (libgomp) spin at every barrier.  When another
+ * process holds one of two cores, a spinning thread burns the time slice its
+ * partner needs, and a fit with two threads ran 5-12 times slower than with
+ * one (issue 12, docs/reliability.md).  OMP_WAIT_POLICY=passive fixes that
+ * but costs a fifth of the speed-up on a quiet machine, and libgomp reads it
+ * only when it loads, before any code of ours runs.  So the runners follow
+ * the load instead:
+ *   - at the start of a fit or transform: the cores (of this process's CPU
+ *     set) not claimed by runnable threads of other processes;
+ *   - at every mini-batch, at most every WINDOW seconds: if the process got
+ *     less CPU time than its runners could use (CPU time / wall time below
+ *     runners - 1/2: someone else holds a core), fewer runners; if cores are
+ *     free again, more, with a back-off that doubles on every change of
+ *     mind so that a machine on the edge does not make the count flap. */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+
+#include "linalg.h"
+#include "mdnmf.h"
+
+#include <cblas.h>
+
+#include <dirent.h>
+#include <omp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Seconds between two looks at the load; short enough to leave a core
+ * within a few batches when a competitor starts, long enough that the
+ * look costs nothing measurable. */
+static const double WINDOW = 0.02;
+/* More runners are tried when /proc shows free cores (first after
+ * RAISE_FIRST seconds), and blindly every PROBE_FIRST seconds even when it
+ * shows none: a competitor at nice 19 in our own session leaves us both
+ * cores, one in another session (autogroup) or cgroup only half of them, and
+ * only a trial tells the two apart.  A failed trial costs one WINDOW at
+ * most and doubles the wait before the next one of its kind. */
+static const double RAISE_FIRST = 0.1, PROBE_FIRST = 1.0, BACKOFF_MOST = 30.0;
+
+typedef struct governor {
+    int parts;           /* shares of every parallel region */
+    int runners;         /* threads running them now, 1..most */
+    int most;            /* min(parts, cores) */
+    int fixed;           /* MDNMF_RUNNERS pins the runners (tests, benchmarks) */
+    int trial;           /* 1: load-driven trial running, 2: blind probe */
+    double wall0, cpu0;  /* start of the current window */
+    double next_raise;   /* no load-driven trial before this time */
+    double next_probe;   /* no blind probe before this time */
+    double raise_wait, probe_wait;
+} governor;
+
+/* Thread-local: each calling thread governs its own fits, so models used
+ * from different threads do not interfere. */
+static _Thread_local governor gov = {.parts = 0};
+
+static double clock_seconds(clockid_t clock)
+{
+    struct timespec t;
+    if (clock_gettime(clock, &t) != 0)
+        return 0.0;
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int usable_cores(void)
+{
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+        return CPU_COUNT(&set);
+    int procs = omp_get_num_procs();
+    return procs > 0 ? procs : 1;
+}
+
+/* Runnable tasks of the whole system (the fourth field of /proc/loadavg,
+ * "running/total"), or -1. */
+static int runnable_tasks(void)
+{
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (!f)
+        return -1;
+    double a, b, c;
+    int running = -1, total;
+    if (fscanf(f, "%lf %lf %lf %d/%d", &a, &b, &c, &running, &total) != 5)
+        running = -1;
+    fclose(f);
+    return running;
+}
+
+/* Runnable threads of this process (state R in /proc/self/task/T/stat), or
+ * -1.  Our own spinning OpenMP threads are runnable too and must not count
+ * as a competitor. */
+static int own_runnable_threads(void)
+{
+    DIR *tasks = opendir("/proc/self/task");
+    if (!tasks)
+        return -1;
+    int running = 0;
+    struct dirent *entry;
+    while ((entry = readdir(tasks)) != NULL) {
+        if (entry->d_name[0] == '.')
+            continue;
+        char path[64], line[512];
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", entry->d_name);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t got = fread(line, 1, sizeof line - 1, f);
+        fclose(f);
+        line[got] = '\0';
+        /* "pid (comm) S ...": the state follows the last ')'. */
+        const char *close = strrchr(line, ')');
+        if (close && close[1] == ' ' && close[2] == 'R')
+            running++;
+    }
+    closedir(tasks);
+    return running;
+}
+
+/* Cores not held by runnable threads of other processes (at least 1), or
+ * `cores` when /proc cannot tell. */
+static int free_cores(int cores)
+{
+    int all = runnable_tasks(), own = own_runnable_threads();
+    if (all < 0 || own < 0)
+        return cores;
+    int others = all - own;
+    if (others < 0)
+        others = 0;
+    int free = cores - others;
+    return free < 1 ? 1 : free;
+}
+
+static int clamp_runners(int runners)
+{
+    return runners < 1 ? 1 : runners > gov.most ? gov.most : runners;
+}
+
+static void start_window(void)
+{
+    gov.wall0 = clock_seconds(CLOCK_MONOTONIC);
+    gov.cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+}
+
+/* MDNMF_RUNNERS=K pins the runners at K: the tests use it to check that the
+ * results do not depend on them, the benchmarks to measure each count. */
+static int pinned_runners(void)
+{
+    const char *text = getenv("MDNMF_RUNNERS");
+    if (!text || !*text)
+        return 0;
+    char *end;
+    long value = strtol(text, &end, 10);
+    return *end == '\0' && value >= 1 && value <= MDNMF_MAX_THREADS ? (int)value : 0;
+}
+
+void linalg_set_threads(int threads)
+{
+    openblas_set_num_threads(1);
+    int parts = threads > 0 ? threads : omp_get_max_threads();
+    gov.parts = parts < 1 ? 1 : parts > MDNMF_MAX_THREADS ? MDNMF_MAX_THREADS : parts;
+    int cores = usable_cores();
+    gov.most = gov.parts < cores ? gov.parts : cores;
+    gov.fixed = pinned_runners();
+    gov.runners = gov.fixed ? (gov.fixed < gov.parts ? gov.fixed : gov.parts)
+                            : clamp_runners(gov.most > 1 ? free_cores(cores) : 1);
+    gov.trial = 0;
+    gov.raise_wait = RAISE_FIRST, gov.probe_wait = PROBE_FIRST;
+    start_window();
+    gov.next_raise = gov.wall0 + gov.raise_wait;
+    gov.next_probe = gov.wall0 + gov.probe_wait;
+}
+
+int linalg_threads(void)
+{
+    return gov.parts > 0 ? gov.parts : omp_get_max_threads();
+}
+
+int linalg_runners(void)
+{
+    return gov.parts > 0 ? gov.runners : 1;
+}
+
+static double doubled(double wait)
+{
+    return wait * 2 < BACKOFF_MOST ? wait * 2 : BACKOFF_MOST;
+}
+
+/* The runners got less CPU than they could use: someone holds a core. */
+static void lower_runners(double got, double now)
+{
+    if (gov.trial == 1)
+        gov.raise_wait = doubled(gov.raise_wait);
+    else if (gov.trial == 2)
+        gov.probe_wait = doubled(gov.probe_wait);
+    gov.trial = 0;
+    gov.runners = clamp_runners((int)(got + 0.5));
+    gov.next_raise = now + gov.raise_wait;
+    gov.next_probe = now + gov.probe_wait;
+}
+
+static void try_more_runners(double now)
+{
+    if (now >= gov.next_raise && free_cores(usable_cores()) > gov.runners) {
+        gov.trial = 1;
+        gov.runners = gov.most;
+    } else if (now >= gov.next_probe) {
+        gov.trial = 2;
+        gov.runners = gov.most;
+    } else if (now >= gov.next_raise) {
+        gov.next_raise = now + gov.raise_wait;
+    }
+}
+
+void linalg_threads_tick(void)
+{
+    if (gov.parts <= 1 || gov.most <= 1 || gov.fixed)
+        return;
+    double now = clock_seconds(CLOCK_MONOTONIC);
+    double wall = now - gov.wall0;
+    if (wall < WINDOW)
+        return;
+    double got = (clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - gov.cpu0) / wall;
+    if (gov.runners > 1 && got < gov.runners - 0.5)
+        lower_runners(got, now);
+    else if (gov.trial)
+        gov.trial = 0; /* the trial held: keep the runners */
+    else if (gov.runners < gov.most)
+        try_more_runners(now);
+    start_window();
+}
