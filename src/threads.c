@@ -47,6 +47,10 @@ static const double WINDOW = 0.02;
  * only a trial tells the two apart.  A failed trial costs one WINDOW at
  * most and doubles the wait before the next one of its kind. */
 static const double RAISE_FIRST = 0.1, PROBE_FIRST = 1.0, BACKOFF_MOST = 30.0;
+/* Calls that start within this many seconds of the last look at /proc
+ * reuse its answer: a stream of small transforms must not pay two /proc
+ * reads each. */
+static const double RECENT = 0.1;
 
 typedef struct governor {
     int parts;           /* shares of every parallel region */
@@ -58,11 +62,12 @@ typedef struct governor {
     double next_raise;   /* no load-driven trial before this time */
     double next_probe;   /* no blind probe before this time */
     double raise_wait, probe_wait;
+    double looked;       /* when /proc was last read for a start */
 } governor;
 
 /* Thread-local: each calling thread governs its own fits, so models used
  * from different threads do not interfere. */
-static _Thread_local governor gov = {.parts = 0};
+static _Thread_local governor gov = {.parts = 0, .looked = -1e9};
 
 static double clock_seconds(clockid_t clock)
 {
@@ -171,8 +176,15 @@ void linalg_set_threads(int threads)
     int cores = usable_cores();
     gov.most = gov.parts < cores ? gov.parts : cores;
     gov.fixed = pinned_runners();
-    gov.runners = gov.fixed ? (gov.fixed < gov.parts ? gov.fixed : gov.parts)
-                            : clamp_runners(gov.most > 1 ? free_cores(cores) : 1);
+    double now = clock_seconds(CLOCK_MONOTONIC);
+    if (gov.fixed)
+        gov.runners = gov.fixed < gov.parts ? gov.fixed : gov.parts;
+    else if (gov.most <= 1)
+        gov.runners = 1;
+    else if (now - gov.looked > RECENT)
+        gov.runners = clamp_runners(free_cores(cores)), gov.looked = now;
+    else
+        gov.runners = clamp_runners(gov.runners); /* many small calls: the last look */
     gov.trial = 0;
     gov.raise_wait = RAISE_FIRST, gov.probe_wait = PROBE_FIRST;
     start_window();
