@@ -16,11 +16,13 @@
  * the load instead:
  *   - at the start of a fit or transform: the cores (of this process's CPU
  *     set) not claimed by runnable threads of other processes;
- *   - at every mini-batch, at most every WINDOW seconds: if the process got
- *     less CPU time than its runners could use (CPU time / wall time below
- *     runners - 1/2: someone else holds a core), fewer runners; if cores are
- *     free again, more, with a back-off that doubles on every change of
- *     mind so that a machine on the edge does not make the count flap. */
+ *   - at every mini-batch, at most every WINDOW seconds: if our threads
+ *     were kept waiting for a core (the kernel's per-thread run-queue
+ *     delay, /proc/self/task/T/schedstat), fewer runners; if cores are free
+ *     again (or, now and then, blindly: only a trial tells a competitor at
+ *     nice 19 in our own session, which leaves us both cores, from one in
+ *     another session, which takes half), more, with a back-off that
+ *     doubles on every failed trial so that the count does not flap. */
 #define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
 
 #include "linalg.h"
@@ -47,6 +49,10 @@ static const double WINDOW = 0.02;
  * only a trial tells the two apart.  A failed trial costs one WINDOW at
  * most and doubles the wait before the next one of its kind. */
 static const double RAISE_FIRST = 0.1, PROBE_FIRST = 1.0, BACKOFF_MOST = 30.0;
+/* Fewer runners when more than this many of our threads, on average, were
+ * kept waiting for a core (a competitor at nice 19 in our own session costs
+ * a few hundredths; one that takes its fair share, half a thread or more). */
+static const double WAITING_MOST = 0.3;
 /* Calls that start within this many seconds of the last look at /proc
  * reuse its answer: a stream of small transforms must not pay two /proc
  * reads each. */
@@ -59,6 +65,7 @@ typedef struct governor {
     int fixed;           /* MDNMF_RUNNERS pins the runners (tests, benchmarks) */
     int trial;           /* 1: load-driven trial running, 2: blind probe */
     double wall0, cpu0;  /* start of the current window */
+    double waited0;      /* own_waiting_seconds() then, or -1 */
     double next_raise;   /* no load-driven trial before this time */
     double next_probe;   /* no blind probe before this time */
     double raise_wait, probe_wait;
@@ -101,34 +108,65 @@ static int runnable_tasks(void)
     return running;
 }
 
-/* Runnable threads of this process (state R in /proc/self/task/T/stat), or
- * -1.  Our own spinning OpenMP threads are runnable too and must not count
- * as a competitor. */
-static int own_runnable_threads(void)
+/* Reads /proc/self/task/T/FILE of every thread of this process into `line`
+ * and calls `use` on it; returns how many it read, or -1. */
+static int for_each_own_thread(const char *file, void (*use)(const char *line, void *sum),
+                               void *sum)
 {
     DIR *tasks = opendir("/proc/self/task");
     if (!tasks)
         return -1;
-    int running = 0;
+    int read = 0;
     struct dirent *entry;
     while ((entry = readdir(tasks)) != NULL) {
         if (entry->d_name[0] == '.')
             continue;
         char path[64], line[512];
-        snprintf(path, sizeof path, "/proc/self/task/%.20s/stat", entry->d_name);
+        snprintf(path, sizeof path, "/proc/self/task/%.20s/%s", entry->d_name, file);
         FILE *f = fopen(path, "r");
         if (!f)
             continue;
         size_t got = fread(line, 1, sizeof line - 1, f);
         fclose(f);
         line[got] = '\0';
-        /* "pid (comm) S ...": the state follows the last ')'. */
-        const char *close = strrchr(line, ')');
-        if (close && close[1] == ' ' && close[2] == 'R')
-            running++;
+        use(line, sum);
+        read++;
     }
     closedir(tasks);
-    return running;
+    return read;
+}
+
+/* "pid (comm) S ...": the state follows the last ')'. */
+static void count_running(const char *stat, void *sum)
+{
+    const char *close = strrchr(stat, ')');
+    if (close && close[1] == ' ' && close[2] == 'R')
+        ++*(int *)sum;
+}
+
+/* Runnable threads of this process, or -1.  Our own spinning OpenMP threads
+ * are runnable too and must not count as a competitor. */
+static int own_runnable_threads(void)
+{
+    int running = 0;
+    return for_each_own_thread("stat", count_running, &running) < 0 ? -1 : running;
+}
+
+/* "on-CPU ns, waiting ns, timeslices": the time a thread was runnable but
+ * waited for a core. */
+static void add_waiting(const char *schedstat, void *sum)
+{
+    unsigned long long on_cpu, waiting;
+    if (sscanf(schedstat, "%llu %llu", &on_cpu, &waiting) == 2)
+        *(double *)sum += 1e-9 * (double)waiting;
+}
+
+/* Seconds this process's threads have waited for a core, summed; -1 when
+ * the kernel does not tell (no schedstat). */
+static double own_waiting_seconds(void)
+{
+    double waiting = 0.0;
+    return for_each_own_thread("schedstat", add_waiting, &waiting) > 0 ? waiting : -1.0;
 }
 
 /* Cores not held by runnable threads of other processes (at least 1), or
@@ -154,6 +192,20 @@ static void start_window(void)
 {
     gov.wall0 = clock_seconds(CLOCK_MONOTONIC);
     gov.cpu0 = clock_seconds(CLOCK_PROCESS_CPUTIME_ID);
+    gov.waited0 = gov.parts > 1 && gov.most > 1 && !gov.fixed ? own_waiting_seconds() : -1.0;
+}
+
+/* Threads that could have run but found no free core, on average over the
+ * window: the kernel's own account when it keeps one (schedstat), else the
+ * CPU time the runners failed to get (which also counts a runner that sat
+ * idle in a serial stretch, hence the fallback only). */
+static double threads_kept_waiting(double wall)
+{
+    double waited = gov.waited0 >= 0.0 ? own_waiting_seconds() : -1.0;
+    if (waited >= 0.0)
+        return (waited - gov.waited0) / wall;
+    double got = (clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - gov.cpu0) / wall;
+    return gov.runners - got;
 }
 
 /* MDNMF_RUNNERS=K pins the runners at K: the tests use it to check that the
@@ -207,15 +259,15 @@ static double doubled(double wait)
     return wait * 2 < BACKOFF_MOST ? wait * 2 : BACKOFF_MOST;
 }
 
-/* The runners got less CPU than they could use: someone holds a core. */
-static void lower_runners(double got, double now)
+/* Runners were kept waiting for a core: someone else holds one. */
+static void lower_runners(double waiting, double now)
 {
     if (gov.trial == 1)
         gov.raise_wait = doubled(gov.raise_wait);
     else if (gov.trial == 2)
         gov.probe_wait = doubled(gov.probe_wait);
     gov.trial = 0;
-    gov.runners = clamp_runners((int)(got + 0.5));
+    gov.runners = clamp_runners(gov.runners - (int)(waiting + 0.5));
     gov.next_raise = now + gov.raise_wait;
     gov.next_probe = now + gov.probe_wait;
 }
@@ -241,9 +293,9 @@ void linalg_threads_tick(void)
     double wall = now - gov.wall0;
     if (wall < WINDOW)
         return;
-    double got = (clock_seconds(CLOCK_PROCESS_CPUTIME_ID) - gov.cpu0) / wall;
-    if (gov.runners > 1 && got < gov.runners - 0.5)
-        lower_runners(got, now);
+    double waiting = threads_kept_waiting(wall);
+    if (gov.runners > 1 && waiting > WAITING_MOST)
+        lower_runners(waiting, now);
     else if (gov.trial)
         gov.trial = 0; /* the trial held: keep the runners */
     else if (gov.runners < gov.most)
