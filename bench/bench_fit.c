@@ -71,7 +71,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h> /* sysconf */
 
@@ -94,6 +96,7 @@ typedef struct options {
     int adversarial;
     int synthetic;
     int cpu_clock;
+    int busy; /* a competing process runs while the rounds are timed */
     const char *data_dir;
     const char *save_dir;
     const char *trace_dir;
@@ -240,7 +243,8 @@ static void usage(FILE *out)
             "  --no-adv          skip the MDNMF (fit_adv) cases\n"
             "  --epochs E        epochs per timed fit (default 20)\n"
             "  --repeats R       timed repetitions, best kept (default 5)\n"
-            "  --threads LIST    BLAS / library threads, comma-separated (default 1);\n"
+            "  --threads LIST    BLAS / library threads, comma-separated, 0 = the\n"
+            "                    library's default (default 1);\n"
             "                    every case is timed at each count in the same rounds\n"
             "  --seed S          fit seed (default 0)\n"
             "  --data DIR        folder with digit0.npy .. digit9.npy\n"
@@ -252,7 +256,10 @@ static void usage(FILE *out)
             "  --format F        text (default) or tsv (for bench/report.py)\n"
             "  --clock C         wall (default) or cpu: time with the process CPU clock,\n"
             "                    which leaves out time other processes held the core\n"
-            "                    (one thread only)\n");
+            "                    (one thread only)\n"
+            "  --busy            time the rounds while another process spins on a core:\n"
+            "                    started by bench_fit in a session of its own at nice 19\n"
+            "                    (a user's background job), killed after the rounds\n");
 }
 
 static int parse_int64(const char *text, int64_t minimum, int64_t *out)
@@ -270,7 +277,7 @@ static int parse_int(const char *text, int minimum, int *out)
 }
 
 /* A comma-separated list of positive integers, at most `capacity` of them. */
-static int parse_int_list(const char *text, int *values, int capacity, int *count)
+static int parse_int_list(const char *text, int minimum, int *values, int capacity, int *count)
 {
     char buffer[256];
     if (strlen(text) >= sizeof buffer)
@@ -278,7 +285,7 @@ static int parse_int_list(const char *text, int *values, int capacity, int *coun
     strcpy(buffer, text);
     *count = 0;
     for (char *item = strtok(buffer, ","); item; item = strtok(NULL, ",")) {
-        if (*count == capacity || !parse_int(item, 1, &values[*count]))
+        if (*count == capacity || !parse_int(item, minimum, &values[*count]))
             return 0;
         (*count)++;
     }
@@ -329,6 +336,7 @@ static const option_spec OPTION_TABLE[] = {
     {"--trace", OPT_PATH, offsetof(options, trace_dir)},
     {"--format", OPT_FORMAT, offsetof(options, format)},
     {"--clock", OPT_CLOCK, offsetof(options, cpu_clock)},
+    {"--busy", OPT_SWITCH_ON, offsetof(options, busy)},
 };
 
 /* Store `value` for `spec`; 0 if it is not a valid value. */
@@ -347,9 +355,9 @@ static int apply_option(const option_spec *spec, const char *value, options *o)
             return 0;
         *(uint64_t *)field = (uint64_t)number;
         return 1;
-    case OPT_DIMS: return parse_int_list(value, o->d, MAX_DIMS, &o->d_count);
+    case OPT_DIMS: return parse_int_list(value, 1, o->d, MAX_DIMS, &o->d_count);
     case OPT_THREADS:
-        return parse_int_list(value, o->threads, MAX_THREAD_COUNTS, &o->thread_count);
+        return parse_int_list(value, 0, o->threads, MAX_THREAD_COUNTS, &o->thread_count);
     case OPT_PATH: *(const char **)field = value; return 1;
     case OPT_FORMAT:
         *(output_format *)field = !strcmp(value, "tsv") ? FORMAT_TSV : FORMAT_TEXT;
@@ -836,6 +844,17 @@ static int prepare_case(bench_case *c, const options *o, const dataset *data)
     return verify_fit(c, o, data);
 }
 
+/* The thread count a case stands for: 0 is the library's default, which
+ * OMP_NUM_THREADS sets, else the cores. */
+static int thread_setting(int threads)
+{
+    if (threads > 0)
+        return threads;
+    const char *text = getenv("OMP_NUM_THREADS");
+    int value = text ? atoi(text) : 0;
+    return value > 0 ? value : (int)sysconf(_SC_NPROCESSORS_ONLN);
+}
+
 /* One round of a case: a 0-epoch fit, an E-epoch fit and E sgemm epochs, at
  * the case's thread count (the library sets its own; the sgemm reference's
  * is set here). */
@@ -852,7 +871,7 @@ static int time_case_round(bench_case *c, const options *o, const dataset *data,
                 c->d, c->threads, error.message);
         return 0;
     }
-    openblas_set_num_threads(c->threads);
+    openblas_set_num_threads(thread_setting(c->threads));
     double sgemm = time_sgemm_epochs(&c->products, pools, o->epochs);
     keep_best(&c->setup, setup);
     keep_best(&c->full, full);
@@ -873,7 +892,7 @@ static int finish_case(bench_case *c, const options *o)
     r->fit_noise = relative_difference(r->seconds_per_epoch,
                                        (c->full.second - c->setup.second) / o->epochs);
     r->sgemm_noise = relative_difference(c->sgemm.first, c->sgemm.second);
-    r->cpu_share = c->timed_wall > 0 ? c->timed_cpu / (c->timed_wall * c->threads) : 0.0;
+    r->cpu_share = c->timed_wall > 0 ? c->timed_cpu / (c->timed_wall * thread_setting(c->threads)) : 0.0;
     r->counted_flop_per_epoch = (c->full_flops - c->setup_flops) / o->epochs;
     /* A mismatch leaves the times valid but the GFLOP/s and the sgemm
      * reference wrong: reported (flops_checked=0, report.py marks the row
@@ -892,6 +911,31 @@ static int finish_case(bench_case *c, const options *o)
         return 0;
     }
     return 1;
+}
+
+/* --busy: a CPU-bound process in a session of its own (so that the kernel's
+ * autogroup scheduling treats it as another user's job, as it treats a
+ * background job started from another terminal) at the lowest priority. */
+static pid_t start_competitor(void)
+{
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        setsid();
+        if (nice(19) == -1 && errno != 0)
+            _exit(1);
+        for (volatile unsigned long spin = 0;; spin++)
+            ;
+    }
+    return pid;
+}
+
+static void stop_competitor(pid_t pid)
+{
+    if (pid > 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
 }
 
 /* Cores other processes / the hypervisor took while the rounds ran. */
@@ -913,8 +957,14 @@ static int run_cases(bench_case *cases, int count, const options *o, const datas
     if (!ok)
         fprintf(stderr, "bench_fit: out of memory for the sgemm reference\n");
     for (int i = 0; i < count && ok; i++) {
-        openblas_set_num_threads(cases[i].threads);
+        openblas_set_num_threads(thread_setting(cases[i].threads));
         run_sgemm_epoch(&cases[i].products, &pools); /* warm-up */
+    }
+    pid_t competitor = o->busy ? start_competitor() : 0;
+    if (competitor < 0) {
+        fprintf(stderr, "bench_fit: --busy: cannot start the competing process: %s\n",
+                strerror(errno));
+        ok = 0;
     }
     competition rounds = competition_start();
     for (int round = 1; round <= o->repeats && ok; round++) {
@@ -923,6 +973,7 @@ static int run_cases(bench_case *cases, int count, const options *o, const datas
             ok = time_case_round(&cases[i], o, data, &pools);
     }
     competition_stop(rounds, &other_cores, &steal_cores);
+    stop_competitor(competitor);
     free_pools(&pools);
     for (int i = 0; i < count && ok; i++)
         ok = finish_case(&cases[i], o);
@@ -947,7 +998,7 @@ static void print_info(const options *o, const dataset *data)
     const char *keys[] = {"library", "openblas_config", "openblas_core", "openblas_threads",
                           "threads", "build", "compiler", "data", "shape", "method",
                           "clock", "cpu_share", "load_before", "other_cores", "steal_cores",
-                          "cores"};
+                          "cores", "competitor"};
     char shape[256], build[128], method[256];
     snprintf(shape, sizeof shape, "m=%lld n=%lld batch=%lld n_adv=%lld batch_adv=%lld",
              (long long)data->m, (long long)data->n, (long long)o->batch,
@@ -972,7 +1023,8 @@ static void print_info(const options *o, const dataset *data)
     const char *values[] = {mdnmf_version(), openblas_get_config(), openblas_get_corename(),
                             blas_threads, threads, build, "gcc " __VERSION__, data->source,
                             shape, method, o->cpu_clock ? "cpu" : "wall", cpu_share,
-                            load_before, others, stolen, cores};
+                            load_before, others, stolen, cores,
+                            o->busy ? "one spinning process, nice 19, own session" : "none"};
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         if (o->format == FORMAT_TSV)
             printf("info\t%s\t%s\n", keys[i], values[i]);

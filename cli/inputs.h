@@ -35,8 +35,8 @@ enum { CLI_OPT_TEST_EPOCHS = 256, CLI_OPT_SEED, CLI_OPT_THREADS };
      offsetof(mdnmf_params, test_epochs), 0, NULL, "the model's", "update steps of H"},  \
     {"seed", CLI_OPT_SEED, CLI_KIND_UINT64, "S", offsetof(mdnmf_params, seed), 0, NULL,  \
      "the model's", "seed of the random initial H"},                                     \
-    {"threads", CLI_OPT_THREADS, CLI_KIND_INT, "N", offsetof(mdnmf_params, threads), 0,  \
-     NULL, "the model's", "threads, 0 = OpenBLAS's own choice"}
+    {"threads", CLI_OPT_THREADS, CLI_KIND_THREADS, "N", offsetof(mdnmf_params, threads),  \
+     0, NULL, "the model's", CLI_THREADS_HELP}
 
 /* Set the model's parameters to its own with the table options marked in
  * `given` taken from `overrides`.  Returns an exit code (options.h): a

@@ -75,6 +75,21 @@ int cli_parse_int(const char *command, const char *option, const char *text, int
     return 0;
 }
 
+int cli_parse_threads(const char *command, const char *option, const char *text, int *out)
+{
+    int value;
+    if (cli_parse_int(command, option, text, 0, &value) != 0)
+        return -1;
+    /* Each part costs a work slice; 100000 of them crashed libgomp (issue 12). */
+    if (value > MDNMF_MAX_THREADS) {
+        cli_error(command, "%s: '%s' is too many: give 0 (one per core) to %d", option, text,
+                  MDNMF_MAX_THREADS);
+        return -1;
+    }
+    *out = value;
+    return 0;
+}
+
 int cli_parse_int64(const char *command, const char *option, const char *text,
                     int64_t minimum, int64_t *out)
 {
@@ -215,6 +230,7 @@ static size_t field_size(cli_kind kind)
     switch (kind) {
     case CLI_KIND_FLAG:
     case CLI_KIND_INT:
+    case CLI_KIND_THREADS:
     case CLI_KIND_CHOICE:
         return sizeof(int);
     case CLI_KIND_INT64:
@@ -292,6 +308,8 @@ static int option_store_scalar(const char *command, const char *name, const cli_
     switch (option->kind) {
     case CLI_KIND_INT:
         return cli_parse_int(command, name, value, (int)option->minimum, (int *)field);
+    case CLI_KIND_THREADS:
+        return cli_parse_threads(command, name, value, (int *)field);
     case CLI_KIND_INT64:
         return cli_parse_int64(command, name, value, (int64_t)option->minimum,
                                (int64_t *)field);
@@ -633,6 +651,7 @@ static void format_default(const cli_option *option, const void *defaults, char 
         snprintf(out, size, "%s", *(const int *)field ? "on" : "off");
         break;
     case CLI_KIND_INT:
+    case CLI_KIND_THREADS:
         snprintf(out, size, "%d", *(const int *)field);
         break;
     case CLI_KIND_INT64:

@@ -34,6 +34,7 @@ typedef enum cli_kind {
     CLI_KIND_TEXT,   /* a string (file name, choice handled by the command) */
     CLI_KIND_FLAG,   /* no value; sets an int field to 1 */
     CLI_KIND_INT,    /* int field of mdnmf_params */
+    CLI_KIND_THREADS,/* int, 0..MDNMF_MAX_THREADS: the `threads` of the library */
     CLI_KIND_INT64,  /* int64_t field */
     CLI_KIND_UINT64, /* uint64_t field */
     CLI_KIND_DOUBLE, /* double field */
@@ -44,6 +45,11 @@ typedef enum cli_kind {
     CLI_KIND_INT64_LIST,  /* int64_t[MDNMF_MAX_SOURCES] */
     CLI_KIND_DOUBLE_LIST  /* double[MDNMF_MAX_SOURCES] */
 } cli_kind;
+
+/* The --threads text of every command that runs the library. */
+#define CLI_THREADS_HELP                                                                  \
+    "parts the work is split into, which fixes the results; as many run at once as the " \
+    "machine's load leaves cores for; 0 = one per core (or OMP_NUM_THREADS)"
 
 /* Marks an option that does not write a parameter field. */
 #define CLI_NO_FIELD ((size_t)-1)
@@ -168,6 +174,8 @@ int cli_parse_int(const char *command, const char *option, const char *text, int
                   int *out);
 int cli_parse_int64(const char *command, const char *option, const char *text,
                     int64_t minimum, int64_t *out);
+/* 0..MDNMF_MAX_THREADS. */
+int cli_parse_threads(const char *command, const char *option, const char *text, int *out);
 int cli_parse_uint64(const char *command, const char *option, const char *text,
                      uint64_t *out);
 int cli_parse_double(const char *command, const char *option, const char *text,

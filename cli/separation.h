@@ -98,8 +98,8 @@ enum {
      "NMF epochs per source before adv, sup and full"},                                    \
     {"seed", CLI_SEP_SEED, CLI_KIND_UINT64, "S", CLI_SEP_FIELD(common.seed), 0, NULL, NULL, \
      "random seed of the fits"},                                                           \
-    {"threads", CLI_SEP_THREADS, CLI_KIND_INT, "N", CLI_SEP_FIELD(common.threads), 0,      \
-     NULL, NULL, "threads, 0 = OpenBLAS's own choice"}
+    {"threads", CLI_SEP_THREADS, CLI_KIND_THREADS, "N", CLI_SEP_FIELD(common.threads), 0,  \
+     NULL, NULL, CLI_THREADS_HELP}
 
 /* The data files given on the command line. */
 typedef struct cli_separation_files {

@@ -313,6 +313,12 @@ static int closest_to_64(const int *atoms, int count)
     return best;
 }
 
+static int default_threads(void)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    return cores > 0 && cores < 256 ? (int)cores : 1;
+}
+
 static int apply_numbers(const images_request *r, exp_config *c)
 {
     int value;
@@ -335,7 +341,8 @@ static int apply_numbers(const images_request *r, exp_config *c)
     if (r->test && cli_parse_int64(COMMAND, "--test", r->test, 1, &c->n_test) != 0) return -1;
     if (r->draws && cli_parse_int(COMMAND, "--draws", r->draws, 1, &c->draws) != 0) return -1;
     if (r->threads) {
-        if (cli_parse_int(COMMAND, "--threads", r->threads, 1, &c->threads) != 0) return -1;
+        if (cli_parse_threads(COMMAND, "--threads", r->threads, &c->threads) != 0) return -1;
+        if (c->threads == 0) c->threads = default_threads();
     }
     return 0;
 }
@@ -404,11 +411,6 @@ static int check_config(exp_config *c)
     return 0;
 }
 
-static int default_threads(void)
-{
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    return cores > 0 && cores < 256 ? (int)cores : 1;
-}
 
 /* The run's configuration from the command line; -1 after one line. */
 static int make_config(const images_request *r, exp_config *c)

@@ -41,21 +41,6 @@ static inline void prefetch_column(const float *column, int64_t rows)
         __builtin_prefetch(bytes + offset, 0, 3);
 }
 
-/* Thread-local: each calling thread sets it at the start of a fit or
- * transform, so models used from different threads do not interfere. */
-static _Thread_local int own_threads = 0;
-
-void linalg_set_threads(int threads)
-{
-    openblas_set_num_threads(1);
-    own_threads = threads;
-}
-
-int linalg_threads(void)
-{
-    return own_threads > 0 ? own_threads : omp_get_max_threads();
-}
-
 void product_AtB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                  const float *B, float beta, float *C)
 {
@@ -246,7 +231,7 @@ void product_AB_block(int64_t M, int64_t N, int64_t K, float alpha, const float 
 
 void mu_step_scalar(float *X, const float *num, const float *den, int64_t count, float add)
 {
-    int threads = worth_threads(count) ? linalg_threads() : 1;
+    int threads = worth_threads(count) ? linalg_runners() : 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         int64_t begin, end;
@@ -259,7 +244,7 @@ FOR_EVERY_CPU
 void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, int64_t n,
                        const float *lambda, const float *omega, float guard)
 {
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(d * n))
+#pragma omp parallel for schedule(static) num_threads(linalg_runners()) if (worth_threads(d * n))
     for (int64_t j = 0; j < n; j++) {
         float w = omega ? omega[j] : 1.0f;
         float *h = H + j * d;
@@ -271,7 +256,7 @@ void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, 
 
 void gather_columns(float *out, const float *A, int64_t rows, const int64_t *idx, int64_t count)
 {
-    int threads = worth_threads(rows * count) ? linalg_threads() : 1;
+    int threads = worth_threads(rows * count) ? linalg_runners() : 1;
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
         int64_t c0, c1;
@@ -310,7 +295,7 @@ void scale_rows(float *H, int64_t d, int64_t n, const float *scale)
 void scale_row_block(float *H, int64_t rows, int64_t n, int64_t offset, int64_t count,
                      const float *scale)
 {
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(count * n))
+#pragma omp parallel for schedule(static) num_threads(linalg_runners()) if (worth_threads(count * n))
     for (int64_t j = 0; j < n; j++)
         for (int64_t k = 0; k < count; k++)
             H[j * rows + offset + k] *= scale[k];
@@ -367,7 +352,7 @@ int64_t first_invalid_entry(const float *X, int64_t count)
 int all_finite(const float *X, int64_t count)
 {
     int finite = 1;
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) reduction(&:finite) if (worth_threads(count))
+#pragma omp parallel for schedule(static) num_threads(linalg_runners()) reduction(&:finite) if (worth_threads(count))
     for (int64_t i = 0; i < count; i++)
         finite &= isfinite(X[i]) != 0;
     return finite;
@@ -391,7 +376,7 @@ double squared_residual(const float *U, const float *W, const float *H, int64_t 
         product_AB(m, cols, d, -1.0f, W, H + start * d, 1.0f, work);
         /* Per-column sums added in a fixed order: the same total for any thread count. */
         double column_sums[LINALG_CHUNK];
-#pragma omp parallel for schedule(static) num_threads(linalg_threads()) if (worth_threads(m * cols))
+#pragma omp parallel for schedule(static) num_threads(linalg_runners()) if (worth_threads(m * cols))
         for (int64_t j = 0; j < cols; j++) {
             double sum = 0.0;
             const float *r = work + j * m;

@@ -9,12 +9,26 @@
 /* Columns processed at once by the chunked passes over all data. */
 #define LINALG_CHUNK 2048
 
-/* Threads of the library's own parallel regions; 0 lets OpenMP choose.
+/* Threads (src/threads.c).  Every parallel region splits its work into
+ * linalg_threads() parts, fixed by the thread setting alone (0 = OpenMP's
+ * default, OMP_NUM_THREADS or the cores), and combines them in a fixed order;
+ * linalg_runners() threads run the parts (runner r takes parts r, r +
+ * runners, ...; see FOR_EACH_PART), as many as the machine's load leaves
+ * cores for, so a busy machine changes the speed, never the results.
  * OpenBLAS itself is kept at one thread: the library splits its products
- * between its own threads (one pool: OpenBLAS's and OpenMP's threads
- * spinning side by side on the same cores slow each other down). */
+ * between its own threads (OpenBLAS's and OpenMP's threads spinning side by
+ * side on the same cores slow each other down).
+ * linalg_set_threads starts a fit or transform on the calling thread;
+ * linalg_threads_tick, called between mini-batches, adapts the runners. */
 void linalg_set_threads(int threads);
 int linalg_threads(void);
+int linalg_runners(void);
+void linalg_threads_tick(void);
+
+/* Inside `#pragma omp parallel num_threads(linalg_runners())`: the parts
+ * this thread runs. */
+#define FOR_EACH_PART(part, parts)                                                        \
+    for (int part = omp_get_thread_num(); part < (parts); part += omp_get_num_threads())
 
 /* C (M x N) = alpha Aᵀ B + beta C, A is K x M, B is K x N. */
 void product_AtB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,

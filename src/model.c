@@ -73,7 +73,8 @@ const char *params_problem(const mdnmf_params *p)
     if (p->true_sample != MDNMF_SAMPLE_STD && p->true_sample != MDNMF_SAMPLE_ADV &&
         p->true_sample != MDNMF_SAMPLE_MIN)
         return "true_sample must be std, adv or min";
-    if (p->threads < 0) return "threads must be >= 0 (0 = default)";
+    if (p->threads < 0 || p->threads > MDNMF_MAX_THREADS)
+        return "threads must be between 0 (the default) and 256";
     return NULL;
 }
 

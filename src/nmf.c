@@ -141,10 +141,11 @@ void update_activations_shared(const float *W, const float *WtW, const float *U,
                                const float *lambda, const float *omega, float guard, float *num,
                                float *den, int64_t work_cols)
 {
-    int threads = linalg_threads();
-#pragma omp parallel num_threads(threads) if (threads > 1 && n >= 2 * SHARED_MIN_COLUMNS)
+    int parts = n >= 2 * SHARED_MIN_COLUMNS ? linalg_threads() : 1;
+    int runners = parts < linalg_runners() ? parts : linalg_runners();
+#pragma omp parallel num_threads(runners) if (runners > 1)
+    FOR_EACH_PART(part, parts)
     {
-        int part = omp_get_thread_num(), parts = omp_get_num_threads();
         int64_t c0, c1;
         linalg_share(n, parts, part, 1, &c0, &c1);
         float *num_part = num + (int64_t)part * d * work_cols;
@@ -463,19 +464,28 @@ static int any_voiced(const int *voiced, int parts)
 static void batch_basis_step(fit *f, int64_t b)
 {
     choose_batch(f, b);
-#pragma omp parallel num_threads(f->threads) if (f->threads > 1)
+    int parts = f->threads, runners = linalg_runners();
+#pragma omp parallel num_threads(runners) if (runners > 1)
     {
-        int part = omp_get_thread_num(), parts = omp_get_num_threads();
-        int64_t r0, r1;
-        linalg_share(f->m, parts, part, ROW_ALIGN, &r0, &r1);
-        f->voiced[part] = gather_batch_share(f, part, parts, r0, r1);
+        FOR_EACH_PART(part, parts)
+        {
+            int64_t r0, r1;
+            linalg_share(f->m, parts, part, ROW_ALIGN, &r0, &r1);
+            f->voiced[part] = gather_batch_share(f, part, parts, r0, r1);
+        }
 #pragma omp barrier
         /* A batch of silent true columns says nothing about W; its step
          * would be W ⊙ 0 ⊘ γ = 0, zeroing the basis for good. */
         if (any_voiced(f->voiced, parts)) {
+            FOR_EACH_PART(part, parts)
             term_grams_share(f->step, f->step_count, f->d, parts, part);
 #pragma omp barrier
-            update_basis_rows(f, r0, r1);
+            FOR_EACH_PART(part, parts)
+            {
+                int64_t r0, r1;
+                linalg_share(f->m, parts, part, ROW_ALIGN, &r0, &r1);
+                update_basis_rows(f, r0, r1);
+            }
         }
     }
 }
@@ -517,6 +527,7 @@ static void run_epoch(fit *f, int epoch)
     }
     int64_t nb = batches_per_epoch(f);
     for (int64_t b = 0; b < nb; b++) {
+        linalg_threads_tick();
         batch_basis_step(f, b);
         if (f->p->update_H) {
             gram_of_columns(f->W, m, d, 1.0f, f->WtW);

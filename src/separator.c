@@ -493,9 +493,11 @@ static void semi_activation_columns(separation *sep, joint *j, int64_t first, in
 /* The same over all mixtures, the columns shared out between the threads. */
 static void semi_activation_step(separation *sep, joint *j)
 {
-#pragma omp parallel num_threads(j->threads) if (j->threads > 1 && j->n >= 2 * SHARED_MIN_COLUMNS)
+    int parts = j->n >= 2 * SHARED_MIN_COLUMNS ? j->threads : 1;
+    int runners = parts < linalg_runners() ? parts : linalg_runners();
+#pragma omp parallel num_threads(runners) if (runners > 1)
+    FOR_EACH_PART(part, parts)
     {
-        int part = omp_get_thread_num(), parts = omp_get_num_threads();
         int64_t first, last, slice = sep->atoms * LINALG_CHUNK;
         linalg_share(j->n, parts, part, 1, &first, &last);
         semi_activation_columns(sep, j, first, last, j->num_H + part * slice,
@@ -601,6 +603,7 @@ static void run_joint_batches(separation *sep, joint *j, const joint_plan *plan)
     int update_H = sep->p->common.update_H;
     int with_mixtures = update_H || reads_mixtures(plan);
     for (int64_t b = 0; b < j->n / j->batch; b++) {
+        linalg_threads_tick();
         joint_gather(sep, j, b, with_mixtures);
         for (int s = plan->first; s < plan->last; s++)
             joint_basis_step(sep, j, plan, s);

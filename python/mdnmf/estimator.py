@@ -66,7 +66,9 @@ class MDNMF(TransformerMixin, BaseEstimator):
     test_iter: update steps of transform; init: "exemplar" or "random";
     mu_W, mu_H: L1 penalties; normalize; update_H; true_sample;
     random_state: None (NumPy's global generator), an int (the CLI's --seed)
-    or a RandomState / Generator; threads: 0 = OpenBLAS's choice.
+    or a RandomState / Generator; threads: parts the work is split into,
+    which fixes the results (0 = one per core, at most 256); the library runs
+    as many at once as the machine's load leaves cores for.
 
     Fitted attributes: components_ (n_components, n_features), the basis
     one atom per row; n_components_, n_features_in_, n_iter_,

@@ -353,6 +353,8 @@ BAD_VALUES = [
     ("--tau-w", "-0.5"), ("--mu-w", "-1e-3"), ("--mu-h", "NaN"),
     ("--seed", "-1"), ("--seed", "18446744073709551616"), ("--seed", "0x10"),
     ("--threads", "-2"), ("-d", "0"), ("-d", "many"),
+    # issue 12: --threads 100000 was accepted and fit died of SIGSEGV inside libgomp
+    ("--threads", "100000"), ("--threads", "257"),
     ("--init", "kmeans"), ("--true-sample", "max"), ("--method", "sup"),
 ]
 
@@ -371,7 +373,7 @@ def test_bad_transform_and_score_values():
                 "score": ["-m", "m.npz", "-i", "u.npy"]}
     for command, args in required.items():
         for option, value in [("--test-epochs", "abc"), ("--seed", "-5"),
-                              ("--threads", "1.5")]:
+                              ("--threads", "1.5"), ("--threads", "100000")]:
             result = run(command, *args, option, value)
             expect_failure(result, USAGE, option, f"'{value}'")
 

@@ -129,6 +129,8 @@ def test_bad_parameters_raise_value_errors():
         (dict(d=3, prob="magic"), "prob"), (dict(d=3, batch_size=-5), "batch_size"),
         (dict(d=3, seed=-1), "seed"), (dict(d=3, seed=2 ** 64), "seed"),
         (dict(d=3, epochs=2 ** 40), "epochs"),
+        # issue 12: 10**6 threads overflowed libgomp's stack and killed the interpreter
+        (dict(d=3, threads=10 ** 6), "threads"), (dict(d=3, threads=257), "threads"),
     ]
     for kwargs, field in cases:
         try:
