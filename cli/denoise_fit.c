@@ -374,6 +374,26 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
     return 0;
 }
 
+/* -o and --loss-log are never one of the recordings or the warm start. */
+static int refuse_outputs_onto_inputs(const fit_request *r)
+{
+    cli_input_files inputs = {0};
+    int status = cli_inputs_note(FIT_COMMAND, &inputs, &r->warm_start, 1);
+    for (int g = 0; g < GROUP_COUNT && status == 0; g++) {
+        const cli_path_list *files = &r->groups[g].files;
+        status = cli_inputs_note(FIT_COMMAND, &inputs, (const char *const *)files->paths,
+                                 files->count);
+    }
+    status = status != 0 ||
+                     cli_refuse_input_as_output(FIT_COMMAND, "-o", r->output, &inputs) != 0 ||
+                     cli_refuse_input_as_output(FIT_COMMAND, "--loss-log", r->loss_log,
+                                                &inputs) != 0
+                 ? -1
+                 : 0;
+    cli_inputs_free(&inputs);
+    return status;
+}
+
 static int read_fit_inputs(fit_request *r, fit_run *run)
 {
     for (int g = 0; g < GROUP_COUNT; g++) {
@@ -384,7 +404,7 @@ static int read_fit_inputs(fit_request *r, fit_run *run)
             }
         }
     }
-    if (resolve_sample_rate(r) != 0) {
+    if (refuse_outputs_onto_inputs(r) != 0 || resolve_sample_rate(r) != 0) {
         return -1;
     }
     for (int g = 0; g < GROUP_COUNT; g++) {

@@ -198,7 +198,10 @@ static int parse_request(int argc, char **argv, fit_request *request)
  * the model's folder is probed, the library writes the model itself. */
 static int prepare_outputs(const fit_request *r, fit_run *run)
 {
-    if (cli_output_check_writable(COMMAND, r->output) != 0 ||
+    const char *inputs[] = {r->input, r->adversarial, r->adv_weights, r->warm_start};
+    if (cli_refuse_inputs_as_output(COMMAND, "-o", r->output, inputs, 4) != 0 ||
+        cli_refuse_inputs_as_output(COMMAND, "--loss-log", r->loss_log, inputs, 4) != 0 ||
+        cli_output_check_writable(COMMAND, r->output) != 0 ||
         cli_loss_log_open(&run->loss_log, COMMAND, r->loss_log, 0) != 0) {
         return CLI_EXIT_RUNTIME;
     }
