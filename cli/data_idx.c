@@ -33,7 +33,8 @@ static const cli_option IDX_OPTIONS[] = {
      "divide every value by S > 0 (255 maps the grey levels to [0, 1]); the results "
      "must stay within float32's range"},
     {"output", 'o', CLI_KIND_TEXT, "OUT.npy", NO_FIELD, 0, NULL, cli_required,
-     ".npy file to write: float32, shape (N, rows*cols), one image per row"},
+     ".npy file to write: float32, shape (N, rows*cols), one image per row; "
+     "'-' for standard output"},
     CLI_HELP_OPTION,
 };
 

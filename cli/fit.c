@@ -84,7 +84,8 @@ static const cli_option FIT_OPTIONS[] = {
     {"threads", OPT_THREADS, CLI_KIND_INT, "N", FIELD(threads), 0, NULL, NULL,
      "threads, 0 = OpenBLAS's own choice"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
-     "write epoch,loss_true,loss_adv,objective per epoch (epoch 0 = initial)"},
+     "write epoch,loss_true,loss_adv,objective per epoch (epoch 0 = initial); "
+     "'-' for standard output"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar (errors are still printed)"},
     CLI_HELP_OPTION,

@@ -41,7 +41,8 @@ static const cli_option SEARCH_OPTIONS[] = {
      "\"low\": x, \"high\": y} or {\"distribution\": \"choice\", \"values\": [...]}, ...}"},
     CLI_SEPARATION_DATA_OPTIONS,
     {"output", 'o', CLI_KIND_TEXT, "TRIALS.csv", CLI_NO_FIELD, 0, NULL, cli_required,
-     "every trial: trial, the drawn values, score, error"},
+     "every trial: trial, the drawn values, score, error; '-' for standard output "
+     "(then the best row is not printed again)"},
     {"refit", OPT_REFIT, CLI_KIND_TEXT, "SEP.npz", CLI_NO_FIELD, 0, NULL, "none",
      "refit the best parameters on all data and save the separator"},
     {"trials", OPT_TRIALS, CLI_KIND_INT, "N", SEARCH_FIELD(trials), 1, NULL, NULL,

@@ -31,7 +31,8 @@ static const cli_option FIT_OPTIONS[] = {
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, "none",
      "start from this separator's bases (same sources, atoms and features)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
-     "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage"},
+     "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage; "
+     "'-' for standard output"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar (errors are still printed)"},
     CLI_HELP_OPTION,

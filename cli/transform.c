@@ -11,7 +11,7 @@ static const char *const COMMAND = "transform";
 static const cli_option TRANSFORM_OPTIONS[] = {
     CLI_MODEL_AND_DATA_OPTIONS,
     {"output", 'o', CLI_KIND_TEXT, "H.npy", CLI_NO_FIELD, 0, NULL, cli_required,
-     "activations to write, an (N, D) float32 array"},
+     "activations to write, an (N, D) float32 array; '-' for standard output"},
     CLI_TRANSFORM_SETTING_OPTIONS,
     {"quiet", 'q', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, "off",
      "accepted for symmetry with fit; transform prints only errors"},
