@@ -240,12 +240,13 @@ static int load_denoiser(const apply_request *r, apply_run *run)
  * they would replace it (noisy.wav -> OUTDIR/noisy.wav). */
 static int refuse_outdir_of_inputs(const apply_request *r, apply_run *run)
 {
-    if (cli_inputs_note(APPLY_COMMAND, &run->inputs, &r->model, 1) != 0 ||
-        cli_inputs_note(APPLY_COMMAND, &run->inputs, (const char *const *)run->files.paths,
-                        run->files.count) != 0) {
+    if (cli_inputs_note(APPLY_COMMAND, &run->inputs, (const char *const *)run->files.paths,
+                        run->files.count) != 0 ||
+        cli_refuse_folder_of_inputs(APPLY_COMMAND, "-o", r->outdir, &run->inputs) != 0) {
         return -1;
     }
-    return cli_refuse_folder_of_inputs(APPLY_COMMAND, "-o", r->outdir, &run->inputs);
+    /* The model's folder is fine: no output is named after it. */
+    return cli_inputs_note(APPLY_COMMAND, &run->inputs, &r->model, 1);
 }
 
 /* Every output's file, checked before any work: not an input (a link or a

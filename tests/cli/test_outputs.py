@@ -134,6 +134,10 @@ def test_denoise_apply_in_the_recordings_own_folder_keeps_them():
         refused_and_untouched(ws, ["denoise", "apply", "-m", model, "-o", ws.inputs,
                                    os.path.join(ws.outputs, "linked.wav")],
                               RUNTIME, "linked.wav", "another -o folder")
+        # The model's own folder is a fine -o: no output is named after it.
+        result = run("denoise", "apply", "-m", model, "-o", ".", noisy, "-q", cwd=ws.root)
+        assert result.returncode == 0, result.stderr
+        assert os.path.isfile(os.path.join(ws.root, "tone-noisy.wav"))
 
 
 def test_denoise_apply_output_that_is_a_link_to_the_recording():
