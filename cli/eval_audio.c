@@ -218,8 +218,9 @@ int cli_eval_audio(const char *command, const char *metric, const char *const *r
     memset(&set, 0, sizeof set);
     set.count = count;
     int failed = read_all(command, references, estimates, &set) != 0 ||
-                 (which == AUDIO_BSS ? evaluate_bss(command, &set)
-                                     : evaluate_pairs(command, which, &set, references, estimates)) != 0;
+                 (which == AUDIO_BSS
+                      ? evaluate_bss(command, &set)
+                      : evaluate_pairs(command, which, &set, references, estimates)) != 0;
     audio_set_free(&set);
     return failed ? CLI_EXIT_RUNTIME : CLI_EXIT_OK;
 }
