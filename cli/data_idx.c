@@ -9,7 +9,9 @@
 #include "inputs.h"
 #include "outputs.h"
 
+#include <float.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,9 +30,11 @@ static const cli_option IDX_OPTIONS[] = {
     {"class", 'c', CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "all images",
      "keep only the images labelled K (0..255); needs --labels"},
     {"scale", OPT_SCALE, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "1",
-     "divide every value by S > 0 (255 maps the grey levels to [0, 1])"},
+     "divide every value by S > 0 (255 maps the grey levels to [0, 1]); the results "
+     "must stay within float32's range"},
     {"output", 'o', CLI_KIND_TEXT, "OUT.npy", NO_FIELD, 0, NULL, cli_required,
-     ".npy file to write: float32, shape (N, rows*cols), one image per row"},
+     ".npy file to write: float32, shape (N, rows*cols), one image per row; "
+     "'-' for standard output"},
     CLI_HELP_OPTION,
 };
 
@@ -72,8 +76,11 @@ static int store_idx_option(void *context, const cli_option *option, const char 
         if (cli_parse_double(IDX_COMMAND, "--scale", value, 0.0, &request->scale) != 0) {
             return -1;
         }
-        if (request->scale <= 0.0) {
-            cli_error(IDX_COMMAND, "--scale: '%s' is out of range: give a number > 0", value);
+        /* The values are divided in float32: S must be a normal float32. */
+        if (!(request->scale >= FLT_MIN && request->scale <= FLT_MAX)) {
+            cli_error(IDX_COMMAND, "--scale: '%s' is out of range: give a number > 0, from "
+                      "%.3g to %.3g (values are divided in float32)", value, (double)FLT_MIN,
+                      (double)FLT_MAX);
             return -1;
         }
         return 0;
@@ -154,6 +161,29 @@ static void report_empty_class(const idx_request *r, const mdnmf_matrix *labels)
     }
 }
 
+/* The scaled values must stay finite and non-zero values non-zero: a tiny S
+ * would write +inf, a huge one zeros.  Returns 0, or -1 after one line. */
+static int check_scaled_range(const idx_request *r, const float *values, size_t count)
+{
+    const float divisor = (float)r->scale;
+    float largest = 0.0f, smallest = INFINITY;
+    for (size_t i = 0; i < count; i++) {
+        float size = fabsf(values[i]);
+        largest = size > largest ? size : largest;
+        smallest = size > 0.0f && size < smallest ? size : smallest;
+    }
+    if (largest == 0.0f || !isfinite(largest) ||
+        (isfinite(largest / divisor) && smallest / divisor > 0.0f)) {
+        return 0; /* (values already infinite are the data's, not the scale's) */
+    }
+    double lowest = fmax((double)largest / FLT_MAX * 1.001, (double)FLT_MIN);
+    double highest = fmin((double)smallest / FLT_TRUE_MIN * 0.999, (double)FLT_MAX);
+    cli_error(IDX_COMMAND, "--scale %g: %s holds values from %g to %g, which divided by it "
+              "leave float32's range: give a scale from %.3g to %.3g", r->scale, r->images,
+              (double)smallest, (double)largest, lowest, highest);
+    return -1;
+}
+
 /* Divide in float, as NumPy's `x.astype(float32) / float32(S)` does. */
 static void divide_values(float *values, size_t count, double scale)
 {
@@ -166,7 +196,7 @@ static void divide_values(float *values, size_t count, double scale)
     }
 }
 
-static int convert_idx(const idx_request *r)
+static int convert_idx(const idx_request *r, const cli_input_files *inputs)
 {
     mdnmf_matrix images = {0}, labels = {0};
     int code = CLI_EXIT_RUNTIME;
@@ -183,10 +213,13 @@ static int convert_idx(const idx_request *r)
             goto done;
         }
     }
+    if (check_scaled_range(r, images.data, (size_t)(images.m * images.n)) != 0) {
+        code = CLI_EXIT_USAGE;
+        goto done;
+    }
     divide_values(images.data, (size_t)(images.m * images.n), r->scale);
-    mdnmf_error error;
-    if (mdnmf_npy_write(r->output, images.data, images.m, images.n, &error) != MDNMF_OK) {
-        cli_error_about(IDX_COMMAND, r->output, error.message);
+    cli_npy_file file = {(char *)r->output, images.data, images.m, images.n};
+    if (cli_write_npy_files(IDX_COMMAND, &file, 1, inputs) != 0) {
         goto done;
     }
     code = CLI_EXIT_OK;
@@ -209,5 +242,15 @@ int cli_data_idx(int argc, char **argv)
     if (check_idx_request(&request) != 0) {
         return CLI_EXIT_USAGE;
     }
-    return convert_idx(&request);
+    /* Fail fast, before reading and converting. */
+    const char *input_paths[] = {request.images, request.labels};
+    cli_input_files inputs = {0};
+    int code = CLI_EXIT_RUNTIME;
+    if (cli_inputs_note(IDX_COMMAND, &inputs, input_paths, 2) == 0 &&
+        cli_refuse_input_as_output(IDX_COMMAND, "-o", request.output, &inputs) == 0 &&
+        cli_output_check_writable_or_stdout(IDX_COMMAND, request.output) == 0) {
+        code = convert_idx(&request, &inputs);
+    }
+    cli_inputs_free(&inputs);
+    return code;
 }

@@ -219,8 +219,9 @@ static int mix_sources(const mix_request *r, const mdnmf_matrix *sources, mixed_
 }
 
 /* PREFIX-mix.npy, PREFIX-target<s>.npy, PREFIX-weights.npy: all or none. */
-static int write_mixed_set(const char *prefix, const mixed_set *set)
+static int write_mixed_set(const mix_request *r, const mixed_set *set)
 {
+    const char *prefix = r->prefix;
     cli_npy_file files[MDNMF_MAX_SOURCES + 2];
     const int count = set->S + 2;
     files[0] = (cli_npy_file){cli_format_path("%s-mix.npy", prefix), set->mixture, set->m,
@@ -232,7 +233,12 @@ static int write_mixed_set(const char *prefix, const mixed_set *set)
     /* S x n column-major: the (n, S) array, one row of weights per mixture. */
     files[count - 1] = (cli_npy_file){cli_format_path("%s-weights.npy", prefix), set->weights,
                                       set->S, set->n};
-    int result = cli_write_npy_files(MIX_COMMAND, files, count);
+    cli_input_files inputs = {0};
+    int result = cli_inputs_note(MIX_COMMAND, &inputs, r->sources, (size_t)r->source_count);
+    if (result == 0) {
+        result = cli_write_npy_files(MIX_COMMAND, files, count, &inputs);
+    }
+    cli_inputs_free(&inputs);
     for (int k = 0; k < count; k++) {
         free(files[k].path);
     }
@@ -259,7 +265,7 @@ static int run_mix(const mix_request *r)
     memset(&set, 0, sizeof set);
     int code = CLI_EXIT_RUNTIME;
     if (check_prefix_writable(r->prefix) == 0 && read_sources(r, sources) == 0
-        && mix_sources(r, sources, &set) == 0 && write_mixed_set(r->prefix, &set) == 0) {
+        && mix_sources(r, sources, &set) == 0 && write_mixed_set(r, &set) == 0) {
         code = CLI_EXIT_OK;
     }
     mixed_set_free(&set);

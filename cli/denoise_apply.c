@@ -92,8 +92,9 @@ typedef struct apply_run {
     mdnmf_audio_params audio;
     mdnmf_denoiser *denoiser;
     int sources, written_sources;
+    cli_input_files inputs; /* the model and the recordings: never written */
     char *staging;        /* OUTDIR/.mdnmf-apply.XXXXXX: the outputs until all are done */
-    char **destinations;  /* count x written_sources output paths */
+    char **destinations;  /* count x written_sources files to rename onto (links followed) */
     size_t committed;     /* destinations[0..committed) are renamed into place */
     int created_outdir;
     cli_progress bar;
@@ -140,6 +141,11 @@ static int parse_apply_request(int argc, char **argv, apply_request *r)
     }
     if (r->outdir[0] == '\0') {
         cli_error(APPLY_COMMAND, "-o: an empty folder name");
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_output_is_stdout(r->outdir)) {
+        cli_error(APPLY_COMMAND, "-o %s: denoise apply writes a folder of files, not standard "
+                  "output: give a folder", r->outdir);
         return CLI_EXIT_USAGE;
     }
     return -1;
@@ -230,10 +236,55 @@ static int load_denoiser(const apply_request *r, apply_run *run)
                                APPLY_OPTION_COUNT, &r->overrides);
 }
 
-/* OUTDIR exists as a folder, or is created (its parent must exist); then
- * a probe file proves it writable, before any long computation. */
+/* The outputs are named after the recordings: in a recording's own folder
+ * they would replace it (noisy.wav -> OUTDIR/noisy.wav). */
+static int refuse_outdir_of_inputs(const apply_request *r, apply_run *run)
+{
+    if (cli_inputs_note(APPLY_COMMAND, &run->inputs, (const char *const *)run->files.paths,
+                        run->files.count) != 0 ||
+        cli_refuse_folder_of_inputs(APPLY_COMMAND, "-o", r->outdir, &run->inputs) != 0) {
+        return -1;
+    }
+    /* The model's folder is fine: no output is named after it. */
+    return cli_inputs_note(APPLY_COMMAND, &run->inputs, &r->model, 1);
+}
+
+/* Every output's file, checked before any work: not an input (a link or a
+ * hard link to one), not a folder, FIFO or device. */
+static int plan_destinations(const apply_request *r, apply_run *run)
+{
+    size_t total = run->count * (size_t)run->written_sources;
+    run->destinations = calloc(total, sizeof *run->destinations);
+    if (!run->destinations) {
+        cli_error(APPLY_COMMAND, "out of memory");
+        return -1;
+    }
+    for (size_t k = 0; k < total; k++) {
+        const recording *rec = &run->recordings[k / (size_t)run->written_sources];
+        int source = (int)(k % (size_t)run->written_sources);
+        char *path = output_path(r->outdir, rec->stem, source, run->sources);
+        if (!path) {
+            cli_error(APPLY_COMMAND, "out of memory");
+            return -1;
+        }
+        int refused = cli_refuse_input_as_output(APPLY_COMMAND, "-o", path, &run->inputs);
+        run->destinations[k] = refused ? NULL : cli_output_target(APPLY_COMMAND, path);
+        free(path);
+        if (!run->destinations[k]) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The outputs are checked; OUTDIR exists as a folder, or is created (its
+ * parent must exist); then a probe file proves it writable, before any
+ * long computation. */
 static int prepare_outdir(const apply_request *r, apply_run *run)
 {
+    if (refuse_outdir_of_inputs(r, run) != 0 || plan_destinations(r, run) != 0) {
+        return -1;
+    }
     struct stat info;
     if (stat(r->outdir, &info) == 0) {
         if (!S_ISDIR(info.st_mode)) {
@@ -348,13 +399,11 @@ static int open_staging(const apply_request *r, apply_run *run)
     return 0;
 }
 
-/* Where output k is written before it is committed: the staging folder
- * with the destination's name (malloc'ed). */
+/* Where output k is written before it is committed: the staging folder,
+ * numbered (two links may name targets of one name; malloc'ed). */
 static char *staged_path(const apply_run *run, size_t k)
 {
-    const char *slash = strrchr(run->destinations[k], '/');
-    const char *name = slash ? slash + 1 : run->destinations[k];
-    return cli_format_path("%s/%s", run->staging, name);
+    return cli_format_path("%s/%zu.wav", run->staging, k);
 }
 
 /* Estimate `source` of a recording (at the file's rate and length),
@@ -363,11 +412,6 @@ static int write_estimate(const apply_request *r, apply_run *run, const recordin
                           const float *estimate, size_t k)
 {
     const char *destination = run->destinations[k];
-    struct stat info;
-    if (stat(destination, &info) == 0 && S_ISDIR(info.st_mode)) {
-        cli_error(APPLY_COMMAND, "%s: is a folder: give another -o or remove it", destination);
-        return -1;
-    }
     mdnmf_error error = {0};
     char *staged = staged_path(run, k);
     int status = staged ? mdnmf_audio_write(staged, estimate, rec->audio.length,
@@ -406,13 +450,7 @@ static int denoise_recording(const apply_request *r, apply_run *run, size_t inde
     }
     for (int s = 0; s < run->written_sources && !status; s++) {
         size_t k = index * (size_t)run->written_sources + (size_t)s;
-        run->destinations[k] = output_path(r->outdir, rec->stem, s, run->sources);
-        if (!run->destinations[k]) {
-            cli_error(APPLY_COMMAND, "out of memory");
-            status = -1;
-        } else {
-            status = write_estimate(r, run, rec, estimates[s], k);
-        }
+        status = write_estimate(r, run, rec, estimates[s], k);
     }
     for (int s = 0; s < run->sources; s++) {
         free(estimates[s]);
@@ -445,12 +483,6 @@ static int commit_outputs(apply_run *run)
 
 static int denoise_all(const apply_request *r, apply_run *run)
 {
-    size_t total = run->count * (size_t)run->written_sources;
-    run->destinations = calloc(total, sizeof *run->destinations);
-    if (!run->destinations) {
-        cli_error(APPLY_COMMAND, "out of memory");
-        return CLI_EXIT_RUNTIME;
-    }
     if (open_staging(r, run) != 0) {
         return CLI_EXIT_RUNTIME;
     }
@@ -480,6 +512,7 @@ static void discard_staging(apply_run *run)
         free(run->destinations[k]);
     }
     free(run->destinations), free(run->staging);
+    cli_inputs_free(&run->inputs);
 }
 
 static void release_apply(const apply_request *r, apply_run *run, int failed)

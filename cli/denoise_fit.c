@@ -114,7 +114,8 @@ static const cli_option FIT_OPTIONS[] = {
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "MODEL.npz", NO_FIELD, 0, NULL, "none",
      "start from this denoising model's bases (same atoms and n-fft)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
-     "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage"},
+     "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage; "
+     "'-' for standard output"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar and no notes (errors are still printed)"},
     CLI_HELP_OPTION,
@@ -374,6 +375,26 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
     return 0;
 }
 
+/* -o and --loss-log are never one of the recordings or the warm start. */
+static int refuse_outputs_onto_inputs(const fit_request *r)
+{
+    cli_input_files inputs = {0};
+    int status = cli_inputs_note(FIT_COMMAND, &inputs, &r->warm_start, 1);
+    for (int g = 0; g < GROUP_COUNT && status == 0; g++) {
+        const cli_path_list *files = &r->groups[g].files;
+        status = cli_inputs_note(FIT_COMMAND, &inputs, (const char *const *)files->paths,
+                                 files->count);
+    }
+    status = status != 0 ||
+                     cli_refuse_input_as_output(FIT_COMMAND, "-o", r->output, &inputs) != 0 ||
+                     cli_refuse_input_as_output(FIT_COMMAND, "--loss-log", r->loss_log,
+                                                &inputs) != 0
+                 ? -1
+                 : 0;
+    cli_inputs_free(&inputs);
+    return status;
+}
+
 static int read_fit_inputs(fit_request *r, fit_run *run)
 {
     for (int g = 0; g < GROUP_COUNT; g++) {
@@ -384,7 +405,7 @@ static int read_fit_inputs(fit_request *r, fit_run *run)
             }
         }
     }
-    if (resolve_sample_rate(r) != 0) {
+    if (refuse_outputs_onto_inputs(r) != 0 || resolve_sample_rate(r) != 0) {
         return -1;
     }
     for (int g = 0; g < GROUP_COUNT; g++) {

@@ -137,8 +137,22 @@ static int print_result(const char *command, audio_metric metric, const audio_se
     return cli_json_print(command, result);
 }
 
+/* The file a failed SNR / SI-SDR is about: the library says "the reference
+ * is silent" or "the estimate ...", the command knows which files those are. */
+static const char *file_at_fault(const mdnmf_audio *reference, const char *reference_path,
+                                 const char *estimate_path)
+{
+    for (int64_t i = 0; i < reference->length; i++) {
+        if (!isfinite(reference->samples[i])) {
+            return reference_path;
+        }
+    }
+    return mdnmf_signal_peak(reference->samples, reference->length) > 0.0f ? estimate_path
+                                                                           : reference_path;
+}
+
 static int evaluate_pairs(const char *command, audio_metric metric, const audio_set *set,
-                          const char *const *estimates)
+                          const char *const *references, const char *const *estimates)
 {
     double values[MDNMF_MAX_SOURCES];
     mdnmf_error error;
@@ -148,7 +162,8 @@ static int evaluate_pairs(const char *command, audio_metric metric, const audio_
                          ? mdnmf_snr(r->samples, e->samples, r->length, &values[s], &error)
                          : mdnmf_si_sdr(r->samples, e->samples, r->length, &values[s], &error);
         if (status != MDNMF_OK) {
-            cli_error(command, "%s: %s", estimates[s], error.message);
+            cli_error(command, "%s: %s", file_at_fault(r, references[s], estimates[s]),
+                      error.message);
             return -1;
         }
     }
@@ -203,8 +218,9 @@ int cli_eval_audio(const char *command, const char *metric, const char *const *r
     memset(&set, 0, sizeof set);
     set.count = count;
     int failed = read_all(command, references, estimates, &set) != 0 ||
-                 (which == AUDIO_BSS ? evaluate_bss(command, &set)
-                                     : evaluate_pairs(command, which, &set, estimates)) != 0;
+                 (which == AUDIO_BSS
+                      ? evaluate_bss(command, &set)
+                      : evaluate_pairs(command, which, &set, references, estimates)) != 0;
     audio_set_free(&set);
     return failed ? CLI_EXIT_RUNTIME : CLI_EXIT_OK;
 }

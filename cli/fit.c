@@ -84,7 +84,8 @@ static const cli_option FIT_OPTIONS[] = {
     {"threads", OPT_THREADS, CLI_KIND_THREADS, "N", FIELD(threads), 0, NULL, NULL,
      CLI_THREADS_HELP},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
-     "write epoch,loss_true,loss_adv,objective per epoch (epoch 0 = initial)"},
+     "write epoch,loss_true,loss_adv,objective per epoch (epoch 0 = initial); "
+     "'-' for standard output"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar (errors are still printed)"},
     CLI_HELP_OPTION,
@@ -198,7 +199,10 @@ static int parse_request(int argc, char **argv, fit_request *request)
  * the model's folder is probed, the library writes the model itself. */
 static int prepare_outputs(const fit_request *r, fit_run *run)
 {
-    if (cli_output_check_writable(COMMAND, r->output) != 0 ||
+    const char *inputs[] = {r->input, r->adversarial, r->adv_weights, r->warm_start};
+    if (cli_refuse_inputs_as_output(COMMAND, "-o", r->output, inputs, 4) != 0 ||
+        cli_refuse_inputs_as_output(COMMAND, "--loss-log", r->loss_log, inputs, 4) != 0 ||
+        cli_output_check_writable(COMMAND, r->output) != 0 ||
         cli_loss_log_open(&run->loss_log, COMMAND, r->loss_log, 0) != 0) {
         return CLI_EXIT_RUNTIME;
     }

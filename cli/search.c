@@ -41,7 +41,8 @@ static const cli_option SEARCH_OPTIONS[] = {
      "\"low\": x, \"high\": y} or {\"distribution\": \"choice\", \"values\": [...]}, ...}"},
     CLI_SEPARATION_DATA_OPTIONS,
     {"output", 'o', CLI_KIND_TEXT, "TRIALS.csv", CLI_NO_FIELD, 0, NULL, cli_required,
-     "every trial: trial, the drawn values, score, error"},
+     "every trial: trial, the drawn values, score, error; '-' for standard output "
+     "(then the best row is not printed again)"},
     {"refit", OPT_REFIT, CLI_KIND_TEXT, "SEP.npz", CLI_NO_FIELD, 0, NULL, "none",
      "refit the best parameters on all data and save the separator"},
     {"trials", OPT_TRIALS, CLI_KIND_INT, "N", SEARCH_FIELD(trials), 1, NULL, NULL,
@@ -378,8 +379,25 @@ static int on_epoch(void *user, const mdnmf_progress *progress)
     return cli_interrupted();
 }
 
+/* -o and --refit are never the spec or one of the data files. */
+static int refuse_outputs_onto_inputs(const search_request *r)
+{
+    cli_input_files inputs = {0};
+    int status = cli_separation_note_inputs(COMMAND, &r->files, &inputs) != 0 ||
+                         cli_inputs_note(COMMAND, &inputs, &r->spec, 1) != 0 ||
+                         cli_refuse_input_as_output(COMMAND, "-o", r->output, &inputs) != 0 ||
+                         cli_refuse_input_as_output(COMMAND, "--refit", r->refit, &inputs) != 0
+                     ? -1
+                     : 0;
+    cli_inputs_free(&inputs);
+    return status;
+}
+
 static int prepare_outputs(const search_request *r, search_run *run)
 {
+    if (refuse_outputs_onto_inputs(r) != 0) {
+        return CLI_EXIT_RUNTIME;
+    }
     if (r->refit && cli_output_check_writable(COMMAND, r->refit) != 0) {
         return CLI_EXIT_RUNTIME;
     }
@@ -454,7 +472,9 @@ static int write_outputs(const search_request *r, search_run *run)
         }
         return CLI_EXIT_RUNTIME;
     }
-    printf("%s\n", run->best_row);
+    if (!cli_output_is_stdout(r->output)) { /* else the CSV on stdout has it */
+        printf("%s\n", run->best_row);
+    }
     return CLI_EXIT_OK;
 }
 

@@ -38,6 +38,18 @@ int cli_separation_store(const char *command, cli_separation_files *files,
     return 0;
 }
 
+int cli_separation_note_inputs(const char *command, const cli_separation_files *files,
+                               cli_input_files *inputs)
+{
+    const char *mixtures[] = {files->mixed, files->sup_mixed};
+    return cli_inputs_note(command, inputs, files->sources, (size_t)files->source_count) ||
+                   cli_inputs_note(command, inputs, files->sup_sources,
+                                   (size_t)files->sup_count) ||
+                   cli_inputs_note(command, inputs, mixtures, 2)
+               ? -1
+               : 0;
+}
+
 /* ------------------------------------------------------------- reading */
 
 typedef struct feature_reference {

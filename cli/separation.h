@@ -7,6 +7,7 @@
 
 #include "mdnmf.h"
 #include "options.h"
+#include "outputs.h"
 
 #include <stddef.h>
 
@@ -114,6 +115,11 @@ typedef struct cli_separation_files {
  * 1 if it was, 0 if not, -1 after one line (too many files). */
 int cli_separation_store(const char *command, cli_separation_files *files,
                          const cli_option *option, const char *value);
+
+/* Note every given file in `inputs` (outputs.h: no output may be one).
+ * Returns 0, or -1 after one line. */
+int cli_separation_note_inputs(const char *command, const cli_separation_files *files,
+                               cli_input_files *inputs);
 
 /* The data read from the files; release with cli_separation_free. */
 typedef struct cli_separation_inputs {

@@ -128,7 +128,13 @@ static int write_estimates(const apply_request *r, apply_run *run)
         files[s] = (cli_npy_file){estimate_path(r->prefix, s), run->estimates[s], run->V.m,
                                   run->V.n};
     }
-    int written = cli_write_npy_files(APPLY_COMMAND, files, run->sources);
+    const char *input_paths[] = {r->model, r->input};
+    cli_input_files inputs = {0};
+    int written = cli_inputs_note(APPLY_COMMAND, &inputs, input_paths, 2);
+    if (written == 0) {
+        written = cli_write_npy_files(APPLY_COMMAND, files, run->sources, &inputs);
+    }
+    cli_inputs_free(&inputs);
     for (int s = 0; s < run->sources; s++) {
         free(files[s].path);
     }

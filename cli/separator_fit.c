@@ -31,7 +31,8 @@ static const cli_option FIT_OPTIONS[] = {
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, "none",
      "start from this separator's bases (same sources, atoms and features)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
-     "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage"},
+     "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage; "
+     "'-' for standard output"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar (errors are still printed)"},
     CLI_HELP_OPTION,
@@ -249,6 +250,21 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
     return cli_separation_report(FIT_COMMAND, &r->files, status, message);
 }
 
+/* -o and --loss-log are never one of the data files or the warm start. */
+static int refuse_outputs_onto_inputs(const char *command, const fit_request *r)
+{
+    cli_input_files inputs = {0};
+    int status = cli_separation_note_inputs(command, &r->files, &inputs) != 0 ||
+                         cli_inputs_note(command, &inputs, &r->warm_start, 1) != 0 ||
+                         cli_refuse_input_as_output(command, "-o", r->output, &inputs) != 0 ||
+                         cli_refuse_input_as_output(command, "--loss-log", r->loss_log,
+                                                    &inputs) != 0
+                     ? -1
+                     : 0;
+    cli_inputs_free(&inputs);
+    return status;
+}
+
 int cli_separator_fit(int argc, char **argv)
 {
     fit_request request;
@@ -259,7 +275,8 @@ int cli_separator_fit(int argc, char **argv)
     fit_run run;
     memset(&run, 0, sizeof run);
     /* Fail fast: the outputs' folders before reading and fitting. */
-    code = cli_output_check_writable(FIT_COMMAND, request.output) == 0 &&
+    code = refuse_outputs_onto_inputs(FIT_COMMAND, &request) == 0 &&
+                   cli_output_check_writable(FIT_COMMAND, request.output) == 0 &&
                    cli_loss_log_open(&run.loss_log, FIT_COMMAND, request.loss_log, 1) == 0 &&
                    cli_separation_read(FIT_COMMAND, &request.files, request.params.sources,
                                        &run.inputs) == 0

@@ -11,7 +11,7 @@ static const char *const COMMAND = "transform";
 static const cli_option TRANSFORM_OPTIONS[] = {
     CLI_MODEL_AND_DATA_OPTIONS,
     {"output", 'o', CLI_KIND_TEXT, "H.npy", CLI_NO_FIELD, 0, NULL, cli_required,
-     "activations to write, an (N, D) float32 array"},
+     "activations to write, an (N, D) float32 array; '-' for standard output"},
     CLI_TRANSFORM_SETTING_OPTIONS,
     {"quiet", 'q', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, "off",
      "accepted for symmetry with fit; transform prints only errors"},
@@ -56,7 +56,12 @@ int cli_transform(int argc, char **argv)
         return parsed;
     }
     /* Fail fast, before the transform of a large file. */
-    if (cli_output_check_writable(COMMAND, request.output) != 0) {
+    const char *input_paths[] = {request.model, request.input};
+    cli_input_files inputs = {0};
+    if (cli_inputs_note(COMMAND, &inputs, input_paths, 2) != 0 ||
+        cli_refuse_input_as_output(COMMAND, "-o", request.output, &inputs) != 0 ||
+        cli_output_check_writable_or_stdout(COMMAND, request.output) != 0) {
+        cli_inputs_free(&inputs);
         return CLI_EXIT_RUNTIME;
     }
     cli_activations result;
@@ -65,13 +70,12 @@ int cli_transform(int argc, char **argv)
                                        &request.overrides, &result);
     if (code == CLI_EXIT_OK) {
         /* H is D x N column-major: exactly the C-order (N, D) array. */
-        mdnmf_error error;
-        if (mdnmf_npy_write(request.output, result.H, result.atoms, result.data.n, &error) !=
-            MDNMF_OK) {
-            cli_error_about(COMMAND, request.output, error.message);
+        cli_npy_file file = {(char *)request.output, result.H, result.atoms, result.data.n};
+        if (cli_write_npy_files(COMMAND, &file, 1, &inputs) != 0) {
             code = CLI_EXIT_RUNTIME;
         }
     }
     cli_activations_free(&result);
+    cli_inputs_free(&inputs);
     return code;
 }

@@ -1,6 +1,7 @@
 /* The model handle: parameters, basis, activations, errors. */
 #include "internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +57,12 @@ static int finite_non_negative(double x)
     return isfinite(x) && x >= 0.0;
 }
 
+/* The penalties and weights are used in float32: 1e300 would become +inf. */
+static int float_non_negative(double x)
+{
+    return x >= 0.0 && x <= FLT_MAX;
+}
+
 const char *params_problem(const mdnmf_params *p)
 {
     if (!p) return "params is NULL";
@@ -66,10 +73,14 @@ const char *params_problem(const mdnmf_params *p)
     if (p->batch_size_adv < 0) return "batch_size_adv must be >= 0 (0 = all columns)";
     if (p->init != MDNMF_INIT_EXEMPLAR && p->init != MDNMF_INIT_RANDOM)
         return "init must be exemplar or random";
-    if (!finite_non_negative(p->mu_W)) return "mu_W must be finite and >= 0";
-    if (!finite_non_negative(p->mu_H)) return "mu_H must be finite and >= 0";
-    if (!finite_non_negative(p->tau_A)) return "tau_A must be finite and >= 0";
-    if (!finite_non_negative(p->tau_W)) return "tau_W must be finite and >= 0";
+    if (!float_non_negative(p->mu_W))
+        return "mu_W must be >= 0 and finite in float32 (at most 3.4e38)";
+    if (!float_non_negative(p->mu_H))
+        return "mu_H must be >= 0 and finite in float32 (at most 3.4e38)";
+    if (!float_non_negative(p->tau_A))
+        return "tau_A must be >= 0 and finite in float32 (at most 3.4e38)";
+    if (!float_non_negative(p->tau_W))
+        return "tau_W must be >= 0 and finite in float32 (at most 3.4e38)";
     if (p->true_sample != MDNMF_SAMPLE_STD && p->true_sample != MDNMF_SAMPLE_ADV &&
         p->true_sample != MDNMF_SAMPLE_MIN)
         return "true_sample must be std, adv or min";

@@ -1,6 +1,6 @@
 /* .npy files: reading any numeric 1-D/2-D array into float32, writing
  * float32 atomically, and the in-memory codec npz.c reuses (see npy.h). */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700 /* realpath, with POSIX.1-2008 */
 
 #include "npy.h"
 #include "internal.h"
@@ -791,12 +791,69 @@ static int write_chunks(FILE *file, const file_chunk *chunks, int count)
     return 0;
 }
 
-int file_write_atomic(const char *path, const file_chunk *chunks, int count, char *message,
+/* What a non-regular file is, for the message that refuses it. */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode)    ? "a folder"
+         : S_ISFIFO(mode)   ? "a FIFO (named pipe)"
+         : S_ISCHR(mode)    ? "a character device"
+         : S_ISBLK(mode)    ? "a block device"
+         : S_ISSOCK(mode)   ? "a socket"
+                            : "not a regular file";
+}
+
+/* The file a finished output is renamed onto, into *target (malloc'ed):
+ * `path` itself when it does not exist or is a regular file, or the regular
+ * file a symbolic link points to (so the link stays a link and its target
+ * gets the new contents).  Renaming over a FIFO, a device or a socket would
+ * replace it by a regular file, so those are refused (MDNMF_ERR_IO), as
+ * are links to them and links to nothing. */
+static int resolve_destination(const char *path, char **target, char *message, size_t size)
+{
+    struct stat link_info, info;
+    *target = NULL;
+    if (lstat(path, &link_info) != 0 || S_ISREG(link_info.st_mode)) {
+        *target = strdup(path); /* missing: created; errors show then */
+    } else {
+        const int is_link = S_ISLNK(link_info.st_mode);
+        if (is_link && stat(path, &info) != 0) {
+            message_printf(message, size, "cannot write '%s': it is a symbolic link to a "
+                           "missing file: remove the link or give another path", path);
+            return MDNMF_ERR_IO;
+        }
+        const mode_t mode = is_link ? info.st_mode : link_info.st_mode;
+        if (!S_ISREG(mode)) {
+            message_printf(message, size, "cannot write '%s': it is %s%s, not a regular file: "
+                           "give the path of a file", path, is_link ? "a link to " : "",
+                           file_kind(mode));
+            return MDNMF_ERR_IO;
+        }
+        *target = realpath(path, NULL);
+        if (!*target && errno != ENOMEM) {
+            char reason[128];
+            message_printf(message, size, "cannot write '%s': cannot follow its link (%s)",
+                           path, system_reason(errno, reason, sizeof reason));
+            return MDNMF_ERR_IO;
+        }
+    }
+    if (!*target) {
+        message_printf(message, size, "out of memory");
+        return MDNMF_ERR_MEMORY;
+    }
+    return MDNMF_OK;
+}
+
+int file_write_atomic(const char *given, const file_chunk *chunks, int count, char *message,
                       size_t size)
 {
+    char *path;
+    const int resolved = resolve_destination(given, &path, message, size);
+    if (resolved != MDNMF_OK)
+        return resolved;
     const size_t capacity = strlen(path) + 64;
     char *temporary = malloc(capacity);
     if (!temporary) {
+        free(path);
         message_printf(message, size, "out of memory");
         return MDNMF_ERR_MEMORY;
     }
@@ -804,6 +861,7 @@ int file_write_atomic(const char *path, const file_chunk *chunks, int count, cha
     int status = create_temporary(path, temporary, capacity, &fd, message, size);
     if (status) {
         free(temporary);
+        free(path);
         return status;
     }
     char reason[128];
@@ -819,16 +877,17 @@ int file_write_atomic(const char *path, const file_chunk *chunks, int count, cha
         close(fd);
     }
     if (failed) {
-        message_printf(message, size, "cannot write '%s': %s", path,
+        message_printf(message, size, "cannot write '%s': %s", given,
                        system_reason(error, reason, sizeof reason));
     } else if (rename(temporary, path) != 0) {
         failed = 1;
-        message_printf(message, size, "cannot write '%s' (renaming the temporary file): %s", path,
-                       system_reason(errno, reason, sizeof reason));
+        message_printf(message, size, "cannot write '%s' (renaming the temporary file): %s",
+                       given, system_reason(errno, reason, sizeof reason));
     }
     if (failed)
         unlink(temporary);
     free(temporary);
+    free(path);
     return failed ? MDNMF_ERR_IO : MDNMF_OK;
 }
 

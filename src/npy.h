@@ -89,7 +89,9 @@ typedef struct file_chunk {
  * folder, renamed into place once complete and closed; on any failure the
  * temporary file is removed and `path` is untouched.  MDNMF_ERR_IO with a
  * message naming the path (or the missing folder) and the system's
- * reason. */
+ * reason.  A symbolic link to a regular file is followed (its target gets
+ * the contents, the link stays); a folder, FIFO, device or socket (or a
+ * link to one, or to nothing) is refused, never renamed over. */
 int file_write_atomic(const char *path, const file_chunk *chunks, int count, char *message,
                       size_t size);
 

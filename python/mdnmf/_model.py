@@ -319,7 +319,7 @@ class Model:
     @classmethod
     def load(cls, path):
         error = _native.Error()
-        handle = lib.mdnmf_model_load(os.fsencode(path), ctypes.byref(error))
+        handle = lib.mdnmf_model_load(_native.encode_path(path), ctypes.byref(error))
         if not handle:
             raise error_for(error.status, error.text())
         return cls(handle)
@@ -504,4 +504,5 @@ class Model:
         return estimates
 
     def save(self, path):
-        self.check(lib.mdnmf_model_save(self.handle, os.fsencode(path), self.reporting()))
+        self.check(lib.mdnmf_model_save(self.handle, _native.encode_path(path),
+                                            self.reporting()))

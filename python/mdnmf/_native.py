@@ -242,6 +242,17 @@ def _declare(library):
         function.argtypes = arguments
 
 
+def encode_path(path):
+    """`path` (str, bytes or os.PathLike) as the bytes the C library takes.
+
+    C ends a name at its first NUL byte, so 'a\\x00b.npz' would silently
+    become 'a': like open(), raise ValueError("embedded null byte") instead."""
+    encoded = os.fsencode(path)
+    if b"\0" in encoded:
+        raise ValueError("embedded null byte")
+    return encoded
+
+
 lib, library_path = _load()
 _declare(lib)
 

@@ -165,6 +165,55 @@ def test_files_errors():
         raises(OSError, fitted.save, os.path.join(folder.path, "no-such-folder", "m.npz"))
 
 
+def test_paths_with_a_nul_byte_raise_like_open():
+    """C would end the name at the NUL: save('a\\x00b.npz') wrote a file 'a'."""
+    with Folder() as folder:
+        fitted = NMF(d=2, epochs=1, seed=0)
+        fitted.fit_std(problem()[0])
+        U0, U1, _, _, _ = two_sources()
+        separator = NMF_separation(ds=[2, 2], epochs=1, seed=0).fit(U=[U0, U1])
+        good = folder / "model.npz"
+        fitted.save(good)
+        for bad in (folder / "a\x00b.npz", os.fsencode(folder / "a\x00b.npz")):
+            for call in (fitted.save, separator.save):
+                raises(ValueError, call, bad, contains="embedded null byte")
+            for call in (NMF.load, mdnmf.load, NMF_separation.load, _model.Model.load):
+                raises(ValueError, call, bad, contains="embedded null byte")
+        assert sorted(os.listdir(folder.path)) == ["model.npz"], os.listdir(folder.path)
+
+
+def test_saving_never_renames_over_a_special_file():
+    """The library's atomic writer refuses a FIFO, a device node, a folder
+    and a link to nothing (it used to rename over them, replacing a device by
+    a regular file); a link to a regular file is followed and stays a link.
+    The device node is made here (root only), never a real /dev path."""
+    import stat
+    with Folder() as folder:
+        fitted = NMF(d=2, epochs=1, seed=0)
+        fitted.fit_std(problem()[0])
+        os.mkfifo(folder / "fifo")
+        os.symlink(folder / "fifo", folder / "link-to-fifo")
+        os.symlink(folder / "nothing", folder / "dangling")
+        os.mkdir(folder / "folder")
+        cases = [("fifo", "FIFO"), ("link-to-fifo", "FIFO"), ("dangling", "missing file"),
+                 ("folder", "folder")]
+        if os.geteuid() == 0:
+            os.mknod(folder / "full", 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+            cases.append(("full", "character device"))
+        before = sorted(os.listdir(folder.path))
+        for name, mention in cases:
+            raises(mdnmf.FileAccessError, fitted.save, folder / name, contains=mention)
+            assert not os.path.isfile(folder / name), name
+        assert sorted(os.listdir(folder.path)) == before, os.listdir(folder.path)
+        assert stat.S_ISFIFO(os.stat(folder / "fifo").st_mode)
+        with open(folder / "target.npz", "w") as file:
+            file.write("old")
+        os.symlink(folder / "target.npz", folder / "link.npz")
+        fitted.save(folder / "link.npz")
+        assert os.readlink(folder / "link.npz") == folder / "target.npz"
+        NMF.load(folder / "target.npz")  # a model now, through the link
+
+
 def test_an_exception_in_the_epoch_callback_cancels_the_fit():
     # The path of Ctrl-C during a fit with a callback: the exception raised in
     # Python code called back from C stops the fit and is re-raised.
