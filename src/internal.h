@@ -212,6 +212,8 @@ int model_report(const mdnmf_model *model, int status, mdnmf_error *error);
 
 /* The check functions' messages: NULL if usable, else a static message. */
 const char *params_problem(const mdnmf_params *p);
+/* 0 <= x <= FLT_MAX: a penalty or weight the float32 updates can use. */
+int float_non_negative(double x);
 const char *separator_params_problem(const mdnmf_separator_params *p);
 
 /* Format into a caller's message buffer (NULL or size 0: nothing). */

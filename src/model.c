@@ -58,7 +58,7 @@ static int finite_non_negative(double x)
 }
 
 /* The penalties and weights are used in float32: 1e300 would become +inf. */
-static int float_non_negative(double x)
+int float_non_negative(double x)
 {
     return x >= 0.0 && x <= FLT_MAX;
 }

@@ -869,6 +869,12 @@ int file_write_atomic(const char *given, const file_chunk *chunks, int count, ch
     int failed = !file || write_chunks(file, chunks, count) != 0;
     int error = errno;
     if (file) {
+        /* On disk before the rename: otherwise a crash soon after it can
+         * leave an empty file where the previous version was. */
+        if (!failed && (fflush(file) != 0 || fsync(fileno(file)) != 0)) {
+            failed = 1;
+            error = errno;
+        }
         if (fclose(file) != 0 && !failed) {
             failed = 1;
             error = errno;

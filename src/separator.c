@@ -37,11 +37,11 @@ const char *separator_params_problem(const mdnmf_separator_params *p)
     if ((unsigned)p->mode > MDNMF_MODE_SEMI_ADV) return "unknown mode";
     for (int s = 0; s < p->sources; s++) {
         if (p->d[s] < 1) return "every source needs d >= 1 atoms";
-        if (!(p->mu_H[s] >= 0.0) || isinf(p->mu_H[s])) return "mu_H must be finite and >= 0";
-        if (!(p->tau_A[s] >= 0.0) || isinf(p->tau_A[s])) return "tau_A must be finite and >= 0";
-        if (!(p->beta[s] >= 0.0) || isinf(p->beta[s])) return "beta must be finite and >= 0";
+        if (!float_non_negative(p->mu_H[s])) return "mu_H must be >= 0 and finite in float32 (at most 3.4e38)";
+        if (!float_non_negative(p->tau_A[s])) return "tau_A must be >= 0 and finite in float32 (at most 3.4e38)";
+        if (!float_non_negative(p->beta[s])) return "beta must be >= 0 and finite in float32 (at most 3.4e38)";
     }
-    if (!(p->tau_S >= 0.0) || isinf(p->tau_S)) return "tau_S must be finite and >= 0";
+    if (!float_non_negative(p->tau_S)) return "tau_S must be >= 0 and finite in float32 (at most 3.4e38)";
     if (p->batch_size_sup < 0) return "batch_size_sup must be >= 0 (0 = all columns)";
     if (p->warm_start_epochs < 0) return "warm_start_epochs must be >= 0";
     mdnmf_params common = p->common;

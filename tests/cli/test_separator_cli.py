@@ -309,6 +309,17 @@ def test_negative_beta():
                   "--beta", "-0.5")
 
 
+def test_weights_beyond_float32_are_refused():
+    """1e300 is a finite double but +inf in the float32 updates (issue 12: the
+    one-source fit saved mu_H = inf and exited 0)."""
+    with Workspace() as ws:
+        files = sources_and_mixtures(ws)
+        for option, name in [("--mu-h", "mu_H"), ("--tau-a", "tau_A"), ("--beta", "beta"),
+                             ("--tau-s", "tau_S")]:
+            fit_fails(ws, USAGE, data_args(files, "adv") + ["--mode", "adv", "-d", 4,
+                                                        option, "1e300"], name, "float32")
+
+
 def test_data_the_mode_would_ignore():
     with Workspace() as ws:
         files = sources_and_mixtures(ws)
