@@ -74,6 +74,7 @@ const char *params_problem(const mdnmf_params *p)
         p->true_sample != MDNMF_SAMPLE_MIN)
         return "true_sample must be std, adv or min";
     if (p->threads < 0) return "threads must be >= 0 (0 = default)";
+    if (p->checkpoint_every < 0) return "checkpoint_every must be >= 0 (0 = every 10 epochs)";
     return NULL;
 }
 
