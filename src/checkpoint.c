@@ -329,8 +329,8 @@ enum { FIXED_MEMBERS = 4 };
 /* The members of a checkpoint at the current position: inside a stage
  * every tracked array and the whole history, at a stage's start only the
  * lasting arrays and the history before it.  0, or -1 if out of memory. */
-static int serialize_members(const checkpoint *ck, npz_member *members, char (*names)[NAME_SIZE + 4],
-                             int *count)
+static int serialize_members(const checkpoint *ck, npz_member *members,
+                             char (*names)[NAME_SIZE + 4], int *count)
 {
     int inside = ck->epoch >= 1;
     uint64_t position[2] = {(uint64_t)ck->stage, (uint64_t)ck->epoch};

@@ -355,7 +355,8 @@ static void check_resume_at(fixture *f, const scenario *sc, const outcome *refer
     /* Replayed: the reports before the stop, or before its stage when it
      * stopped at an epoch 0 (the stage is re-run from its start). */
     int stage_start = cut;
-    while (stage_start > 0 && reports->records[stage_start - 1].stage == reports->records[cut].stage)
+    while (stage_start > 0 &&
+           reports->records[stage_start - 1].stage == reports->records[cut].stage)
         stage_start--;
     if (reports->records[cut].epoch == 0)
         assert_int_equal(resumed->replayed, stage_start);
