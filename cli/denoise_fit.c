@@ -116,6 +116,7 @@ static const cli_option FIT_OPTIONS[] = {
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
      "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage; "
      "'-' for standard output"},
+    CLI_CHECKPOINT_OPTIONS(SEP(common.checkpoint_every)),
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar and no notes (errors are still printed)"},
     CLI_HELP_OPTION,
@@ -183,6 +184,8 @@ static int store_fit_option(void *context, const cli_option *option, const char 
     case 'o': r->output = value; return 0;
     case OPT_WARM_START: r->warm_start = value; return 0;
     case OPT_LOSS_LOG: r->loss_log = value; return 0;
+    case CLI_OPT_CHECKPOINT: r->params.common.checkpoint_path = value; return 0;
+    case CLI_OPT_RESUME: r->params.common.resume_path = value; return 0;
     case 'q': r->quiet = 1; return 0;
     case OPT_SAMPLE_RATE:
         return cli_parse_int(FIT_COMMAND, "--sample-rate", value, MDNMF_AUDIO_MIN_RATE,
@@ -287,6 +290,8 @@ static int parse_fit_request(int argc, char **argv, fit_request *r)
         return parsed;
     }
     if (check_fit_groups(r) != 0 || check_front_end(r) != 0 ||
+        cli_check_checkpoint_options(FIT_COMMAND, &r->params.common, r->output,
+                                     r->loss_log) != 0 ||
         cli_spread_lists(&FIT_USAGE, &r->params, r->given, 2, "speech,noise") != 0) {
         return CLI_EXIT_USAGE;
     }
@@ -351,7 +356,7 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
         cli_error(FIT_COMMAND, "out of memory for %zu %s files", files, group->name);
         return -1;
     }
-    for (size_t i = 0; i < files; i++) {
+    for (size_t i = 0; i < files && !cli_interrupted(); i++) {
         const char *path = group->files.paths[i];
         mdnmf_audio *audio = &read->audio[i];
         mdnmf_error error;
@@ -368,6 +373,9 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
             notes.from_rate = audio->file_rate;
         }
         notes.mixed_down += audio->mixed_down;
+    }
+    if (cli_interrupted()) {
+        return -1; /* the command reports it */
     }
     if (!r->quiet) {
         cli_print_read_notes(FIT_COMMAND, group->name, &notes, r->sample_rate);
@@ -480,6 +488,7 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
                                 .win_length = r->win_length};
     cli_progress_attach(&run->progress, &params.common, r->quiet,
                         mdnmf_mode_describe(params.mode)->adversarial, &run->loss_log, 1);
+    cli_progress_watch(&run->progress, &params.common, params.common.checkpoint_path);
     mdnmf_error error;
     int status = mdnmf_separator_fit_signals(run->model, &params, &audio, &data, &error);
     int code = cli_progress_finish(&run->progress, FIT_COMMAND, status);
@@ -499,9 +508,10 @@ static int prepare_fit(fit_request *r, fit_run *run)
         return CLI_EXIT_USAGE;
     }
     if (cli_output_check_writable(FIT_COMMAND, r->output) != 0 ||
+        cli_check_checkpoint_files(FIT_COMMAND, &r->params.common) != 0 ||
         cli_loss_log_open(&run->loss_log, FIT_COMMAND, r->loss_log, 1) != 0 ||
         read_fit_inputs(r, run) != 0 || create_fit_model(r, run) != 0) {
-        return CLI_EXIT_RUNTIME;
+        return cli_interrupted() ? CLI_EXIT_INTERRUPTED : CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
 }
@@ -520,12 +530,19 @@ int cli_denoise_fit(int argc, char **argv)
     }
     fit_run run;
     memset(&run, 0, sizeof run);
+    /* From here on a signal ends the run through the clean-up below. */
+    cli_signals_install();
     code = prepare_fit(request, &run);
-    if (code == CLI_EXIT_OK) {
+    if (code == CLI_EXIT_OK && !cli_interrupted()) {
         code = run_denoise_fit(request, &run);
     }
+    if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
+        int stop = cli_exit_if_interrupted(FIT_COMMAND);
+        code = stop >= 0 ? stop : code;
+    }
     if (code == CLI_EXIT_OK) {
-        code = cli_save_model_and_log(FIT_COMMAND, run.model, request->output, &run.loss_log);
+        code = cli_save_model_and_log(FIT_COMMAND, run.model, request->output, &run.loss_log,
+                                      request->params.common.checkpoint_path);
     }
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);

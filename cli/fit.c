@@ -86,6 +86,7 @@ static const cli_option FIT_OPTIONS[] = {
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
      "write epoch,loss_true,loss_adv,objective per epoch (epoch 0 = initial); "
      "'-' for standard output"},
+    CLI_CHECKPOINT_OPTIONS(FIELD(checkpoint_every)),
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar (errors are still printed)"},
     CLI_HELP_OPTION,
@@ -128,6 +129,8 @@ static int store_text_option(void *context, const cli_option *option, const char
     case OPT_ADV_WEIGHTS: request->adv_weights = value; break;
     case OPT_WARM_START: request->warm_start = value; break;
     case OPT_LOSS_LOG: request->loss_log = value; break;
+    case CLI_OPT_CHECKPOINT: request->params.checkpoint_path = value; break;
+    case CLI_OPT_RESUME: request->params.resume_path = value; break;
     case 'q': request->quiet = 1; break;
     case OPT_METHOD:
         return cli_parse_choice(COMMAND, "--method", value, METHOD_NAMES, METHOD_COUNT,
@@ -155,8 +158,13 @@ static int resolve_method(fit_request *r)
         cli_error(COMMAND, "-a is only used by --method adv: drop -a or use --method adv");
         return -1;
     }
-    if (r->method == METHOD_EXEMPLAR && (r->loss_log || r->warm_start)) {
-        const char *pointless = r->loss_log ? "--loss-log" : "--warm-start";
+    const mdnmf_params *p = &r->params;
+    if (r->method == METHOD_EXEMPLAR &&
+        (r->loss_log || r->warm_start || p->checkpoint_path || p->resume_path)) {
+        const char *pointless = r->loss_log         ? "--loss-log"
+                                : r->warm_start     ? "--warm-start"
+                                : p->checkpoint_path ? "--checkpoint"
+                                                     : "--resume";
         cli_error(COMMAND, "%s: --method exemplar does not train: drop %s", pointless,
                   pointless);
         return -1;
@@ -166,7 +174,8 @@ static int resolve_method(fit_request *r)
 
 static int check_request(fit_request *r)
 {
-    if (resolve_method(r) != 0) {
+    if (resolve_method(r) != 0 ||
+        cli_check_checkpoint_options(COMMAND, &r->params, r->output, r->loss_log) != 0) {
         return -1;
     }
     mdnmf_error error;
@@ -203,6 +212,7 @@ static int prepare_outputs(const fit_request *r, fit_run *run)
     if (cli_refuse_inputs_as_output(COMMAND, "-o", r->output, inputs, 4) != 0 ||
         cli_refuse_inputs_as_output(COMMAND, "--loss-log", r->loss_log, inputs, 4) != 0 ||
         cli_output_check_writable(COMMAND, r->output) != 0 ||
+        cli_check_checkpoint_files(COMMAND, &r->params) != 0 ||
         cli_loss_log_open(&run->loss_log, COMMAND, r->loss_log, 0) != 0) {
         return CLI_EXIT_RUNTIME;
     }
@@ -252,10 +262,14 @@ static int read_warm_start(const fit_request *r, fit_run *run)
     return cli_check_features(COMMAND, r->input, run->U.m, r->warm_start, m);
 }
 
+/* Between the files, a caught signal ends the run. */
 static int read_inputs(const fit_request *r, fit_run *run)
 {
     if (cli_read_matrix(COMMAND, r->input, &run->U) != 0) {
         return CLI_EXIT_RUNTIME;
+    }
+    if (cli_interrupted()) {
+        return CLI_EXIT_INTERRUPTED;
     }
     if (r->adversarial) {
         if (cli_read_matrix(COMMAND, r->adversarial, &run->U_adv) != 0 ||
@@ -281,6 +295,7 @@ static int create_model(const fit_request *r, fit_run *run)
     params.warm_start = r->warm_start != NULL;
     cli_progress_attach(&run->progress, &params, r->quiet, r->method == METHOD_ADV,
                         &run->loss_log, 0);
+    cli_progress_watch(&run->progress, &params, params.checkpoint_path);
     mdnmf_error error;
     run->model = mdnmf_model_create(&params, &error);
     if (!run->model) {
@@ -354,7 +369,8 @@ static int write_outputs(const fit_request *r, fit_run *run)
                   r->loss_log);
         return CLI_EXIT_RUNTIME;
     }
-    return cli_save_model_and_log(COMMAND, run->model, r->output, &run->loss_log);
+    return cli_save_model_and_log(COMMAND, run->model, r->output, &run->loss_log,
+                                  r->params.checkpoint_path);
 }
 
 static void release_run(fit_run *run)
@@ -376,6 +392,9 @@ int cli_fit(int argc, char **argv)
     }
     fit_run run;
     memset(&run, 0, sizeof run);
+    /* From here on a signal ends the run through release_run, which
+     * removes the loss log's temporary file. */
+    cli_signals_install();
     code = prepare_outputs(&request, &run);
     if (code == CLI_EXIT_OK) {
         code = read_inputs(&request, &run);
@@ -383,8 +402,13 @@ int cli_fit(int argc, char **argv)
     if (code == CLI_EXIT_OK) {
         code = create_model(&request, &run);
     }
-    if (code == CLI_EXIT_OK) {
+    if (code == CLI_EXIT_OK && !cli_interrupted()) {
         code = run_fit(&request, &run);
+    }
+    if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
+        /* A signal between the reads or after the last epoch. */
+        int stop = cli_exit_if_interrupted(COMMAND);
+        code = stop >= 0 ? stop : code;
     }
     if (code == CLI_EXIT_OK) {
         code = write_outputs(&request, &run);

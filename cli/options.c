@@ -740,7 +740,8 @@ void cli_print_exit_codes(FILE *out)
                  "  1    runtime or data error (bad data, unreadable or unwritable file,\n"
                  "       failed or diverged fit)\n"
                  "  2    usage error (unknown command or option, bad option value)\n"
-                 "  130  interrupted (Ctrl-C); nothing was written\n");
+                 "  130  interrupted (Ctrl-C; the fit commands also SIGTERM and SIGHUP);\n"
+                 "       nothing was written but a --checkpoint\n");
 }
 
 void cli_print_usage(FILE *out, const cli_command *command)

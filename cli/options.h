@@ -16,7 +16,9 @@ enum {
     CLI_EXIT_OK = 0,
     CLI_EXIT_RUNTIME = 1,      /* bad data, unreadable or unwritable file, failed fit */
     CLI_EXIT_USAGE = 2,        /* bad command line */
-    CLI_EXIT_INTERRUPTED = 130 /* SIGINT: 128 + 2, as shells report it */
+    CLI_EXIT_INTERRUPTED = 130 /* SIGINT: 128 + 2, as shells report it; the fit
+                                  commands also for SIGTERM and SIGHUP (one code
+                                  for "stopped on request, nothing written") */
 };
 
 /* One line on stderr: "mdnmf <command>: <formatted text>".  Newlines inside

@@ -5,7 +5,9 @@
 
 #include "options.h"
 
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -15,28 +17,73 @@ enum { BAR_WIDTH = 20 };
 /* A terminal is redrawn at most this often; the last epoch always shows. */
 static const double REDRAW_SECONDS = 0.1;
 
-static volatile sig_atomic_t interrupt_requested = 0;
+/* The first signal caught (0: none). */
+static volatile sig_atomic_t caught_signal = 0;
 
-static void on_sigint(int signal_number)
+static void on_signal(int signal_number)
 {
-    (void)signal_number;
-    interrupt_requested = 1;
+    if (!caught_signal)
+        caught_signal = signal_number;
+}
+
+static void catch_once(int signal_number)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_signal;
+    sigemptyset(&action.sa_mask);
+    /* A second signal of the kind gets the default action: a way out of a
+     * slow epoch. */
+    action.sa_flags = SA_RESETHAND | SA_RESTART;
+    sigaction(signal_number, &action, NULL);
 }
 
 void cli_interrupt_install(void)
 {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    action.sa_handler = on_sigint;
-    sigemptyset(&action.sa_mask);
-    /* A second Ctrl-C gets the default action: a way out of a slow epoch. */
-    action.sa_flags = SA_RESETHAND;
-    sigaction(SIGINT, &action, NULL);
+    catch_once(SIGINT);
+}
+
+void cli_signals_install(void)
+{
+    catch_once(SIGINT);
+    catch_once(SIGTERM);
+    catch_once(SIGHUP);
 }
 
 int cli_interrupted(void)
 {
-    return interrupt_requested != 0;
+    return caught_signal != 0;
+}
+
+const char *cli_interrupt_name(void)
+{
+    switch (caught_signal) {
+    case 0: return NULL;
+    case SIGINT: return "SIGINT";
+    case SIGTERM: return "SIGTERM";
+    case SIGHUP: return "SIGHUP";
+    default: return "a signal";
+    }
+}
+
+/* The one line of an interrupted run, printed once. */
+static int report_interrupt(const char *command, const char *checkpoint)
+{
+    static int reported = 0;
+    if (!reported && checkpoint) {
+        cli_error(command, "interrupted by %s: checkpoint written to %s (continue with "
+                  "--resume %s); nothing else written", cli_interrupt_name(), checkpoint,
+                  checkpoint);
+    } else if (!reported) {
+        cli_error(command, "interrupted by %s: nothing written", cli_interrupt_name());
+    }
+    reported = 1;
+    return CLI_EXIT_INTERRUPTED;
+}
+
+int cli_exit_if_interrupted(const char *command)
+{
+    return cli_interrupted() ? report_interrupt(command, NULL) : -1;
 }
 
 int cli_progress_bar_wanted(int quiet)
@@ -76,8 +123,20 @@ int cli_progress_attach(cli_progress *progress, mdnmf_params *params, int quiet,
     }
     params->on_epoch = cli_progress_on_epoch;
     params->on_epoch_user = progress;
-    cli_interrupt_install();
+    if (!cli_interrupted()) {
+        cli_interrupt_install();
+    }
     return 1;
+}
+
+void cli_progress_watch(cli_progress *progress, mdnmf_params *params, const char *checkpoint)
+{
+    progress->checkpoint = checkpoint;
+    if (!params->on_epoch) {
+        params->on_epoch = cli_progress_on_epoch;
+        params->on_epoch_user = progress;
+        params->skip_losses = 1;
+    }
 }
 
 int cli_progress_finish(cli_progress *progress, const char *command, int status)
@@ -87,14 +146,13 @@ int cli_progress_finish(cli_progress *progress, const char *command, int status)
         return CLI_EXIT_OK;
     }
     if (status == MDNMF_ERR_CANCELLED && cli_interrupted()) {
-        cli_error(command, "interrupted: nothing written");
-        return CLI_EXIT_INTERRUPTED;
+        return report_interrupt(command, progress->checkpoint);
     }
     return -1;
 }
 
 int cli_save_model_and_log(const char *command, mdnmf_model *model, const char *path,
-                           cli_output *loss_log)
+                           cli_output *loss_log, const char *checkpoint)
 {
     mdnmf_error error;
     if (mdnmf_model_save(model, path, &error) != MDNMF_OK) {
@@ -105,7 +163,55 @@ int cli_save_model_and_log(const char *command, mdnmf_model *model, const char *
         remove(path);
         return CLI_EXIT_RUNTIME;
     }
+    if (checkpoint) {
+        remove(checkpoint); /* none yet (a short fit) is fine */
+    }
     return CLI_EXIT_OK;
+}
+
+static int same_path(const char *a, const char *b)
+{
+    return a && b && strcmp(a, b) == 0;
+}
+
+int cli_check_checkpoint_options(const char *command, const mdnmf_params *params,
+                                 const char *output, const char *loss_log)
+{
+    const char *checkpoint = params->checkpoint_path, *resume = params->resume_path;
+    if (params->checkpoint_every && !checkpoint) {
+        cli_error(command, "--checkpoint-every needs --checkpoint FILE.npz");
+        return -1;
+    }
+    const char *clash = same_path(checkpoint, output) || same_path(resume, output) ? "-o"
+                        : same_path(checkpoint, loss_log) || same_path(resume, loss_log)
+                            ? "--loss-log"
+                            : NULL;
+    if (clash) {
+        cli_error(command, "%s: %s is also the checkpoint file: give them different names",
+                  same_path(resume, output) || same_path(resume, loss_log) ? "--resume"
+                                                                            : "--checkpoint",
+                  clash);
+        return -1;
+    }
+    return 0;
+}
+
+int cli_check_checkpoint_files(const char *command, const mdnmf_params *params)
+{
+    if (params->checkpoint_path &&
+        cli_output_check_writable(command, params->checkpoint_path) != 0) {
+        return -1;
+    }
+    if (params->resume_path) {
+        FILE *file = fopen(params->resume_path, "rb");
+        if (!file) {
+            cli_error(command, "%s: cannot open the checkpoint: %s", params->resume_path,
+                      strerror(errno));
+            return -1;
+        }
+        fclose(file);
+    }
+    return 0;
 }
 
 double cli_monotonic_seconds(void)
@@ -141,8 +247,8 @@ static void draw_bar(cli_progress *state, const mdnmf_progress *progress, double
     bar[BAR_WIDTH] = '\0';
 
     double eta = -1.0;
-    if (progress->epoch > 0) {
-        double per_epoch = (now - state->started) / progress->epoch;
+    if (progress->epoch > state->started_epoch) {
+        double per_epoch = (now - state->started) / (progress->epoch - state->started_epoch);
         eta = per_epoch * (progress->epochs - progress->epoch);
     }
     char eta_text[32];
@@ -165,14 +271,22 @@ int cli_progress_on_epoch(void *user, const mdnmf_progress *progress)
 {
     cli_progress *state = user;
     double now = cli_monotonic_seconds();
-    if (progress->epoch == 0) {
-        state->started = now;
-    }
     if (state->loss_log) {
         if (state->staged)
             fprintf(state->loss_log, "%d,", progress->stage);
         fprintf(state->loss_log, "%d,%.9g,%.9g,%.9g\n", progress->epoch, progress->loss_true,
                 progress->loss_adv, progress->objective);
+    }
+    /* Replayed epochs of a resumed fit only go to the log; the clock of
+     * the ETA starts at epoch 0 or at the first epoch computed now. */
+    if (progress->replayed) {
+        state->live = 0;
+        return cli_interrupted();
+    }
+    if (progress->epoch == 0 || !state->live) {
+        state->started = now;
+        state->started_epoch = progress->epoch;
+        state->live = 1;
     }
     int last = progress->epoch >= progress->epochs;
     if (state->show_bar &&

@@ -2,6 +2,8 @@
  * separation.h). */
 #include "separation.h"
 
+#include "progress.h"
+
 #include "inputs.h"
 
 #include <inttypes.h>
@@ -57,9 +59,14 @@ typedef struct feature_reference {
     int64_t m;
 } feature_reference;
 
+/* -1 without a word once a signal was caught (cli_signals_install): the
+ * command reports the interruption. */
 static int read_one(const char *command, const char *path, mdnmf_matrix *out,
                     feature_reference *reference)
 {
+    if (cli_interrupted()) {
+        return -1;
+    }
     if (cli_read_matrix(command, path, out) != 0) {
         return -1;
     }

@@ -33,6 +33,7 @@ static const cli_option FIT_OPTIONS[] = {
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
      "write stage,epoch,loss_true,loss_adv,objective per epoch of every stage; "
      "'-' for standard output"},
+    CLI_CHECKPOINT_OPTIONS(offsetof(mdnmf_separator_params, common.checkpoint_every)),
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "no progress bar (errors are still printed)"},
     CLI_HELP_OPTION,
@@ -97,6 +98,8 @@ static int store_fit_option(void *context, const cli_option *option, const char 
     case 'o': request->output = value; break;
     case OPT_WARM_START: request->warm_start = value; break;
     case OPT_LOSS_LOG: request->loss_log = value; break;
+    case CLI_OPT_CHECKPOINT: request->params.common.checkpoint_path = value; break;
+    case CLI_OPT_RESUME: request->params.common.resume_path = value; break;
     case 'q': request->quiet = 1; break;
     }
     return 0;
@@ -174,8 +177,16 @@ static int check_fit_request(fit_request *r)
     if (cli_spread_lists(&FIT_USAGE, &r->params, r->given, sources, hint) != 0) {
         return -1;
     }
-    if (r->warm_start && r->params.mode == MDNMF_MODE_EXEM) {
-        cli_error(FIT_COMMAND, "--warm-start: mode exem does not train: drop --warm-start");
+    const mdnmf_params *c = &r->params.common;
+    if (r->params.mode == MDNMF_MODE_EXEM && (r->warm_start || c->checkpoint_path ||
+                                              c->resume_path)) {
+        const char *pointless = r->warm_start        ? "--warm-start"
+                                : c->checkpoint_path ? "--checkpoint"
+                                                     : "--resume";
+        cli_error(FIT_COMMAND, "%s: mode exem does not train: drop %s", pointless, pointless);
+        return -1;
+    }
+    if (cli_check_checkpoint_options(FIT_COMMAND, c, r->output, r->loss_log) != 0) {
         return -1;
     }
     mdnmf_error error;
@@ -236,6 +247,7 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
     params.common.warm_start = r->warm_start != NULL;
     cli_progress_attach(&run->progress, &params.common, r->quiet,
                         mdnmf_mode_describe(params.mode)->adversarial, &run->loss_log, 1);
+    cli_progress_watch(&run->progress, &params.common, params.common.checkpoint_path);
     mdnmf_error error;
     int status = mdnmf_separator_fit(run->model, &params, &run->inputs.data, &error);
     int code = cli_progress_finish(&run->progress, FIT_COMMAND, status);
@@ -274,22 +286,33 @@ int cli_separator_fit(int argc, char **argv)
     }
     fit_run run;
     memset(&run, 0, sizeof run);
+    /* From here on a signal ends the run through the clean-up below. */
+    cli_signals_install();
     /* Fail fast: the outputs' folders before reading and fitting. */
     code = refuse_outputs_onto_inputs(FIT_COMMAND, &request) == 0 &&
                    cli_output_check_writable(FIT_COMMAND, request.output) == 0 &&
+                   cli_check_checkpoint_files(FIT_COMMAND, &request.params.common) == 0 &&
                    cli_loss_log_open(&run.loss_log, FIT_COMMAND, request.loss_log, 1) == 0 &&
                    cli_separation_read(FIT_COMMAND, &request.files, request.params.sources,
                                        &run.inputs) == 0
                ? CLI_EXIT_OK
                : CLI_EXIT_RUNTIME;
+    if (code == CLI_EXIT_RUNTIME && cli_interrupted()) {
+        code = CLI_EXIT_INTERRUPTED; /* the reads stopped for it */
+    }
     if (code == CLI_EXIT_OK) {
         code = create_fit_model(&request, &run);
     }
-    if (code == CLI_EXIT_OK) {
+    if (code == CLI_EXIT_OK && !cli_interrupted()) {
         code = run_separator_fit(&request, &run);
     }
+    if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
+        int stop = cli_exit_if_interrupted(FIT_COMMAND);
+        code = stop >= 0 ? stop : code;
+    }
     if (code == CLI_EXIT_OK) {
-        code = cli_save_model_and_log(FIT_COMMAND, run.model, request.output, &run.loss_log);
+        code = cli_save_model_and_log(FIT_COMMAND, run.model, request.output, &run.loss_log,
+                                      request.params.common.checkpoint_path);
     }
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);

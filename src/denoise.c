@@ -480,6 +480,7 @@ int mdnmf_denoiser_relearn_noise(mdnmf_denoiser *d, const mdnmf_signals *recordi
     params.common.d = 1; /* the separator's d[] decide */
     params.mode = MDNMF_MODE_SEMI;
     params.common.warm_start = 1;
+    params.common.checkpoint_path = params.common.resume_path = NULL;
     mdnmf_separation_data x;
     memset(&x, 0, sizeof x);
     x.m = mdnmf_stft_bins(d->stft);

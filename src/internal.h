@@ -119,6 +119,8 @@ void term_sums_rows(const term_batch *terms, int count, const float *W, int64_t 
  * term) and H_adv (d x n of the second own term, if any) are malloc'ed for
  * the caller.  Errors are reported on `report_to`. */
 #define FIT_MAX_TERMS 8
+struct checkpoint;
+
 typedef struct basis_fit {
     const mdnmf_params *params; /* params->d atoms, epochs, seed... */
     const float *lambda;        /* d per-atom L1 weights on H */
@@ -126,6 +128,12 @@ typedef struct basis_fit {
     const basis_term *terms;    /* the first is the true data, own activations */
     int term_count;
     int stage, stages;          /* reported to the epoch callback */
+    /* The run's checkpointing (checkpoint.h), or NULL; the fit's arrays are
+     * saved as "fit<slot>.W", ... (slots of fits open at once differ), and
+     * when the checkpoint resumes this stage they are restored instead of
+     * initialised. */
+    struct checkpoint *ck;
+    int slot;
     float *W, *H, *H_adv;       /* results */
 } basis_fit;
 
@@ -133,8 +141,10 @@ int fit_basis(mdnmf_model *report_to, int64_t m, basis_fit *job);
 
 /* The same fit one epoch at a time, for drivers that interleave several
  * bases (D+MDNMF).  fit_open initialises (basis, activations, epoch-0
- * callback); fit_epoch runs one epoch with its checks; fit_close hands the
- * results to `job` when `keep` and frees the rest. */
+ * callback), or restores them from job->ck without a callback; fit_epoch
+ * runs one epoch with its checks; fit_close hands the results to `job`
+ * when `keep` and frees the rest.  fit_basis also reports its epochs to
+ * job->ck (checkpoint_epoch_ends); drivers of fit_open do that themselves. */
 typedef struct fit fit;
 fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status);
 int fit_epoch(fit *f, int epoch);

@@ -86,6 +86,7 @@ const char *params_problem(const mdnmf_params *p)
         return "true_sample must be std, adv or min";
     if (p->threads < 0 || p->threads > MDNMF_MAX_THREADS)
         return "threads must be between 0 (the default) and 256";
+    if (p->checkpoint_every < 0) return "checkpoint_every must be >= 0 (0 = every 10 epochs)";
     return NULL;
 }
 

@@ -2,11 +2,13 @@
  * docs/algorithm.md fixes the choices SPEC leaves open (guards, streams,
  * order of random draws). */
 #include "internal.h"
+#include "checkpoint.h"
 #include "linalg.h"
 #include "rng.h"
 
 #include <math.h>
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +71,8 @@ struct fit {
     float *sample_U, *sample_H, *sample_work;
     double explained_at_start;/* their explained energy after initialisation */
     int stage, stages;        /* for the epoch callback */
+    checkpoint *ck;           /* the run's checkpointing, or NULL */
+    char prefix[16];          /* "fit<slot>.": the names of its saved arrays */
 };
 
 /* ------------------------------------------------------------ validation */
@@ -603,26 +607,32 @@ static double mean_squared_residual(fit *f, const dataset *s)
            (double)s->n;
 }
 
-/* Losses for the callback; a non-zero return cancels the fit. */
+/* Losses for the callback (unless skip_losses); a non-zero return cancels
+ * the fit.  The checkpoint keeps the record for a resumed run's replay. */
 static int notify_epoch(fit *f, int epoch)
 {
     if (!f->p->on_epoch)
         return MDNMF_OK;
     mdnmf_progress progress = {.epoch = epoch, .epochs = f->p->epochs, .stage = f->stage,
-                               .stages = f->stages > 0 ? f->stages : 1};
-    /* The objective of SPEC §3 over the fit's own terms: Σ ±τ loss + γ|W|_1. */
-    double losses[2] = {0.0, 0.0}, objective = 0.0;
-    for (int i = 0; i < f->sets; i++) {
-        const basis_term *t = &f->terms[i].of;
-        losses[i] = mean_squared_residual(f, &f->data[i]);
-        objective += (double)t->sign * t->weight * losses[i];
+                               .stages = f->stages > 0 ? f->stages : 1, .loss_true = NAN,
+                               .loss_adv = NAN, .objective = NAN};
+    if (!f->p->skip_losses) {
+        /* The objective of SPEC §3 over the fit's own terms: Σ ±τ loss + γ|W|_1. */
+        double losses[2] = {0.0, 0.0}, objective = 0.0;
+        for (int i = 0; i < f->sets; i++) {
+            const basis_term *t = &f->terms[i].of;
+            losses[i] = mean_squared_residual(f, &f->data[i]);
+            objective += (double)t->sign * t->weight * losses[i];
+        }
+        progress.loss_true = losses[0];
+        progress.loss_adv = losses[1];
+        progress.objective = objective + f->p->mu_W * sum_abs(f->W, f->m * f->d);
+        if (!isfinite(progress.objective))
+            return model_fail(f->model, MDNMF_ERR_DIVERGED,
+                              "the loss became non-finite at epoch %d; use a smaller tau_A",
+                              epoch);
     }
-    progress.loss_true = losses[0];
-    progress.loss_adv = losses[1];
-    progress.objective = objective + f->p->mu_W * sum_abs(f->W, f->m * f->d);
-    if (!isfinite(progress.objective))
-        return model_fail(f->model, MDNMF_ERR_DIVERGED,
-                          "the loss became non-finite at epoch %d; use a smaller tau_A", epoch);
+    checkpoint_record(f->ck, &progress);
     if (f->p->on_epoch(f->p->on_epoch_user, &progress))
         return model_fail(f->model, MDNMF_ERR_CANCELLED, "fit cancelled at epoch %d", epoch);
     return MDNMF_OK;
@@ -670,6 +680,70 @@ static void hand_over_result(fit *f, basis_fit *job)
     f->data[0].H = f->data[1].H = NULL;
 }
 
+/* Every array of the fit's state at an epoch boundary, saved and restored
+ * under "fit<slot>.NAME": the basis, each data set's activations and
+ * random stream, the guards and the health baseline.  The permutations are
+ * drawn afresh every epoch and the workspaces refilled: not state. */
+typedef struct fit_array {
+    const char *name;
+    checkpoint_kind kind;
+    void *data;
+    int64_t count;
+} fit_array;
+
+static int fit_arrays(fit *f, fit_array *out)
+{
+    int count = 0;
+    out[count++] = (fit_array){"W", CHECKPOINT_F32, f->W, f->m * f->d};
+    static const char *const H_names[2] = {"H0", "H1"}, *const stream_names[2] = {"stream0",
+                                                                                  "stream1"};
+    for (int i = 0; i < f->sets; i++) {
+        dataset *s = &f->data[i];
+        out[count++] = (fit_array){H_names[i], CHECKPOINT_F32, s->H, f->d * s->n};
+        out[count++] = (fit_array){stream_names[i], CHECKPOINT_U64, s->stream.s, 4};
+    }
+    out[count++] = (fit_array){"guard_H", CHECKPOINT_F32, &f->guard_H, 1};
+    out[count++] = (fit_array){"guard_W", CHECKPOINT_F32, &f->guard_W, 1};
+    out[count++] = (fit_array){"explained", CHECKPOINT_F64, &f->explained_at_start, 1};
+    return count;
+}
+
+enum { FIT_ARRAYS_MAX = 8 };
+
+/* Restore (`restore`) and track the fit's arrays. */
+static int attach_checkpoint(fit *f, int restore)
+{
+    fit_array arrays[FIT_ARRAYS_MAX];
+    int count = fit_arrays(f, arrays);
+    char name[64];
+    for (int i = 0; i < count; i++) {
+        snprintf(name, sizeof name, "%s%s", f->prefix, arrays[i].name);
+        int status = restore ? checkpoint_restore(f->ck, name, arrays[i].kind, arrays[i].data,
+                                                  arrays[i].count)
+                             : MDNMF_OK;
+        if (!status)
+            status = checkpoint_track(f->ck, name, arrays[i].kind, arrays[i].data,
+                                      arrays[i].count, 0);
+        if (status)
+            return status;
+    }
+    return MDNMF_OK;
+}
+
+/* A fresh fit's initialisation (SPEC §2, §3), ending in the epoch-0 report. */
+static int initialise_fit(fit *f)
+{
+    int status = initialise_basis(f);
+    if (status)
+        return status;
+    scaled_guards(max_entry(f->data[0].U, f->m * f->data[0].n), max_entry(f->W, f->m * f->d),
+                  &f->guard_H, &f->guard_W);
+    initialise_activations(f);
+    f->explained_at_start = explained_fraction(f);
+    status = attach_checkpoint(f, 0);
+    return status ? status : notify_epoch(f, 0);
+}
+
 fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
 {
     const mdnmf_params *p = job->params;
@@ -687,7 +761,8 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
         return NULL;
     }
     *f = (fit){.model = report_to, .p = p, .W_start = job->W_start, .m = m, .d = p->d,
-               .stage = job->stage, .stages = job->stages};
+               .stage = job->stage, .stages = job->stages, .ck = job->ck};
+    snprintf(f->prefix, sizeof f->prefix, "fit%d.", job->slot);
     job->W = job->H = job->H_adv = NULL;
     const char *problem = describe_terms(f, job);
     if (problem) {
@@ -706,16 +781,11 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
     }
     connect_views(f);
     memcpy(f->lambda, job->lambda, (size_t)f->d * sizeof *f->lambda);
-    *status = initialise_basis(f);
-    if (*status) {
+    *status = checkpoint_restores(f->ck, f->stage) ? attach_checkpoint(f, 1) : initialise_fit(f);
+    if (*status && *status != MDNMF_ERR_CANCELLED) {
         fit_close(f, job, 0);
         return NULL;
     }
-    scaled_guards(max_entry(f->data[0].U, m * f->data[0].n), max_entry(f->W, m * f->d),
-                  &f->guard_H, &f->guard_W);
-    initialise_activations(f);
-    f->explained_at_start = explained_fraction(f);
-    *status = notify_epoch(f, 0);
     return f;
 }
 
@@ -737,18 +807,26 @@ void fit_close(fit *f, basis_fit *job, int keep)
         return;
     if (keep)
         hand_over_result(f, job);
+    checkpoint_untrack(f->ck, f->prefix);
     free_fit(f);
     free(f);
 }
 
 int fit_basis(mdnmf_model *report_to, int64_t m, basis_fit *job)
 {
+    checkpoint *ck = job->ck;
+    int stage = job->stage, restoring = checkpoint_restores(ck, stage);
+    if (!restoring)
+        checkpoint_stage_begins(ck, stage);
     int status;
     fit *f = fit_open(report_to, m, job, &status);
     if (!f)
         return status;
-    for (int epoch = 1; epoch <= job->params->epochs && status == MDNMF_OK; epoch++)
-        status = fit_epoch(f, epoch);
+    if (!restoring)
+        status = checkpoint_epoch_ends(ck, stage, 0, status);
+    int first = checkpoint_first_epoch(ck, stage);
+    for (int epoch = first; epoch <= job->params->epochs && status == MDNMF_OK; epoch++)
+        status = checkpoint_epoch_ends(ck, stage, epoch, fit_epoch(f, epoch));
     fit_close(f, job, status == MDNMF_OK || status == MDNMF_ERR_CANCELLED);
     return status;
 }
@@ -802,7 +880,26 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
     if (!lambda)
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory");
     job.lambda = lambda;
-    status = fit_basis(model, m, &job);
+    linalg_set_threads(p->threads);
+    job.ck = checkpoint_create(model, p, &status);
+    if (!status && job.ck) {
+        checkpoint_note(job.ck, "fit", adversarial ? "adv" : "std");
+        checkpoint_note_stages(job.ck, 1);
+        checkpoint_note_params(job.ck, p, 1);
+        checkpoint_note_floats(job.ck, "data", U, m, n);
+        checkpoint_note_floats(job.ck, "adversarial data", adversarial ? U_adv : NULL, m, n_adv);
+        checkpoint_note_floats(job.ck, "adversarial weights", adversarial ? omega : NULL, 1,
+                               n_adv);
+        checkpoint_note_floats(job.ck, "warm-start basis", job.W_start, m, p->d);
+        checkpoint_note_floats(job.ck, "mu_H per atom", lambda, 1, p->d);
+        status = checkpoint_begin(job.ck);
+    }
+    if (!status)
+        status = fit_basis(model, m, &job);
+    if (!status && checkpoint_pending(job.ck))
+        status = model_fail(model, MDNMF_ERR_FORMAT, "'%s' resumes a stage this fit does not have",
+                            p->resume_path);
+    checkpoint_destroy(job.ck);
     free(lambda);
     if (job.W) {
         int adopted = model_adopt_basis(model, job.W, m, p->d);

@@ -95,4 +95,19 @@ typedef struct file_chunk {
 int file_write_atomic(const char *path, const file_chunk *chunks, int count, char *message,
                       size_t size);
 
+/* ---- .npz archives (npz.c) */
+
+/* A member's name ("W.npy") and its serialized .npy image. */
+typedef struct npz_member {
+    const char *name;
+    unsigned char *image;
+    size_t length;
+} npz_member;
+
+/* The zip image of `count` members, stored uncompressed as np.savez
+ * writes them, built in memory (malloc'ed, its size in *length), ready for
+ * file_write_atomic; NULL with a message if out of memory. */
+unsigned char *npz_build_archive(const npz_member *members, int count, size_t *length,
+                                 char *message, size_t size);
+
 #endif

@@ -22,13 +22,6 @@
 
 enum { MEMBER_COUNT = 4 };
 
-/* A member's name and its serialized .npy image. */
-typedef struct npz_member {
-    const char *name;
-    unsigned char *image;
-    size_t length;
-} npz_member;
-
 /* ------------------------------------------------------------------ saving */
 
 static int serialize_members(const mdnmf_model *model, npz_member members[MEMBER_COUNT])
@@ -66,9 +59,9 @@ static void free_members(npz_member members[MEMBER_COUNT])
 }
 
 /* Add the members, stored uncompressed as np.savez does. */
-static int add_members(zip_t *archive, const npz_member members[MEMBER_COUNT])
+static int add_members(zip_t *archive, const npz_member *members, int count)
 {
-    for (int i = 0; i < MEMBER_COUNT; i++) {
+    for (int i = 0; i < count; i++) {
         zip_source_t *source = zip_source_buffer(archive, members[i].image, members[i].length, 0);
         if (!source)
             return -1;
@@ -102,9 +95,8 @@ static unsigned char *source_bytes(zip_source_t *source, size_t *length)
     return bytes;
 }
 
-/* The whole .npz image in memory, or NULL with a message. */
-static unsigned char *build_archive(const npz_member members[MEMBER_COUNT], size_t *length,
-                                    char *message, size_t size)
+unsigned char *npz_build_archive(const npz_member *members, int count, size_t *length,
+                                char *message, size_t size)
 {
     zip_error_t error;
     zip_error_init(&error);
@@ -118,7 +110,7 @@ static unsigned char *build_archive(const npz_member members[MEMBER_COUNT], size
         return NULL;
     }
     zip_source_keep(source); /* it must outlive zip_close, which writes into it */
-    if (add_members(archive, members) != 0 || zip_close(archive) != 0) {
+    if (add_members(archive, members, count) != 0 || zip_close(archive) != 0) {
         message_printf(message, size, "cannot build the archive: %s", zip_strerror(archive));
         zip_discard(archive);
     } else {
@@ -147,7 +139,8 @@ static int save_model(mdnmf_model *model, const char *path)
         return model_fail(model, status, "cannot save '%s': out of memory", path);
     }
     size_t length = 0;
-    unsigned char *archive = build_archive(members, &length, message, sizeof message);
+    unsigned char *archive = npz_build_archive(members, MEMBER_COUNT, &length, message,
+                                               sizeof message);
     free_members(members);
     if (!archive)
         return model_fail(model, MDNMF_ERR_MEMORY, "cannot save '%s': %s", path, message);

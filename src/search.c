@@ -488,6 +488,8 @@ static int fit_separator(const mdnmf_search *search, mdnmf_model *model,
 {
     mdnmf_separator_params params = *p;
     params.common.warm_start = search->start != NULL;
+    /* Checkpoints belong to single fits, not to a search's many. */
+    params.common.checkpoint_path = params.common.resume_path = NULL;
     int status = search->start ? adopt_start(model, search->start) : MDNMF_OK;
     /* The failure's message stays in model->error (mdnmf_separator_fit's
      * wrapper records it there), where the search reads it. */

@@ -1,6 +1,7 @@
 /* Separators of S sources (SPEC §4–§6): adversarial data, the fitting
  * modes, and Wiener separation. */
 #include "internal.h"
+#include "checkpoint.h"
 #include "linalg.h"
 #include "rng.h"
 
@@ -68,6 +69,7 @@ typedef struct separation {
     float *lambda;             /* atoms */
     const float *W_warm;       /* the model's bases to warm-start from, or NULL */
     int stage, stages;         /* progress across the per-source fits */
+    checkpoint *ck;            /* the run's checkpointing, or NULL */
 } separation;
 
 /* In the semi modes a known source without clean data keeps the basis of
@@ -277,7 +279,6 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
     mdnmf_params params;
     float *lambda = sep->lambda + sep->offset[s];
     const float *start = warm_basis(sep, s);
-    float *warmed = NULL;
     int status = MDNMF_OK;
     /* Checked before the warm-up too: its exemplar init needs d <= n. */
     if (!start && sep->p->common.init == MDNMF_INIT_EXEMPLAR && d > n)
@@ -285,16 +286,29 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
                           "source %d: d = %lld atoms but only %lld samples; "
                           "exemplar init needs d <= samples",
                           s, (long long)d, (long long)n);
+    /* The warm-up's basis lands in sep->W, where the main fit starts from
+     * it: a checkpoint of the main fit's start holds it there. */
     if (warm_up && sep->p->warm_start_epochs > 0) {
-        source_params(sep, s, sep->p->warm_start_epochs, &params);
-        basis_term truth = true_term(&params, U, n, 1.0);
-        basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .terms = &truth,
-                         .term_count = 1, .stage = sep->stage++, .stages = sep->stages};
-        status = fit_basis(sep->model, m, &job);
-        free(job.H), free(job.H_adv);
-        if (status)
-            return free(job.W), status;
-        start = warmed = job.W;
+        if (checkpoint_skips(sep->ck, sep->stage)) {
+            sep->stage++;
+        } else {
+            source_params(sep, s, sep->p->warm_start_epochs, &params);
+            basis_term truth = true_term(&params, U, n, 1.0);
+            basis_fit job = {.params = &params, .lambda = lambda, .W_start = start,
+                             .terms = &truth, .term_count = 1, .stage = sep->stage++,
+                             .stages = sep->stages, .ck = sep->ck};
+            status = fit_basis(sep->model, m, &job);
+            if (job.W)
+                memcpy(source_basis(sep, s), job.W, (size_t)(m * d) * sizeof *job.W);
+            free(job.W), free(job.H), free(job.H_adv);
+            if (status)
+                return status;
+        }
+        start = source_basis(sep, s);
+    }
+    if (checkpoint_skips(sep->ck, sep->stage)) {
+        sep->stage++;
+        return MDNMF_OK;
     }
     source_params(sep, s, sep->p->common.epochs, &params);
     int adversarial = n_adv > 0;
@@ -302,9 +316,8 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
                            adversarial_term(&params, U_adv, n_adv, omega)};
     basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .terms = terms,
                      .term_count = adversarial ? 2 : 1, .stage = sep->stage++,
-                     .stages = sep->stages};
+                     .stages = sep->stages, .ck = sep->ck};
     status = fit_basis(sep->model, m, &job);
-    free(warmed);
     if (job.W)
         memcpy(source_basis(sep, s), job.W, (size_t)(m * d) * sizeof *job.W);
     free(job.W), free(job.H), free(job.H_adv);
@@ -331,9 +344,15 @@ static int fit_source_adversarially(separation *sep, int s)
 static int fit_independent_sources(separation *sep, int adversarial)
 {
     const mdnmf_separation_data *x = sep->data;
+    int stages_per_source = 1 + (adversarial && sep->p->warm_start_epochs > 0);
     for (int s = 0; s < sep->S; s++) {
         if (!has_clean_data(sep, s))
             continue;
+        /* A resume past this source: its basis is in the restored bases. */
+        if (checkpoint_skips(sep->ck, sep->stage + stages_per_source - 1)) {
+            sep->stage += stages_per_source;
+            continue;
+        }
         /* τ_A = 0 is NMF (SPEC §3), after the same warm-up as the others. */
         int status = adversarial && sep->p->tau_A[s] > 0.0
                          ? fit_source_adversarially(sep, s)
@@ -381,6 +400,7 @@ typedef struct joint {
     int64_t fixed_rows;
     float guard_H, guard_W;
     rng stream;
+    checkpoint *ck;   /* where its arrays are tracked ("joint.H", ...) */
 } joint;
 
 /* What a joint fit does each epoch (SPEC §6), for the one driver
@@ -417,6 +437,7 @@ static void joint_shuffle(const separation *sep, joint *j, int epoch)
 
 static void free_joint(joint *j)
 {
+    checkpoint_untrack(j->ck, "joint.");
     free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->U_b);
     free(j->WtW), free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H);
     free(j->norms), free(j->work), free(j->fixed_WtV);
@@ -455,6 +476,34 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
         return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for a joint fit");
     }
     rng_seed(&j->stream, sep->p->common.seed, SEPARATOR_STREAM);
+    j->ck = sep->ck;
+    return MDNMF_OK;
+}
+
+/* The joint fit's state at an epoch boundary (with the bases in sep->W):
+ * its activations, random stream and guards; restored when the checkpoint
+ * resumes this stage (`restore`), and tracked. */
+static int attach_joint(separation *sep, joint *j, int restore)
+{
+    struct {
+        const char *name;
+        checkpoint_kind kind;
+        void *data;
+        int64_t count;
+    } arrays[] = {{"joint.H", CHECKPOINT_F32, j->H, sep->atoms * j->n},
+                  {"joint.stream", CHECKPOINT_U64, j->stream.s, 4},
+                  {"joint.guard_H", CHECKPOINT_F32, &j->guard_H, 1},
+                  {"joint.guard_W", CHECKPOINT_F32, &j->guard_W, 1}};
+    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+        int status = restore ? checkpoint_restore(sep->ck, arrays[i].name, arrays[i].kind,
+                                                  arrays[i].data, arrays[i].count)
+                             : MDNMF_OK;
+        if (!status)
+            status = checkpoint_track(sep->ck, arrays[i].name, arrays[i].kind, arrays[i].data,
+                                      arrays[i].count, 0);
+        if (status)
+            return status;
+    }
     return MDNMF_OK;
 }
 
@@ -556,8 +605,12 @@ static int joint_notify(separation *sep, joint *j, int epoch)
     mdnmf_progress progress = {.epoch = epoch, .epochs = c->epochs, .stage = sep->stage,
                                .stages = sep->stages};
     progress.loss_true =
-        squared_residual(j->V, sep->W, j->H, sep->m, sep->atoms, j->n, j->work) / (double)j->n;
+        c->skip_losses
+            ? NAN
+            : squared_residual(j->V, sep->W, j->H, sep->m, sep->atoms, j->n, j->work) /
+                  (double)j->n;
     progress.objective = progress.loss_true;
+    checkpoint_record(sep->ck, &progress);
     if (c->on_epoch(c->on_epoch_user, &progress))
         return model_fail(sep->model, MDNMF_ERR_CANCELLED, "fit cancelled at epoch %d", epoch);
     return MDNMF_OK;
@@ -618,20 +671,33 @@ static void run_joint_batches(separation *sep, joint *j, const joint_plan *plan)
 static int run_source_epochs(separation *sep, const joint_plan *plan, int epoch)
 {
     int status = MDNMF_OK;
-    for (int s = plan->first; s < plan->last && !status; s++) {
-        status = fit_epoch(plan->fits[s], epoch);
+    for (int s = plan->first; s < plan->last; s++) {
+        int fitted = fit_epoch(plan->fits[s], epoch);
         memcpy(source_basis(sep, s), fit_current_basis(plan->fits[s]),
                (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
+        if (fitted != MDNMF_OK && (status == MDNMF_OK || status == MDNMF_ERR_CANCELLED))
+            status = fitted;
+        /* A stop is saved as a whole epoch: the other sources finish theirs. */
+        if (status != MDNMF_OK &&
+            !(status == MDNMF_ERR_CANCELLED && checkpoint_writes(sep->ck)))
+            break;
     }
     return status;
 }
 
 /* The epochs of every joint fit, after its bases and H are initialised. */
+/* The epochs of every joint fit, after its bases and H are initialised or
+ * restored; each epoch's end goes to the checkpoint. */
 static int run_joint_epochs(separation *sep, joint *j, const joint_plan *plan)
 {
     const mdnmf_params *c = &sep->p->common;
-    int status = plan->watched ? joint_notify(sep, j, 0) : MDNMF_OK;
-    for (int epoch = 1; epoch <= c->epochs && !status; epoch++) {
+    checkpoint *ck = sep->ck;
+    int restored = checkpoint_restores(ck, sep->stage);
+    int first = checkpoint_first_epoch(ck, sep->stage);
+    int status = MDNMF_OK;
+    if (plan->watched && !restored)
+        status = checkpoint_epoch_ends(ck, sep->stage, 0, joint_notify(sep, j, 0));
+    for (int epoch = first; epoch <= c->epochs && !status; epoch++) {
         if (plan->activation_first)
             joint_activation_step(sep, j);
         joint_shuffle(sep, j, epoch);
@@ -639,15 +705,16 @@ static int run_joint_epochs(separation *sep, joint *j, const joint_plan *plan)
             status = run_source_epochs(sep, plan, epoch);
         else
             run_joint_batches(sep, j, plan);
-        if (!plan->watched)
-            continue;
-        if (!c->update_H)
-            joint_activation_step(sep, j);
-        if (c->normalize)
-            joint_normalize(sep, j, plan->first, plan->last);
-        status = joint_healthy(sep, j, epoch);
-        if (!status)
-            status = joint_notify(sep, j, epoch);
+        if (plan->watched) {
+            if (!c->update_H)
+                joint_activation_step(sep, j);
+            if (c->normalize)
+                joint_normalize(sep, j, plan->first, plan->last);
+            status = joint_healthy(sep, j, epoch);
+            if (!status)
+                status = joint_notify(sep, j, epoch);
+        }
+        status = checkpoint_epoch_ends(ck, sep->stage, epoch, status);
     }
     sep->stage++;
     return status;
@@ -664,6 +731,10 @@ static int initial_bases(separation *sep, const float *const *U, const int64_t *
             memcpy(source_basis(sep, s), warm, (size_t)md * sizeof *warm);
             continue;
         }
+        if (checkpoint_skips(sep->ck, sep->stage)) {
+            sep->stage++;
+            continue;
+        }
         int epochs = sep->p->warm_start_epochs;
         mdnmf_params params;
         source_params(sep, s, epochs, &params);
@@ -674,7 +745,7 @@ static int initial_bases(separation *sep, const float *const *U, const int64_t *
         basis_term truth = true_term(&params, U[s], n[s], 1.0);
         basis_fit job = {.params = &params, .lambda = sep->lambda + sep->offset[s],
                          .W_start = warm, .terms = &truth, .term_count = 1,
-                         .stage = sep->stage++, .stages = sep->stages};
+                         .stage = sep->stage++, .stages = sep->stages, .ck = sep->ck};
         int status = fit_basis(sep->model, sep->m, &job);
         if (job.W)
             memcpy(source_basis(sep, s), job.W, (size_t)md * sizeof *job.W);
@@ -713,10 +784,17 @@ static int fit_dnmf(separation *sep)
     status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 1);
     if (status)
         return status;
-    joint_transform(sep, &j);
-    joint_plan plan;
-    plan_dnmf(sep, &j, &plan);
-    status = run_joint_epochs(sep, &j, &plan);
+    int restoring = checkpoint_restores(sep->ck, sep->stage);
+    if (!restoring) {
+        checkpoint_stage_begins(sep->ck, sep->stage);
+        joint_transform(sep, &j);
+    }
+    status = attach_joint(sep, &j, restoring);
+    if (!status) {
+        joint_plan plan;
+        plan_dnmf(sep, &j, &plan);
+        status = run_joint_epochs(sep, &j, &plan);
+    }
     free_joint(&j);
     return status;
 }
@@ -748,7 +826,8 @@ static fit *open_full_source(separation *sep, int s, joint *j, const float *U_ad
                                   .perm = j->perm};
     *job = (basis_fit){.params = params, .lambda = sep->lambda + sep->offset[s],
                        .W_start = warm ? source_basis(sep, s) : NULL, .terms = terms,
-                       .term_count = count, .stage = sep->stage, .stages = sep->stages};
+                       .term_count = count, .stage = sep->stage, .stages = sep->stages,
+                       .ck = sep->ck, .slot = s};
     return fit_open(sep->model, sep->m, job, status);
 }
 
@@ -766,7 +845,10 @@ static int fit_full(separation *sep)
     float *U_adv[MDNMF_MAX_SOURCES] = {0}, *omega[MDNMF_MAX_SOURCES] = {0};
     joint j;
     int joint_open = 0;
+    int restoring = checkpoint_restores(sep->ck, sep->stage);
     if (!status) {
+        if (!restoring)
+            checkpoint_stage_begins(sep->ck, sep->stage);
         status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 0);
         joint_open = status == MDNMF_OK;
     }
@@ -779,12 +861,19 @@ static int fit_full(separation *sep)
         fits[s] = open_full_source(sep, s, &j, U_adv[s], n_adv, omega[s], &params[s], &jobs[s],
                                    terms[s], &status);
     }
-    /* The bases as initialised, then H^sup = transform(V^sup) with all of them. */
-    for (int s = 0; s < S && !status; s++)
+    /* A stop while the fits report their start saves the stage's start. */
+    if (joint_open && !restoring)
+        status = checkpoint_epoch_ends(sep->ck, sep->stage, 0, status);
+    /* The bases as initialised, then H^sup = transform(V^sup) with all of
+     * them; a resumed stage has both restored. */
+    for (int s = 0; s < S && !status && !restoring; s++)
         memcpy(source_basis(sep, s), fit_current_basis(fits[s]),
                (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
-    if (!status) {
+    if (!status && !restoring)
         joint_transform(sep, &j);
+    if (!status)
+        status = attach_joint(sep, &j, restoring);
+    if (!status) {
         joint_plan plan = {.first = 0, .last = S, .fits = fits, .activation_first = 1};
         status = run_joint_epochs(sep, &j, &plan);
     }
@@ -862,11 +951,16 @@ static int fit_semi(separation *sep, int adversarial)
     status = open_joint(sep, &j, sep->data->V, sep->data->n_V, c->batch_size, 0);
     if (status)
         return status;
-    initialise_last_basis(sep, &j);
-    joint_transform(sep, &j);
+    int restoring = checkpoint_restores(sep->ck, sep->stage);
+    if (!restoring) {
+        checkpoint_stage_begins(sep->ck, sep->stage);
+        initialise_last_basis(sep, &j);
+        joint_transform(sep, &j);
+    }
+    status = attach_joint(sep, &j, restoring);
     /* The cache serves the H step over all mixtures; update_H's batch-wise
      * steps read gathered columns and compute all rows. */
-    if (!c->update_H)
+    if (!status && !c->update_H)
         status = cache_fixed_products(sep, &j, sep->offset[sep->S - 1]);
     if (!status) {
         joint_plan plan;
@@ -944,11 +1038,64 @@ static int adopt_separator(separation *sep)
     model->separator.common.on_epoch = NULL;
     model->separator.common.on_trace = NULL;
     model->separator.common.warm_start = 0;
+    model->separator.common.checkpoint_path = NULL;
+    model->separator.common.resume_path = NULL;
     model->is_separator = 1;
     model->params = model->separator.common;
     model->params.d = (int)model->atoms;
     model_set_activations(model, NULL, 0, NULL, 0);
     return MDNMF_OK;
+}
+
+/* What identifies the run: the mode, every parameter, the thread count,
+ * every matrix given (shape and CRC-32) and the warm start's bases. */
+static void note_separation(separation *sep)
+{
+    const mdnmf_separator_params *p = sep->p;
+    const mdnmf_separation_data *x = sep->data;
+    checkpoint *ck = sep->ck;
+    char key[64];
+    checkpoint_note(ck, "fit", "separator %s", separator_mode_name(p->mode));
+    checkpoint_note_stages(ck, sep->stages);
+    checkpoint_note_params(ck, &p->common, 0);
+    checkpoint_note(ck, "sources", "%d", p->sources);
+    for (int s = 0; s < sep->S; s++) {
+        snprintf(key, sizeof key, "source %d", s);
+        checkpoint_note(ck, key, "d %lld, mu_H %.17g, tau_A %.17g, beta %.17g",
+                        (long long)p->d[s], p->mu_H[s], p->tau_A[s], p->beta[s]);
+    }
+    checkpoint_note(ck, "tau_S", "%.17g", p->tau_S);
+    checkpoint_note(ck, "batch_size_sup", "%lld", (long long)p->batch_size_sup);
+    checkpoint_note(ck, "warm_start_epochs", "%d", p->warm_start_epochs);
+    for (int s = 0; s < sep->S; s++) {
+        snprintf(key, sizeof key, "source %d data", s);
+        checkpoint_note_floats(ck, key, x->U[s], x->m, x->n[s]);
+        snprintf(key, sizeof key, "paired source %d data", s);
+        checkpoint_note_floats(ck, key, x->U_sup[s], x->m, x->n_sup);
+    }
+    checkpoint_note_floats(ck, "mixtures", x->V, x->m, x->n_V);
+    checkpoint_note_floats(ck, "paired mixtures", x->V_sup, x->m, x->n_sup);
+    checkpoint_note_floats(ck, "warm-start bases", sep->W_warm, sep->m, sep->atoms);
+}
+
+/* The run's checkpointing (modes that train): the bases are saved with
+ * every checkpoint; a resume restores them before the stages run. */
+static int open_checkpoint(separation *sep)
+{
+    if (sep->p->mode == MDNMF_MODE_EXEM)
+        return MDNMF_OK;
+    int status;
+    sep->ck = checkpoint_create(sep->model, &sep->p->common, &status);
+    if (!sep->ck)
+        return status;
+    note_separation(sep);
+    status = checkpoint_track(sep->ck, "bases", CHECKPOINT_F32, sep->W, sep->m * sep->atoms, 1);
+    if (!status)
+        status = checkpoint_begin(sep->ck);
+    if (!status && sep->p->common.resume_path)
+        status = checkpoint_restore(sep->ck, "bases", CHECKPOINT_F32, sep->W,
+                                    sep->m * sep->atoms);
+    return status;
 }
 
 static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
@@ -983,9 +1130,15 @@ static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
         fill_lambda(&sep, s, sep.lambda + sep.offset[s]);
     sep.stages = count_stages(&sep);
     linalg_set_threads(p->common.threads);
-    status = run_mode(&sep);
+    status = open_checkpoint(&sep);
+    if (!status)
+        status = run_mode(&sep);
+    if (!status && checkpoint_pending(sep.ck))
+        status = model_fail(model, MDNMF_ERR_FORMAT,
+                            "'%s' resumes a stage this fit does not reach", p->common.resume_path);
     if (!status)
         status = adopt_separator(&sep);
+    checkpoint_destroy(sep.ck);
     free(sep.W), free(sep.lambda);
     return status;
 }

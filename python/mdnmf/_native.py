@@ -59,6 +59,7 @@ class Progress(ctypes.Structure):
         ("loss_true", ctypes.c_double),
         ("loss_adv", ctypes.c_double),
         ("objective", ctypes.c_double),
+        ("replayed", ctypes.c_int),
     ]
 
 
@@ -90,7 +91,11 @@ class Params(ctypes.Structure):
         ("on_epoch_user", ctypes.c_void_p),
         ("on_trace", TRACE_CALLBACK),
         ("on_trace_user", ctypes.c_void_p),
-        ("reserved", ctypes.c_uint64 * 16),
+        ("checkpoint_path", ctypes.c_char_p),
+        ("resume_path", ctypes.c_char_p),
+        ("checkpoint_every", ctypes.c_int),
+        ("skip_losses", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 13),
     ]
 
 

@@ -32,6 +32,7 @@ static void progress(void)
     FIELD(mdnmf_progress, loss_true);
     FIELD(mdnmf_progress, loss_adv);
     FIELD(mdnmf_progress, objective);
+    FIELD(mdnmf_progress, replayed);
 }
 
 static void params(void)
@@ -57,6 +58,10 @@ static void params(void)
     FIELD(mdnmf_params, on_epoch_user);
     FIELD(mdnmf_params, on_trace);
     FIELD(mdnmf_params, on_trace_user);
+    FIELD(mdnmf_params, checkpoint_path);
+    FIELD(mdnmf_params, resume_path);
+    FIELD(mdnmf_params, checkpoint_every);
+    FIELD(mdnmf_params, skip_losses);
     FIELD(mdnmf_params, reserved);
 }
 
