@@ -383,7 +383,8 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
     return 0;
 }
 
-/* -o and --loss-log are never one of the recordings or the warm start. */
+/* -o, --loss-log and --checkpoint are never one of the recordings or the
+ * warm start, nor one another. */
 static int refuse_outputs_onto_inputs(const fit_request *r)
 {
     cli_input_files inputs = {0};
@@ -396,7 +397,15 @@ static int refuse_outputs_onto_inputs(const fit_request *r)
     status = status != 0 ||
                      cli_refuse_input_as_output(FIT_COMMAND, "-o", r->output, &inputs) != 0 ||
                      cli_refuse_input_as_output(FIT_COMMAND, "--loss-log", r->loss_log,
-                                                &inputs) != 0
+                                                &inputs) != 0 ||
+                     cli_refuse_input_as_output(FIT_COMMAND, "--checkpoint",
+                                                r->params.common.checkpoint_path,
+                                                &inputs) != 0 ||
+                     cli_refuse_shared_outputs(FIT_COMMAND, CLI_FIT_OUTPUT_OPTIONS,
+                                               (const char *[]){
+                                                   r->output, r->loss_log,
+                                                   r->params.common.checkpoint_path},
+                                               3) != 0
                  ? -1
                  : 0;
     cli_inputs_free(&inputs);

@@ -211,6 +211,12 @@ static int prepare_outputs(const fit_request *r, fit_run *run)
     const char *inputs[] = {r->input, r->adversarial, r->adv_weights, r->warm_start};
     if (cli_refuse_inputs_as_output(COMMAND, "-o", r->output, inputs, 4) != 0 ||
         cli_refuse_inputs_as_output(COMMAND, "--loss-log", r->loss_log, inputs, 4) != 0 ||
+        cli_refuse_inputs_as_output(COMMAND, "--checkpoint", r->params.checkpoint_path, inputs,
+                                    4) != 0 ||
+        cli_refuse_shared_outputs(COMMAND, CLI_FIT_OUTPUT_OPTIONS,
+                                  (const char *[]){r->output, r->loss_log,
+                                                   r->params.checkpoint_path},
+                                  3) != 0 ||
         cli_output_check_writable(COMMAND, r->output) != 0 ||
         cli_check_checkpoint_files(COMMAND, &r->params) != 0 ||
         cli_loss_log_open(&run->loss_log, COMMAND, r->loss_log, 0) != 0) {

@@ -409,6 +409,48 @@ int cli_refuse_inputs_as_output(const char *command, const char *option, const c
     return status;
 }
 
+/* One file for both: the same existing file (links followed), or two new
+ * names in the same folder. */
+static int same_destination(const char *a, const char *b)
+{
+    uint64_t device_a = 0, inode_a = 0, device_b = 0, inode_b = 0;
+    int exists_a = identity_of(a, &device_a, &inode_a) == 0;
+    int exists_b = identity_of(b, &device_b, &inode_b) == 0;
+    if (exists_a || exists_b) {
+        return exists_a && exists_b && device_a == device_b && inode_a == inode_b;
+    }
+    const char *name_a = strrchr(a, '/'), *name_b = strrchr(b, '/');
+    name_a = name_a ? name_a + 1 : a;
+    name_b = name_b ? name_b + 1 : b;
+    if (strcmp(name_a, name_b) != 0) {
+        return 0;
+    }
+    char *folder_a = folder_of(a), *folder_b = folder_of(b);
+    int same = folder_a && folder_b && identity_of(folder_a, &device_a, &inode_a) == 0 &&
+               identity_of(folder_b, &device_b, &inode_b) == 0 && device_a == device_b &&
+               inode_a == inode_b;
+    free(folder_a), free(folder_b);
+    return same;
+}
+
+int cli_refuse_shared_outputs(const char *command, const char *const *options,
+                              const char *const *paths, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        for (size_t j = i + 1; j < count; j++) {
+            if (!paths[i] || !paths[j] || cli_output_is_stdout(paths[i]) ||
+                cli_output_is_stdout(paths[j]) || !same_destination(paths[i], paths[j])) {
+                continue;
+            }
+            cli_error(command, "%s %s and %s %s: are one file: one output would replace the "
+                      "other: give them different paths", options[i], paths[i], options[j],
+                      paths[j]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int cli_refuse_folder_of_inputs(const char *command, const char *option, const char *folder,
                                 const cli_input_files *inputs)
 {

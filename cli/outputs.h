@@ -93,6 +93,15 @@ int cli_refuse_input_as_output(const char *command, const char *option, const ch
 int cli_refuse_inputs_as_output(const char *command, const char *option, const char *output,
                                 const char *const *inputs, size_t count);
 
+/* Two outputs of one run may not be one file (`-o X --loss-log X`): the
+ * same existing file under any name or link, or the same new name in the
+ * same folder.  NULL paths and standard output are skipped.  Returns 0, or
+ * -1 after one line naming both options. */
+int cli_refuse_shared_outputs(const char *command, const char *const *options,
+                              const char *const *paths, size_t count);
+/* The outputs of the fitting commands, in the order their checks pass them. */
+#define CLI_FIT_OUTPUT_OPTIONS ((const char *const[]){"-o", "--loss-log", "--checkpoint"})
+
 /* A folder of outputs named after their inputs (denoise apply): refuse
  * `folder` when an input is named in it or is a link to a file in it.
  * Returns 0, or -1 after printing one line. */

@@ -177,19 +177,19 @@ static int same_path(const char *a, const char *b)
 int cli_check_checkpoint_options(const char *command, const mdnmf_params *params,
                                  const char *output, const char *loss_log)
 {
-    const char *checkpoint = params->checkpoint_path, *resume = params->resume_path;
-    if (params->checkpoint_every && !checkpoint) {
+    const char *resume = params->resume_path;
+    if (params->checkpoint_every && !params->checkpoint_path) {
         cli_error(command, "--checkpoint-every needs --checkpoint FILE.npz");
         return -1;
     }
-    const char *clash = same_path(checkpoint, output) || same_path(resume, output) ? "-o"
-                        : same_path(checkpoint, loss_log) || same_path(resume, loss_log)
-                            ? "--loss-log"
-                            : NULL;
+    /* The outputs among themselves (--checkpoint too) are compared by
+     * cli_refuse_shared_outputs; --resume is read, then written over by a
+     * model or log of the same name before the run could finish. */
+    const char *clash = same_path(resume, output) ? "-o" : same_path(resume, loss_log)
+                                                               ? "--loss-log"
+                                                               : NULL;
     if (clash) {
-        cli_error(command, "%s: %s is also the checkpoint file: give them different names",
-                  same_path(resume, output) || same_path(resume, loss_log) ? "--resume"
-                                                                            : "--checkpoint",
+        cli_error(command, "--resume: %s is also the checkpoint file: give them different names",
                   clash);
         return -1;
     }

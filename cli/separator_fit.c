@@ -262,7 +262,8 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
     return cli_separation_report(FIT_COMMAND, &r->files, status, message);
 }
 
-/* -o and --loss-log are never one of the data files or the warm start. */
+/* -o, --loss-log and --checkpoint are never one of the data files or the
+ * warm start, nor one another. */
 static int refuse_outputs_onto_inputs(const char *command, const fit_request *r)
 {
     cli_input_files inputs = {0};
@@ -270,7 +271,15 @@ static int refuse_outputs_onto_inputs(const char *command, const fit_request *r)
                          cli_inputs_note(command, &inputs, &r->warm_start, 1) != 0 ||
                          cli_refuse_input_as_output(command, "-o", r->output, &inputs) != 0 ||
                          cli_refuse_input_as_output(command, "--loss-log", r->loss_log,
-                                                    &inputs) != 0
+                                                    &inputs) != 0 ||
+                         cli_refuse_input_as_output(command, "--checkpoint",
+                                                    r->params.common.checkpoint_path,
+                                                    &inputs) != 0 ||
+                         cli_refuse_shared_outputs(command, CLI_FIT_OUTPUT_OPTIONS,
+                                                   (const char *[]){
+                                                       r->output, r->loss_log,
+                                                       r->params.common.checkpoint_path},
+                                                   3) != 0
                      ? -1
                      : 0;
     cli_inputs_free(&inputs);

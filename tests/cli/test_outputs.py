@@ -172,6 +172,7 @@ def output_onto_input_cases(ws):
         (fit + ["-i", data, "-o", link], "u.npy"),
         (fit + ["-i", data, "-o", ws.out("m.npz"), "--loss-log", data], "u.npy"),
         (fit + ["-i", data, "-o", model, "--warm-start", model], "model.npz"),
+        (fit + ["-i", data, "-o", ws.out("m.npz"), "--checkpoint", data], "u.npy"),
         (["transform", "-m", model, "-i", data, "-o", data], "u.npy"),
         (["transform", "-m", model, "-i", data, "-o", model], "model.npz"),
         (["transform", "-m", model, "-i", data, "-o", link], "u.npy"),
@@ -192,6 +193,11 @@ def output_onto_input_cases(ws):
         (["denoise", "fit", "--mode", "semi", "--speech", speech, "--noisy", noisy,
           *FRONT_END, "-d", "4,4", "--epochs", 2, "-q", "-o", ws.out("d.npz"),
           "--loss-log", speech], "tone.wav"),
+        (["denoise", "fit", "--mode", "semi", "--speech", speech, "--noisy", noisy,
+          *FRONT_END, "-d", "4,4", "--epochs", 2, "-q", "-o", ws.out("d.npz"),
+          "--checkpoint", noisy], "tone-noisy.wav"),
+        (["separator", "fit", "--mode", "std", "--source", data, "--source", other, "-d", 2,
+          "--epochs", 2, "-q", "-o", ws.out("s.npz"), "--checkpoint", other], "v.npy"),
     ], estimate
 
 
@@ -204,6 +210,38 @@ def test_no_command_writes_an_output_onto_an_input():
             except AssertionError as failure:
                 raise AssertionError(f"{args[:2]}: {failure}") from None
             assert "give another" in line, line
+
+
+def test_two_outputs_of_one_run_are_never_one_file():
+    """`fit -o X --loss-log X` wrote the log, then renamed the model over it
+    (or the other way round): one output lost, exit 0."""
+    with Workspace() as ws:
+        data = ws.save("u.npy", random_data())
+        speech, noisy = tone_recordings(ws.inputs)
+        existing = ws.out("old.npz")
+        with open(existing, "wb") as f:
+            f.write(b"an earlier model")
+        link = ws.out("link.npz")
+        os.symlink(existing, link)
+        fit = ["fit", "-i", data, "-d", 3, "--epochs", 2, "-q"]
+        separator = ["separator", "fit", "--mode", "std", "--source", data, "--source", data,
+                     "-d", 2, "--epochs", 2, "-q"]
+        denoise = ["denoise", "fit", "--mode", "semi", "--speech", speech, "--noisy", noisy,
+                   *FRONT_END, "-d", "4,4", "--epochs", 2, "-q"]
+        cases = [
+            (fit + ["-o", ws.out("m.npz"), "--loss-log", ws.out("m.npz")], "--loss-log"),
+            (fit + ["-o", ws.out("m.npz"), "--checkpoint",
+                    os.path.join(ws.outputs, ".", "m.npz")], "--checkpoint"),
+            (fit + ["-o", existing, "--loss-log", link], "--loss-log"),
+            (fit + ["-o", ws.out("m.npz"), "--loss-log", ws.out("c.npz"),
+                    "--checkpoint", ws.out("c.npz")], "--checkpoint"),
+            (separator + ["-o", ws.out("s.npz"), "--loss-log", ws.out("s.npz")], "--loss-log"),
+            (denoise + ["-o", ws.out("d.npz"), "--checkpoint", ws.out("d.npz")],
+             "--checkpoint"),
+        ]
+        for args, option in cases:
+            line = refused_and_untouched(ws, args, RUNTIME, option, "are one file")
+            assert "different paths" in line, line
 
 
 def test_separator_apply_estimate_onto_its_input():
