@@ -37,7 +37,7 @@ env -u OMP_NUM_THREADS OPENBLAS_NUM_THREADS=1 "$bench_fit" --format tsv --d "$d"
     --busy --clock wall "${data_option[@]}" >"$work/busy.tsv" ||
     fail "bench_fit --busy failed"
 
-"$python" - "$work/busy.tsv" "$(nproc)" <<'PY'
+"$python" - "$work/busy.tsv" "$(env -u OMP_NUM_THREADS nproc)" <<'PY'
 import sys
 results, info = {}, {}
 for line in open(sys.argv[1]):
