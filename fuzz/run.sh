@@ -10,14 +10,16 @@
 # A crash, leak, timeout (FUZZ_TIMEOUT seconds for one input, default 25) or
 # out-of-memory (one input over 2048 MB) leaves its input in
 # FUZZ_DIR/artifacts/ and makes this script exit 1 after the others ran;
-# the logs are in FUZZ_DIR/logs/.  FUZZ_ARGS adds libFuzzer flags (e.g.
-# -runs=10000000 instead of a time limit: FUZZ_SECONDS=0).
+# the logs are in FUZZ_LOGS (default FUZZ_DIR/logs/).  FUZZ_ARGS adds
+# libFuzzer flags (e.g. -runs=10000000 instead of a time limit:
+# FUZZ_SECONDS=0).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 FUZZ_DIR=${FUZZ_DIR:-build-fuzz}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-25}
 FUZZ_ARGS=${FUZZ_ARGS:-}
+FUZZ_LOGS=${FUZZ_LOGS:-$FUZZ_DIR/logs}
 harnesses=("$@")
 [ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_npy fuzz_npz fuzz_idx fuzz_audio fuzz_cli)
 
@@ -33,7 +35,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-quarantine_size_mb=16}
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 
-mkdir -p "$FUZZ_DIR/artifacts" "$FUZZ_DIR/logs"
+mkdir -p "$FUZZ_DIR/artifacts" "$FUZZ_LOGS"
 failed=()
 for name in "${harnesses[@]}"; do
     binary=$FUZZ_DIR/fuzz/$name
@@ -44,7 +46,7 @@ for name in "${harnesses[@]}"; do
     corpus=$FUZZ_DIR/corpus/$name
     seeds=$FUZZ_DIR/seeds/$name
     dict=$FUZZ_DIR/seeds/$name.dict
-    log=$FUZZ_DIR/logs/$name.log
+    log=$FUZZ_LOGS/$name.log
     mkdir -p "$corpus"
     flags=()
     [ "$FUZZ_SECONDS" -gt 0 ] && flags+=(-max_total_time="$FUZZ_SECONDS")
