@@ -17,10 +17,14 @@ with one clear message before allocating what it claims:
    promising 2 GiB or 4 TiB over a few bytes is "truncated", not "out of
    memory"; real arrays (1.6 MB of them, more than one read step) still read
    through a pipe as they do from a file.
+4. IDX (raw and gzip): a header promising 2^40 pixels over a few bytes is
+   "truncated"; a gzip stream that inflates past what the header declares
+   is refused (the IDX reader grows its buffer with the data it reads).
 
-Every reader runs under a 1 GiB address-space limit (RLIMIT_AS), so that an
-attempt to allocate what the file claims fails the test instead of passing
-unnoticed on a machine with enough memory.
+Every reader runs under a 1 GiB address-space limit (RLIMIT_AS; in the
+sanitizer build ASan's max_allocation_size_mb), so that an attempt to
+allocate what the file claims fails the test instead of passing unnoticed
+on a machine with enough memory.
 
 Run by ctest with /usr/bin/python3: MDNMF_TOOLS names the folder of
 model_roundtrip and npy_echo, MDNMF_BIN the mdnmf tool.
@@ -46,14 +50,26 @@ MEMORY_LIMIT = 1 << 30  # bytes of address space for every reader run here
 GIB = 1 << 30
 
 
+SANITIZED = os.environ.get("MDNMF_SANITIZED") == "1"
+
+
 def limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 def run_limited(*args, stdin_bytes=None):
+    """Run a reader with at most MEMORY_LIMIT bytes to allocate.  AddressSanitizer
+    reserves terabytes of address space for its shadow, so the sanitizer
+    build gets the same limit from ASan's allocator instead of RLIMIT_AS."""
     env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    limit = limit_memory
+    if SANITIZED:
+        env["ASAN_OPTIONS"] = ":".join(filter(None, [
+            env.get("ASAN_OPTIONS"), "max_allocation_size_mb=%d" % (MEMORY_LIMIT >> 20),
+            "allocator_may_return_null=1"]))
+        limit = None
     return subprocess.run([str(a) for a in args], input=stdin_bytes, capture_output=True,
-                          env=env, preexec_fn=limit_memory, timeout=120)
+                          env=env, preexec_fn=limit, timeout=120)
 
 
 class Checks:
@@ -249,6 +265,29 @@ def check_npy_pipe_still_reads(checks, folder):
                      % (what, result.stderr))
 
 
+def check_idx_headers(checks, folder):
+    """IDX already grew its buffer with the data read; kept so by this test:
+    headers promising 2^40 pixels over a few bytes, raw and gzip, and a
+    small gzip bomb (1 MB of zeros behind a 1 KB file, more than the header
+    declares) fail cleanly under the memory limit."""
+    import gzip
+    out = os.path.join(folder, "idx.npy")
+    header = struct.pack(">BBBBIII", 0, 0, 8, 3, 1 << 20, 1 << 10, 1 << 10)
+    bomb = struct.pack(">BBBBIII", 0, 0, 8, 3, 2, 2, 2) + bytes(1 << 20)
+    for what, image, expected in [
+            ("raw, 2^40 pixels promised", header + bytes(100), "truncated"),
+            ("gzip, 2^40 pixels promised", gzip.compress(header + bytes(100)), "truncated"),
+            ("gzip, 1 MB of zeros after 8 pixels", gzip.compress(bomb), "data after")]:
+        path = os.path.join(folder, "images.idx")
+        with open(path, "wb") as f:
+            f.write(image)
+        result = run_limited(MDNMF, "data", "idx", "-i", path, "-o", out)
+        error = result.stderr.decode(errors="replace").strip()
+        checks.check(result.returncode == 1 and expected in error and "images.idx" in error
+                     and "out of memory" not in error and not os.path.exists(out),
+                     "an IDX file (%s): %r" % (what, error))
+
+
 def main():
     for tool in (MODEL_ROUNDTRIP, NPY_ECHO):
         if not os.path.exists(tool):
@@ -260,6 +299,7 @@ def main():
         check_real_models_still_load(checks, folder)
         check_npy_pipes(checks, folder)
         check_npy_pipe_still_reads(checks, folder)
+        check_idx_headers(checks, folder)
     print("%d passed, %d failed" % (checks.passed, len(checks.failed)))
     return 1 if checks.failed else 0
 
