@@ -155,7 +155,10 @@ static int item_size_fits_kind(char kind, size_t item)
     case 'f': return item == 2 || item == 4 || item == 8;
     case 'i': case 'u': return item == 1 || item == 2 || item == 4 || item == 8;
     case 'b': return item == 1;
-    default: return 1; /* 'U': any number of 4-byte characters */
+    /* 'U': 4-byte characters, at least one (NumPy stores empty strings as
+     * '<U1'); '<U0' elements take no bytes, so any count of them, however
+     * absurd, would fit in none and cost a loop over the count. */
+    default: return item >= 1;
     }
 }
 

@@ -11,6 +11,7 @@ with one clear message before allocating what it claims:
    declared size that fits the file but not the member's own .npy header:
    "corrupt model file '<path>': member '<name>' ...", exit status 1, no
    output, and no allocation of the claimed size.
+   A member of '<U0' elements (no bytes each) is refused, however many.
 2. The limits do not refuse real files: a deflated model whose basis is all
    zeros (a ratio near deflate's maximum) loads.
 3. .npy through a pipe (no file size to compare the header with): a header
@@ -57,7 +58,7 @@ def limit_memory():
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
-def run_limited(*args, stdin_bytes=None):
+def run_limited(*args, stdin_bytes=None, timeout=120):
     """Run a reader with at most MEMORY_LIMIT bytes to allocate.  AddressSanitizer
     reserves terabytes of address space for its shadow, so the sanitizer
     build gets the same limit from ASan's allocator instead of RLIMIT_AS."""
@@ -68,8 +69,11 @@ def run_limited(*args, stdin_bytes=None):
             env.get("ASAN_OPTIONS"), "max_allocation_size_mb=%d" % (MEMORY_LIMIT >> 20),
             "allocator_may_return_null=1"]))
         limit = None
-    return subprocess.run([str(a) for a in args], input=stdin_bytes, capture_output=True,
-                          env=env, preexec_fn=limit, timeout=120)
+    try:
+        return subprocess.run([str(a) for a in args], input=stdin_bytes, capture_output=True,
+                              env=env, preexec_fn=limit, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, b"", b"(timed out after %d s)" % timeout)
 
 
 class Checks:
@@ -212,6 +216,24 @@ def check_lying_models(checks, folder):
                  "mdnmf score: one line for a lying model: %r" % lines)
 
 
+def check_zero_size_elements(checks, folder):
+    """Found by fuzz_npy: a '<U0' array (elements of no bytes) of 8 * 10^11
+    elements fits in no data at all, and decoding it as text looped over
+    every element: a model whose params.npy said so hung its reader."""
+    W = np.ones((2, 3), dtype=np.float32)
+    members = [(n, npy_header((842949672964,), "<U0") if n == "params.npy" else d)
+               for n, d in model_members(W)]
+    path = os.path.join(folder, "empty_text.npz")
+    copy = os.path.join(folder, "empty_text_copy.npz")
+    with open(path, "wb") as f:
+        f.write(zip_image(members))
+    result = run_limited(MODEL_ROUNDTRIP, "copy", path, copy, timeout=30)
+    error = result.stderr.decode(errors="replace").strip()
+    checks.check(result.returncode == 1 and "params.npy" in error and "<U0" in error
+                 and not os.path.exists(copy),
+                 "refuses a params.npy of 8e11 '<U0' elements at once: %r" % error)
+
+
 def check_real_models_still_load(checks, folder):
     # All zeros: deflate's best case, close to its 1032x limit (998x here).
     zeros = np.zeros((1000, 784), dtype=np.float32)
@@ -296,6 +318,7 @@ def main():
     checks = Checks()
     with tempfile.TemporaryDirectory() as folder:
         check_lying_models(checks, folder)
+        check_zero_size_elements(checks, folder)
         check_real_models_still_load(checks, folder)
         check_npy_pipes(checks, folder)
         check_npy_pipe_still_reads(checks, folder)
