@@ -12,16 +12,22 @@
 #   make install         install the library, mdnmf and mdnmf-experiment to PREFIX
 #                        (default /usr/local; DESTDIR honoured)
 #   make python          build, then install the Python package for /usr/bin/python3
-#   make clean           remove build/ and build-sanitize/
+#   make fuzz            build the libFuzzer harnesses of fuzz/ with clang-14 into
+#                        build-fuzz/ and run each for FUZZ_SECONDS (default 60)
+#   make clean           remove build/, build-sanitize/ and build-fuzz/
 #
 # Variables: NATIVE=1, WERROR=ON|OFF (ON when CI=true), TESTS=ON|OFF (default:
-# ON when cmocka is installed), JOBS, PREFIX, BUILD_DIR, SANITIZE_DIR.
+# ON when cmocka is installed), JOBS, PREFIX, BUILD_DIR, SANITIZE_DIR,
+# FUZZ_DIR, FUZZ_SECONDS, FUZZ_CC (default clang-14).
 #
 # Package installation goes through scripts/ensure-deps.sh (apt-get, as
 # root); MDNMF_SKIP_DEPS=1 skips it.  CI=true makes the output plain.
 
 BUILD_DIR ?= build
 SANITIZE_DIR ?= build-sanitize
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang-14
 PREFIX ?= /usr/local
 NATIVE ?= 0
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -68,9 +74,9 @@ SANITIZE_ENV := MDNMF_SANITIZED=1 \
 # work happens inside CMake's build and ctest.
 .NOTPARALLEL:
 
-.PHONY: all build deps-build deps-test deps-data check check-fast check-sanitize \
-	build-sanitize demo demo-images demo-speech demo-one-source data bench install python \
-	clean
+.PHONY: all build deps-build deps-test deps-data deps-fuzz check check-fast check-sanitize \
+	build-sanitize build-fuzz fuzz demo demo-images demo-speech demo-one-source data bench \
+	install python clean
 
 all: build
 
@@ -80,6 +86,8 @@ deps-test:
 	@$(ENSURE_DEPS) build test
 deps-data:
 	@$(ENSURE_DEPS) build data
+deps-fuzz:
+	@$(ENSURE_DEPS) build test fuzz
 
 # Configuring every time is cheap (CMake keeps its cache) and makes NATIVE=,
 # TESTS= and PREFIX= take effect.
@@ -104,6 +112,22 @@ check-sanitize: build-sanitize
 check: check-fast
 	@echo "== the same suite under AddressSanitizer + UndefinedBehaviorSanitizer"
 	@$(MAKE) check-sanitize
+
+# The fuzzing build: library, front end and harnesses with libFuzzer's
+# coverage hooks, ASan and UBSan (clang only); -O1 as libFuzzer recommends.
+build-fuzz: deps-fuzz
+	@$(CMAKE_CONFIGURE) -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=$(FUZZ_CC) \
+		-DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DMDNMF_FUZZ=ON \
+		-DMDNMF_TESTS=OFF -DMDNMF_EXPERIMENTS=OFF -DMDNMF_WERROR=OFF
+	@cmake --build $(FUZZ_DIR) --target fuzzers --parallel $(JOBS)
+
+# Seeds are made afresh from the normal build's tool (a real model, the
+# option names); the corpus in $(FUZZ_DIR)/corpus/ grows from run to run.
+# fuzz/run.sh runs the harnesses one after the other and fails on a finding.
+fuzz: build build-fuzz
+	@rm -rf $(FUZZ_DIR)/seeds
+	@/usr/bin/python3 fuzz/make_corpus.py $(FUZZ_DIR)/seeds $(BUILD_DIR)/mdnmf
+	@FUZZ_DIR=$(FUZZ_DIR) FUZZ_SECONDS=$(FUZZ_SECONDS) bash fuzz/run.sh
 
 data: deps-data
 	@bash scripts/fetch-data.sh mnist
@@ -136,4 +160,4 @@ python: deps-test build
 	@/usr/bin/python3 python/install.py --lib $(BUILD_DIR)/libmdnmf.so
 
 clean:
-	rm -rf $(BUILD_DIR) $(SANITIZE_DIR)
+	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)

@@ -622,6 +622,8 @@ cli_parse_result cli_parse_options(const cli_command *command, int argc, char **
                          NULL, NULL);
 }
 
+int cli_parse_only = 0;
+
 int cli_parse_exit(cli_parse_result result)
 {
     switch (result) {
@@ -629,7 +631,7 @@ int cli_parse_exit(cli_parse_result result)
     case CLI_PARSE_FAILED: return CLI_EXIT_USAGE;
     case CLI_PARSED: break;
     }
-    return -1;
+    return cli_parse_only ? CLI_EXIT_OK : -1;
 }
 
 /* -------------------------------------------------------------- usage */

@@ -130,6 +130,12 @@ cli_parse_result cli_parse_options(const cli_command *command, int argc, char **
  * if (code >= 0) return code;`. */
 int cli_parse_exit(cli_parse_result result);
 
+/* Parse only (the option-parser fuzzer, fuzz/fuzz_cli.c, sets it; nothing
+ * else does): cli_parse_exit then turns CLI_PARSED into CLI_EXIT_OK, so a
+ * command returns right after its options are parsed, before it reads,
+ * fits or writes anything. */
+extern int cli_parse_only;
+
 /* After parsing: every list option given with one value gets it for all
  * `sources`; one given with another count than 1 or `sources` is an error
  * naming the option, e.g. "-d/--atoms: 3 values for 2 sources (<hint>):

@@ -4,6 +4,7 @@
 #   scripts/ensure-deps.sh build        what `make` needs
 #   scripts/ensure-deps.sh build test   what `make check` needs
 #   scripts/ensure-deps.sh build data   what `make demo` needs
+#   scripts/ensure-deps.sh build test fuzz   what `make fuzz` needs
 #
 # Quiet when nothing is missing.  As root it runs `apt-get update` once and
 # installs what is missing; otherwise it names the packages and exits 1.
@@ -28,13 +29,18 @@ test_packages=(libcmocka-dev python3 python3-numpy python3-scipy python3-sklearn
 data_packages=(nodejs npm python3 dataset-fashion-mnist asterisk-core-sounds-en-wav
                asterisk-core-sounds-es-wav asterisk-core-sounds-fr-wav colobot-common-sounds)
 
+# `make fuzz`: libFuzzer comes with Debian's clang (its runtimes, with
+# ASan's and UBSan's, in libclang-rt-14-dev); clang's OpenMP is libomp;
+# llvm-symbolizer (llvm-14) gives the findings' stack traces file and line.
+fuzz_packages=(clang-14 libclang-rt-14-dev libomp-14-dev llvm-14)
+
 # A package also counts as present when the program it provides is on PATH:
 # Node.js and npm often come from outside Debian (e.g. NodeSource's nodejs
 # bundles npm, and Debian's npm package would conflict with it).
 declare -A provided_command=([nodejs]=node [npm]=npm)
 
 usage() {
-    echo "usage: $0 GROUP... (groups: build test data)" >&2
+    echo "usage: $0 GROUP... (groups: build test data fuzz)" >&2
     exit 2
 }
 
@@ -61,6 +67,7 @@ main() {
             build) wanted+=("${build_packages[@]}") ;;
             test) wanted+=("${test_packages[@]}") ;;
             data) wanted+=("${data_packages[@]}") ;;
+            fuzz) wanted+=("${fuzz_packages[@]}") ;;
             *) echo "ensure-deps: unknown group '$group'" >&2; usage ;;
         esac
     done

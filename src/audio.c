@@ -20,7 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Frames read from libsndfile per call while mixing down. */
+/* Samples (frames x channels) read from libsndfile per call while mixing
+ * down: a fixed amount of memory whatever channel count (up to 1024) a
+ * file's header declares.  libsndfile also clears the rest of the buffer on
+ * every short read, so a buffer sized by frames made each read of a tiny
+ * many-channel file cost a 64 MB allocation and memset. */
+enum { READ_CHUNK_SAMPLES = 16384 };
+/* Frames per step elsewhere (mono buffers, writing). */
 enum { READ_CHUNK_FRAMES = 16384 };
 
 static int rate_accepted(int rate)
@@ -158,14 +164,16 @@ static void append_mixed(mono_buffer *buffer, const float *frames, sf_count_t co
 static int read_frames(SNDFILE *file, const SF_INFO *info, const char *path, mono_buffer *mono,
                        char *message, size_t size)
 {
-    float *chunk = malloc((size_t)READ_CHUNK_FRAMES * (size_t)info->channels * sizeof *chunk);
+    const sf_count_t frames = info->channels < READ_CHUNK_SAMPLES
+                                  ? READ_CHUNK_SAMPLES / info->channels : 1;
+    float *chunk = malloc((size_t)frames * (size_t)info->channels * sizeof *chunk);
     if (!chunk) {
         message_printf(message, size, "%s: out of memory", path);
         return MDNMF_ERR_MEMORY;
     }
     int status = MDNMF_OK;
     for (;;) {
-        sf_count_t got = sf_readf_float(file, chunk, READ_CHUNK_FRAMES);
+        sf_count_t got = sf_readf_float(file, chunk, frames);
         if (got <= 0)
             break;
         if (reserve(mono, got) != 0) {

@@ -19,9 +19,6 @@
 
 static const unsigned char npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
-/* Magic, version and the longest (4-byte) header length field. */
-#define NPY_PREFIX_MAX 12
-
 static int host_is_big_endian(void)
 {
     const uint16_t probe = 1;
@@ -44,8 +41,8 @@ const char *npy_native_int64_descr(void)
 
 /* From the first `available` bytes, where the elements start: the length
  * of magic, version, length field and header text. */
-static int npy_header_length(const unsigned char *bytes, size_t available, size_t *length,
-                             char *message, size_t size)
+int npy_header_length(const unsigned char *bytes, size_t available, size_t *length,
+                      char *message, size_t size)
 {
     if (available < 8 || memcmp(bytes, npy_magic, sizeof npy_magic) != 0) {
         message_printf(message, size, "not a .npy file (bad magic string)");
@@ -158,7 +155,10 @@ static int item_size_fits_kind(char kind, size_t item)
     case 'f': return item == 2 || item == 4 || item == 8;
     case 'i': case 'u': return item == 1 || item == 2 || item == 4 || item == 8;
     case 'b': return item == 1;
-    default: return 1; /* 'U': any number of 4-byte characters */
+    /* 'U': 4-byte characters, at least one (NumPy stores empty strings as
+     * '<U1'); '<U0' elements take no bytes, so any count of them, however
+     * absurd, would fit in none and cost a loop over the count. */
+    default: return item >= 1;
     }
 }
 
@@ -994,16 +994,20 @@ static int read_header(FILE *file, const char *path, npy_header *h, char *messag
     return status;
 }
 
+/* A regular file has a size to check the header against; a pipe or a
+ * device does not. */
+static int is_regular_file(FILE *file, struct stat *info)
+{
+    return fstat(fileno(file), info) == 0 && S_ISREG(info->st_mode);
+}
+
 /* A regular file shorter than its header promises is refused before the
  * (possibly huge) allocation. */
-static int check_file_size(FILE *file, const char *path, const npy_header *h, char *message,
-                           size_t size)
+static int check_file_size(const struct stat *info, const char *path, const npy_header *h,
+                           char *message, size_t size)
 {
-    struct stat info;
-    if (fstat(fileno(file), &info) != 0 || !S_ISREG(info.st_mode))
-        return MDNMF_OK; /* a pipe: the read will tell */
-    const uint64_t available = (uint64_t)info.st_size > h->data_offset
-                                   ? (uint64_t)info.st_size - h->data_offset : 0;
+    const uint64_t available = (uint64_t)info->st_size > h->data_offset
+                                   ? (uint64_t)info->st_size - h->data_offset : 0;
     if (available < h->data_bytes) {
         message_printf(message, size,
                        "'%s' is truncated: the header promises %zu data bytes, the file has %"
@@ -1065,11 +1069,56 @@ static int read_converted(FILE *file, const char *path, const npy_header *h, flo
     return status;
 }
 
+/* A pipe's bytes cannot be counted before they are read: they are read
+ * into a buffer that grows with what arrives (so a header promising
+ * terabytes over a few bytes costs a few bytes), then converted. */
+static int read_stream(FILE *file, const char *path, const npy_header *h, mdnmf_matrix *out,
+                       char *message, size_t size)
+{
+    unsigned char *raw = NULL;
+    size_t have = 0, capacity = 0;
+    int status = MDNMF_OK;
+    while (have < h->data_bytes && status == MDNMF_OK) {
+        const size_t want = h->data_bytes - have < CONVERT_BLOCK ? h->data_bytes - have
+                                                                 : CONVERT_BLOCK;
+        if (have + want > capacity) {
+            capacity = 2 * capacity > have + want ? 2 * capacity : have + want;
+            if (capacity > h->data_bytes)
+                capacity = h->data_bytes;
+            unsigned char *bigger = realloc(raw, capacity);
+            if (!bigger) {
+                message_printf(message, size, "'%s': out of memory after %zu bytes", path, have);
+                status = MDNMF_ERR_MEMORY;
+                break;
+            }
+            raw = bigger;
+        }
+        size_t got;
+        const int short_read = read_exact(file, raw + have, want, &got);
+        have += got;
+        if (short_read)
+            status = report_short_read(path, file, short_read, h, have, message, size);
+    }
+    if (status == MDNMF_OK) {
+        char inner[128];
+        status = allocate_matrix(h, out, inner, sizeof inner);
+        if (status)
+            message_printf(message, size, "'%s': %s", path, inner);
+        else if (h->count > 0) /* an empty array read nothing: raw is NULL */
+            decode_elements(h, raw, 0, h->count, out->data);
+    }
+    free(raw);
+    return status;
+}
+
 static int read_elements(FILE *file, const char *path, const npy_header *h, mdnmf_matrix *out,
                          char *message, size_t size)
 {
     char inner[128];
-    int status = check_file_size(file, path, h, message, size);
+    struct stat info;
+    if (!is_regular_file(file, &info))
+        return read_stream(file, path, h, out, message, size);
+    int status = check_file_size(&info, path, h, message, size);
     if (status)
         return status;
     status = allocate_matrix(h, out, inner, sizeof inner);

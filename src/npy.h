@@ -39,6 +39,16 @@ typedef struct npy_header {
     size_t data_bytes;     /* count * item_size */
 } npy_header;
 
+/* From the first `available` bytes of a .npy image (12 are always enough:
+ * magic, version and the header length field), where its elements start:
+ * *length, the size of the whole header.  Refuses a bad magic, an unknown
+ * version and header lengths over NPY_MAX_HEADER_LENGTH. */
+int npy_header_length(const unsigned char *bytes, size_t available, size_t *length,
+                      char *message, size_t size);
+
+/* The bytes npy_header_length needs. */
+#define NPY_PREFIX_MAX 12
+
 /* Parse the header at the start of `bytes` (`available` of them).  Refuses
  * a bad magic, an unknown version, an absurd or truncated header; complex,
  * object, string (unicode is allowed with `allow_unicode`), structured and

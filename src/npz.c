@@ -9,10 +9,14 @@
 #include "internal.h"
 #include "npy.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zip.h>
 
 #define MEMBER_W "W.npy"
@@ -174,6 +178,7 @@ typedef struct load_report {
     const char *path;
     char *message;
     size_t size;
+    uint64_t file_size; /* what every member's declared sizes must fit in */
 } load_report;
 
 static int member_fail(const load_report *r, const char *member, int status, const char *what)
@@ -213,7 +218,157 @@ static zip_t *open_archive(const load_report *r, int *status)
     return NULL;
 }
 
-/* A member's bytes (malloc'ed), its CRC checked by reading to the end. */
+/* A zip's directory is not to be trusted: a member's declared size
+ * decides nothing before it is checked against what the file can hold and
+ * against the member's own .npy header, and memory then grows with the
+ * bytes actually read.  Deflate cannot make more than 1032 bytes of one
+ * (a 258-byte match in 2 bits). */
+#define DEFLATE_MAX_RATIO 1032
+/* Bytes read from a member per step beyond its header. */
+#define MEMBER_STEP ((size_t)1 << 20)
+
+static int corrupt_member(const load_report *r, const char *member, const char *format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* "corrupt model file 'PATH': member 'NAME' <what>" */
+static int corrupt_member(const load_report *r, const char *member, const char *format, ...)
+{
+    char what[256];
+    va_list args;
+    va_start(args, format);
+    vsnprintf(what, sizeof what, format, args);
+    va_end(args);
+    message_printf(r->message, r->size, "corrupt model file '%s': member '%s' %s", r->path,
+                   member, what);
+    return MDNMF_ERR_FORMAT;
+}
+
+/* The sizes the directory declares for a member, against the file's. */
+static int check_declared_sizes(const zip_stat_t *info, const char *name, const load_report *r)
+{
+    const zip_uint64_t wanted = ZIP_STAT_SIZE | ZIP_STAT_COMP_SIZE | ZIP_STAT_COMP_METHOD;
+    if ((info->valid & wanted) != wanted)
+        return corrupt_member(r, name, "has no size in the zip directory");
+    if (info->comp_size > r->file_size)
+        return corrupt_member(r, name, "declares %" PRIu64 " compressed bytes, more than the "
+                              "%" PRIu64 "-byte file holds", (uint64_t)info->comp_size,
+                              r->file_size);
+    if (info->comp_method == ZIP_CM_STORE && info->size != info->comp_size)
+        return corrupt_member(r, name, "is stored uncompressed but declares %" PRIu64 " bytes "
+                              "for %" PRIu64 " stored ones", (uint64_t)info->size,
+                              (uint64_t)info->comp_size);
+    if (info->comp_method == ZIP_CM_DEFLATE && info->size / DEFLATE_MAX_RATIO > info->comp_size)
+        return corrupt_member(r, name, "declares %" PRIu64 " bytes, more than its %" PRIu64
+                              " deflated ones can hold", (uint64_t)info->size,
+                              (uint64_t)info->comp_size);
+    if (info->comp_method != ZIP_CM_STORE && info->comp_method != ZIP_CM_DEFLATE) {
+        message_printf(r->message, r->size, "'%s': member '%s': compression method %d is not "
+                       "supported (models are stored or deflated, as np.savez and "
+                       "np.savez_compressed write them)", r->path, name,
+                       (int)info->comp_method);
+        return MDNMF_ERR_FORMAT;
+    }
+    return MDNMF_OK;
+}
+
+/* Up to `length` bytes (fewer only at the member's end); -1 on a read
+ * error, which includes a CRC mismatch found at the end. */
+static zip_int64_t read_fully(zip_file_t *file, unsigned char *out, size_t length)
+{
+    size_t got = 0;
+    while (got < length) {
+        const zip_int64_t n = zip_fread(file, out + got, length - got);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+        got += (size_t)n;
+    }
+    return (zip_int64_t)got;
+}
+
+/* A member being read: its bytes so far in a buffer that grows. */
+typedef struct member_reader {
+    zip_file_t *file;
+    const char *name;
+    const load_report *report;
+    unsigned char *data;
+    size_t length, capacity;
+} member_reader;
+
+/* Make room for `total` bytes (doubling, so that reading in steps costs
+ * few copies). */
+static int grow(member_reader *m, size_t total)
+{
+    if (total <= m->capacity)
+        return MDNMF_OK;
+    const size_t capacity = 2 * m->capacity > total ? 2 * m->capacity : total;
+    unsigned char *bigger = realloc(m->data, capacity);
+    if (!bigger)
+        return member_fail(m->report, m->name, MDNMF_ERR_MEMORY, "out of memory");
+    m->data = bigger;
+    m->capacity = capacity;
+    return MDNMF_OK;
+}
+
+static int read_failed(member_reader *m)
+{
+    char reason[256];
+    snprintf(reason, sizeof reason, "cannot read it: %s", zip_file_strerror(m->file));
+    return member_fail(m->report, m->name, MDNMF_ERR_FORMAT, reason);
+}
+
+/* Read until the buffer holds `total` bytes, in steps: a member shorter
+ * than declared costs no more memory than it has. */
+static int read_until(member_reader *m, size_t total)
+{
+    while (m->length < total) {
+        const size_t step = total - m->length < MEMBER_STEP ? total - m->length : MEMBER_STEP;
+        int status = grow(m, m->length + step);
+        if (status)
+            return status;
+        const zip_int64_t n = read_fully(m->file, m->data + m->length, step);
+        if (n < 0)
+            return read_failed(m);
+        m->length += (size_t)n;
+        if ((size_t)n < step)
+            break;
+    }
+    return MDNMF_OK;
+}
+
+/* The .npy header first: the size it describes must be the declared one. */
+static int read_header(member_reader *m, uint64_t declared)
+{
+    char inner[256];
+    size_t header_length;
+    int status = read_until(m, declared < NPY_PREFIX_MAX ? (size_t)declared : NPY_PREFIX_MAX);
+    if (!status)
+        status = npy_header_length(m->data, m->length, &header_length, inner, sizeof inner);
+    if (status)
+        return status == MDNMF_ERR_FORMAT ? member_fail(m->report, m->name, status, inner)
+                                          : status;
+    if (header_length > declared)
+        return corrupt_member(m->report, m->name, "declares %" PRIu64 " bytes, fewer than "
+                              "its .npy header's %zu", declared, header_length);
+    status = read_until(m, header_length);
+    if (status)
+        return status;
+    npy_header header;
+    status = npy_parse_header(m->data, m->length, 1, &header, inner, sizeof inner);
+    if (status)
+        return member_fail(m->report, m->name, status, inner);
+    if (header.data_bytes > UINT64_MAX - header.data_offset
+        || header.data_offset + header.data_bytes != declared)
+        return corrupt_member(m->report, m->name, "declares %" PRIu64 " bytes, its .npy header "
+                              "describes %zu of header and %zu of data", declared,
+                              header.data_offset, header.data_bytes);
+    return MDNMF_OK;
+}
+
+/* A member's bytes (malloc'ed), checked against its declared size and
+ * its .npy header before its data is read, its CRC checked by reading to
+ * the end. */
 static int read_member(zip_t *archive, const char *name, const load_report *r,
                        unsigned char **bytes, size_t *length)
 {
@@ -221,30 +376,30 @@ static int read_member(zip_t *archive, const char *name, const load_report *r,
     zip_stat_init(&info);
     if (zip_stat(archive, name, 0, &info) != 0)
         return member_fail(r, name, MDNMF_ERR_FORMAT, "missing");
-    if (!(info.valid & ZIP_STAT_SIZE) || info.size >= SIZE_MAX)
-        return member_fail(r, name, MDNMF_ERR_FORMAT, "unknown or absurd size");
-    unsigned char *data = malloc((size_t)info.size + 1);
-    if (!data)
-        return member_fail(r, name, MDNMF_ERR_MEMORY, "out of memory");
-    zip_file_t *file = zip_fopen(archive, name, 0);
-    zip_uint64_t got = 0;
-    zip_int64_t n = file ? 1 : -1;
-    while (file && got <= info.size && (n = zip_fread(file, data + got, info.size + 1 - got)) > 0)
-        got += (zip_uint64_t)n;
-    const char *problem = !file ? zip_strerror(archive) : n < 0 ? zip_file_strerror(file) : NULL;
-    char reason[256];
-    if (problem)
-        snprintf(reason, sizeof reason, "cannot read it: %s", problem);
-    else if (got != info.size)
-        snprintf(reason, sizeof reason, "its size differs from the directory's");
-    if (file)
-        zip_fclose(file);
-    if (problem || got != info.size) {
-        free(data);
+    int status = check_declared_sizes(&info, name, r);
+    if (status)
+        return status;
+    member_reader m = {zip_fopen(archive, name, 0), name, r, NULL, 0, 0};
+    if (!m.file) {
+        char reason[256];
+        snprintf(reason, sizeof reason, "cannot read it: %s", zip_strerror(archive));
         return member_fail(r, name, MDNMF_ERR_FORMAT, reason);
     }
-    *bytes = data;
-    *length = (size_t)info.size;
+    status = read_header(&m, info.size);
+    /* One byte more than declared must not come; asking for it makes
+     * libzip reach the end and check the CRC. */
+    if (!status)
+        status = read_until(&m, (size_t)info.size + 1);
+    if (!status && m.length != info.size)
+        status = corrupt_member(r, name, "declares %" PRIu64 " bytes and holds %s",
+                                (uint64_t)info.size, m.length < info.size ? "fewer" : "more");
+    zip_fclose(m.file);
+    if (status) {
+        free(m.data);
+        return status;
+    }
+    *bytes = m.data;
+    *length = m.length;
     return MDNMF_OK;
 }
 
@@ -421,10 +576,15 @@ static mdnmf_model *load_model(const char *path, int *status, char *message, siz
         *status = MDNMF_ERR_ARGUMENT;
         return NULL;
     }
-    const load_report report = {path, message, size};
+    load_report report = {path, message, size, 0};
     zip_t *archive = open_archive(&report, status);
     if (!archive)
         return NULL;
+    struct stat file_info;
+    if (stat(path, &file_info) == 0 && S_ISREG(file_info.st_mode))
+        report.file_size = (uint64_t)file_info.st_size;
+    else /* a pipe or device: libzip read it whole; nothing to compare with */
+        report.file_size = UINT64_MAX;
     npz_content content;
     memset(&content, 0, sizeof content);
     mdnmf_params_default(&content.settings.params);
