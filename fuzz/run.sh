@@ -21,7 +21,7 @@ FUZZ_TIMEOUT=${FUZZ_TIMEOUT:-25}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 FUZZ_LOGS=${FUZZ_LOGS:-$FUZZ_DIR/logs}
 harnesses=("$@")
-[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_npy fuzz_npz fuzz_idx fuzz_audio fuzz_cli)
+[ ${#harnesses[@]} -gt 0 ] || harnesses=(fuzz_npy fuzz_npz fuzz_idx fuzz_audio fuzz_cli fuzz_checkpoint)
 
 # One thread each: the readers do not use the thread pool, and OpenBLAS's
 # idle threads would only slow every execution down.  UBSan findings stop
@@ -48,6 +48,12 @@ for name in "${harnesses[@]}"; do
     dict=$FUZZ_DIR/seeds/$name.dict
     log=$FUZZ_LOGS/$name.log
     mkdir -p "$corpus"
+    # fuzz_checkpoint's seeds are checkpoints of its own fixed fit: it
+    # writes them itself (make_corpus.py cannot run that fit).
+    if [ "$name" = fuzz_checkpoint ] && [ ! -d "$seeds" ]; then
+        mkdir -p "$seeds" && FUZZ_CHECKPOINT_SEEDS=$seeds "$binary" >/dev/null 2>&1 ||
+            { echo "fuzz: $name could not write its seeds" >&2; exit 2; }
+    fi
     flags=()
     [ "$FUZZ_SECONDS" -gt 0 ] && flags+=(-max_total_time="$FUZZ_SECONDS")
     [ -f "$dict" ] && flags+=(-dict="$dict")

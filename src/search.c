@@ -366,9 +366,11 @@ static int allocate_run(search_run *run)
     int missing = !(run->fold_of = malloc(columns * sizeof(int64_t)));
     missing |= !(run->split.train = malloc(columns * sizeof(int64_t)));
     missing |= !(run->split.test = malloc(columns * sizeof(int64_t)));
-    missing |= !(run->train_V = malloc(block)) | !(run->test_V = malloc(block));
+    missing |= !(run->train_V = malloc(block));
+    missing |= !(run->test_V = malloc(block));
     for (int s = 0; s < run->S; s++) {
-        missing |= !(run->train_U[s] = malloc(block)) | !(run->test_U[s] = malloc(block));
+        missing |= !(run->train_U[s] = malloc(block));
+        missing |= !(run->test_U[s] = malloc(block));
         missing |= !(run->estimates[s] = malloc(block));
     }
     missing |= !(run->column_scores = malloc(columns * sizeof(double)));
