@@ -897,7 +897,8 @@ static int finish_case(bench_case *c, const options *o)
     r->fit_noise = relative_difference(r->seconds_per_epoch,
                                        (c->full.second - c->setup.second) / o->epochs);
     r->sgemm_noise = relative_difference(c->sgemm.first, c->sgemm.second);
-    r->cpu_share = c->timed_wall > 0 ? c->timed_cpu / (c->timed_wall * thread_setting(c->threads)) : 0.0;
+    double threads = thread_setting(c->threads);
+    r->cpu_share = c->timed_wall > 0 ? c->timed_cpu / (c->timed_wall * threads) : 0.0;
     r->counted_flop_per_epoch = (c->full_flops - c->setup_flops) / o->epochs;
     /* A mismatch leaves the times valid but the GFLOP/s and the sgemm
      * reference wrong: reported (flops_checked=0, report.py marks the row

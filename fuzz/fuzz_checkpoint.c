@@ -4,9 +4,10 @@
  * Every input is resumed by two fixed, tiny fits (NMF and MDNMF; each
  * refuses the other's checkpoints at the fingerprint), so that a
  * checkpoint the fit itself wrote passes the fingerprint check and the
- * mutations reach the arrays behind it.  Those genuine checkpoints are the seeds: with FUZZ_CHECKPOINT_SEEDS=DIR
- * the harness writes one per stop (epochs 0 .. EPOCHS - 1 of both fits)
- * into DIR and exits (fuzz/run.sh does this before fuzzing).  A resume
+ * mutations reach the arrays behind it.  Those genuine checkpoints are the
+ * seeds: with FUZZ_CHECKPOINT_SEEDS=DIR the harness writes one per stop
+ * (epochs 0 .. EPOCHS - 1 of both fits) into DIR and exits (fuzz/run.sh
+ * does this before fuzzing).  A resume
  * either fails with a message (an empty one aborts: every refusal must
  * say why) or finishes the fit, whose basis is read whole. */
 #define _GNU_SOURCE

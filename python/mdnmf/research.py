@@ -204,7 +204,8 @@ class NMF:
 
     Beyond the research code: seed (None: drawn from NumPy's global generator
     at every call, as the research code's np.random; an int: fixed, as the
-    CLI's --seed) and threads (parts the work is split into, 0 = one per core, at most 256; see the C header's Conventions).
+    CLI's --seed) and threads (parts the work is split into, 0 = one per core,
+    at most 256; see the C header's Conventions).
     """
 
     def __init__(self, d=None, ds=None, tau_W=1.0, tau_A=0.1, tau_S=0.0, omega=None,
