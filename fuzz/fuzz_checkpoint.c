@@ -7,9 +7,9 @@
  * mutations reach the arrays behind it.  Those genuine checkpoints are the
  * seeds: with FUZZ_CHECKPOINT_SEEDS=DIR the harness writes one per stop
  * (epochs 0 .. EPOCHS - 1 of both fits) into DIR and exits (fuzz/run.sh
- * does this before fuzzing).  A resume
- * either fails with a message (an empty one aborts: every refusal must
- * say why) or finishes the fit, whose basis is read whole. */
+ * does this before fuzzing).  A resume either fails with a message (an
+ * empty one aborts: every refusal must say why) or finishes the fit, whose
+ * basis is read whole. */
 #define _GNU_SOURCE
 #include "fuzz_input.h"
 #include "mdnmf.h"
