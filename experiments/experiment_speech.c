@@ -911,8 +911,24 @@ static int64_t mdnmf_wins(const experiment *x, int speaker_index)
     return wins;
 }
 
-static const reference_row *reference_for(const char *name)
+/* The reference's numbers hold for its data and front end only: the
+ * project's speech and colobot noise at 3 dB, 8 kHz, n_fft 256, hop 128.
+ * Another --noise, --sounds, --snr or front end shows none (issue 13: the
+ * colobot numbers were shown beside results on other noise). */
+static int reference_applies(const speech_config *c)
 {
+    speech_config d;
+    speech_defaults(&d);
+    return strcmp(c->sounds_dir, d.sounds_dir) == 0 && strcmp(c->noise_dir, d.noise_dir) == 0 &&
+           c->snr == d.snr && c->sample_rate == d.sample_rate && c->n_fft == d.n_fft &&
+           c->hop_length == d.hop_length;
+}
+
+static const reference_row *reference_for(const speech_config *c, const char *name)
+{
+    if (!reference_applies(c)) {
+        return NULL;
+    }
     for (int i = 0; i < REFERENCE_COUNT; i++) {
         if (strcmp(REFERENCE[i].speaker, name) == 0) {
             return &REFERENCE[i];
@@ -947,7 +963,7 @@ static int write_results_csv(const experiment *x)
           "reference_sisdr\n", out.stream);
     for (int s = 0; s < x->config->speaker_count; s++) {
         const speaker *sp = &x->speakers[s];
-        const reference_row *ref = reference_for(sp->name);
+        const reference_row *ref = reference_for(x->config, sp->name);
         for (int m = 0; m < METHOD_COUNT; m++) {
             const job *j = find_job(x, s, (speech_method)m);
             summary sm = summarise(j, sp->n_test);
@@ -1132,7 +1148,7 @@ static void print_table(const experiment *x, FILE *out)
         summary noisy = summarise(find_job(x, s, METHOD_NOISY), sp->n_test);
         summary nmf = summarise(find_job(x, s, METHOD_NMF), sp->n_test);
         summary mdnmf = summarise(find_job(x, s, METHOD_MDNMF), sp->n_test);
-        const reference_row *ref = reference_for(sp->name);
+        const reference_row *ref = reference_for(x->config, sp->name);
         char gain[32];
         if (isfinite(mdnmf.sisdr - nmf.sisdr)) {
             snprintf(gain, sizeof gain, "%+.2f", mdnmf.sisdr - nmf.sisdr);
@@ -1189,9 +1205,14 @@ static int write_readme(const experiment *x, const noise_track *track,
     fprintf(f, "# Speech denoising: NMF vs MDNMF\n\n"
                "Made by `%s` (mdnmf %s) in %.0f s.\n\n"
                "Mean SI-SDR (dB) of the speech estimate over each speaker's test utterances "
-               "at %g dB input SNR, beside the reference implementation's numbers on the same "
-               "setup (SPEC, last section):\n\n",
-            command_line, mdnmf_version(), seconds, c->snr);
+               "at %g dB input SNR, %s:\n\n",
+            command_line, mdnmf_version(), seconds, c->snr,
+            reference_applies(c)
+                ? "beside the reference implementation's numbers on the same setup (SPEC, last "
+                  "section)"
+                : "with no reference numbers: the reference implementation was measured on "
+                  "the project's speech and colobot noise at 3 dB, 8 kHz, n_fft 256, hop 128 "
+                  "only");
     print_table(x, f);
     fprintf(f, "\n![mean SI-SDR per speaker](sisdr.png)\n\n");
     for (int s = 0; s < c->speaker_count; s++) {

@@ -222,6 +222,47 @@ def test_bad_command_lines():
         assert ws.leftovers() == []
 
 
+def write_wav(path, samples, rate=8000):
+    import wave
+    with wave.open(path, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(samples, -1, 1) * 32000).astype("<i2").tobytes())
+
+
+def test_speech_on_other_noise_shows_no_reference_numbers():
+    """The reference implementation's SI-SDRs (SPEC, last section) hold for
+    the project's speech and colobot noise only; with --noise DIR the
+    report showed them anyway (issue 13)."""
+    rng = np.random.default_rng(0)
+    t = np.arange(4000) / 8000.0
+    with Workspace() as ws:
+        speaker = os.path.join(ws.inputs, "sounds", "en_US_f_Allison")
+        noise = os.path.join(ws.inputs, "noise")
+        os.makedirs(speaker)
+        os.makedirs(noise)
+        for k in range(6):
+            pitch = 150 + 20 * k
+            voiced = sum(np.sin(2 * np.pi * pitch * h * t) / h for h in range(1, 6))
+            write_wav(os.path.join(speaker, "prompt%d.wav" % k), 0.3 * voiced)
+            write_wav(os.path.join(noise, "noise%d.wav" % k), 0.3 * rng.standard_normal(t.size))
+        out = ws.out("speech")
+        result = run("experiment", "speech", "--sounds", os.path.dirname(speaker), "--noise",
+                     noise, "--speakers", "en_US_f_Allison", "-d", "8,4", "--epochs", 2,
+                     "--test-epochs", 5, "-q", "-o", out, timeout=300)
+        assert result.returncode == 0, result.stderr
+        with open(os.path.join(out, "README.md")) as f:
+            readme = f.read()
+        assert "with no reference numbers" in readme, readme[:600]
+        row = [line for line in readme.splitlines() if line.startswith("| en_US_f_Allison")][0]
+        assert row.rstrip().endswith("— / — / — |"), row
+        assert "6.35" not in row and "5.27" not in row, row
+        with open(os.path.join(out, "results.csv")) as f:
+            rows = list(csv.DictReader(f))
+        assert rows and all(not math.isfinite(float(r["reference_sisdr"])) for r in rows), rows[:2]
+
+
 def experiments_program():
     return os.path.join(os.path.dirname(binary()), "mdnmf-experiment")
 
