@@ -274,7 +274,8 @@ static void lower_runners(double waiting, double now)
     else if (gov.trial == 2)
         gov.probe_wait = doubled(gov.probe_wait);
     gov.trial = 0;
-    gov.runners = clamp_runners(gov.runners - (int)(waiting + 0.5));
+    int fewer = (int)(waiting + 0.5); /* over WAITING_MOST: at least one */
+    gov.runners = clamp_runners(gov.runners - (fewer > 1 ? fewer : 1));
     gov.next_raise = now + gov.raise_wait;
     gov.next_probe = now + gov.probe_wait;
 }
