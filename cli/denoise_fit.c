@@ -394,20 +394,10 @@ static int refuse_outputs_onto_inputs(const fit_request *r)
         status = cli_inputs_note(FIT_COMMAND, &inputs, (const char *const *)files->paths,
                                  files->count);
     }
-    status = status != 0 ||
-                     cli_refuse_input_as_output(FIT_COMMAND, "-o", r->output, &inputs) != 0 ||
-                     cli_refuse_input_as_output(FIT_COMMAND, "--loss-log", r->loss_log,
-                                                &inputs) != 0 ||
-                     cli_refuse_input_as_output(FIT_COMMAND, "--checkpoint",
-                                                r->params.common.checkpoint_path,
-                                                &inputs) != 0 ||
-                     cli_refuse_shared_outputs(FIT_COMMAND, CLI_FIT_OUTPUT_OPTIONS,
-                                               (const char *[]){
-                                                   r->output, r->loss_log,
-                                                   r->params.common.checkpoint_path},
-                                               3) != 0
-                 ? -1
-                 : 0;
+    if (status == 0) {
+        status = cli_refuse_fit_outputs(FIT_COMMAND, &inputs, r->output, r->loss_log,
+                                        r->params.common.checkpoint_path);
+    }
     cli_inputs_free(&inputs);
     return status;
 }

@@ -208,16 +208,13 @@ static int parse_request(int argc, char **argv, fit_request *request)
  * the model's folder is probed, the library writes the model itself. */
 static int prepare_outputs(const fit_request *r, fit_run *run)
 {
-    const char *inputs[] = {r->input, r->adversarial, r->adv_weights, r->warm_start};
-    if (cli_refuse_inputs_as_output(COMMAND, "-o", r->output, inputs, 4) != 0 ||
-        cli_refuse_inputs_as_output(COMMAND, "--loss-log", r->loss_log, inputs, 4) != 0 ||
-        cli_refuse_inputs_as_output(COMMAND, "--checkpoint", r->params.checkpoint_path, inputs,
-                                    4) != 0 ||
-        cli_refuse_shared_outputs(COMMAND, CLI_FIT_OUTPUT_OPTIONS,
-                                  (const char *[]){r->output, r->loss_log,
-                                                   r->params.checkpoint_path},
-                                  3) != 0 ||
-        cli_output_check_writable(COMMAND, r->output) != 0 ||
+    const char *paths[] = {r->input, r->adversarial, r->adv_weights, r->warm_start};
+    cli_input_files inputs = {0};
+    int refused = cli_inputs_note(COMMAND, &inputs, paths, 4) != 0 ||
+                  cli_refuse_fit_outputs(COMMAND, &inputs, r->output, r->loss_log,
+                                         r->params.checkpoint_path) != 0;
+    cli_inputs_free(&inputs);
+    if (refused || cli_output_check_writable(COMMAND, r->output) != 0 ||
         cli_check_checkpoint_files(COMMAND, &r->params) != 0 ||
         cli_loss_log_open(&run->loss_log, COMMAND, r->loss_log, 0) != 0) {
         return CLI_EXIT_RUNTIME;

@@ -93,54 +93,18 @@ int cli_output_is_stdout(const char *path)
     return strcmp(path, "-") == 0 || strcmp(path, "/dev/stdout") == 0;
 }
 
-static const char *file_kind(mode_t mode)
-{
-    return S_ISDIR(mode)    ? "a folder"
-         : S_ISFIFO(mode)   ? "a FIFO (named pipe)"
-         : S_ISCHR(mode)    ? "a character device"
-         : S_ISBLK(mode)    ? "a block device"
-         : S_ISSOCK(mode)   ? "a socket"
-                            : "not a regular file";
-}
-
 /* Renaming over a FIFO, a device or a socket would replace it by a regular
- * file: only a missing path or a regular file (or a link to one, whose
- * target is then replaced and the link kept) is a destination. */
+ * file: the library's mdnmf_output_target decides, as for its own writers. */
 char *cli_output_target(const char *command, const char *path)
 {
-    struct stat link_info, info;
     if (refuse_bad_name(command, path) != 0) {
         return NULL;
     }
     char *target = NULL;
-    if (lstat(path, &link_info) != 0 || S_ISREG(link_info.st_mode)) {
-        target = strdup(path);
-    } else {
-        int is_link = S_ISLNK(link_info.st_mode);
-        if (is_link && stat(path, &info) != 0) {
-            cli_error(command, "%s: is a symbolic link to a missing file: remove the link or "
-                      "give another path", path);
-            return NULL;
-        }
-        mode_t mode = is_link ? info.st_mode : link_info.st_mode;
-        if (S_ISDIR(mode)) {
-            cli_error(command, "%s: is a folder: give the path of a file to write", path);
-            return NULL;
-        }
-        if (!S_ISREG(mode)) {
-            cli_error(command, "%s: is %s%s, not a regular file: give the path of a file%s",
-                      path, is_link ? "a link to " : "", file_kind(mode),
-                      " (or '-' for standard output where the command allows it)");
-            return NULL;
-        }
-        target = realpath(path, NULL);
-        if (!target && errno != ENOMEM) {
-            cli_error(command, "%s: cannot follow the link (%s)", path, strerror(errno));
-            return NULL;
-        }
-    }
-    if (!target) {
-        cli_error(command, "out of memory");
+    mdnmf_error error;
+    if (mdnmf_output_target(path, &target, &error) != MDNMF_OK) {
+        cli_error(command, "%s", error.message);
+        return NULL;
     }
     return target;
 }
@@ -397,18 +361,6 @@ int cli_refuse_input_as_output(const char *command, const char *option, const ch
     return 0;
 }
 
-int cli_refuse_inputs_as_output(const char *command, const char *option, const char *output,
-                                const char *const *inputs, size_t count)
-{
-    cli_input_files noted = {0};
-    int status = cli_inputs_note(command, &noted, inputs, count);
-    if (status == 0) {
-        status = cli_refuse_input_as_output(command, option, output, &noted);
-    }
-    cli_inputs_free(&noted);
-    return status;
-}
-
 /* One file for both: the same existing file (links followed), or two new
  * names in the same folder. */
 static int same_destination(const char *a, const char *b)
@@ -433,8 +385,8 @@ static int same_destination(const char *a, const char *b)
     return same;
 }
 
-int cli_refuse_shared_outputs(const char *command, const char *const *options,
-                              const char *const *paths, size_t count)
+static int refuse_shared_outputs(const char *command, const char *const *options,
+                                 const char *const *paths, size_t count)
 {
     for (size_t i = 0; i < count; i++) {
         for (size_t j = i + 1; j < count; j++) {
@@ -449,6 +401,19 @@ int cli_refuse_shared_outputs(const char *command, const char *const *options,
         }
     }
     return 0;
+}
+
+int cli_refuse_fit_outputs(const char *command, const cli_input_files *inputs,
+                           const char *output, const char *loss_log, const char *checkpoint)
+{
+    const char *const options[] = {"-o", "--loss-log", "--checkpoint"};
+    const char *const paths[] = {output, loss_log, checkpoint};
+    for (size_t i = 0; i < 3; i++) {
+        if (cli_refuse_input_as_output(command, options[i], paths[i], inputs) != 0) {
+            return -1;
+        }
+    }
+    return refuse_shared_outputs(command, options, paths, 3);
 }
 
 int cli_refuse_folder_of_inputs(const char *command, const char *option, const char *folder,

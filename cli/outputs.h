@@ -89,18 +89,13 @@ void cli_inputs_free(cli_input_files *inputs);
 int cli_refuse_input_as_output(const char *command, const char *option, const char *output,
                                const cli_input_files *inputs);
 
-/* The same for a few input paths at hand (NULL entries skipped). */
-int cli_refuse_inputs_as_output(const char *command, const char *option, const char *output,
-                                const char *const *inputs, size_t count);
-
-/* Two outputs of one run may not be one file (`-o X --loss-log X`): the
- * same existing file under any name or link, or the same new name in the
- * same folder.  NULL paths and standard output are skipped.  Returns 0, or
- * -1 after one line naming both options. */
-int cli_refuse_shared_outputs(const char *command, const char *const *options,
-                              const char *const *paths, size_t count);
-/* The outputs of the fitting commands, in the order their checks pass them. */
-#define CLI_FIT_OUTPUT_OPTIONS ((const char *const[]){"-o", "--loss-log", "--checkpoint"})
+/* The outputs of a fitting command, -o, --loss-log and --checkpoint (NULL:
+ * not asked for): none may be one of `inputs`, and no two may be one file
+ * (the same existing file under any name or link, or the same new name in
+ * the same folder; standard output excepted).  Returns 0, or -1 after one
+ * line naming the options. */
+int cli_refuse_fit_outputs(const char *command, const cli_input_files *inputs,
+                           const char *output, const char *loss_log, const char *checkpoint);
 
 /* A folder of outputs named after their inputs (denoise apply): refuse
  * `folder` when an input is named in it or is a link to a file in it.

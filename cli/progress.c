@@ -183,7 +183,7 @@ int cli_check_checkpoint_options(const char *command, const mdnmf_params *params
         return -1;
     }
     /* The outputs among themselves (--checkpoint too) are compared by
-     * cli_refuse_shared_outputs; --resume is read, then written over by a
+     * cli_refuse_fit_outputs; --resume is read, then written over by a
      * model or log of the same name before the run could finish. */
     const char *clash = same_path(resume, output) ? "-o" : same_path(resume, loss_log)
                                                                ? "--loss-log"

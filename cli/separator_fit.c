@@ -269,17 +269,8 @@ static int refuse_outputs_onto_inputs(const char *command, const fit_request *r)
     cli_input_files inputs = {0};
     int status = cli_separation_note_inputs(command, &r->files, &inputs) != 0 ||
                          cli_inputs_note(command, &inputs, &r->warm_start, 1) != 0 ||
-                         cli_refuse_input_as_output(command, "-o", r->output, &inputs) != 0 ||
-                         cli_refuse_input_as_output(command, "--loss-log", r->loss_log,
-                                                    &inputs) != 0 ||
-                         cli_refuse_input_as_output(command, "--checkpoint",
-                                                    r->params.common.checkpoint_path,
-                                                    &inputs) != 0 ||
-                         cli_refuse_shared_outputs(command, CLI_FIT_OUTPUT_OPTIONS,
-                                                   (const char *[]){
-                                                       r->output, r->loss_log,
-                                                       r->params.common.checkpoint_path},
-                                                   3) != 0
+                         cli_refuse_fit_outputs(command, &inputs, r->output, r->loss_log,
+                                                r->params.common.checkpoint_path) != 0
                      ? -1
                      : 0;
     cli_inputs_free(&inputs);

@@ -843,6 +843,16 @@ static int resolve_destination(const char *path, char **target, char *message, s
     return MDNMF_OK;
 }
 
+int mdnmf_output_target(const char *path, char **target, mdnmf_error *error)
+{
+    char message[256] = "";
+    int status = path && target ? resolve_destination(path, target, message, sizeof message)
+                                : MDNMF_ERR_ARGUMENT;
+    if (status == MDNMF_ERR_ARGUMENT)
+        snprintf(message, sizeof message, "path or target is NULL");
+    return error_report(error, status, message);
+}
+
 int file_write_atomic(const char *given, const file_chunk *chunks, int count, char *message,
                       size_t size)
 {
