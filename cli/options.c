@@ -225,6 +225,21 @@ static int is_list(cli_kind kind)
     return kind == CLI_KIND_INT64_LIST || kind == CLI_KIND_DOUBLE_LIST;
 }
 
+/* A list option with `choices` also takes those words ("--tau-a auto"),
+ * which go to the command's store_text instead of the field. */
+static int is_word_value(const cli_option *option, const char *value)
+{
+    if (!is_list(option->kind) || !option->choices || !value) {
+        return 0;
+    }
+    for (int i = 0; option->choices[i]; i++) {
+        if (strcmp(value, option->choices[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static size_t field_size(cli_kind kind)
 {
     switch (kind) {
@@ -579,6 +594,9 @@ static cli_parse_result parse_options(const cli_command *command, int argc, char
         *count = 1;
         if (option->key == 'h') {
             help = 1;
+        } else if (is_word_value(option, value)) {
+            failed = store_text(context, option, value) != 0;
+            *count = 0; /* no list values: cli_spread_lists leaves the field */
         } else if (option->field != CLI_NO_FIELD) {
             *count = option_store(command->name, option, value, target);
             failed = *count < 0;

@@ -67,7 +67,9 @@ typedef struct cli_option {
     const char *metavar;       /* shown in the usage; NULL for flags */
     size_t field;              /* offsetof(<parameter struct>, ...) or CLI_NO_FIELD */
     double minimum;            /* smallest accepted value of a number */
-    const char *const *choices;/* CLI_KIND_CHOICE: names indexed by enum value */
+    const char *const *choices;/* CLI_KIND_CHOICE: names indexed by enum value;
+                                  list kinds: words taken besides numbers,
+                                  handed to store_text (NULL-terminated) */
     const char *default_text;  /* shown instead of the params default, if set */
     const char *help;
 } cli_option;

@@ -56,6 +56,13 @@ enum {
 
 /* The separator's settings; `atoms_default` is cli_required or a text. */
 #define CLI_SEPARATOR_SETTING_OPTIONS(atoms_default)                                       \
+    CLI_SEPARATOR_SETTINGS_BEFORE_TAU_A(atoms_default),                                   \
+    {"tau-a", CLI_SEP_TAU_A, CLI_KIND_DOUBLE_LIST, "X[,X...]", CLI_SEP_FIELD(tau_A), 0,    \
+     NULL, NULL, "weight of the adversarial term, per source"},                           \
+    CLI_SEPARATOR_SETTINGS_AFTER_TAU_A
+
+/* The same in two halves, for a command with a --tau-a of its own. */
+#define CLI_SEPARATOR_SETTINGS_BEFORE_TAU_A(atoms_default)                                 \
     {"mode", CLI_SEP_MODE, CLI_KIND_CHOICE, "MODE", CLI_SEP_FIELD(mode), 0, cli_mode_names, \
      NULL, "fitting mode: std, adv, exem, sup, full, semi or semi_adv"},                   \
     {"atoms", 'd', CLI_KIND_INT64_LIST, "D[,D...]", CLI_SEP_FIELD(d), 1, NULL,             \
@@ -72,9 +79,9 @@ enum {
      CLI_SEP_FIELD(common.batch_size_adv), 0, NULL, NULL,                                  \
      "adversarial samples per batch, 0 = all"},                                            \
     {"sup-batch-size", CLI_SEP_SUP_BATCH_SIZE, CLI_KIND_INT64, "B",                        \
-     CLI_SEP_FIELD(batch_size_sup), 0, NULL, NULL, "pairs per batch, 0 = all"},            \
-    {"tau-a", CLI_SEP_TAU_A, CLI_KIND_DOUBLE_LIST, "X[,X...]", CLI_SEP_FIELD(tau_A), 0,    \
-     NULL, NULL, "weight of the adversarial term, per source"},                           \
+     CLI_SEP_FIELD(batch_size_sup), 0, NULL, NULL, "pairs per batch, 0 = all"}
+
+#define CLI_SEPARATOR_SETTINGS_AFTER_TAU_A                                                 \
     {"tau-w", CLI_SEP_TAU_W, CLI_KIND_DOUBLE, "X", CLI_SEP_FIELD(common.tau_W), 0, NULL,   \
      NULL, "weight of the true-data term"},                                                \
     {"tau-s", CLI_SEP_TAU_S, CLI_KIND_DOUBLE, "X", CLI_SEP_FIELD(tau_S), 0, NULL, NULL,    \

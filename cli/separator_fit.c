@@ -8,26 +8,46 @@
  * lists.  The library checks the data and says what a mode lacks; this file
  * turns files and options into the call, and its failure into one line
  * naming the file or option.  Nothing is written unless the fit succeeded. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "commands.h"
 #include "inputs.h"
 #include "outputs.h"
 #include "progress.h"
 #include "separation.h"
 
+#include <math.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define NO_FIELD CLI_NO_FIELD
 
 static const char *const FIT_COMMAND = "separator fit";
 
-enum { OPT_WARM_START = 256, OPT_LOSS_LOG };
+enum { OPT_WARM_START = 256, OPT_LOSS_LOG, OPT_TAU_GRID, OPT_VALIDATION_FRACTION };
+
+/* --tau-a takes numbers or this word. */
+static const char *const TAU_A_WORDS[] = {"auto", NULL};
 
 static const cli_option FIT_OPTIONS[] = {
     CLI_SEPARATION_DATA_OPTIONS,
     {"output", 'o', CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, cli_required,
      "separator model to write"},
-    CLI_SEPARATOR_SETTING_OPTIONS(cli_required),
+    CLI_SEPARATOR_SETTINGS_BEFORE_TAU_A(cli_required),
+    {"tau-a", CLI_SEP_TAU_A, CLI_KIND_DOUBLE_LIST, "X[,X...]|auto", CLI_SEP_FIELD(tau_A), 0,
+     TAU_A_WORDS, NULL,
+     "weight of the adversarial term, per source; auto: chosen on validation pairs from "
+     "--tau-grid (modes adv, semi_adv, full)"},
+    CLI_SEPARATOR_SETTINGS_AFTER_TAU_A,
+    {"tau-grid", OPT_TAU_GRID, CLI_KIND_TEXT, "X,X,...", NO_FIELD, 0, NULL,
+     "0,0.05,0.1,0.15,0.2,0.3",
+     "--tau-a auto: the values tried, increasing, the first 0 (the NMF itself)"},
+    {"validation-fraction", OPT_VALIDATION_FRACTION, CLI_KIND_TEXT, "F", NO_FIELD, 0, NULL,
+     "0.2",
+     "--tau-a auto without --sup-source/--sup-mixed (mode adv): share of each source's "
+     "--source samples held out as validation pairs"},
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, "none",
      "start from this separator's bases (same sources, atoms and features)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
@@ -62,13 +82,15 @@ typedef struct mode_data {
     int pairs;     /* --sup-source / --sup-mixed used */
 } mode_data;
 
-static mode_data mode_uses(mdnmf_mode mode)
+/* With --tau-a auto the pairs are (also) the validation data. */
+static mode_data mode_uses(mdnmf_mode mode, int tau_auto)
 {
     const mdnmf_mode_info *info = mdnmf_mode_describe(mode);
     mode_data uses = {info->U == MDNMF_NEED_IGNORED        ? 0
                       : info->U_last == MDNMF_NEED_IGNORED ? 2
                                                            : 1,
-                      info->V != MDNMF_NEED_IGNORED, info->pairs != MDNMF_NEED_IGNORED};
+                      info->V != MDNMF_NEED_IGNORED,
+                      info->pairs != MDNMF_NEED_IGNORED || tau_auto};
     return uses;
 }
 
@@ -76,6 +98,10 @@ typedef struct fit_request {
     cli_separation_files files;
     const char *output, *warm_start, *loss_log;
     int quiet;
+    int tau_auto;                        /* --tau-a auto */
+    const char *tau_grid, *validation_fraction;
+    mdnmf_tau_auto tau;                  /* with tau_auto: the choice's settings */
+    double grid[MDNMF_SEARCH_MAX_CHOICES];
     mdnmf_separator_params params;
     int given[FIT_OPTION_COUNT];
 } fit_request;
@@ -83,6 +109,7 @@ typedef struct fit_request {
 typedef struct fit_run {
     cli_separation_inputs inputs;
     mdnmf_model *model;
+    mdnmf_model *start;    /* --tau-a auto --warm-start: the NMF bases */
     cli_output loss_log;
     cli_progress progress; /* staged: per source, warm-up, joint fits */
 } fit_run;
@@ -100,6 +127,9 @@ static int store_fit_option(void *context, const cli_option *option, const char 
     case OPT_LOSS_LOG: request->loss_log = value; break;
     case CLI_OPT_CHECKPOINT: request->params.common.checkpoint_path = value; break;
     case CLI_OPT_RESUME: request->params.common.resume_path = value; break;
+    case CLI_SEP_TAU_A: request->tau_auto = 1; break; /* the word "auto" */
+    case OPT_TAU_GRID: request->tau_grid = value; break;
+    case OPT_VALIDATION_FRACTION: request->validation_fraction = value; break;
     case 'q': request->quiet = 1; break;
     }
     return 0;
@@ -113,7 +143,7 @@ static const char *mode_name(mdnmf_mode mode)
 /* Data the mode would ignore is refused: the user meant something else. */
 static int refuse_unused_data(const fit_request *r)
 {
-    const mode_data use = mode_uses(r->params.mode), *uses = &use;
+    const mode_data use = mode_uses(r->params.mode, r->tau_auto), *uses = &use;
     const char *unused = r->files.source_count && !uses->sources ? "--source"
                          : r->files.mixed && !uses->mixed        ? "--mixed"
                          : r->files.sup_count && !uses->pairs    ? "--sup-source"
@@ -132,7 +162,7 @@ static int refuse_unused_data(const fit_request *r)
  * the --sup-source files where the mode has no --source; both must agree. */
 static int count_sources(const fit_request *r, int *sources, const char **hint)
 {
-    const mode_data use = mode_uses(r->params.mode), *uses = &use;
+    const mode_data use = mode_uses(r->params.mode, r->tau_auto), *uses = &use;
     if (!r->files.source_count && !r->files.sup_count && !r->files.mixed &&
         !r->files.sup_mixed) {
         cli_error(FIT_COMMAND, "no training data: give %s (see 'mdnmf separator fit --help')",
@@ -154,6 +184,112 @@ static int count_sources(const fit_request *r, int *sources, const char **hint)
         cli_error(FIT_COMMAND, "mode %s separates at least two sources: give %s",
                   mode_name(r->params.mode),
                   uses->sources ? "--source once per source" : "--sup-source once per source");
+        return -1;
+    }
+    return 0;
+}
+
+static int option_index(int key)
+{
+    for (int i = 0; i < FIT_OPTION_COUNT; i++) {
+        if (FIT_OPTIONS[i].key == key) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* "0,0.05,0.1" into r->grid; -1 after one line. */
+static int parse_tau_grid(fit_request *r)
+{
+    char *copy = strdup(r->tau_grid);
+    if (!copy) {
+        cli_error(FIT_COMMAND, "out of memory");
+        return -1;
+    }
+    int count = 0, status = 0;
+    char *rest = copy;
+    for (char *item = strtok_r(copy, ",", &rest); item && !status;
+         item = strtok_r(NULL, ",", &rest)) {
+        if (count >= MDNMF_SEARCH_MAX_CHOICES) {
+            cli_error(FIT_COMMAND, "--tau-grid: at most %d values", MDNMF_SEARCH_MAX_CHOICES);
+            status = -1;
+        } else {
+            status = cli_parse_double(FIT_COMMAND, "--tau-grid", item, 0.0, &r->grid[count++]);
+        }
+    }
+    free(copy);
+    if (!status && count == 0) {
+        cli_error(FIT_COMMAND, "--tau-grid: '%s' has no values", r->tau_grid);
+        status = -1;
+    }
+    r->tau.grid = r->grid;
+    r->tau.grid_count = count;
+    return status;
+}
+
+/* --tau-a auto and its options: what goes with it and what does not. */
+static int check_tau_auto(fit_request *r)
+{
+    if (!r->tau_auto) {
+        const char *stray = r->tau_grid ? "--tau-grid" : r->validation_fraction
+                                                             ? "--validation-fraction"
+                                                             : NULL;
+        if (stray) {
+            cli_error(FIT_COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop "
+                      "it", stray);
+            return -1;
+        }
+        return 0;
+    }
+    if (r->given[option_index(CLI_SEP_TAU_A)]) {
+        cli_error(FIT_COMMAND, "--tau-a: give numbers or auto, not both");
+        return -1;
+    }
+    const mdnmf_params *c = &r->params.common;
+    const char *single = r->loss_log ? "--loss-log" : c->checkpoint_path ? "--checkpoint"
+                         : c->resume_path ? "--resume" : NULL;
+    if (single) {
+        cli_error(FIT_COMMAND, "%s: not with --tau-a auto, which runs a fit per --tau-grid "
+                  "value: drop %s", single, single);
+        return -1;
+    }
+    if (!mdnmf_mode_describe(r->params.mode)->adversarial ||
+        r->params.mode == MDNMF_MODE_SEMI) {
+        cli_error(FIT_COMMAND, "--tau-a auto: mode %s has no adversarial term: use adv, "
+                  "semi_adv or full", mode_name(r->params.mode));
+        return -1;
+    }
+    int pairs = r->files.sup_count > 0 || r->files.sup_mixed;
+    if (r->validation_fraction && pairs) {
+        cli_error(FIT_COMMAND, "--validation-fraction: the --sup-source/--sup-mixed pairs are "
+                  "the validation data: drop one or the other");
+        return -1;
+    }
+    mdnmf_tau_auto_default(&r->tau, r->params.sources);
+    r->tau.seed = r->params.common.seed;
+    if (r->validation_fraction &&
+        cli_parse_double(FIT_COMMAND, "--validation-fraction", r->validation_fraction, 0.0,
+                         &r->tau.validation_fraction) != 0) {
+        return -1;
+    }
+    if (r->tau_grid && parse_tau_grid(r) != 0) {
+        return -1;
+    }
+    r->tau.base = r->params;
+    mdnmf_error error;
+    if (mdnmf_tau_auto_check(&r->tau, &error) != MDNMF_OK) {
+        const char *option = strncmp(error.message, "grid", 4) == 0 ? "--tau-grid: "
+                             : strncmp(error.message, "validation", 10) == 0
+                                 ? "--validation-fraction: "
+                                 : "";
+        const char *text = error.message;
+        if (*option) {
+            text = strchr(text, ' ') ? strchr(text, ' ') + 1 : text;
+            if (strncmp(text, "validation_fraction ", 20) == 0)
+                text += 20;
+        }
+        cli_error(FIT_COMMAND, "%s%s (see 'mdnmf separator fit --help')", option, text);
         return -1;
     }
     return 0;
@@ -194,7 +330,7 @@ static int check_fit_request(fit_request *r)
         cli_error(FIT_COMMAND, "%s (see 'mdnmf separator fit --help')", error.message);
         return -1;
     }
-    return 0;
+    return check_tau_auto(r);
 }
 
 /* Returns -1 to go on, or the exit code. */
@@ -218,17 +354,22 @@ static int parse_fit_request(int argc, char **argv, fit_request *request)
 static int create_fit_model(const fit_request *r, fit_run *run)
 {
     if (r->warm_start) {
-        run->model = cli_load_model(FIT_COMMAND, r->warm_start);
-        if (!run->model) {
+        mdnmf_model *warm = cli_load_model(FIT_COMMAND, r->warm_start);
+        if (!warm) {
             return CLI_EXIT_RUNTIME;
         }
-        if (mdnmf_model_source_count(run->model) != r->params.sources) {
+        /* --tau-a auto: the NMF every grid point starts from; else the
+         * model the fit continues. */
+        *(r->tau_auto ? &run->start : &run->model) = warm;
+        if (mdnmf_model_source_count(warm) != r->params.sources) {
             cli_error(FIT_COMMAND, "%s: the model has %d source(s) but this separator has %d: "
                       "--warm-start needs a separator of the same sources",
-                      r->warm_start, mdnmf_model_source_count(run->model), r->params.sources);
+                      r->warm_start, mdnmf_model_source_count(warm), r->params.sources);
             return CLI_EXIT_RUNTIME;
         }
-        return CLI_EXIT_OK;
+        if (!r->tau_auto) {
+            return CLI_EXIT_OK;
+        }
     }
     mdnmf_params common = r->params.common;
     common.d = 1; /* the separator's d[] decide; create only checks it */
@@ -241,15 +382,58 @@ static int create_fit_model(const fit_request *r, fit_run *run)
     return CLI_EXIT_OK;
 }
 
+/* The grid's validation scores and the choice, on stderr. */
+static void report_tau_choice(const fit_request *r, const mdnmf_tau_auto_result *result)
+{
+    const char *what = r->tau.metric == MDNMF_METRIC_PSNR ? "PSNR" : "MSE";
+    const char *how = r->tau.aggregate == MDNMF_AGGREGATE_MEDIAN ? "median" : "mean";
+    fprintf(stderr, "mdnmf %s: tau_A auto: %s %s of %lld %s validation pairs:\n", FIT_COMMAND,
+            how, what, (long long)result->validation_pairs,
+            result->held_out ? "held-out" : "given");
+    for (int i = 0; i < result->count; i++) {
+        fprintf(stderr, "  tau_A = %-8g ", result->tau_A[i]);
+        if (result->status[i] == MDNMF_OK && isfinite(result->metric[i])) {
+            fprintf(stderr, "%.4f%s", result->metric[i],
+                    r->tau.metric == MDNMF_METRIC_PSNR ? " dB" : "");
+        } else {
+            fprintf(stderr, "failed (%s)", mdnmf_strerror(result->status[i]));
+        }
+        fprintf(stderr, "%s\n", i == result->chosen ? "  <- chosen" : "");
+    }
+    fprintf(stderr, "mdnmf %s: chosen tau_A = %g (%d fits)\n", FIT_COMMAND,
+            result->chosen_tau_A, result->fits);
+}
+
+static int run_tau_auto(const fit_request *r, fit_run *run, mdnmf_error *error)
+{
+    mdnmf_tau_auto tau = r->tau;
+    tau.base = r->params;
+    tau.start = run->start;
+    cli_progress_attach(&run->progress, &tau.base.common, r->quiet, 1, NULL, 1);
+    cli_progress_watch(&run->progress, &tau.base.common, NULL);
+    mdnmf_tau_auto_result result;
+    int status = mdnmf_tau_auto_run(run->model, &tau, &run->inputs.data, &result, error);
+    cli_progress_end(&run->progress);
+    if (status == MDNMF_OK) {
+        report_tau_choice(r, &result);
+    }
+    return status;
+}
+
 static int run_separator_fit(const fit_request *r, fit_run *run)
 {
     mdnmf_separator_params params = r->params;
     params.common.warm_start = r->warm_start != NULL;
-    cli_progress_attach(&run->progress, &params.common, r->quiet,
-                        mdnmf_mode_describe(params.mode)->adversarial, &run->loss_log, 1);
-    cli_progress_watch(&run->progress, &params.common, params.common.checkpoint_path);
     mdnmf_error error;
-    int status = mdnmf_separator_fit(run->model, &params, &run->inputs.data, &error);
+    int status;
+    if (r->tau_auto) {
+        status = run_tau_auto(r, run, &error);
+    } else {
+        cli_progress_attach(&run->progress, &params.common, r->quiet,
+                            mdnmf_mode_describe(params.mode)->adversarial, &run->loss_log, 1);
+        cli_progress_watch(&run->progress, &params.common, params.common.checkpoint_path);
+        status = mdnmf_separator_fit(run->model, &params, &run->inputs.data, &error);
+    }
     int code = cli_progress_finish(&run->progress, FIT_COMMAND, status);
     if (code >= 0) {
         return code;
@@ -316,6 +500,7 @@ int cli_separator_fit(int argc, char **argv)
     }
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);
+    mdnmf_model_destroy(run.start);
     cli_separation_free(&run.inputs);
     return code;
 }

@@ -149,6 +149,9 @@ enum {
     OPT_TEST,
     OPT_DRAWS,
     OPT_THREADS,
+    OPT_TAU_A,
+    OPT_TAU_GRID,
+    OPT_VALIDATION_FRACTION,
 };
 
 #define NO_FIELD CLI_NO_FIELD
@@ -187,6 +190,14 @@ static const cli_option IMAGES_OPTIONS[] = {
      "training pairs per seed of the rich and tau parts"},
     {"test", OPT_TEST, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "250 (fashion: 500)",
      "test mixtures per seed of the rich and tau parts"},
+    {"tau-a", OPT_TAU_A, CLI_KIND_TEXT, "X|auto", NO_FIELD, 0, NULL, "0.2",
+     "MDNMF's tau_A in the rich part; auto: chosen per seed and d from --tau-grid on "
+     "validation pairs held out of the seed's training pairs (never the test mixtures)"},
+    {"tau-grid", OPT_TAU_GRID, CLI_KIND_TEXT, "X,X,...", NO_FIELD, 0, NULL,
+     "0,0.05,0.1,0.15,0.2,0.3", "--tau-a auto: the values tried, increasing, the first 0 "
+     "(the NMF itself)"},
+    {"validation-fraction", OPT_VALIDATION_FRACTION, CLI_KIND_TEXT, "F", NO_FIELD, 0, NULL,
+     "0.2", "--tau-a auto: share of the training pairs held out for validation"},
     {"draws", OPT_DRAWS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "10",
      "poor part: random draws per method"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "one per core",
@@ -211,7 +222,7 @@ static const cli_command IMAGES_USAGE = {
 typedef struct images_request {
     const char *dataset, *output, *data_dir;
     const char *classes, *anchor, *others, *parts, *seeds, *seed, *epochs, *atoms, *train, *test,
-        *draws, *threads;
+        *draws, *threads, *tau_a, *tau_grid, *validation_fraction;
     int full, tiny, quiet;
 } images_request;
 
@@ -236,6 +247,9 @@ static int store_images_option(void *context, const cli_option *option, const ch
     case OPT_TEST: r->test = value; break;
     case OPT_DRAWS: r->draws = value; break;
     case OPT_THREADS: r->threads = value; break;
+    case OPT_TAU_A: r->tau_a = value; break;
+    case OPT_TAU_GRID: r->tau_grid = value; break;
+    case OPT_VALIDATION_FRACTION: r->validation_fraction = value; break;
     case 'q': r->quiet = 1; break;
     }
     return 0;
@@ -347,6 +361,75 @@ static int apply_numbers(const images_request *r, exp_config *c)
     return 0;
 }
 
+/* A comma-separated list of numbers >= 0. */
+static int parse_double_list(const char *option, const char *text, double *out, int capacity,
+                             int *count)
+{
+    char *copy = strdup(text);
+    if (!copy) {
+        cli_error(COMMAND, "out of memory");
+        return -1;
+    }
+    *count = 0;
+    int status = 0;
+    char *rest = copy;
+    for (char *item = strtok_r(copy, ",", &rest); item && !status;
+         item = strtok_r(NULL, ",", &rest)) {
+        if (*count >= capacity) {
+            cli_error(COMMAND, "%s: at most %d values", option, capacity);
+            status = -1;
+        } else {
+            status = cli_parse_double(COMMAND, option, item, 0.0, &out[(*count)++]);
+        }
+    }
+    free(copy);
+    if (!status && *count == 0) {
+        cli_error(COMMAND, "%s: '%s' has no values", option, text);
+        status = -1;
+    }
+    return status;
+}
+
+/* --tau-a X or auto, and the options of auto. */
+static int apply_tau(const images_request *r, exp_config *c)
+{
+    c->tau_auto = r->tau_a && strcmp(r->tau_a, "auto") == 0;
+    if (r->tau_a && !c->tau_auto &&
+        cli_parse_double(COMMAND, "--tau-a", r->tau_a, 0.0, &c->tau_A) != 0)
+        return -1;
+    if (!c->tau_auto && (r->tau_grid || r->validation_fraction)) {
+        cli_error(COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop it",
+                  r->tau_grid ? "--tau-grid" : "--validation-fraction");
+        return -1;
+    }
+    c->validation_fraction = 0.2;
+    if (r->validation_fraction &&
+        cli_parse_double(COMMAND, "--validation-fraction", r->validation_fraction, 0.0,
+                         &c->validation_fraction) != 0)
+        return -1;
+    if (r->tau_grid && parse_double_list("--tau-grid", r->tau_grid, c->tau_grid,
+                                         MDNMF_SEARCH_MAX_CHOICES, &c->tau_grid_count) != 0)
+        return -1;
+    if (!c->tau_auto)
+        return 0;
+    mdnmf_tau_auto probe;
+    mdnmf_tau_auto_default(&probe, 2);
+    probe.base = c->base;
+    probe.base.mode = MDNMF_MODE_ADV;
+    probe.base.d[0] = probe.base.d[1] = 1;
+    probe.grid = c->tau_grid_count ? c->tau_grid : NULL;
+    probe.grid_count = c->tau_grid_count;
+    probe.validation_fraction = c->validation_fraction;
+    mdnmf_error error;
+    if (mdnmf_tau_auto_check(&probe, &error) != MDNMF_OK) {
+        cli_error(COMMAND, "%s: %s", strncmp(error.message, "grid", 4) == 0
+                                       ? "--tau-grid" : "--validation-fraction",
+                  error.message);
+        return -1;
+    }
+    return 0;
+}
+
 static int apply_classes(const images_request *r, exp_config *c)
 {
     int classes[2] = {0, 1}, count = 2;
@@ -431,7 +514,7 @@ static int make_config(const images_request *r, exp_config *c)
     c->threads = default_threads();
     c->quiet = r->quiet;
     if ((r->parts && parse_parts(r->parts, &c->parts) != 0) || apply_classes(r, c) != 0 ||
-        apply_numbers(r, c) != 0) {
+        apply_numbers(r, c) != 0 || apply_tau(r, c) != 0) {
         return -1;
     }
     c->tau_example_d = closest_to_64(c->tau_atoms, c->tau_atom_count);

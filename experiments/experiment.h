@@ -85,6 +85,11 @@ typedef struct exp_config {
     int example_d;             /* d of the rich part's example grid */
     int tau_example_d;         /* d of the tau part's example grid */
     double tau_A;              /* MDNMF's weight in the rich part */
+    int tau_auto;              /* --tau-a auto: tau_A chosen per seed and d on
+                                  validation pairs held out of the training pairs */
+    double tau_grid[MDNMF_SEARCH_MAX_CHOICES]; /* its grid (count 0: the library's) */
+    int tau_grid_count;
+    double validation_fraction; /* share of the training pairs held out */
     mdnmf_separator_params base; /* epochs, batches, penalties, normalize */
 
     /* poor */
@@ -137,6 +142,8 @@ typedef struct exp_results {
     exp_draw *poor_draw;
     int64_t poor_test_count[EXP_MAX_CLASSES]; /* test mixtures of each pair (seed 0) */
     exp_examples rich_examples, tau_examples, poor_examples;
+    /* rich with tau_auto: [seed][d] the choice of tau_A on validation */
+    mdnmf_tau_auto_result *rich_tau;
     double seconds[3]; /* work time of each part, summed over workers */
 } exp_results;
 
@@ -144,6 +151,11 @@ static inline exp_score *exp_rich_score(const exp_config *c, exp_results *r, int
                                         int method)
 {
     return &r->rich[((int64_t)seed * c->atom_count + d) * RICH_METHODS + method];
+}
+static inline mdnmf_tau_auto_result *exp_rich_tau(const exp_config *c, exp_results *r,
+                                                  int seed, int d)
+{
+    return &r->rich_tau[(int64_t)seed * c->atom_count + d];
 }
 static inline exp_score *exp_tau_score(const exp_config *c, exp_results *r, int seed, int d,
                                        int tau)

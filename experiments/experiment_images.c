@@ -447,8 +447,116 @@ static mdnmf_model *empty_model(int d)
     return mdnmf_model_create(&defaults, NULL);
 }
 
+/* --tau-a auto: the seed's training pairs split into pairs to fit on and
+ * validation pairs (the same split for every d of the seed; the test
+ * mixtures are never looked at). */
+typedef struct validation_split {
+    float *truth[2], *mix;         /* the pairs fitted on */
+    float *val_truth[2], *val_mix; /* the validation pairs */
+    int64_t n, n_val;
+} validation_split;
+
+static void validation_split_free(validation_split *v)
+{
+    for (int s = 0; s < 2; s++)
+        free(v->truth[s]), free(v->val_truth[s]);
+    free(v->mix), free(v->val_mix);
+}
+
+static void copy_column(float *to, int64_t at, const float *from, int64_t column, int64_t m)
+{
+    memcpy(to + at * m, from + column * m, (size_t)m * sizeof(float));
+}
+
+/* The first floor(fraction n) (at least 2) pairs of a seeded permutation
+ * validate; the others, in their order, are fitted on. */
+static int split_validation(const exp_config *c, const mixed_set *train, int64_t m, int seed,
+                            validation_split *out, char *message, size_t size)
+{
+    int64_t n = train->n, k = (int64_t)floor(c->validation_fraction * (double)n);
+    k = k < 2 ? 2 : k;
+    memset(out, 0, sizeof *out);
+    if (k >= n) {
+        snprintf(message, size, "--tau-a auto: %lld training pairs are too few to hold out "
+                 "%lld for validation", (long long)n, (long long)k);
+        return -1;
+    }
+    out->n = n - k, out->n_val = k;
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    char *held = calloc((size_t)n, 1);
+    int failed = !perm || !held || !(out->mix = malloc((size_t)(m * out->n) * sizeof(float))) ||
+                 !(out->val_mix = malloc((size_t)(m * k) * sizeof(float)));
+    for (int s = 0; s < 2 && !failed; s++)
+        failed = !(out->truth[s] = malloc((size_t)(m * out->n) * sizeof(float))) ||
+                 !(out->val_truth[s] = malloc((size_t)(m * k) * sizeof(float)));
+    if (failed) {
+        free(perm), free(held);
+        snprintf(message, size, "out of memory for the validation split");
+        return -1;
+    }
+    uint64_t split = split_seed(c->seed + (uint64_t)seed, c->class_a, 60 + c->class_b);
+    mdnmf_shuffle_indices(perm, n, split, NULL);
+    for (int64_t j = 0; j < k; j++) {
+        held[perm[j]] = 1;
+        copy_column(out->val_mix, j, train->mix, perm[j], m);
+        for (int s = 0; s < 2; s++)
+            copy_column(out->val_truth[s], j, train->truth[s], perm[j], m);
+    }
+    for (int64_t j = 0, at = 0; j < n; j++) {
+        if (held[j])
+            continue;
+        copy_column(out->mix, at, train->mix, j, m);
+        for (int s = 0; s < 2; s++)
+            copy_column(out->truth[s], at, train->truth[s], j, m);
+        at++;
+    }
+    free(perm), free(held);
+    return 0;
+}
+
+/* tau_A of MDNMF chosen on the validation pairs: NMF and every grid value
+ * fitted on the other training pairs, as the rich part fits them on all
+ * (clean = the pairs' targets, mixed data = their mixtures). */
+static int choose_tau(const exp_config *c, const rich_sets *sets, int64_t m, int seed,
+                      const mdnmf_separator_params *p, mdnmf_tau_auto_result *result,
+                      char *message, size_t size)
+{
+    validation_split v;
+    if (split_validation(c, &sets->train, m, seed, &v, message, size) != 0) {
+        validation_split_free(&v);
+        return -1;
+    }
+    mdnmf_separation_data x;
+    memset(&x, 0, sizeof x);
+    x.m = m;
+    for (int s = 0; s < 2; s++) {
+        x.U[s] = v.truth[s], x.n[s] = v.n;
+        x.U_sup[s] = v.val_truth[s];
+    }
+    x.V = v.mix, x.n_V = v.n;
+    x.V_sup = v.val_mix, x.n_sup = v.n_val;
+    mdnmf_tau_auto spec;
+    mdnmf_tau_auto_default(&spec, 2);
+    spec.base = *p;
+    spec.base.mode = MDNMF_MODE_ADV;
+    spec.base.common.warm_start = 0;
+    spec.grid = c->tau_grid_count ? c->tau_grid : NULL;
+    spec.grid_count = c->tau_grid_count;
+    spec.seed = p->common.seed;
+    mdnmf_model *scratch = empty_model(p->d[0]);
+    mdnmf_error error;
+    int status = scratch ? mdnmf_tau_auto_run(scratch, &spec, &x, result, &error)
+                         : MDNMF_ERR_MEMORY;
+    if (status)
+        snprintf(message, size, "%s", scratch ? error.message : "out of memory");
+    mdnmf_model_destroy(scratch);
+    validation_split_free(&v);
+    return status;
+}
+
 /* One (seed, d) of the rich part: NMF, then MDNMF and DNMF warm-started
- * from the NMF bases, then ENMF. */
+ * from the NMF bases, then ENMF.  With --tau-a auto MDNMF's tau_A is
+ * chosen first (tau_A = 0: MDNMF is the NMF model itself). */
 static int run_rich(const exp_config *c, exp_results *r, const rich_sets *sets, int64_t m,
                     int seed, int d_index, worker *w)
 {
@@ -475,6 +583,19 @@ static int run_rich(const exp_config *c, exp_results *r, const rich_sets *sets, 
             status = -1;
         }
     }
+    double tau_A = c->tau_A;
+    int tau_ok = 1;
+    if (!status && nmf_ok && c->tau_auto) {
+        mdnmf_tau_auto_result *choice = exp_rich_tau(c, r, seed, d_index);
+        char why[256];
+        if (choose_tau(c, sets, m, seed, &p, choice, why, sizeof why) == 0) {
+            tau_A = choice->chosen_tau_A;
+        } else {
+            tau_ok = 0;
+            choice->count = 0;
+            exp_score_fail(exp_rich_score(c, r, seed, d_index, 1), "tau_A auto", why);
+        }
+    }
     static const mdnmf_mode warm_modes[2] = {MDNMF_MODE_ADV, MDNMF_MODE_SUP};
     for (int k = 0; k < 2 && !status; k++) {
         exp_score *score = exp_rich_score(c, r, seed, d_index, 1 + k);
@@ -482,10 +603,23 @@ static int run_rich(const exp_config *c, exp_results *r, const rich_sets *sets, 
             exp_score_fail(score, "not run", "the NMF it starts from failed");
             continue;
         }
+        if (k == 0 && !tau_ok) {
+            continue;
+        }
+        if (k == 0 && tau_A == 0.0) {
+            /* The NMF itself, scored as MDNMF's column (the same numbers). */
+            mdnmf_error error;
+            status = evaluate_keeping(nmf, m, &sets->test, score, e, 0, 1, keep, &error);
+            if (status && status != MDNMF_ERR_MEMORY) {
+                exp_score_fail(score, mdnmf_strerror(status), error.message);
+                status = MDNMF_OK;
+            }
+            continue;
+        }
         mdnmf_separator_params q = p;
         q.mode = warm_modes[k];
         q.common.warm_start = 1;
-        q.tau_A[0] = q.tau_A[1] = c->tau_A;
+        q.tau_A[0] = q.tau_A[1] = tau_A;
         status = fit_and_score(k == 0 ? nmf : copy, &q, &x, m, &sets->test, score, e, 1 + k,
                                keep);
     }
@@ -656,7 +790,10 @@ static int make_jobs(runner *run)
     int seeds = c->seeds > c->poor_seeds ? c->seeds : c->poor_seeds;
     for (int s = 0; s < seeds; s++) {
         for (int k = 0; (c->parts & PART_RICH) && s < c->seeds && k < c->atom_count; k++) {
-            run->jobs[n++] = (job){PART_RICH, s, k, 4.0 * c->atoms[k] * columns};
+            double fits = c->tau_auto ? 4.0 + 0.8 * (1 + (c->tau_grid_count ? c->tau_grid_count
+                                                                            : MDNMF_TAU_GRID_DEFAULT_COUNT))
+                                      : 4.0;
+            run->jobs[n++] = (job){PART_RICH, s, k, fits * c->atoms[k] * columns};
         }
         for (int k = 0; (c->parts & PART_TAU) && s < c->seeds && k < c->tau_atom_count; k++) {
             run->jobs[n++] = (job){PART_TAU, s, k, 2.0 * c->tau_count * c->tau_atoms[k] * columns};
@@ -688,6 +825,10 @@ static void report_scores(const runner *run, const job *j, char *line, size_t si
         if (j->part == PART_RICH) {
             score = exp_rich_score(c, r, j->seed, j->index, k);
             snprintf(name, sizeof name, "%s", exp_method_names[exp_rich_methods[k]]);
+            const mdnmf_tau_auto_result *choice =
+                c->tau_auto ? exp_rich_tau(c, r, j->seed, j->index) : NULL;
+            if (k == 1 && choice && choice->count > 0)
+                snprintf(name, sizeof name, "MDNMF (tau_A %g)", choice->chosen_tau_A);
         } else if (j->part == PART_TAU) {
             score = exp_tau_score(c, r, j->seed, j->index, k);
             snprintf(name, sizeof name, "%g", c->taus[k]);
@@ -796,7 +937,8 @@ static int alloc_results(const exp_config *c, exp_results *r, int64_t m)
     r->tau = calloc(tau ? tau : 1, sizeof *r->tau);
     r->poor = calloc(poor ? poor : 1, sizeof *r->poor);
     r->poor_draw = calloc(poor ? poor : 1, sizeof *r->poor_draw);
-    if (!r->rich || !r->tau || !r->poor || !r->poor_draw) {
+    r->rich_tau = calloc(rich ? rich : 1, sizeof *r->rich_tau); /* [seed][d], over-sized */
+    if (!r->rich || !r->tau || !r->poor || !r->poor_draw || !r->rich_tau) {
         return -1;
     }
     int examples = (int)(c->n_test < EXP_EXAMPLES ? c->n_test : EXP_EXAMPLES);
@@ -812,7 +954,7 @@ static int alloc_results(const exp_config *c, exp_results *r, int64_t m)
 
 void exp_results_free(exp_results *r)
 {
-    free(r->rich), free(r->tau), free(r->poor), free(r->poor_draw);
+    free(r->rich), free(r->tau), free(r->poor), free(r->poor_draw), free(r->rich_tau);
     examples_free(&r->rich_examples);
     examples_free(&r->tau_examples);
     examples_free(&r->poor_examples);

@@ -64,6 +64,29 @@ static spread rich_spread(const exp_report *rp, int d, int method)
     return spread_of(v, n);
 }
 
+/* MDNMF − NMF of the rich part at the d of index `d`, over the seeds. */
+static spread rich_gain_spread(const exp_report *rp, int d)
+{
+    double v[64];
+    int n = rp->c->seeds < 64 ? rp->c->seeds : 64;
+    for (int s = 0; s < n; s++) {
+        v[s] = score_value(exp_rich_score(rp->c, rp->r, s, d, 1)) -
+               score_value(exp_rich_score(rp->c, rp->r, s, d, 0));
+    }
+    return spread_of(v, n);
+}
+
+/* The rich part's MDNMF tau_A at (seed, d): --tau-a, or the one chosen
+ * on validation (NaN when the choice failed). */
+static double rich_tau_A(const exp_report *rp, int seed, int d)
+{
+    if (!rp->c->tau_auto) {
+        return rp->c->tau_A;
+    }
+    const mdnmf_tau_auto_result *choice = exp_rich_tau(rp->c, rp->r, seed, d);
+    return choice->count > 0 ? choice->chosen_tau_A : NAN;
+}
+
 static spread tau_spread(const exp_report *rp, int d, int tau)
 {
     double v[64];
@@ -149,10 +172,34 @@ static void write_rich_rows(const exp_report *rp, FILE *out)
                 exp_method method = exp_rich_methods[m];
                 fprintf(out, "%s,%d,%d,%llu,%d,%s,%g,%lld,%lld,%d,", c->dataset, c->class_a,
                         c->class_b, (unsigned long long)(c->seed + (uint64_t)s), c->atoms[k],
-                        exp_method_names[method], method == METHOD_MDNMF ? c->tau_A : 0.0,
+                        exp_method_names[method], method == METHOD_MDNMF ? rich_tau_A(rp, s, k) : 0.0,
                         (long long)c->n_train, (long long)c->n_test,
                         method == METHOD_ENMF ? 0 : c->base.common.epochs);
                 csv_score(out, exp_rich_score(c, rp->r, s, k, m));
+            }
+        }
+    }
+}
+
+/* --tau-a auto: every grid point's validation score per seed and d. */
+static void write_tau_auto_rows(const exp_report *rp, FILE *out)
+{
+    const exp_config *c = rp->c;
+    fprintf(out, "dataset,class_a,class_b,seed,d,tau_A,validation_pairs,"
+                 "validation_median_psnr,status,chosen\n");
+    for (int s = 0; s < c->seeds; s++) {
+        for (int k = 0; k < c->atom_count; k++) {
+            const mdnmf_tau_auto_result *choice = exp_rich_tau(c, rp->r, s, k);
+            for (int t = 0; t < choice->count; t++) {
+                fprintf(out, "%s,%d,%d,%llu,%d,%g,%lld,", c->dataset, c->class_a, c->class_b,
+                        (unsigned long long)(c->seed + (uint64_t)s), c->atoms[k],
+                        choice->tau_A[t], (long long)choice->validation_pairs);
+                if (choice->status[t] == MDNMF_OK) {
+                    fprintf(out, "%.4f,ok,", choice->metric[t]);
+                } else {
+                    fprintf(out, ",%s,", mdnmf_strerror(choice->status[t]));
+                }
+                fprintf(out, "%d\n", t == choice->chosen);
             }
         }
     }
@@ -468,6 +515,35 @@ static void table_rich(const exp_report *rp, FILE *out)
     }
 }
 
+/* --tau-a auto: the tau_A chosen per seed and d, and MDNMF's gain. */
+static void table_tau_choice(const exp_report *rp, FILE *out)
+{
+    const exp_config *c = rp->c;
+    fprintf(out, "| d |");
+    for (int s = 0; s < c->seeds; s++) {
+        fprintf(out, " τ_A, seed %llu |", (unsigned long long)(c->seed + (uint64_t)s));
+    }
+    fprintf(out, " MDNMF − NMF |\n| --- |");
+    for (int s = 0; s <= c->seeds; s++) {
+        fprintf(out, " ---: |");
+    }
+    fprintf(out, "\n");
+    for (int k = 0; k < c->atom_count; k++) {
+        fprintf(out, "| %d |", c->atoms[k]);
+        for (int s = 0; s < c->seeds; s++) {
+            double tau_A = rich_tau_A(rp, s, k);
+            if (isnan(tau_A)) {
+                fprintf(out, " failed |");
+            } else {
+                fprintf(out, " %g |", tau_A);
+            }
+        }
+        char cell[64];
+        format_spread(cell, sizeof cell, rich_gain_spread(rp, k), 1);
+        fprintf(out, " %s |\n", cell);
+    }
+}
+
 static void table_tau(const exp_report *rp, FILE *out)
 {
     const exp_config *c = rp->c;
@@ -515,6 +591,12 @@ void exp_print_tables(const exp_report *rp, FILE *out, const char *heading)
                 dataset_title(c), c->class_a, c->class_b);
         table_rich(rp, out);
         fprintf(out, "\n");
+        if (c->tau_auto) {
+            fprintf(out, "%sMDNMF's τ_A chosen on validation pairs (per seed) and MDNMF − NMF, "
+                    "%s %d/%d\n\n", heading, dataset_title(c), c->class_a, c->class_b);
+            table_tau_choice(rp, out);
+            fprintf(out, "\n");
+        }
     }
     if (c->parts & PART_TAU) {
         fprintf(out, "%s(b) MDNMF against τ_A: median PSNR (dB), %s %d/%d\n\n", heading,
@@ -532,6 +614,26 @@ void exp_print_tables(const exp_report *rp, FILE *out, const char *heading)
 }
 
 /* ----------------------------------------------------- README.md */
+
+/* --tau-a auto: how the rich part's tau_A was chosen. */
+static void describe_tau_auto(const exp_report *rp, FILE *out)
+{
+    const exp_config *c = rp->c;
+    const mdnmf_tau_auto_result *first = exp_rich_tau(c, rp->r, 0, 0);
+    fprintf(out, "**τ_A chosen on validation data (`--tau-a auto`)**, per seed and d: %lld of the "
+            "seed's %lld training pairs (--validation-fraction %g, a seeded draw, the same for "
+            "every d) are held out as validation pairs; NMF and MDNMF at every τ_A of the grid",
+            (long long)first->validation_pairs, (long long)c->n_train, c->validation_fraction);
+    for (int t = 0; t < first->count; t++) {
+        fprintf(out, "%s%g", t ? ", " : " ", first->tau_A[t]);
+    }
+    fprintf(out, " (warm-started from that NMF) are fitted on the other training pairs as above "
+            "and scored on the validation pairs (median PSNR); τ_A = 0 is that NMF itself.  The "
+            "best τ_A is chosen (a τ_A > 0 only when it beats τ_A = 0; ties go to the smaller), "
+            "then MDNMF is fitted with it on all training pairs from the NMF of the table, and "
+            "with τ_A = 0 the MDNMF column is that NMF.  The test mixtures play no part in the "
+            "choice.  Every grid point's validation score: `tau-auto.csv`.\n\n");
+}
 
 static void describe_setup(const exp_report *rp, FILE *out)
 {
@@ -580,6 +682,9 @@ static void describe_setup(const exp_report *rp, FILE *out)
                 (long long)p->common.batch_size_adv, (long long)p->batch_size_sup, p->common.mu_W,
                 p->mu_H[0], c->tau_A);
     }
+    if ((c->parts & PART_RICH) && c->tau_auto) {
+        describe_tau_auto(rp, out);
+    }
     if (c->parts & PART_POOR) {
         const exp_search_space *s = &c->space;
         fprintf(out, "Poor part: per pair (class %d + another) %lld clean images per class (weak "
@@ -614,6 +719,7 @@ static void readme_figures(const exp_report *rp, FILE *out)
     }
     fprintf(out, "Files: ");
     if (c->parts & PART_RICH) fprintf(out, "`rich.csv` (per seed), `rich-summary.csv`, ");
+    if ((c->parts & PART_RICH) && c->tau_auto) fprintf(out, "`tau-auto.csv`, ");
     if (c->parts & PART_TAU) fprintf(out, "`tau.csv`, `tau-summary.csv`, ");
     if (c->parts & PART_POOR) fprintf(out, "`poor.csv` (with each search's chosen parameters), "
                                            "`poor-summary.csv`, ");
@@ -697,6 +803,9 @@ int exp_write_report(const exp_report *rp)
     if (c->parts & PART_RICH) {
         status = status || write_csv(rp, "rich.csv", write_rich_rows) ||
                  write_csv(rp, "rich-summary.csv", write_rich_summary) || plot_rich(rp);
+        if (c->tau_auto) {
+            status = status || write_csv(rp, "tau-auto.csv", write_tau_auto_rows);
+        }
     }
     if (c->parts & PART_TAU) {
         status = status || write_csv(rp, "tau.csv", write_tau_rows) ||

@@ -226,6 +226,32 @@ const char *params_problem(const mdnmf_params *p);
 int float_non_negative(double x);
 const char *separator_params_problem(const mdnmf_separator_params *p);
 
+/* ---- The search's machinery for choosing tau_A (src/tau_auto.c) */
+
+/* What mdnmf_search_run does not do. */
+typedef struct search_extras {
+    /* A trial of tau_A = 0 for every source, in a mode that does not train
+     * on pairs, is search->start itself (copied, not fitted): MDNMF at
+     * tau_A = 0 is the NMF it starts from. */
+    int unfitted_at_zero;
+    /* Modes that do not train on pairs: best_fit receives the best trial's
+     * model (owned by the caller; NULL if none succeeded). */
+    int keep_best;
+    mdnmf_model *best_fit;
+} search_extras;
+
+/* mdnmf_search_run without refit (search->refit is ignored) and with the
+ * extras; failures are reported on `report`. */
+int search_run_with(mdnmf_model *report, const mdnmf_search *search,
+                    const mdnmf_separation_data *data, mdnmf_search_result *result,
+                    search_extras *extras);
+
+/* `model` becomes a copy of the separator `start` (bases, per-atom mu_H,
+ * components; its separator params, or p when start has none), keeping
+ * its own common params (those the separation uses). */
+int search_copy_separator(mdnmf_model *model, const mdnmf_model *start,
+                          const mdnmf_separator_params *p);
+
 /* Format into a caller's message buffer (NULL or size 0: nothing). */
 void message_printf(char *message, size_t size, const char *format, ...)
     __attribute__((format(printf, 3, 4)));

@@ -348,6 +348,8 @@ typedef struct search_run {
     double *values;           /* dimension_count */
     double fold_metric_sum;   /* score_per_fold: Σ over folds of each fold's aggregate */
     char message[512];        /* the current trial's failure */
+    search_extras *extras;    /* NULL for mdnmf_search_run */
+    mdnmf_model *last_fit;    /* extras->keep_best: the last trial's model */
 } search_run;
 
 static void free_run(search_run *run)
@@ -357,6 +359,8 @@ static void free_run(search_run *run)
     for (int s = 0; s < run->S; s++)
         free(run->train_U[s]), free(run->test_U[s]), free(run->estimates[s]);
     free(run->column_scores), free(run->mixture_scores), free(run->values);
+    mdnmf_model_destroy(run->last_fit);
+    run->last_fit = NULL;
 }
 
 static int allocate_run(search_run *run)
@@ -483,6 +487,34 @@ static int adopt_start(mdnmf_model *model, const mdnmf_model *start)
     return MDNMF_OK;
 }
 
+int search_copy_separator(mdnmf_model *model, const mdnmf_model *start,
+                          const mdnmf_separator_params *p)
+{
+    int status = adopt_start(model, start);
+    if (status)
+        return status;
+    model->mu_H_custom = 1; /* the start's per-atom values, not params.mu_H */
+    model->params.d = (int)model->atoms;
+    model->separator = start->is_separator ? start->separator : *p;
+    model->separator.common = model->params;
+    model->is_separator = 1;
+    model_set_activations(model, NULL, 0, NULL, 0);
+    return MDNMF_OK;
+}
+
+/* extras->unfitted_at_zero: a trial of tau_A = 0 for every source, in a
+ * mode that does not train on pairs, is the start model itself. */
+static int is_start_itself(const search_run *run, const mdnmf_separator_params *p)
+{
+    if (!run->extras || !run->extras->unfitted_at_zero || !run->search->start ||
+        trains_on_pairs(p->mode))
+        return 0;
+    for (int s = 0; s < p->sources; s++)
+        if (p->tau_A[s] != 0.0)
+            return 0;
+    return 1;
+}
+
 /* Fit `p` on `data` into `model`: from search->start's bases when given,
  * else as p->common.init says. */
 static int fit_separator(const mdnmf_search *search, mdnmf_model *model,
@@ -513,7 +545,9 @@ static int fit_fold(search_run *run, const mdnmf_separator_params *p,
                  mdnmf_strerror(error.status));
         return error.status;
     }
-    int status = fit_separator(run->search, *fitted, p, train);
+    int status = is_start_itself(run, p)
+                     ? search_copy_separator(*fitted, run->search->start, p)
+                     : fit_separator(run->search, *fitted, p, train);
     if (status)
         snprintf(run->message, sizeof run->message, "%s", (*fitted)->error);
     return status;
@@ -526,6 +560,11 @@ static int fit_and_score_once(search_run *run, const mdnmf_separator_params *p,
     int status = fit_fold(run, p, train, &fitted);
     if (!status)
         status = score_fold(run, fitted);
+    if (!status && run->extras && run->extras->keep_best && !trains_on_pairs(p->mode)) {
+        mdnmf_model_destroy(run->last_fit);
+        run->last_fit = fitted; /* run_trial keeps it if it is the best */
+        return status;
+    }
     mdnmf_model_destroy(fitted);
     return status;
 }
@@ -657,6 +696,11 @@ static int run_trial(search_run *run, rng *draws, int t, mdnmf_search_result *re
         result->best_metric = trial.metric;
         result->best_score = trial.score;
         result->best = p;
+        if (run->extras && run->last_fit) {
+            mdnmf_model_destroy(run->extras->best_fit);
+            run->extras->best_fit = run->last_fit;
+            run->last_fit = NULL;
+        }
     }
     if (search->on_trial && search->on_trial(search->on_trial_user, &trial))
         return model_fail(run->report, MDNMF_ERR_CANCELLED, "search stopped after trial %d", t);
@@ -760,7 +804,8 @@ static int start_run(search_run *run)
 }
 
 static int run_search(mdnmf_model *model, const mdnmf_search *search,
-                      const mdnmf_separation_data *data, mdnmf_search_result *result)
+                      const mdnmf_separation_data *data, mdnmf_search_result *result,
+                      search_extras *extras)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -773,14 +818,15 @@ static int run_search(mdnmf_model *model, const mdnmf_search *search,
     result->best_metric = NAN;
     result->best_score = -INFINITY;
     search_run run = {.report = model, .search = search, .data = data,
-                      .S = search->base.sources, .m = data->m, .pairs = data->n_sup};
+                      .S = search->base.sources, .m = data->m, .pairs = data->n_sup,
+                      .extras = extras};
     int status = start_run(&run);
     rng draws;
     rng_seed(&draws, search->seed, SEARCH_STREAM);
     for (int t = 0; t < search->trials && !status; t++)
         status = run_trial(&run, &draws, t, result);
     free_run(&run);
-    if (!status && search->refit)
+    if (!status && search->refit && !extras)
         status = fit_separator(search, model, &result->best, data);
     return status;
 }
@@ -790,5 +836,12 @@ int mdnmf_search_run(mdnmf_model *model, const mdnmf_search *search,
                      mdnmf_error *error)
 {
     model_clear_error(model);
-    return model_report(model, run_search(model, search, data, result), error);
+    return model_report(model, run_search(model, search, data, result, NULL), error);
+}
+
+int search_run_with(mdnmf_model *report, const mdnmf_search *search,
+                    const mdnmf_separation_data *data, mdnmf_search_result *result,
+                    search_extras *extras)
+{
+    return run_search(report, search, data, result, extras);
 }

@@ -131,12 +131,52 @@ class SeparationData(ctypes.Structure):
     ]
 
 
+SEARCH_MAX_CHOICES = 32
+
+
+class TauAuto(ctypes.Structure):
+    """mdnmf_tau_auto (pointers untyped; on_point unused by the binding)"""
+    _fields_ = [
+        ("base", SeparatorParams),
+        ("grid", ctypes.c_void_p),
+        ("grid_count", ctypes.c_int),
+        ("validation_fraction", ctypes.c_double),
+        ("folds", ctypes.c_int),
+        ("metric", ctypes.c_int),
+        ("aggregate", ctypes.c_int),
+        ("wiener", ctypes.c_int),
+        ("seed", ctypes.c_uint64),
+        ("start", ctypes.c_void_p),
+        ("on_point", ctypes.c_void_p),
+        ("on_point_user", ctypes.c_void_p),
+        ("reserved", ctypes.c_uint64 * 16),
+    ]
+
+
+class TauAutoResult(ctypes.Structure):
+    """mdnmf_tau_auto_result"""
+    _fields_ = [
+        ("count", ctypes.c_int),
+        ("tau_A", ctypes.c_double * SEARCH_MAX_CHOICES),
+        ("metric", ctypes.c_double * SEARCH_MAX_CHOICES),
+        ("status", ctypes.c_int * SEARCH_MAX_CHOICES),
+        ("chosen", ctypes.c_int),
+        ("chosen_tau_A", ctypes.c_double),
+        ("validation_pairs", ctypes.c_int64),
+        ("held_out", ctypes.c_int),
+        ("fits", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
 STRUCTS = {
     "mdnmf_error": Error,
     "mdnmf_progress": Progress,
     "mdnmf_params": Params,
     "mdnmf_separator_params": SeparatorParams,
     "mdnmf_separation_data": SeparationData,
+    "mdnmf_tau_auto": TauAuto,
+    "mdnmf_tau_auto_result": TauAutoResult,
 }
 
 # name: (result type, argument types); every call that can fail takes an
@@ -180,6 +220,11 @@ _PROTOTYPES = {
                                               ctypes.c_int, ctypes.c_double, ctypes.c_void_p,
                                               ctypes.c_void_p, c_int64_p, ErrorPointer]),
     "mdnmf_model_separator_params": (ctypes.POINTER(SeparatorParams), [ctypes.c_void_p]),
+    "mdnmf_tau_auto_default": (None, [ctypes.POINTER(TauAuto), ctypes.c_int]),
+    "mdnmf_tau_auto_check": (ctypes.c_int, [ctypes.POINTER(TauAuto), ErrorPointer]),
+    "mdnmf_tau_auto_run": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(TauAuto),
+                                          ctypes.POINTER(SeparationData),
+                                          ctypes.POINTER(TauAutoResult), ErrorPointer]),
     "mdnmf_separate": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                       ctypes.c_int64, ctypes.c_int,
                                       ctypes.POINTER(ctypes.c_void_p), ErrorPointer]),

@@ -95,6 +95,35 @@ static void separation_data(void)
     FIELD(mdnmf_separation_data, reserved);
 }
 
+static void tau_auto(void)
+{
+    STRUCT(mdnmf_tau_auto);
+    FIELD(mdnmf_tau_auto, base);
+    FIELD(mdnmf_tau_auto, grid);
+    FIELD(mdnmf_tau_auto, grid_count);
+    FIELD(mdnmf_tau_auto, validation_fraction);
+    FIELD(mdnmf_tau_auto, folds);
+    FIELD(mdnmf_tau_auto, metric);
+    FIELD(mdnmf_tau_auto, aggregate);
+    FIELD(mdnmf_tau_auto, wiener);
+    FIELD(mdnmf_tau_auto, seed);
+    FIELD(mdnmf_tau_auto, start);
+    FIELD(mdnmf_tau_auto, on_point);
+    FIELD(mdnmf_tau_auto, on_point_user);
+    FIELD(mdnmf_tau_auto, reserved);
+    STRUCT(mdnmf_tau_auto_result);
+    FIELD(mdnmf_tau_auto_result, count);
+    FIELD(mdnmf_tau_auto_result, tau_A);
+    FIELD(mdnmf_tau_auto_result, metric);
+    FIELD(mdnmf_tau_auto_result, status);
+    FIELD(mdnmf_tau_auto_result, chosen);
+    FIELD(mdnmf_tau_auto_result, chosen_tau_A);
+    FIELD(mdnmf_tau_auto_result, validation_pairs);
+    FIELD(mdnmf_tau_auto_result, held_out);
+    FIELD(mdnmf_tau_auto_result, fits);
+    FIELD(mdnmf_tau_auto_result, reserved);
+}
+
 int main(void)
 {
     error();
@@ -102,6 +131,7 @@ int main(void)
     params();
     separator_params();
     separation_data();
+    tau_auto();
     printf("MDNMF_MAX_SOURCES value %d\n", MDNMF_MAX_SOURCES);
     printf("MDNMF_ERROR_MESSAGE_SIZE value %d\n", MDNMF_ERROR_MESSAGE_SIZE);
     return 0;

@@ -1,0 +1,437 @@
+/* Choosing MDNMF's tau_A on validation data (mdnmf_tau_auto_run): the grid
+ * is a search (src/search.c) whose trials are the grid's values, warm-
+ * started from the NMF bases, with tau_A = 0 scored as the NMF model
+ * itself; this file finds the validation pairs, fits the NMF, and puts the
+ * chosen separator in the caller's model. */
+#include "error.h"
+#include "internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double DEFAULT_GRID[MDNMF_TAU_GRID_DEFAULT_COUNT] = {0.0, 0.05, 0.1,
+                                                                  0.15, 0.2, 0.3};
+
+/* The held-out columns' seeds (mdnmf_tau_auto_run's documentation). */
+#define HOLD_OUT_SEED_STEP 0x9E3779B97F4A7C15ull
+#define HOLD_OUT_SOURCE_STEP 0xBF58476D1CE4E5B9ull
+
+void mdnmf_tau_auto_default(mdnmf_tau_auto *spec, int sources)
+{
+    if (!spec)
+        return;
+    memset(spec, 0, sizeof *spec);
+    mdnmf_separator_params_default(&spec->base, sources);
+    spec->base.mode = MDNMF_MODE_ADV;
+    spec->validation_fraction = 0.2;
+    spec->folds = 5;
+    spec->metric = MDNMF_METRIC_PSNR;
+    spec->aggregate = MDNMF_AGGREGATE_MEDIAN;
+    spec->wiener = 1;
+}
+
+static const double *grid_of(const mdnmf_tau_auto *spec, int *count)
+{
+    if (!spec->grid) {
+        *count = MDNMF_TAU_GRID_DEFAULT_COUNT;
+        return DEFAULT_GRID;
+    }
+    *count = spec->grid_count;
+    return spec->grid;
+}
+
+static int is_tau_mode(mdnmf_mode mode)
+{
+    return mode == MDNMF_MODE_ADV || mode == MDNMF_MODE_SEMI_ADV || mode == MDNMF_MODE_FULL;
+}
+
+static const char *grid_problem(const double *grid, int count)
+{
+    if (count < 1 || count > MDNMF_SEARCH_MAX_CHOICES)
+        return "grid: give 1 to 32 values";
+    if (grid[0] != 0.0)
+        return "grid: must start at 0 (the NMF model, which MDNMF must not fall below)";
+    for (int i = 1; i < count; i++) {
+        if (!isfinite(grid[i]) || !float_non_negative(grid[i]))
+            return "grid: values must be finite, >= 0 and at most 3.4e38";
+        if (!(grid[i] > grid[i - 1]))
+            return "grid: values must be strictly increasing";
+    }
+    return NULL;
+}
+
+static const char *spec_problem(const mdnmf_tau_auto *spec)
+{
+    if (!spec)
+        return "spec is NULL";
+    if (!is_tau_mode(spec->base.mode))
+        return "base.mode must be adv, semi_adv or full (the modes with an adversarial term)";
+    int count;
+    const double *grid = grid_of(spec, &count);
+    const char *problem = grid_problem(grid, count);
+    if (problem)
+        return problem;
+    if (!(spec->validation_fraction > 0.0 && spec->validation_fraction < 1.0))
+        return "validation_fraction must be between 0 and 1 (exclusive)";
+    if (spec->folds < 2)
+        return "folds must be >= 2";
+    if ((unsigned)spec->metric > MDNMF_METRIC_MSE)
+        return "metric must be psnr or mse";
+    if ((unsigned)spec->aggregate > MDNMF_AGGREGATE_MEAN)
+        return "aggregate must be median or mean";
+    mdnmf_separator_params probe = spec->base;
+    for (int s = 0; s < MDNMF_MAX_SOURCES; s++)
+        probe.tau_A[s] = grid[count - 1];
+    return separator_params_problem(&probe);
+}
+
+int mdnmf_tau_auto_check(const mdnmf_tau_auto *spec, mdnmf_error *error)
+{
+    const char *problem = spec_problem(spec);
+    return error_report(error, problem ? MDNMF_ERR_ARGUMENT : MDNMF_OK, problem ? problem : "");
+}
+
+/* ------------------------------------------------------------ the run */
+
+typedef struct tau_run {
+    mdnmf_model *report;
+    const mdnmf_tau_auto *spec;
+    const mdnmf_separation_data *data;
+    mdnmf_tau_auto_result *result;
+    const double *grid;
+    int count, S;
+    mdnmf_separation_data fit_data; /* what the grid is fitted on, with the pairs */
+    float *train_U[MDNMF_MAX_SOURCES], *val_U[MDNMF_MAX_SOURCES], *val_V;
+    mdnmf_model *nmf;               /* the NMF fitted here (NULL with spec->start) */
+} tau_run;
+
+static void free_tau_run(tau_run *run)
+{
+    for (int s = 0; s < run->S; s++)
+        free(run->train_U[s]), free(run->val_U[s]);
+    free(run->val_V);
+    mdnmf_model_destroy(run->nmf);
+}
+
+static int has_pairs(const mdnmf_separation_data *x, int S)
+{
+    int given = x->V_sup && x->n_sup > 0;
+    for (int s = 0; s < S; s++)
+        given = given && x->U_sup[s];
+    return given;
+}
+
+static uint64_t hold_out_seed(uint64_t seed, int source)
+{
+    return seed * HOLD_OUT_SEED_STEP + (uint64_t)(source + 1) * HOLD_OUT_SOURCE_STEP;
+}
+
+/* Source s's held-out columns (the first k of its seeded permutation) into
+ * `held` (m x k) and the rest, in order, into run->train_U[s]. */
+static int split_source(tau_run *run, int s, int64_t k, float *held)
+{
+    const mdnmf_separation_data *x = run->data;
+    int64_t m = x->m, n = x->n[s];
+    int64_t *perm = malloc((size_t)n * sizeof *perm);
+    char *out = calloc((size_t)n, 1);
+    run->train_U[s] = malloc((size_t)(m * (n - k)) * sizeof(float));
+    int status = perm && out && run->train_U[s] ? MDNMF_OK : MDNMF_ERR_MEMORY;
+    if (!status)
+        status = mdnmf_shuffle_indices(perm, n, hold_out_seed(run->spec->seed, s), NULL);
+    for (int64_t j = 0; !status && j < k; j++) {
+        memcpy(held + j * m, x->U[s] + perm[j] * m, (size_t)m * sizeof(float));
+        out[perm[j]] = 1;
+    }
+    for (int64_t j = 0, kept = 0; !status && j < n; j++)
+        if (!out[j])
+            memcpy(run->train_U[s] + kept++ * m, x->U[s] + j * m, (size_t)m * sizeof(float));
+    free(perm), free(out);
+    if (status)
+        return model_fail(run->report, status, "out of memory holding out validation columns");
+    return MDNMF_OK;
+}
+
+/* Validation pairs held out of the clean data (documented with
+ * mdnmf_tau_auto_run); run->fit_data becomes the rest with the pairs. */
+static int hold_out(tau_run *run)
+{
+    const mdnmf_separation_data *x = run->data;
+    if (run->spec->start)
+        return model_fail(run->report, MDNMF_ERR_ARGUMENT,
+                          "start bases need given validation pairs (U_sup, V_sup): held-out "
+                          "pairs need an NMF fitted without them");
+    int64_t n_min = -1;
+    for (int s = 0; s < run->S; s++) {
+        if (!x->U[s] || x->n[s] < 1)
+            return model_fail(run->report, MDNMF_ERR_ARGUMENT,
+                              "mode adv needs clean training data for source %d", s);
+        n_min = n_min < 0 || x->n[s] < n_min ? x->n[s] : n_min;
+    }
+    int64_t k = (int64_t)floor(run->spec->validation_fraction * (double)n_min);
+    k = k < 2 ? 2 : k;
+    if (k >= n_min)
+        return model_fail(run->report, MDNMF_ERR_SHAPE,
+                          "%lld clean samples are too few to hold out %lld validation pairs and "
+                          "train on the rest: give more data or validation pairs",
+                          (long long)n_min, (long long)k);
+    int64_t m = x->m;
+    size_t block = (size_t)(m * k) * sizeof(float);
+    float *held[MDNMF_MAX_SOURCES] = {NULL};
+    int status = (run->val_V = malloc(block)) ? MDNMF_OK : MDNMF_ERR_MEMORY;
+    for (int s = 0; s < run->S && !status; s++) {
+        held[s] = malloc(block);
+        run->val_U[s] = malloc(block);
+        status = held[s] && run->val_U[s] ? split_source(run, s, k, held[s]) : MDNMF_ERR_MEMORY;
+    }
+    mdnmf_error error;
+    if (!status) {
+        status = mdnmf_mix((const float *const *)held, run->S, m, k, 0.0, 0, run->val_V,
+                           run->val_U, NULL, &error);
+        if (status)
+            model_fail(run->report, status, "%s", error.message);
+    } else if (status == MDNMF_ERR_MEMORY) {
+        model_fail(run->report, status, "out of memory holding out validation columns");
+    }
+    for (int s = 0; s < run->S; s++)
+        free(held[s]);
+    if (status)
+        return status;
+    run->fit_data = *x;
+    for (int s = 0; s < run->S; s++) {
+        run->fit_data.U[s] = run->train_U[s];
+        run->fit_data.n[s] = x->n[s] - k;
+        run->fit_data.U_sup[s] = run->val_U[s];
+    }
+    run->fit_data.V_sup = run->val_V;
+    run->fit_data.n_sup = k;
+    run->result->held_out = 1;
+    return MDNMF_OK;
+}
+
+/* The validation pairs: given, or held out (adv only). */
+static int find_validation(tau_run *run)
+{
+    mdnmf_mode mode = run->spec->base.mode;
+    if (has_pairs(run->data, run->S)) {
+        run->fit_data = *run->data;
+        if (mode != MDNMF_MODE_FULL && run->data->n_sup < 2)
+            return model_fail(run->report, MDNMF_ERR_ARGUMENT,
+                              "only %lld validation pair: give at least 2",
+                              (long long)run->data->n_sup);
+        return MDNMF_OK;
+    }
+    if (mode == MDNMF_MODE_ADV)
+        return hold_out(run);
+    return model_fail(run->report, MDNMF_ERR_ARGUMENT,
+                      "mode %s needs paired clean sources and their mixtures to choose tau_A "
+                      "on (%s)", separator_mode_name(mode),
+                      mode == MDNMF_MODE_SEMI_ADV ? "the last source has no clean data to "
+                                                    "hold out"
+                                                  : "full also trains on them");
+}
+
+/* The NMF counterpart of the mode: its parameters. */
+static mdnmf_separator_params nmf_params(const mdnmf_tau_auto *spec)
+{
+    mdnmf_separator_params p = spec->base;
+    p.mode = p.mode == MDNMF_MODE_SEMI_ADV ? MDNMF_MODE_SEMI : MDNMF_MODE_STD;
+    if (p.warm_start_epochs > 0)
+        p.common.epochs = p.warm_start_epochs;
+    p.warm_start_epochs = 0;
+    p.common.warm_start = 0;
+    p.common.checkpoint_path = p.common.resume_path = NULL;
+    return p;
+}
+
+static mdnmf_model *new_model(tau_run *run, const mdnmf_params *common)
+{
+    mdnmf_params params = *common;
+    params.d = 1; /* the separator's d[] decide; create only checks it */
+    params.warm_start = 0;
+    mdnmf_model *model = mdnmf_model_create(&params, NULL);
+    if (!model)
+        model_fail(run->report, MDNMF_ERR_MEMORY, "out of memory for a model");
+    return model;
+}
+
+/* Fit `p` on `x` into a new model (*out), from `start`'s bases if given. */
+static int fit_new(tau_run *run, const mdnmf_separator_params *p,
+                   const mdnmf_separation_data *x, const mdnmf_model *start,
+                   mdnmf_model **out)
+{
+    mdnmf_model *model = new_model(run, &p->common);
+    if (!model)
+        return MDNMF_ERR_MEMORY;
+    mdnmf_separator_params params = *p;
+    params.common.warm_start = start != NULL;
+    params.common.checkpoint_path = params.common.resume_path = NULL;
+    int status = start ? search_copy_separator(model, start, p) : MDNMF_OK;
+    if (!status)
+        status = mdnmf_separator_fit(model, &params, x, NULL);
+    run->result->fits++;
+    if (status) {
+        model_fail(run->report, status, "%s", model->error);
+        mdnmf_model_destroy(model);
+        return status;
+    }
+    *out = model;
+    return MDNMF_OK;
+}
+
+static int draw_grid(void *user, int trial, double *values)
+{
+    const tau_run *run = user;
+    values[0] = run->grid[trial];
+    return 0;
+}
+
+static int record_point(void *user, const mdnmf_search_trial *trial)
+{
+    tau_run *run = user;
+    run->result->metric[trial->trial] = trial->metric;
+    run->result->status[trial->trial] = trial->status;
+    const mdnmf_tau_auto *spec = run->spec;
+    return spec->on_point ? spec->on_point(spec->on_point_user, trial) : 0;
+}
+
+/* Score every grid point; *best_fit receives the chosen model when the
+ * search keeps it (given pairs, modes that do not train on pairs). */
+static int score_grid(tau_run *run, const mdnmf_model *start, mdnmf_model **best_fit)
+{
+    const mdnmf_tau_auto *spec = run->spec;
+    int full = spec->base.mode == MDNMF_MODE_FULL;
+    mdnmf_search_dimension tau = {.param = MDNMF_SEARCH_TAU_A, .source = -1,
+                                  .distribution = MDNMF_DIST_CHOICE, .count = run->count};
+    memcpy(tau.values, run->grid, (size_t)run->count * sizeof *run->grid);
+    mdnmf_search search;
+    mdnmf_search_default(&search, run->S);
+    search.base = spec->base;
+    search.base.warm_start_epochs = 0; /* the start is the warm-up */
+    search.dimensions = &tau;
+    search.dimension_count = 1;
+    search.trials = run->count;
+    search.folds = full ? spec->folds : 2; /* folds only matter for full */
+    search.metric = spec->metric;
+    search.aggregate = spec->aggregate;
+    search.wiener = spec->wiener;
+    search.seed = spec->seed;
+    search.start = start;
+    search.on_trial = record_point;
+    search.on_trial_user = run;
+    search.draw = draw_grid;
+    search.draw_user = run;
+    search_extras extras = {.unfitted_at_zero = !full,
+                            .keep_best = !full && !run->result->held_out};
+    mdnmf_search_result found;
+    int status = search_run_with(run->report, &search, &run->fit_data, &found, &extras);
+    for (int i = 0; i < run->count; i++)
+        if (run->grid[i] > 0.0 || full)
+            run->result->fits += full ? spec->folds : 1;
+    if (!status) {
+        run->result->chosen = found.best_trial;
+        run->result->chosen_tau_A = run->grid[found.best_trial];
+        *best_fit = extras.best_fit;
+    } else {
+        mdnmf_model_destroy(extras.best_fit);
+    }
+    return status;
+}
+
+/* The chosen separator fitted on all of the data. */
+static int final_fit(tau_run *run, const mdnmf_model *start, mdnmf_model **out)
+{
+    const mdnmf_tau_auto *spec = run->spec;
+    double tau_A = run->result->chosen_tau_A;
+    mdnmf_separator_params p = spec->base;
+    p.warm_start_epochs = 0;
+    for (int s = 0; s < MDNMF_MAX_SOURCES; s++)
+        p.tau_A[s] = tau_A;
+    if (!run->result->held_out) /* full: the pairs are all of its data */
+        return fit_new(run, &p, run->data, start, out);
+    mdnmf_separator_params nmf = nmf_params(spec);
+    mdnmf_model *all = NULL;
+    int status = fit_new(run, &nmf, run->data, NULL, &all);
+    if (status || tau_A == 0.0) {
+        *out = all;
+        return status;
+    }
+    status = fit_new(run, &p, run->data, all, out);
+    mdnmf_model_destroy(all);
+    return status;
+}
+
+/* The model's contents become those of `fitted` (which is destroyed), as
+ * if the fit had run on it; its audio front end stays. */
+static void take_fitted(mdnmf_model *model, mdnmf_model *fitted)
+{
+    model_adopt_sources(model, fitted->W, fitted->mu_H, fitted->m, fitted->sources,
+                        fitted->components);
+    fitted->W = fitted->mu_H = NULL;
+    fitted->components = NULL;
+    model->mu_H_custom = 1;
+    model->params = fitted->params;
+    model->separator = fitted->separator;
+    model->is_separator = 1;
+    model_set_activations(model, NULL, 0, NULL, 0);
+    mdnmf_model_destroy(fitted);
+}
+
+/* The chosen tau_A in the separator params (tau_A = 0: the NMF's mode). */
+static void note_choice(mdnmf_model *model, const mdnmf_tau_auto *spec, double tau_A)
+{
+    for (int s = 0; s < model->separator.sources; s++)
+        model->separator.tau_A[s] = tau_A;
+    if (model->separator.mode == spec->base.mode)
+        model->separator.warm_start_epochs = spec->base.warm_start_epochs;
+}
+
+static int tau_auto_run(mdnmf_model *model, const mdnmf_tau_auto *spec,
+                        const mdnmf_separation_data *data, mdnmf_tau_auto_result *result)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    if (!data || !result)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "data or result is NULL");
+    const char *problem = spec_problem(spec);
+    if (problem)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "%s", problem);
+    if (data->m < 1)
+        return model_fail(model, MDNMF_ERR_SHAPE, "the data has no features (m = 0)");
+    memset(result, 0, sizeof *result);
+    tau_run run = {.report = model, .spec = spec, .data = data, .result = result,
+                   .S = spec->base.sources};
+    run.grid = grid_of(spec, &run.count);
+    result->count = run.count;
+    for (int i = 0; i < run.count; i++) {
+        result->tau_A[i] = run.grid[i];
+        result->metric[i] = NAN;
+    }
+    int status = find_validation(&run);
+    result->validation_pairs = run.fit_data.n_sup;
+    const mdnmf_model *start = spec->start;
+    if (!status && !start) {
+        mdnmf_separator_params nmf = nmf_params(spec);
+        status = fit_new(&run, &nmf, &run.fit_data, NULL, &run.nmf);
+        start = run.nmf;
+    }
+    mdnmf_model *chosen = NULL;
+    if (!status)
+        status = score_grid(&run, start, &chosen);
+    if (!status && !chosen)
+        status = final_fit(&run, start, &chosen);
+    if (!status) {
+        take_fitted(model, chosen);
+        note_choice(model, spec, result->chosen_tau_A);
+    }
+    free_tau_run(&run);
+    return status;
+}
+
+int mdnmf_tau_auto_run(mdnmf_model *model, const mdnmf_tau_auto *spec,
+                       const mdnmf_separation_data *data, mdnmf_tau_auto_result *result,
+                       mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, tau_auto_run(model, spec, data, result), error);
+}
