@@ -1,0 +1,219 @@
+"""`mdnmf separator fit --tau-a auto` (issue 13, item 3) on MNIST digits 2 and 3
+(data/mnist, from scripts/fetch-data.sh mnist; synthetic images made of random
+parts when the data is not there): the chosen tau_A is the grid point with the best
+validation score, recomputed here independently (a plain fit per grid value,
+`separator apply`, PSNR in NumPy); tau_A = 0 (the NMF model itself) is chosen
+when every other value is worse; the saved model is the plain fit of the
+chosen tau_A, member for member; and the options' usage errors."""
+
+import os
+import re
+import zipfile
+
+import numpy as np
+
+from cli_harness import SOURCE_ROOT, Workspace, expect_failure, run, run_tests
+
+USAGE = 2
+MNIST = os.path.join(SOURCE_ROOT, "data", "mnist")
+TRAIN, VALIDATION = 150, 40
+SETTINGS = ["-d", 10, "--epochs", 8, "--test-epochs", 30, "--normalize", "--mu-h", "0.01",
+            "--batch-size", 50, "--adv-batch-size", 50, "--threads", 1, "--quiet"]
+
+
+def made_of_parts(rng, count):
+    """Stand-ins for a digit class: sparse combinations of 8 random parts of
+    60 pixels each (the two classes' parts overlap by chance)."""
+    parts = np.zeros((8, 784), np.float32)
+    for k in range(8):
+        parts[k, rng.integers(0, 784, 60)] = rng.uniform(0.3, 1.0, 60)
+    weights = rng.random((count, 8)) ** 3
+    return np.clip(weights @ parts, 0, 1).astype(np.float32)
+
+
+def digits():
+    """Two classes' images (count, 784) in [0, 1]."""
+    paths = [os.path.join(MNIST, f"digit{k}.npy") for k in (2, 3)]
+    if all(os.path.exists(p) for p in paths):
+        return [np.load(p)[:TRAIN + VALIDATION].astype(np.float32) for p in paths]
+    rng = np.random.default_rng(0)
+    return [made_of_parts(rng, TRAIN + VALIDATION) for _ in range(2)]
+
+
+def problem(ws):
+    """Clean training data (weighted 1/2 as in the image experiments), their
+    mixtures, and validation pairs of other images."""
+    a, b = digits()
+    half = [0.5 * a, 0.5 * b]
+    files = {"u0": ws.save("u0.npy", half[0][:TRAIN]), "u1": ws.save("u1.npy", half[1][:TRAIN]),
+             "v": ws.save("v.npy", half[0][:TRAIN] + half[1][:TRAIN]),
+             "t0": ws.save("t0.npy", half[0][TRAIN:]), "t1": ws.save("t1.npy", half[1][TRAIN:]),
+             "vm": ws.save("vm.npy", half[0][TRAIN:] + half[1][TRAIN:])}
+    return files
+
+
+def weak(files):
+    return ["--source", files["u0"], "--source", files["u1"], "--mixed", files["v"]]
+
+
+def pairs(files):
+    return ["--sup-source", files["t0"], "--sup-source", files["t1"], "--sup-mixed", files["vm"]]
+
+
+def fit(*args):
+    result = run("separator", "fit", *args, *SETTINGS)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def parse_choice(stderr):
+    """{tau_A: validation score or None when failed}, the chosen tau_A, and
+    the validation pairs' count, from the command's report."""
+    scores = {}
+    for tau, value in re.findall(r"^\s+tau_A = (\S+)\s+(\S+)", stderr, re.M):
+        scores[float(tau)] = None if value == "failed" else float(value)
+    chosen = float(re.search(r"chosen tau_A = (\S+) \(", stderr).group(1))
+    count = int(re.search(r"of (\d+) (?:held-out|given) validation pairs", stderr).group(1))
+    return scores, chosen, count
+
+
+def psnr_median(ws, model, files):
+    """The validation score recomputed outside the library: separate with the
+    model, then per pair the mean over sources of 20 log10(max / rmse), then
+    the median over the pairs."""
+    prefix = ws.out("est-" + os.path.basename(model)[:-4])
+    result = run("separator", "apply", "-m", model, "-i", files["vm"], "-o", prefix)
+    assert result.returncode == 0, result.stderr
+    per_source = []
+    for s in range(2):
+        truth = np.load(files[f"t{s}"]).astype(np.float64)
+        estimate = np.load(f"{prefix}{s}.npy").astype(np.float64)
+        rmse = np.sqrt(np.mean((truth - estimate) ** 2, axis=1))
+        per_source.append(20 * np.log10(truth.max(axis=1) / rmse))
+    return float(np.median(np.mean(per_source, axis=0)))
+
+
+def members(path):
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def load(path):
+    with np.load(path) as z:
+        return {name: z[name] for name in z.files}
+
+
+def plain_fits(ws, files, grid):
+    """NMF, then MDNMF from it for every tau_A > 0 of the grid: the fits the
+    choice stands for, run one by one with the plain command."""
+    nmf = ws.out("nmf.npz")
+    fit("--mode", "std", *weak(files)[:4], "-o", nmf)
+    models = {0.0: nmf}
+    for tau in grid[1:]:
+        models[tau] = ws.out(f"adv-{tau}.npz")
+        fit("--mode", "adv", *weak(files), "--tau-a", tau, "--warm-start", nmf,
+            "-o", models[tau])
+    return models
+
+
+def check_nmf_choice(chosen_path, nmf_path):
+    """tau_A = 0 chosen: the NMF's bases, the params saying tau_A 0."""
+    chosen, nmf = load(chosen_path), load(nmf_path)
+    for name in ("W", "mu_H", "components"):
+        assert np.array_equal(chosen[name], nmf[name]), name
+    assert '"tau_A": [0.0, 0.0]' in str(chosen["params"]), chosen["params"]
+
+
+def test_the_best_validation_score_is_chosen_and_is_the_plain_fit():
+    grid = [0.0, 0.05, 0.1, 0.2, 0.3]
+    with Workspace() as ws:
+        files = problem(ws)
+        out = ws.out("auto.npz")
+        result = fit("--mode", "adv", *weak(files), *pairs(files), "--tau-a", "auto",
+                     "--tau-grid", ",".join(map(str, grid)), "-o", out)
+        scores, chosen, count = parse_choice(result.stderr)
+        assert sorted(scores) == grid and count == VALIDATION, result.stderr
+        models = plain_fits(ws, files, grid)
+        independent = {tau: psnr_median(ws, models[tau], files) for tau in grid}
+        for tau in grid:
+            assert abs(scores[tau] - independent[tau]) < 1e-3, (tau, scores, independent)
+        best = max(grid, key=lambda tau: (independent[tau], -tau))
+        assert chosen == best, (chosen, independent)
+        if chosen == 0.0:
+            check_nmf_choice(out, models[0.0])
+        else:
+            assert independent[chosen] > independent[0.0]
+            assert members(out) == members(models[chosen]), "not the plain fit's model"
+
+
+def test_tau_zero_is_chosen_when_every_other_is_worse():
+    # Adversarial weights beyond the useful 0.05-0.3 spoil the bases: the
+    # NMF model itself must come out, bit for bit.
+    with Workspace() as ws:
+        files = problem(ws)
+        out = ws.out("auto.npz")
+        result = fit("--mode", "adv", *weak(files), *pairs(files), "--tau-a", "auto",
+                     "--tau-grid", "0,1,2", "-o", out)
+        scores, chosen, _ = parse_choice(result.stderr)
+        assert chosen == 0.0, result.stderr
+        assert all(s is not None and s < scores[0.0] for tau, s in scores.items() if tau > 0)
+        nmf = ws.out("nmf.npz")
+        fit("--mode", "std", *weak(files)[:4], "-o", nmf)
+        check_nmf_choice(out, nmf)
+
+
+def test_held_out_pairs_then_the_chosen_tau_on_all_data():
+    # No pairs given: 20 % of each source's columns validate; the saved
+    # model is NMF and then MDNMF at the chosen tau_A fitted on all of the
+    # data, as the plain commands fit them.
+    grid = [0.0, 0.1, 0.2]
+    with Workspace() as ws:
+        files = problem(ws)
+        out = ws.out("auto.npz")
+        result = fit("--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-grid", "0,0.1,0.2",
+                     "-o", out)
+        scores, chosen, count = parse_choice(result.stderr)
+        assert count == int(0.2 * TRAIN) and "held-out" in result.stderr, result.stderr
+        assert sorted(scores) == grid
+        models = plain_fits(ws, files, [0.0, chosen] if chosen else [0.0])
+        if chosen == 0.0:
+            check_nmf_choice(out, models[0.0])
+        else:
+            assert members(out) == members(models[chosen])
+        # A larger share held out is another validation set.
+        result = fit("--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-grid", "0,0.1,0.2",
+                     "--validation-fraction", "0.4", "-o", ws.out("auto40.npz"))
+        assert parse_choice(result.stderr)[2] == int(0.4 * TRAIN)
+
+
+def test_usage_errors_write_nothing():
+    with Workspace() as ws:
+        files = problem(ws)
+        out = ws.out("sep.npz")
+        cases = [
+            (["--mode", "std", *weak(files)[:4], "--tau-a", "auto"], "no adversarial term"),
+            (["--mode", "adv", *weak(files), "--tau-grid", "0,0.1"], "--tau-a auto"),
+            (["--mode", "adv", *weak(files), "--validation-fraction", "0.3"], "--tau-a auto"),
+            (["--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-grid", "0.1,0.2"],
+             "must start at 0"),
+            (["--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-grid", "0,0.2,0.1"],
+             "increasing"),
+            (["--mode", "adv", *weak(files), "--tau-a", "auto", "--validation-fraction", "1"],
+             "--validation-fraction"),
+            (["--mode", "adv", *weak(files), *pairs(files), "--tau-a", "auto",
+              "--validation-fraction", "0.3"], "validation data"),
+            (["--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-a", "0.1"],
+             "numbers or auto"),
+            (["--mode", "adv", *weak(files), "--tau-a", "auto", "--loss-log", ws.out("l.csv")],
+             "--loss-log"),
+            (["--mode", "semi_adv", "--source", files["u0"], "--mixed", files["v"],
+              "--tau-a", "auto"], "add --sup-source"),
+        ]
+        for args, mention in cases:
+            result = run("separator", "fit", *args, *SETTINGS, "-o", out)
+            expect_failure(result, USAGE, mention)
+            assert ws.leftovers() == [], (args, ws.leftovers())
+
+
+if __name__ == "__main__":
+    run_tests(globals())
