@@ -493,6 +493,13 @@ class Model:
         if recorder is not None and recorder.error is not None:
             raise recorder.error
 
+    def tau_auto(self, spec, data):
+        """mdnmf_tau_auto_run into this model; returns the result struct."""
+        result = _native.TauAutoResult()
+        self.check(lib.mdnmf_tau_auto_run(self.handle, ctypes.byref(spec), ctypes.byref(data),
+                                          ctypes.byref(result), self.reporting()))
+        return result
+
     def separate(self, V, wiener):
         """Estimates of every source as an (S, N, m) C-order array: estimate
         s is the column-major m x N matrix the library fills in place."""

@@ -95,7 +95,9 @@ def _separator_params(owner, mode, ds, warm, seed, betas=None):
         separator.d[s] = ds[s]
     for s, value in enumerate(_per_source(owner.mu_H, ds, "mu_H")):
         separator.mu_H[s] = value
-    for s, value in enumerate(_per_source(owner.tau_A, ds, "tau_A")):
+    taus = owner._tau_A_list() if hasattr(owner, "_tau_A_list") else _per_source(
+        owner.tau_A, ds, "tau_A")
+    for s, value in enumerate(taus):
         separator.tau_A[s] = value
     for s, value in enumerate(betas or []):
         separator.beta[s] = value
@@ -534,7 +536,11 @@ class NMF_separation:
     ds: atoms per source; NMFs / Ws: per-source NMF objects or bases to start
     from; betas: weight of the mixtures in each source's adversarial data;
     omegas: per-source adversarial H-penalty weights (prob "adv" only; None =
-    SPEC §4's, which the library computes); wiener: Wiener-filter the
+    SPEC §4's, which the library computes); tau_A="auto" (prob adv, semi_adv,
+    full): chosen on validation pairs from tau_grid (None: the library's
+    0, 0.05, 0.1, 0.15, 0.2, 0.3), see fit(); validation_fraction: the share
+    of each source's clean samples held out when fit() is given no
+    validation pairs (adv); wiener: Wiener-filter the
     estimates; prob: std, adv, exem, sup, full, semi, semi_adv; eps: accepted
     and ignored (the library scales its division guard to the data,
     docs/algorithm.md); tau_A (one or per source), tau_S, mu_H (one, per
@@ -551,14 +557,24 @@ class NMF_separation:
                  prob="std", eps=1e-10, tau_A=0.1, tau_S=0.5, mu_H=1e-10, warm_start_epochs=0,
                  *, W=None, tau_W=1.0, init="exem", update_H=False, epochs=50, test_epochs=50,
                  batch_size=None, batch_size_adv=None, batch_size_sup=None, true_sample="std",
-                 normalize=False, mu_W=1e-6, seed=None, threads=0):
+                 normalize=False, mu_W=1e-6, seed=None, threads=0, tau_grid=None,
+                 validation_fraction=0.2):
         self.ds = _source_count(ds)
         self.S = len(self.ds)
         self.prob = _check_prob(prob)
         self.wiener, self.eps = wiener, eps
         self.betas, self.omegas = betas, omegas
         self._derived_omegas = None
-        self.tau_A = tau_A if np.ndim(tau_A) else [tau_A] * self.S
+        if isinstance(tau_A, str):
+            if tau_A != "auto":
+                raise InvalidArgumentError(f"tau_A must be a number, one per source or "
+                                           f"'auto', not {tau_A!r}")
+            self.tau_A = tau_A
+        else:
+            self.tau_A = tau_A if np.ndim(tau_A) else [tau_A] * self.S
+        self.tau_grid, self.validation_fraction = tau_grid, validation_fraction
+        self.tau_A_ = None     # with tau_A="auto": the chosen value per source
+        self.tau_auto_ = None  # and every grid point's validation score
         self.tau_S, self.mu_H, self.tau_W = tau_S, mu_H, tau_W
         self.warm_start_epochs = warm_start_epochs
         self.init, self.update_H, self.normalize = init, update_H, normalize
@@ -595,6 +611,8 @@ class NMF_separation:
 
     # ---------------------------------------------------------- parameters
     def _tau_A_list(self):
+        if isinstance(self.tau_A, str):  # "auto": the choice, or 0 before it
+            return list(self.tau_A_) if self.tau_A_ is not None else [0.0] * self.S
         return _per_source(self.tau_A, self.ds, "tau_A")
 
     def _mu_H_list(self):
@@ -676,7 +694,7 @@ class NMF_separation:
                 clean.append(np.concatenate([columns(X, f"U[{s}]") for X in parts], axis=1))
         return clean
 
-    def fit(self, U=None, V=None, U_sup=None, V_sup=None):
+    def fit(self, U=None, V=None, U_sup=None, V_sup=None, U_val=None, V_val=None):
         """Fit every source's basis as `prob` says (SPEC §6).
 
         U: list of clean training data per source (m x N_s each; in the semi
@@ -684,7 +702,17 @@ class NMF_separation:
         full: extra adversarial data; semi: what the last basis is learned
         from); U_sup, V_sup: paired clean sources and their mixtures (sup,
         full; in std, adv and exem U_sup is added to U, as in the research
-        code).  A fit starts from the current bases when every source has one."""
+        code).  A fit starts from the current bases when every source has one.
+
+        tau_A="auto" (adv, semi_adv, full; mdnmf_tau_auto_run): every value of
+        tau_grid is fitted from the NMF bases (the current bases when given,
+        else an NMF fitted first) and scored on validation pairs: U_val (list
+        of the clean sources) with their mixtures V_val, or in adv without
+        them a held-out validation_fraction of U (then NMF and the chosen
+        tau_A are fitted again on all of U); full cross-validates over its
+        pairs U_sup, V_sup.  tau_A = 0 is the NMF itself, and a larger value
+        is chosen only when it scores better.  Sets tau_A_ (the choice per
+        source) and tau_auto_ (every grid point's validation score)."""
         prob = _check_prob(self.prob)
         S = self.S
         given = [nmf.W is not None for nmf in self.NMFs]
@@ -725,7 +753,67 @@ class NMF_separation:
         if self._custom_omegas() is not None and prob != "adv":
             raise InvalidArgumentError(f"custom omegas work with prob 'adv' only; for "
                                        f"{prob!r} the library uses SPEC §4's weights")
+        if isinstance(self.tau_A, str):
+            return self._fit_tau_auto(prob, data, U_val, V_val, seed)
+        if U_val is not None or V_val is not None:
+            raise InvalidArgumentError("U_val and V_val are the validation pairs of "
+                                       "tau_A='auto'")
         model = _fit_separator(self, prob, self.ds, W=self.W, seed=seed, **data)
+        self._adopt(model)
+        return self
+
+    def _fit_tau_auto(self, prob, data, U_val, V_val, seed):
+        if prob not in ("adv", "semi_adv", "full"):
+            raise InvalidArgumentError(f"tau_A='auto' needs prob adv, semi_adv or full (the "
+                                       f"modes with an adversarial term), not {prob!r}")
+        if prob == "full" and (U_val is not None or V_val is not None):
+            raise InvalidArgumentError("prob 'full' validates on its pairs U_sup, V_sup "
+                                       "(k-fold): drop U_val and V_val")
+        if (U_val is None) != (V_val is None):
+            raise InvalidArgumentError("give both U_val and V_val, or neither")
+        S = self.S
+        spec = _native.TauAuto()
+        lib.mdnmf_tau_auto_default(ctypes.byref(spec), S)
+        self.tau_A_ = None
+        spec.base = self._separator_params(prob, seed=seed)
+        grid = None
+        if self.tau_grid is not None:
+            grid = np.ascontiguousarray(self.tau_grid, dtype=np.float64).reshape(-1)
+            spec.grid, spec.grid_count = address(grid), grid.shape[0]
+        spec.validation_fraction = real(self.validation_fraction, "validation_fraction")
+        spec.seed = seed
+        error = _native.Error()
+        if lib.mdnmf_tau_auto_check(ctypes.byref(spec), ctypes.byref(error)):
+            raise InvalidArgumentError(error.text(), error.status)
+        given = _SeparationInput(S)
+        given.set_clean(list(data.get("U") or []) + [None] * (S - len(data.get("U") or [])))
+        given.set_mixtures(data.get("V"))
+        if U_val is not None:
+            given.set_pairs(_optional_list(U_val, S, "U_val"), V_val)
+        else:
+            given.set_pairs(_optional_list(data.get("U_sup"), S, "U_sup"), data.get("V_sup"))
+        pairs = given.finish()
+        common = _native.Params.from_buffer_copy(spec.base.common)
+        common.d = sum(self.ds)
+        start = None
+        if self.W is not None:  # the current bases are the NMF to start from
+            nmf = self._separator_params("semi" if prob == "semi_adv" else "std", seed=seed)
+            start = Model.from_bases(self.W, self.ds, _per_atom(self._mu_H_list(), self.ds),
+                                     common, nmf)
+            spec.start = start.handle
+        model = Model.create(common)
+        result = model.tau_auto(spec, pairs)
+        count = result.count
+        self.tau_A_ = [result.chosen_tau_A] * S
+        self.tau_auto_ = {
+            "tau_A": list(result.tau_A[:count]),
+            "validation": [float(v) if result.status[i] == _native.OK else None
+                           for i, v in enumerate(result.metric[:count])],
+            "chosen": result.chosen_tau_A,
+            "validation_pairs": result.validation_pairs,
+            "held_out": bool(result.held_out),
+            "fits": result.fits,
+        }
         self._adopt(model)
         return self
 

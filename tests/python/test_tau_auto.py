@@ -1,0 +1,146 @@
+"""NMF_separation(tau_A="auto") (issue 13, item 3; mdnmf_tau_auto_run) on
+MNIST digits 2 and 3 (data/mnist; synthetic images made of random parts
+without the data), checked against what it stands for, rebuilt here: one
+plain fit per grid value from the NMF bases and NumPy's PSNR of their
+separations of the validation pairs; the held-out pairs are the documented
+draw (mdnmf_shuffle_indices with the documented seeds, mixtures with weights
+1/2); the model kept is the plain fit of the chosen tau_A."""
+
+import ctypes
+import os
+import tempfile
+
+from harness import SOURCE_ROOT, run_tests
+
+import numpy as np
+
+from mdnmf import NMF_separation
+from mdnmf._native import lib
+from mdnmf.errors import InvalidArgumentError
+
+MNIST = os.path.join(SOURCE_ROOT, "data", "mnist")
+TRAIN, VALIDATION = 150, 40
+SETTINGS = dict(epochs=8, test_epochs=30, normalize=True, mu_H=0.01, batch_size=50,
+                batch_size_adv=50, seed=0, threads=1)
+DS = [10, 10]
+MASK = (1 << 64) - 1
+
+
+def made_of_parts(rng, count):
+    parts = np.zeros((8, 784), np.float32)
+    for k in range(8):
+        parts[k, rng.integers(0, 784, 60)] = rng.uniform(0.3, 1.0, 60)
+    return np.clip((rng.random((count, 8)) ** 3) @ parts, 0, 1).astype(np.float32)
+
+
+def digits():
+    """Two classes as (784, count) columns, weighted 1/2 as in the image
+    experiments."""
+    paths = [os.path.join(MNIST, f"digit{k}.npy") for k in (2, 3)]
+    if all(os.path.exists(p) for p in paths):
+        images = [np.load(p)[:TRAIN + VALIDATION].astype(np.float32) for p in paths]
+    else:
+        rng = np.random.default_rng(0)
+        images = [made_of_parts(rng, TRAIN + VALIDATION) for _ in range(2)]
+    return [np.asfortranarray(0.5 * x.T) for x in images]
+
+
+def psnr_median(separator, truths, mixtures):
+    """SPEC §9 in NumPy: per pair the mean over sources of 20 log10(max /
+    rmse), then the median."""
+    estimates = separator.separate(mixtures)  # (m, S, N)
+    per_source = []
+    for s, truth in enumerate(truths):
+        truth = truth.astype(np.float64)
+        error = truth - estimates[:, s, :].astype(np.float64)
+        per_source.append(20 * np.log10(truth.max(axis=0) / np.sqrt(np.mean(error ** 2, axis=0))))
+    return float(np.median(np.mean(per_source, axis=0)))
+
+
+def plain(prob, U, V=None, tau_A=0.1, start=None):
+    ws = None if start is None else [start.W[:, :DS[0]], start.W[:, DS[0]:]]
+    return NMF_separation(DS, prob=prob, tau_A=tau_A, Ws=ws, **SETTINGS).fit(U=U, V=V)
+
+
+def check_choice(auto, fits, scores, grid):
+    """The chosen tau_A is the best score (ties: the smaller), and the model
+    kept is that fit's."""
+    best = max(grid, key=lambda tau: (scores[tau], -tau))
+    assert auto.tau_auto_["chosen"] == best and auto.tau_A_ == [best, best], \
+        (auto.tau_auto_, scores)
+    assert np.array_equal(auto.W, fits[best].W), "not the chosen plain fit's bases"
+
+
+def test_given_validation_pairs():
+    grid = [0.0, 0.05, 0.1, 0.2, 0.3]
+    a, b = digits()
+    U, V = [a[:, :TRAIN], b[:, :TRAIN]], a[:, :TRAIN] + b[:, :TRAIN]
+    truths, mixtures = [a[:, TRAIN:], b[:, TRAIN:]], a[:, TRAIN:] + b[:, TRAIN:]
+    auto = NMF_separation(DS, prob="adv", tau_A="auto", tau_grid=grid, **SETTINGS)
+    auto.fit(U=U, V=V, U_val=truths, V_val=mixtures)
+    assert auto.tau_auto_["tau_A"] == grid and not auto.tau_auto_["held_out"]
+    assert auto.tau_auto_["validation_pairs"] == VALIDATION
+    nmf = plain("std", U)
+    fits = {0.0: nmf, **{tau: plain("adv", U, V, tau, nmf) for tau in grid[1:]}}
+    scores = {tau: psnr_median(fits[tau], truths, mixtures) for tau in grid}
+    for tau, value in zip(grid, auto.tau_auto_["validation"]):
+        assert abs(value - scores[tau]) < 1e-6, (tau, value, scores[tau])
+    check_choice(auto, fits, scores, grid)
+    # The chosen tau_A travels with the model file.
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "auto.npz")
+        auto.save(path)
+        assert NMF_separation.load(path).tau_A == auto.tau_A_
+
+
+def held_out_columns(n, k, seed, source):
+    """mdnmf_tau_auto_run's documented draw of source `source`'s held-out columns."""
+    perm = (ctypes.c_int64 * n)()
+    seed_s = (seed * 0x9E3779B97F4A7C15 + (source + 1) * 0xBF58476D1CE4E5B9) & MASK
+    lib.mdnmf_shuffle_indices.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64,
+                                          ctypes.c_void_p]
+    assert lib.mdnmf_shuffle_indices(perm, n, seed_s, None) == 0
+    return list(perm[:k])
+
+
+def test_held_out_validation_pairs_and_the_refit_on_all_data():
+    grid = [0.0, 0.1, 0.2]
+    a, b = digits()
+    U, V = [a[:, :TRAIN], b[:, :TRAIN]], a[:, :TRAIN] + b[:, :TRAIN]
+    auto = NMF_separation(DS, prob="adv", tau_A="auto", tau_grid=grid, **SETTINGS)
+    auto.fit(U=U, V=V)
+    k = int(0.2 * TRAIN)
+    assert auto.tau_auto_["held_out"] and auto.tau_auto_["validation_pairs"] == k
+    held = [held_out_columns(TRAIN, k, SETTINGS["seed"], s) for s in range(2)]
+    rest = [np.asfortranarray(np.delete(U[s], held[s], axis=1)) for s in range(2)]
+    truths = [np.asfortranarray(U[s][:, held[s]] * np.float32(0.5)) for s in range(2)]
+    mixtures = np.asfortranarray(truths[0] + truths[1])
+    nmf = plain("std", rest)
+    fits = {0.0: nmf, **{tau: plain("adv", rest, V, tau, nmf) for tau in grid[1:]}}
+    scores = {tau: psnr_median(fits[tau], truths, mixtures) for tau in grid}
+    for tau, value in zip(grid, auto.tau_auto_["validation"]):
+        assert abs(value - scores[tau]) < 1e-6, (tau, value, scores[tau])
+    # The model kept: NMF and the chosen tau_A fitted again on all of U.
+    chosen = auto.tau_auto_["chosen"]
+    all_nmf = plain("std", U)
+    final = all_nmf if chosen == 0.0 else plain("adv", U, V, chosen, all_nmf)
+    check_choice(auto, {chosen: final, **{t: fits[t] for t in grid if t != chosen}},
+                 scores, grid)
+
+
+def test_auto_needs_an_adversarial_mode_and_checks_its_grid():
+    a, b = digits()
+    U = [a[:, :TRAIN], b[:, :TRAIN]]
+    for kwargs, mention in (({"prob": "std"}, "adversarial term"),
+                            ({"prob": "adv", "tau_grid": [0.1, 0.2]}, "start at 0"),
+                            ({"prob": "adv", "validation_fraction": 1.5}, "validation_fraction")):
+        try:
+            NMF_separation(DS, tau_A="auto", **kwargs, **SETTINGS).fit(U=U)
+        except InvalidArgumentError as error:
+            assert mention in str(error), (mention, str(error))
+        else:
+            raise AssertionError(f"{kwargs} was accepted")
+
+
+if __name__ == "__main__":
+    run_tests(globals())
