@@ -495,6 +495,11 @@ int search_copy_separator(mdnmf_model *model, const mdnmf_model *start,
         return status;
     model->mu_H_custom = 1; /* the start's per-atom values, not params.mu_H */
     model->params.d = (int)model->atoms;
+    /* As a fit leaves them (adopt_separator): no callbacks or paths kept. */
+    model->params.on_epoch = NULL;
+    model->params.on_trace = NULL;
+    model->params.checkpoint_path = model->params.resume_path = NULL;
+    model->params.warm_start = 0;
     model->separator = start->is_separator ? start->separator : *p;
     model->separator.common = model->params;
     model->is_separator = 1;
