@@ -35,7 +35,9 @@ enum {
     OPT_HOP_LENGTH,
     OPT_WIN_LENGTH,
     OPT_WARM_START,
-    OPT_LOSS_LOG
+    OPT_LOSS_LOG,
+    OPT_SPECTRUM,
+    OPT_CONTEXT
 };
 
 #define SEP(name) offsetof(mdnmf_separator_params, name)
@@ -79,6 +81,10 @@ static const cli_option FIT_OPTIONS[] = {
      "samples between frames"},
     {"win-length", OPT_WIN_LENGTH, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "n-fft",
      "Hann window length, <= n-fft"},
+    {"spectrum", OPT_SPECTRUM, CLI_KIND_TEXT, "magnitude|power", NO_FIELD, 0, NULL,
+     "magnitude", "what the bases model: STFT magnitudes or powers"},
+    {"context", OPT_CONTEXT, CLI_KIND_TEXT, "C", NO_FIELD, 0, NULL, "0",
+     "neighbouring frames stacked on each side of a frame (0..8)"},
     {"epochs", CLI_SEP_EPOCHS, CLI_KIND_INT, "N", SEP(common.epochs), 0, NULL, NULL,
      "training epochs"},
     {"test-epochs", CLI_SEP_TEST_EPOCHS, CLI_KIND_INT, "N", SEP(common.test_epochs), 0, NULL,
@@ -107,6 +113,8 @@ static const cli_option FIT_OPTIONS[] = {
      0, cli_true_sample_names, NULL, "MDNMF batches per epoch: from N, N_adv or the fewer"},
     {"warm-start-epochs", CLI_SEP_WARM_START_EPOCHS, CLI_KIND_INT, "N", SEP(warm_start_epochs), 0,
      NULL, NULL, "NMF epochs per source before adv"},
+    CLI_NOISE_STEPS_OPTION(SEP(noise_steps)),
+    CLI_WIENER_EXPONENT_OPTION(SEP(wiener_exponent)),
     {"seed", CLI_SEP_SEED, CLI_KIND_UINT64, "S", SEP(common.seed), 0, NULL, NULL,
      "random seed of the fits"},
     {"threads", CLI_SEP_THREADS, CLI_KIND_THREADS, "N", SEP(common.threads), 0, NULL, NULL,
@@ -152,6 +160,7 @@ typedef struct fit_request {
     const char *output, *warm_start, *loss_log;
     int quiet;
     int sample_rate, n_fft, hop_length, win_length;
+    int power, context; /* the features (mdnmf_audio_params) */
     mdnmf_separator_params params;
     int given[FIT_OPTION_COUNT];
 } fit_request;
@@ -195,6 +204,8 @@ static int store_fit_option(void *context, const cli_option *option, const char 
         return cli_parse_int(FIT_COMMAND, "--hop-length", value, 1, &r->hop_length);
     case OPT_WIN_LENGTH:
         return cli_parse_int(FIT_COMMAND, "--win-length", value, 1, &r->win_length);
+    case OPT_SPECTRUM: return cli_parse_spectrum(FIT_COMMAND, value, &r->power);
+    case OPT_CONTEXT: return cli_parse_context(FIT_COMMAND, value, &r->context);
     }
     if (!group) {
         return 0;
@@ -484,7 +495,9 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
     mdnmf_audio_params audio = {.sample_rate = r->sample_rate,
                                 .n_fft = r->n_fft,
                                 .hop_length = r->hop_length,
-                                .win_length = r->win_length};
+                                .win_length = r->win_length,
+                                .power = r->power,
+                                .context = r->context};
     cli_progress_attach(&run->progress, &params.common, r->quiet,
                         mdnmf_mode_describe(params.mode)->adversarial, &run->loss_log, 1);
     cli_progress_watch(&run->progress, &params.common, params.common.checkpoint_path);

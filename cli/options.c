@@ -75,6 +75,29 @@ int cli_parse_int(const char *command, const char *option, const char *text, int
     return 0;
 }
 
+int cli_parse_spectrum(const char *command, const char *text, int *power)
+{
+    if (strcmp(text, "magnitude") == 0 || strcmp(text, "power") == 0) {
+        *power = strcmp(text, "power") == 0;
+        return 0;
+    }
+    cli_error(command, "--spectrum: '%s' is neither 'magnitude' nor 'power'", text);
+    return -1;
+}
+
+int cli_parse_context(const char *command, const char *text, int *context)
+{
+    int value;
+    if (cli_parse_int(command, "--context", text, 0, &value) != 0)
+        return -1;
+    if (value > MDNMF_MAX_CONTEXT) {
+        cli_error(command, "--context: %d is more than %d frames", value, MDNMF_MAX_CONTEXT);
+        return -1;
+    }
+    *context = value;
+    return 0;
+}
+
 int cli_parse_threads(const char *command, const char *option, const char *text, int *out)
 {
     int value;

@@ -188,6 +188,10 @@ int cli_parse_int64(const char *command, const char *option, const char *text,
 int cli_parse_threads(const char *command, const char *option, const char *text, int *out);
 int cli_parse_uint64(const char *command, const char *option, const char *text,
                      uint64_t *out);
+/* The audio features (mdnmf_audio_params): --spectrum magnitude|power into
+ * *power (0 or 1), --context 0..MDNMF_MAX_CONTEXT. */
+int cli_parse_spectrum(const char *command, const char *text, int *power);
+int cli_parse_context(const char *command, const char *text, int *context);
 int cli_parse_double(const char *command, const char *option, const char *text,
                      double minimum, double *out);
 /* `text` must be one of `choices[0..count-1]`; *out is its index. */

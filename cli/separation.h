@@ -35,8 +35,20 @@ enum {
     CLI_SEP_TRUE_SAMPLE,
     CLI_SEP_WARM_START_EPOCHS,
     CLI_SEP_SEED,
-    CLI_SEP_THREADS
+    CLI_SEP_THREADS,
+    CLI_SEP_NOISE_STEPS,
+    CLI_SEP_WIENER_EXPONENT
 };
+
+/* The two options of the semi noise fit and the Wiener mask, shared by
+ * `separator fit`, `search`, `denoise fit` and `experiment speech`. */
+#define CLI_NOISE_STEPS_OPTION(field)                                                      \
+    {"noise-steps", CLI_SEP_NOISE_STEPS, CLI_KIND_INT, "K", field, 0, NULL, NULL,          \
+     "semi modes: W steps of the noise basis per batch (the reference implementation: "    \
+     "one per source)"}
+#define CLI_WIENER_EXPONENT_OPTION(field)                                                  \
+    {"wiener-exponent", CLI_SEP_WIENER_EXPONENT, CLI_KIND_DOUBLE, "P", field, 0, NULL,     \
+     NULL, "exponent of the Wiener mask: V U_s^P / sum_t U_t^P (stored in the model)"}
 
 #define CLI_SEP_FIELD(name) offsetof(mdnmf_separator_params, name)
 
@@ -104,6 +116,8 @@ enum {
     {"warm-start-epochs", CLI_SEP_WARM_START_EPOCHS, CLI_KIND_INT, "N",                    \
      CLI_SEP_FIELD(warm_start_epochs), 0, NULL, NULL,                                      \
      "NMF epochs per source before adv, sup and full"},                                    \
+    CLI_NOISE_STEPS_OPTION(CLI_SEP_FIELD(noise_steps)),                                    \
+    CLI_WIENER_EXPONENT_OPTION(CLI_SEP_FIELD(wiener_exponent)),                            \
     {"seed", CLI_SEP_SEED, CLI_KIND_UINT64, "S", CLI_SEP_FIELD(common.seed), 0, NULL, NULL, \
      "random seed of the fits"},                                                           \
     {"threads", CLI_SEP_THREADS, CLI_KIND_THREADS, "N", CLI_SEP_FIELD(common.threads), 0,  \

@@ -27,6 +27,7 @@
 #include "outputs.h"
 #include "plot.h"
 #include "progress.h"
+#include "separation.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -72,6 +73,7 @@ typedef struct speech_config {
     int speaker_count;
     double snr;
     int sample_rate, n_fft, hop_length;
+    int power, context; /* the features (mdnmf_audio_params) */
     int max_files;  /* per speaker before the split; 0 = all */
     int workers;
     int bss;
@@ -104,7 +106,9 @@ enum {
     OPT_NORMALIZE,
     OPT_INIT,
     OPT_WARM_START_EPOCHS,
-    OPT_NMF_BATCH
+    OPT_NMF_BATCH,
+    OPT_SPECTRUM,
+    OPT_CONTEXT
 };
 
 static const cli_option OPTIONS[] = {
@@ -144,6 +148,12 @@ static const cli_option OPTIONS[] = {
      cli_init_names, NULL, "initial speech basis"},
     {"warm-start-epochs", OPT_WARM_START_EPOCHS, CLI_KIND_INT, "N", SEP(warm_start_epochs), 0,
      NULL, NULL, "NMF epochs of the speech basis before MDNMF's"},
+    CLI_NOISE_STEPS_OPTION(SEP(noise_steps)),
+    CLI_WIENER_EXPONENT_OPTION(SEP(wiener_exponent)),
+    {"spectrum", OPT_SPECTRUM, CLI_KIND_TEXT, "magnitude|power", NO_FIELD, 0, NULL,
+     "magnitude", "what the bases model: STFT magnitudes or powers"},
+    {"context", OPT_CONTEXT, CLI_KIND_TEXT, "C", NO_FIELD, 0, NULL, "0",
+     "neighbouring frames stacked on each side of a frame (0..8)"},
     {"seed", OPT_SEED, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "0",
      "seed of the splits, noise segments and fits"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "2",
@@ -229,6 +239,8 @@ static int store_option(void *context, const cli_option *option, const char *val
     case OPT_THREADS: return cli_parse_int(COMMAND, "--threads", value, 1, &c->workers);
     case OPT_MAX_FILES: return cli_parse_int(COMMAND, "--max-files", value, 2, &c->max_files);
     case OPT_NO_BSS: c->bss = 0; return 0;
+    case OPT_SPECTRUM: return cli_parse_spectrum(COMMAND, value, &c->power);
+    case OPT_CONTEXT: return cli_parse_context(COMMAND, value, &c->context);
     case OPT_NMF_BATCH:
         return cli_parse_int64(COMMAND, "--nmf-batch-size", value, 0, &c->nmf_batch);
     case 'q': c->quiet = 1; return 0;
@@ -585,7 +597,8 @@ typedef struct experiment {
 static mdnmf_audio_params audio_front_end(const speech_config *c)
 {
     return (mdnmf_audio_params){.sample_rate = c->sample_rate, .n_fft = c->n_fft,
-                                .hop_length = c->hop_length, .win_length = c->n_fft};
+                                .hop_length = c->hop_length, .win_length = c->n_fft,
+                                .power = c->power, .context = c->context};
 }
 
 /* A speaker's recordings as the fits take them: the clean training prompts

@@ -16,10 +16,15 @@ struct mdnmf_denoiser {
     int sources;
     /* Work buffers, grown on demand and kept for the next call. */
     int64_t frame_capacity;   /* frames the spectrogram buffers hold */
+    const mdnmf_audio_params *audio; /* the model's front end */
+    int raw;                  /* its features are the magnitudes themselves */
     float *magnitude;         /* m x frames: |Z| of the mixture */
+    float *features;          /* rows x frames: its features, unless raw */
+    float *value;             /* m x frames: its magnitudes or powers, unless raw */
+    float *part;              /* m x frames: one source's estimate of them, unless raw */
     float *mixture;           /* 2 x m x frames: Z of the mixture */
     float *spectrum;          /* 2 x m x frames: one source's Z */
-    float *parts[MDNMF_MAX_SOURCES]; /* m x frames: separated magnitudes */
+    float *parts[MDNMF_MAX_SOURCES]; /* rows x frames: separated features */
     int64_t sample_capacity;  /* samples of the signals at the model's rate */
     float *signal;            /* the input at the model's rate */
     float *estimates[MDNMF_MAX_SOURCES]; /* the sources at the model's rate */
@@ -91,34 +96,41 @@ static int check_signals(const mdnmf_signals *signals, const char *what, int rat
     return MDNMF_OK;
 }
 
-/* The |STFT| frames of signal k (at `rate`) into `out`. */
-static int signal_frames(mdnmf_stft *stft, int rate, const mdnmf_signals *signals, int64_t k,
-                         float *out, const char *what, mdnmf_error *error)
+/* The |STFT| frames of signal k (at `rate`) into `out`, or with `features`
+ * those features of them (rows x frames). */
+static int signal_frames(mdnmf_stft *stft, int rate, const mdnmf_audio_params *features,
+                         const mdnmf_signals *signals, int64_t k, float *out, const char *what,
+                         mdnmf_error *error)
 {
     const float *samples = signals->samples[k];
     int64_t length = length_at(signals, k, rate);
-    float *converted = NULL;
+    float *converted = NULL, *magnitudes = NULL;
     int from = signal_rate(signals, k, rate);
-    if (from != rate) {
+    int64_t bins = mdnmf_stft_bins(stft), frames = mdnmf_stft_frames(stft, length);
+    int raw = !features || (!features->power && !features->context);
+    if (!raw)
+        magnitudes = malloc((size_t)(bins * frames) * sizeof *magnitudes);
+    if (from != rate)
         converted = malloc((size_t)length * sizeof *converted);
-        if (!converted)
-            return error_fail(error, MDNMF_ERR_MEMORY, "%s: out of memory for signal %lld",
-                              what, (long long)k);
-        int status = resample_exactly(samples, signals->lengths[k], from, rate, converted,
-                                      length, error);
-        if (status) {
-            free(converted);
-            return status;
-        }
+    if ((!raw && !magnitudes) || (from != rate && !converted)) {
+        free(converted), free(magnitudes);
+        return error_fail(error, MDNMF_ERR_MEMORY, "%s: out of memory for signal %lld", what,
+                          (long long)k);
+    }
+    int status = MDNMF_OK;
+    if (converted) {
+        status = resample_exactly(samples, signals->lengths[k], from, rate, converted, length,
+                                  error);
         samples = converted;
     }
     mdnmf_error transform;
-    int status = mdnmf_stft_forward(stft, samples, length, out, NULL, &transform);
-    free(converted);
-    if (status)
-        return error_fail(error, status, "%s: signal %lld: %s", what, (long long)k,
-                          transform.message);
-    return MDNMF_OK;
+    if (!status && (status = mdnmf_stft_forward(stft, samples, length, raw ? out : magnitudes,
+                                                NULL, &transform)))
+        error_fail(error, status, "%s: signal %lld: %s", what, (long long)k, transform.message);
+    if (!status && !raw)
+        features_of_magnitudes(features, magnitudes, bins, frames, out);
+    free(converted), free(magnitudes);
+    return status;
 }
 
 int mdnmf_signals_magnitudes(mdnmf_stft *stft, int sample_rate, const mdnmf_signals *signals,
@@ -138,7 +150,7 @@ int mdnmf_signals_magnitudes(mdnmf_stft *stft, int sample_rate, const mdnmf_sign
     int64_t total = 0, m = mdnmf_stft_bins(stft);
     for (int64_t k = 0; k < signals->count; k++) {
         int64_t count = mdnmf_stft_frames(stft, length_at(signals, k, sample_rate));
-        if (magnitudes && (status = signal_frames(stft, sample_rate, signals, k,
+        if (magnitudes && (status = signal_frames(stft, sample_rate, NULL, signals, k,
                                                   magnitudes + total * m, "signals", error)))
             return status;
         total += count;
@@ -147,16 +159,19 @@ int mdnmf_signals_magnitudes(mdnmf_stft *stft, int sample_rate, const mdnmf_sign
     return error_ok(error);
 }
 
-/* A group's frames side by side, malloc'ed (NULL and 0 for no signals). */
-static int group_frames(mdnmf_stft *stft, int rate, const mdnmf_signals *signals,
-                        const char *what, float **out, int64_t *frames, mdnmf_error *error)
+/* A group's features (`audio`) side by side, malloc'ed (NULL and 0 for no
+ * signals). */
+static int group_frames(mdnmf_stft *stft, const mdnmf_audio_params *audio,
+                        const mdnmf_signals *signals, const char *what, float **out,
+                        int64_t *frames, mdnmf_error *error)
 {
+    int rate = audio->sample_rate;
     *out = NULL;
     *frames = 0;
     if (signals->count == 0)
         return MDNMF_OK;
     int status = check_signals(signals, what, rate, error);
-    int64_t total = 0, m = mdnmf_stft_bins(stft);
+    int64_t total = 0, m = features_rows(audio, mdnmf_stft_bins(stft));
     for (int64_t k = 0; !status && k < signals->count; k++)
         total += mdnmf_stft_frames(stft, length_at(signals, k, rate));
     if (status)
@@ -167,7 +182,7 @@ static int group_frames(mdnmf_stft *stft, int rate, const mdnmf_signals *signals
                           "frames", what, (long long)total);
     int64_t at = 0;
     for (int64_t k = 0; !status && k < signals->count; k++) {
-        status = signal_frames(stft, rate, signals, k, *out + at * m, what, error);
+        status = signal_frames(stft, rate, audio, signals, k, *out + at * m, what, error);
         at += mdnmf_stft_frames(stft, length_at(signals, k, rate));
     }
     if (status) {
@@ -217,31 +232,31 @@ static int check_pairs(const mdnmf_signal_data *data, int sources, mdnmf_error *
 
 /* Every group's frames into `set` and `x` (SPEC §7: the frames of all
  * training files side by side). */
-static int frames_of_data(mdnmf_stft *stft, int rate, const mdnmf_signal_data *data,
-                          int sources, signal_frames_set *set, mdnmf_separation_data *x,
-                          mdnmf_error *error)
+static int frames_of_data(mdnmf_stft *stft, const mdnmf_audio_params *audio,
+                          const mdnmf_signal_data *data, int sources, signal_frames_set *set,
+                          mdnmf_separation_data *x, mdnmf_error *error)
 {
     memset(x, 0, sizeof *x);
-    x->m = mdnmf_stft_bins(stft);
+    x->m = features_rows(audio, mdnmf_stft_bins(stft));
     char what[48];
     int status = check_pairs(data, sources, error);
     for (int s = 0; s < sources && !status; s++) {
         snprintf(what, sizeof what, "source %d signals", s);
-        status = group_frames(stft, rate, &data->clean[s], what, &set->U[s], &x->n[s], error);
+        status = group_frames(stft, audio, &data->clean[s], what, &set->U[s], &x->n[s], error);
         x->U[s] = set->U[s];
     }
     if (!status)
-        status = group_frames(stft, rate, &data->mixtures, "mixture signals", &set->V, &x->n_V,
+        status = group_frames(stft, audio, &data->mixtures, "mixture signals", &set->V, &x->n_V,
                               error);
     x->V = set->V;
     for (int s = 0; s < sources && !status; s++) {
         snprintf(what, sizeof what, "paired source %d signals", s);
-        status = group_frames(stft, rate, &data->paired_clean[s], what, &set->U_sup[s],
+        status = group_frames(stft, audio, &data->paired_clean[s], what, &set->U_sup[s],
                               &x->n_sup, error);
         x->U_sup[s] = set->U_sup[s];
     }
     if (!status)
-        status = group_frames(stft, rate, &data->paired_mixtures, "paired mixture signals",
+        status = group_frames(stft, audio, &data->paired_mixtures, "paired mixture signals",
                               &set->V_sup, &x->n_sup, error);
     x->V_sup = set->V_sup;
     return status;
@@ -260,6 +275,8 @@ int mdnmf_separator_fit_signals(mdnmf_model *model, const mdnmf_separator_params
     if (audio->sample_rate < MDNMF_AUDIO_MIN_RATE || audio->sample_rate > MDNMF_AUDIO_MAX_RATE)
         return error_fail(error, MDNMF_ERR_ARGUMENT, "sample rate %d Hz is outside %d..%d Hz",
                           audio->sample_rate, MDNMF_AUDIO_MIN_RATE, MDNMF_AUDIO_MAX_RATE);
+    if (features_problem(audio))
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "%s", features_problem(audio));
     mdnmf_stft *stft = mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length,
                                          error);
     if (!stft)
@@ -267,7 +284,7 @@ int mdnmf_separator_fit_signals(mdnmf_model *model, const mdnmf_separator_params
     signal_frames_set set;
     memset(&set, 0, sizeof set);
     mdnmf_separation_data x;
-    status = frames_of_data(stft, audio->sample_rate, data, p->sources, &set, &x, error);
+    status = frames_of_data(stft, audio, data, p->sources, &set, &x, error);
     if (!status)
         status = mdnmf_separator_fit(model, p, &x, error);
     /* The settings in use (the STFT's defaults filled in), so that new
@@ -275,7 +292,9 @@ int mdnmf_separator_fit_signals(mdnmf_model *model, const mdnmf_separator_params
     mdnmf_audio_params in_use = {.sample_rate = audio->sample_rate,
                                  .n_fft = audio->n_fft,
                                  .hop_length = mdnmf_stft_hop_length(stft),
-                                 .win_length = mdnmf_stft_win_length(stft)};
+                                 .win_length = mdnmf_stft_win_length(stft),
+                                 .power = audio->power,
+                                 .context = audio->context};
     if (!status)
         status = mdnmf_model_set_audio(model, &in_use, error);
     frames_set_free(&set);
@@ -305,6 +324,8 @@ mdnmf_denoiser *mdnmf_denoiser_create(mdnmf_model *model, mdnmf_error *error)
         return NULL;
     }
     d->model = model;
+    d->audio = audio;
+    d->raw = !audio->power && !audio->context;
     d->rate = audio->sample_rate;
     d->sources = sources;
     d->stft = mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length, error);
@@ -322,6 +343,7 @@ void mdnmf_denoiser_destroy(mdnmf_denoiser *d)
         return;
     mdnmf_stft_destroy(d->stft);
     free(d->magnitude), free(d->mixture), free(d->spectrum), free(d->signal);
+    free(d->features), free(d->value), free(d->part);
     for (int s = 0; s < MDNMF_MAX_SOURCES; s++)
         free(d->parts[s]), free(d->estimates[s]);
     free(d);
@@ -340,11 +362,16 @@ static int reserve_frames(mdnmf_denoiser *d, int64_t frames, mdnmf_error *error)
 {
     if (frames <= d->frame_capacity)
         return MDNMF_OK;
-    size_t count = (size_t)(frames * mdnmf_stft_bins(d->stft));
+    int64_t bins = mdnmf_stft_bins(d->stft);
+    size_t count = (size_t)(frames * bins);
+    size_t features = (size_t)(frames * features_rows(d->audio, bins));
     int failed = grow(&d->magnitude, count) | grow(&d->mixture, 2 * count) |
                  grow(&d->spectrum, 2 * count);
+    if (!d->raw)
+        failed |= grow(&d->features, features) | grow(&d->value, count) |
+                  grow(&d->part, count);
     for (int s = 0; s < d->sources; s++)
-        failed |= grow(&d->parts[s], count);
+        failed |= grow(&d->parts[s], features);
     if (failed)
         return error_fail(error, MDNMF_ERR_MEMORY,
                           "out of memory for %lld spectrogram frames", (long long)frames);
@@ -366,11 +393,12 @@ static int reserve_samples(mdnmf_denoiser *d, int64_t length, mdnmf_error *error
     return MDNMF_OK;
 }
 
-/* A source's spectrum from the mixture's: its magnitude with the mixture's
- * phase, Z_s = Z ⊙ |Ẑ_s| / |Z| (SPEC §7).  The ratio of magnitudes scales
- * the complex value directly, so no phase angle is computed and turned back
- * into a complex number (atan2, cos and sin were a sixth of the time).
- * Where the mixture is 0 its phase is 0, as atan2(0, 0). */
+/* A source's spectrum from the mixture's: the ratio of its estimated
+ * magnitude (or power) to the mixture's scales the mixture's complex value,
+ * Z_s = Z ⊙ |Ẑ_s| / |Z| (SPEC §7; with powers, the Wiener gain
+ * |Ẑ_s|² / |Z|²).  So no phase angle is computed and turned back into a
+ * complex number (atan2, cos and sin were a sixth of the time).  Where the
+ * mixture is 0 its phase is 0, as atan2(0, 0). */
 static void apply_magnitude(const float *mixture, const float *mixture_magnitude,
                             const float *magnitude, int64_t count, float *spectrum)
 {
@@ -382,14 +410,28 @@ static void apply_magnitude(const float *mixture, const float *mixture_magnitude
     }
 }
 
-/* SPEC §5 and §7 at the model's rate: STFT, separation with Wiener
- * filtering, every source's magnitudes with the mixture's phases back to
- * `length` samples. */
+/* The mixture's features (the magnitudes themselves when raw) and the
+ * per-frame values they describe. */
+static const float *mixture_features(mdnmf_denoiser *d, int64_t bins, int64_t frames)
+{
+    if (d->raw)
+        return d->magnitude;
+    features_of_magnitudes(d->audio, d->magnitude, bins, frames, d->features);
+    mdnmf_audio_params plain = *d->audio;
+    plain.context = 0;
+    features_of_magnitudes(&plain, d->magnitude, bins, frames, d->value);
+    return d->features;
+}
+
+/* SPEC §5 and §7 at the model's rate: STFT, features, separation with
+ * Wiener filtering, every source's estimate per frame with the mixture's
+ * phases back to `length` samples. */
 static int separate_at_model_rate(mdnmf_denoiser *d, const float *signal, int64_t length,
                                   float *const *estimates, mdnmf_error *error)
 {
     mdnmf_stft *stft = d->stft;
     int64_t m = mdnmf_stft_bins(stft), frames = mdnmf_stft_frames(stft, length);
+    int64_t rows = features_rows(d->audio, m);
     int status = reserve_frames(d, frames, error);
     if (status)
         return status;
@@ -397,10 +439,16 @@ static int separate_at_model_rate(mdnmf_denoiser *d, const float *signal, int64_
      * complex values for the phases: two FFT passes, cheap next to NMF. */
     if ((status = mdnmf_stft_forward(stft, signal, length, d->magnitude, NULL, error)) ||
         (status = mdnmf_stft_forward_complex(stft, signal, length, d->mixture, error)) ||
-        (status = mdnmf_separate(d->model, d->magnitude, m, frames, 1, d->parts, error)))
+        (status = mdnmf_separate(d->model, mixture_features(d, m, frames), rows, frames, 1,
+                                 d->parts, error)))
         return status;
     for (int s = 0; s < d->sources; s++) {
-        apply_magnitude(d->mixture, d->magnitude, d->parts[s], m * frames, d->spectrum);
+        if (d->raw) {
+            apply_magnitude(d->mixture, d->magnitude, d->parts[s], m * frames, d->spectrum);
+        } else {
+            features_to_frames(d->audio, d->parts[s], m, frames, d->part);
+            apply_magnitude(d->mixture, d->value, d->part, m * frames, d->spectrum);
+        }
         if ((status = mdnmf_stft_inverse_complex(stft, d->spectrum, frames, estimates[s],
                                                  length, error)))
             return status;
@@ -469,7 +517,8 @@ int mdnmf_denoiser_relearn_noise(mdnmf_denoiser *d, const mdnmf_signals *recordi
         return error_fail(error, MDNMF_ERR_STATE, "the model is not a separator");
     float *V = NULL;
     int64_t n_V = 0;
-    int status = group_frames(d->stft, d->rate, recordings, "recordings", &V, &n_V, error);
+    const mdnmf_audio_params *audio = mdnmf_model_audio(d->model);
+    int status = group_frames(d->stft, audio, recordings, "recordings", &V, &n_V, error);
     if (status)
         return status;
     /* SPEC §6 `semi` on the recordings' frames, warm-started from the model,
@@ -483,7 +532,7 @@ int mdnmf_denoiser_relearn_noise(mdnmf_denoiser *d, const mdnmf_signals *recordi
     params.common.checkpoint_path = params.common.resume_path = NULL;
     mdnmf_separation_data x;
     memset(&x, 0, sizeof x);
-    x.m = mdnmf_stft_bins(d->stft);
+    x.m = features_rows(audio, mdnmf_stft_bins(d->stft));
     x.V = V;
     x.n_V = n_V;
     status = mdnmf_separator_fit(d->model, &params, &x, error);

@@ -182,6 +182,20 @@ int separator_mode_from_name(const char *name, mdnmf_mode *mode);
 /* Check data is a non-empty, non-negative, finite m x n matrix. */
 int check_matrix(mdnmf_model *model, const char *name, const float *X, int64_t m, int64_t n);
 
+/* The audio front end's features (src/features.c, mdnmf_audio_params):
+ * rows per frame, one signal's frames (bins x frames magnitudes) as
+ * features (rows x frames), and estimated features back to one value per
+ * bin and frame (bins x frames). */
+int64_t features_rows(const mdnmf_audio_params *audio, int64_t bins);
+void features_of_magnitudes(const mdnmf_audio_params *audio, const float *magnitudes,
+                            int64_t bins, int64_t frames, float *features);
+void features_to_frames(const mdnmf_audio_params *audio, const float *features, int64_t bins,
+                        int64_t frames, float *out);
+/* The problem with audio parameters, or with their features alone (NULL if
+ * usable). */
+const char *audio_params_problem(const mdnmf_audio_params *audio);
+const char *features_problem(const mdnmf_audio_params *audio);
+
 /* What a model file's params JSON holds. */
 typedef struct model_settings {
     mdnmf_params params;

@@ -340,20 +340,29 @@ void model_set_activations(mdnmf_model *model, float *H, int64_t n, float *H_adv
     model->n_H_adv = n_adv;
 }
 
+const char *audio_params_problem(const mdnmf_audio_params *audio)
+{
+    if (!audio || audio->sample_rate < 1 || audio->n_fft < 2 || audio->hop_length < 1 ||
+        audio->win_length < 1 || audio->hop_length > audio->n_fft ||
+        audio->win_length > audio->n_fft)
+        return "audio parameters need sample_rate, n_fft, hop_length, win_length > 0 with "
+               "hop_length and win_length <= n_fft";
+    return features_problem(audio);
+}
+
 static int set_audio(mdnmf_model *model, const mdnmf_audio_params *audio)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
-    if (!audio || audio->sample_rate < 1 || audio->n_fft < 2 || audio->hop_length < 1 ||
-        audio->win_length < 1 || audio->hop_length > audio->n_fft ||
-        audio->win_length > audio->n_fft)
-        return model_fail(model, MDNMF_ERR_ARGUMENT,
-                          "audio parameters need sample_rate, n_fft, hop_length, win_length "
-                          "> 0 with hop_length and win_length <= n_fft");
-    if (model->W && model->m != audio->n_fft / 2 + 1)
+    const char *problem = audio_params_problem(audio);
+    if (problem)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "%s", problem);
+    int64_t rows = features_rows(audio, audio->n_fft / 2 + 1);
+    if (model->W && model->m != rows)
         return model_fail(model, MDNMF_ERR_SHAPE,
-                          "n_fft = %d gives %d frequency bins but the basis has %lld rows",
-                          audio->n_fft, audio->n_fft / 2 + 1, (long long)model->m);
+                          "n_fft = %d with %d context frames gives %lld feature rows but the "
+                          "basis has %lld rows", audio->n_fft, audio->context, (long long)rows,
+                          (long long)model->m);
     model->audio = *audio;
     return MDNMF_OK;
 }

@@ -46,8 +46,8 @@ static const field fields[] = {
     P(seed, UINT64), P(threads, INT),
     S(mode, MODE, 0), S(sources, INT, 0), S(tau_S, REAL, 0), S(batch_size_sup, INT64, 0),
     S(warm_start_epochs, INT, 0), S(d, INT64, 1), S(mu_H, REAL, 1), S(tau_A, REAL, 1),
-    S(beta, REAL, 1),
-    A(sample_rate), A(n_fft), A(hop_length), A(win_length),
+    S(beta, REAL, 1), S(noise_steps, INT, 0), S(wiener_exponent, REAL, 0),
+    A(sample_rate), A(n_fft), A(hop_length), A(win_length), A(power), A(context),
 };
 #define FIELD_COUNT (sizeof fields / sizeof *fields)
 

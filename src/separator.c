@@ -13,6 +13,10 @@
 
 /* The separator's own random stream (after the true/adversarial streams). */
 #define SEPARATOR_STREAM 2
+/* Bounds of the knobs that have no natural limit: beyond them nothing
+ * changes but the time (steps) or float32 overflows (Ũ^p). */
+#define MAX_NOISE_STEPS 64
+#define MAX_WIENER_EXPONENT 8.0
 
 void mdnmf_separator_params_default(mdnmf_separator_params *p, int sources)
 {
@@ -28,6 +32,8 @@ void mdnmf_separator_params_default(mdnmf_separator_params *p, int sources)
         p->beta[s] = 1.0;
     }
     p->tau_S = 1.0;
+    p->noise_steps = 1;
+    p->wiener_exponent = 1.0;
 }
 
 const char *separator_params_problem(const mdnmf_separator_params *p)
@@ -45,6 +51,10 @@ const char *separator_params_problem(const mdnmf_separator_params *p)
     if (!float_non_negative(p->tau_S)) return "tau_S must be >= 0 and finite in float32 (at most 3.4e38)";
     if (p->batch_size_sup < 0) return "batch_size_sup must be >= 0 (0 = all columns)";
     if (p->warm_start_epochs < 0) return "warm_start_epochs must be >= 0";
+    if (p->noise_steps < 0 || p->noise_steps > MAX_NOISE_STEPS)
+        return "noise_steps must be between 0 and 64 (0 = 1)";
+    if (!(p->wiener_exponent >= 0.0 && p->wiener_exponent <= MAX_WIENER_EXPONENT))
+        return "wiener_exponent must be between 0 and 8 (0 = 1)";
     mdnmf_params common = p->common;
     common.d = 1; /* per source, checked above */
     return params_problem(&common);
@@ -418,6 +428,7 @@ typedef struct joint_plan {
     int activation_first;    /* the H step comes before the bases move */
     int watched;             /* the driver normalises, checks and reports (the
                               * D+MDNMF fits do that themselves) */
+    int steps;               /* W steps per batch with the same H (0 = 1) */
 } joint_plan;
 
 static void trace_draw(const separation *sep, mdnmf_trace_kind kind, int epoch, const void *data,
@@ -659,7 +670,8 @@ static void run_joint_batches(separation *sep, joint *j, const joint_plan *plan)
         linalg_threads_tick();
         joint_gather(sep, j, b, with_mixtures);
         for (int s = plan->first; s < plan->last; s++)
-            joint_basis_step(sep, j, plan, s);
+            for (int step = 0; step < (plan->steps > 1 ? plan->steps : 1); step++)
+                joint_basis_step(sep, j, plan, s);
         if (update_H)
             joint_batch_activation_step(sep, j);
     }
@@ -908,7 +920,8 @@ static int cache_fixed_products(separation *sep, joint *j, int64_t rows)
 static void plan_semi(const separation *sep, const joint *j, joint_plan *plan)
 {
     int last = sep->S - 1;
-    *plan = (joint_plan){.first = last, .last = sep->S, .watched = 1};
+    *plan = (joint_plan){.first = last, .last = sep->S, .watched = 1,
+                         .steps = sep->p->noise_steps};
     plan->terms[last] = (term_batch){.sign = TERM_ATTRACTS, .scale = 1.0f / (float)j->batch,
                                      .batch = j->batch, .U_b = j->V_b,
                                      .H_b = j->H_b + sep->offset[last], .ldh = sep->atoms,
@@ -1067,6 +1080,7 @@ static void note_separation(separation *sep)
     checkpoint_note(ck, "tau_S", "%.17g", p->tau_S);
     checkpoint_note(ck, "batch_size_sup", "%lld", (long long)p->batch_size_sup);
     checkpoint_note(ck, "warm_start_epochs", "%d", p->warm_start_epochs);
+    checkpoint_note(ck, "noise_steps", "%d", p->noise_steps > 1 ? p->noise_steps : 1);
     for (int s = 0; s < sep->S; s++) {
         snprintf(key, sizeof key, "source %d data", s);
         checkpoint_note_floats(ck, key, x->U[s], x->m, x->n[s]);
@@ -1157,8 +1171,21 @@ const mdnmf_separator_params *mdnmf_model_separator_params(const mdnmf_model *mo
 
 /* ------------------------------------------------------------ §5 */
 
+/* The Wiener mask's exponent p (SPEC §11): the separator's, 1 by default. */
+static float wiener_exponent(const mdnmf_model *model)
+{
+    double p = model->is_separator ? model->separator.wiener_exponent : 0.0;
+    return p > 0.0 ? (float)p : 1.0f;
+}
+
+static void raise_to(float *x, int64_t count, float p)
+{
+    for (int64_t i = 0; i < count; i++)
+        x[i] = powf(x[i], p);
+}
+
 /* Ũ_s = W_s H_s for one chunk of columns, then with Wiener filtering
- *   U_s = clip(V ⊙ Ũ_s ⊘ (Σ_t Ũ_t + ε), 0, max V) */
+ *   U_s = clip(V ⊙ Ũ_s^p ⊘ (Σ_t Ũ_t^p + ε), 0, max V) */
 static void separate_chunk(const mdnmf_model *model, const float *V, const float *H,
                            int64_t start, int64_t cols, int wiener, float peak, float *sum,
                            float *const *estimates)
@@ -1173,11 +1200,16 @@ static void separate_chunk(const mdnmf_model *model, const float *V, const float
     if (!wiener)
         return;
     int64_t count = m * cols;
+    float p = wiener_exponent(model);
+    if (p != 1.0f)
+        for (int s = 0; s < model->sources; s++)
+            raise_to(estimates[s] + start * m, count, p);
     memcpy(sum, estimates[0] + start * m, (size_t)count * sizeof *sum);
     for (int s = 1; s < model->sources; s++)
         for (int64_t i = 0; i < count; i++)
             sum[i] += estimates[s][start * m + i];
-    float guard = (float)(MDNMF_EPS * (peak > 0.0f ? peak : 1.0f));
+    /* ε scaled as the estimates are: by the peak, to the power p. */
+    float guard = (float)(MDNMF_EPS * pow(peak > 0.0f ? peak : 1.0f, p));
     const float *v = V + start * m;
     for (int s = 0; s < model->sources; s++) {
         float *e = estimates[s] + start * m;

@@ -112,7 +112,9 @@ class SeparatorParams(ctypes.Structure):
         ("tau_S", ctypes.c_double),
         ("batch_size_sup", ctypes.c_int64),
         ("warm_start_epochs", ctypes.c_int),
-        ("reserved", ctypes.c_uint64 * 16),
+        ("noise_steps", ctypes.c_int),
+        ("wiener_exponent", ctypes.c_double),
+        ("reserved", ctypes.c_uint64 * 15),
     ]
 
 

@@ -439,6 +439,8 @@ class SeparatorParams:
     update_H: bool = False
     true_sample: str = SAMPLE_STD
     warm_start_epochs: int = 0
+    noise_steps: int = 1         # semi modes: W steps of the last basis per batch
+    wiener_exponent: float = 1.0 # p of the Wiener mask (SPEC §11)
 
     @property
     def sources(self):
@@ -724,8 +726,9 @@ class _Separation:
             for b in range(n // B):
                 cols = batch_columns(perm, b, B)
                 V_b, H_b = V[:, cols], H[:, cols]
-                if V_b.any():
-                    # W_S <- W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W H_b H_{S,b}ᵀ/B + γ)
+                # W_S <- W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W H_b H_{S,b}ᵀ/B + γ), noise_steps
+                # times with the same H (the reference implementation: S times)
+                for _ in range(self.p.noise_steps if V_b.any() else 0):
                     H_S = H_b[rows]
                     numerator = V_b @ H_S.T / B
                     denominator = self.concatenated() @ (H_b @ H_S.T / B) + self.p.mu_W + eps_W
@@ -846,10 +849,10 @@ def separator_fit(data, params, replay, W_warm=None):
 
 # ------------------------------------------------------------------ §5
 
-def separate(W, components, lam, V, H0, test_epochs, wiener=True):
+def separate(W, components, lam, V, H0, test_epochs, wiener=True, exponent=1.0):
     """SPEC §5: H = transform(V) with all bases (H0 its Uniform(0,1) start),
-    Ũ_s = W_s H_s, and with Wiener filtering
-    U_s = clip(V ⊙ Ũ_s ⊘ (Σ_t Ũ_t + ε·max V), 0, max V).  Returns [U_s]."""
+    Ũ_s = W_s H_s, and with Wiener filtering (SPEC §11's exponent p)
+    U_s = clip(V ⊙ Ũ_s^p ⊘ (Σ_t Ũ_t^p + ε·(max V)^p), 0, max V).  Returns [U_s]."""
     W, V = _f64(W), _f64(V)
     lam = penalty_vector(lam, W.shape[1])
     H = transform(W, V, H0, test_epochs, lam)
@@ -859,6 +862,7 @@ def separate(W, components, lam, V, H0, test_epochs, wiener=True):
     if not wiener:
         return estimates
     peak = float(np.max(V)) if V.size else 0.0
-    guard = EPS * (peak if peak > 0 else 1.0)
+    guard = EPS * (peak if peak > 0 else 1.0) ** exponent
+    estimates = [e ** exponent for e in estimates]
     total = sum(estimates)
     return [np.clip(V * e / (total + guard), 0.0, peak) for e in estimates]

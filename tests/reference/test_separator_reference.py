@@ -96,6 +96,11 @@ CASES = [
     ("semi init random", "semi", 2,
      {"d": [3, 3], "init": "random", "batch_size": 12}, ()),
     ("semi warm start", "semi", 2, {"d": [4, 3], "batch_size": 10}, ("warm",)),
+    ("semi noise_steps 3", "semi", 2, {"d": [4, 3], "batch_size": 10, "noise_steps": 3}, ()),
+    ("std wiener_exponent 2", "std", 2, {"d": [3, 4], "wiener_exponent": 2.0}, ()),
+    ("semi_adv noise_steps 2 wiener_exponent 0.5", "semi_adv", 2,
+     {"d": [4, 3], "tau_A": [0.2, 0.1], "batch_size": 10, "noise_steps": 2,
+      "wiener_exponent": 0.5}, ()),
     ("semi_adv warm-up", "semi_adv", 2,
      {"d": [4, 3], "tau_A": [0.2, 0.1], "beta": [0.7, 1.0], "batch_size": 10,
       "warm_start_epochs": 2}, ()),
@@ -164,6 +169,7 @@ def tool_arguments(folder, sp, sd, warm_path):
             "--batch-sup", str(sp.batch_size_sup), "--init", sp.init,
             "--mu-W", repr(sp.mu_W), "--tau-W", repr(sp.tau_W), "--tau-S", repr(sp.tau_S),
             "--true-sample", sp.true_sample, "--warm-start-epochs", str(sp.warm_start_epochs),
+            "--noise-steps", str(sp.noise_steps), "--wiener-exponent", repr(sp.wiener_exponent),
             "--seed", "11", "--threads", "1"]
     for name in ("mu_H", "tau_A", "beta"):
         if getattr(sp, name) is not None:
@@ -250,7 +256,8 @@ def check_progress(progress):
 def reference_estimates(W, sp, test, replay, wiener, lam=None):
     H0 = replay.matrix(ref.TRACE_H_RANDOM, W.shape[1], test.shape[1])
     lam = sp.penalties() if lam is None else lam
-    return ref.separate(W, sp.d, lam, test.astype(np.float64), H0, sp.test_epochs, wiener)
+    return ref.separate(W, sp.d, lam, test.astype(np.float64), H0, sp.test_epochs, wiener,
+                        sp.wiener_exponent)
 
 
 def relative(a, b):

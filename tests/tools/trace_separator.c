@@ -207,6 +207,8 @@ static int parse_option(options *o, const char *flag, const char *value)
     else if (strcmp(flag, "--batch-adv") == 0) c->batch_size_adv = atoll(value);
     else if (strcmp(flag, "--batch-sup") == 0) p->batch_size_sup = atoll(value);
     else if (strcmp(flag, "--warm-start-epochs") == 0) p->warm_start_epochs = atoi(value);
+    else if (strcmp(flag, "--noise-steps") == 0) p->noise_steps = atoi(value);
+    else if (strcmp(flag, "--wiener-exponent") == 0) p->wiener_exponent = atof(value);
     else if (strcmp(flag, "--seed") == 0) c->seed = strtoull(value, NULL, 10);
     else if (strcmp(flag, "--threads") == 0) c->threads = atoi(value);
     else if (strcmp(flag, "--init") == 0) {

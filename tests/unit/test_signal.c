@@ -419,6 +419,143 @@ static void test_separate_signal_equals_the_chain(void **state)
     free_corpus(&c);
 }
 
+/* ------------------------------------------------------------ features */
+
+enum { CONTEXT = 1, STACK = 2 * CONTEXT + 1 };
+
+/* The test's own features of one signal's magnitudes (bins x frames):
+ * powers, frames j-1, j, j+1 one above the other, zeros beyond the ends. */
+static float *stacked_powers(const float *magnitude, int64_t bins, int64_t frames)
+{
+    float *X = calloc((size_t)(bins * STACK * frames), sizeof *X);
+    for (int64_t j = 0; j < frames; j++)
+        for (int k = 0; k < STACK; k++) {
+            int64_t from = j + k - CONTEXT;
+            if (from < 0 || from >= frames)
+                continue;
+            for (int64_t i = 0; i < bins; i++) {
+                float v = magnitude[from * bins + i];
+                X[(j * STACK + k) * bins + i] = v * v;
+            }
+        }
+    return X;
+}
+
+/* Frames of every signal side by side as stacked_powers. */
+static float *group_features(mdnmf_stft *stft, float *const *signals, const int64_t *lengths,
+                             int64_t *columns)
+{
+    int64_t bins = mdnmf_stft_bins(stft), total = 0;
+    for (int k = 0; k < 2; k++)
+        total += mdnmf_stft_frames(stft, lengths[k]);
+    float *X = malloc((size_t)(bins * STACK * total) * sizeof *X);
+    int64_t at = 0;
+    for (int k = 0; k < 2; k++) {
+        int64_t frames = mdnmf_stft_frames(stft, lengths[k]);
+        float *magnitude = malloc((size_t)(bins * frames) * sizeof *magnitude);
+        assert_int_equal(mdnmf_stft_forward(stft, signals[k], lengths[k], magnitude, NULL, NULL),
+                         MDNMF_OK);
+        float *one = stacked_powers(magnitude, bins, frames);
+        memcpy(X + at * bins * STACK, one, (size_t)(bins * STACK * frames) * sizeof *X);
+        at += frames;
+        free(magnitude), free(one);
+    }
+    *columns = total;
+    return X;
+}
+
+/* Power features with one frame of context on each side: training reads
+ * the stacked powers (the same basis as a fit on the test's own stacking),
+ * and separation is: stack, separate, average each frame's three copies,
+ * the Wiener gain (estimated power over the mixture's) on the complex
+ * mixture, inverse STFT; the sources add up to the mixture. */
+static void test_power_features_with_context(void **state)
+{
+    (void)state;
+    corpus c = make_corpus();
+    mdnmf_separator_params p = denoise_params(MDNMF_MODE_SEMI);
+    mdnmf_signal_data data;
+    memset(&data, 0, sizeof data);
+    data.clean[0] = (mdnmf_signals){.samples = (const float *const *)c.speech, .lengths = c.lengths, .count = 2};
+    data.mixtures = (mdnmf_signals){.samples = (const float *const *)c.noisy, .lengths = c.lengths, .count = 2};
+    mdnmf_audio_params audio = {.sample_rate = RATE, .n_fft = N_FFT, .power = 1,
+                                .context = CONTEXT};
+    mdnmf_model *model = fresh_model();
+    assert_int_equal(mdnmf_separator_fit_signals(model, &p, &audio, &data, NULL), MDNMF_OK);
+    assert_int_equal(mdnmf_model_audio(model)->power, 1);
+    assert_int_equal(mdnmf_model_audio(model)->context, CONTEXT);
+
+    mdnmf_stft *stft = mdnmf_stft_create(N_FFT, 0, 0, NULL);
+    int64_t bins = mdnmf_stft_bins(stft), n_U = 0, n_V = 0, rows = 0, atoms = 0;
+    mdnmf_separation_data x;
+    memset(&x, 0, sizeof x);
+    x.m = bins * STACK;
+    float *U = group_features(stft, c.speech, c.lengths, &n_U);
+    float *V = group_features(stft, c.noisy, c.lengths, &n_V);
+    x.U[0] = U, x.n[0] = n_U, x.V = V, x.n_V = n_V;
+    mdnmf_model *from_frames = fresh_model();
+    assert_int_equal(mdnmf_separator_fit(from_frames, &p, &x, NULL), MDNMF_OK);
+    mdnmf_model_shape(model, &rows, &atoms);
+    assert_int_equal(rows, bins * STACK);
+    assert_memory_equal(mdnmf_model_basis(model), mdnmf_model_basis(from_frames),
+                        (size_t)(rows * atoms) * sizeof(float));
+
+    int64_t n = c.lengths[0], frames = mdnmf_stft_frames(stft, n);
+    float *magnitude = malloc((size_t)(bins * frames) * sizeof(float));
+    float *phase = malloc((size_t)(bins * frames) * sizeof(float));
+    assert_int_equal(mdnmf_stft_forward(stft, c.noisy[0], n, magnitude, phase, NULL), MDNMF_OK);
+    float *features = stacked_powers(magnitude, bins, frames);
+    float *parts[2], *expected[2], *got[2];
+    for (int s = 0; s < 2; s++) {
+        parts[s] = malloc((size_t)(rows * frames) * sizeof(float));
+        expected[s] = malloc((size_t)n * sizeof(float));
+        got[s] = malloc((size_t)n * sizeof(float));
+    }
+    assert_int_equal(mdnmf_separate(model, features, rows, frames, 1, parts, NULL), MDNMF_OK);
+    float *estimate = malloc((size_t)(bins * frames) * sizeof(float));
+    for (int s = 0; s < 2; s++) {
+        for (int64_t j = 0; j < frames; j++)
+            for (int64_t i = 0; i < bins; i++) {
+                double sum = 0.0;
+                int copies = 0;
+                for (int k = 0; k < STACK; k++) {
+                    int64_t column = j - (k - CONTEXT);
+                    if (column < 0 || column >= frames)
+                        continue;
+                    sum += parts[s][(column * STACK + k) * bins + i];
+                    copies++;
+                }
+                float power = magnitude[j * bins + i] * magnitude[j * bins + i];
+                float gain = power > 0.0f ? (float)(sum / copies) / power : 0.0f;
+                estimate[j * bins + i] = gain * magnitude[j * bins + i];
+            }
+        assert_int_equal(mdnmf_stft_inverse(stft, estimate, phase, frames, expected[s], n, NULL),
+                         MDNMF_OK);
+    }
+    assert_int_equal(mdnmf_separate_signal(model, c.noisy[0], n, RATE, got, NULL), MDNMF_OK);
+    for (int s = 0; s < 2; s++)
+        assert_true(test_max_difference(got[s], expected[s], n) < 1e-5);
+    double sum_error = 0.0;
+    for (int64_t i = N_FFT; i < n - N_FFT; i++)
+        sum_error = fmax(sum_error, fabs((double)got[0][i] + got[1][i] - c.noisy[0][i]));
+    assert_true(sum_error < 1e-4);
+
+    /* A basis of other rows than the features' is refused. */
+    mdnmf_audio_params plain = *mdnmf_model_audio(model);
+    plain.context = 0;
+    mdnmf_error error;
+    assert_int_equal(mdnmf_model_set_audio(model, &plain, &error), MDNMF_ERR_SHAPE);
+    plain.context = MDNMF_MAX_CONTEXT + 1;
+    assert_int_equal(mdnmf_model_set_audio(model, &plain, &error), MDNMF_ERR_ARGUMENT);
+
+    for (int s = 0; s < 2; s++)
+        free(parts[s]), free(expected[s]), free(got[s]);
+    free(estimate), free(features), free(magnitude), free(phase), free(U), free(V);
+    mdnmf_stft_destroy(stft);
+    mdnmf_model_destroy(model), mdnmf_model_destroy(from_frames);
+    free_corpus(&c);
+}
+
 /* A recording at another rate: resampled to the model's, separated, and
  * each estimate brought back to the recording's rate and length. */
 static void test_another_rate_comes_back_at_its_rate(void **state)
@@ -525,6 +662,7 @@ int main(void)
         cmocka_unit_test(test_enum_names_round_trip),
         cmocka_unit_test(test_fit_from_signals_equals_fit_from_frames),
         cmocka_unit_test(test_separate_signal_equals_the_chain),
+        cmocka_unit_test(test_power_features_with_context),
         cmocka_unit_test(test_another_rate_comes_back_at_its_rate),
         cmocka_unit_test(test_relearn_noise_keeps_the_speech_basis),
         cmocka_unit_test(test_denoiser_needs_a_front_end),
