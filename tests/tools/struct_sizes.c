@@ -78,6 +78,8 @@ static void separator_params(void)
     FIELD(mdnmf_separator_params, tau_S);
     FIELD(mdnmf_separator_params, batch_size_sup);
     FIELD(mdnmf_separator_params, warm_start_epochs);
+    FIELD(mdnmf_separator_params, noise_steps);
+    FIELD(mdnmf_separator_params, wiener_exponent);
     FIELD(mdnmf_separator_params, reserved);
 }
 
