@@ -35,7 +35,8 @@ enum {
     CLI_SEP_TRUE_SAMPLE,
     CLI_SEP_WARM_START_EPOCHS,
     CLI_SEP_SEED,
-    CLI_SEP_THREADS
+    CLI_SEP_THREADS,
+    CLI_SEP_INIT_H_STEPS
 };
 
 #define CLI_SEP_FIELD(name) offsetof(mdnmf_separator_params, name)
@@ -65,6 +66,7 @@ enum {
     {"test-epochs", CLI_SEP_TEST_EPOCHS, CLI_KIND_INT, "N",                                \
      CLI_SEP_FIELD(common.test_epochs), 0, NULL, NULL,                                     \
      "update steps of H for fixed bases"},                                                 \
+    CLI_INIT_H_STEPS_OPTION(CLI_SEP_INIT_H_STEPS, CLI_SEP_FIELD(common.init_H_steps)),    \
     {"batch-size", CLI_SEP_BATCH_SIZE, CLI_KIND_INT64, "B",                                \
      CLI_SEP_FIELD(common.batch_size), 0, NULL, NULL,                                      \
      "true samples (semi modes: mixtures) per batch, 0 = all"},                            \
