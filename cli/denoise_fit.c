@@ -89,6 +89,7 @@ static const cli_option FIT_OPTIONS[] = {
      "training epochs"},
     {"test-epochs", CLI_SEP_TEST_EPOCHS, CLI_KIND_INT, "N", SEP(common.test_epochs), 0, NULL,
      NULL, "update steps of H for fixed bases"},
+    CLI_INIT_H_STEPS_OPTION(CLI_SEP_INIT_H_STEPS, SEP(common.init_H_steps)),
     {"batch-size", CLI_SEP_BATCH_SIZE, CLI_KIND_INT64, "B", SEP(common.batch_size), 0, NULL, NULL,
      "frames per batch (semi modes: also noisy frames), 0 = all"},
     {"adv-batch-size", CLI_SEP_ADV_BATCH_SIZE, CLI_KIND_INT64, "B", SEP(common.batch_size_adv), 0,

@@ -74,6 +74,13 @@ typedef struct cli_option {
     const char *help;
 } cli_option;
 
+/* --init-h-steps of the fitting commands: `key` their code for it, `field`
+ * the offset of the mdnmf_params init_H_steps in their parameter struct. */
+#define CLI_INIT_H_STEPS_OPTION(key, field)                                                \
+    {"init-h-steps", key, CLI_KIND_INT, "N", field, 0, NULL, NULL,                        \
+     "update steps of the initial H of a fit, 0 = as many as the test epochs; 1 lowers "   \
+     "the basis's reconstruction error but separates worse (docs/algorithm.md)"}
+
 /* The --help entry every command's table ends with. */
 #define CLI_HELP_OPTION \
     {"help", 'h', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, NULL, "show this help and exit"}

@@ -37,7 +37,8 @@ enum {
     CLI_SEP_SEED,
     CLI_SEP_THREADS,
     CLI_SEP_NOISE_STEPS,
-    CLI_SEP_WIENER_EXPONENT
+    CLI_SEP_WIENER_EXPONENT,
+    CLI_SEP_INIT_H_STEPS
 };
 
 /* The two options of the semi noise fit and the Wiener mask, shared by
@@ -84,6 +85,7 @@ enum {
     {"test-epochs", CLI_SEP_TEST_EPOCHS, CLI_KIND_INT, "N",                                \
      CLI_SEP_FIELD(common.test_epochs), 0, NULL, NULL,                                     \
      "update steps of H for fixed bases"},                                                 \
+    CLI_INIT_H_STEPS_OPTION(CLI_SEP_INIT_H_STEPS, CLI_SEP_FIELD(common.init_H_steps)),    \
     {"batch-size", CLI_SEP_BATCH_SIZE, CLI_KIND_INT64, "B",                                \
      CLI_SEP_FIELD(common.batch_size), 0, NULL, NULL,                                      \
      "true samples (semi modes: mixtures) per batch, 0 = all"},                            \

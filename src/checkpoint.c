@@ -188,6 +188,8 @@ void checkpoint_note_params(checkpoint *ck, const mdnmf_params *p, int one_sourc
     }
     checkpoint_note(ck, "epochs", "%d", p->epochs);
     checkpoint_note(ck, "test_epochs", "%d", p->test_epochs);
+    if (p->init_H_steps) /* absent when 0: older checkpoints resume */
+        checkpoint_note(ck, "init_H_steps", "%d", p->init_H_steps);
     checkpoint_note(ck, "batch_size", "%lld", (long long)p->batch_size);
     checkpoint_note(ck, "batch_size_adv", "%lld", (long long)p->batch_size_adv);
     checkpoint_note(ck, "init", "%d", (int)p->init);

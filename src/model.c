@@ -69,6 +69,7 @@ const char *params_problem(const mdnmf_params *p)
     if (p->d < 1) return "d (number of atoms) must be at least 1";
     if (p->epochs < 0) return "epochs must be >= 0";
     if (p->test_epochs < 0) return "test_epochs must be >= 0";
+    if (p->init_H_steps < 0) return "init_H_steps must be >= 0 (0 = test_epochs)";
     if (p->batch_size < 0) return "batch_size must be >= 0 (0 = all columns)";
     if (p->batch_size_adv < 0) return "batch_size_adv must be >= 0 (0 = all columns)";
     if (p->init != MDNMF_INIT_EXEMPLAR && p->init != MDNMF_INIT_RANDOM)

@@ -356,6 +356,14 @@ static int initialise_basis(fit *f)
     return MDNMF_OK;
 }
 
+/* MU steps of a fit's initial H: params.init_H_steps, 0 meaning SPEC's
+ * transform (test_epochs steps).  Many steps fit H to the initial basis so
+ * well that an exemplar basis hardly moves (docs/algorithm.md). */
+static int initial_H_steps(const mdnmf_params *p)
+{
+    return p->init_H_steps > 0 ? p->init_H_steps : p->test_epochs;
+}
+
 static void initialise_activations(fit *f)
 {
     gram_of_columns(f->W, f->m, f->d, 1.0f, f->WtW);
@@ -367,7 +375,7 @@ static void initialise_activations(fit *f)
         int transform = f->sets == 2 || f->p->init == MDNMF_INIT_EXEMPLAR || f->W_start;
         if (transform)
             update_activations_shared(f->W, f->WtW, s->U, s->H, f->m, f->d, s->n,
-                                      f->p->test_epochs, f->lambda, s->omega, f->guard_H,
+                                      initial_H_steps(f->p), f->lambda, s->omega, f->guard_H,
                                       f->num_H, f->den_H, LINALG_CHUNK);
     }
 }

@@ -43,7 +43,7 @@ static const field fields[] = {
     P(d, INT), P(epochs, INT), P(test_epochs, INT), P(batch_size, INT64),
     P(batch_size_adv, INT64), P(init, INIT), P(mu_W, REAL), P(mu_H, REAL), P(tau_A, REAL),
     P(tau_W, REAL), P(normalize, FLAG), P(update_H, FLAG), P(true_sample, SAMPLE),
-    P(seed, UINT64), P(threads, INT),
+    P(seed, UINT64), P(threads, INT), P(init_H_steps, INT),
     S(mode, MODE, 0), S(sources, INT, 0), S(tau_S, REAL, 0), S(batch_size_sup, INT64, 0),
     S(warm_start_epochs, INT, 0), S(d, INT64, 1), S(mu_H, REAL, 1), S(tau_A, REAL, 1),
     S(beta, REAL, 1), S(noise_steps, INT, 0), S(wiener_exponent, REAL, 0),

@@ -172,7 +172,8 @@ def check_seed(seed):
 
 def make_params(*, d, epochs=50, test_epochs=50, batch_size=None, batch_size_adv=None,
                 init="exemplar", mu_W=1e-6, mu_H=1e-6, tau_A=0.1, tau_W=1.0, normalize=False,
-                update_H=False, true_sample="std", warm_start=False, seed=0, threads=0):
+                update_H=False, true_sample="std", warm_start=False, seed=0, threads=0,
+                init_H_steps=0):
     """An mdnmf_params from Python values, checked here and by the library."""
     p = _native.Params()
     lib.mdnmf_params_default(ctypes.byref(p))
@@ -192,6 +193,7 @@ def make_params(*, d, epochs=50, test_epochs=50, batch_size=None, batch_size_adv
     p.warm_start = bool(warm_start)
     p.seed = resolve_seed(seed)
     p.threads = integer(threads, "threads")
+    p.init_H_steps = integer(init_H_steps, "init_H_steps")
     error = _native.Error()
     if lib.mdnmf_params_check(ctypes.byref(p), ctypes.byref(error)) != _native.OK:
         raise InvalidArgumentError(error.text(), error.status)
@@ -217,6 +219,7 @@ def params_json(p, separator=None):
     fields = params_dict(p)
     fields["batch_size"] = p.batch_size
     fields["batch_size_adv"] = p.batch_size_adv
+    fields["init_H_steps"] = p.init_H_steps
     document = {"format": "mdnmf-model", "version": _native.version(), **fields}
     if separator is not None:
         S = separator.sources

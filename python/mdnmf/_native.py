@@ -95,7 +95,9 @@ class Params(ctypes.Structure):
         ("resume_path", ctypes.c_char_p),
         ("checkpoint_every", ctypes.c_int),
         ("skip_losses", ctypes.c_int),
-        ("reserved", ctypes.c_uint64 * 13),
+        ("init_H_steps", ctypes.c_int),
+        ("reserved_pad", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 12),
     ]
 
 

@@ -244,6 +244,8 @@ def test_checkpoint_of_another_run_is_refused():
                            checkpoint), RUNTIME, checkpoint, "data is")
         expect_failure(run(*command, "--threads", 2, "--resume", checkpoint), RUNTIME,
                        "threads is 1 there but 2 here")
+        expect_failure(run(*command, "--init-h-steps", 2, "--resume", checkpoint), RUNTIME,
+                       checkpoint, "init_H_steps")
         with open(checkpoint, "wb") as f:
             f.write(before[: len(before) // 2])
         expect_failure(run(*command, "--resume", checkpoint), RUNTIME, checkpoint,

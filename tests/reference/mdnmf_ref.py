@@ -52,6 +52,12 @@ class Params:
     normalize: bool = False
     update_H: bool = False
     true_sample: str = SAMPLE_STD
+    init_H_steps: int = 0        # MU steps of the initial H; 0 = test_epochs
+
+
+def initial_H_steps(params):
+    """MU steps of a fit's initial H = transform(U): init_H_steps, 0 = test_epochs."""
+    return params.init_H_steps or params.test_epochs
 
 
 @dataclass
@@ -250,7 +256,7 @@ def fit_std(U, params, draws, W0=None):
     if params.init == INIT_RANDOM and W0 is None:
         H = np.array(draws.h_random, dtype=np.float64)
     else:
-        H = transform(W, U, draws.h_random, params.test_epochs, lam, ones, eps_H)
+        H = transform(W, U, draws.h_random, initial_H_steps(params), lam, ones, eps_H)
 
     def record():
         lt = loss(U, W, H)
@@ -290,8 +296,9 @@ def fit_adv(U, U_adv, omega, params, draws, W0=None):
 
     W = initial_basis(U, params, draws, W0)
     eps_H, eps_W = guards(data_scale(U), basis_scale(W))
-    H = transform(W, U, draws.h_random, params.test_epochs, lam, ones, eps_H)
-    Ha = transform(W, Ua, draws.h_random_adv, params.test_epochs, lam, omega, eps_H)
+    steps = initial_H_steps(params)
+    H = transform(W, U, draws.h_random, steps, lam, ones, eps_H)
+    Ha = transform(W, Ua, draws.h_random_adv, steps, lam, omega, eps_H)
 
     def record():
         lt, la = loss(U, W, H), loss(Ua, W, Ha)

@@ -7,7 +7,7 @@
  *             [--W0 W0.npy] [--mu-H-vector lam.npy] [options]
  *
  * Options (defaults are the library's): --mode std|adv|transform, --d N, --epochs N,
- * --test-epochs N, --batch N, --batch-adv N, --tau-A X, --tau-W X, --mu-W X,
+ * --test-epochs N, --init-h-steps N, --batch N, --batch-adv N, --tau-A X, --tau-W X, --mu-W X,
  * --mu-H X, --init exemplar|random, --normalize, --update-H,
  * --true-sample std|adv|min, --seed N, --threads N.
  *
@@ -129,6 +129,7 @@ static int parse_arguments(int argc, char **argv, options *o)
         else if (strcmp(flag, "--d") == 0) p->d = atoi(value);
         else if (strcmp(flag, "--epochs") == 0) p->epochs = atoi(value);
         else if (strcmp(flag, "--test-epochs") == 0) p->test_epochs = atoi(value);
+        else if (strcmp(flag, "--init-h-steps") == 0) p->init_H_steps = atoi(value);
         else if (strcmp(flag, "--batch") == 0) p->batch_size = atoll(value);
         else if (strcmp(flag, "--batch-adv") == 0) p->batch_size_adv = atoll(value);
         else if (strcmp(flag, "--tau-A") == 0) p->tau_A = atof(value);

@@ -1,6 +1,7 @@
 /* Properties every fit must have, checked through the public API only:
  * monotone full-batch MU, tau_A = 0 is fit_std, exact recovery of low-rank
- * data, silence and scale never break a fit, determinism, exemplar atoms. */
+ * data, silence and scale never break a fit, determinism, exemplar atoms,
+ * the initial H steps. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -530,6 +531,101 @@ static void test_exemplar_atoms_are_distinct_columns(void **state)
     problem_free(&p);
 }
 
+/* ------------------------------------------- (h) the initial H steps */
+
+/* params.init_H_steps = k replaces test_epochs in a fit's initial H only:
+ * the fit equals one with test_epochs = k bit for bit, and the model's
+ * transforms keep test_epochs.  NMF from a random basis keeps its uniform H
+ * and ignores it. */
+typedef struct init_steps_case {
+    const char *name;
+    int adversarial;
+    mdnmf_init init;
+    int warm_start;
+    int uses_steps; /* the fit starts with H = transform(U) */
+} init_steps_case;
+
+static const init_steps_case init_steps_cases[] = {
+    {"std exemplar", 0, MDNMF_INIT_EXEMPLAR, 0, 1},
+    {"std warm start", 0, MDNMF_INIT_RANDOM, 1, 1},
+    {"std random", 0, MDNMF_INIT_RANDOM, 0, 0},
+    {"adv random", 1, MDNMF_INIT_RANDOM, 0, 1},
+};
+
+/* A fitted model of case `tc` with the given step counts. */
+static mdnmf_model *init_steps_fit(const init_steps_case *tc, const problem *p, int threads,
+                                   int test_epochs, int init_H_steps)
+{
+    mdnmf_params params = test_params(5, 6);
+    params.init = tc->init;
+    params.warm_start = tc->warm_start;
+    params.batch_size = 14;
+    params.mu_H = 0.01;
+    params.normalize = 1;
+    params.threads = threads;
+    params.seed = 77;
+    params.test_epochs = test_epochs;
+    params.init_H_steps = init_H_steps;
+    mdnmf_model *model = zero_tau_model(&params, p->m);
+    int status = tc->adversarial ? mdnmf_fit_adv(model, p->U, p->m, p->n, p->U_adv, p->n_adv,
+                                                 p->omega, NULL)
+                                 : mdnmf_fit_std(model, p->U, p->m, p->n, NULL);
+    assert_int_equal(status, MDNMF_OK);
+    return model;
+}
+
+static int same_fit(const mdnmf_model *a, const mdnmf_model *b, const problem *p, int d)
+{
+    int64_t n_a = 0, n_b = 0;
+    const float *H_a = mdnmf_model_activations(a, &n_a), *H_b = mdnmf_model_activations(b, &n_b);
+    return n_a == n_b &&
+           memcmp(mdnmf_model_basis(a), mdnmf_model_basis(b), (size_t)(p->m * d) * sizeof(float)) ==
+               0 &&
+           memcmp(H_a, H_b, (size_t)(n_a * d) * sizeof(float)) == 0;
+}
+
+static void test_initial_H_steps_replace_test_epochs_in_the_fit_only(void **state)
+{
+    (void)state;
+    problem p = problem_random(61, 14, 56, 40, 0.7);
+    float *H_of_fit = malloc((size_t)(5 * p.n) * sizeof *H_of_fit);
+    float *H_of_basis = malloc((size_t)(5 * p.n) * sizeof *H_of_basis);
+    assert_non_null(H_of_fit);
+    assert_non_null(H_of_basis);
+    for (size_t c = 0; c < sizeof init_steps_cases / sizeof *init_steps_cases; c++)
+        for (int threads = 1; threads <= 2; threads++) {
+            const init_steps_case *tc = &init_steps_cases[c];
+            mdnmf_model *split = init_steps_fit(tc, &p, threads, 40, 3);
+            mdnmf_model *again = init_steps_fit(tc, &p, threads, 40, 3);
+            mdnmf_model *three = init_steps_fit(tc, &p, threads, 3, 0);
+            mdnmf_model *forty = init_steps_fit(tc, &p, threads, 40, 0);
+            if (!same_fit(split, again, &p, 5) || !same_fit(split, three, &p, 5) ||
+                same_fit(split, forty, &p, 5) != !tc->uses_steps) {
+                print_error("init_H_steps, %s, %d threads: the fit is not the one with "
+                            "test_epochs = 3 (or changed when it should not)\n",
+                            tc->name, threads);
+                fail();
+            }
+            /* The model's transform: test_epochs = 40 steps on its basis. */
+            mdnmf_params params = test_params(5, 6);
+            params.test_epochs = 40, params.threads = threads, params.seed = 77;
+            params.mu_H = 0.01;
+            mdnmf_model *basis_only = mdnmf_model_create(&params, NULL);
+            assert_int_equal(mdnmf_model_set_basis(basis_only, mdnmf_model_basis(split), p.m, 5,
+                                                   NULL),
+                             MDNMF_OK);
+            assert_int_equal(mdnmf_transform(split, p.U, p.m, p.n, H_of_fit, NULL), MDNMF_OK);
+            assert_int_equal(mdnmf_transform(basis_only, p.U, p.m, p.n, H_of_basis, NULL),
+                             MDNMF_OK);
+            assert_memory_equal(H_of_fit, H_of_basis, (size_t)(5 * p.n) * sizeof(float));
+            mdnmf_model_destroy(split), mdnmf_model_destroy(again);
+            mdnmf_model_destroy(three), mdnmf_model_destroy(forty);
+            mdnmf_model_destroy(basis_only);
+        }
+    free(H_of_fit), free(H_of_basis);
+    problem_free(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -542,6 +638,7 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_result),
         cmocka_unit_test(test_thread_counts_agree),
         cmocka_unit_test(test_exemplar_atoms_are_distinct_columns),
+        cmocka_unit_test(test_initial_H_steps_replace_test_epochs_in_the_fit_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
