@@ -201,6 +201,9 @@ static void speech_defaults(speech_config *c)
     p->common.epochs = 100;
     p->common.test_epochs = 100;
     p->common.threads = 1;
+    /* Measured best of SPEC §11's mask exponents (docs/results.md, "Front-end
+     * choices"): both methods gain about 0.2 dB SI-SDR over p = 1. */
+    p->wiener_exponent = 0.5;
 }
 
 static int split_speakers(speech_config *c, const char *text)
@@ -1209,8 +1212,11 @@ static int write_readme(const experiment *x, const noise_track *track,
                         const char *command_line, double seconds)
 {
     const speech_config *c = x->config;
-    char path[1024];
+    char path[1024], context_note[64] = "";
     snprintf(path, sizeof path, "%s/README.md", c->output);
+    if (c->context > 0)
+        snprintf(context_note, sizeof context_note, " with %d frames of context on each side",
+                 c->context);
     cli_output out;
     if (cli_output_open(&out, COMMAND, path) != 0) {
         return -1;
@@ -1243,8 +1249,9 @@ static int write_readme(const experiment *x, const noise_track *track,
                "random position (wrapping around the end).\n"
                "- Mixtures (SPEC §8): a_0 = 1, a_1 = sqrt(P_s / (P_n 10^(SNR/10))), both "
                "divided by their sum; mixture a_0 s + a_1 n; targets a_0 s and a_1 n.\n"
-               "- Front end (SPEC §7): n_fft %d, hop %d, periodic Hann window of %d, magnitudes; "
-               "reconstruction with the mixture's phase.\n"
+               "- Front end (SPEC §7): n_fft %d, hop %d, periodic Hann window of %d, %s%s; "
+               "reconstruction with the mixture's phase; Wiener mask exponent %g (SPEC "
+               "§11).\n"
                "- Fits: d = (%" PRId64 ", %" PRId64 "), mu_H = (%g, %g), mu_W = %g, tau_A = %g, "
                "%d epochs, %d test epochs, %s init%s%s, seed %" PRIu64 ", one thread "
                "per fit. NMF = mode `semi`, MDNMF = mode `semi_adv`: the speech basis from the "
@@ -1264,7 +1271,8 @@ static int write_readme(const experiment *x, const noise_track *track,
             c->sounds_dir, c->sample_rate, c->seed, track->files, c->noise_dir,
             c->sample_rate, (double)track->length / c->sample_rate,
             track->skipped_silent ? " (silent effects skipped)" : "", c->n_fft, c->hop_length,
-            c->n_fft, c->base.d[0], c->base.d[1], c->base.mu_H[0], c->base.mu_H[1],
+            c->n_fft, c->power ? "powers" : "magnitudes", context_note, c->base.wiener_exponent,
+            c->base.d[0], c->base.d[1], c->base.mu_H[0], c->base.mu_H[1],
             c->base.common.mu_W, c->base.tau_A[0], c->base.common.epochs,
             c->base.common.test_epochs,
             c->base.common.init == MDNMF_INIT_RANDOM ? "random" : "exemplar",
