@@ -95,7 +95,8 @@ class Params(ctypes.Structure):
         ("resume_path", ctypes.c_char_p),
         ("checkpoint_every", ctypes.c_int),
         ("skip_losses", ctypes.c_int),
-        ("reserved", ctypes.c_uint64 * 13),
+        ("divergence", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 12),
     ]
 
 

@@ -62,6 +62,7 @@ static void params(void)
     FIELD(mdnmf_params, resume_path);
     FIELD(mdnmf_params, checkpoint_every);
     FIELD(mdnmf_params, skip_losses);
+    FIELD(mdnmf_params, divergence);
     FIELD(mdnmf_params, reserved);
 }
 
