@@ -125,9 +125,6 @@ void term_sums_rows(const term_batch *terms, int count, const float *W, int64_t 
  * times the row sums of H_b in every row: no product.  Itakura–Saito's
  * steps raise the factor num ⊘ den to 1/(2-β) = 1/2. */
 
-/* Columns of Λ one thread holds at a time in the β steps. */
-#define BETA_CHUNK 512
-
 /* What the steps of a fit need to know about its divergence. */
 typedef struct beta_work {
     mdnmf_divergence kind;  /* KL or IS (Frobenius fits pass no beta_work) */

@@ -8,6 +8,9 @@
 
 /* Columns processed at once by the chunked passes over all data. */
 #define LINALG_CHUNK 2048
+/* Columns of Λ = WH one thread holds at a time in the β-divergence steps
+ * (at most LINALG_CHUNK). */
+#define BETA_CHUNK 512
 
 /* Threads (src/threads.c).  Every parallel region splits its work into
  * linalg_threads() parts, fixed by the thread setting alone (0 = OpenMP's
