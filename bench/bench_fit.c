@@ -5,7 +5,9 @@
  *
  *   bench_fit [--d 32,64,128,256] [--n 5000] [--batch 500] [--n-adv N] [--batch-adv 250]
  *             [--epochs 20] [--repeats 5] [--threads 1[,2...]] [--seed 0] [--no-adv]
- *             [--data DIR | --synthetic] [--save-data DIR] [--trace DIR]
+ *             [--divergence fro[,kl,is]] [--floor X] [--data DIR | --synthetic]
+ *             [--save-data DIR]
+ *             [--trace DIR]
  *             [--format text|tsv] [--clock wall|cpu]
  *
  * Data: the MNIST digits of scripts/fetch-data.sh (DIR/digit0.npy ..
@@ -20,7 +22,12 @@
  *
  * --threads 1,2 times every case at each thread count (library and BLAS),
  * interleaved in the same rounds: the speed-up from threads, measured on
- * the wall clock under the same conditions for both counts.
+ * the wall clock under the same conditions for both counts.  --divergence
+ * fro,kl,is likewise times every case with each divergence (SPEC §11) in
+ * the same rounds; the KL and IS cases are named fit_std_kl, fit_adv_is, ...
+ * Itakura–Saito is not defined on zero data (D_IS(0 | y) is infinite), and
+ * MNIST is mostly zeros: --floor X adds X to every entry of U and Û (for
+ * every case, so that all divergences time the same data).
  *
  * Method (verify, then time — FFTW's libbench2 habit):
  *   1. one fit of E epochs with an epoch callback: must return MDNMF_OK with
@@ -61,7 +68,7 @@
 #include "bench_util.h"
 #include "blas_count.h"
 #include "common/draws.h" /* tests/tools: trace_fit's files of the draws */
-#include "linalg.h"       /* LINALG_CHUNK: the library's column chunk of the H step */
+#include "linalg.h"       /* LINALG_CHUNK, BETA_CHUNK: the library's column chunks */
 
 #include <cblas.h>
 #include <errno.h>
@@ -82,6 +89,8 @@
 #define SYNTHETIC_PROTOTYPES 20
 #define SYNTHETIC_SEED 0x6D646E6D66ull
 #define MAX_THREAD_COUNTS 4
+#define MAX_DIVERGENCES 3
+#define MAX_CASES (2 * MAX_DIMS * MAX_THREAD_COUNTS * MAX_DIVERGENCES)
 
 typedef enum { FORMAT_TEXT, FORMAT_TSV } output_format;
 
@@ -92,7 +101,10 @@ typedef struct options {
     int epochs, repeats;
     int threads[MAX_THREAD_COUNTS]; /* each case is timed at every count */
     int thread_count;
+    int divergences[MAX_DIVERGENCES]; /* mdnmf_divergence; each case with every one */
+    int divergence_count;
     uint64_t seed;
+    double floor;   /* added to every data entry */
     int adversarial;
     int synthetic;
     int cpu_clock;
@@ -241,6 +253,9 @@ static void usage(FILE *out)
             "  --n-adv N         adversarial columns (default = n)\n"
             "  --batch-adv B     adversarial columns per batch (default 250)\n"
             "  --no-adv          skip the MDNMF (fit_adv) cases\n"
+            "  --divergence LIST fro, kl, is, comma-separated (default fro): every case\n"
+            "                    is timed with each in the same rounds\n"
+            "  --floor X         add X to every data entry (default 0; IS needs data > 0)\n"
             "  --epochs E        epochs per timed fit (default 20)\n"
             "  --repeats R       timed repetitions, best kept (default 5)\n"
             "  --threads LIST    BLAS / library threads, comma-separated, 0 = the\n"
@@ -305,13 +320,16 @@ static void default_options(options *o)
     o->repeats = 5;
     o->threads[0] = 1;
     o->thread_count = 1;
+    o->divergences[0] = MDNMF_DIVERGENCE_FROBENIUS;
+    o->divergence_count = 1;
     o->adversarial = 1;
     o->format = FORMAT_TEXT;
 }
 
 /* The command line, as a table: flag, kind of value, where it goes. */
 typedef enum { OPT_SWITCH_OFF, OPT_SWITCH_ON, OPT_INT64_0, OPT_INT64_1, OPT_INT_1, OPT_SEED,
-               OPT_DIMS, OPT_THREADS, OPT_PATH, OPT_FORMAT, OPT_CLOCK } option_kind;
+               OPT_DIMS, OPT_THREADS, OPT_PATH, OPT_FORMAT, OPT_CLOCK,
+               OPT_DIVERGENCES, OPT_FLOOR } option_kind;
 
 typedef struct option_spec {
     const char *flag;
@@ -326,6 +344,8 @@ static const option_spec OPTION_TABLE[] = {
     {"--n-adv", OPT_INT64_1, offsetof(options, n_adv)},
     {"--batch-adv", OPT_INT64_0, offsetof(options, batch_adv)},
     {"--no-adv", OPT_SWITCH_OFF, offsetof(options, adversarial)},
+    {"--divergence", OPT_DIVERGENCES, 0},
+    {"--floor", OPT_FLOOR, offsetof(options, floor)},
     {"--epochs", OPT_INT_1, offsetof(options, epochs)},
     {"--repeats", OPT_INT_1, offsetof(options, repeats)},
     {"--threads", OPT_THREADS, 0},
@@ -338,6 +358,24 @@ static const option_spec OPTION_TABLE[] = {
     {"--clock", OPT_CLOCK, offsetof(options, cpu_clock)},
     {"--busy", OPT_SWITCH_ON, offsetof(options, busy)},
 };
+
+/* A comma-separated list of the library's divergence names. */
+static int parse_divergences(const char *text, options *o)
+{
+    char buffer[64];
+    if (strlen(text) >= sizeof buffer)
+        return 0;
+    strcpy(buffer, text);
+    o->divergence_count = 0;
+    for (char *item = strtok(buffer, ","); item; item = strtok(NULL, ",")) {
+        if (o->divergence_count == MAX_DIVERGENCES ||
+            mdnmf_enum_value(MDNMF_ENUM_DIVERGENCE, item, &o->divergences[o->divergence_count],
+                             NULL) != MDNMF_OK)
+            return 0;
+        o->divergence_count++;
+    }
+    return o->divergence_count > 0;
+}
 
 /* Store `value` for `spec`; 0 if it is not a valid value. */
 static int apply_option(const option_spec *spec, const char *value, options *o)
@@ -365,6 +403,12 @@ static int apply_option(const option_spec *spec, const char *value, options *o)
     case OPT_CLOCK:
         *(int *)field = !strcmp(value, "cpu");
         return !strcmp(value, "wall") || !strcmp(value, "cpu");
+    case OPT_DIVERGENCES: return parse_divergences(value, o);
+    case OPT_FLOOR: {
+        char *end;
+        *(double *)field = strtod(value, &end);
+        return *value && !*end && *(double *)field >= 0.0 && isfinite(*(double *)field);
+    }
     }
     return 0;
 }
@@ -473,7 +517,13 @@ static int make_synthetic(int64_t n, int64_t n_adv, dataset *data)
     return 1;
 }
 
-static int prepare_data(const options *o, dataset *data)
+static void add_floor(float *X, int64_t count, double floor)
+{
+    for (int64_t i = 0; i < count; i++)
+        X[i] += (float)floor;
+}
+
+static int load_data(const options *o, dataset *data)
 {
     char folder[1024];
     bench_mnist_folder(o->data_dir, folder, sizeof folder);
@@ -489,6 +539,19 @@ static int prepare_data(const options *o, dataset *data)
         return 0;
     }
     return make_synthetic(o->n, o->n_adv, data);
+}
+
+static int prepare_data(const options *o, dataset *data)
+{
+    if (!load_data(o, data))
+        return 0;
+    if (o->floor > 0.0) {
+        add_floor(data->U, data->m * data->n, o->floor);
+        add_floor(data->U_adv, data->m * data->n_adv, o->floor);
+        size_t used = strlen(data->source);
+        snprintf(data->source + used, sizeof data->source - used, " + %g", o->floor);
+    }
+    return 1;
 }
 
 static int save_data(const char *folder, const dataset *data)
@@ -539,12 +602,63 @@ static void add_h_step(product_list *list, const char *num_what, const char *den
     }
 }
 
+/* The W step's products of one term for KL (is = 0) or IS (SPEC §11,
+ * term_sums_rows_beta on one part), per BETA_CHUNK columns of its batch:
+ * Λ = W H_c, the data part (Λ^{β-2} ⊙ U) H_cᵀ and, IS only, the model
+ * part Λ^{β-1} H_cᵀ (KL's is a row sum, no product). */
+static void add_beta_term(product_list *list, int is, int64_t m, int64_t d, int64_t batch)
+{
+    for (int64_t start = 0; start < batch; start += BETA_CHUNK) {
+        int64_t cols = batch - start < BETA_CHUNK ? batch - start : BETA_CHUNK;
+        add_product(list, "Lambda = W H_b", 0, 0, m, cols, d, 0, 0);
+        add_product(list, "(U/Lambda^q) H_b^T", 0, 1, m, d, cols, 0, 0);
+        if (is)
+            add_product(list, "(1/Lambda) H_b^T", 0, 1, m, d, cols, 0, 0);
+    }
+}
+
+/* The full H step of KL or IS (update_activations_beta), BETA_CHUNK columns
+ * at a time: Λ = W H_c, Wᵀ(Λ^{β-2} ⊙ U_c) and, IS only, WᵀΛ^{β-1}. */
+static void add_beta_h_step(product_list *list, int is, int64_t m, int64_t d, int64_t n,
+                            int64_t first)
+{
+    for (int64_t start = 0; start < n; start += BETA_CHUNK) {
+        int64_t cols = n - start < BETA_CHUNK ? n - start : BETA_CHUNK;
+        add_product(list, "Lambda = W H_c", 0, 0, m, cols, d, (first + start) * d, 0);
+        add_product(list, "W^T (U/Lambda^q)", 1, 0, d, cols, m, (first + start) * m, 0);
+        if (is)
+            add_product(list, "W^T (1/Lambda)", 1, 0, d, cols, m, (first + start) * m, 0);
+    }
+}
+
+/* The same as epoch_products for KL or IS. */
+static int beta_epoch_products(product_list *list, int is, int64_t m, int64_t d, int64_t n,
+                               int64_t batch, int adversarial, int64_t n_adv,
+                               int64_t batch_adv)
+{
+    for (int64_t b = 0; b < n / batch; b++) {
+        add_beta_term(list, is, m, d, batch);
+        if (adversarial)
+            add_beta_term(list, is, m, d, batch_adv);
+    }
+    add_beta_h_step(list, is, m, d, n, 0);
+    if (adversarial) {
+        add_beta_h_step(list, is, m, d, n_adv, n);
+        add_product(list, "W H_sample (health)", 0, 0, m, n < 64 ? n : 64, d, 0, 0);
+    }
+    return !list->failed;
+}
+
 /* Every BLAS call of one epoch of fit_std (adversarial = 0) or fit_adv with
  * default options (no update_H, no normalize, true_sample std), in the order
  * src/nmf.c makes them.  Returns 0 when out of memory. */
-static int epoch_products(product_list *list, int64_t m, int64_t d, int64_t n, int64_t batch,
-                          int adversarial, int64_t n_adv, int64_t batch_adv)
+static int epoch_products(product_list *list, mdnmf_divergence divergence, int64_t m, int64_t d,
+                          int64_t n, int64_t batch, int adversarial, int64_t n_adv,
+                          int64_t batch_adv)
 {
+    if (divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        return beta_epoch_products(list, divergence == MDNMF_DIVERGENCE_IS, m, d, n, batch,
+                                   adversarial, n_adv, batch_adv);
     for (int64_t b = 0; b < n / batch; b++) {
         /* W <- W ⊙ (U_b H_bᵀ/B [+ τ_A W Ĥ_bĤ_bᵀ/B̂]) ⊘ (W H_bH_bᵀ/B [+ τ_A Û_bĤ_bᵀ/B̂] + γ) */
         add_product(list, "U_b H_b^T", 0, 1, m, d, batch, 0, 0);
@@ -713,6 +827,7 @@ static double relative_difference(double a, double b)
  * times so far. */
 typedef struct bench_case {
     int d, adversarial, threads;
+    mdnmf_divergence divergence;
     int trace; /* save the checked fit's draws (once per fit and d) */
     mdnmf_params params;
     mdnmf_model *model;
@@ -823,7 +938,10 @@ static int prepare_case(bench_case *c, const options *o, const dataset *data)
     c->params.batch_size_adv = o->batch_adv;
     c->params.threads = c->threads;
     c->params.seed = o->seed;
-    c->result.name = c->adversarial ? "fit_adv" : "fit_std";
+    c->params.divergence = c->divergence;
+    static const char *const names[2][MAX_DIVERGENCES] = {{"fit_std", "fit_std_kl", "fit_std_is"},
+                                                          {"fit_adv", "fit_adv_kl", "fit_adv_is"}};
+    c->result.name = names[c->adversarial][c->divergence];
     c->result.d = c->d;
     c->result.threads = c->threads;
     c->setup = c->full = c->sgemm = (best_two){INFINITY, INFINITY};
@@ -833,8 +951,8 @@ static int prepare_case(bench_case *c, const options *o, const dataset *data)
         fprintf(stderr, "bench_fit: cannot create a model: %s\n", mdnmf_strerror(status));
         return 0;
     }
-    if (!epoch_products(&c->products, data->m, c->d, data->n, o->batch, c->adversarial,
-                        data->n_adv, o->batch_adv)) {
+    if (!epoch_products(&c->products, c->divergence, data->m, c->d, data->n, o->batch,
+                        c->adversarial, data->n_adv, o->batch_adv)) {
         fprintf(stderr, "bench_fit: out of memory for the product list\n");
         return 0;
     }
@@ -955,7 +1073,7 @@ static int run_cases(bench_case *cases, int count, const options *o, const datas
     for (int i = 0; i < count; i++)
         if (!prepare_case(&cases[i], o, data))
             return 0;
-    const product_list *lists[2 * MAX_DIMS * MAX_THREAD_COUNTS];
+    const product_list *lists[MAX_CASES];
     for (int i = 0; i < count; i++)
         lists[i] = &cases[i].products;
     operand_pools pools = {0};
@@ -1038,7 +1156,7 @@ static void print_info(const options *o, const dataset *data)
             printf("%-17s %s\n", keys[i], values[i]);
     }
     if (o->format == FORMAT_TEXT)
-        printf("\n%-8s %5s %3s %10s %6s %9s %10s %9s %10s %7s %6s %10s %10s\n", "case", "d",
+        printf("\n%-10s %5s %3s %10s %6s %9s %10s %9s %10s %7s %6s %10s %10s\n", "case", "d",
                "T", "ms/epoch", "noise", "GFLOP/ep", "GFLOP/s", "sgemm ms", "sgemm GF/s",
                "ratio", "noise", "loss start", "loss end");
 }
@@ -1064,7 +1182,7 @@ static void print_measurement(const options *o, const dataset *data, const measu
                gflops / sgemm_gflops, r->cpu_share, r->counted_flop_per_epoch,
                r->flops_checked, r->loss_start, r->loss_end);
     } else {
-        printf("%-8s %5d %3d %10.3f %6.3f %9.3f %10.1f %9.3f %10.1f %7.2f %6.3f %10.5g %10.5g\n",
+        printf("%-10s %5d %3d %10.3f %6.3f %9.3f %10.1f %9.3f %10.1f %7.2f %6.3f %10.5g %10.5g\n",
                r->name, r->d, r->threads, 1e3 * r->seconds_per_epoch, r->fit_noise,
                1e-9 * r->flop_per_epoch, gflops, 1e3 * r->sgemm_seconds_per_epoch, sgemm_gflops,
                gflops / sgemm_gflops, r->sgemm_noise, r->loss_start, r->loss_end);
@@ -1074,20 +1192,23 @@ static void print_measurement(const options *o, const dataset *data, const measu
 
 /* ------------------------------------------------------------ main */
 
-/* Every (fit, d, thread count), the thread counts of one fit and d next to
- * each other; the first count of each fit and d saves the draws (--trace). */
+/* Every (fit, d, divergence, thread count), the divergences and thread
+ * counts of one fit and d next to each other; the first count of each fit,
+ * d and divergence saves the draws (--trace). */
 static int list_cases(const options *o, bench_case *cases)
 {
     int count = 0;
     for (int adversarial = 0; adversarial <= o->adversarial; adversarial++)
         for (int i = 0; i < o->d_count; i++)
-            for (int t = 0; t < o->thread_count; t++) {
-                bench_case *c = &cases[count++];
-                c->d = o->d[i];
-                c->adversarial = adversarial;
-                c->threads = o->threads[t];
-                c->trace = t == 0;
-            }
+            for (int v = 0; v < o->divergence_count; v++)
+                for (int t = 0; t < o->thread_count; t++) {
+                    bench_case *c = &cases[count++];
+                    c->d = o->d[i];
+                    c->adversarial = adversarial;
+                    c->divergence = (mdnmf_divergence)o->divergences[v];
+                    c->threads = o->threads[t];
+                    c->trace = t == 0;
+                }
     return count;
 }
 
@@ -1110,7 +1231,7 @@ int main(int argc, char **argv)
         return 1;
     }
     use_cpu_clock = o.cpu_clock;
-    static bench_case cases[2 * MAX_DIMS * MAX_THREAD_COUNTS];
+    static bench_case cases[MAX_CASES];
     int count = list_cases(&o, cases);
     int failed = !run_cases(cases, count, &o, &data);
     if (!failed) {

@@ -113,6 +113,7 @@ static const cli_option FIT_OPTIONS[] = {
      "update H batch by batch instead of once per epoch"},
     {"true-sample", CLI_SEP_TRUE_SAMPLE, CLI_KIND_CHOICE, "std|adv|min", SEP(common.true_sample),
      0, cli_true_sample_names, NULL, "MDNMF batches per epoch: from N, N_adv or the fewer"},
+    CLI_DIVERGENCE_OPTION(SEP(common.divergence), NULL),
     {"warm-start-epochs", CLI_SEP_WARM_START_EPOCHS, CLI_KIND_INT, "N", SEP(warm_start_epochs), 0,
      NULL, NULL, "NMF epochs per source before adv"},
     CLI_NOISE_STEPS_OPTION(SEP(noise_steps)),

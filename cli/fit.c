@@ -80,6 +80,7 @@ static const cli_option FIT_OPTIONS[] = {
      "update H batch by batch instead of once per epoch"},
     {"true-sample", OPT_TRUE_SAMPLE, CLI_KIND_CHOICE, "std|adv|min", FIELD(true_sample), 0,
      cli_true_sample_names, NULL, "MDNMF batches per epoch: from N, N_adv or the fewer"},
+    CLI_DIVERGENCE_OPTION(FIELD(divergence), NULL),
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "MODEL.npz", NO_FIELD, 0, NULL, "none",
      "start from this model's basis (one source, D atoms, m features)"},
     {"seed", OPT_SEED, CLI_KIND_UINT64, "S", FIELD(seed), 0, NULL, NULL, "random seed"},

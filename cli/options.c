@@ -19,6 +19,7 @@ _Static_assert(sizeof(mdnmf_true_sample) == sizeof(int), "enum fields must be in
 _Static_assert(sizeof(mdnmf_mode) == sizeof(int), "enum fields must be int-sized");
 _Static_assert(sizeof(mdnmf_metric) == sizeof(int), "enum fields must be int-sized");
 _Static_assert(sizeof(mdnmf_aggregate) == sizeof(int), "enum fields must be int-sized");
+_Static_assert(sizeof(mdnmf_divergence) == sizeof(int), "enum fields must be int-sized");
 
 const char cli_required[] = "required";
 

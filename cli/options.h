@@ -224,5 +224,17 @@ extern const char cli_required[];
 #define cli_metric_names mdnmf_metric_names           /* psnr, mse (mdnmf_metric) */
 #define cli_aggregate_names mdnmf_aggregate_names     /* median, mean */
 #define cli_mode_names mdnmf_mode_names               /* std, ..., semi_adv (mdnmf_mode) */
+#define cli_divergence_names mdnmf_divergence_names   /* fro, kl, is (mdnmf_divergence) */
+
+/* --divergence, the one definition every command that fits or transforms
+ * uses: `field` is the offset of an mdnmf_divergence in the command's
+ * parameter struct, `default_text` NULL (the params default) or the text
+ * of another default ("the model's"). */
+enum { CLI_OPT_DIVERGENCE = 0x4100 };
+#define CLI_DIVERGENCE_OPTION(field, default_text)                                          \
+    {"divergence", CLI_OPT_DIVERGENCE, CLI_KIND_CHOICE, "fro|kl|is", field, 0,              \
+     cli_divergence_names, default_text,                                                    \
+     "the divergence between the data and W H that is minimised: Frobenius, "               \
+     "Kullback-Leibler (the usual choice for magnitude spectrograms) or Itakura-Saito"}
 
 #endif

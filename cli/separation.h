@@ -115,6 +115,7 @@ enum {
     {"true-sample", CLI_SEP_TRUE_SAMPLE, CLI_KIND_CHOICE, "std|adv|min",                   \
      CLI_SEP_FIELD(common.true_sample), 0, cli_true_sample_names, NULL,                    \
      "MDNMF batches per epoch: from N, N_adv or the fewer"},                              \
+    CLI_DIVERGENCE_OPTION(CLI_SEP_FIELD(common.divergence), NULL),                         \
     {"warm-start-epochs", CLI_SEP_WARM_START_EPOCHS, CLI_KIND_INT, "N",                    \
      CLI_SEP_FIELD(warm_start_epochs), 0, NULL, NULL,                                      \
      "NMF epochs per source before adv, sup and full"},                                    \

@@ -4,6 +4,7 @@
 #include "inputs.h"
 #include "outputs.h"
 
+#include <stddef.h>
 #include <string.h>
 
 static const char *const COMMAND = "transform";
@@ -13,6 +14,7 @@ static const cli_option TRANSFORM_OPTIONS[] = {
     {"output", 'o', CLI_KIND_TEXT, "H.npy", CLI_NO_FIELD, 0, NULL, cli_required,
      "activations to write, an (N, D) float32 array; '-' for standard output"},
     CLI_TRANSFORM_SETTING_OPTIONS,
+    CLI_DIVERGENCE_OPTION(offsetof(mdnmf_params, divergence), "the model's"),
     {"quiet", 'q', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, "off",
      "accepted for symmetry with fit; transform prints only errors"},
     CLI_HELP_OPTION,

@@ -149,6 +149,7 @@ static const cli_option OPTIONS[] = {
     {"warm-start-epochs", OPT_WARM_START_EPOCHS, CLI_KIND_INT, "N", SEP(warm_start_epochs), 0,
      NULL, NULL, "NMF epochs of the speech basis before MDNMF's"},
     CLI_INIT_H_STEPS_OPTION(CLI_SEP_INIT_H_STEPS, SEP(common.init_H_steps)),
+    CLI_DIVERGENCE_OPTION(SEP(common.divergence), NULL),
     CLI_NOISE_STEPS_OPTION(SEP(noise_steps)),
     CLI_WIENER_EXPONENT_OPTION(SEP(wiener_exponent)),
     {"spectrum", OPT_SPECTRUM, CLI_KIND_TEXT, "magnitude|power", NO_FIELD, 0, NULL,

@@ -201,6 +201,11 @@ void checkpoint_note_params(checkpoint *ck, const mdnmf_params *p, int one_sourc
     checkpoint_note(ck, "warm_start", "%d", p->warm_start != 0);
     checkpoint_note(ck, "seed", "%llu", (unsigned long long)p->seed);
     checkpoint_note(ck, "threads", "%d", linalg_threads());
+    /* Noted only when it is not Frobenius: the checkpoints of Frobenius
+     * fits written before the field existed still resume. */
+    if (p->divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        checkpoint_note(ck, "divergence", "%s",
+                        mdnmf_enum_name(MDNMF_ENUM_DIVERGENCE, (int)p->divergence));
 }
 
 void checkpoint_note_stages(checkpoint *ck, int stages)

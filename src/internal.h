@@ -112,6 +112,60 @@ void term_grams_share(const term_batch *terms, int count, int64_t d, int parts, 
 void term_sums_rows(const term_batch *terms, int count, const float *W, int64_t m, int64_t d,
                     int64_t r0, int64_t r1, float *num, float *den);
 
+/* ---- The β-divergence (SPEC §11, docs/algorithm.md "β-divergence")
+ *
+ * Frobenius keeps the Gram form above.  Kullback–Leibler and Itakura–Saito
+ * need the model Λ = W_model H_model_b itself (guarded: Λ + guard before
+ * every power or division); a term's parts become
+ *
+ *     data part   τ/B (Λ^{β-2} ⊙ U_b) H_bᵀ      (Frobenius: τ/B U_b H_bᵀ)
+ *     model part  τ/B  Λ^{β-1} H_bᵀ             (Frobenius: W_model G)
+ *
+ * and go to the same sides.  KL's Λ^{β-1} is 1, so its model part is τ/B
+ * times the row sums of H_b in every row: no product.  Itakura–Saito's
+ * steps raise the factor num ⊘ den to 1/(2-β) = 1/2. */
+
+/* What the steps of a fit need to know about its divergence. */
+typedef struct beta_work {
+    mdnmf_divergence kind;  /* KL or IS (Frobenius fits pass no beta_work) */
+    float guard;            /* added to Λ = WH: ε c (docs/algorithm.md) */
+    float *work;            /* parts x BETA_WORK(m) floats, part p's at p BETA_WORK(m) */
+    int64_t m;
+} beta_work;
+
+/* Floats of work one part needs on m-row data. */
+#define BETA_WORK(m) (2 * (int64_t)(m) * BETA_CHUNK)
+
+/* A fit's beta_work (NULL for Frobenius, which needs none): *bw filled and
+ * its work malloc'ed for `parts` parts.  MDNMF_ERR_MEMORY if it cannot be. */
+int beta_work_open(beta_work *bw, mdnmf_divergence kind, int64_t m, int parts,
+                   const beta_work **out);
+/* This part's work. */
+float *beta_work_part(const beta_work *bw, int part);
+
+/* KL: this part's share of every term's τ/B H_b 1 (d row sums, into the
+ * first d floats of its G). */
+void term_row_sums_share(const term_batch *terms, int count, int64_t d, int parts, int part);
+
+/* Rows [r0, r1) of the sums of a KL or IS W step for the basis W (m x d):
+ * num and den (m x d) are overwritten; KL needs term_row_sums_share done.
+ * `work` holds BETA_WORK(m) floats. */
+void term_sums_rows_beta(const term_batch *terms, int count, const float *W, int64_t m,
+                         int64_t d, int64_t r0, int64_t r1, const beta_work *bw, float *work,
+                         float *num, float *den);
+
+/* The β steps' guards from the data and basis peaks (docs/algorithm.md),
+ * and Frobenius's scaled_guards for MDNMF_DIVERGENCE_FROBENIUS; guard_L is
+ * the guard on Λ. */
+void divergence_guards(mdnmf_divergence kind, float data_peak, float basis_peak, float *guard_H,
+                       float *guard_W, float *guard_L);
+
+/* Σ D(U | WH) of the divergence (Frobenius ||U - WH||², else SPEC §11's
+ * with Λ guarded by guard_L); `work` holds m x min(n, LINALG_CHUNK) floats. */
+double divergence_residual(mdnmf_divergence kind, const float *U, const float *W,
+                           const float *H, int64_t m, int64_t d, int64_t n, float guard_L,
+                           float *work);
+
 /* One basis fitted by NMF, MDNMF or D+MDNMF (SPEC §2, §3, §6) over a list
  * of terms: the engine behind mdnmf_fit_std / mdnmf_fit_adv and every
  * separator mode.  Inputs are borrowed; on MDNMF_OK or MDNMF_ERR_CANCELLED
@@ -157,15 +211,24 @@ void update_activations(const float *W, const float *WtW, const float *U, float 
                         int64_t d, int64_t n, int iterations, const float *lambda,
                         const float *omega, float guard, float *num, float *den);
 
+/* The same for KL or IS (SPEC §11; WtW is not needed), BETA_CHUNK columns
+ * at a time: num and den hold d x min(n, BETA_CHUNK) floats, work
+ * BETA_WORK(m). */
+void update_activations_beta(const beta_work *bw, const float *W, const float *U, float *H,
+                             int64_t m, int64_t d, int64_t n, int iterations,
+                             const float *lambda, const float *omega, float guard, float *num,
+                             float *den, float *work);
+
 /* Fewer columns per thread than this are not worth a parallel region. */
 #define SHARED_MIN_COLUMNS 64
 
 /* The same with the columns shared out between linalg_threads() threads;
- * num and den hold that many d x work_cols slices. */
+ * num and den hold that many d x work_cols slices.  `beta` NULL is
+ * Frobenius; otherwise its steps (WtW unused; each part uses its work). */
 void update_activations_shared(const float *W, const float *WtW, const float *U, float *H,
                                int64_t m, int64_t d, int64_t n, int iterations,
                                const float *lambda, const float *omega, float guard, float *num,
-                               float *den, int64_t work_cols);
+                               float *den, int64_t work_cols, const beta_work *beta);
 
 /* The division guards of docs/algorithm.md from the data and basis peaks. */
 void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *guard_W);

@@ -254,6 +254,88 @@ void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, 
     }
 }
 
+FOR_EVERY_CPU
+void kl_ratio_block(float *L, int64_t ldl, const float *U, int64_t ldu, int64_t rows,
+                    int64_t cols, float guard)
+{
+    for (int64_t j = 0; j < cols; j++) {
+        float *l = L + j * ldl;
+        const float *u = U + j * ldu;
+        for (int64_t i = 0; i < rows; i++)
+            l[i] = u[i] / (l[i] + guard);
+    }
+}
+
+FOR_EVERY_CPU
+void is_ratios_block(float *L, float *T, int64_t ldl, const float *U, int64_t ldu,
+                     int64_t rows, int64_t cols, float guard)
+{
+    for (int64_t j = 0; j < cols; j++) {
+        float *l = L + j * ldl, *t = T + j * ldl;
+        const float *u = U + j * ldu;
+        for (int64_t i = 0; i < rows; i++) {
+            float inverse = 1.0f / (l[i] + guard);
+            l[i] = u[i] * inverse * inverse;
+            t[i] = inverse;
+        }
+    }
+}
+
+FOR_EVERY_CPU
+void mu_step_penalised_rows(float *H, const float *num, const float *s, int64_t d, int64_t n,
+                            const float *lambda, const float *omega, float guard)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float w = omega ? omega[j] : 1.0f;
+        float *h = H + j * d;
+        const float *a = num + j * d;
+        for (int64_t k = 0; k < d; k++)
+            h[k] = h[k] * a[k] / (s[k] + lambda[k] * w + guard);
+    }
+}
+
+FOR_EVERY_CPU
+void mu_step_penalised_sqrt(float *H, const float *num, const float *den, int64_t d, int64_t n,
+                            const float *lambda, const float *omega, float guard)
+{
+    for (int64_t j = 0; j < n; j++) {
+        float w = omega ? omega[j] : 1.0f;
+        float *h = H + j * d;
+        const float *a = num + j * d, *b = den + j * d;
+        for (int64_t k = 0; k < d; k++)
+            h[k] = h[k] * sqrtf(a[k] / (b[k] + lambda[k] * w + guard));
+    }
+}
+
+/* mu_divide with the factor's square root (Itakura–Saito). */
+FOR_EVERY_CPU
+static void mu_divide_sqrt(float *X, const float *num, const float *den, int64_t count, float add)
+{
+    for (int64_t i = 0; i < count; i++)
+        X[i] = X[i] * sqrtf(num[i] / (den[i] + add));
+}
+
+void mu_step_rows_sqrt(float *X, const float *num, const float *den, int64_t rows, int64_t r0,
+                       int64_t r1, int64_t cols, float add)
+{
+    for (int64_t k = 0; k < cols; k++) {
+        int64_t o = k * rows + r0;
+        mu_divide_sqrt(X + o, num + o, den + o, r1 - r0, add);
+    }
+}
+
+void mu_step_scalar_sqrt(float *X, const float *num, const float *den, int64_t count,
+                         float add)
+{
+    int threads = worth_threads(count) ? linalg_runners() : 1;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+        int64_t begin, end;
+        linalg_share(count, omp_get_num_threads(), omp_get_thread_num(), 16, &begin, &end);
+        mu_divide_sqrt(X + begin, num + begin, den + begin, end - begin, add);
+    }
+}
+
 void gather_columns(float *out, const float *A, int64_t rows, const int64_t *idx, int64_t count)
 {
     int threads = worth_threads(rows * count) ? linalg_runners() : 1;
@@ -382,6 +464,38 @@ double squared_residual(const float *U, const float *W, const float *H, int64_t 
             const float *r = work + j * m;
             for (int64_t i = 0; i < m; i++)
                 sum += (double)r[i] * r[i];
+            column_sums[j] = sum;
+        }
+        for (int64_t j = 0; j < cols; j++)
+            total += column_sums[j];
+    }
+    return total;
+}
+
+/* One entry of beta_residual: x the data, y the guarded model. */
+static double beta_entry(int beta, double x, double y, double guard)
+{
+    if (beta == 1)
+        return x > 0.0 ? x * log(x / y) - x + y : y;
+    double ratio = (x + guard) / y;
+    return ratio - log(ratio) - 1.0;
+}
+
+double beta_residual(int beta, const float *U, const float *W, const float *H, int64_t m,
+                     int64_t d, int64_t n, float guard, float *work)
+{
+    double total = 0.0;
+    for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
+        int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
+        product_AB(m, cols, d, 1.0f, W, H + start * d, 0.0f, work);
+        const float *u = U + start * m;
+        /* Per-column sums added in a fixed order, as in squared_residual. */
+        double column_sums[LINALG_CHUNK];
+#pragma omp parallel for schedule(static) num_threads(linalg_runners()) if (worth_threads(m * cols))
+        for (int64_t j = 0; j < cols; j++) {
+            double sum = 0.0;
+            for (int64_t i = 0; i < m; i++)
+                sum += beta_entry(beta, u[j * m + i], (double)work[j * m + i] + guard, guard);
             column_sums[j] = sum;
         }
         for (int64_t j = 0; j < cols; j++)

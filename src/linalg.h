@@ -8,6 +8,9 @@
 
 /* Columns processed at once by the chunked passes over all data. */
 #define LINALG_CHUNK 2048
+/* Columns of Λ = WH one thread holds at a time in the β-divergence steps
+ * (at most LINALG_CHUNK). */
+#define BETA_CHUNK 512
 
 /* Threads (src/threads.c).  Every parallel region splits its work into
  * linalg_threads() parts, fixed by the thread setting alone (0 = OpenMP's
@@ -84,6 +87,31 @@ void mu_step_scalar(float *X, const float *num, const float *den, int64_t count,
 void mu_step_penalised(float *H, const float *num, const float *den, int64_t d, int64_t n,
                        const float *lambda, const float *omega, float guard);
 
+/* ---- The element-wise passes of the β-divergence steps (SPEC §11).  All
+ * run on the calling thread: they are called on one thread's block. */
+
+/* L <- U ⊘ (L + guard) on a rows x cols block (leading dimensions ldl, ldu):
+ * Λ^{β-2} ⊙ U for Kullback–Leibler. */
+void kl_ratio_block(float *L, int64_t ldl, const float *U, int64_t ldu, int64_t rows,
+                    int64_t cols, float guard);
+/* With t = 1 ⊘ (L + guard):  L <- U ⊙ t ⊙ t  and  T <- t (leading dimension
+ * ldl too): Λ^{β-2} ⊙ U and Λ^{β-1} for Itakura–Saito. */
+void is_ratios_block(float *L, float *T, int64_t ldl, const float *U, int64_t ldu,
+                     int64_t rows, int64_t cols, float guard);
+/* H (d x n) <- H ⊙ num ⊘ (s_k + λ_k ω_j + guard) with one s per row (KL's
+ * Wᵀ1); omega NULL means 1. */
+void mu_step_penalised_rows(float *H, const float *num, const float *s, int64_t d, int64_t n,
+                            const float *lambda, const float *omega, float guard);
+/* H <- H ⊙ sqrt(num ⊘ (den + λ_k ω_j + guard)): Itakura–Saito's H step. */
+void mu_step_penalised_sqrt(float *H, const float *num, const float *den, int64_t d, int64_t n,
+                            const float *lambda, const float *omega, float guard);
+/* X <- X ⊙ sqrt(num ⊘ (den + add)) on rows [r0, r1) of rows x cols matrices. */
+void mu_step_rows_sqrt(float *X, const float *num, const float *den, int64_t rows, int64_t r0,
+                       int64_t r1, int64_t cols, float add);
+/* The same elementwise over `count` entries (shared out like mu_step_scalar). */
+void mu_step_scalar_sqrt(float *X, const float *num, const float *den, int64_t count,
+                         float add);
+
 /* Copy columns idx[0..count) of A (rows x ·) into out (rows x count). */
 void gather_columns(float *out, const float *A, int64_t rows, const int64_t *idx, int64_t count);
 /* The inverse: A[:, idx[k]] = in[:, k]. */
@@ -114,5 +142,11 @@ double sum_abs(const float *X, int64_t count);
  * `work` holds m x min(n, LINALG_CHUNK) floats. */
 double squared_residual(const float *U, const float *W, const float *H, int64_t m, int64_t d,
                         int64_t n, float *work);
+/* Σ d(U | WH) of SPEC §11 in double, with y = (WH)_ij + guard:
+ * Kullback–Leibler (beta 1) d = x log(x/y) - x + y (x log x = 0 at 0),
+ * Itakura–Saito (beta 0) d = x'/y - log(x'/y) - 1 with x' = x + guard.
+ * `work` as above. */
+double beta_residual(int beta, const float *U, const float *W, const float *H, int64_t m,
+                     int64_t d, int64_t n, float guard, float *work);
 
 #endif

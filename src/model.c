@@ -88,6 +88,9 @@ const char *params_problem(const mdnmf_params *p)
     if (p->threads < 0 || p->threads > MDNMF_MAX_THREADS)
         return "threads must be between 0 (the default) and 256";
     if (p->checkpoint_every < 0) return "checkpoint_every must be >= 0 (0 = every 10 epochs)";
+    if (p->divergence != MDNMF_DIVERGENCE_FROBENIUS && p->divergence != MDNMF_DIVERGENCE_KL &&
+        p->divergence != MDNMF_DIVERGENCE_IS)
+        return "divergence must be fro, kl or is";
     return NULL;
 }
 

@@ -12,6 +12,7 @@ const char *const mdnmf_init_names[] = {"exemplar", "random", NULL};
 const char *const mdnmf_true_sample_names[] = {"std", "adv", "min", NULL};
 const char *const mdnmf_metric_names[] = {"psnr", "mse", NULL};
 const char *const mdnmf_aggregate_names[] = {"median", "mean", NULL};
+const char *const mdnmf_divergence_names[] = {"fro", "kl", "is", NULL};
 
 /* What each mode reads of an mdnmf_separation_data (SPEC §6's table). */
 #define IGNORED MDNMF_NEED_IGNORED
@@ -43,6 +44,7 @@ static const char *const *names_of(mdnmf_enum kind)
     case MDNMF_ENUM_TRUE_SAMPLE: return mdnmf_true_sample_names;
     case MDNMF_ENUM_METRIC: return mdnmf_metric_names;
     case MDNMF_ENUM_AGGREGATE: return mdnmf_aggregate_names;
+    case MDNMF_ENUM_DIVERGENCE: return mdnmf_divergence_names;
     }
     return NULL;
 }
@@ -80,7 +82,8 @@ const char *mdnmf_search_value_name(mdnmf_search_param param, double value)
     return NULL;
 }
 
-static const char *const KIND_NAMES[] = {"mode", "init", "true_sample", "metric", "aggregate"};
+static const char *const KIND_NAMES[] = {"mode",   "init",      "true_sample",
+                                         "metric", "aggregate", "divergence"};
 
 const char *mdnmf_enum_name(mdnmf_enum kind, int value)
 {

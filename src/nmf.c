@@ -55,6 +55,8 @@ struct fit {
     float *W;                 /* m x d, the basis being fitted */
     float *lambda;            /* d per-atom L1 weights on H */
     float guard_H, guard_W;   /* ε scaled to the data (docs/algorithm.md) */
+    beta_work beta;           /* KL and IS: the guard on Λ and the work of their steps */
+    const beta_work *bw;      /* &beta, or NULL for Frobenius */
     fit_term terms[FIT_MAX_TERMS]; /* the own terms first: terms[i] is data[i] */
     int term_count;
     dataset data[2];          /* [0] true, [1] adversarial */
@@ -138,12 +140,57 @@ void update_activations(const float *W, const float *WtW, const float *U, float 
     }
 }
 
+/* Wᵀ1: the column sums of W (m x d), added in double. */
+static void column_sums(const float *W, int64_t m, int64_t d, float *sums)
+{
+    for (int64_t k = 0; k < d; k++) {
+        double sum = 0.0;
+        for (int64_t i = 0; i < m; i++)
+            sum += W[k * m + i];
+        sums[k] = (float)sum;
+    }
+}
+
+/* SPEC §11 on BETA_CHUNK columns at a time, with Λ = W H_c each iteration:
+ *   KL:  H <- H ⊙ Wᵀ(U ⊘ Λ) ⊘ (Wᵀ1 + λ ωᵀ + guard)
+ *   IS:  H <- H ⊙ sqrt(Wᵀ(U ⊘ Λ²) ⊘ (Wᵀ(1 ⊘ Λ) + λ ωᵀ + guard)) */
+void update_activations_beta(const beta_work *bw, const float *W, const float *U, float *H,
+                             int64_t m, int64_t d, int64_t n, int iterations,
+                             const float *lambda, const float *omega, float guard, float *num,
+                             float *den, float *work)
+{
+    if (iterations < 1 || n < 1)
+        return;
+    int kl = bw->kind == MDNMF_DIVERGENCE_KL;
+    if (kl)
+        column_sums(W, m, d, den); /* the same for every column: KL's den is Wᵀ1 */
+    for (int64_t start = 0; start < n; start += BETA_CHUNK) {
+        int64_t cols = n - start < BETA_CHUNK ? n - start : BETA_CHUNK;
+        float *H_c = H + start * d, *L = work, *T = work + m * cols;
+        const float *U_c = U + start * m;
+        const float *omega_c = omega ? omega + start : NULL;
+        for (int it = 0; it < iterations; it++) {
+            product_AB(m, cols, d, 1.0f, W, H_c, 0.0f, L);
+            if (kl) {
+                kl_ratio_block(L, m, U_c, m, m, cols, bw->guard);
+                product_AtB(d, cols, m, 1.0f, W, L, 0.0f, num);
+                mu_step_penalised_rows(H_c, num, den, d, cols, lambda, omega_c, guard);
+            } else {
+                is_ratios_block(L, T, m, U_c, m, m, cols, bw->guard);
+                product_AtB(d, cols, m, 1.0f, W, L, 0.0f, num);
+                product_AtB(d, cols, m, 1.0f, W, T, 0.0f, den);
+                mu_step_penalised_sqrt(H_c, num, den, d, cols, lambda, omega_c, guard);
+            }
+        }
+    }
+}
+
 /* The same with the columns split between the library's threads, each with
  * its own d x work_cols slice of num and den (which hold `threads` slices). */
 void update_activations_shared(const float *W, const float *WtW, const float *U, float *H,
                                int64_t m, int64_t d, int64_t n, int iterations,
                                const float *lambda, const float *omega, float guard, float *num,
-                               float *den, int64_t work_cols)
+                               float *den, int64_t work_cols, const beta_work *beta)
 {
     int parts = n >= 2 * SHARED_MIN_COLUMNS ? linalg_threads() : 1;
     int runners = parts < linalg_runners() ? parts : linalg_runners();
@@ -154,9 +201,33 @@ void update_activations_shared(const float *W, const float *WtW, const float *U,
         linalg_share(n, parts, part, 1, &c0, &c1);
         float *num_part = num + (int64_t)part * d * work_cols;
         float *den_part = den + (int64_t)part * d * work_cols;
-        update_activations(W, WtW, U + c0 * m, H + c0 * d, m, d, c1 - c0, iterations, lambda,
-                           omega ? omega + c0 : NULL, guard, num_part, den_part);
+        if (beta)
+            update_activations_beta(beta, W, U + c0 * m, H + c0 * d, m, d, c1 - c0, iterations,
+                                    lambda, omega ? omega + c0 : NULL, guard, num_part,
+                                    den_part, beta_work_part(beta, part));
+        else
+            update_activations(W, WtW, U + c0 * m, H + c0 * d, m, d, c1 - c0, iterations,
+                               lambda, omega ? omega + c0 : NULL, guard, num_part, den_part);
     }
+}
+
+int beta_work_open(beta_work *bw, mdnmf_divergence kind, int64_t m, int parts,
+                   const beta_work **out)
+{
+    *bw = (beta_work){.kind = kind, .m = m};
+    *out = NULL;
+    if (kind == MDNMF_DIVERGENCE_FROBENIUS)
+        return MDNMF_OK;
+    bw->work = malloc((size_t)(parts * BETA_WORK(m)) * sizeof *bw->work);
+    if (!bw->work)
+        return MDNMF_ERR_MEMORY;
+    *out = bw;
+    return MDNMF_OK;
+}
+
+float *beta_work_part(const beta_work *bw, int part)
+{
+    return bw->work + (int64_t)part * BETA_WORK(bw->m);
 }
 
 /* ε scaled by the data peak c and basis peak w. */
@@ -166,6 +237,32 @@ void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *gua
     double w = basis_peak > 0.0f ? basis_peak : 1.0;
     if (guard_H) *guard_H = (float)(MDNMF_EPS * c * w);
     if (guard_W) *guard_W = (float)(MDNMF_EPS * c * c / w);
+}
+
+/* The denominators of D_β's steps scale as W Λ^{β-1} ~ w c^{β-1} (H) and
+ * Λ^{β-1} Hᵀ ~ c^β / w (W), Λ itself as c: so are their guards. */
+void divergence_guards(mdnmf_divergence kind, float data_peak, float basis_peak, float *guard_H,
+                       float *guard_W, float *guard_L)
+{
+    double c = data_peak > 0.0f ? data_peak : 1.0;
+    double w = basis_peak > 0.0f ? basis_peak : 1.0;
+    if (guard_L) *guard_L = (float)(MDNMF_EPS * c);
+    if (kind == MDNMF_DIVERGENCE_FROBENIUS) {
+        scaled_guards(data_peak, basis_peak, guard_H, guard_W);
+        return;
+    }
+    double beta = kind == MDNMF_DIVERGENCE_KL ? 1.0 : 0.0;
+    if (guard_H) *guard_H = (float)(MDNMF_EPS * w * pow(c, beta - 1.0));
+    if (guard_W) *guard_W = (float)(MDNMF_EPS * pow(c, beta) / w);
+}
+
+double divergence_residual(mdnmf_divergence kind, const float *U, const float *W,
+                           const float *H, int64_t m, int64_t d, int64_t n, float guard_L,
+                           float *work)
+{
+    if (kind == MDNMF_DIVERGENCE_FROBENIUS)
+        return squared_residual(U, W, H, m, d, n, work);
+    return beta_residual(kind == MDNMF_DIVERGENCE_KL ? 1 : 0, U, W, H, m, d, n, guard_L, work);
 }
 
 static int transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, float *H)
@@ -194,8 +291,11 @@ static int transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, f
     float *WtW = malloc((size_t)(d * d) * sizeof *WtW);
     float *num = malloc(work * sizeof *num);
     float *den = malloc(work * sizeof *den);
-    if (!WtW || !num || !den) {
-        free(WtW), free(num), free(den);
+    beta_work beta;
+    const beta_work *bw;
+    int opened = beta_work_open(&beta, p->divergence, m, linalg_threads(), &bw);
+    if (!WtW || !num || !den || opened) {
+        free(WtW), free(num), free(den), free(beta.work);
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for transform workspace");
     }
     rng stream;
@@ -203,11 +303,13 @@ static int transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, f
     rng_fill_uniform(&stream, H, d * n);
     report(p, MDNMF_TRACE_H_RANDOM, 0, H, d * n);
     float guard_H;
-    scaled_guards(max_entry(U, m * n), max_entry(model->W, m * d), &guard_H, NULL);
-    gram_of_columns(model->W, m, d, 1.0f, WtW);
+    divergence_guards(p->divergence, max_entry(U, m * n), max_entry(model->W, m * d), &guard_H,
+                      NULL, &beta.guard);
+    if (!bw)
+        gram_of_columns(model->W, m, d, 1.0f, WtW);
     update_activations_shared(model->W, WtW, U, H, m, d, n, p->test_epochs, model->mu_H, NULL,
-                              guard_H, num, den, work_cols);
-    free(WtW), free(num), free(den);
+                              guard_H, num, den, work_cols, bw);
+    free(WtW), free(num), free(den), free(beta.work);
     return MDNMF_OK;
 }
 
@@ -238,6 +340,7 @@ static void free_fit(fit *f)
     free(f->W), free(f->lambda), free(f->num_W), free(f->den_W), free(f->WtW), free(f->voiced);
     free(f->num_H), free(f->den_H), free(f->residual_work);
     free(f->sample_idx), free(f->sample_U), free(f->sample_H), free(f->sample_work);
+    free(f->beta.work);
 }
 
 /* A term's batches are gathered into buffers of their own, except an own
@@ -304,6 +407,8 @@ static int allocate_fit(fit *f)
     f->sample_U = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_U);
     f->sample_H = malloc((size_t)(d * HEALTH_SAMPLE) * sizeof *f->sample_H);
     f->sample_work = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_work);
+    if (beta_work_open(&f->beta, f->p->divergence, m, f->threads, &f->bw))
+        return 0;
     return f->W && f->lambda && f->num_W && f->den_W && f->WtW && f->num_H && f->den_H &&
            f->voiced && (!f->p->on_epoch || f->residual_work) && f->sample_idx &&
            f->sample_U && f->sample_H && f->sample_work;
@@ -366,7 +471,8 @@ static int initial_H_steps(const mdnmf_params *p)
 
 static void initialise_activations(fit *f)
 {
-    gram_of_columns(f->W, f->m, f->d, 1.0f, f->WtW);
+    if (!f->bw)
+        gram_of_columns(f->W, f->m, f->d, 1.0f, f->WtW);
     for (int i = 0; i < f->sets; i++) {
         dataset *s = &f->data[i];
         rng_fill_uniform(&s->stream, s->H, f->d * s->n);
@@ -376,7 +482,7 @@ static void initialise_activations(fit *f)
         if (transform)
             update_activations_shared(f->W, f->WtW, s->U, s->H, f->m, f->d, s->n,
                                       initial_H_steps(f->p), f->lambda, s->omega, f->guard_H,
-                                      f->num_H, f->den_H, LINALG_CHUNK);
+                                      f->num_H, f->den_H, LINALG_CHUNK, f->bw);
     }
 }
 
@@ -420,6 +526,76 @@ void term_sums_rows(const term_batch *terms, int count, const float *W, int64_t 
     }
 }
 
+/* KL's model parts: τ/B H_b 1 per term, rows [k0, k1) of it per part,
+ * blocks of ROW_SUM_BLOCK rows at a time (a column's entries are adjacent). */
+#define ROW_SUM_BLOCK 64
+void term_row_sums_share(const term_batch *terms, int count, int64_t d, int parts, int part)
+{
+    int64_t k0, k1;
+    linalg_share(d, parts, part, 1, &k0, &k1);
+    for (int i = 0; i < count; i++) {
+        const term_batch *t = &terms[i];
+        for (int64_t block = k0; block < k1; block += ROW_SUM_BLOCK) {
+            int64_t size = k1 - block < ROW_SUM_BLOCK ? k1 - block : ROW_SUM_BLOCK;
+            double sums[ROW_SUM_BLOCK] = {0};
+            for (int64_t j = 0; j < t->batch; j++) {
+                const float *h = t->H_b + j * t->ldh + block;
+                for (int64_t k = 0; k < size; k++)
+                    sums[k] += h[k];
+            }
+            for (int64_t k = 0; k < size; k++)
+                t->G[block + k] = (float)(t->scale * sums[k]);
+        }
+    }
+}
+
+/* Per term, on rows [r0, r1), BETA_CHUNK batch columns at a time: Λ =
+ * W_model H_model_b, then the data part τ/B (Λ^{β-2} ⊙ U_b) H_bᵀ and (IS)
+ * the model part τ/B Λ^{β-1} H_bᵀ; KL's model part is the row sums in G.
+ * The sides are those of term_sums_rows. */
+void term_sums_rows_beta(const term_batch *terms, int count, const float *W, int64_t m,
+                         int64_t d, int64_t r0, int64_t r1, const beta_work *bw, float *work,
+                         float *num, float *den)
+{
+    int64_t rows = r1 - r0;
+    if (rows < 1)
+        return;
+    int kl = bw->kind == MDNMF_DIVERGENCE_KL;
+    for (int64_t k = 0; k < d; k++) {
+        memset(num + k * m + r0, 0, (size_t)rows * sizeof *num);
+        memset(den + k * m + r0, 0, (size_t)rows * sizeof *den);
+    }
+    for (int i = 0; i < count; i++) {
+        const term_batch *t = &terms[i];
+        float *data_part = t->sign == TERM_ATTRACTS ? num : den;
+        float *model_part = t->sign == TERM_ATTRACTS ? den : num;
+        const float *W_model = t->W_model ? t->W_model : W;
+        const float *H_model = t->W_model ? t->H_model_b : t->H_b;
+        int64_t atoms = t->W_model ? t->model_atoms : d;
+        for (int64_t c0 = 0; c0 < t->batch; c0 += BETA_CHUNK) {
+            int64_t cols = t->batch - c0 < BETA_CHUNK ? t->batch - c0 : BETA_CHUNK;
+            float *L = work, *T = work + rows * cols;
+            const float *U_c = t->U_b + c0 * m + r0, *H_c = t->H_b + c0 * t->ldh;
+            product_strided(0, 0, rows, cols, atoms, 1.0f, W_model + r0, m,
+                            H_model + c0 * t->ldh, t->ldh, 0.0f, L, rows);
+            if (kl)
+                kl_ratio_block(L, rows, U_c, m, rows, cols, bw->guard);
+            else
+                is_ratios_block(L, T, rows, U_c, m, rows, cols, bw->guard);
+            product_strided(0, 1, rows, d, cols, t->scale, L, rows, H_c, t->ldh, 1.0f,
+                            data_part + r0, m);
+            if (!kl)
+                product_strided(0, 1, rows, d, cols, t->scale, T, rows, H_c, t->ldh, 1.0f,
+                                model_part + r0, m);
+        }
+        for (int64_t k = 0; kl && k < d; k++) {
+            float *column = model_part + k * m + r0;
+            for (int64_t r = 0; r < rows; r++)
+                column[r] += t->G[k];
+        }
+    }
+}
+
 /* ------------------------------------------------------------ one epoch */
 
 /* The columns of batch b of every gathered term. */
@@ -455,11 +631,22 @@ static int gather_batch_share(fit *f, int part, int parts, int64_t r0, int64_t r
 }
 
 /* SPEC §2/§3/§6 on rows [r0, r1) of W: the terms' sums, then
- *   W <- W ⊙ num ⊘ (den + γ) */
-static void update_basis_rows(fit *f, int64_t r0, int64_t r1)
+ *   W <- W ⊙ num ⊘ (den + γ)
+ * (SPEC §11: the sums of the fit's divergence; IS takes the factor's root). */
+static void update_basis_rows(fit *f, int part, int64_t r0, int64_t r1)
 {
-    term_sums_rows(f->step, f->step_count, f->W, f->m, f->d, r0, r1, f->num_W, f->den_W);
-    mu_step_rows(f->W, f->num_W, f->den_W, f->m, r0, r1, f->d, (float)f->p->mu_W + f->guard_W);
+    float add = (float)f->p->mu_W + f->guard_W;
+    if (!f->bw) {
+        term_sums_rows(f->step, f->step_count, f->W, f->m, f->d, r0, r1, f->num_W, f->den_W);
+        mu_step_rows(f->W, f->num_W, f->den_W, f->m, r0, r1, f->d, add);
+        return;
+    }
+    term_sums_rows_beta(f->step, f->step_count, f->W, f->m, f->d, r0, r1, f->bw,
+                        beta_work_part(f->bw, part), f->num_W, f->den_W);
+    if (f->bw->kind == MDNMF_DIVERGENCE_IS)
+        mu_step_rows_sqrt(f->W, f->num_W, f->den_W, f->m, r0, r1, f->d, add);
+    else
+        mu_step_rows(f->W, f->num_W, f->den_W, f->m, r0, r1, f->d, add);
 }
 
 static int any_voiced(const int *voiced, int parts)
@@ -489,14 +676,20 @@ static void batch_basis_step(fit *f, int64_t b)
         /* A batch of silent true columns says nothing about W; its step
          * would be W ⊙ 0 ⊘ γ = 0, zeroing the basis for good. */
         if (any_voiced(f->voiced, parts)) {
-            FOR_EACH_PART(part, parts)
-            term_grams_share(f->step, f->step_count, f->d, parts, part);
+            /* The batch statistics: Frobenius's Grams, KL's row sums. */
+            if (!f->bw) {
+                FOR_EACH_PART(part, parts)
+                term_grams_share(f->step, f->step_count, f->d, parts, part);
+            } else if (f->bw->kind == MDNMF_DIVERGENCE_KL) {
+                FOR_EACH_PART(part, parts)
+                term_row_sums_share(f->step, f->step_count, f->d, parts, part);
+            }
 #pragma omp barrier
             FOR_EACH_PART(part, parts)
             {
                 int64_t r0, r1;
                 linalg_share(f->m, parts, part, ROW_ALIGN, &r0, &r1);
-                update_basis_rows(f, r0, r1);
+                update_basis_rows(f, part, r0, r1);
             }
         }
     }
@@ -511,7 +704,7 @@ static void update_batch_activations(fit *f, int i)
     int gathered = t->idx != NULL;
     update_activations_shared(f->W, f->WtW, t->view.U_b, gathered ? t->H_b : s->H, f->m, f->d,
                               t->of.batch, 1, f->lambda, gathered ? s->omega_b : s->omega,
-                              f->guard_H, f->num_H, f->den_H, LINALG_CHUNK);
+                              f->guard_H, f->num_H, f->den_H, LINALG_CHUNK, f->bw);
     if (gathered)
         scatter_columns(s->H, t->H_b, f->d, t->idx, t->of.batch);
 }
@@ -542,17 +735,20 @@ static void run_epoch(fit *f, int epoch)
         linalg_threads_tick();
         batch_basis_step(f, b);
         if (f->p->update_H) {
-            gram_of_columns(f->W, m, d, 1.0f, f->WtW);
+            if (!f->bw)
+                gram_of_columns(f->W, m, d, 1.0f, f->WtW);
             for (int i = 0; i < f->sets; i++)
                 update_batch_activations(f, i);
         }
     }
     if (!f->p->update_H) {
-        gram_of_columns(f->W, m, d, 1.0f, f->WtW);
+        if (!f->bw)
+            gram_of_columns(f->W, m, d, 1.0f, f->WtW);
         for (int i = 0; i < f->sets; i++) {
             dataset *s = &f->data[i];
             update_activations_shared(f->W, f->WtW, s->U, s->H, m, d, s->n, 1, f->lambda,
-                                      s->omega, f->guard_H, f->num_H, f->den_H, LINALG_CHUNK);
+                                      s->omega, f->guard_H, f->num_H, f->den_H, LINALG_CHUNK,
+                                      f->bw);
         }
     }
     if (f->p->normalize) {
@@ -609,9 +805,11 @@ static int check_divergence(fit *f, int epoch)
                       "NMF diverged at epoch %d: the basis became non-finite", epoch);
 }
 
-static double mean_squared_residual(fit *f, const dataset *s)
+/* The loss of a data set: D(U | WH) / N of the fit's divergence. */
+static double mean_residual(fit *f, const dataset *s)
 {
-    return squared_residual(s->U, f->W, s->H, f->m, f->d, s->n, f->residual_work) /
+    return divergence_residual(f->p->divergence, s->U, f->W, s->H, f->m, f->d, s->n,
+                               f->beta.guard, f->residual_work) /
            (double)s->n;
 }
 
@@ -629,7 +827,7 @@ static int notify_epoch(fit *f, int epoch)
         double losses[2] = {0.0, 0.0}, objective = 0.0;
         for (int i = 0; i < f->sets; i++) {
             const basis_term *t = &f->terms[i].of;
-            losses[i] = mean_squared_residual(f, &f->data[i]);
+            losses[i] = mean_residual(f, &f->data[i]);
             objective += (double)t->sign * t->weight * losses[i];
         }
         progress.loss_true = losses[0];
@@ -712,11 +910,13 @@ static int fit_arrays(fit *f, fit_array *out)
     }
     out[count++] = (fit_array){"guard_H", CHECKPOINT_F32, &f->guard_H, 1};
     out[count++] = (fit_array){"guard_W", CHECKPOINT_F32, &f->guard_W, 1};
+    if (f->bw)
+        out[count++] = (fit_array){"guard_L", CHECKPOINT_F32, &f->beta.guard, 1};
     out[count++] = (fit_array){"explained", CHECKPOINT_F64, &f->explained_at_start, 1};
     return count;
 }
 
-enum { FIT_ARRAYS_MAX = 8 };
+enum { FIT_ARRAYS_MAX = 9 };
 
 /* Restore (`restore`) and track the fit's arrays. */
 static int attach_checkpoint(fit *f, int restore)
@@ -744,8 +944,8 @@ static int initialise_fit(fit *f)
     int status = initialise_basis(f);
     if (status)
         return status;
-    scaled_guards(max_entry(f->data[0].U, f->m * f->data[0].n), max_entry(f->W, f->m * f->d),
-                  &f->guard_H, &f->guard_W);
+    divergence_guards(f->p->divergence, max_entry(f->data[0].U, f->m * f->data[0].n),
+                      max_entry(f->W, f->m * f->d), &f->guard_H, &f->guard_W, &f->beta.guard);
     initialise_activations(f);
     f->explained_at_start = explained_fraction(f);
     status = attach_checkpoint(f, 0);

@@ -19,7 +19,9 @@
 
 #define MODEL_FORMAT_NAME "mdnmf-model"
 
-typedef enum field_kind { INT, INT64, UINT64, REAL, FLAG, INIT, SAMPLE, MODE } field_kind;
+typedef enum field_kind {
+    INT, INT64, UINT64, REAL, FLAG, INIT, SAMPLE, MODE, DIVERGENCE
+} field_kind;
 
 /* The objects a key may be in: the document itself, then the nested ones. */
 enum { TOP, SEPARATOR, AUDIO };
@@ -33,17 +35,22 @@ typedef struct field {
     field_kind kind;
     size_t offset;
     int list;
+    int omitted_when_zero; /* a key newer than the format: written only when
+                              not 0 (its default), so that the files of fits
+                              that do not use it stay as they were */
 } field;
 _Static_assert(sizeof(int64_t) == sizeof(double), "list items are 8 bytes");
 
-#define P(name, kind) {TOP, #name, kind, offsetof(model_settings, params.name), 0}
-#define S(name, kind, list) {SEPARATOR, #name, kind, offsetof(model_settings, separator.name), list}
-#define A(name) {AUDIO, #name, INT, offsetof(model_settings, audio.name), 0}
+#define P(name, kind) {TOP, #name, kind, offsetof(model_settings, params.name), 0, 0}
+#define S(name, kind, list) {SEPARATOR, #name, kind, offsetof(model_settings, separator.name), list, 0}
+#define A(name) {AUDIO, #name, INT, offsetof(model_settings, audio.name), 0, 0}
+#define P_NEWER(name, kind) {TOP, #name, kind, offsetof(model_settings, params.name), 0, 1}
 static const field fields[] = {
     P(d, INT), P(epochs, INT), P(test_epochs, INT), P(batch_size, INT64),
     P(batch_size_adv, INT64), P(init, INIT), P(mu_W, REAL), P(mu_H, REAL), P(tau_A, REAL),
     P(tau_W, REAL), P(normalize, FLAG), P(update_H, FLAG), P(true_sample, SAMPLE),
-    P(seed, UINT64), P(threads, INT), P(init_H_steps, INT),
+    P(seed, UINT64), P(threads, INT), P_NEWER(init_H_steps, INT),
+    P_NEWER(divergence, DIVERGENCE),
     S(mode, MODE, 0), S(sources, INT, 0), S(tau_S, REAL, 0), S(batch_size_sup, INT64, 0),
     S(warm_start_epochs, INT, 0), S(d, INT64, 1), S(mu_H, REAL, 1), S(tau_A, REAL, 1),
     S(beta, REAL, 1), S(noise_steps, INT, 0), S(wiener_exponent, REAL, 0),
@@ -53,7 +60,8 @@ static const field fields[] = {
 
 /* The enums are written by their names in the library's one table. */
 static const mdnmf_enum enum_of[] = {[INIT] = MDNMF_ENUM_INIT, [SAMPLE] = MDNMF_ENUM_TRUE_SAMPLE,
-                                     [MODE] = MDNMF_ENUM_MODE};
+                                     [MODE] = MDNMF_ENUM_MODE,
+                                     [DIVERGENCE] = MDNMF_ENUM_DIVERGENCE};
 
 /* jansson's integers are int64 and it refuses larger ones, but a seed is a
  * uint64 written as a bare integer (by Python too).  Such a number passes
@@ -78,7 +86,7 @@ static json_t *value_to_json(field_kind kind, const char *at)
     case REAL: /* JSON has no inf or NaN; such a value never passes a check */
         return isfinite(*(const double *)at) ? json_real(*(const double *)at) : json_null();
     case FLAG: return json_boolean(*(const int *)at);
-    case INIT: case SAMPLE: case MODE:
+    case INIT: case SAMPLE: case MODE: case DIVERGENCE:
         return json_string(mdnmf_enum_name(enum_of[kind], *(const int *)at));
     }
     return NULL;
@@ -123,13 +131,13 @@ char *model_params_to_json(const model_settings *settings)
         const field *f = &fields[i];
         const char *name = object_names[f->object];
         json_t *object = name ? json_object_get(root, name) : root;
-        if (!present[f->object])
+        const char *at = (const char *)settings + f->offset;
+        if (!present[f->object] || (f->omitted_when_zero && *(const int *)at == 0))
             continue;
         if (!object) { /* the first key of a nested object */
             object = json_object();
             failed = json_object_set_new(root, name, object) != 0;
         }
-        const char *at = (const char *)settings + f->offset;
         failed = failed || json_object_set_new(object, f->name, field_to_json(f, at, sources));
     }
     char *text = failed ? NULL : dump_unquoting_big_integers(root);

@@ -409,6 +409,8 @@ typedef struct joint {
     float *fixed_WtV; /* semi: W_tᵀV of the fixed sources, fixed_rows x n */
     int64_t fixed_rows;
     float guard_H, guard_W;
+    beta_work beta;   /* KL and IS: the guard on Λ and the work of their steps */
+    const beta_work *bw; /* &beta, or NULL for Frobenius */
     rng stream;
     checkpoint *ck;   /* where its arrays are tracked ("joint.H", ...) */
 } joint;
@@ -451,7 +453,7 @@ static void free_joint(joint *j)
     checkpoint_untrack(j->ck, "joint.");
     free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->U_b);
     free(j->WtW), free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H);
-    free(j->norms), free(j->work), free(j->fixed_WtV);
+    free(j->norms), free(j->work), free(j->fixed_WtV), free(j->beta.work);
     memset(j, 0, sizeof *j);
 }
 
@@ -480,9 +482,10 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     j->norms = malloc((size_t)D * sizeof *j->norms);
     if (sep->p->common.on_epoch)
         j->work = malloc((size_t)(m * LINALG_CHUNK) * sizeof *j->work);
+    int no_beta_work = beta_work_open(&j->beta, sep->p->common.divergence, m, j->threads, &j->bw);
     if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || (with_data_batch && !j->U_b) ||
         !j->WtW || !j->G || !j->num || !j->den || !j->num_H || !j->den_H || !j->norms ||
-        (sep->p->common.on_epoch && !j->work)) {
+        (sep->p->common.on_epoch && !j->work) || no_beta_work) {
         free_joint(j);
         return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for a joint fit");
     }
@@ -504,8 +507,11 @@ static int attach_joint(separation *sep, joint *j, int restore)
     } arrays[] = {{"joint.H", CHECKPOINT_F32, j->H, sep->atoms * j->n},
                   {"joint.stream", CHECKPOINT_U64, j->stream.s, 4},
                   {"joint.guard_H", CHECKPOINT_F32, &j->guard_H, 1},
-                  {"joint.guard_W", CHECKPOINT_F32, &j->guard_W, 1}};
-    for (size_t i = 0; i < sizeof arrays / sizeof arrays[0]; i++) {
+                  {"joint.guard_W", CHECKPOINT_F32, &j->guard_W, 1},
+                  {"joint.guard_L", CHECKPOINT_F32, &j->beta.guard, 1}};
+    /* The guard on Λ only where it is used (KL, IS). */
+    size_t count = sizeof arrays / sizeof arrays[0] - (j->bw ? 0 : 1);
+    for (size_t i = 0; i < count; i++) {
         int status = restore ? checkpoint_restore(sep->ck, arrays[i].name, arrays[i].kind,
                                                   arrays[i].data, arrays[i].count)
                              : MDNMF_OK;
@@ -522,13 +528,15 @@ static int attach_joint(separation *sep, joint *j, int restore)
 static void joint_transform(separation *sep, joint *j)
 {
     int64_t m = sep->m, D = sep->atoms;
-    scaled_guards(max_entry(j->V, m * j->n), max_entry(sep->W, m * D), &j->guard_H, &j->guard_W);
+    divergence_guards(sep->p->common.divergence, max_entry(j->V, m * j->n),
+                      max_entry(sep->W, m * D), &j->guard_H, &j->guard_W, &j->beta.guard);
     rng_fill_uniform(&j->stream, j->H, D * j->n);
     trace_draw(sep, MDNMF_TRACE_JOINT_H_RANDOM, 0, j->H, D * j->n);
-    gram_of_columns(sep->W, m, D, 1.0f, j->WtW);
+    if (!j->bw)
+        gram_of_columns(sep->W, m, D, 1.0f, j->WtW);
     update_activations_shared(sep->W, j->WtW, j->V, j->H, m, D, j->n,
                               sep->p->common.test_epochs, sep->lambda, NULL, j->guard_H,
-                              j->num_H, j->den_H, LINALG_CHUNK);
+                              j->num_H, j->den_H, LINALG_CHUNK, j->bw);
 }
 
 /* joint_activation_step with the cached rows of WᵀV on columns [first,
@@ -569,13 +577,14 @@ static void semi_activation_step(separation *sep, joint *j)
  * from the cached rows of WᵀV when the fit keeps them (semi). */
 static void joint_activation_step(separation *sep, joint *j)
 {
-    gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
+    if (!j->bw)
+        gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
     if (j->fixed_WtV)
         semi_activation_step(sep, j);
     else
         update_activations_shared(sep->W, j->WtW, j->V, j->H, sep->m, sep->atoms, j->n, 1,
                                   sep->lambda, NULL, j->guard_H, j->num_H, j->den_H,
-                                  LINALG_CHUNK);
+                                  LINALG_CHUNK, j->bw);
 }
 
 /* Batch b's columns and their activations, and the mixtures' columns when
@@ -593,10 +602,11 @@ static void joint_gather(separation *sep, joint *j, int64_t b, int with_mixtures
 /* Batch-wise H step (update_H) on the gathered batch, written back. */
 static void joint_batch_activation_step(separation *sep, joint *j)
 {
-    gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
+    if (!j->bw)
+        gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
     update_activations_shared(sep->W, j->WtW, j->V_b, j->H_b, sep->m, sep->atoms, j->batch,
                               1, sep->lambda, NULL, j->guard_H, j->num_H, j->den_H,
-                              LINALG_CHUNK);
+                              LINALG_CHUNK, j->bw);
     scatter_columns(j->H, j->H_b, sep->atoms, j->idx, j->batch);
 }
 
@@ -618,7 +628,8 @@ static int joint_notify(separation *sep, joint *j, int epoch)
     progress.loss_true =
         c->skip_losses
             ? NAN
-            : squared_residual(j->V, sep->W, j->H, sep->m, sep->atoms, j->n, j->work) /
+            : divergence_residual(c->divergence, j->V, sep->W, j->H, sep->m, sep->atoms, j->n,
+                                  j->beta.guard, j->work) /
                   (double)j->n;
     progress.objective = progress.loss_true;
     checkpoint_record(sep->ck, &progress);
@@ -648,10 +659,22 @@ static void joint_basis_step(separation *sep, joint *j, const joint_plan *plan, 
         gather_columns(j->U_b, plan->term_data[s], m, j->idx, j->batch);
     if (!any_positive(term->U_b, m * j->batch))
         return;
-    term_grams_share(term, 1, d, 1, 0);
-    term_sums_rows(term, 1, source_basis(sep, s), m, d, 0, m, j->num, j->den);
-    mu_step_scalar(source_basis(sep, s), j->num, j->den, m * d,
-                   (float)sep->p->common.mu_W + j->guard_W);
+    float add = (float)sep->p->common.mu_W + j->guard_W;
+    if (!j->bw) {
+        term_grams_share(term, 1, d, 1, 0);
+        term_sums_rows(term, 1, source_basis(sep, s), m, d, 0, m, j->num, j->den);
+        mu_step_scalar(source_basis(sep, s), j->num, j->den, m * d, add);
+        return;
+    }
+    /* SPEC §11 (KL, IS): the sums on Λ, all rows on this thread. */
+    if (j->bw->kind == MDNMF_DIVERGENCE_KL)
+        term_row_sums_share(term, 1, d, 1, 0);
+    term_sums_rows_beta(term, 1, source_basis(sep, s), m, d, 0, m, j->bw,
+                        beta_work_part(j->bw, 0), j->num, j->den);
+    if (j->bw->kind == MDNMF_DIVERGENCE_IS)
+        mu_step_scalar_sqrt(source_basis(sep, s), j->num, j->den, m * d, add);
+    else
+        mu_step_scalar(source_basis(sep, s), j->num, j->den, m * d, add);
 }
 
 static int reads_mixtures(const joint_plan *plan)
@@ -972,8 +995,9 @@ static int fit_semi(separation *sep, int adversarial)
     }
     status = attach_joint(sep, &j, restoring);
     /* The cache serves the H step over all mixtures; update_H's batch-wise
-     * steps read gathered columns and compute all rows. */
-    if (!status && !c->update_H)
+     * steps read gathered columns and compute all rows.  KL's and IS's
+     * numerators Wᵀ(Λ^{β-2} ⊙ V) change with every basis: nothing to cache. */
+    if (!status && !c->update_H && !j.bw)
         status = cache_fixed_products(sep, &j, sep->offset[sep->S - 1]);
     if (!status) {
         joint_plan plan;

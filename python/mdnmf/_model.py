@@ -173,7 +173,7 @@ def check_seed(seed):
 def make_params(*, d, epochs=50, test_epochs=50, batch_size=None, batch_size_adv=None,
                 init="exemplar", mu_W=1e-6, mu_H=1e-6, tau_A=0.1, tau_W=1.0, normalize=False,
                 update_H=False, true_sample="std", warm_start=False, seed=0, threads=0,
-                init_H_steps=0):
+                init_H_steps=0, divergence="fro"):
     """An mdnmf_params from Python values, checked here and by the library."""
     p = _native.Params()
     lib.mdnmf_params_default(ctypes.byref(p))
@@ -194,6 +194,7 @@ def make_params(*, d, epochs=50, test_epochs=50, batch_size=None, batch_size_adv
     p.seed = resolve_seed(seed)
     p.threads = integer(threads, "threads")
     p.init_H_steps = integer(init_H_steps, "init_H_steps")
+    p.divergence = choice(divergence, _native.DIVERGENCE_NAMES, "divergence")
     error = _native.Error()
     if lib.mdnmf_params_check(ctypes.byref(p), ctypes.byref(error)) != _native.OK:
         raise InvalidArgumentError(error.text(), error.status)
@@ -204,6 +205,7 @@ def params_dict(p):
     """The fields of an mdnmf_params as Python values (no callbacks)."""
     names = {0: "exemplar", 1: "random"}
     samples = {v: k for k, v in _native.TRUE_SAMPLE_NAMES.items()}
+    divergences = {v: k for k, v in _native.DIVERGENCE_NAMES.items()}
     return {
         "d": p.d, "epochs": p.epochs, "test_epochs": p.test_epochs,
         "batch_size": p.batch_size or None, "batch_size_adv": p.batch_size_adv or None,
@@ -211,6 +213,7 @@ def params_dict(p):
         "tau_A": p.tau_A, "tau_W": p.tau_W, "normalize": bool(p.normalize),
         "update_H": bool(p.update_H), "true_sample": samples.get(p.true_sample, "std"),
         "seed": p.seed, "threads": p.threads,
+        "divergence": divergences.get(p.divergence, "fro"),
     }
 
 
@@ -219,7 +222,11 @@ def params_json(p, separator=None):
     fields = params_dict(p)
     fields["batch_size"] = p.batch_size
     fields["batch_size_adv"] = p.batch_size_adv
-    fields["init_H_steps"] = p.init_H_steps
+    # As the library: these keys only when they are not the default.
+    if fields["divergence"] == "fro":
+        del fields["divergence"]
+    if p.init_H_steps:
+        fields["init_H_steps"] = p.init_H_steps
     document = {"format": "mdnmf-model", "version": _native.version(), **fields}
     if separator is not None:
         S = separator.sources

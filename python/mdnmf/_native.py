@@ -28,6 +28,8 @@ ERR_STATE = 9
 
 INIT_NAMES = {"exemplar": 0, "exem": 0, "random": 1, "rand": 1}
 TRUE_SAMPLE_NAMES = {"std": 0, "adv": 1, "min": 2}
+# mdnmf_divergence (SPEC §11): what a fit minimises between the data and W H.
+DIVERGENCE_NAMES = {"fro": 0, "kl": 1, "is": 2}
 MODE_NAMES = ("std", "adv", "exem", "sup", "full", "semi", "semi_adv")
 
 c_float_p = ctypes.POINTER(ctypes.c_float)
@@ -96,7 +98,7 @@ class Params(ctypes.Structure):
         ("checkpoint_every", ctypes.c_int),
         ("skip_losses", ctypes.c_int),
         ("init_H_steps", ctypes.c_int),
-        ("reserved_pad", ctypes.c_int),
+        ("divergence", ctypes.c_int),
         ("reserved", ctypes.c_uint64 * 12),
     ]
 

@@ -65,6 +65,8 @@ class MDNMF(TransformerMixin, BaseEstimator):
     batch_size_adv (None: all samples); max_iter: training epochs;
     test_iter: update steps of transform; init: "exemplar" or "random";
     mu_W, mu_H: L1 penalties; normalize; update_H; true_sample;
+    divergence: what the fit minimises, "fro" (Frobenius), "kl"
+    (Kullback-Leibler) or "is" (Itakura-Saito), see docs/algorithm.md;
     random_state: None (NumPy's global generator), an int (the CLI's --seed)
     or a RandomState / Generator; threads: parts the work is split into,
     which fixes the results (0 = one per core, at most 256); the library runs
@@ -79,7 +81,7 @@ class MDNMF(TransformerMixin, BaseEstimator):
     def __init__(self, n_components=None, *, tau_A=0.1, tau_W=1.0, batch_size=None,
                  batch_size_adv=None, max_iter=50, test_iter=50, init="exemplar", mu_W=1e-6,
                  mu_H=1e-6, normalize=False, update_H=False, true_sample="std",
-                 random_state=None, threads=0, track_loss=False):
+                 random_state=None, threads=0, track_loss=False, divergence="fro"):
         self.n_components = n_components
         self.tau_A = tau_A
         self.tau_W = tau_W
@@ -96,6 +98,7 @@ class MDNMF(TransformerMixin, BaseEstimator):
         self.random_state = random_state
         self.threads = threads
         self.track_loss = track_loss
+        self.divergence = divergence
 
     def _params(self, d, seed, warm=False):
         return make_params(d=d, epochs=self.max_iter, test_epochs=self.test_iter,
@@ -103,7 +106,7 @@ class MDNMF(TransformerMixin, BaseEstimator):
                            init=self.init, mu_W=self.mu_W, mu_H=self.mu_H, tau_A=self.tau_A,
                            tau_W=self.tau_W, normalize=self.normalize, update_H=self.update_H,
                            true_sample=self.true_sample, warm_start=warm, seed=seed,
-                           threads=self.threads)
+                           threads=self.threads, divergence=self.divergence)
 
     # ---------------------------------------------------------------- fit
     def fit(self, X, y=None, X_adv=None, omega=None):
@@ -200,7 +203,7 @@ class MDNMF(TransformerMixin, BaseEstimator):
                         mu_W=fields["mu_W"], mu_H=fields["mu_H"],
                         normalize=fields["normalize"], update_H=fields["update_H"],
                         true_sample=fields["true_sample"], random_state=fields["seed"],
-                        threads=fields["threads"])
+                        threads=fields["threads"], divergence=fields["divergence"])
         estimator._model = model
         estimator.components_ = model.basis().T
         estimator.n_components_ = estimator.components_.shape[0]

@@ -80,7 +80,7 @@ def _common_params(owner, d, warm, seed):
                        tau_A=owner._scalar_tau_A(), tau_W=owner.tau_W,
                        normalize=owner.normalize, update_H=owner.update_H,
                        true_sample=owner.true_sample, warm_start=warm, seed=seed,
-                       threads=owner.threads)
+                       threads=owner.threads, divergence=owner.divergence)
 
 
 def _separator_params(owner, mode, ds, warm, seed, betas=None):
@@ -207,14 +207,16 @@ class NMF:
     Beyond the research code: seed (None: drawn from NumPy's global generator
     at every call, as the research code's np.random; an int: fixed, as the
     CLI's --seed) and threads (parts the work is split into, 0 = one per core,
-    at most 256; see the C header's Conventions).
+    at most 256; see the C header's Conventions) and divergence (what the fits
+    minimise: "fro" Frobenius, "kl" Kullback-Leibler, "is" Itakura-Saito;
+    docs/algorithm.md).
     """
 
     def __init__(self, d=None, ds=None, tau_W=1.0, tau_A=0.1, tau_S=0.0, omega=None,
                  omegas=None, W=None, prob="std", init="exem", update_H=False, epochs=50,
                  test_epochs=50, warm_start_epochs=0, batch_size=None, batch_size_adv=None,
                  batch_size_sup=None, true_sample="std", normalize=False, mu_W=1e-6,
-                 mu_H=1e-6, *, seed=None, threads=0):
+                 mu_H=1e-6, *, seed=None, threads=0, divergence="fro"):
         if W is not None:
             W = columns(W, "W")
         if d is None:
@@ -234,6 +236,7 @@ class NMF:
         self.true_sample = true_sample
         self.mu_W, self.mu_H = mu_W, mu_H
         self.seed, self.threads = check_seed(seed), threads
+        self.divergence = divergence
         self.W = W
         self.H = None
         self.H_adv = None
@@ -547,7 +550,7 @@ class NMF_separation:
     source, or per atom constant within each source), warm_start_epochs, and
     the NMF arguments: W (all bases side by side), tau_W, init, update_H,
     epochs, test_epochs, batch_size, batch_size_adv, batch_size_sup,
-    true_sample, normalize, mu_W, seed, threads.
+    true_sample, normalize, mu_W, seed, threads, divergence ("fro", "kl", "is").
 
     The defaults are the research code's (mu_H 1e-10, tau_S 0.5), not the C
     library's separator defaults (1e-6, 1).
@@ -558,7 +561,7 @@ class NMF_separation:
                  *, W=None, tau_W=1.0, init="exem", update_H=False, epochs=50, test_epochs=50,
                  batch_size=None, batch_size_adv=None, batch_size_sup=None, true_sample="std",
                  normalize=False, mu_W=1e-6, seed=None, threads=0, tau_grid=None,
-                 validation_fraction=0.2):
+                 validation_fraction=0.2, divergence="fro"):
         self.ds = _source_count(ds)
         self.S = len(self.ds)
         self.prob = _check_prob(prob)
@@ -582,6 +585,7 @@ class NMF_separation:
         self.batch_size, self.batch_size_adv = batch_size, batch_size_adv
         self.batch_size_sup, self.true_sample = batch_size_sup, true_sample
         self.mu_W, self.seed, self.threads = mu_W, check_seed(seed), threads
+        self.divergence = divergence
         self._model = None
         if NMFs is not None:
             self.NMFs = list(NMFs)
@@ -607,7 +611,8 @@ class NMF_separation:
                    test_epochs=self.test_epochs, warm_start_epochs=self.warm_start_epochs,
                    batch_size=self.batch_size, batch_size_adv=self.batch_size_adv,
                    true_sample=self.true_sample, normalize=self.normalize, mu_W=self.mu_W,
-                   mu_H=self._mu_H_list()[s], seed=self.seed, threads=self.threads)
+                   mu_H=self._mu_H_list()[s], seed=self.seed, threads=self.threads,
+                   divergence=self.divergence)
 
     # ---------------------------------------------------------- parameters
     def _tau_A_list(self):

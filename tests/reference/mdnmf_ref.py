@@ -1,5 +1,7 @@
 """An independent float64 NumPy reference of SPEC §1–§6: transform, fit_std, fit_adv,
-and the separators (adversarial data, every fitting mode, Wiener separation).
+and the separators (adversarial data, every fitting mode, Wiener separation), for
+the Frobenius loss and for the β-divergences of SPEC §11 (Params.divergence "kl",
+β = 1, and "is", β = 0).
 
 Written from SPEC.md and docs/algorithm.md only; it never calls the C library.
 The separator part (build_adversarial, separator_fit, separate) replays the
@@ -19,6 +21,12 @@ The choices SPEC leaves open follow docs/algorithm.md:
   - a multiplicative step is X ⊙ numerator ⊘ (denominator + guard);
   - batches wrap around their permutation (mod N);
   - atoms are normalised by ‖W_:k‖ + 1e-10 (the unscaled ε).
+
+β-divergence (SPEC §11, docs/algorithm.md "β-divergence"): with Λ = WH + ε_Λ,
+ε_Λ = 1e-10·c, the guards of the steps scale with their denominators:
+ε_H = 1e-10·w·c^(β-1), ε_W = 1e-10·c^β/w; a step multiplies by
+(numerator ⊘ (denominator + penalty + guard))^(1/(2-β)) for β < 1, else the
+plain ratio; the loss is D_β(U | Λ) per column, Itakura–Saito with U + ε_Λ.
 """
 
 from dataclasses import dataclass, field
@@ -34,6 +42,9 @@ INIT_RANDOM = "random"
 SAMPLE_STD = "std"
 SAMPLE_ADV = "adv"
 SAMPLE_MIN = "min"
+
+FROBENIUS = "fro"
+BETA = {"kl": 1.0, "is": 0.0}  # the β of each β-divergence (Frobenius is β = 2)
 
 
 @dataclass
@@ -53,6 +64,7 @@ class Params:
     update_H: bool = False
     true_sample: str = SAMPLE_STD
     init_H_steps: int = 0        # MU steps of the initial H; 0 = test_epochs
+    divergence: str = FROBENIUS  # "fro", "kl" or "is"
 
 
 def initial_H_steps(params):
@@ -145,6 +157,29 @@ def guards(c, w):
     return EPS * c * w, EPS * c * c / w
 
 
+def divergence_guards(divergence, c, w):
+    """(ε_H, ε_W, ε_Λ): Frobenius's guards(c, w), or SPEC §11's: the H-step
+    denominator WᵀΛ^(β-1) scales as w·c^(β-1), the W step's Λ^(β-1)Hᵀ as c^β/w,
+    Λ itself as c."""
+    if divergence == FROBENIUS:
+        eps_H, eps_W = guards(c, w)
+        return eps_H, eps_W, EPS * c
+    beta = BETA[divergence]
+    return EPS * w * c ** (beta - 1), EPS * c ** beta / w, EPS * c
+
+
+def step_factor(ratio, beta):
+    """The multiplicative factor: the ratio, raised to 1/(2-β) below β = 1."""
+    return ratio ** (1.0 / (2.0 - beta)) if beta < 1 else ratio
+
+
+def beta_parts(W_model, H_model, U_b, H_b, beta, eps_L):
+    """SPEC §11's parts of a term's W-gradient, Λ = W_model H_model + ε_Λ:
+    (negative (Λ^(β-2) ⊙ U_b) H_bᵀ, positive Λ^(β-1) H_bᵀ)."""
+    lam = W_model @ H_model + eps_L
+    return (U_b * lam ** (beta - 2)) @ H_b.T, lam ** (beta - 1) @ H_b.T
+
+
 def normalize_columns(W):
     """n_k = ‖W_:k‖, W_:k /= n_k + ε.  Returns (W, n)."""
     norms = np.sqrt(np.sum(W * W, axis=0))
@@ -170,23 +205,44 @@ def batch_count(params, n, batch, n_adv=0, batch_adv=0):
     return min(n // batch, n_adv // batch_adv)
 
 
-def loss(U, W, H):
-    """(1/N) ‖U - WH‖_F²."""
-    R = U - W @ H
-    return float(np.sum(R * R)) / U.shape[1]
+def loss(U, W, H, divergence=FROBENIUS, eps_L=0.0):
+    """(1/N) ‖U - WH‖_F², or (1/N) D_β(U | WH + ε_Λ) (SPEC §11):
+    KL Σ x log(x/y) - x + y (0 log 0 = 0), IS Σ x'/y - log(x'/y) - 1 with
+    x' = x + ε_Λ."""
+    if divergence == FROBENIUS:
+        R = U - W @ H
+        return float(np.sum(R * R)) / U.shape[1]
+    Y = W @ H + eps_L
+    if divergence == "kl":
+        positive = U > 0
+        ratio = np.where(positive, U, 1.0) / Y
+        terms = np.where(positive, U * np.log(ratio), 0.0) - U + Y
+    else:
+        ratio = (U + eps_L) / Y
+        terms = ratio - np.log(ratio) - 1.0
+    return float(np.sum(terms)) / U.shape[1]
 
 
 # ------------------------------------------------------------ update rules
 
-def h_step(H, W, U, lam, omega, eps_H):
-    # H <- H ⊙ (WᵀU) ⊘ (WᵀW H + λ ωᵀ + ε_H)
-    numerator = W.T @ U
-    denominator = (W.T @ W) @ H + np.outer(lam, omega) + eps_H
-    return H * numerator / denominator
+def h_step(H, W, U, lam, omega, eps_H, divergence=FROBENIUS, eps_L=0.0):
+    if divergence == FROBENIUS:
+        # H <- H ⊙ (WᵀU) ⊘ (WᵀW H + λ ωᵀ + ε_H)
+        numerator = W.T @ U
+        denominator = (W.T @ W) @ H + np.outer(lam, omega) + eps_H
+        return H * numerator / denominator
+    # SPEC §11: H <- H ⊙ [Wᵀ(Λ^(β-2) ⊙ U) ⊘ (WᵀΛ^(β-1) + λ ωᵀ + ε_H)]^(1/(2-β) if β < 1)
+    beta = BETA[divergence]
+    lam_model = W @ H + eps_L
+    numerator = W.T @ (U * lam_model ** (beta - 2))
+    denominator = W.T @ lam_model ** (beta - 1) + np.outer(lam, omega) + eps_H
+    return H * step_factor(numerator / denominator, beta)
 
 
-def w_step(W, U_b, H_b, params, eps_W, Ua_b=None, Ha_b=None):
+def w_step(W, U_b, H_b, params, eps_W, Ua_b=None, Ha_b=None, eps_L=0.0):
     """One W step on a batch; fit_std passes no adversarial batch (SPEC §2)."""
+    if params.divergence != FROBENIUS:
+        return w_step_beta(W, U_b, H_b, params, eps_W, Ua_b, Ha_b, eps_L)
     # W <- W ⊙ (τ_W U_b H_bᵀ/B + τ_A W (Ĥ_b Ĥ_bᵀ)/B̂)
     #        ⊘ (τ_W W (H_b H_bᵀ)/B + τ_A Û_b Ĥ_bᵀ/B̂ + γ + ε_W)
     # τ_W multiplies the whole true-data term, as the objective's gradient
@@ -206,17 +262,39 @@ def w_step(W, U_b, H_b, params, eps_W, Ua_b=None, Ha_b=None):
     return W * numerator / denominator
 
 
-def transform(W, U, H0, test_epochs, lam, omega=None, eps_H=None):
-    """SPEC §1: test_epochs MU steps on H from H0 (Uniform(0,1) draws).
+def w_step_beta(W, U_b, H_b, params, eps_W, Ua_b, Ha_b, eps_L):
+    """SPEC §11's MDNMF step (fit_std: no adversarial batch):
+    W <- W ⊙ [P⁻(U_b,H_b)/B + τ_A P⁺(Û_b,Ĥ_b)/B̂] ⊘ [P⁺(U_b,H_b)/B + τ_A P⁻(Û_b,Ĥ_b)/B̂ + γ + ε_W],
+    the factor raised to 1/(2-β) below β = 1; a silent batch takes no step."""
+    if not U_b.any():
+        return W
+    beta = BETA[params.divergence]
+    B = U_b.shape[1]
+    tau_W = params.tau_W if Ua_b is not None else 1.0
+    minus, plus = beta_parts(W, H_b, U_b, H_b, beta, eps_L)
+    numerator, denominator = tau_W * minus / B, tau_W * plus / B
+    if Ua_b is not None and params.tau_A != 0:
+        Ba = Ua_b.shape[1]
+        minus_a, plus_a = beta_parts(W, Ha_b, Ua_b, Ha_b, beta, eps_L)
+        numerator = numerator + params.tau_A * plus_a / Ba
+        denominator = denominator + params.tau_A * minus_a / Ba
+    return W * step_factor(numerator / (denominator + params.mu_W + eps_W), beta)
 
-    eps_H defaults to transform's own guard: 1e-10 · max(U) · max(W)."""
+
+def transform(W, U, H0, test_epochs, lam, omega=None, eps_H=None, divergence=FROBENIUS,
+              eps_L=None):
+    """SPEC §1 (§11 for a β-divergence): test_epochs MU steps on H from H0
+    (Uniform(0,1) draws).
+
+    eps_H and eps_L default to transform's own guards, from max(U) and max(W)."""
     if omega is None:
         omega = np.ones(U.shape[1])
-    if eps_H is None:
-        eps_H, _ = guards(data_scale(U), basis_scale(W))
+    own_H, _, own_L = divergence_guards(divergence, data_scale(U), basis_scale(W))
+    eps_H = own_H if eps_H is None else eps_H
+    eps_L = own_L if eps_L is None else eps_L
     H = np.array(H0, dtype=np.float64)
     for _ in range(test_epochs):
-        H = h_step(H, W, U, lam, omega, eps_H)
+        H = h_step(H, W, U, lam, omega, eps_H, divergence, eps_L)
     return H
 
 
@@ -252,14 +330,15 @@ def fit_std(U, params, draws, W0=None):
     nb = n // B
 
     W = initial_basis(U, params, draws, W0)
-    eps_H, eps_W = guards(data_scale(U), basis_scale(W))
+    div = params.divergence
+    eps_H, eps_W, eps_L = divergence_guards(div, data_scale(U), basis_scale(W))
     if params.init == INIT_RANDOM and W0 is None:
         H = np.array(draws.h_random, dtype=np.float64)
     else:
-        H = transform(W, U, draws.h_random, initial_H_steps(params), lam, ones, eps_H)
+        H = transform(W, U, draws.h_random, initial_H_steps(params), lam, ones, eps_H, div, eps_L)
 
     def record():
-        lt = loss(U, W, H)
+        lt = loss(U, W, H, div, eps_L)
         return (lt, lt + params.mu_W * float(np.sum(W)))
 
     losses = [record()]
@@ -267,11 +346,12 @@ def fit_std(U, params, draws, W0=None):
         perm = draws.perm_true[epoch]
         for b in range(nb):
             cols = batch_columns(perm, b, B)
-            W = w_step(W, U[:, cols], H[:, cols], params, eps_W)
+            W = w_step(W, U[:, cols], H[:, cols], params, eps_W, eps_L=eps_L)
             if params.update_H:
-                H[:, cols] = h_step(H[:, cols], W, U[:, cols], lam, ones[cols], eps_H)
+                H[:, cols] = h_step(H[:, cols], W, U[:, cols], lam, ones[cols], eps_H, div,
+                                    eps_L)
         if not params.update_H:
-            H = h_step(H, W, U, lam, ones, eps_H)
+            H = h_step(H, W, U, lam, ones, eps_H, div, eps_L)
         if params.normalize:
             # n_k = ‖W_:k‖, W_:k /= (n_k + ε), H_k: *= n_k
             W, norms = normalize_columns(W)
@@ -295,13 +375,14 @@ def fit_adv(U, U_adv, omega, params, draws, W0=None):
     nb = batch_count(params, n, B, n_adv, Ba)
 
     W = initial_basis(U, params, draws, W0)
-    eps_H, eps_W = guards(data_scale(U), basis_scale(W))
+    div = params.divergence
     steps = initial_H_steps(params)
-    H = transform(W, U, draws.h_random, steps, lam, ones, eps_H)
-    Ha = transform(W, Ua, draws.h_random_adv, steps, lam, omega, eps_H)
+    eps_H, eps_W, eps_L = divergence_guards(div, data_scale(U), basis_scale(W))
+    H = transform(W, U, draws.h_random, steps, lam, ones, eps_H, div, eps_L)
+    Ha = transform(W, Ua, draws.h_random_adv, steps, lam, omega, eps_H, div, eps_L)
 
     def record():
-        lt, la = loss(U, W, H), loss(Ua, W, Ha)
+        lt, la = loss(U, W, H, div, eps_L), loss(Ua, W, Ha, div, eps_L)
         return (lt, la, objective(params, lt, la, W))
 
     losses = [record()]
@@ -311,14 +392,15 @@ def fit_adv(U, U_adv, omega, params, draws, W0=None):
             cols = batch_columns(perm, b, B)
             cols_adv = batch_columns(perm_adv, b, Ba)
             W = w_step(W, U[:, cols], H[:, cols], params, eps_W,
-                       Ua[:, cols_adv], Ha[:, cols_adv])
+                       Ua[:, cols_adv], Ha[:, cols_adv], eps_L)
             if params.update_H:
-                H[:, cols] = h_step(H[:, cols], W, U[:, cols], lam, ones[cols], eps_H)
+                H[:, cols] = h_step(H[:, cols], W, U[:, cols], lam, ones[cols], eps_H, div,
+                                    eps_L)
                 Ha[:, cols_adv] = h_step(Ha[:, cols_adv], W, Ua[:, cols_adv], lam,
-                                         omega[cols_adv], eps_H)
+                                         omega[cols_adv], eps_H, div, eps_L)
         if not params.update_H:
-            H = h_step(H, W, U, lam, ones, eps_H)
-            Ha = h_step(Ha, W, Ua, lam, omega, eps_H)
+            H = h_step(H, W, U, lam, ones, eps_H, div, eps_L)
+            Ha = h_step(Ha, W, Ua, lam, omega, eps_H, div, eps_L)
         if params.normalize:
             W, norms = normalize_columns(W)
             H = H * norms[:, None]
@@ -448,6 +530,7 @@ class SeparatorParams:
     warm_start_epochs: int = 0
     noise_steps: int = 1         # semi modes: W steps of the last basis per batch
     wiener_exponent: float = 1.0 # p of the Wiener mask (SPEC §11)
+    divergence: str = FROBENIUS
 
     @property
     def sources(self):
@@ -465,7 +548,7 @@ class SeparatorParams:
                       init=self.init, mu_W=self.mu_W, mu_H=self.per_source("mu_H", s),
                       tau_A=self.per_source("tau_A", s), tau_W=self.tau_W,
                       normalize=self.normalize, update_H=self.update_H,
-                      true_sample=self.true_sample)
+                      true_sample=self.true_sample, divergence=self.divergence)
 
     def penalties(self):
         """The concatenated per-atom λ = [λ_1 … λ_S]."""
@@ -635,15 +718,31 @@ class _Separation:
 
     def joint_transform(self, V):
         """H = transform(V) with all bases from the joint stream's H0;
-        returns (H, ε_H, ε_W) with the guards of max(V) and max(W)."""
+        returns (H, ε_H, ε_W) with the guards of max(V) and max(W) (ε_Λ,
+        from max(V) too, is kept in self.eps_L)."""
         W = self.concatenated()
-        eps_H, eps_W = guards(data_scale(V), basis_scale(W))
+        div = self.p.divergence
+        eps_H, eps_W, self.eps_L = divergence_guards(div, data_scale(V), basis_scale(W))
         H0 = self.replay.matrix(TRACE_JOINT_H_RANDOM, W.shape[1], V.shape[1])
-        H = transform(W, V, H0, self.p.test_epochs, self.lam, np.ones(V.shape[1]), eps_H)
+        H = transform(W, V, H0, self.p.test_epochs, self.lam, np.ones(V.shape[1]), eps_H, div,
+                      self.eps_L)
         return H, eps_H, eps_W
 
     def joint_h_step(self, H, V, eps_H):
-        return h_step(H, self.concatenated(), V, self.lam, np.ones(V.shape[1]), eps_H)
+        return h_step(H, self.concatenated(), V, self.lam, np.ones(V.shape[1]), eps_H,
+                      self.p.divergence, self.eps_L)
+
+    def joint_w_step(self, s, W_model, H_model, U_b, H_s, eps_W):
+        """W_s's step on one batch of data U_b modelled by W_model H_model
+        (SPEC §6 sup and semi; §11 for a β-divergence), H_s its own rows."""
+        B = U_b.shape[1]
+        if self.p.divergence == FROBENIUS:
+            numerator = U_b @ H_s.T / B
+            denominator = W_model @ (H_model @ H_s.T / B) + self.p.mu_W + eps_W
+            return self.W[s] * numerator / denominator
+        beta = BETA[self.p.divergence]
+        minus, plus = beta_parts(W_model, H_model, U_b, H_s, beta, self.eps_L)
+        return self.W[s] * step_factor((minus / B) / (plus / B + self.p.mu_W + eps_W), beta)
 
     def normalize_sources(self, H, sources):
         """Unit-norm atoms of the given sources, their rows of H rescaled."""
@@ -679,9 +778,7 @@ class _Separation:
                     if not U_b.any():
                         continue
                     H_s = H[self.rows(s)][:, cols]
-                    numerator = U_b @ H_s.T / B
-                    denominator = self.W[s] @ (H_s @ H_s.T / B) + self.p.mu_W + eps_W
-                    self.W[s] = self.W[s] * numerator / denominator
+                    self.W[s] = self.joint_w_step(s, self.W[s], H_s, U_b, H_s, eps_W)
                 if self.p.update_H:
                     H[:, cols] = self.joint_h_step(H[:, cols], V[:, cols], eps_H)
             if not self.p.update_H:
@@ -736,10 +833,8 @@ class _Separation:
                 # W_S <- W_S ⊙ (V_b H_{S,b}ᵀ/B) ⊘ (W H_b H_{S,b}ᵀ/B + γ), noise_steps
                 # times with the same H (the reference implementation: S times)
                 for _ in range(self.p.noise_steps if V_b.any() else 0):
-                    H_S = H_b[rows]
-                    numerator = V_b @ H_S.T / B
-                    denominator = self.concatenated() @ (H_b @ H_S.T / B) + self.p.mu_W + eps_W
-                    self.W[last] = self.W[last] * numerator / denominator
+                    self.W[last] = self.joint_w_step(last, self.concatenated(), H_b, V_b,
+                                                     H_b[rows], eps_W)
                 if self.p.update_H:
                     H[:, cols] = self.joint_h_step(H[:, cols], V_b, eps_H)
             if not self.p.update_H:
@@ -770,18 +865,46 @@ class _FullSource:
         self.draws = stage_draws(sep.replay, sep.m, params.d, n, 0, params.init, start,
                                  self.n_adv)
         self.W = initial_basis(U, params, self.draws, start)
-        self.eps_H, self.eps_W = guards(data_scale(U), basis_scale(self.W))
+        self.div = div = params.divergence
+        self.eps_H, self.eps_W, self.eps_L = divergence_guards(div, data_scale(U),
+                                                               basis_scale(self.W))
         ones = np.ones(n)
         if self.n_adv or params.init == INIT_EXEMPLAR or start is not None:
             self.H = transform(self.W, U, self.draws.h_random, params.test_epochs, self.lam,
-                               ones, self.eps_H)
+                               ones, self.eps_H, div, self.eps_L)
         else:
             self.H = np.array(self.draws.h_random)
         if self.n_adv:
             self.H_adv = transform(self.W, U_adv, self.draws.h_random_adv, params.test_epochs,
-                                   self.lam, self.omega, self.eps_H)
+                                   self.lam, self.omega, self.eps_H, div, self.eps_L)
+
+    def h_step(self, H, U, omega):
+        return h_step(H, self.W, U, self.lam, omega, self.eps_H, self.div, self.eps_L)
+
+    def w_step_beta(self, cols, cols_adv, H_sup, cols_sup):
+        """The same three terms with SPEC §11's parts (attracting: P⁻ up, P⁺
+        down; the adversarial term the other way round)."""
+        p, W, beta = self.params, self.W, BETA[self.div]
+        U_b, H_b = self.U[:, cols], self.H[:, cols]
+        minus, plus = beta_parts(W, H_b, U_b, H_b, beta, self.eps_L)
+        B = U_b.shape[1]
+        top, bot = p.tau_W * minus / B, p.tau_W * plus / B
+        if self.n_adv and p.tau_A > 0:
+            Ua_b, Ha_b = self.U_adv[:, cols_adv], self.H_adv[:, cols_adv]
+            minus, plus = beta_parts(W, Ha_b, Ua_b, Ha_b, beta, self.eps_L)
+            top = top + p.tau_A * plus / Ua_b.shape[1]
+            bot = bot + p.tau_A * minus / Ua_b.shape[1]
+        tau_S = self.sep.p.tau_S
+        if tau_S > 0:
+            Us_b, Hs_b = self.U_sup[:, cols_sup], H_sup[self.sep.rows(self.s)][:, cols_sup]
+            minus, plus = beta_parts(W, Hs_b, Us_b, Hs_b, beta, self.eps_L)
+            top = top + tau_S * minus / Us_b.shape[1]
+            bot = bot + tau_S * plus / Us_b.shape[1]
+        self.W = W * step_factor(top / (bot + p.mu_W + self.eps_W), beta)
 
     def w_step(self, cols, cols_adv, H_sup, cols_sup):
+        if self.div != FROBENIUS:
+            return self.w_step_beta(cols, cols_adv, H_sup, cols_sup)
         p, W = self.params, self.W
         U_b, H_b = self.U[:, cols], self.H[:, cols]
         B = U_b.shape[1]
@@ -814,17 +937,15 @@ class _FullSource:
             if self.U[:, cols].any():
                 self.w_step(cols, cols_adv, H_sup, batch_columns(perm_sup, b, B_sup))
             if p.update_H:
-                self.H[:, cols] = h_step(self.H[:, cols], self.W, self.U[:, cols], self.lam,
-                                         ones[cols], self.eps_H)
+                self.H[:, cols] = self.h_step(self.H[:, cols], self.U[:, cols], ones[cols])
                 if self.n_adv:
-                    self.H_adv[:, cols_adv] = h_step(self.H_adv[:, cols_adv], self.W,
-                                                     self.U_adv[:, cols_adv], self.lam,
-                                                     self.omega[cols_adv], self.eps_H)
+                    self.H_adv[:, cols_adv] = self.h_step(self.H_adv[:, cols_adv],
+                                                          self.U_adv[:, cols_adv],
+                                                          self.omega[cols_adv])
         if not p.update_H:
-            self.H = h_step(self.H, self.W, self.U, self.lam, ones, self.eps_H)
+            self.H = self.h_step(self.H, self.U, ones)
             if self.n_adv:
-                self.H_adv = h_step(self.H_adv, self.W, self.U_adv, self.lam, self.omega,
-                                    self.eps_H)
+                self.H_adv = self.h_step(self.H_adv, self.U_adv, self.omega)
         if p.normalize:
             self.W, norms = normalize_columns(self.W)
             self.H *= norms[:, None]
@@ -856,13 +977,15 @@ def separator_fit(data, params, replay, W_warm=None):
 
 # ------------------------------------------------------------------ §5
 
-def separate(W, components, lam, V, H0, test_epochs, wiener=True, exponent=1.0):
-    """SPEC §5: H = transform(V) with all bases (H0 its Uniform(0,1) start),
-    Ũ_s = W_s H_s, and with Wiener filtering (SPEC §11's exponent p)
+def separate(W, components, lam, V, H0, test_epochs, wiener=True, exponent=1.0,
+             divergence=FROBENIUS):
+    """SPEC §5: H = transform(V) with all bases (H0 its Uniform(0,1) start;
+    of the model's divergence), Ũ_s = W_s H_s, and with Wiener filtering
+    (SPEC §11's exponent p)
     U_s = clip(V ⊙ Ũ_s^p ⊘ (Σ_t Ũ_t^p + ε·(max V)^p), 0, max V).  Returns [U_s]."""
     W, V = _f64(W), _f64(V)
     lam = penalty_vector(lam, W.shape[1])
-    H = transform(W, V, H0, test_epochs, lam)
+    H = transform(W, V, H0, test_epochs, lam, divergence=divergence)
     offsets = np.concatenate([[0], np.cumsum(components)]).astype(int)
     estimates = [W[:, offsets[s]:offsets[s + 1]] @ H[offsets[s]:offsets[s + 1]]
                  for s in range(len(components))]

@@ -64,6 +64,25 @@ CASES = [
     ("adv tau_A=0", "adv", {"tau_A": 0.0, "batch_size": 16, "batch_size_adv": 9}, ()),
     ("transform", "transform", {"mu_H": 0.01}, ("W0",)),
     ("transform, per-atom mu_H", "transform", {}, ("W0", "lambda")),
+    # SPEC §11: Kullback-Leibler (β = 1) and Itakura-Saito (β = 0).
+    ("transform KL", "transform", {"mu_H": 0.01, "divergence": "kl"}, ("W0",)),
+    ("transform IS, per-atom mu_H", "transform", {"divergence": "is"}, ("W0", "lambda")),
+    ("std KL full batch", "std", {"divergence": "kl", "mu_H": 0.02}, ()),
+    ("std KL B=16 update_H normalize", "std",
+     {"divergence": "kl", "batch_size": 16, "update_H": True, "normalize": True}, ()),
+    ("std KL random B=25 mu_W", "std",
+     {"divergence": "kl", "init": "random", "batch_size": 25, "mu_W": 1e-2}, ()),
+    ("std IS full batch", "std", {"divergence": "is", "mu_H": 0.02}, ()),
+    ("std IS B=16 normalize, warm", "std",
+     {"divergence": "is", "batch_size": 16, "normalize": True, "mu_W": 1e-3},
+     ("W0", "lambda")),
+    ("adv KL full batch, omega", "adv",
+     {"divergence": "kl", "tau_A": 0.1, "mu_H": 0.02}, ("omega",)),
+    ("adv KL B=16 Badv=20 update_H", "adv",
+     {"divergence": "kl", "tau_A": 0.2, "batch_size": 16, "batch_size_adv": 20,
+      "update_H": True, "normalize": True}, ("omega",)),
+    ("adv IS B=16 Badv=20", "adv",
+     {"divergence": "is", "tau_A": 0.1, "batch_size": 16, "batch_size_adv": 20}, ("omega",)),
 ]
 
 
@@ -93,7 +112,7 @@ def trace_arguments(folder, mode, params, extras, data):
             "--tau-A", repr(params.tau_A), "--tau-W", repr(params.tau_W),
             "--mu-W", repr(params.mu_W), "--mu-H", repr(float(params.mu_H)),
             "--init", params.init, "--true-sample", params.true_sample,
-            "--seed", "7", "--threads", "1"]
+            "--divergence", params.divergence, "--seed", "7", "--threads", "1"]
     save_matrix(os.path.join(folder, "U.npy"), data.U)
     if mode == "adv":
         save_matrix(os.path.join(folder, "U_adv.npy"), data.U_adv)
@@ -163,7 +182,9 @@ def run_reference(mode, params, extras, data, draws):
     U = data.U.astype(np.float64)
     if mode == "transform":
         lam = ref.penalty_vector(params.mu_H, params.d)
-        return None, ref.transform(W0, U, draws.h_random, params.test_epochs, lam), None, None
+        H = ref.transform(W0, U, draws.h_random, params.test_epochs, lam,
+                          divergence=params.divergence)
+        return None, H, None, None
     if mode == "std":
         W, H, losses = ref.fit_std(U, params, draws, W0)
         rows = [(e, lt, 0.0, obj) for e, (lt, obj) in enumerate(losses)]

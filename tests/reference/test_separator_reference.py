@@ -107,6 +107,21 @@ CASES = [
     ("semi_adv S=3 normalize", "semi_adv", 3,
      {"d": [3, 4, 3], "tau_A": [0.1, 0.2, 0.1], "batch_size": 12, "batch_size_adv": 20,
       "normalize": True, "mu_H": [0.01, 0.02, 0.03]}, ()),
+    # SPEC §11: the semi noise basis models the mixtures with all bases (W H).
+    ("semi KL", "semi", 2, {"d": [4, 3], "batch_size": 10, "mu_H": [0.02, 0.05],
+                            "divergence": "kl"}, ()),
+    ("semi KL update_H normalize", "semi", 2,
+     {"d": [4, 3], "batch_size": 7, "update_H": True, "normalize": True, "divergence": "kl"},
+     ()),
+    ("semi_adv IS", "semi_adv", 2,
+     {"d": [4, 3], "tau_A": [0.2, 0.1], "batch_size": 10, "divergence": "is"}, ()),
+    ("adv KL +V", "adv", 2,
+     {"d": [3, 4], "tau_A": [0.2, 0.15], "batch_size": 16, "batch_size_adv": 20,
+      "divergence": "kl"}, ("V",)),
+    ("sup KL", "sup", 2, {"d": [3, 4], "batch_size_sup": 10, "divergence": "kl"}, ()),
+    ("full KL", "full", 2,
+     {"d": [3, 4], "tau_A": [0.1, 0.1], "batch_size": 16, "batch_size_adv": 20,
+      "batch_size_sup": 10, "divergence": "kl"}, ()),
 ]
 
 
@@ -170,7 +185,7 @@ def tool_arguments(folder, sp, sd, warm_path):
             "--mu-W", repr(sp.mu_W), "--tau-W", repr(sp.tau_W), "--tau-S", repr(sp.tau_S),
             "--true-sample", sp.true_sample, "--warm-start-epochs", str(sp.warm_start_epochs),
             "--noise-steps", str(sp.noise_steps), "--wiener-exponent", repr(sp.wiener_exponent),
-            "--seed", "11", "--threads", "1"]
+            "--divergence", sp.divergence, "--seed", "11", "--threads", "1"]
     for name in ("mu_H", "tau_A", "beta"):
         if getattr(sp, name) is not None:
             args += ["--" + name.replace("_", "-"), joined(getattr(sp, name))]
@@ -257,7 +272,7 @@ def reference_estimates(W, sp, test, replay, wiener, lam=None):
     H0 = replay.matrix(ref.TRACE_H_RANDOM, W.shape[1], test.shape[1])
     lam = sp.penalties() if lam is None else lam
     return ref.separate(W, sp.d, lam, test.astype(np.float64), H0, sp.test_epochs, wiener,
-                        sp.wiener_exponent)
+                        sp.wiener_exponent, sp.divergence)
 
 
 def relative(a, b):

@@ -63,7 +63,7 @@ static void params(void)
     FIELD(mdnmf_params, checkpoint_every);
     FIELD(mdnmf_params, skip_losses);
     FIELD(mdnmf_params, init_H_steps);
-    FIELD(mdnmf_params, reserved_pad);
+    FIELD(mdnmf_params, divergence);
     FIELD(mdnmf_params, reserved);
 }
 

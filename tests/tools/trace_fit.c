@@ -9,7 +9,7 @@
  * Options (defaults are the library's): --mode std|adv|transform, --d N, --epochs N,
  * --test-epochs N, --init-h-steps N, --batch N, --batch-adv N, --tau-A X, --tau-W X, --mu-W X,
  * --mu-H X, --init exemplar|random, --normalize, --update-H,
- * --true-sample std|adv|min, --seed N, --threads N.
+ * --true-sample std|adv|min, --divergence fro|kl|is, --seed N, --threads N.
  *
  * Output in DIR: exemplars.npy (int64), w_random.npy, h_random.npy,
  * h_random_adv.npy (float32, as the library's column-major matrices),
@@ -147,6 +147,9 @@ static int parse_arguments(int argc, char **argv, options *o)
         } else if (strcmp(flag, "--mode") == 0) {
             bad = parse_enum(value, modes, 3, &choice);
             o->mode = choice;
+        } else if (strcmp(flag, "--divergence") == 0) {
+            bad = mdnmf_enum_value(MDNMF_ENUM_DIVERGENCE, value, &choice, NULL) != MDNMF_OK;
+            p->divergence = (mdnmf_divergence)choice;
         } else bad = 1;
         if (bad) {
             fprintf(stderr, "trace_fit: bad option %s %s\n", flag, value);

@@ -16,7 +16,8 @@
  * --d LIST (sets S), --mu-H LIST, --tau-A LIST, --beta LIST, --tau-S X,
  * --tau-W X, --mu-W X, --epochs N, --test-epochs N, --batch N, --batch-adv N,
  * --batch-sup N, --warm-start-epochs N, --init exemplar|random, --normalize,
- * --update-H, --true-sample std|adv|min, --seed N, --threads N.
+ * --update-H, --true-sample std|adv|min, --divergence fro|kl|is, --seed N,
+ * --threads N.
  *
  * Output in DIR:
  *   trace_<kind>_<k>.npy  the k-th (1-based) draw of each trace kind (0–8) in
@@ -220,6 +221,9 @@ static int parse_option(options *o, const char *flag, const char *value)
     } else if (strcmp(flag, "--mode") == 0) {
         bad = parse_enum(value, modes, 7, &choice);
         p->mode = (mdnmf_mode)choice;
+    } else if (strcmp(flag, "--divergence") == 0) {
+        bad = mdnmf_enum_value(MDNMF_ENUM_DIVERGENCE, value, &choice, NULL) != MDNMF_OK;
+        c->divergence = (mdnmf_divergence)choice;
     } else bad = 1;
     return bad ? -1 : 0;
 }

@@ -88,6 +88,10 @@ static void apply_hooks(mdnmf_params *p, const hooks *h)
 
 /* ------------------------------------------------------------ scenarios */
 
+/* The divergence every scenario fits with (SPEC §11): Frobenius but in
+ * test_beta_divergence_resumes_bit_identically. */
+static mdnmf_divergence scenario_divergence = MDNMF_DIVERGENCE_FROBENIUS;
+
 typedef struct data {
     float *U[3], *V, *U_sup[3], *V_sup, *U_adv, *omega;
     float *speech[2], *noisy[2];
@@ -114,6 +118,7 @@ static mdnmf_params one_source_params(const scenario *sc, const hooks *h)
     p.seed = 7;
     p.normalize = sc->normalize;
     p.update_H = sc->update_H;
+    p.divergence = scenario_divergence;
     apply_hooks(&p, h);
     return p;
 }
@@ -153,6 +158,7 @@ static mdnmf_separator_params separator_params(const scenario *sc, const hooks *
     p.common.normalize = sc->normalize;
     p.common.update_H = sc->update_H;
     p.common.seed = 11;
+    p.common.divergence = scenario_divergence;
     apply_hooks(&p.common, h);
     return p;
 }
@@ -500,6 +506,27 @@ static void test_another_run_is_refused(void **state)
     expect_refusal(f, sep, &other, h, MDNMF_ERR_FORMAT, "source 1 data");
 }
 
+/* KL and IS fits keep their guard on Λ in the checkpoint: every stop of
+ * every kind of run resumes bit for bit (a fit, MDNMF, a joint fit over
+ * mixtures, D+MDNMF's interleaved fits, a denoiser). */
+static void test_beta_divergence_resumes_bit_identically(void **state)
+{
+    fixture *f = *state;
+    static const int kl[] = {0, 3, 7, 9, 10, 11, 12}, is[] = {1, 2, 10};
+    scenario_divergence = MDNMF_DIVERGENCE_KL;
+    for (size_t i = 0; i < sizeof kl / sizeof *kl; i++)
+        check_scenario(f, &SCENARIOS[kl[i]], 0);
+    scenario_divergence = MDNMF_DIVERGENCE_IS;
+    for (size_t i = 0; i < sizeof is / sizeof *is; i++)
+        check_scenario(f, &SCENARIOS[is[i]], 0);
+    /* A KL run's checkpoint is no Frobenius run's. */
+    scenario_divergence = MDNMF_DIVERGENCE_KL;
+    write_stopped_checkpoint(f, &SCENARIOS[0]);
+    scenario_divergence = MDNMF_DIVERGENCE_FROBENIUS;
+    expect_refusal(f, &SCENARIOS[0], &f->x, (hooks){.threads = THREADS}, MDNMF_ERR_FORMAT,
+                   "divergence");
+}
+
 static void rewrite(const char *path, long offset, const char *bytes, size_t length,
                     long truncate_to)
 {
@@ -592,6 +619,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_resumes_without_losses, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stopped_twice, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_beta_divergence_resumes_bit_identically, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_periodic_checkpoint_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_another_run_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_files_are_refused, setup, teardown),

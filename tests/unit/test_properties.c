@@ -65,15 +65,27 @@ typedef struct monotone_case {
     mdnmf_init init;
     int normalize;
     int update_H;
+    mdnmf_divergence divergence;
 } monotone_case;
 
+/* SPEC §11: multiplicative updates decrease D_β for β in [1, 2] (KL), and
+ * for β < 1 (IS) with the factor raised to 1/(2-β). */
 static const monotone_case monotone_cases[] = {
-    {"std exemplar", 0, MDNMF_INIT_EXEMPLAR, 0, 0},
-    {"std random", 0, MDNMF_INIT_RANDOM, 0, 0},
-    {"std exemplar normalize", 0, MDNMF_INIT_EXEMPLAR, 1, 0},
-    {"std random update_H", 0, MDNMF_INIT_RANDOM, 0, 1},
-    {"adv exemplar", 1, MDNMF_INIT_EXEMPLAR, 0, 0},
-    {"adv random normalize update_H", 1, MDNMF_INIT_RANDOM, 1, 1},
+    {"std exemplar", 0, MDNMF_INIT_EXEMPLAR, 0, 0, MDNMF_DIVERGENCE_FROBENIUS},
+    {"std random", 0, MDNMF_INIT_RANDOM, 0, 0, MDNMF_DIVERGENCE_FROBENIUS},
+    {"std exemplar normalize", 0, MDNMF_INIT_EXEMPLAR, 1, 0, MDNMF_DIVERGENCE_FROBENIUS},
+    {"std random update_H", 0, MDNMF_INIT_RANDOM, 0, 1, MDNMF_DIVERGENCE_FROBENIUS},
+    {"adv exemplar", 1, MDNMF_INIT_EXEMPLAR, 0, 0, MDNMF_DIVERGENCE_FROBENIUS},
+    {"adv random normalize update_H", 1, MDNMF_INIT_RANDOM, 1, 1, MDNMF_DIVERGENCE_FROBENIUS},
+    {"KL std exemplar", 0, MDNMF_INIT_EXEMPLAR, 0, 0, MDNMF_DIVERGENCE_KL},
+    {"KL std random", 0, MDNMF_INIT_RANDOM, 0, 0, MDNMF_DIVERGENCE_KL},
+    {"KL std exemplar normalize", 0, MDNMF_INIT_EXEMPLAR, 1, 0, MDNMF_DIVERGENCE_KL},
+    {"KL std random update_H", 0, MDNMF_INIT_RANDOM, 0, 1, MDNMF_DIVERGENCE_KL},
+    {"KL adv exemplar", 1, MDNMF_INIT_EXEMPLAR, 0, 0, MDNMF_DIVERGENCE_KL},
+    {"IS std exemplar", 0, MDNMF_INIT_EXEMPLAR, 0, 0, MDNMF_DIVERGENCE_IS},
+    {"IS std random", 0, MDNMF_INIT_RANDOM, 0, 0, MDNMF_DIVERGENCE_IS},
+    {"IS std exemplar normalize update_H", 0, MDNMF_INIT_EXEMPLAR, 1, 1, MDNMF_DIVERGENCE_IS},
+    {"IS adv random normalize", 1, MDNMF_INIT_RANDOM, 1, 0, MDNMF_DIVERGENCE_IS},
 };
 
 static void test_full_batch_loss_never_increases(void **state)
@@ -89,6 +101,7 @@ static void test_full_batch_loss_never_increases(void **state)
         params.init = tc->init;
         params.normalize = tc->normalize;
         params.update_H = tc->update_H;
+        params.divergence = tc->divergence;
         memset(&log, 0, sizeof log);
         params.on_epoch = test_record_loss;
         params.on_epoch_user = &log;
@@ -340,7 +353,7 @@ static void test_transform_with_silent_atoms(void **state)
 /* ------------------------------ (e) the scale of the data does not matter */
 
 static double relative_error_at_scale(const problem *base, double scale, int adversarial,
-                                      mdnmf_init init)
+                                      mdnmf_init init, mdnmf_divergence divergence)
 {
     problem p = *base;
     p.U = test_copy(base->U, base->m * base->n);
@@ -354,6 +367,7 @@ static double relative_error_at_scale(const problem *base, double scale, int adv
     params.tau_A = 0.05;
     params.batch_size = 16;
     params.init = init;
+    params.divergence = divergence;
     mdnmf_model *model = NULL;
     assert_int_equal(fit(&params, &p, adversarial, &model), MDNMF_OK);
     int64_t n = 0;
@@ -371,18 +385,26 @@ static void test_scale_of_data_does_not_matter(void **state)
 {
     (void)state;
     problem p = problem_random(31, 20, 50, 30, 1.0);
-    for (int adversarial = 0; adversarial <= 1; adversarial++)
-        for (int init = MDNMF_INIT_EXEMPLAR; init <= MDNMF_INIT_RANDOM; init++) {
-            double unit = relative_error_at_scale(&p, 1.0, adversarial, (mdnmf_init)init);
-            double tiny = relative_error_at_scale(&p, 1e-6, adversarial, (mdnmf_init)init);
-            double huge = relative_error_at_scale(&p, 1e6, adversarial, (mdnmf_init)init);
-            if (fabs(tiny - unit) > 0.01 * unit || fabs(huge - unit) > 0.01 * unit) {
-                print_error("%s, init %d: relative error %.6g at scale 1, %.6g at 1e-6, "
-                            "%.6g at 1e6\n", adversarial ? "fit_adv" : "fit_std", init, unit,
-                            tiny, huge);
-                fail();
+    /* The β-divergences' guards scale as their denominators do (SPEC §11). */
+    for (int divergence = MDNMF_DIVERGENCE_FROBENIUS; divergence <= MDNMF_DIVERGENCE_IS;
+         divergence++)
+        for (int adversarial = 0; adversarial <= 1; adversarial++)
+            for (int init = MDNMF_INIT_EXEMPLAR; init <= MDNMF_INIT_RANDOM; init++) {
+                mdnmf_divergence kind = (mdnmf_divergence)divergence;
+                double unit = relative_error_at_scale(&p, 1.0, adversarial, (mdnmf_init)init,
+                                                      kind);
+                double tiny = relative_error_at_scale(&p, 1e-6, adversarial, (mdnmf_init)init,
+                                                      kind);
+                double huge = relative_error_at_scale(&p, 1e6, adversarial, (mdnmf_init)init,
+                                                      kind);
+                if (fabs(tiny - unit) > 0.01 * unit || fabs(huge - unit) > 0.01 * unit) {
+                    print_error("%s, init %d, divergence %d: relative error %.6g at scale 1, "
+                                "%.6g at 1e-6, %.6g at 1e6\n",
+                                adversarial ? "fit_adv" : "fit_std", init, divergence, unit,
+                                tiny, huge);
+                    fail();
+                }
             }
-        }
     problem_free(&p);
 }
 
@@ -393,11 +415,12 @@ static void test_same_seed_same_result(void **state)
     (void)state;
     problem p = problem_random(41, 16, 50, 35, 1.0);
     static const int thread_counts[] = {1, 2};
-    for (size_t t = 0; t < 2; t++) {
+    for (size_t t = 0; t < 2 * 3; t++) {
         mdnmf_params params = test_params(5, 10);
+        params.divergence = (mdnmf_divergence)(t / 2); /* Frobenius, KL, IS */
         params.batch_size = 12;
         params.batch_size_adv = 10;
-        params.threads = thread_counts[t];
+        params.threads = thread_counts[t % 2];
         params.seed = 1234;
         mdnmf_model *a = NULL, *b = NULL, *c = NULL;
         assert_int_equal(fit(&params, &p, 1, &a), MDNMF_OK);
@@ -417,23 +440,23 @@ static void test_same_seed_same_result(void **state)
 /* Threads share out W's rows, the batch Grams and H's columns: each thread
  * count is deterministic on its own, and all agree to float rounding.  The
  * sizes make every shared step run in parallel (H steps of >= 128 columns,
- * rows split at 16-row boundaries, Gram blocks dealt to 3 threads). */
-static void test_thread_counts_agree(void **state)
+ * rows split at 16-row boundaries, Gram blocks dealt to 3 threads), for
+ * each divergence. */
+static void check_thread_counts_agree(const problem *p, mdnmf_divergence divergence)
 {
-    (void)state;
-    problem p = problem_random(43, 100, 400, 300, 0.5);
     static const int thread_counts[] = {1, 2, 3};
     float *W[3] = {NULL, NULL, NULL};
     size_t bytes = 0;
     for (int t = 0; t < 3; t++) {
         mdnmf_params params = test_params(24, 6);
+        params.divergence = divergence;
         params.batch_size = 100;
         params.batch_size_adv = 50;
         params.threads = thread_counts[t];
         mdnmf_model *a = NULL, *b = NULL;
-        assert_int_equal(fit(&params, &p, 1, &a), MDNMF_OK);
-        assert_int_equal(fit(&params, &p, 1, &b), MDNMF_OK);
-        bytes = (size_t)(p.m * params.d) * sizeof(float);
+        assert_int_equal(fit(&params, p, 1, &a), MDNMF_OK);
+        assert_int_equal(fit(&params, p, 1, &b), MDNMF_OK);
+        bytes = (size_t)(p->m * params.d) * sizeof(float);
         assert_memory_equal(mdnmf_model_basis(a), mdnmf_model_basis(b), bytes);
         W[t] = malloc(bytes);
         assert_non_null(W[t]);
@@ -449,13 +472,22 @@ static void test_thread_counts_agree(void **state)
             norm += (double)W[0][i] * W[0][i];
         }
         if (!(sqrt(diff) <= 1e-4 * sqrt(norm))) {
-            print_error("threads %d: W differs from one thread's by %.3g (relative)\n",
-                        thread_counts[t], sqrt(diff / norm));
+            print_error("divergence %d, threads %d: W differs from one thread's by %.3g "
+                        "(relative)\n", (int)divergence, thread_counts[t], sqrt(diff / norm));
             fail();
         }
     }
     for (int t = 0; t < 3; t++)
         free(W[t]);
+}
+
+static void test_thread_counts_agree(void **state)
+{
+    (void)state;
+    problem p = problem_random(43, 100, 400, 300, 0.5);
+    check_thread_counts_agree(&p, MDNMF_DIVERGENCE_FROBENIUS);
+    check_thread_counts_agree(&p, MDNMF_DIVERGENCE_KL);
+    check_thread_counts_agree(&p, MDNMF_DIVERGENCE_IS);
     problem_free(&p);
 }
 

@@ -1,7 +1,7 @@
 /* The W step's terms (src/internal.h): term_grams_share and term_sums_rows
  * against a direct double-precision evaluation of the sums of SPEC §3/§6,
  * for attracting, repelling and all-bases (semi) terms, whole and in row
- * and Gram shares. */
+ * and Gram shares; and term_sums_rows_beta (SPEC §11, KL and IS) likewise. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +160,106 @@ static void test_attracting_and_repelling_twins_cancel(void **state)
     assert_memory_equal(num, den, M * D * sizeof *num);
 }
 
+/* ---- SPEC §11: the β steps' sums (term_sums_rows_beta) */
+
+enum { BIG = BETA_CHUNK + 37 }; /* a batch of two column chunks */
+static const float GUARD = 1e-3f;
+
+/* P⁻ = scale Σ_k U[i,k] Λ^{β-2} H[a,k] and P⁺ = scale Σ_k Λ^{β-1} H[a,k],
+ * Λ = W_model H_model + GUARD, in double. */
+static void direct_beta_parts(const term_batch *t, const float *W, double beta, int64_t i,
+                              int64_t a, double *minus, double *plus)
+{
+    const float *Wm = t->W_model ? t->W_model : W;
+    const float *Hm = t->W_model ? t->H_model_b : t->H_b;
+    int64_t atoms = t->W_model ? t->model_atoms : D;
+    double lower = 0.0, upper = 0.0;
+    for (int64_t k = 0; k < t->batch; k++) {
+        double lambda = GUARD;
+        for (int64_t b = 0; b < atoms; b++)
+            lambda += (double)Wm[b * M + i] * Hm[k * t->ldh + b];
+        double h = t->H_b[k * t->ldh + a];
+        lower += t->U_b[k * M + i] * pow(lambda, beta - 2.0) * h;
+        upper += pow(lambda, beta - 1.0) * h;
+    }
+    *minus = t->scale * lower;
+    *plus = t->scale * upper;
+}
+
+static void expect_beta_sums(const term_batch *terms, int count, const float *W, double beta,
+                             const float *num, const float *den)
+{
+    for (int64_t a = 0; a < D; a++)
+        for (int64_t i = 0; i < M; i++) {
+            double top = 0.0, bottom = 0.0;
+            for (int t = 0; t < count; t++) {
+                double minus, plus;
+                direct_beta_parts(&terms[t], W, beta, i, a, &minus, &plus);
+                top += terms[t].sign == TERM_ATTRACTS ? minus : plus;
+                bottom += terms[t].sign == TERM_ATTRACTS ? plus : minus;
+            }
+            if (!(fabs(num[a * M + i] - top) <= 1e-5 * fabs(top)) ||
+                !(fabs(den[a * M + i] - bottom) <= 1e-5 * fabs(bottom)))
+                fail_msg("beta %g, row %lld, atom %lld: num %.9g (%.9g), den %.9g (%.9g)",
+                         beta, (long long)i, (long long)a, num[a * M + i], top,
+                         den[a * M + i], bottom);
+        }
+}
+
+/* The three terms and a fourth of BIG columns, attracting, on its own
+ * activations (two BETA_CHUNK chunks of columns). */
+typedef struct big_term {
+    float *U, *H, *G;
+    term_batch term;
+} big_term;
+
+static big_term make_big_term(void)
+{
+    big_term b = {malloc(M * BIG * sizeof(float)), malloc(D * BIG * sizeof(float)),
+                  malloc(D * D * sizeof(float)), {0}};
+    assert_true(b.U && b.H && b.G);
+    uint64_t state = 777;
+    fill(b.U, M * BIG, &state);
+    fill(b.H, D * BIG, &state);
+    b.term = (term_batch){.sign = TERM_ATTRACTS, .scale = 1.3f / BIG, .batch = BIG, .U_b = b.U,
+                          .H_b = b.H, .ldh = D, .G = b.G};
+    return b;
+}
+
+static void free_big_term(big_term *b)
+{
+    free(b->U), free(b->H), free(b->G);
+}
+
+/* Every divergence, every count of terms, and the rows and row sums cut in
+ * 3 parts as threads cut them: the sums of SPEC §11 in double. */
+static void test_beta_sums_match_direct_evaluation(void **state)
+{
+    problem *x = *state;
+    big_term big = make_big_term();
+    term_batch terms[4] = {x->terms[0], x->terms[1], x->terms[2], big.term};
+    float *work = malloc((size_t)BETA_WORK(M) * sizeof *work);
+    assert_non_null(work);
+    static const mdnmf_divergence kinds[2] = {MDNMF_DIVERGENCE_KL, MDNMF_DIVERGENCE_IS};
+    for (int v = 0; v < 2; v++) {
+        beta_work bw = {.kind = kinds[v], .guard = GUARD, .work = work, .m = M};
+        double beta = kinds[v] == MDNMF_DIVERGENCE_KL ? 1.0 : 0.0;
+        for (int count = 1; count <= 4; count++) {
+            for (int i = 0; i < M * D; i++)
+                x->num[i] = x->den[i] = NAN;
+            for (int part = 0; part < 3; part++)
+                term_row_sums_share(terms, count, D, 3, part);
+            int64_t cuts[4] = {0, 16, 17, M};
+            for (int piece = 0; piece < 3; piece++)
+                term_sums_rows_beta(terms, count, x->W, M, D, cuts[piece], cuts[piece + 1], &bw,
+                                    work, x->num, x->den);
+            expect_beta_sums(terms, count, x->W, beta, x->num, x->den);
+        }
+    }
+    free(work);
+    free_big_term(&big);
+}
+
 int main(void)
 {
     linalg_set_threads(1);
@@ -170,6 +270,8 @@ int main(void)
                                         free_problem),
         cmocka_unit_test_setup_teardown(test_attracting_and_repelling_twins_cancel,
                                         make_problem, free_problem),
+        cmocka_unit_test_setup_teardown(test_beta_sums_match_direct_evaluation, make_problem,
+                                        free_problem),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
