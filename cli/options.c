@@ -76,6 +76,34 @@ int cli_parse_int(const char *command, const char *option, const char *text, int
     return 0;
 }
 
+int cli_parse_double_list(const char *command, const char *option, const char *text,
+                          double minimum, double *out, int capacity, int *count)
+{
+    char *copy = strdup(text);
+    if (!copy) {
+        cli_error(command, "out of memory");
+        return -1;
+    }
+    *count = 0;
+    int status = 0;
+    char *rest = copy;
+    for (char *item = strtok_r(copy, ",", &rest); item && !status;
+         item = strtok_r(NULL, ",", &rest)) {
+        if (*count >= capacity) {
+            cli_error(command, "%s: at most %d values", option, capacity);
+            status = -1;
+        } else {
+            status = cli_parse_double(command, option, item, minimum, &out[(*count)++]);
+        }
+    }
+    free(copy);
+    if (!status && *count == 0) {
+        cli_error(command, "%s: '%s' has no values", option, text);
+        status = -1;
+    }
+    return status;
+}
+
 int cli_parse_spectrum(const char *command, const char *text, int *power)
 {
     if (strcmp(text, "magnitude") == 0 || strcmp(text, "power") == 0) {

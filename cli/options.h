@@ -195,6 +195,10 @@ int cli_parse_int64(const char *command, const char *option, const char *text,
 int cli_parse_threads(const char *command, const char *option, const char *text, int *out);
 int cli_parse_uint64(const char *command, const char *option, const char *text,
                      uint64_t *out);
+/* A comma list of at most `capacity` numbers >= minimum ("0,0.05,0.1",
+ * e.g. --tau-grid) into out[0..*count). */
+int cli_parse_double_list(const char *command, const char *option, const char *text,
+                          double minimum, double *out, int capacity, int *count);
 /* The audio features (mdnmf_audio_params): --spectrum magnitude|power into
  * *power (0 or 1), --context 0..MDNMF_MAX_CONTEXT. */
 int cli_parse_spectrum(const char *command, const char *text, int *power);

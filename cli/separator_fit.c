@@ -202,27 +202,9 @@ static int option_index(int key)
 /* "0,0.05,0.1" into r->grid; -1 after one line. */
 static int parse_tau_grid(fit_request *r)
 {
-    char *copy = strdup(r->tau_grid);
-    if (!copy) {
-        cli_error(FIT_COMMAND, "out of memory");
-        return -1;
-    }
-    int count = 0, status = 0;
-    char *rest = copy;
-    for (char *item = strtok_r(copy, ",", &rest); item && !status;
-         item = strtok_r(NULL, ",", &rest)) {
-        if (count >= MDNMF_SEARCH_MAX_CHOICES) {
-            cli_error(FIT_COMMAND, "--tau-grid: at most %d values", MDNMF_SEARCH_MAX_CHOICES);
-            status = -1;
-        } else {
-            status = cli_parse_double(FIT_COMMAND, "--tau-grid", item, 0.0, &r->grid[count++]);
-        }
-    }
-    free(copy);
-    if (!status && count == 0) {
-        cli_error(FIT_COMMAND, "--tau-grid: '%s' has no values", r->tau_grid);
-        status = -1;
-    }
+    int count = 0;
+    int status = cli_parse_double_list(FIT_COMMAND, "--tau-grid", r->tau_grid, 0.0, r->grid,
+                                       MDNMF_SEARCH_MAX_CHOICES, &count);
     r->tau.grid = r->grid;
     r->tau.grid_count = count;
     return status;

@@ -361,35 +361,6 @@ static int apply_numbers(const images_request *r, exp_config *c)
     return 0;
 }
 
-/* A comma-separated list of numbers >= 0. */
-static int parse_double_list(const char *option, const char *text, double *out, int capacity,
-                             int *count)
-{
-    char *copy = strdup(text);
-    if (!copy) {
-        cli_error(COMMAND, "out of memory");
-        return -1;
-    }
-    *count = 0;
-    int status = 0;
-    char *rest = copy;
-    for (char *item = strtok_r(copy, ",", &rest); item && !status;
-         item = strtok_r(NULL, ",", &rest)) {
-        if (*count >= capacity) {
-            cli_error(COMMAND, "%s: at most %d values", option, capacity);
-            status = -1;
-        } else {
-            status = cli_parse_double(COMMAND, option, item, 0.0, &out[(*count)++]);
-        }
-    }
-    free(copy);
-    if (!status && *count == 0) {
-        cli_error(COMMAND, "%s: '%s' has no values", option, text);
-        status = -1;
-    }
-    return status;
-}
-
 /* --tau-a X or auto, and the options of auto. */
 static int apply_tau(const images_request *r, exp_config *c)
 {
@@ -407,8 +378,9 @@ static int apply_tau(const images_request *r, exp_config *c)
         cli_parse_double(COMMAND, "--validation-fraction", r->validation_fraction, 0.0,
                          &c->validation_fraction) != 0)
         return -1;
-    if (r->tau_grid && parse_double_list("--tau-grid", r->tau_grid, c->tau_grid,
-                                         MDNMF_SEARCH_MAX_CHOICES, &c->tau_grid_count) != 0)
+    if (r->tau_grid && cli_parse_double_list(COMMAND, "--tau-grid", r->tau_grid, 0.0,
+                                             c->tau_grid, MDNMF_SEARCH_MAX_CHOICES,
+                                             &c->tau_grid_count) != 0)
         return -1;
     if (!c->tau_auto)
         return 0;
