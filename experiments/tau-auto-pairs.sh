@@ -98,7 +98,7 @@ collect() {
             awk -F, '{ printf "| %s | %s | %s | %.2f | %.2f | %+.2f ± %.2f | %s | %s |\n",
                        $1, $2, $3, $4, $5, $6, $7, $8, $9 == "LOSS" ? "**< NMF − 0.05**" : "" }'
         local skipped
-        skipped=$(grep -l "this split needs" "$OUT"/*.log 2>/dev/null)
+        skipped=$(grep -l "this split needs" "$OUT"/[0-9]*-[0-9]*.log 2>/dev/null)
         if [ -n "$skipped" ]; then
             echo
             echo "Skipped (not enough images):"
