@@ -49,9 +49,9 @@ static const cli_option FIT_OPTIONS[] = {
      "--tau-a auto without --sup-source/--sup-mixed (mode adv): share of each source's "
      "--source samples held out as validation pairs"},
     {"tau-margin", OPT_TAU_MARGIN, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "1",
-     "--tau-a auto: a larger tau_A is chosen only when it beats the one chosen so far by "
-     "more than K standard errors of the per-pair differences on validation (0: the best "
-     "score wins)"},
+     "--tau-a auto: a larger tau_A is chosen only when its validation score is higher and "
+     "it beats the one chosen so far by more than K standard errors of the per-pair "
+     "differences (0: the best score wins)"},
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, "none",
      "start from this separator's bases (same sources, atoms and features)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
@@ -412,8 +412,8 @@ static void report_tau_choice(const fit_request *r, const mdnmf_tau_auto_result 
     }
     if (r->tau.margin > 0.0) {
         fprintf(stderr, "mdnmf %s: chosen tau_A = %g (%d fits; a larger tau_A is chosen only "
-                "when its per-pair gain over the one chosen so far exceeds %g standard "
-                "error%s)\n", FIT_COMMAND, result->chosen_tau_A, result->fits, r->tau.margin,
+                "when it scores higher and its per-pair gain over the one chosen so far "
+                "exceeds %g standard error%s)\n", FIT_COMMAND, result->chosen_tau_A, result->fits, r->tau.margin,
                 r->tau.margin == 1.0 ? "" : "s");
     } else {
         fprintf(stderr, "mdnmf %s: chosen tau_A = %g (%d fits; the best score)\n", FIT_COMMAND,

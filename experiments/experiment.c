@@ -200,9 +200,9 @@ static const cli_option IMAGES_OPTIONS[] = {
     {"validation-fraction", OPT_VALIDATION_FRACTION, CLI_KIND_TEXT, "F", NO_FIELD, 0, NULL,
      "0.2", "--tau-a auto: share of the training pairs held out for validation"},
     {"tau-margin", OPT_TAU_MARGIN, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "1",
-     "--tau-a auto: a larger tau_A is chosen only when it beats the one chosen so far by "
-     "more than K standard errors of the per-pair differences on validation (0: the best "
-     "score wins)"},
+     "--tau-a auto: a larger tau_A is chosen only when its validation score is higher and "
+     "it beats the one chosen so far by more than K standard errors of the per-pair "
+     "differences (0: the best score wins)"},
     {"draws", OPT_DRAWS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "10",
      "poor part: random draws per method"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "one per core",

@@ -631,8 +631,9 @@ static void describe_tau_auto(const exp_report *rp, FILE *out)
             "and scored on the validation pairs (median PSNR); τ_A = 0 is that NMF itself.  ");
     if (c->tau_margin > 0.0)
         fprintf(out, "Walking up the grid from τ_A = 0, a τ_A replaces the one chosen so far only "
-                "when, per validation pair, its PSNR (mean over sources) minus the chosen one's "
-                "has a mean above %g standard error%s of those differences (--tau-margin), ",
+                "when its validation score is higher and, per validation pair, its PSNR (mean "
+                "over sources) minus the chosen one's has a mean above %g standard error%s of "
+                "those differences (--tau-margin), ",
                 c->tau_margin, c->tau_margin == 1.0 ? "" : "s");
     else
         fprintf(out, "The best τ_A is chosen (a τ_A > 0 only when it beats τ_A = 0; ties go to "

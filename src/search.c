@@ -663,7 +663,10 @@ static int trial_values(search_run *run, rng *draws, int t)
  * trial's (PSNR, or -MSE) exceeds margin standard errors of those
  * differences.  Validation scores of neighbouring tau_A differ by tenths of
  * a dB with a spread of the same size, so a plain "higher aggregate wins"
- * picks noise; a paired test asks whether the gain holds pair by pair. */
+ * picks noise; a paired test asks whether the gain holds pair by pair.
+ * is_new_best also asks for a better aggregate: a mean gain carried by a
+ * few pairs can come with a worse median, and the median is what is
+ * reported and tested on. */
 static int beats_by_margin(const search_run *run)
 {
     double sign = run->search->metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0;
@@ -686,7 +689,7 @@ static int is_new_best(const search_run *run, const mdnmf_search_result *result,
     if (result->best_trial < 0)
         return 1;
     if (run->extras && run->extras->margin > 0.0)
-        return beats_by_margin(run);
+        return score > result->best_score && beats_by_margin(run);
     return score > result->best_score;
 }
 

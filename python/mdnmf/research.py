@@ -541,9 +541,9 @@ class NMF_separation:
     0, 0.05, 0.1, 0.15, 0.2, 0.3), see fit(); validation_fraction: the share
     of each source's clean samples held out when fit() is given no
     validation pairs (adv); tau_margin: walking up the grid, a tau_A
-    replaces the one chosen so far only when its mean per-pair gain on
-    validation exceeds tau_margin standard errors of those gains (default 1;
-    0: the best median score wins); wiener: Wiener-filter the
+    replaces the one chosen so far only when its validation median is higher
+    and its mean per-pair gain exceeds tau_margin standard errors of those
+    gains (default 1; 0: the best median score wins); wiener: Wiener-filter the
     estimates; prob: std, adv, exem, sup, full, semi, semi_adv; eps: accepted
     and ignored (the library scales its division guard to the data,
     docs/algorithm.md); tau_A (one or per source), tau_S, mu_H (one, per

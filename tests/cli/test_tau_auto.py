@@ -3,7 +3,8 @@
 parts when the data is not there): the validation scores and the choice are
 recomputed here independently (a plain fit per grid value, `separator apply`,
 per-pair PSNR in NumPy): by default a larger tau_A replaces the one chosen so far
-only when its mean per-pair gain exceeds one standard error of those gains (on
+only when its median is higher and its mean per-pair gain exceeds one standard
+error of those gains (on
 this problem that is not the best median score, which `--tau-margin 0` picks);
 tau_A = 0 (the NMF model itself) is chosen when every other value is worse; the
 saved model is the plain fit of the chosen tau_A, member for member; and the
@@ -102,14 +103,15 @@ def psnr_median(ws, model, files):
 
 def margin_choice(per_pair, grid, margin=1.0):
     """The documented rule, written out: walking up the grid from tau_A = 0,
-    a tau_A replaces the chosen one when the mean of the per-pair differences
-    (its scores minus the chosen one's) exceeds `margin` standard errors of
-    them, sd (n - 1) / sqrt(n)."""
+    a tau_A replaces the chosen one when its median score is higher and the
+    mean of the per-pair differences (its scores minus the chosen one's)
+    exceeds `margin` standard errors of them, sd (n - 1) / sqrt(n)."""
     chosen = grid[0]
     for tau in grid[1:]:
         gain = per_pair[tau] - per_pair[chosen]
         standard_error = np.std(gain, ddof=1) / np.sqrt(len(gain))
-        if np.mean(gain) > margin * standard_error:
+        better = np.median(per_pair[tau]) > np.median(per_pair[chosen])
+        if better and np.mean(gain) > margin * standard_error:
             chosen = tau
     return chosen
 

@@ -669,9 +669,10 @@ static void test_best_is_kept_and_refit_on_all_data(void **state)
 }
 
 /* extras->margin (mdnmf_tau_auto's choice): trial t replaces the best so
- * far b only when the mean over pairs of score_t - score_b (PSNR, or
- * -MSE) exceeds margin standard errors of those differences; margin 0 is
- * the best aggregate.  Recomputed from per-pair scores of separate fits. */
+ * far b only when its median score is better and the mean over pairs of
+ * score_t - score_b (PSNR, or -MSE) exceeds margin standard errors of those
+ * differences; margin 0 is the best median.  Recomputed from per-pair
+ * scores of separate fits. */
 static int draw_from_grid(void *user, int trial, double *values)
 {
     values[0] = ((const double *)user)[trial];
@@ -680,11 +681,20 @@ static int draw_from_grid(void *user, int trial, double *values)
 
 enum { GRID = 7 };
 
+static double median_score(const double *per_pair, mdnmf_metric metric)
+{
+    double copy[PAIRS];
+    memcpy(copy, per_pair, sizeof copy);
+    return (metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0) * median_of(copy, PAIRS);
+}
+
 static int margin_choice(double per_pair[GRID][PAIRS], mdnmf_metric metric, double margin)
 {
     double sign = metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0;
     int best = 0;
     for (int t = 1; t < GRID; t++) {
+        if (!(median_score(per_pair[t], metric) > median_score(per_pair[best], metric)))
+            continue;
         double gain[PAIRS], mean = 0.0, var = 0.0;
         for (int j = 0; j < PAIRS; j++)
             mean += (gain[j] = sign * (per_pair[t][j] - per_pair[best][j])) / PAIRS;
@@ -701,9 +711,7 @@ static int best_median(double per_pair[GRID][PAIRS], mdnmf_metric metric)
     int best = 0;
     double best_score = -INFINITY;
     for (int t = 0; t < GRID; t++) {
-        double copy[PAIRS];
-        memcpy(copy, per_pair[t], sizeof copy);
-        double score = (metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0) * median_of(copy, PAIRS);
+        double score = median_score(per_pair[t], metric);
         if (score > best_score)
             best = t, best_score = score;
     }
