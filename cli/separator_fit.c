@@ -26,7 +26,7 @@
 
 static const char *const FIT_COMMAND = "separator fit";
 
-enum { OPT_WARM_START = 256, OPT_LOSS_LOG, OPT_TAU_GRID, OPT_VALIDATION_FRACTION };
+enum { OPT_WARM_START = 256, OPT_LOSS_LOG, OPT_TAU_GRID, OPT_VALIDATION_FRACTION, OPT_TAU_MARGIN };
 
 /* --tau-a takes numbers or this word. */
 static const char *const TAU_A_WORDS[] = {"auto", NULL};
@@ -48,6 +48,10 @@ static const cli_option FIT_OPTIONS[] = {
      "0.2",
      "--tau-a auto without --sup-source/--sup-mixed (mode adv): share of each source's "
      "--source samples held out as validation pairs"},
+    {"tau-margin", OPT_TAU_MARGIN, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "1",
+     "--tau-a auto: a larger tau_A is chosen only when its validation score is higher and "
+     "it beats the one chosen so far by more than K standard errors of the per-pair "
+     "differences (0: the best score wins)"},
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, "none",
      "start from this separator's bases (same sources, atoms and features)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
@@ -99,7 +103,7 @@ typedef struct fit_request {
     const char *output, *warm_start, *loss_log;
     int quiet;
     int tau_auto;                        /* --tau-a auto */
-    const char *tau_grid, *validation_fraction;
+    const char *tau_grid, *validation_fraction, *tau_margin;
     mdnmf_tau_auto tau;                  /* with tau_auto: the choice's settings */
     double grid[MDNMF_SEARCH_MAX_CHOICES];
     mdnmf_separator_params params;
@@ -130,6 +134,7 @@ static int store_fit_option(void *context, const cli_option *option, const char 
     case CLI_SEP_TAU_A: request->tau_auto = 1; break; /* the word "auto" */
     case OPT_TAU_GRID: request->tau_grid = value; break;
     case OPT_VALIDATION_FRACTION: request->validation_fraction = value; break;
+    case OPT_TAU_MARGIN: request->tau_margin = value; break;
     case 'q': request->quiet = 1; break;
     }
     return 0;
@@ -214,9 +219,10 @@ static int parse_tau_grid(fit_request *r)
 static int check_tau_auto(fit_request *r)
 {
     if (!r->tau_auto) {
-        const char *stray = r->tau_grid ? "--tau-grid" : r->validation_fraction
-                                                             ? "--validation-fraction"
-                                                             : NULL;
+        const char *stray = r->tau_grid              ? "--tau-grid"
+                            : r->validation_fraction ? "--validation-fraction"
+                            : r->tau_margin          ? "--tau-margin"
+                                                     : NULL;
         if (stray) {
             cli_error(FIT_COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop "
                       "it", stray);
@@ -253,6 +259,10 @@ static int check_tau_auto(fit_request *r)
     if (r->validation_fraction &&
         cli_parse_double(FIT_COMMAND, "--validation-fraction", r->validation_fraction, 0.0,
                          &r->tau.validation_fraction) != 0) {
+        return -1;
+    }
+    if (r->tau_margin &&
+        cli_parse_double(FIT_COMMAND, "--tau-margin", r->tau_margin, 0.0, &r->tau.margin) != 0) {
         return -1;
     }
     if (r->tau_grid && parse_tau_grid(r) != 0) {
@@ -382,8 +392,15 @@ static void report_tau_choice(const fit_request *r, const mdnmf_tau_auto_result 
         }
         fprintf(stderr, "%s\n", i == result->chosen ? "  <- chosen" : "");
     }
-    fprintf(stderr, "mdnmf %s: chosen tau_A = %g (%d fits)\n", FIT_COMMAND,
-            result->chosen_tau_A, result->fits);
+    if (r->tau.margin > 0.0) {
+        fprintf(stderr, "mdnmf %s: chosen tau_A = %g (%d fits; a larger tau_A is chosen only "
+                "when it scores higher and its per-pair gain over the one chosen so far "
+                "exceeds %g standard error%s)\n", FIT_COMMAND, result->chosen_tau_A, result->fits, r->tau.margin,
+                r->tau.margin == 1.0 ? "" : "s");
+    } else {
+        fprintf(stderr, "mdnmf %s: chosen tau_A = %g (%d fits; the best score)\n", FIT_COMMAND,
+                result->chosen_tau_A, result->fits);
+    }
 }
 
 static int run_tau_auto(const fit_request *r, fit_run *run, mdnmf_error *error)

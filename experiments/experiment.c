@@ -152,6 +152,7 @@ enum {
     OPT_TAU_A,
     OPT_TAU_GRID,
     OPT_VALIDATION_FRACTION,
+    OPT_TAU_MARGIN,
 };
 
 #define NO_FIELD CLI_NO_FIELD
@@ -198,6 +199,10 @@ static const cli_option IMAGES_OPTIONS[] = {
      "(the NMF itself)"},
     {"validation-fraction", OPT_VALIDATION_FRACTION, CLI_KIND_TEXT, "F", NO_FIELD, 0, NULL,
      "0.2", "--tau-a auto: share of the training pairs held out for validation"},
+    {"tau-margin", OPT_TAU_MARGIN, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "1",
+     "--tau-a auto: a larger tau_A is chosen only when its validation score is higher and "
+     "it beats the one chosen so far by more than K standard errors of the per-pair "
+     "differences (0: the best score wins)"},
     {"draws", OPT_DRAWS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "10",
      "poor part: random draws per method"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "one per core",
@@ -222,7 +227,7 @@ static const cli_command IMAGES_USAGE = {
 typedef struct images_request {
     const char *dataset, *output, *data_dir;
     const char *classes, *anchor, *others, *parts, *seeds, *seed, *epochs, *atoms, *train, *test,
-        *draws, *threads, *tau_a, *tau_grid, *validation_fraction;
+        *draws, *threads, *tau_a, *tau_grid, *validation_fraction, *tau_margin;
     int full, tiny, quiet;
 } images_request;
 
@@ -250,6 +255,7 @@ static int store_images_option(void *context, const cli_option *option, const ch
     case OPT_TAU_A: r->tau_a = value; break;
     case OPT_TAU_GRID: r->tau_grid = value; break;
     case OPT_VALIDATION_FRACTION: r->validation_fraction = value; break;
+    case OPT_TAU_MARGIN: r->tau_margin = value; break;
     case 'q': r->quiet = 1; break;
     }
     return 0;
@@ -368,12 +374,18 @@ static int apply_tau(const images_request *r, exp_config *c)
     if (r->tau_a && !c->tau_auto &&
         cli_parse_double(COMMAND, "--tau-a", r->tau_a, 0.0, &c->tau_A) != 0)
         return -1;
-    if (!c->tau_auto && (r->tau_grid || r->validation_fraction)) {
+    if (!c->tau_auto && (r->tau_grid || r->validation_fraction || r->tau_margin)) {
         cli_error(COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop it",
-                  r->tau_grid ? "--tau-grid" : "--validation-fraction");
+                  r->tau_grid              ? "--tau-grid"
+                  : r->validation_fraction ? "--validation-fraction"
+                                           : "--tau-margin");
         return -1;
     }
     c->validation_fraction = 0.2;
+    c->tau_margin = 1.0;
+    if (r->tau_margin &&
+        cli_parse_double(COMMAND, "--tau-margin", r->tau_margin, 0.0, &c->tau_margin) != 0)
+        return -1;
     if (r->validation_fraction &&
         cli_parse_double(COMMAND, "--validation-fraction", r->validation_fraction, 0.0,
                          &c->validation_fraction) != 0)
@@ -392,6 +404,7 @@ static int apply_tau(const images_request *r, exp_config *c)
     probe.grid = c->tau_grid_count ? c->tau_grid : NULL;
     probe.grid_count = c->tau_grid_count;
     probe.validation_fraction = c->validation_fraction;
+    probe.margin = c->tau_margin;
     mdnmf_error error;
     if (mdnmf_tau_auto_check(&probe, &error) != MDNMF_OK) {
         cli_error(COMMAND, "%s: %s", strncmp(error.message, "grid", 4) == 0

@@ -90,6 +90,7 @@ typedef struct exp_config {
     double tau_grid[MDNMF_SEARCH_MAX_CHOICES]; /* its grid (count 0: the library's) */
     int tau_grid_count;
     double validation_fraction; /* share of the training pairs held out */
+    double tau_margin;          /* mdnmf_tau_auto.margin (standard errors) */
     mdnmf_separator_params base; /* epochs, batches, penalties, normalize */
 
     /* poor */

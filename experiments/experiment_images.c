@@ -543,6 +543,7 @@ static int choose_tau(const exp_config *c, const rich_sets *sets, int64_t m, int
     spec.grid = c->tau_grid_count ? c->tau_grid : NULL;
     spec.grid_count = c->tau_grid_count;
     spec.seed = p->common.seed;
+    spec.margin = c->tau_margin;
     mdnmf_model *scratch = empty_model(p->d[0]);
     mdnmf_error error;
     int status = scratch ? mdnmf_tau_auto_run(scratch, &spec, &x, result, &error)

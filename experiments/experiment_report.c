@@ -628,9 +628,17 @@ static void describe_tau_auto(const exp_report *rp, FILE *out)
         fprintf(out, "%s%g", t ? ", " : " ", first->tau_A[t]);
     }
     fprintf(out, " (warm-started from that NMF) are fitted on the other training pairs as above "
-            "and scored on the validation pairs (median PSNR); τ_A = 0 is that NMF itself.  The "
-            "best τ_A is chosen (a τ_A > 0 only when it beats τ_A = 0; ties go to the smaller), "
-            "then MDNMF is fitted with it on all training pairs from the NMF of the table, and "
+            "and scored on the validation pairs (median PSNR); τ_A = 0 is that NMF itself.  ");
+    if (c->tau_margin > 0.0)
+        fprintf(out, "Walking up the grid from τ_A = 0, a τ_A replaces the one chosen so far only "
+                "when its validation score is higher and, per validation pair, its PSNR (mean "
+                "over sources) minus the chosen one's has a mean above %g standard error%s of "
+                "those differences (--tau-margin), ",
+                c->tau_margin, c->tau_margin == 1.0 ? "" : "s");
+    else
+        fprintf(out, "The best τ_A is chosen (a τ_A > 0 only when it beats τ_A = 0; ties go to "
+                "the smaller; --tau-margin 0), ");
+    fprintf(out, "then MDNMF is fitted with it on all training pairs from the NMF of the table, and "
             "with τ_A = 0 the MDNMF column is that NMF.  The test mixtures play no part in the "
             "choice.  Every grid point's validation score: `tau-auto.csv`.\n\n");
 }

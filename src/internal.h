@@ -315,6 +315,13 @@ typedef struct search_extras {
      * model (owned by the caller; NULL if none succeeded). */
     int keep_best;
     mdnmf_model *best_fit;
+    /* > 0: a trial replaces the best so far only when its aggregate score
+     * is better and it beats it on the pairs by more than `margin`
+     * standard errors of the paired per-pair differences (mean over pairs
+     * of this trial's score minus the best's, per pair the mean over
+     * sources; SE = sd / sqrt(pairs)).  0: the best aggregate score wins
+     * (mdnmf_search_run). */
+    double margin;
 } search_extras;
 
 /* mdnmf_search_run without refit (search->refit is ignored) and with the

@@ -29,6 +29,7 @@ void mdnmf_tau_auto_default(mdnmf_tau_auto *spec, int sources)
     spec->metric = MDNMF_METRIC_PSNR;
     spec->aggregate = MDNMF_AGGREGATE_MEDIAN;
     spec->wiener = 1;
+    spec->margin = 1.0;
 }
 
 static const double *grid_of(const mdnmf_tau_auto *spec, int *count)
@@ -80,6 +81,8 @@ static const char *spec_problem(const mdnmf_tau_auto *spec)
         return "metric must be psnr or mse";
     if ((unsigned)spec->aggregate > MDNMF_AGGREGATE_MEAN)
         return "aggregate must be median or mean";
+    if (!(isfinite(spec->margin) && spec->margin >= 0.0))
+        return "margin must be finite and >= 0 (standard errors; 0: the best score wins)";
     mdnmf_separator_params probe = spec->base;
     for (int s = 0; s < MDNMF_MAX_SOURCES; s++)
         probe.tau_A[s] = grid[count - 1];
@@ -322,7 +325,8 @@ static int score_grid(tau_run *run, const mdnmf_model *start, mdnmf_model **best
     search.draw = draw_grid;
     search.draw_user = run;
     search_extras extras = {.unfitted_at_zero = !full,
-                            .keep_best = !full && !run->result->held_out};
+                            .keep_best = !full && !run->result->held_out,
+                            .margin = spec->margin};
     mdnmf_search_result found;
     int status = search_run_with(run->report, &search, &run->fit_data, &found, &extras);
     for (int i = 0; i < run->count; i++)

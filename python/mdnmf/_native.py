@@ -155,7 +155,8 @@ class TauAuto(ctypes.Structure):
         ("start", ctypes.c_void_p),
         ("on_point", ctypes.c_void_p),
         ("on_point_user", ctypes.c_void_p),
-        ("reserved", ctypes.c_uint64 * 16),
+        ("margin", ctypes.c_double),
+        ("reserved", ctypes.c_uint64 * 15),
     ]
 
 

@@ -543,7 +543,10 @@ class NMF_separation:
     full): chosen on validation pairs from tau_grid (None: the library's
     0, 0.05, 0.1, 0.15, 0.2, 0.3), see fit(); validation_fraction: the share
     of each source's clean samples held out when fit() is given no
-    validation pairs (adv); wiener: Wiener-filter the
+    validation pairs (adv); tau_margin: walking up the grid, a tau_A
+    replaces the one chosen so far only when its validation median is higher
+    and its mean per-pair gain exceeds tau_margin standard errors of those
+    gains (default 1; 0: the best median score wins); wiener: Wiener-filter the
     estimates; prob: std, adv, exem, sup, full, semi, semi_adv; eps: accepted
     and ignored (the library scales its division guard to the data,
     docs/algorithm.md); tau_A (one or per source), tau_S, mu_H (one, per
@@ -561,7 +564,7 @@ class NMF_separation:
                  *, W=None, tau_W=1.0, init="exem", update_H=False, epochs=50, test_epochs=50,
                  batch_size=None, batch_size_adv=None, batch_size_sup=None, true_sample="std",
                  normalize=False, mu_W=1e-6, seed=None, threads=0, tau_grid=None,
-                 validation_fraction=0.2, divergence="fro"):
+                 validation_fraction=0.2, tau_margin=1.0, divergence="fro"):
         self.ds = _source_count(ds)
         self.S = len(self.ds)
         self.prob = _check_prob(prob)
@@ -576,6 +579,7 @@ class NMF_separation:
         else:
             self.tau_A = tau_A if np.ndim(tau_A) else [tau_A] * self.S
         self.tau_grid, self.validation_fraction = tau_grid, validation_fraction
+        self.tau_margin = tau_margin
         self.tau_A_ = None     # with tau_A="auto": the chosen value per source
         self.tau_auto_ = None  # and every grid point's validation score
         self.tau_S, self.mu_H, self.tau_W = tau_S, mu_H, tau_W
@@ -786,6 +790,7 @@ class NMF_separation:
             grid = np.ascontiguousarray(self.tau_grid, dtype=np.float64).reshape(-1)
             spec.grid, spec.grid_count = address(grid), grid.shape[0]
         spec.validation_fraction = real(self.validation_fraction, "validation_fraction")
+        spec.margin = real(self.tau_margin, "tau_margin")
         spec.seed = seed
         error = _native.Error()
         if lib.mdnmf_tau_auto_check(ctypes.byref(spec), ctypes.byref(error)):

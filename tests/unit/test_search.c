@@ -10,6 +10,7 @@
 
 #include <cmocka.h>
 
+#include "internal.h" /* search_run_with, search_extras.margin */
 #include "mdnmf.h"
 #include "test_util.h"
 
@@ -667,6 +668,95 @@ static void test_best_is_kept_and_refit_on_all_data(void **state)
     mdnmf_model_destroy(model);
 }
 
+/* extras->margin (mdnmf_tau_auto's choice): trial t replaces the best so
+ * far b only when its median score is better and the mean over pairs of
+ * score_t - score_b (PSNR, or -MSE) exceeds margin standard errors of those
+ * differences; margin 0 is the best median.  Recomputed from per-pair
+ * scores of separate fits. */
+static int draw_from_grid(void *user, int trial, double *values)
+{
+    values[0] = ((const double *)user)[trial];
+    return 0;
+}
+
+enum { GRID = 7 };
+
+static double median_score(const double *per_pair, mdnmf_metric metric)
+{
+    double copy[PAIRS];
+    memcpy(copy, per_pair, sizeof copy);
+    return (metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0) * median_of(copy, PAIRS);
+}
+
+static int margin_choice(double per_pair[GRID][PAIRS], mdnmf_metric metric, double margin)
+{
+    double sign = metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0;
+    int best = 0;
+    for (int t = 1; t < GRID; t++) {
+        if (!(median_score(per_pair[t], metric) > median_score(per_pair[best], metric)))
+            continue;
+        double gain[PAIRS], mean = 0.0, var = 0.0;
+        for (int j = 0; j < PAIRS; j++)
+            mean += (gain[j] = sign * (per_pair[t][j] - per_pair[best][j])) / PAIRS;
+        for (int j = 0; j < PAIRS; j++)
+            var += (gain[j] - mean) * (gain[j] - mean) / (PAIRS - 1);
+        if (mean > margin * sqrt(var / PAIRS))
+            best = t;
+    }
+    return best;
+}
+
+static int best_median(double per_pair[GRID][PAIRS], mdnmf_metric metric)
+{
+    int best = 0;
+    double best_score = -INFINITY;
+    for (int t = 0; t < GRID; t++) {
+        double score = median_score(per_pair[t], metric);
+        if (score > best_score)
+            best = t, best_score = score;
+    }
+    return best;
+}
+
+static void test_margin_rule_needs_a_paired_gain(void **state)
+{
+    (void)state;
+    problem *p = make_problem();
+    const double grid[GRID] = {0.0, 0.05, 0.1, 0.2, 0.4, 0.8, 1.6};
+    const int all[PAIRS] = {0, 1, 2, 3, 4, 5};
+    const double margins[] = {0.0, 0.5, 1.0, 2.0};
+    int rules_differ = 0;
+    for (int k = 0; k < 2; k++) {
+        mdnmf_metric metric = k ? MDNMF_METRIC_MSE : MDNMF_METRIC_PSNR;
+        mdnmf_search search = quick_search(MDNMF_MODE_ADV, GRID);
+        mdnmf_search_dimension tau = choice(MDNMF_SEARCH_TAU_A, GRID, grid);
+        search.dimensions = &tau;
+        search.dimension_count = 1;
+        search.draw = draw_from_grid;
+        search.draw_user = (void *)grid;
+        search.metric = metric;
+        double per_pair[GRID][PAIRS];
+        for (int t = 0; t < GRID; t++) {
+            mdnmf_separator_params params = search.base;
+            params.tau_A[0] = params.tau_A[1] = grid[t];
+            score_pairs(&params, &p->data, all, PAIRS, metric, per_pair[t]);
+        }
+        for (size_t i = 0; i < sizeof margins / sizeof *margins; i++) {
+            search_extras extras = {.margin = margins[i]};
+            mdnmf_model *model = new_model();
+            mdnmf_search_result result;
+            assert_int_equal(search_run_with(model, &search, &p->data, &result, &extras),
+                             MDNMF_OK);
+            mdnmf_model_destroy(model);
+            int expected = margins[i] > 0.0 ? margin_choice(per_pair, metric, margins[i])
+                                            : best_median(per_pair, metric);
+            assert_int_equal(result.best_trial, expected);
+            rules_differ |= expected != best_median(per_pair, metric);
+        }
+    }
+    assert_true(rules_differ); /* the problem tells the rules apart */
+}
+
 /* ------------------------------------------------------------ failures */
 
 static void test_failed_trials_are_recorded(void **state)
@@ -898,6 +988,7 @@ int main(void)
         cmocka_unit_test(test_score_of_a_weak_mode),
         cmocka_unit_test(test_leave_one_out_score_of_dnmf),
         cmocka_unit_test(test_best_is_kept_and_refit_on_all_data),
+        cmocka_unit_test(test_margin_rule_needs_a_paired_gain),
         cmocka_unit_test(test_failed_trials_are_recorded),
         cmocka_unit_test(test_callback_stops_the_search),
         cmocka_unit_test(test_search_value_names),
