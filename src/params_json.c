@@ -45,6 +45,7 @@ _Static_assert(sizeof(int64_t) == sizeof(double), "list items are 8 bytes");
 #define S(name, kind, list) {SEPARATOR, #name, kind, offsetof(model_settings, separator.name), list, 0}
 #define A(name) {AUDIO, #name, INT, offsetof(model_settings, audio.name), 0, 0}
 #define P_NEWER(name, kind) {TOP, #name, kind, offsetof(model_settings, params.name), 0, 1}
+#define A_NEWER(name) {AUDIO, #name, INT, offsetof(model_settings, audio.name), 0, 1}
 static const field fields[] = {
     P(d, INT), P(epochs, INT), P(test_epochs, INT), P(batch_size, INT64),
     P(batch_size_adv, INT64), P(init, INIT), P(mu_W, REAL), P(mu_H, REAL), P(tau_A, REAL),
@@ -54,7 +55,7 @@ static const field fields[] = {
     S(mode, MODE, 0), S(sources, INT, 0), S(tau_S, REAL, 0), S(batch_size_sup, INT64, 0),
     S(warm_start_epochs, INT, 0), S(d, INT64, 1), S(mu_H, REAL, 1), S(tau_A, REAL, 1),
     S(beta, REAL, 1), S(noise_steps, INT, 0), S(wiener_exponent, REAL, 0),
-    A(sample_rate), A(n_fft), A(hop_length), A(win_length), A(power), A(context),
+    A(sample_rate), A(n_fft), A(hop_length), A(win_length), A_NEWER(power), A_NEWER(context),
 };
 #define FIELD_COUNT (sizeof fields / sizeof *fields)
 
