@@ -20,6 +20,11 @@ from cli_harness import SOURCE_ROOT, Workspace, expect_failure, run, run_tests
 
 USAGE = 2
 MNIST = os.path.join(SOURCE_ROOT, "data", "mnist")
+
+
+def real_digits():
+    """Whether data/mnist has digits 2 and 3 (else synthetic images stand in)."""
+    return all(os.path.exists(os.path.join(MNIST, f"digit{k}.npy")) for k in (2, 3))
 TRAIN, VALIDATION = 150, 40
 SETTINGS = ["-d", 10, "--epochs", 8, "--test-epochs", 30, "--normalize", "--mu-h", "0.01",
             "--batch-size", 50, "--adv-batch-size", 50, "--threads", 1, "--quiet"]
@@ -167,9 +172,12 @@ def test_a_larger_tau_needs_a_gain_of_one_standard_error_and_is_the_plain_fit():
             assert abs(scores[tau] - float(np.median(per_pair[tau]))) < 1e-3, (tau, scores)
         expected = margin_choice(per_pair, grid)
         assert chosen == expected, (chosen, expected, result.stderr)
-        # The problem tells the rules apart: the best median is another tau_A
-        # (a noisy gain), so the old rule fails here.
-        assert best_median_choice(per_pair, grid) != expected, scores
+        # On MNIST 2/3 the problem tells the rules apart: the best median is
+        # another tau_A (a noisy gain), so the old rule fails here.  The
+        # synthetic stand-in (no data/mnist, as in CI) does not; there
+        # unit/test_search's margin cases tell them apart.
+        if real_digits():
+            assert best_median_choice(per_pair, grid) != expected, scores
         if chosen == 0.0:
             check_nmf_choice(out, models[0.0])
         else:

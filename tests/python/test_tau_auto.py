@@ -22,6 +22,11 @@ from mdnmf._native import lib
 from mdnmf.errors import InvalidArgumentError
 
 MNIST = os.path.join(SOURCE_ROOT, "data", "mnist")
+
+
+def real_digits():
+    """Whether data/mnist has digits 2 and 3 (else synthetic images stand in)."""
+    return all(os.path.exists(os.path.join(MNIST, f"digit{k}.npy")) for k in (2, 3))
 TRAIN, VALIDATION = 150, 40
 SETTINGS = dict(epochs=8, test_epochs=30, normalize=True, mu_H=0.01, batch_size=50,
                 batch_size_adv=50, seed=0, threads=1)
@@ -105,9 +110,11 @@ def test_given_validation_pairs():
         assert abs(value - np.median(per_pair[tau])) < 1e-6, (tau, value)
     expected = margin_choice(per_pair, grid)
     check_choice(auto, fits, expected)
-    # The old rule (the best median) picks another tau_A on this problem;
-    # tau_margin=0 asks for it.
-    assert best_median(per_pair, grid) != expected, auto.tau_auto_
+    # On MNIST 2/3 the old rule (the best median) picks another tau_A;
+    # tau_margin=0 asks for it.  (Not on the synthetic stand-in: there
+    # unit/test_search's margin cases tell the rules apart.)
+    if real_digits():
+        assert best_median(per_pair, grid) != expected, auto.tau_auto_
     old = NMF_separation(DS, prob="adv", tau_A="auto", tau_grid=grid, tau_margin=0, **SETTINGS)
     old.fit(U=U, V=V, U_val=truths, V_val=mixtures)
     check_choice(old, fits, best_median(per_pair, grid))
