@@ -7,6 +7,18 @@
 
 #include <inttypes.h>
 
+void cli_speech_params(mdnmf_separator_params *p)
+{
+    mdnmf_separator_params_default(p, 2);
+    p->d[0] = 128, p->d[1] = 32;
+    p->mu_H[0] = 1e-3, p->mu_H[1] = 1e-10;
+    p->tau_A[0] = p->tau_A[1] = 1.0;
+    p->common.mu_W = 1e-10;
+    p->common.epochs = 100;
+    p->common.test_epochs = 100;
+    p->wiener_exponent = 0.5;
+}
+
 void cli_print_read_notes(const char *command, const char *group, const cli_read_notes *notes,
                           int rate)
 {

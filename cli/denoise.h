@@ -1,9 +1,17 @@
-/* What `denoise fit` (denoise_fit.c) and `denoise apply` (denoise_apply.c)
- * share: notes about the recordings read, and the refusal of silent ones. */
+/* What `denoise fit` (denoise_fit.c), `denoise apply` (denoise_apply.c) and
+ * `experiment speech` share: the paper's speech settings, notes about the
+ * recordings read, and the refusal of silent ones. */
 #ifndef MDNMF_CLI_DENOISE_H
 #define MDNMF_CLI_DENOISE_H
 
 #include "mdnmf.h"
+
+/* The paper's speech settings of a two-source separator (speech, noise):
+ * d = (128, 32), mu_H = (1e-3, 1e-10), tau_A = 1, mu_W = 1e-10, 100
+ * epochs and test epochs, and the Wiener exponent 0.5 measured best on the
+ * speech experiment (docs/results.md, "Front-end choices"); the mode is
+ * the caller's. */
+void cli_speech_params(mdnmf_separator_params *p);
 
 /* Reading notes printed once per group of files instead of once per file. */
 typedef struct cli_read_notes {

@@ -42,19 +42,11 @@ enum {
 
 #define SEP(name) offsetof(mdnmf_separator_params, name)
 
-/* The paper's speech settings (d = 128 speech and 32 noise atoms, mu_H =
- * 1e-3 and 1e-10, mu_W = 1e-10, tau_A = 1, 100 epochs, 100 H steps). */
+/* The paper's speech settings, MDNMF's mode (the paper's protocol). */
 static void denoise_defaults(mdnmf_separator_params *p)
 {
-    mdnmf_separator_params_default(p, 2);
+    cli_speech_params(p);
     p->mode = MDNMF_MODE_SEMI_ADV;
-    p->d[0] = 128, p->d[1] = 32;
-    p->mu_H[0] = 1e-3, p->mu_H[1] = 1e-10;
-    p->tau_A[0] = p->tau_A[1] = 1.0;
-    p->common.mu_W = 1e-10;
-    p->common.epochs = 100;
-    p->common.test_epochs = 100;
-    p->wiener_exponent = 0.5; /* the measured best, as `experiment speech` (docs/results.md) */
 }
 
 /* Front-end defaults: 512-point FFT, the window as long, hop a quarter. */

@@ -23,6 +23,7 @@
 #include "experiment_speech.h"
 
 #include "audio_paths.h"
+#include "denoise.h"
 #include "options.h"
 #include "outputs.h"
 #include "plot.h"
@@ -193,18 +194,8 @@ static void speech_defaults(speech_config *c)
     c->workers = 2;
     c->bss = 1;
     c->nmf_batch = 10000;
-    mdnmf_separator_params *p = &c->base;
-    mdnmf_separator_params_default(p, 2);
-    p->d[0] = 128, p->d[1] = 32;
-    p->mu_H[0] = 1e-3, p->mu_H[1] = 1e-10;
-    p->tau_A[0] = p->tau_A[1] = 1.0;
-    p->common.mu_W = 1e-10;
-    p->common.epochs = 100;
-    p->common.test_epochs = 100;
-    p->common.threads = 1;
-    /* Measured best of SPEC §11's mask exponents (docs/results.md, "Front-end
-     * choices"): both methods gain about 0.2 dB SI-SDR over p = 1. */
-    p->wiener_exponent = 0.5;
+    cli_speech_params(&c->base);
+    c->base.common.threads = 1;
 }
 
 static int split_speakers(speech_config *c, const char *text)
