@@ -17,11 +17,10 @@ struct mdnmf_denoiser {
     /* Work buffers, grown on demand and kept for the next call. */
     int64_t frame_capacity;   /* frames the spectrogram buffers hold */
     const mdnmf_audio_params *audio; /* the model's front end */
-    int raw;                  /* its features are the magnitudes themselves */
     float *magnitude;         /* m x frames: |Z| of the mixture */
-    float *features;          /* rows x frames: its features, unless raw */
-    float *value;             /* m x frames: its magnitudes or powers, unless raw */
-    float *part;              /* m x frames: one source's estimate of them, unless raw */
+    float *power;             /* m x frames: |Z|², with power features */
+    float *stacked;           /* rows x frames: the stacked features, with context */
+    float *part;              /* m x frames: one source's per-frame estimate, with context */
     float *mixture;           /* 2 x m x frames: Z of the mixture */
     float *spectrum;          /* 2 x m x frames: one source's Z */
     float *parts[MDNMF_MAX_SOURCES]; /* rows x frames: separated features */
@@ -325,7 +324,6 @@ mdnmf_denoiser *mdnmf_denoiser_create(mdnmf_model *model, mdnmf_error *error)
     }
     d->model = model;
     d->audio = audio;
-    d->raw = !audio->power && !audio->context;
     d->rate = audio->sample_rate;
     d->sources = sources;
     d->stft = mdnmf_stft_create(audio->n_fft, audio->hop_length, audio->win_length, error);
@@ -343,7 +341,7 @@ void mdnmf_denoiser_destroy(mdnmf_denoiser *d)
         return;
     mdnmf_stft_destroy(d->stft);
     free(d->magnitude), free(d->mixture), free(d->spectrum), free(d->signal);
-    free(d->features), free(d->value), free(d->part);
+    free(d->power), free(d->stacked), free(d->part);
     for (int s = 0; s < MDNMF_MAX_SOURCES; s++)
         free(d->parts[s]), free(d->estimates[s]);
     free(d);
@@ -367,9 +365,10 @@ static int reserve_frames(mdnmf_denoiser *d, int64_t frames, mdnmf_error *error)
     size_t features = (size_t)(frames * features_rows(d->audio, bins));
     int failed = grow(&d->magnitude, count) | grow(&d->mixture, 2 * count) |
                  grow(&d->spectrum, 2 * count);
-    if (!d->raw)
-        failed |= grow(&d->features, features) | grow(&d->value, count) |
-                  grow(&d->part, count);
+    if (d->audio->power)
+        failed |= grow(&d->power, count);
+    if (d->audio->context)
+        failed |= grow(&d->stacked, features) | grow(&d->part, count);
     for (int s = 0; s < d->sources; s++)
         failed |= grow(&d->parts[s], features);
     if (failed)
@@ -410,17 +409,27 @@ static void apply_magnitude(const float *mixture, const float *mixture_magnitude
     }
 }
 
-/* The mixture's features (the magnitudes themselves when raw) and the
- * per-frame values they describe. */
-static const float *mixture_features(mdnmf_denoiser *d, int64_t bins, int64_t frames)
+/* What a frame's features describe, per bin: the mixture's magnitudes, or
+ * their squares with power features. */
+static const float *mixture_values(mdnmf_denoiser *d, int64_t bins, int64_t frames)
 {
-    if (d->raw)
+    if (!d->audio->power)
         return d->magnitude;
-    features_of_magnitudes(d->audio, d->magnitude, bins, frames, d->features);
-    mdnmf_audio_params plain = *d->audio;
-    plain.context = 0;
-    features_of_magnitudes(&plain, d->magnitude, bins, frames, d->value);
-    return d->features;
+    mdnmf_audio_params unstacked = *d->audio;
+    unstacked.context = 0;
+    features_of_magnitudes(&unstacked, d->magnitude, bins, frames, d->power);
+    return d->power;
+}
+
+/* The mixture's features: its values, stacked with their neighbours' when
+ * the front end has context. */
+static const float *mixture_features(mdnmf_denoiser *d, const float *values, int64_t bins,
+                                     int64_t frames)
+{
+    if (!d->audio->context)
+        return values;
+    features_of_magnitudes(d->audio, d->magnitude, bins, frames, d->stacked);
+    return d->stacked;
 }
 
 /* SPEC §5 and §7 at the model's rate: STFT, features, separation with
@@ -438,17 +447,19 @@ static int separate_at_model_rate(mdnmf_denoiser *d, const float *signal, int64_
     /* The library's magnitudes (what every other caller separates) and the
      * complex values for the phases: two FFT passes, cheap next to NMF. */
     if ((status = mdnmf_stft_forward(stft, signal, length, d->magnitude, NULL, error)) ||
-        (status = mdnmf_stft_forward_complex(stft, signal, length, d->mixture, error)) ||
-        (status = mdnmf_separate(d->model, mixture_features(d, m, frames), rows, frames, 1,
-                                 d->parts, error)))
+        (status = mdnmf_stft_forward_complex(stft, signal, length, d->mixture, error)))
+        return status;
+    const float *values = mixture_values(d, m, frames);
+    if ((status = mdnmf_separate(d->model, mixture_features(d, values, m, frames), rows, frames,
+                                 1, d->parts, error)))
         return status;
     for (int s = 0; s < d->sources; s++) {
-        if (d->raw) {
-            apply_magnitude(d->mixture, d->magnitude, d->parts[s], m * frames, d->spectrum);
-        } else {
+        const float *part = d->parts[s];
+        if (d->audio->context) {
             features_to_frames(d->audio, d->parts[s], m, frames, d->part);
-            apply_magnitude(d->mixture, d->value, d->part, m * frames, d->spectrum);
+            part = d->part;
         }
+        apply_magnitude(d->mixture, values, part, m * frames, d->spectrum);
         if ((status = mdnmf_stft_inverse_complex(stft, d->spectrum, frames, estimates[s],
                                                  length, error)))
             return status;

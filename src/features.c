@@ -51,10 +51,6 @@ void features_to_frames(const mdnmf_audio_params *audio, const float *features, 
                         int64_t frames, float *out)
 {
     int64_t c = audio->context, rows = features_rows(audio, bins);
-    if (c == 0) {
-        memcpy(out, features, (size_t)(bins * frames) * sizeof *out);
-        return;
-    }
     for (int64_t j = 0; j < frames; j++) {
         float *o = out + j * bins;
         memset(o, 0, (size_t)bins * sizeof *o);
