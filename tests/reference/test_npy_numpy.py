@@ -22,11 +22,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import zipfile
 import zlib
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import run_checks  # noqa: E402
 
 TOOLS = os.environ.get("MDNMF_TOOLS", ".")
 NPY_ECHO = os.path.join(TOOLS, "npy_echo")
@@ -35,21 +37,6 @@ MODEL_ROUNDTRIP = os.path.join(TOOLS, "model_roundtrip")
 VERSIONS = [(1, 0), (2, 0), (3, 0)]
 SHAPES = [(6,), (4, 5), (1, 1), (0,), (0, 3), (3, 0)]
 KINDS = ["f2", "f4", "f8", "i1", "i2", "i4", "i8", "u1", "u2", "u4", "u8", "b1"]
-
-
-class Checks:
-    """Counts checks; remembers the failed ones."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = []
-
-    def check(self, ok, what):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed.append(what)
-            print("FAILED: %s" % what)
 
 
 def run(*args):
@@ -398,20 +385,14 @@ def check_broken_models(checks, folder):
 
 
 def main():
-    for tool in (NPY_ECHO, MODEL_ROUNDTRIP):
-        if not os.path.exists(tool):
-            print("%s not found (set MDNMF_TOOLS)" % tool)
-            return 1
-    checks = Checks()
-    with tempfile.TemporaryDirectory() as folder:
-        check_conversions(checks, folder)
-        check_exact_float32_bytes(checks, folder)
-        check_refusals(checks, folder)
-        check_c_model_in_numpy(checks, folder)
-        check_numpy_model_in_c(checks, folder)
-        check_broken_models(checks, folder)
-    print("%d passed, %d failed" % (checks.passed, len(checks.failed)))
-    return 1 if checks.failed else 0
+    return run_checks((NPY_ECHO, MODEL_ROUNDTRIP), [
+        check_conversions,
+        check_exact_float32_bytes,
+        check_refusals,
+        check_c_model_in_numpy,
+        check_numpy_model_in_c,
+        check_broken_models,
+    ])
 
 
 if __name__ == "__main__":

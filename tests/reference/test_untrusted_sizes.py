@@ -37,10 +37,12 @@ import resource
 import struct
 import subprocess
 import sys
-import tempfile
 import zlib
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from checks import run_checks  # noqa: E402
 
 TOOLS = os.environ.get("MDNMF_TOOLS", ".")
 MODEL_ROUNDTRIP = os.path.join(TOOLS, "model_roundtrip")
@@ -74,19 +76,6 @@ def run_limited(*args, stdin_bytes=None, timeout=120):
                               env=env, preexec_fn=limit, timeout=timeout)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(args, -1, b"", b"(timed out after %d s)" % timeout)
-
-
-class Checks:
-    def __init__(self):
-        self.passed = 0
-        self.failed = []
-
-    def check(self, ok, what):
-        if ok:
-            self.passed += 1
-        else:
-            self.failed.append(what)
-            print("FAILED: %s" % what)
 
 
 def npy_image(array):
@@ -311,20 +300,14 @@ def check_idx_headers(checks, folder):
 
 
 def main():
-    for tool in (MODEL_ROUNDTRIP, NPY_ECHO):
-        if not os.path.exists(tool):
-            print("%s not found (set MDNMF_TOOLS)" % tool)
-            return 1
-    checks = Checks()
-    with tempfile.TemporaryDirectory() as folder:
-        check_lying_models(checks, folder)
-        check_zero_size_elements(checks, folder)
-        check_real_models_still_load(checks, folder)
-        check_npy_pipes(checks, folder)
-        check_npy_pipe_still_reads(checks, folder)
-        check_idx_headers(checks, folder)
-    print("%d passed, %d failed" % (checks.passed, len(checks.failed)))
-    return 1 if checks.failed else 0
+    return run_checks((MODEL_ROUNDTRIP, NPY_ECHO), [
+        check_lying_models,
+        check_zero_size_elements,
+        check_real_models_still_load,
+        check_npy_pipes,
+        check_npy_pipe_still_reads,
+        check_idx_headers,
+    ])
 
 
 if __name__ == "__main__":
