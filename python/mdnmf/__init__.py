@@ -18,13 +18,14 @@ from .errors import (CancelledError, DivergenceError, FileAccessError, FileForma
 from .estimator import MDNMF
 from .metrics import mse, psnr
 from .research import NMF, NMF_separation, load
+from .stream import Stream
 
 # The package carries (or loads) the library it binds: one version, set in
 # CMakeLists.txt.
 __version__ = library_version()
 
 __all__ = [
-    "NMF", "NMF_separation", "MDNMF", "load", "psnr", "mse", "as_columns",
+    "NMF", "NMF_separation", "MDNMF", "Stream", "load", "psnr", "mse", "as_columns",
     "library_version", "library_path", "MDNMFError", "InvalidArgumentError",
     "InvalidDataError", "ShapeError", "FileFormatError", "FileAccessError",
     "OutOfMemoryError", "DivergenceError", "CancelledError", "NotFittedError",

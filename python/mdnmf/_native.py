@@ -176,6 +176,22 @@ class TauAutoResult(ctypes.Structure):
     ]
 
 
+class StreamParams(ctypes.Structure):
+    """mdnmf_stream_params"""
+    _fields_ = [
+        ("sample_rate", ctypes.c_int),
+        ("steps", ctypes.c_int),
+        ("wiener_exponent", ctypes.c_double),
+        ("floor", ctypes.c_double),
+        ("learn_noise", ctypes.c_int),
+        ("noise_atoms", ctypes.c_int64),
+        ("forgetting", ctypes.c_double),
+        ("noise_interval", ctypes.c_int),
+        ("seed", ctypes.c_uint64),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
 STRUCTS = {
     "mdnmf_error": Error,
     "mdnmf_progress": Progress,
@@ -184,6 +200,7 @@ STRUCTS = {
     "mdnmf_separation_data": SeparationData,
     "mdnmf_tau_auto": TauAuto,
     "mdnmf_tau_auto_result": TauAutoResult,
+    "mdnmf_stream_params": StreamParams,
 }
 
 # name: (result type, argument types); every call that can fail takes an
@@ -241,6 +258,19 @@ _PROTOTYPES = {
                                            ctypes.c_int64, ctypes.c_void_p, ErrorPointer]),
     "mdnmf_model_save": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_char_p, ErrorPointer]),
     "mdnmf_model_load": (ctypes.c_void_p, [ctypes.c_char_p, ErrorPointer]),
+    "mdnmf_stream_params_default": (None, [ctypes.POINTER(StreamParams)]),
+    "mdnmf_stream_create": (ctypes.c_void_p, [ctypes.c_void_p, ctypes.POINTER(StreamParams),
+                                              ErrorPointer]),
+    "mdnmf_stream_destroy": (None, [ctypes.c_void_p]),
+    "mdnmf_stream_process": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                            ctypes.c_void_p, ctypes.c_void_p, ErrorPointer]),
+    "mdnmf_stream_latency": (ctypes.c_int64, [ctypes.c_void_p]),
+    "mdnmf_stream_set_mask": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_double,
+                                             ctypes.c_double, ErrorPointer]),
+    "mdnmf_stream_set_learn_noise": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int,
+                                                    ErrorPointer]),
+    "mdnmf_stream_reset": (None, [ctypes.c_void_p]),
+    "mdnmf_stream_noise_basis": (c_float_p, [ctypes.c_void_p, c_int64_p, c_int64_p]),
 }
 
 

@@ -129,6 +129,21 @@ static void tau_auto(void)
     FIELD(mdnmf_tau_auto_result, reserved);
 }
 
+static void stream_params(void)
+{
+    STRUCT(mdnmf_stream_params);
+    FIELD(mdnmf_stream_params, sample_rate);
+    FIELD(mdnmf_stream_params, steps);
+    FIELD(mdnmf_stream_params, wiener_exponent);
+    FIELD(mdnmf_stream_params, floor);
+    FIELD(mdnmf_stream_params, learn_noise);
+    FIELD(mdnmf_stream_params, noise_atoms);
+    FIELD(mdnmf_stream_params, forgetting);
+    FIELD(mdnmf_stream_params, noise_interval);
+    FIELD(mdnmf_stream_params, seed);
+    FIELD(mdnmf_stream_params, reserved);
+}
+
 int main(void)
 {
     error();
@@ -137,6 +152,7 @@ int main(void)
     separator_params();
     separation_data();
     tau_auto();
+    stream_params();
     printf("MDNMF_MAX_SOURCES value %d\n", MDNMF_MAX_SOURCES);
     printf("MDNMF_ERROR_MESSAGE_SIZE value %d\n", MDNMF_ERROR_MESSAGE_SIZE);
     return 0;
