@@ -94,8 +94,8 @@ class Stream:
         params.noise_interval = integer(noise_interval, "noise_interval", 1)
         params.seed = resolve_seed(seed)
         error = _native.Error()
-        handle = lib.mdnmf_stream_create(_model_of(model).handle, ctypes.byref(params),
-                                         ctypes.byref(error))
+        source = _model_of(model)  # alive until create has copied what it needs
+        handle = lib.mdnmf_stream_create(source.handle, ctypes.byref(params), ctypes.byref(error))
         if not handle:
             raise error_for(error.status, error.text())
         self._handle = handle
