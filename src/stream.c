@@ -46,8 +46,15 @@
 /* Host samples per soxr call: about 4 ms. */
 #define CHUNK_PER_SECOND 250
 /* Host seconds the create-time dry run feeds the resampling chain to find
- * its largest production lag (the pattern repeats long before). */
-#define DRY_RUN_SECONDS 2.0
+ * its largest production lag, and the margin added to it.  libsoxr's output
+ * counts per call wander slowly at some ratios (measured over 900 s, as
+ * the lag's first time reached and its growth beyond 10 s: 44.1 kHz 1352
+ * samples at 8.3 s, +22 by 341 s; 88.2 kHz 2499 at 9.7 s, +62 by 325 s;
+ * 48 kHz 1047 at 2.45 s, none after; the other common rates within
+ * 1.2 s), so the run covers 10 s and the FIFO starts one chunk (4 ms)
+ * fuller than the worst it saw. */
+#define DRY_RUN_SECONDS 10.0
+#define DRY_RUN_MARGIN_CHUNKS 1
 /* The largest model-rate delay added to make the host latency whole. */
 #define MAX_ALIGN_EXTRA 4096
 
@@ -765,8 +772,8 @@ static int dry_run(mdnmf_stream *s, int64_t *prime, int64_t *most, const char **
         if (ahead > surplus)
             surplus = ahead;
     }
-    *prime = deficit;
-    *most = deficit + surplus;
+    *prime = deficit + DRY_RUN_MARGIN_CHUNKS * r->chunk;
+    *most = *prime + surplus;
     return MDNMF_OK;
 }
 
