@@ -9,7 +9,8 @@
 #   make demo-speech     install Debian's prompts and effects; denoise speech, NMF vs MDNMF
 #   make demo-one-source MDNMF's basis against one adversarial digit (small, quick)
 #   make bench           build, fetch MNIST, run every benchmark (one table)
-#   make install         install the library, mdnmf and mdnmf-experiment to PREFIX
+#   make install         install the library, mdnmf, mdnmf-experiment and the
+#                        plugins (PREFIX/lib/ladspa, PREFIX/lib/lv2) to PREFIX
 #                        (default /usr/local; DESTDIR honoured)
 #   make python          build, then install the Python package for /usr/bin/python3
 #   make fuzz            build the libFuzzer harnesses of fuzz/ with clang-14 into
