@@ -24,10 +24,11 @@ static LADSPA_Handle instantiate(const LADSPA_Descriptor *descriptor, unsigned l
     if (!self)
         return NULL;
     plugin_core_init(&self->core, PLUGIN_LADSPA_LABEL, (double)sample_rate);
-    if (!getenv(PLUGIN_MODEL_VARIABLE))
+    const char *path = getenv(PLUGIN_MODEL_VARIABLE);
+    if (!path || !*path)
         plugin_core_say_no_model(&self->core, PLUGIN_MODEL_VARIABLE " is not set");
     else
-        plugin_core_load_from_environment(&self->core); /* says why on failure */
+        plugin_core_load(&self->core, path, PLUGIN_MODEL_VARIABLE); /* says why on failure */
     return self;
 }
 

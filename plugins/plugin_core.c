@@ -139,8 +139,8 @@ static void apply_controls(plugin_core *core, float attenuation, float exponent,
 void plugin_core_run(plugin_core *core, const float *in, float *out, uint32_t count,
                      float attenuation, float exponent, float learn_noise)
 {
-    if (count == 0)
-        return; /* hosts may pass unconnected buffers then */
+    if (count == 0 || !in || !out)
+        return; /* nothing to do, or a host that connected no buffer */
     if (core->stream) {
         apply_controls(core, attenuation, exponent, learn_noise);
         if (mdnmf_stream_process(core->stream, in, count, out, NULL, NULL) == MDNMF_OK)

@@ -368,6 +368,9 @@ def test_ffmpeg_ladspa_without_a_model_passes_through():
     output, stderr = ffmpeg_ladspa(wav, fx.out("ladspa-none.f32"), None)
     assert_passes_through(output, noisy, stderr, "mdnmf_denoise:",
                           ["MDNMF_MODEL", "passes through"], "ladspa, no MDNMF_MODEL")
+    output, stderr = ffmpeg_ladspa(wav, fx.out("ladspa-empty.f32"), "")
+    assert_passes_through(output, noisy, stderr, "mdnmf_denoise:",
+                          ["MDNMF_MODEL", "passes through"], "ladspa, MDNMF_MODEL empty")
     missing = os.path.join(fx.ws.inputs, "no-such-model.npz")
     output, stderr = ffmpeg_ladspa(wav, fx.out("ladspa-missing.f32"), missing, {"attenuation": 20})
     assert_passes_through(output, noisy, stderr, "mdnmf_denoise:", [missing, "passes through"],
