@@ -340,4 +340,22 @@ int search_copy_separator(mdnmf_model *model, const mdnmf_model *start,
 void message_printf(char *message, size_t size, const char *format, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* ---- The STFT one frame at a time, for the streaming denoiser (src/stft.c):
+ * the same window, FFTW plans and overlap-add normaliser as the whole-signal
+ * calls, so that a stream reproduces mdnmf_stft_inverse_complex exactly.
+ * Executing plans needs no lock and allocates nothing. */
+const float *stft_window(const mdnmf_stft *stft);     /* n_fft */
+float *stft_frame_buffer(mdnmf_stft *stft);           /* n_fft reals */
+float *stft_bins_buffer(mdnmf_stft *stft);            /* bins (re, im) pairs */
+void stft_execute_forward(mdnmf_stft *stft);          /* frame -> bins */
+void stft_execute_inverse(mdnmf_stft *stft);          /* bins -> frame, unscaled (FFTW's
+                                                         c2r; overwrites the bins) */
+/* The overlap-add normaliser Σ_t window²[q - t hop] at position q (>= 0) of
+ * the centre-padded signal of a stream, whose frames never end. */
+double stft_open_norm(const mdnmf_stft *stft, int64_t q);
+
+/* Samples a resampling stream's output FIFO lacked since create or reset
+ * (src/stream.c; 0 by construction, which the tests check). */
+int64_t stream_underflows(const mdnmf_stream *stream);
+
 #endif

@@ -354,3 +354,37 @@ int mdnmf_stft_inverse_complex(mdnmf_stft *stft, const float *spectrum, int64_t 
     int status = inverse_frames(stft, load_complex, spectrum, spectrum, frames, signal, length);
     return stft_report(stft, status, error);
 }
+
+/* ------------------------------------------------------------ one frame at a time */
+
+const float *stft_window(const mdnmf_stft *stft)
+{
+    return stft->window;
+}
+
+float *stft_frame_buffer(mdnmf_stft *stft)
+{
+    return stft->frame;
+}
+
+float *stft_bins_buffer(mdnmf_stft *stft)
+{
+    return (float *)stft->bin;
+}
+
+void stft_execute_forward(mdnmf_stft *stft)
+{
+    fftwf_execute(stft->forward);
+}
+
+void stft_execute_inverse(mdnmf_stft *stft)
+{
+    fftwf_execute(stft->inverse);
+}
+
+/* Every frame t >= 0 exists: from q = n_fft - 1 on, the steady value. */
+double stft_open_norm(const mdnmf_stft *stft, int64_t q)
+{
+    return q >= stft->n_fft - 1 ? stft->steady_norm[q % stft->hop]
+                                : window_sum_square(stft, q, INT64_MAX);
+}
