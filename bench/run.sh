@@ -18,7 +18,8 @@
 #      timed in the same interleaved rounds;
 #   4. the other benchmarks, when present: bench_denoise.sh (target 3),
 #      bench_scale (target 4), bench_modes (target 5), bench_busy.sh (issue 12:
-#      the default threads vs one while another process spins);
+#      the default threads vs one while another process spins), bench_stream
+#      (issue 14: the streaming denoiser, fixed and learned noise basis);
 #   5. bench/report.py: the table (stdout and $BUILD_DIR/bench/benchmarks.md).
 #
 # Environment:
@@ -38,7 +39,7 @@
 #                        core; target 2 always uses the wall clock
 #   BENCH_TIMEOUT        time limit of each of the other benchmarks, s (240)
 #   BENCH_ONLY           comma-separated steps to run: fit,numpy,threads,denoise,
-#                        scale,modes,busy (default all); the others become "not measured"
+#                        scale,modes,busy,stream (default all); the others become "not measured"
 #   BENCH_STRICT=0       exit 0 even when a target is missed (exploration)
 #   BENCH_KEEP_OPENBLAS_ENV=1  keep OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE
 #
@@ -78,7 +79,7 @@ thread_dims=${BENCH_THREADS_D-64,128,256}
 many=${BENCH_THREADS:-2}
 clock=${BENCH_CLOCK:-cpu}
 limit=${BENCH_TIMEOUT:-240}
-only=${BENCH_ONLY:-fit,numpy,threads,denoise,scale,modes,busy}
+only=${BENCH_ONLY:-fit,numpy,threads,denoise,scale,modes,busy,stream}
 data_root=${MDNMF_DATA_DIR:-$repo/data}
 if [ -f "$data_root/mnist/digit9.npy" ]; then
     data_option=(--data "$data_root/mnist")
@@ -207,6 +208,8 @@ run_extra bench_modes "issue 5 target 5" "$build_dir/bench/bench_modes" \
     "separator modes vs adv, cost per epoch"
 run_extra bench_busy "issue 12 item 4" "$repo/bench/bench_busy.sh" \
     "fit with the default threads vs one thread, another process spinning"
+run_extra bench_stream "issue 14" "$build_dir/bench/bench_stream" \
+    "streaming denoiser x real time, fixed and learned noise basis"
 
 # 5. The table.
 no_strict=()
