@@ -1070,9 +1070,12 @@ static int stream_all(const stream_request *r, stream_run *run)
 }
 
 /* Signals end the run through its clean-up; a blocked read of a pipe
- * returns for them (the shared handler restarts system calls). */
+ * returns for them (the shared handler restarts system calls).  A reader
+ * that goes away (the player quits) is a write error (EPIPE), reported,
+ * and a --noise-out file is removed, instead of a death by SIGPIPE. */
 static void catch_signals(void)
 {
+    signal(SIGPIPE, SIG_IGN);
     cli_signals_install();
     const int signals[] = {SIGINT, SIGTERM, SIGHUP};
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {

@@ -389,6 +389,26 @@ def test_ctrl_c_stops_cleanly():
             assert ws.leftovers() == ["model.npz"], ws.leftovers()
 
 
+def test_a_reader_that_goes_away_leaves_no_file():
+    """The player quits (standard output's pipe closes) while --noise-out
+    goes to a file: one line, exit 1, and no temporary file left (killed by
+    SIGPIPE, the tool used to leave the noise output's temporary file)."""
+    with Workspace() as ws:
+        model, _ = tiny_model(ws)
+        env = dict(os.environ, OPENBLAS_NUM_THREADS="1")
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        process = subprocess.Popen([binary(), "denoise", "stream", "-m", model, *map(str, RAW),
+                                    "--noise-out", ws.out("noise.raw")], stdin=subprocess.PIPE,
+                                   stdout=write_end, stderr=subprocess.PIPE, env=env)
+        os.close(write_end)
+        _, err = process.communicate(pcm16(noisy_signal()).tobytes(), timeout=60)
+        lines = err.decode().splitlines()
+        assert process.returncode == RUNTIME, (process.returncode, lines)
+        assert len(lines) == 1 and "standard output" in lines[0], lines
+        assert ws.leftovers() == ["model.npz"], ws.leftovers()
+
+
 def test_help_lists_the_options():
     result = run("denoise", "stream", "--help")
     assert result.returncode == 0
