@@ -37,6 +37,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <sndfile.h>
 #include <stddef.h>
@@ -512,6 +513,22 @@ static int64_t source_length(const audio_source *in)
     return (int64_t)st.st_size / (int64_t)(sample_bytes(in->type) * (size_t)in->channels);
 }
 
+/* Waits until `fd` has data (or its end): 0, or -2 once a signal was
+ * caught.  The signal may reach another thread (the library's pools), so
+ * a read blocked on a stalled pipe would not return for it: the wait looks
+ * at the flag every 100 ms. */
+static int wait_readable(int fd)
+{
+    for (;;) {
+        if (cli_interrupted())
+            return -2;
+        struct pollfd poller = {.fd = fd, .events = POLLIN};
+        int ready = poll(&poller, 1, 100);
+        if (ready > 0 || (ready < 0 && errno != EINTR))
+            return 0; /* data, the end, or an error the read reports */
+    }
+}
+
 /* Up to `capacity` frames of raw samples, as many as one read brings
  * (whole frames only: a live pipe's block goes on at once).  Frames read,
  * 0 at the end, -1 after one line, -2 on a signal. */
@@ -520,6 +537,8 @@ static int read_raw(audio_source *in, float *frames, int capacity)
     size_t frame = sample_bytes(in->type) * (size_t)in->channels;
     size_t room = (size_t)capacity * frame;
     for (;;) {
+        if (wait_readable(in->fd) != 0)
+            return -2;
         ssize_t got = read(in->fd, in->pending + in->pending_bytes, room - in->pending_bytes);
         if (got < 0 && errno == EINTR) {
             if (cli_interrupted())
@@ -1037,6 +1056,8 @@ static int stream_all(const stream_request *r, stream_run *run)
             return CLI_EXIT_RUNTIME;
         draw_progress(run, 0);
     }
+    if (cli_interrupted())
+        return report_interrupted(run);
     if (!r->keep_latency && flush_latency(run) != 0)
         return CLI_EXIT_RUNTIME;
     draw_progress(run, 1);
@@ -1049,9 +1070,12 @@ static int stream_all(const stream_request *r, stream_run *run)
 }
 
 /* Signals end the run through its clean-up; a blocked read of a pipe
- * returns for them (the shared handler restarts system calls). */
+ * returns for them (the shared handler restarts system calls).  A reader
+ * that goes away (the player quits) is a write error (EPIPE), reported,
+ * and a --noise-out file is removed, instead of a death by SIGPIPE. */
 static void catch_signals(void)
 {
+    signal(SIGPIPE, SIG_IGN);
     cli_signals_install();
     const int signals[] = {SIGINT, SIGTERM, SIGHUP};
     for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++) {
