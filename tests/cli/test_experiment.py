@@ -402,6 +402,29 @@ def test_speech_streams_leave_the_offline_scores_alone():
             assert "mdnmf_stream" not in f.read()
 
 
+def test_speech_streams_a_model_cannot_run_are_noted_not_failed():
+    """A model the stream refuses (context frames; online learning with
+    Kullback-Leibler) is a note, not a failed run: exit 0, the offline rows
+    as ever, the stream rows unscored and the reason in the README."""
+    with Workspace() as ws:
+        out = ws.out("kl")
+        results, utterances = speech_experiment(ws, out, "--divergence", "kl")
+        scored = {r["method"]: int(r["scored"]) for r in results}
+        assert scored == {"noisy": 5, "NMF": 5, "MDNMF": 5, "MDNMF stream": 5,
+                          "MDNMF stream (noise learned online)": 0, "NMF stream": 5,
+                          "NMF stream (noise learned online)": 0}, scored
+        assert not any("learned" in u["method"] for u in utterances)
+        with open(os.path.join(out, "README.md")) as f:
+            readme = f.read()
+        assert "NMF stream (noise learned online) not run: stream: online noise learning " \
+               "is implemented for the Frobenius divergence only" in readme, readme[:2000]
+        out = ws.out("context")
+        results, _ = speech_experiment(ws, out, "--context", 1)
+        assert [int(r["scored"]) for r in results] == [5, 5, 5, 0, 0, 0, 0], results
+        with open(os.path.join(out, "README.md")) as f:
+            assert "MDNMF stream not run: stream: the model's features stack 1 frames" in f.read()
+
+
 def experiments_program():
     return os.path.join(os.path.dirname(binary()), "mdnmf-experiment")
 
