@@ -114,6 +114,7 @@ typedef struct speech_config {
     int workers;
     int bss;
     int stream; /* the stream rows (--no-stream: 0) */
+    int stream_steps; /* their steps per frame (mdnmf_stream_params.steps) */
     int quiet;
     int64_t nmf_batch; /* NMF's batch size (MDNMF: base.common.batch_size) */
     uint64_t seed;
@@ -140,6 +141,7 @@ enum {
     OPT_MAX_FILES,
     OPT_NO_BSS,
     OPT_NO_STREAM,
+    OPT_STREAM_STEPS,
     OPT_UPDATE_H,
     OPT_NORMALIZE,
     OPT_INIT,
@@ -204,6 +206,8 @@ static const cli_option OPTIONS[] = {
      "skip BSS Eval (SI-SDR only; faster)"},
     {"no-stream", OPT_NO_STREAM, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "skip the streaming denoiser's rows (mdnmf_stream with each model)"},
+    {"stream-steps", OPT_STREAM_STEPS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "10",
+     "the streams' update steps of each frame's activations (1..10000)"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off", "no progress on stderr"},
     CLI_HELP_OPTION,
 };
@@ -235,6 +239,7 @@ static void speech_defaults(speech_config *c)
     c->workers = 2;
     c->bss = 1;
     c->stream = 1;
+    c->stream_steps = MDNMF_STREAM_DEFAULT_STEPS;
     c->nmf_batch = 10000;
     cli_speech_params(&c->base);
     c->base.common.threads = 1;
@@ -278,6 +283,15 @@ static int store_option(void *context, const cli_option *option, const char *val
     case OPT_MAX_FILES: return cli_parse_int(COMMAND, "--max-files", value, 2, &c->max_files);
     case OPT_NO_BSS: c->bss = 0; return 0;
     case OPT_NO_STREAM: c->stream = 0; return 0;
+    case OPT_STREAM_STEPS:
+        if (cli_parse_int(COMMAND, "--stream-steps", value, 1, &c->stream_steps) != 0) {
+            return -1;
+        }
+        if (c->stream_steps > 10000) {
+            cli_error(COMMAND, "--stream-steps: at most 10000 (got %d)", c->stream_steps);
+            return -1;
+        }
+        return 0;
     case OPT_SPECTRUM: return cli_parse_spectrum(COMMAND, value, &c->power);
     case OPT_CONTEXT: return cli_parse_context(COMMAND, value, &c->context);
     case OPT_NMF_BATCH:
@@ -812,6 +826,7 @@ static mdnmf_stream_params stream_params(const experiment *x, speech_method meth
     mdnmf_stream_params p;
     mdnmf_stream_params_default(&p);
     p.seed = x->config->seed;
+    p.steps = x->config->stream_steps;
     if (stream_learns(method)) {
         p.learn_noise = 1;
         p.noise_atoms = x->config->base.d[1];
@@ -1369,7 +1384,7 @@ static void print_stream_table(const experiment *x, FILE *out)
                  "| speaker | model | offline | stream, fixed | fixed − offline (within %.1f) | "
                  "stream, learned online | learned − noisy input (at least %+.0f) |\n"
                  "| --- | --- | --- | --- | --- | --- | --- |\n",
-            MDNMF_STREAM_DEFAULT_STEPS, x->config->base.d[1], STREAM_FIXED_BAR_DB,
+            x->config->stream_steps, x->config->base.d[1], STREAM_FIXED_BAR_DB,
             STREAM_LEARNED_BAR_DB, STREAM_FIXED_BAR_DB, STREAM_LEARNED_BAR_DB);
     for (int s = 0; s < x->config->speaker_count; s++) {
         print_stream_row(x, s, METHOD_MDNMF, out);
@@ -1519,16 +1534,16 @@ static int write_readme(const experiment *x, const noise_track *track,
             c->base.common.batch_size, c->base.common.batch_size_adv, c->nmf_batch);
     if (c->stream) {
         fprintf(f, "- Streams (`mdnmf_stream`, issue 14): each fitted model also runs as the "
-                   "streaming denoiser, default parameters (%d multiplicative steps of each "
+                   "streaming denoiser: %d multiplicative steps (`--stream-steps`) of each "
                    "frame's activations warm-started from the previous frame's, the model's "
-                   "Wiener exponent, no floor). Every test utterance goes through a stream in "
+                   "Wiener exponent, no floor, the library's defaults otherwise. Every test utterance goes through a stream in "
                    "its initial state, followed by `latency` zeros (n_fft − 1 samples); the "
                    "first `latency` output samples are dropped, so the estimate lines up with "
                    "the target. Fixed: the model's speech and noise bases. Learned online: the "
                    "model's speech basis, %" PRId64 " fresh Uniform(0,1) noise atoms (seed %"
                    PRIu64 ") learned while streaming (forgetting %.2f per frame). Scored by "
                    "SI-SDR only (no BSS Eval); `--no-stream` skips them.\n\n",
-                MDNMF_STREAM_DEFAULT_STEPS, c->base.d[1], c->seed,
+                c->stream_steps, c->base.d[1], c->seed,
                 MDNMF_STREAM_DEFAULT_FORGETTING);
     }
     fprintf(f, "Files: `results.csv` (per speaker and method), `utterances.csv` (per "

@@ -216,6 +216,9 @@ def test_bad_command_lines():
         expect_failure(run("experiment", "images", "--classes", "3,3"), 2, "--classes")
         expect_failure(run("experiment", "images", "--parts", "rich,cake"), 2, "cake")
         expect_failure(run("experiment", "paintings"), 2, "paintings")
+        expect_failure(run("experiment", "speech", "--stream-steps", 0), 2, "--stream-steps")
+        expect_failure(run("experiment", "speech", "--stream-steps", 10001), 2,
+                       "--stream-steps", "10000")
         missing = expect_failure(run("experiment", "images", "--tiny", "--data-dir",
                                      ws.inputs, "-o", ws.out("r")), 1, "digit")
         assert "scripts/fetch-data.sh mnist" in missing
@@ -400,6 +403,16 @@ def test_speech_streams_leave_the_offline_scores_alone():
         assert strip(with_streams[0][:3]) == strip(results)
         with open(os.path.join(ws.out("without"), "README.md")) as f:
             assert "mdnmf_stream" not in f.read()
+        # More steps per frame move the streams only.
+        results, utterances = speech_experiment(ws, ws.out("steps"), "--stream-steps", 30)
+        assert [u for u in utterances if u["method"] in OFFLINE] == \
+            [u for u in with_streams[1] if u["method"] in OFFLINE]
+        for stream in STREAMS:
+            before = [u["sisdr"] for u in with_streams[1] if u["method"] == stream]
+            after = [u["sisdr"] for u in utterances if u["method"] == stream]
+            assert len(after) == 5 and after != before, stream
+        with open(os.path.join(ws.out("steps"), "README.md")) as f:
+            assert "30 multiplicative steps (`--stream-steps`)" in f.read()
 
 
 def test_speech_streams_a_model_cannot_run_are_noted_not_failed():
