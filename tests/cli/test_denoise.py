@@ -286,7 +286,9 @@ def test_experiment_speech_mixes_at_the_asked_snr():
                 assert os.path.exists(os.path.join(out, name)), name
             with open(os.path.join(out, "results.csv")) as f:
                 rows = {r["method"]: r for r in csv.DictReader(f)}
-            assert set(rows) == {"noisy", "NMF", "MDNMF"}, rows
+            assert set(rows) == {"noisy", "NMF", "MDNMF", "MDNMF stream",
+                                 "MDNMF stream (noise learned online)", "NMF stream",
+                                 "NMF stream (noise learned online)"}, rows
             assert rows["noisy"]["test_utterances"] == "4", rows["noisy"]
             assert abs(float(rows["noisy"]["sisdr_mean"]) - snr) < 0.5, rows["noisy"]
             # The example WAVs: clean + noise = noisy, so noisy - clean has the SNR.
