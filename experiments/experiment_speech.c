@@ -40,6 +40,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
+/* The default of --stream-steps as the usage shows it: the library's. */
+#define STREAM_STEPS_STRING(x) #x
+#define STREAM_STEPS_TEXT_OF(x) STREAM_STEPS_STRING(x)
+#define STREAM_STEPS_TEXT STREAM_STEPS_TEXT_OF(MDNMF_STREAM_DEFAULT_STEPS)
+
 static const char *const COMMAND = "experiment speech";
 
 const char cli_experiment_speech_summary[] =
@@ -206,7 +211,8 @@ static const cli_option OPTIONS[] = {
      "skip BSS Eval (SI-SDR only; faster)"},
     {"no-stream", OPT_NO_STREAM, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "skip the streaming denoiser's rows (mdnmf_stream with each model)"},
-    {"stream-steps", OPT_STREAM_STEPS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "10",
+    {"stream-steps", OPT_STREAM_STEPS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL,
+     STREAM_STEPS_TEXT,
      "the streams' update steps of each frame's activations (1..10000)"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off", "no progress on stderr"},
     CLI_HELP_OPTION,
