@@ -21,6 +21,7 @@ from .errors import (CancelledError, DivergenceError, FileAccessError, FileForma
 from .estimator import MDNMF
 from .metrics import mse, psnr
 from .research import NMF, NMF_separation, load
+from .search import SearchResult, random_search
 from .stream import Stream
 
 # The package carries (or loads) the library it binds: one version, set in
@@ -34,5 +35,5 @@ __all__ = [
     "OutOfMemoryError", "DivergenceError", "CancelledError", "NotFittedError",
     # the audio API (audio.py)
     "Denoiser", "read_audio", "write_audio", "resample", "stft", "istft", "snr", "si_sdr",
-    "bss_eval",
+    "bss_eval", "random_search", "SearchResult",
 ]
