@@ -610,10 +610,11 @@ class Denoiser:
         handle = lib.mdnmf_denoiser_create(model.handle, ctypes.byref(error))
         if not handle:
             raise error_for(error.status, error.text())
-        if self._finalizer is not None:
-            self._finalizer()
-        self._model, self._handle = model, handle
-        self._finalizer = weakref.finalize(self, _destroy_denoiser, handle, model)
+        with self._lock:  # never while apply() uses the old one
+            if self._finalizer is not None:
+                self._finalizer()
+            self._model, self._handle = model, handle
+            self._finalizer = weakref.finalize(self, _destroy_denoiser, handle, model)
 
     # ------------------------------------------------------------- files
     @classmethod
