@@ -3,6 +3,7 @@ backed by the C library libmdnmf through ctypes.
 
     from mdnmf import NMF, NMF_separation   # the research code's interface
     from mdnmf import MDNMF                 # a scikit-learn estimator
+    from mdnmf import Denoiser, stft, si_sdr  # audio: denoising, STFT, metrics
 
 Data for NMF and NMF_separation is column-wise, (m features, N samples); an
 (m, N) float32 array in Fortran order reaches C without a copy.  MDNMF takes
@@ -11,6 +12,8 @@ copy-free case.  See docs/python.md.
 """
 
 from ._model import columns as as_columns
+from .audio import (Denoiser, bss_eval, istft, read_audio, resample, si_sdr, snr, stft,
+                    write_audio)
 from ._native import library_path, version as library_version
 from .errors import (CancelledError, DivergenceError, FileAccessError, FileFormatError,
                      InvalidArgumentError, InvalidDataError, MDNMFError, NotFittedError,
@@ -18,6 +21,7 @@ from .errors import (CancelledError, DivergenceError, FileAccessError, FileForma
 from .estimator import MDNMF
 from .metrics import mse, psnr
 from .research import NMF, NMF_separation, load
+from .search import SearchResult, random_search
 from .stream import Stream
 
 # The package carries (or loads) the library it binds: one version, set in
@@ -29,4 +33,7 @@ __all__ = [
     "library_version", "library_path", "MDNMFError", "InvalidArgumentError",
     "InvalidDataError", "ShapeError", "FileFormatError", "FileAccessError",
     "OutOfMemoryError", "DivergenceError", "CancelledError", "NotFittedError",
+    # the audio API (audio.py)
+    "Denoiser", "read_audio", "write_audio", "resample", "stft", "istft", "snr", "si_sdr",
+    "bss_eval", "random_search", "SearchResult",
 ]

@@ -274,6 +274,200 @@ _PROTOTYPES = {
 }
 
 
+# ------------------------------------------------------------------ audio
+# (the audio API of python/mdnmf/audio.py and search.py: signals, STFT,
+# audio metrics, the signal pipeline and the random search)
+
+AUDIO_MIN_RATE = 1000  # MDNMF_AUDIO_MIN_RATE
+AUDIO_MAX_RATE = 768000  # MDNMF_AUDIO_MAX_RATE
+BSS_MAX_SOURCES = 8  # MDNMF_BSS_MAX_SOURCES
+MAX_CONTEXT = 8  # MDNMF_MAX_CONTEXT
+AUDIO_ENCODINGS = {"pcm16": 0, "float": 1}  # mdnmf_audio_encoding
+METRIC_NAMES = {"psnr": 0, "mse": 1}  # mdnmf_metric
+AGGREGATE_NAMES = {"median": 0, "mean": 1}  # mdnmf_aggregate
+
+
+class AudioParams(ctypes.Structure):
+    """mdnmf_audio_params"""
+    _fields_ = [
+        ("sample_rate", ctypes.c_int),
+        ("n_fft", ctypes.c_int),
+        ("hop_length", ctypes.c_int),
+        ("win_length", ctypes.c_int),
+        ("power", ctypes.c_int),
+        ("context", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 7),
+    ]
+
+
+class Audio(ctypes.Structure):
+    """mdnmf_audio"""
+    _fields_ = [
+        ("samples", c_float_p),
+        ("length", ctypes.c_int64),
+        ("sample_rate", ctypes.c_int),
+        ("file_rate", ctypes.c_int),
+        ("channels", ctypes.c_int),
+        ("mixed_down", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
+class BssResult(ctypes.Structure):
+    """mdnmf_bss_result"""
+    _fields_ = [
+        ("sdr", ctypes.c_double * BSS_MAX_SOURCES),
+        ("sir", ctypes.c_double * BSS_MAX_SOURCES),
+        ("sar", ctypes.c_double * BSS_MAX_SOURCES),
+        ("permutation", ctypes.c_int * BSS_MAX_SOURCES),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
+class Signals(ctypes.Structure):
+    """mdnmf_signals (arrays as untyped addresses)"""
+    _fields_ = [
+        ("samples", ctypes.c_void_p),
+        ("lengths", ctypes.c_void_p),
+        ("sample_rates", ctypes.c_void_p),
+        ("count", ctypes.c_int64),
+        ("reserved", ctypes.c_uint64 * 4),
+    ]
+
+
+class SignalData(ctypes.Structure):
+    """mdnmf_signal_data"""
+    _fields_ = [
+        ("clean", Signals * MAX_SOURCES),
+        ("mixtures", Signals),
+        ("paired_clean", Signals * MAX_SOURCES),
+        ("paired_mixtures", Signals),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
+class SearchDimension(ctypes.Structure):
+    """mdnmf_search_dimension"""
+    _fields_ = [
+        ("param", ctypes.c_int),
+        ("source", ctypes.c_int),
+        ("distribution", ctypes.c_int),
+        ("low", ctypes.c_double),
+        ("high", ctypes.c_double),
+        ("count", ctypes.c_int),
+        ("values", ctypes.c_double * SEARCH_MAX_CHOICES),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
+class SearchTrial(ctypes.Structure):
+    """mdnmf_search_trial"""
+    _fields_ = [
+        ("trial", ctypes.c_int),
+        ("trials", ctypes.c_int),
+        ("values", c_double_p),
+        ("status", ctypes.c_int),
+        ("message", ctypes.c_char_p),
+        ("metric", ctypes.c_double),
+        ("score", ctypes.c_double),
+        ("best", ctypes.c_int),
+    ]
+
+
+SEARCH_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(SearchTrial))
+
+
+class Search(ctypes.Structure):
+    """mdnmf_search (the draw callback and start model untyped)"""
+    _fields_ = [
+        ("base", SeparatorParams),
+        ("dimensions", ctypes.POINTER(SearchDimension)),
+        ("dimension_count", ctypes.c_int),
+        ("trials", ctypes.c_int),
+        ("folds", ctypes.c_int),
+        ("metric", ctypes.c_int),
+        ("aggregate", ctypes.c_int),
+        ("wiener", ctypes.c_int),
+        ("seed", ctypes.c_uint64),
+        ("refit", ctypes.c_int),
+        ("on_trial", SEARCH_CALLBACK),
+        ("on_trial_user", ctypes.c_void_p),
+        ("start", ctypes.c_void_p),
+        ("contiguous_folds", ctypes.c_int),
+        ("score_per_fold", ctypes.c_int),
+        ("draw", ctypes.c_void_p),
+        ("draw_user", ctypes.c_void_p),
+        ("reserved", ctypes.c_uint64 * 16),
+    ]
+
+
+class SearchResult(ctypes.Structure):
+    """mdnmf_search_result"""
+    _fields_ = [
+        ("best_trial", ctypes.c_int),
+        ("best_metric", ctypes.c_double),
+        ("best_score", ctypes.c_double),
+        ("best", SeparatorParams),
+        ("failed_trials", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
+STRUCTS.update({
+    "mdnmf_audio_params": AudioParams,
+    "mdnmf_audio": Audio,
+    "mdnmf_bss_result": BssResult,
+    "mdnmf_signals": Signals,
+    "mdnmf_signal_data": SignalData,
+    "mdnmf_search_dimension": SearchDimension,
+    "mdnmf_search_trial": SearchTrial,
+    "mdnmf_search": Search,
+    "mdnmf_search_result": SearchResult,
+})
+
+_v, _i, _i64, _d = ctypes.c_void_p, ctypes.c_int, ctypes.c_int64, ctypes.c_double
+_PROTOTYPES.update({
+    "mdnmf_model_set_audio": (_i, [_v, ctypes.POINTER(AudioParams), ErrorPointer]),
+    "mdnmf_model_audio": (ctypes.POINTER(AudioParams), [_v]),
+    "mdnmf_audio_free": (None, [ctypes.POINTER(Audio)]),
+    "mdnmf_audio_read": (_i, [ctypes.c_char_p, _i, ctypes.POINTER(Audio), ErrorPointer]),
+    "mdnmf_audio_write": (_i, [ctypes.c_char_p, _v, _i64, _i, _i, ErrorPointer]),
+    "mdnmf_resampled_length": (_i64, [_i64, _i, _i]),
+    "mdnmf_resample": (_i, [_v, _i64, _i, _i, _v, ErrorPointer]),
+    "mdnmf_stft_create": (_v, [_i, _i, _i, ErrorPointer]),
+    "mdnmf_stft_destroy": (None, [_v]),
+    "mdnmf_stft_n_fft": (_i, [_v]),
+    "mdnmf_stft_hop_length": (_i, [_v]),
+    "mdnmf_stft_win_length": (_i, [_v]),
+    "mdnmf_stft_bins": (_i64, [_v]),
+    "mdnmf_stft_frames": (_i64, [_v, _i64]),
+    "mdnmf_stft_forward_complex": (_i, [_v, _v, _i64, _v, ErrorPointer]),
+    "mdnmf_stft_inverse_complex": (_i, [_v, _v, _i64, _v, _i64, ErrorPointer]),
+    "mdnmf_snr": (_i, [_v, _v, _i64, c_double_p, ErrorPointer]),
+    "mdnmf_si_sdr": (_i, [_v, _v, _i64, c_double_p, ErrorPointer]),
+    "mdnmf_bss_eval_sources": (_i, [ctypes.POINTER(_v), ctypes.POINTER(_v), _i, _i64, _i,
+                                    ctypes.POINTER(BssResult), ErrorPointer]),
+    "mdnmf_separator_fit_signals": (_i, [_v, ctypes.POINTER(SeparatorParams),
+                                         ctypes.POINTER(AudioParams),
+                                         ctypes.POINTER(SignalData), ErrorPointer]),
+    "mdnmf_denoiser_create": (_v, [_v, ErrorPointer]),
+    "mdnmf_denoiser_destroy": (None, [_v]),
+    "mdnmf_denoiser_separate": (_i, [_v, _v, _i64, _i, ctypes.POINTER(_v), ErrorPointer]),
+    "mdnmf_search_default": (None, [ctypes.POINTER(Search), _i]),
+    "mdnmf_search_param_name": (ctypes.c_char_p, [_i]),
+    "mdnmf_search_value_name": (ctypes.c_char_p, [_i, _d]),
+    "mdnmf_search_dimensions_from_json": (_i, [ctypes.c_char_p, ctypes.c_size_t,
+                                               ctypes.POINTER(ctypes.POINTER(SearchDimension)),
+                                               ctypes.POINTER(ctypes.POINTER(ctypes.c_char_p)),
+                                               ctypes.POINTER(_i), ErrorPointer]),
+    "mdnmf_search_dimensions_free": (None, [ctypes.POINTER(SearchDimension),
+                                            ctypes.POINTER(ctypes.c_char_p), _i]),
+    "mdnmf_search_check": (_i, [ctypes.POINTER(Search), ErrorPointer]),
+    "mdnmf_search_run": (_i, [_v, ctypes.POINTER(Search), ctypes.POINTER(SeparationData),
+                              ctypes.POINTER(SearchResult), ErrorPointer]),
+})
+
+
 # The shared library's soname: the ABI these mirrors describe
 # (MDNMF_SOVERSION in CMakeLists.txt; tests/abi checks they agree).
 SONAME = "libmdnmf.so.1"

@@ -144,6 +144,89 @@ static void stream_params(void)
     FIELD(mdnmf_stream_params, reserved);
 }
 
+/* The audio API's structs (python/mdnmf/audio.py, search.py). */
+static void audio_structs(void)
+{
+    STRUCT(mdnmf_audio_params);
+    FIELD(mdnmf_audio_params, sample_rate);
+    FIELD(mdnmf_audio_params, n_fft);
+    FIELD(mdnmf_audio_params, hop_length);
+    FIELD(mdnmf_audio_params, win_length);
+    FIELD(mdnmf_audio_params, power);
+    FIELD(mdnmf_audio_params, context);
+    FIELD(mdnmf_audio_params, reserved);
+    STRUCT(mdnmf_audio);
+    FIELD(mdnmf_audio, samples);
+    FIELD(mdnmf_audio, length);
+    FIELD(mdnmf_audio, sample_rate);
+    FIELD(mdnmf_audio, file_rate);
+    FIELD(mdnmf_audio, channels);
+    FIELD(mdnmf_audio, mixed_down);
+    FIELD(mdnmf_audio, reserved);
+    STRUCT(mdnmf_bss_result);
+    FIELD(mdnmf_bss_result, sdr);
+    FIELD(mdnmf_bss_result, sir);
+    FIELD(mdnmf_bss_result, sar);
+    FIELD(mdnmf_bss_result, permutation);
+    FIELD(mdnmf_bss_result, reserved);
+    STRUCT(mdnmf_signals);
+    FIELD(mdnmf_signals, samples);
+    FIELD(mdnmf_signals, lengths);
+    FIELD(mdnmf_signals, sample_rates);
+    FIELD(mdnmf_signals, count);
+    FIELD(mdnmf_signals, reserved);
+    STRUCT(mdnmf_signal_data);
+    FIELD(mdnmf_signal_data, clean);
+    FIELD(mdnmf_signal_data, mixtures);
+    FIELD(mdnmf_signal_data, paired_clean);
+    FIELD(mdnmf_signal_data, paired_mixtures);
+    FIELD(mdnmf_signal_data, reserved);
+    STRUCT(mdnmf_search_dimension);
+    FIELD(mdnmf_search_dimension, param);
+    FIELD(mdnmf_search_dimension, source);
+    FIELD(mdnmf_search_dimension, distribution);
+    FIELD(mdnmf_search_dimension, low);
+    FIELD(mdnmf_search_dimension, high);
+    FIELD(mdnmf_search_dimension, count);
+    FIELD(mdnmf_search_dimension, values);
+    FIELD(mdnmf_search_dimension, reserved);
+    STRUCT(mdnmf_search_trial);
+    FIELD(mdnmf_search_trial, trial);
+    FIELD(mdnmf_search_trial, trials);
+    FIELD(mdnmf_search_trial, values);
+    FIELD(mdnmf_search_trial, status);
+    FIELD(mdnmf_search_trial, message);
+    FIELD(mdnmf_search_trial, metric);
+    FIELD(mdnmf_search_trial, score);
+    FIELD(mdnmf_search_trial, best);
+    STRUCT(mdnmf_search);
+    FIELD(mdnmf_search, base);
+    FIELD(mdnmf_search, dimensions);
+    FIELD(mdnmf_search, dimension_count);
+    FIELD(mdnmf_search, trials);
+    FIELD(mdnmf_search, folds);
+    FIELD(mdnmf_search, metric);
+    FIELD(mdnmf_search, aggregate);
+    FIELD(mdnmf_search, wiener);
+    FIELD(mdnmf_search, seed);
+    FIELD(mdnmf_search, refit);
+    FIELD(mdnmf_search, on_trial);
+    FIELD(mdnmf_search, on_trial_user);
+    FIELD(mdnmf_search, start);
+    FIELD(mdnmf_search, contiguous_folds);
+    FIELD(mdnmf_search, score_per_fold);
+    FIELD(mdnmf_search, draw);
+    FIELD(mdnmf_search, draw_user);
+    FIELD(mdnmf_search, reserved);
+    STRUCT(mdnmf_search_result);
+    FIELD(mdnmf_search_result, best_trial);
+    FIELD(mdnmf_search_result, best_metric);
+    FIELD(mdnmf_search_result, best_score);
+    FIELD(mdnmf_search_result, best);
+    FIELD(mdnmf_search_result, failed_trials);
+    FIELD(mdnmf_search_result, reserved);
+}
+
 int main(void)
 {
     error();
@@ -153,6 +236,7 @@ int main(void)
     separation_data();
     tau_auto();
     stream_params();
+    audio_structs();
     printf("MDNMF_MAX_SOURCES value %d\n", MDNMF_MAX_SOURCES);
     printf("MDNMF_ERROR_MESSAGE_SIZE value %d\n", MDNMF_ERROR_MESSAGE_SIZE);
     return 0;
