@@ -14,14 +14,17 @@
 #   make install         install the library, mdnmf, mdnmf-experiment and the
 #                        plugins (PREFIX/lib/ladspa, PREFIX/lib/lv2) to PREFIX
 #                        (default /usr/local; DESTDIR honoured)
-#   make python          build, then install the Python package for /usr/bin/python3
+#   make python          install the Python package, with a libmdnmf pip builds for
+#                        it, for PYTHON (default /usr/bin/python3): as root into
+#                        /usr/local/lib/python3.X/dist-packages, else the user site
 #   make fuzz            build the libFuzzer harnesses of fuzz/ with clang-14 into
 #                        build-fuzz/ and run each for FUZZ_SECONDS (default 60)
 #   make clean           remove build/, build-sanitize/ and build-fuzz/
 #
 # Variables: NATIVE=1, WERROR=ON|OFF (ON when CI=true), TESTS=ON|OFF (default:
 # ON when cmocka is installed), JOBS, PREFIX, BUILD_DIR, SANITIZE_DIR,
-# FUZZ_DIR, FUZZ_SECONDS, FUZZ_CC (default clang-14).
+# FUZZ_DIR, FUZZ_SECONDS, FUZZ_CC (default clang-14), PYTHON (default
+# /usr/bin/python3).
 #
 # Package installation goes through scripts/ensure-deps.sh (apt-get, as
 # root); MDNMF_SKIP_DEPS=1 skips it.  CI=true makes the output plain.
@@ -32,6 +35,7 @@ FUZZ_DIR ?= build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang-14
 PREFIX ?= /usr/local
+PYTHON ?= /usr/bin/python3
 NATIVE ?= 0
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
@@ -165,8 +169,17 @@ install: build
 	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
 
 # The package needs NumPy at run time (a test dependency here).
-python: deps-test build
-	@/usr/bin/python3 python/install.py --lib $(BUILD_DIR)/libmdnmf.so
+# `pip install ./python` builds libmdnmf with CMake in a temporary folder
+# and bundles it (python/setup.py); offline with Debian's setuptools and
+# wheel (--no-build-isolation), NumPy from Debian (--no-deps: pip must not
+# replace it).  Debian marks its Python "externally managed" (PEP 668):
+# --break-system-packages lets pip write to /usr/local (as root) or, when
+# that is not writable, the user site ~/.local (pip falls back by itself).
+# --force-reinstall: the same version is rebuilt from these sources.
+python: deps-test
+	@MDNMF_JOBS=$(JOBS) $(if $(filter 1,$(NATIVE)),MDNMF_CMAKE_ARGS=-DMDNMF_NATIVE=ON) \
+		$(PYTHON) -m pip install --no-build-isolation --no-deps --force-reinstall \
+		--break-system-packages --root-user-action=ignore ./python
 
 clean:
 	rm -rf $(BUILD_DIR) $(SANITIZE_DIR) $(FUZZ_DIR)

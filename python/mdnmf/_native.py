@@ -508,8 +508,9 @@ def _load():
         except OSError as error:
             tried.append(f"{path} ({error})")
     raise ImportError(
-        "mdnmf: cannot load the C library libmdnmf; build it with `make` (or install the "
-        "package with `make python`), or set MDNMF_LIB to the path of libmdnmf.so. Tried: "
+        "mdnmf: cannot load the C library libmdnmf; install the package with pip (`pip "
+        "install ./python` builds and bundles it) or build it with `make`, or set MDNMF_LIB "
+        "to the path of libmdnmf.so. Tried: "
         + "; ".join(tried))
 
 

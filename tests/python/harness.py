@@ -7,6 +7,11 @@ programs).  Run as a script, a file calls run_tests(globals()): every test_*
 function in definition order; the exit status is non-zero if any failed.
 Under the sanitizer build (MDNMF_SANITIZED=1) the files skip themselves: an
 ASan library cannot be loaded into an uninstrumented python3.
+
+MDNMF_TEST_INSTALLED=1 tests an installed package instead (test_pip_install.py
+runs the files so with a virtual environment's python): python/ is not put on
+sys.path, MDNMF_LIB is dropped, and the package must be imported from outside
+this source tree and load the library it carries (mdnmf/_lib/).
 """
 
 import os
@@ -25,14 +30,35 @@ if os.environ.get("MDNMF_SANITIZED") == "1":
     print("skipped: the sanitizer build's library cannot be loaded into python3 (ctypes)")
     sys.exit(77)  # ctest's SKIP_RETURN_CODE: reported as skipped, not passed
 
+INSTALLED = os.environ.get("MDNMF_TEST_INSTALLED") == "1"
+
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-sys.path.insert(0, PYTHON_DIR)
+if INSTALLED:
+    os.environ.pop("MDNMF_LIB", None)  # the installed package's own library, also in children
+else:
+    sys.path.insert(0, PYTHON_DIR)
 
 import numpy as np  # noqa: E402
 
 import mdnmf  # noqa: E402
 
 LIBRARY = mdnmf.library_path  # imported here so that a missing library fails at once
+
+
+def check_installed_package():
+    """Under MDNMF_TEST_INSTALLED=1: the package is not this tree's python/
+    and its library is its own bundled copy."""
+    package = os.path.dirname(os.path.realpath(mdnmf.__file__))
+    if os.path.commonpath([package, os.path.realpath(PYTHON_DIR)]) == os.path.realpath(PYTHON_DIR):
+        raise RuntimeError(f"MDNMF_TEST_INSTALLED=1 but mdnmf was imported from {package}, "
+                           "the source tree")
+    if os.path.dirname(os.path.realpath(LIBRARY)) != os.path.join(package, "_lib"):
+        raise RuntimeError(f"the installed mdnmf ({package}) loaded {LIBRARY}, not its "
+                           "bundled library")
+
+
+if INSTALLED:
+    check_installed_package()
 
 
 def cli():

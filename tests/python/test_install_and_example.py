@@ -1,5 +1,7 @@
-"""`make python`'s installer (python/install.py) and the MNIST example
-(python/examples/separate_mnist.py), each run as a user would."""
+"""The MNIST example (python/examples/separate_mnist.py), run as a user would:
+with this tree's package and library, or, under MDNMF_TEST_INSTALLED=1
+(test_pip_install.py), with the pip-installed package only.  The pip install
+itself is tested by test_pip_install.py."""
 
 import os
 import re
@@ -7,9 +9,8 @@ import subprocess
 import sys
 
 import numpy as np
-from harness import PYTHON_DIR, Folder, run_tests
+from harness import INSTALLED, PYTHON_DIR, Folder, run_tests
 
-INSTALLER = os.path.join(PYTHON_DIR, "install.py")
 EXAMPLE = os.path.join(PYTHON_DIR, "examples", "separate_mnist.py")
 
 
@@ -23,42 +24,6 @@ def clean_environment(**extra):
 def run(arguments, **kwargs):
     return subprocess.run([sys.executable, *arguments], capture_output=True, text=True,
                           timeout=120, **kwargs)
-
-
-def mdnmf_native_soname():
-    from mdnmf import _native
-    return _native.SONAME
-
-
-def library_version(library):
-    code = ("import ctypes, sys; lib = ctypes.CDLL(sys.argv[1]); "
-            "lib.mdnmf_version.restype = ctypes.c_char_p; print(lib.mdnmf_version().decode())")
-    return run(["-c", code, library]).stdout.strip()
-
-
-def test_install_bundles_the_library_and_uninstalls():
-    library = os.environ["MDNMF_LIB"]
-    with Folder() as folder:
-        target = folder / "site"
-        for _ in range(2):  # installing again replaces the first installation
-            result = run([INSTALLER, "--lib", library, "--target", target])
-            assert result.returncode == 0, result.stderr
-        version = library_version(library)
-        assert sorted(os.listdir(target)) == ["mdnmf", f"mdnmf-{version}.dist-info"]
-        bundled = os.path.join(target, "mdnmf", "_lib", mdnmf_native_soname())
-        with open(bundled, "rb") as copy, open(os.path.realpath(library), "rb") as built:
-            assert copy.read() == built.read()
-        # Without MDNMF_LIB, outside the source tree, the package uses its copy.
-        code = ("import numpy as np, mdnmf; print(mdnmf.library_path); "
-                "nmf = mdnmf.NMF(d=2, epochs=3, seed=0); "
-                "nmf.fit_std(np.random.default_rng(0).random((5, 9))); print(nmf.W.shape)")
-        result = run(["-c", code], cwd="/", env=clean_environment(PYTHONPATH=target))
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == [bundled, "(5,", "2)"], result.stdout
-        result = run([INSTALLER, "--uninstall", "--target", target])
-        assert result.returncode == 0 and os.listdir(target) == [], result.stderr
-        missing = run([INSTALLER, "--lib", folder / "nothing.so", "--target", target])
-        assert missing.returncode != 0 and "build the library first" in missing.stderr
 
 
 def fake_digits(folder, count=40, seed=0):
@@ -76,7 +41,10 @@ def fake_digits(folder, count=40, seed=0):
 
 
 def test_mnist_example_runs_and_reports_psnr():
-    environment = clean_environment(PYTHONPATH=PYTHON_DIR, MDNMF_LIB=os.environ["MDNMF_LIB"])
+    if INSTALLED:
+        environment = clean_environment()
+    else:
+        environment = clean_environment(PYTHONPATH=PYTHON_DIR, MDNMF_LIB=os.environ["MDNMF_LIB"])
     with Folder() as folder:
         fake_digits(folder.path)
         result = run([EXAMPLE, "--data", folder.path, "--train", "25", "--test", "10",
