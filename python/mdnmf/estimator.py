@@ -69,8 +69,12 @@ except ImportError:  # pragma: no cover - exercised only without scikit-learn
 # sparse matrices are accepted and densified, and NaN / inf are left to the
 # library's own check, which names the sample and feature.
 SPARSE_FORMATS = ("csr", "csc", "coo", "bsr", "dia", "dok", "lil")
-CHECK_ARRAY = dict(dtype=[np.float64, np.float32], accept_sparse=SPARSE_FORMATS,
-                   force_all_finite=False)
+CHECK_ARRAY = dict(dtype=[np.float64, np.float32], accept_sparse=SPARSE_FORMATS)
+if HAVE_SKLEARN:  # renamed in scikit-learn 1.6
+    _FINITE = "ensure_all_finite"
+    if _FINITE not in inspect.signature(check_array).parameters:
+        _FINITE = "force_all_finite"
+    CHECK_ARRAY[_FINITE] = False
 
 
 def _dense_float32(X):
