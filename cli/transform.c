@@ -9,12 +9,19 @@
 
 static const char *const COMMAND = "transform";
 
+/* After CLI_TRANSFORM_SETTING_OPTIONS' codes (inputs.h). */
+enum { OPT_PER_SAMPLE_INIT = CLI_OPT_THREADS + 1 };
+
 static const cli_option TRANSFORM_OPTIONS[] = {
     CLI_MODEL_AND_DATA_OPTIONS,
     {"output", 'o', CLI_KIND_TEXT, "H.npy", CLI_NO_FIELD, 0, NULL, cli_required,
      "activations to write, an (N, D) float32 array; '-' for standard output"},
     CLI_TRANSFORM_SETTING_OPTIONS,
     CLI_DIVERGENCE_OPTION(offsetof(mdnmf_params, divergence), "the model's"),
+    {"per-sample-init", OPT_PER_SAMPLE_INIT, CLI_KIND_FLAG, NULL,
+     offsetof(mdnmf_params, per_sample_init), 0, NULL, "the model's",
+     "each sample's random initial H from the seed and that sample's values, not one stream "
+     "for all: a sample's H then does not depend on the other rows of the input"},
     {"quiet", 'q', CLI_KIND_FLAG, NULL, CLI_NO_FIELD, 0, NULL, "off",
      "accepted for symmetry with fit; transform prints only errors"},
     CLI_HELP_OPTION,

@@ -48,6 +48,31 @@ void product_AtB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 (int)K, B, (int)K, beta, C, (int)M);
 }
 
+FOR_EVERY_CPU
+void product_AB_by_columns(int64_t M, int64_t N, int64_t K, const float *A, const float *B,
+                           float *C)
+{
+    for (int64_t j = 0; j < N; j++) {
+        float *c = C + j * M;
+        const float *b = B + j * K;
+        for (int64_t i = 0; i < M; i++)
+            c[i] = 0.0f;
+        for (int64_t k = 0; k < K; k++) {
+            const float *a = A + k * M;
+            float factor = b[k];
+            for (int64_t i = 0; i < M; i++)
+                c[i] += a[i] * factor;
+        }
+    }
+}
+
+void transpose(const float *A, int64_t rows, int64_t cols, float *T)
+{
+    for (int64_t j = 0; j < cols; j++)
+        for (int64_t i = 0; i < rows; i++)
+            T[i * cols + j] = A[j * rows + i];
+}
+
 void product_AB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 const float *B, float beta, float *C)
 {

@@ -39,6 +39,15 @@ void product_AtB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
 /* C (M x N) = alpha A B + beta C, A is M x K, B is K x N. */
 void product_AB(int64_t M, int64_t N, int64_t K, float alpha, const float *A,
                 const float *B, float beta, float *C);
+/* C (M x N) = A B, A is M x K, B is K x N, one column of C at a time as
+ * Σ_k A[:, k] B[k, j] added in k order: a column's result depends on its
+ * own column of B only, never on N or its place among the others, which
+ * BLAS does not promise (its kernels treat edge columns apart).  Slower
+ * than product_AB; for transform's per-sample mode. */
+void product_AB_by_columns(int64_t M, int64_t N, int64_t K, const float *A, const float *B,
+                           float *C);
+/* Aᵀ (cols x rows) of A (rows x cols) into T. */
+void transpose(const float *A, int64_t rows, int64_t cols, float *T);
 /* G (cols x cols) = alpha Aᵀ A, full symmetric; A is rows x cols. */
 void gram_of_columns(const float *A, int64_t rows, int64_t cols, float alpha, float *G);
 /* G (rows x rows) = alpha A Aᵀ, full symmetric, for A a block of rows of a

@@ -91,6 +91,8 @@ const char *params_problem(const mdnmf_params *p)
     if (p->divergence != MDNMF_DIVERGENCE_FROBENIUS && p->divergence != MDNMF_DIVERGENCE_KL &&
         p->divergence != MDNMF_DIVERGENCE_IS)
         return "divergence must be fro, kl or is";
+    if (p->per_sample_init != 0 && p->per_sample_init != 1)
+        return "per_sample_init must be 0 (one stream for all columns) or 1 (per column)";
     return NULL;
 }
 

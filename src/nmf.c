@@ -211,6 +211,75 @@ void update_activations_shared(const float *W, const float *WtW, const float *U,
     }
 }
 
+/* Transform's steps with per_sample_init: update_activations and
+ * update_activations_beta (no ω) one column at a time, every product taken
+ * by product_AB_by_columns (Wt = Wᵀ, d x m) and the guards scaled by the
+ * column's own peak, so that H[:, j] depends on U[:, j], H0[:, j] and the
+ * model only: the same bits whatever the other columns, their order or the
+ * thread count's split.  `work` holds d (Frobenius) or 2 m (KL, IS) floats
+ * besides num and den (d each). */
+static void update_column(mdnmf_divergence kind, const float *W, const float *Wt,
+                          const float *WtW, const float *column_sums_W, const float *u, float *h,
+                          int64_t m, int64_t d, int iterations, const float *lambda,
+                          float basis_peak, float *num, float *den, float *work)
+{
+    float guard_H, guard_L;
+    divergence_guards(kind, max_entry(u, m), basis_peak, &guard_H, NULL, &guard_L);
+    if (kind == MDNMF_DIVERGENCE_FROBENIUS) {
+        product_AB_by_columns(d, 1, m, Wt, u, num);
+        for (int it = 0; it < iterations; it++) {
+            product_AB_by_columns(d, 1, d, WtW, h, den);
+            /* mu_step_penalised's step; for one column the _rows variant
+             * does the same operations without opening a parallel region */
+            mu_step_penalised_rows(h, num, den, d, 1, lambda, NULL, guard_H);
+        }
+        return;
+    }
+    float *L = work, *T = work + m;
+    for (int it = 0; it < iterations; it++) {
+        product_AB_by_columns(m, 1, d, W, h, L);
+        if (kind == MDNMF_DIVERGENCE_KL) {
+            kl_ratio_block(L, m, u, m, m, 1, guard_L);
+            product_AB_by_columns(d, 1, m, Wt, L, num);
+            mu_step_penalised_rows(h, num, column_sums_W, d, 1, lambda, NULL, guard_H);
+        } else {
+            is_ratios_block(L, T, m, u, m, m, 1, guard_L);
+            product_AB_by_columns(d, 1, m, Wt, L, num);
+            product_AB_by_columns(d, 1, m, Wt, T, den);
+            mu_step_penalised_sqrt(h, num, den, d, 1, lambda, NULL, guard_H);
+        }
+    }
+}
+
+/* update_column on every column, the columns split between the library's
+ * threads as in update_activations_shared; `work` holds linalg_threads()
+ * slices of COLUMN_WORK(m, d) floats. */
+#define COLUMN_WORK(m, d) (2 * (d) + 2 * (m))
+static void update_columns_shared(mdnmf_divergence kind, const float *W, const float *Wt,
+                                  const float *WtW, const float *U, float *H, int64_t m,
+                                  int64_t d, int64_t n, int iterations, const float *lambda,
+                                  float *work)
+{
+    float basis_peak = max_entry(W, m * d);
+    float *sums = NULL;
+    if (kind == MDNMF_DIVERGENCE_KL) { /* KL's den, Wᵀ1, is the same for every column */
+        sums = work + (int64_t)linalg_threads() * COLUMN_WORK(m, d);
+        column_sums(W, m, d, sums);
+    }
+    int parts = n >= 2 * SHARED_MIN_COLUMNS ? linalg_threads() : 1;
+    int runners = parts < linalg_runners() ? parts : linalg_runners();
+#pragma omp parallel num_threads(runners) if (runners > 1)
+    FOR_EACH_PART(part, parts)
+    {
+        int64_t c0, c1;
+        linalg_share(n, parts, part, 1, &c0, &c1);
+        float *num = work + (int64_t)part * COLUMN_WORK(m, d), *den = num + d, *rest = den + d;
+        for (int64_t j = c0; j < c1; j++)
+            update_column(kind, W, Wt, WtW, sums, U + j * m, H + j * d, m, d, iterations,
+                          lambda, basis_peak, num, den, rest);
+    }
+}
+
 int beta_work_open(beta_work *bw, mdnmf_divergence kind, int64_t m, int parts,
                    const beta_work **out)
 {
@@ -265,6 +334,99 @@ double divergence_residual(mdnmf_divergence kind, const float *U, const float *W
     return beta_residual(kind == MDNMF_DIVERGENCE_KL ? 1 : 0, U, W, H, m, d, n, guard_L, work);
 }
 
+/* A 64-bit hash of one column's values (FNV-1a over the float bits, then
+ * splitmix64's finaliser).  -0 hashes as +0: the two are equal data. */
+static uint64_t column_hash(const float *u, int64_t m)
+{
+    uint64_t h = 0xCBF29CE484222325ull;
+    for (int64_t i = 0; i < m; i++) {
+        float value = u[i] == 0.0f ? 0.0f : u[i];
+        uint32_t bits;
+        memcpy(&bits, &value, sizeof bits);
+        h = (h ^ bits) * 0x100000001B3ull;
+    }
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ull;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBull;
+    return h ^ (h >> 31);
+}
+
+/* Transform's H0 ~ Uniform(0,1): SPEC §1's one stream of the seed for all
+ * columns, or (per_sample_init) column j's own stream of the seed and j's
+ * values, so that H0[:, j], and with it H[:, j], depend on U[:, j] alone
+ * (update_column treats each column on its own). */
+static void initial_activations(const mdnmf_params *p, const float *U, int64_t m, int64_t d,
+                                int64_t n, float *H)
+{
+    rng stream;
+    if (!p->per_sample_init) {
+        rng_seed(&stream, p->seed, 0);
+        rng_fill_uniform(&stream, H, d * n);
+        return;
+    }
+    for (int64_t j = 0; j < n; j++) {
+        rng_seed(&stream, p->seed, column_hash(U + j * m, m));
+        rng_fill_uniform(&stream, H + j * d, d);
+    }
+}
+
+/* SPEC §1's transform: H0 from one stream, guards from U's peak, the
+ * columns shared between the threads (OpenBLAS stays on one), each with a
+ * d x work_cols slice of num and den. */
+static int transform_shared_stream(mdnmf_model *model, const float *U, int64_t m, int64_t n,
+                                   float *H)
+{
+    const mdnmf_params *p = &model->params;
+    int64_t d = model->atoms;
+    int64_t work_cols = n < LINALG_CHUNK ? n : LINALG_CHUNK;
+    size_t work = (size_t)(linalg_threads() * d * work_cols);
+    float *WtW = malloc((size_t)(d * d) * sizeof *WtW);
+    float *num = malloc(work * sizeof *num);
+    float *den = malloc(work * sizeof *den);
+    beta_work beta;
+    const beta_work *bw;
+    int opened = beta_work_open(&beta, p->divergence, m, linalg_threads(), &bw);
+    if (!WtW || !num || !den || opened) {
+        free(WtW), free(num), free(den), free(beta.work);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for transform workspace");
+    }
+    initial_activations(p, U, m, d, n, H);
+    report(p, MDNMF_TRACE_H_RANDOM, 0, H, d * n);
+    float guard_H;
+    divergence_guards(p->divergence, max_entry(U, m * n), max_entry(model->W, m * d), &guard_H,
+                      NULL, &beta.guard);
+    if (!bw)
+        gram_of_columns(model->W, m, d, 1.0f, WtW);
+    update_activations_shared(model->W, WtW, U, H, m, d, n, p->test_epochs, model->mu_H, NULL,
+                              guard_H, num, den, work_cols, bw);
+    free(WtW), free(num), free(den), free(beta.work);
+    return MDNMF_OK;
+}
+
+/* per_sample_init's transform: every column on its own (update_column). */
+static int transform_by_columns(mdnmf_model *model, const float *U, int64_t m, int64_t n,
+                                float *H)
+{
+    const mdnmf_params *p = &model->params;
+    int64_t d = model->atoms;
+    size_t work = (size_t)(linalg_threads() * COLUMN_WORK(m, d) + d);
+    float *WtW = malloc((size_t)(d * d) * sizeof *WtW);
+    float *Wt = malloc((size_t)(d * m) * sizeof *Wt);
+    float *slices = malloc(work * sizeof *slices);
+    if (!WtW || !Wt || !slices) {
+        free(WtW), free(Wt), free(slices);
+        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for transform workspace");
+    }
+    initial_activations(p, U, m, d, n, H);
+    report(p, MDNMF_TRACE_H_RANDOM, 0, H, d * n);
+    if (p->divergence == MDNMF_DIVERGENCE_FROBENIUS)
+        gram_of_columns(model->W, m, d, 1.0f, WtW);
+    transpose(model->W, m, d, Wt);
+    update_columns_shared(p->divergence, model->W, Wt, WtW, U, H, m, d, n, p->test_epochs,
+                          model->mu_H, slices);
+    free(WtW), free(Wt), free(slices);
+    return MDNMF_OK;
+}
+
 static int transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, float *H)
 {
     if (!model)
@@ -281,36 +443,9 @@ static int transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, f
     if (!H)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "output H is NULL");
 
-    const mdnmf_params *p = &model->params;
-    int64_t d = model->atoms;
-    linalg_set_threads(p->threads);
-    /* The columns are split between the threads (OpenBLAS stays on one),
-     * each with a d x work_cols slice of num and den. */
-    int64_t work_cols = n < LINALG_CHUNK ? n : LINALG_CHUNK;
-    size_t work = (size_t)(linalg_threads() * d * work_cols);
-    float *WtW = malloc((size_t)(d * d) * sizeof *WtW);
-    float *num = malloc(work * sizeof *num);
-    float *den = malloc(work * sizeof *den);
-    beta_work beta;
-    const beta_work *bw;
-    int opened = beta_work_open(&beta, p->divergence, m, linalg_threads(), &bw);
-    if (!WtW || !num || !den || opened) {
-        free(WtW), free(num), free(den), free(beta.work);
-        return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for transform workspace");
-    }
-    rng stream;
-    rng_seed(&stream, p->seed, 0);
-    rng_fill_uniform(&stream, H, d * n);
-    report(p, MDNMF_TRACE_H_RANDOM, 0, H, d * n);
-    float guard_H;
-    divergence_guards(p->divergence, max_entry(U, m * n), max_entry(model->W, m * d), &guard_H,
-                      NULL, &beta.guard);
-    if (!bw)
-        gram_of_columns(model->W, m, d, 1.0f, WtW);
-    update_activations_shared(model->W, WtW, U, H, m, d, n, p->test_epochs, model->mu_H, NULL,
-                              guard_H, num, den, work_cols, bw);
-    free(WtW), free(num), free(den), free(beta.work);
-    return MDNMF_OK;
+    linalg_set_threads(model->params.threads);
+    return model->params.per_sample_init ? transform_by_columns(model, U, m, n, H)
+                                         : transform_shared_stream(model, U, m, n, H);
 }
 
 int mdnmf_transform(mdnmf_model *model, const float *U, int64_t m, int64_t n, float *H,

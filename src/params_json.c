@@ -51,7 +51,7 @@ static const field fields[] = {
     P(batch_size_adv, INT64), P(init, INIT), P(mu_W, REAL), P(mu_H, REAL), P(tau_A, REAL),
     P(tau_W, REAL), P(normalize, FLAG), P(update_H, FLAG), P(true_sample, SAMPLE),
     P(seed, UINT64), P(threads, INT), P_NEWER(init_H_steps, INT),
-    P_NEWER(divergence, DIVERGENCE),
+    P_NEWER(divergence, DIVERGENCE), P_NEWER(per_sample_init, FLAG),
     S(mode, MODE, 0), S(sources, INT, 0), S(tau_S, REAL, 0), S(batch_size_sup, INT64, 0),
     S(warm_start_epochs, INT, 0), S(d, INT64, 1), S(mu_H, REAL, 1), S(tau_A, REAL, 1),
     S(beta, REAL, 1), S(noise_steps, INT, 0), S(wiener_exponent, REAL, 0),

@@ -173,7 +173,7 @@ def check_seed(seed):
 def make_params(*, d, epochs=50, test_epochs=50, batch_size=None, batch_size_adv=None,
                 init="exemplar", mu_W=1e-6, mu_H=1e-6, tau_A=0.1, tau_W=1.0, normalize=False,
                 update_H=False, true_sample="std", warm_start=False, seed=0, threads=0,
-                init_H_steps=0, divergence="fro"):
+                init_H_steps=0, divergence="fro", per_sample_init=False):
     """An mdnmf_params from Python values, checked here and by the library."""
     p = _native.Params()
     lib.mdnmf_params_default(ctypes.byref(p))
@@ -195,6 +195,7 @@ def make_params(*, d, epochs=50, test_epochs=50, batch_size=None, batch_size_adv
     p.threads = integer(threads, "threads")
     p.init_H_steps = integer(init_H_steps, "init_H_steps")
     p.divergence = choice(divergence, _native.DIVERGENCE_NAMES, "divergence")
+    p.per_sample_init = int(bool(per_sample_init))
     error = _native.Error()
     if lib.mdnmf_params_check(ctypes.byref(p), ctypes.byref(error)) != _native.OK:
         raise InvalidArgumentError(error.text(), error.status)
@@ -225,6 +226,8 @@ def params_json(p, separator=None):
     # As the library: these keys only when they are not the default.
     if fields["divergence"] == "fro":
         del fields["divergence"]
+    if p.per_sample_init:
+        fields["per_sample_init"] = True
     if p.init_H_steps:
         fields["init_H_steps"] = p.init_H_steps
     document = {"format": "mdnmf-model", "version": _native.version(), **fields}

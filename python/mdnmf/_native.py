@@ -99,7 +99,10 @@ class Params(ctypes.Structure):
         ("skip_losses", ctypes.c_int),
         ("init_H_steps", ctypes.c_int),
         ("divergence", ctypes.c_int),
-        ("reserved", ctypes.c_uint64 * 12),
+        # sklearn (issue 15): transform's per-column initial H.
+        ("per_sample_init", ctypes.c_int),
+        ("reserved_pad", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 11),
     ]
 
 

@@ -110,6 +110,27 @@ def test_transform_options_reach_the_transform():
         assert not np.array_equal(default, transform("--seed", 12))
 
 
+def test_transform_per_sample_init_makes_rows_independent():
+    with Workspace() as ws:
+        data, model = ws.fit_model(extra=("--epochs", 3, "--seed", 11))
+        U = np.load(data)
+        order = np.roll(np.arange(U.shape[0])[::-1], 7)
+        permuted = ws.save("p.npy", U[order])
+        def transform(path, *extra):
+            out = ws.out("h.npy")
+            result = run("transform", "-m", model, "-i", path, "-o", out, *extra)
+            assert result.returncode == 0, result.stderr
+            return np.load(out)
+        # Each row's H from the seed and that row alone: permuting the rows
+        # permutes H exactly, with any thread count.
+        H = transform(data, "--per-sample-init")
+        assert np.array_equal(transform(permuted, "--per-sample-init", "--threads", 2), H[order])
+        assert not np.array_equal(H, transform(data))  # the model's default: one stream
+        # Without the option a row's H depends on its position (SPEC's one stream).
+        assert not np.array_equal(transform(permuted), transform(data)[order])
+        assert not np.array_equal(H, transform(data, "--per-sample-init", "--seed", 12))
+
+
 # ------------------------------------------------------------ options
 
 # option, value, params JSON key, expected JSON value.
@@ -375,7 +396,7 @@ def test_fit_help_lists_every_option_with_its_default():
 def test_transform_and_score_help():
     for command, options in {
             "transform": ["-m", "--model", "-i", "--input", "-o", "--output", "--test-epochs",
-                          "--seed", "--threads", "--quiet", "--help"],
+                          "--seed", "--threads", "--per-sample-init", "--quiet", "--help"],
             "score": ["-m", "--model", "-i", "--input", "--test-epochs", "--seed",
                       "--threads", "--help"]}.items():
         result = run(command, "--help")

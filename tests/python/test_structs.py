@@ -65,6 +65,7 @@ def test_defaults_land_in_the_right_fields():
     assert (p.mu_W, p.mu_H, p.tau_A, p.tau_W) == (1e-6, 1e-6, 0.1, 1.0)
     assert (p.init, p.true_sample, p.normalize, p.update_H, p.seed) == (0, 0, 0, 0, 0)
     assert (p.init_H_steps, p.divergence) == (0, 0)  # test_epochs steps, Frobenius
+    assert (p.per_sample_init, p.reserved_pad) == (0, 0)  # SPEC's one stream
     s = _native.SeparatorParams()
     _native.lib.mdnmf_separator_params_default(ctypes.byref(s), 3)
     assert (s.sources, s.mode, s.tau_S, s.common.epochs) == (3, 0, 1.0, 50)

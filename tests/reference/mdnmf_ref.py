@@ -65,6 +65,7 @@ class Params:
     true_sample: str = SAMPLE_STD
     init_H_steps: int = 0        # MU steps of the initial H; 0 = test_epochs
     divergence: str = FROBENIUS  # "fro", "kl" or "is"
+    per_sample_init: bool = False  # transform's initial H per column (below)
 
 
 def initial_H_steps(params):
@@ -296,6 +297,75 @@ def transform(W, U, H0, test_epochs, lam, omega=None, eps_H=None, divergence=FRO
     for _ in range(test_epochs):
         H = h_step(H, W, U, lam, omega, eps_H, divergence, eps_L)
     return H
+
+
+# ----------------------------------------------- per-sample initial H
+# mdnmf_params.per_sample_init (docs/algorithm.md, "Per-sample initial H"):
+# column j's H0 is d Uniform(0,1) draws of xoshiro256** seeded, as every
+# stream of the library, from (seed, stream) by splitmix64, with the stream
+# number a hash of the column's float32 bits (FNV-1a, then splitmix64's
+# finaliser; -0 hashed as +0); its guards come from the column's own peak.
+
+MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(state):
+    state = (state + 0x9E3779B97F4A7C15) & MASK64
+    z = state
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK64
+    return state, z ^ (z >> 31)
+
+
+def _rotl(x, k):
+    return ((x << k) | (x >> (64 - k))) & MASK64
+
+
+def stream_uniforms(seed, stream, count):
+    """`count` Uniform(0,1) draws (24 bits each) of the library's rng_seed(seed, stream)."""
+    _, salt = _splitmix64(seed & MASK64)
+    state = salt ^ ((stream * 0xD1B54A32D192ED03) & MASK64)
+    s = []
+    for _ in range(4):
+        state, value = _splitmix64(state)
+        s.append(value)
+    out = np.empty(count, dtype=np.float32)
+    for i in range(count):
+        result = (_rotl((s[1] * 5) & MASK64, 7) * 9) & MASK64
+        t = (s[1] << 17) & MASK64
+        s[2] ^= s[0]
+        s[3] ^= s[1]
+        s[1] ^= s[2]
+        s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = _rotl(s[3], 45)
+        out[i] = np.float32(result >> 40) * np.float32(1.0 / 16777216.0)
+    return out
+
+
+def column_hash(u):
+    """The stream number of a float32 column."""
+    h = 0xCBF29CE484222325
+    column = np.asarray(u, dtype=np.float32)
+    column = np.where(column == 0, np.float32(0), column)  # -0 as +0
+    for bits in column.view(np.uint32):
+        h = ((h ^ int(bits)) * 0x100000001B3) & MASK64
+    h = ((h ^ (h >> 30)) * 0xBF58476D1CE4E5B9) & MASK64
+    h = ((h ^ (h >> 27)) * 0x94D049BB133111EB) & MASK64
+    return h ^ (h >> 31)
+
+
+def per_sample_initial_H(seed, U32, d):
+    """H0 (d x N) of a per-sample transform of the float32 data U32 (m x N)."""
+    return np.stack([stream_uniforms(seed, column_hash(U32[:, j]), d)
+                     for j in range(U32.shape[1])], axis=1)
+
+
+def transform_per_sample(W, U, H0, test_epochs, lam, divergence=FROBENIUS):
+    """transform() of every column on its own: guards from that column's peak."""
+    return np.concatenate([transform(W, U[:, [j]], H0[:, [j]], test_epochs, lam,
+                                     divergence=divergence) for j in range(U.shape[1])],
+                          axis=1)
 
 
 # ------------------------------------------------------------------- fits

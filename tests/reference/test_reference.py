@@ -21,6 +21,7 @@ import mdnmf_ref as ref  # noqa: E402
 TOLERANCE = 1e-4
 M, N, N_ADV, D = 20, 60, 45, 5
 EPOCHS, TEST_EPOCHS = 20, 20
+SEED = 7
 
 # name, mode, parameters (mdnmf_ref.Params fields), extras: "omega", "W0", "lambda"
 CASES = [
@@ -67,6 +68,12 @@ CASES = [
     # SPEC §11: Kullback-Leibler (β = 1) and Itakura-Saito (β = 0).
     ("transform KL", "transform", {"mu_H": 0.01, "divergence": "kl"}, ("W0",)),
     ("transform IS, per-atom mu_H", "transform", {"divergence": "is"}, ("W0", "lambda")),
+    # mdnmf_params.per_sample_init: H0 per column (checked exactly), guards per column.
+    ("transform per-sample", "transform", {"mu_H": 0.01, "per_sample_init": True}, ("W0",)),
+    ("transform per-sample KL", "transform",
+     {"divergence": "kl", "per_sample_init": True}, ("W0", "lambda")),
+    ("transform per-sample IS", "transform",
+     {"divergence": "is", "mu_H": 0.01, "per_sample_init": True}, ("W0",)),
     ("std KL full batch", "std", {"divergence": "kl", "mu_H": 0.02}, ()),
     ("std KL B=16 update_H normalize", "std",
      {"divergence": "kl", "batch_size": 16, "update_H": True, "normalize": True}, ()),
@@ -112,7 +119,7 @@ def trace_arguments(folder, mode, params, extras, data):
             "--tau-A", repr(params.tau_A), "--tau-W", repr(params.tau_W),
             "--mu-W", repr(params.mu_W), "--mu-H", repr(float(params.mu_H)),
             "--init", params.init, "--true-sample", params.true_sample,
-            "--divergence", params.divergence, "--seed", "7", "--threads", "1"]
+            "--divergence", params.divergence, "--seed", str(SEED), "--threads", "1"]
     save_matrix(os.path.join(folder, "U.npy"), data.U)
     if mode == "adv":
         save_matrix(os.path.join(folder, "U_adv.npy"), data.U_adv)
@@ -130,6 +137,8 @@ def trace_arguments(folder, mode, params, extras, data):
         args.append("--normalize")
     if params.update_H:
         args.append("--update-H")
+    if params.per_sample_init:
+        args.append("--per-sample-init")
     return args
 
 
@@ -182,8 +191,16 @@ def run_reference(mode, params, extras, data, draws):
     U = data.U.astype(np.float64)
     if mode == "transform":
         lam = ref.penalty_vector(params.mu_H, params.d)
-        H = ref.transform(W0, U, draws.h_random, params.test_epochs, lam,
-                          divergence=params.divergence)
+        if params.per_sample_init:
+            H0 = ref.per_sample_initial_H(SEED, data.U, params.d)
+            assert np.array_equal(H0, draws.h_random), "per-sample H0 differs from the reference"
+            H = ref.transform_per_sample(W0, U, H0, params.test_epochs, lam,
+                                         divergence=params.divergence)
+        else:  # SPEC's one stream (stream 0 of the seed), column after column
+            H0 = ref.stream_uniforms(SEED, 0, params.d * N).reshape(N, params.d).T
+            assert np.array_equal(H0, draws.h_random), "H0 is not the seed's stream 0"
+            H = ref.transform(W0, U, draws.h_random, params.test_epochs, lam,
+                              divergence=params.divergence)
         return None, H, None, None
     if mode == "std":
         W, H, losses = ref.fit_std(U, params, draws, W0)

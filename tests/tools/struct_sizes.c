@@ -64,6 +64,8 @@ static void params(void)
     FIELD(mdnmf_params, skip_losses);
     FIELD(mdnmf_params, init_H_steps);
     FIELD(mdnmf_params, divergence);
+    FIELD(mdnmf_params, per_sample_init);
+    FIELD(mdnmf_params, reserved_pad);
     FIELD(mdnmf_params, reserved);
 }
 

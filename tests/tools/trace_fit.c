@@ -8,7 +8,7 @@
  *
  * Options (defaults are the library's): --mode std|adv|transform, --d N, --epochs N,
  * --test-epochs N, --init-h-steps N, --batch N, --batch-adv N, --tau-A X, --tau-W X, --mu-W X,
- * --mu-H X, --init exemplar|random, --normalize, --update-H,
+ * --mu-H X, --init exemplar|random, --normalize, --update-H, --per-sample-init,
  * --true-sample std|adv|min, --divergence fro|kl|is, --seed N, --threads N.
  *
  * Output in DIR: exemplars.npy (int64), w_random.npy, h_random.npy,
@@ -112,6 +112,10 @@ static int parse_arguments(int argc, char **argv, options *o)
         }
         if (strcmp(flag, "--update-H") == 0) {
             p->update_H = 1;
+            continue;
+        }
+        if (strcmp(flag, "--per-sample-init") == 0) {
+            p->per_sample_init = 1;
             continue;
         }
         if (i + 1 >= argc) {

@@ -1,7 +1,7 @@
 /* Properties every fit must have, checked through the public API only:
  * monotone full-batch MU, tau_A = 0 is fit_std, exact recovery of low-rank
  * data, silence and scale never break a fit, determinism, exemplar atoms,
- * the initial H steps. */
+ * the initial H steps, transform's per-sample initial H. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -658,6 +658,97 @@ static void test_initial_H_steps_replace_test_epochs_in_the_fit_only(void **stat
     problem_free(&p);
 }
 
+/* ------------------------------------- (i) per-sample initial H */
+
+/* transform of U (m x n) by a model with this basis and parameters into a
+ * malloc'ed d x n H. */
+static float *transform_with(const mdnmf_params *params, const float *W, const float *U,
+                             int64_t m, int64_t n)
+{
+    mdnmf_model *model = mdnmf_model_create(params, NULL);
+    assert_non_null(model);
+    assert_int_equal(mdnmf_model_set_basis(model, W, m, params->d, NULL), MDNMF_OK);
+    float *H = malloc((size_t)(params->d * n) * sizeof *H);
+    assert_non_null(H);
+    assert_int_equal(mdnmf_transform(model, U, m, n, H, NULL), MDNMF_OK);
+    mdnmf_model_destroy(model);
+    return H;
+}
+
+/* U's columns in the order `order` (a permutation of 0..n-1). */
+static float *permuted_columns(const float *U, int64_t m, int64_t n, const int64_t *order)
+{
+    float *P = malloc((size_t)(m * n) * sizeof *P);
+    assert_non_null(P);
+    for (int64_t j = 0; j < n; j++)
+        memcpy(P + j * m, U + order[j] * m, (size_t)m * sizeof *P);
+    return P;
+}
+
+/* With per_sample_init a column's H depends on that column and the model
+ * only, bit for bit: permuting U's columns permutes H, a column alone or
+ * beside a column of a far larger peak gets the same H, and 1, 2 and 3
+ * threads (n >= 128 columns: the columns are split) agree exactly.  Mode 0
+ * (SPEC's one stream) keeps its dependence on the position: permuting U
+ * changes the activations of the moved columns. */
+static void check_per_sample_transform(mdnmf_divergence divergence)
+{
+    const int64_t m = 30, n = 300, d = 7;
+    test_rng r = test_rng_make(71);
+    float *U = test_random_matrix(&r, m, n, 0.0, 1.0);
+    float *W = test_random_matrix(&r, m, d, 0.05, 1.0);
+    int64_t *order = malloc((size_t)n * sizeof *order);
+    assert_non_null(U), assert_non_null(W), assert_non_null(order);
+    for (int64_t j = 0; j < n; j++) /* reversed, then rotated by 17 */
+        order[j] = (n - 1 - j + 17) % n;
+    float *P = permuted_columns(U, m, n, order);
+    float *loud = test_copy(U, m * n);
+    assert_non_null(loud);
+    for (int64_t i = 0; i < m; i++)
+        loud[(n - 1) * m + i] *= 1e4f;
+
+    mdnmf_params params = test_params((int)d, 0);
+    params.divergence = divergence;
+    params.per_sample_init = 1;
+    params.seed = 99;
+    params.mu_H = 0.01;
+    float *H = transform_with(&params, W, U, m, n);
+    size_t column_bytes = (size_t)d * sizeof *H;
+    for (int threads = 2; threads <= 3; threads++) {
+        params.threads = threads;
+        float *H_threads = transform_with(&params, W, U, m, n);
+        assert_memory_equal(H_threads, H, (size_t)n * column_bytes);
+        free(H_threads);
+    }
+    params.threads = 2;
+    float *H_permuted = transform_with(&params, W, P, m, n);
+    for (int64_t j = 0; j < n; j++)
+        assert_memory_equal(H_permuted + j * d, H + order[j] * d, column_bytes);
+    float *H_alone = transform_with(&params, W, U + 5 * m, m, 1);
+    assert_memory_equal(H_alone, H + 5 * d, column_bytes);
+    float *H_loud = transform_with(&params, W, loud, m, n);
+    assert_memory_equal(H_loud, H, (size_t)(n - 1) * column_bytes);
+
+    params.per_sample_init = 0;
+    float *H_shared = transform_with(&params, W, U, m, n);
+    float *H_shared_permuted = transform_with(&params, W, P, m, n);
+    assert_memory_not_equal(H_shared_permuted, H_shared + order[0] * d, column_bytes);
+    free(H_shared), free(H_shared_permuted);
+    free(H), free(H_permuted), free(H_alone), free(H_loud);
+    free(U), free(W), free(P), free(loud), free(order);
+}
+
+static void test_per_sample_transform_depends_on_the_column_only(void **state)
+{
+    (void)state;
+    check_per_sample_transform(MDNMF_DIVERGENCE_FROBENIUS);
+    check_per_sample_transform(MDNMF_DIVERGENCE_KL);
+    check_per_sample_transform(MDNMF_DIVERGENCE_IS);
+    mdnmf_params params = test_params(3, 0);
+    params.per_sample_init = 2;
+    assert_int_equal(mdnmf_params_check(&params, NULL), MDNMF_ERR_ARGUMENT);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +762,7 @@ int main(void)
         cmocka_unit_test(test_thread_counts_agree),
         cmocka_unit_test(test_exemplar_atoms_are_distinct_columns),
         cmocka_unit_test(test_initial_H_steps_replace_test_epochs_in_the_fit_only),
+        cmocka_unit_test(test_per_sample_transform_depends_on_the_column_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
