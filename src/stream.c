@@ -133,18 +133,11 @@ struct mdnmf_stream {
 
 /* ------------------------------------------------------------ small loops */
 
-/* y (rows) = A x, A rows x cols column-major: sums of columns. */
-FOR_EVERY_CPU
+/* y (rows) = A x, A rows x cols column-major: a sum of columns, in the
+ * same order as the library's per-sample products (one column of them). */
 static void columns_times(const float *A, int64_t rows, int64_t cols, const float *x, float *y)
 {
-    for (int64_t i = 0; i < rows; i++)
-        y[i] = 0.0f;
-    for (int64_t k = 0; k < cols; k++) {
-        const float *a = A + k * rows;
-        float c = x[k];
-        for (int64_t i = 0; i < rows; i++)
-            y[i] += c * a[i];
-    }
+    product_AB_by_columns(rows, 1, cols, A, x, y);
 }
 
 /* X (rows x cols) <- λ X + a bᵀ. */
