@@ -27,6 +27,8 @@ struct mdnmf_model {
     mdnmf_separator_params separator; /* valid when is_separator */
     int is_separator;
     mdnmf_audio_params audio;   /* sample_rate 0: no audio front end */
+    mdnmf_shard shard;  /* valid when sharded (mdnmf_model_set_shard) */
+    int sharded;
     char error[MDNMF_ERROR_MESSAGE_SIZE]; /* this call's failure, for its mdnmf_error */
 };
 
@@ -188,6 +190,9 @@ typedef struct basis_fit {
      * initialised. */
     struct checkpoint *ck;
     int slot;
+    /* A sharded fit (mdnmf_model_set_shard), or NULL: the own terms' U are
+     * this process's columns of the global data. */
+    const mdnmf_shard *shard;
     float *W, *H, *H_adv;       /* results */
 } basis_fit;
 

@@ -298,6 +298,35 @@ int mdnmf_model_set_mu_H(mdnmf_model *model, const float *mu_H, int64_t d, mdnmf
     return model_report(model, set_mu_H(model, mu_H, d), error);
 }
 
+static int set_shard(mdnmf_model *model, const mdnmf_shard *shard)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    if (!shard) {
+        model->sharded = 0;
+        return MDNMF_OK;
+    }
+    if (!shard->reduce)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "a shard needs a reduce callback");
+    if (shard->n_total < 1 || shard->offset < 0 || shard->offset >= shard->n_total ||
+        shard->n_adv_total < 0 || shard->offset_adv < 0 ||
+        (shard->n_adv_total > 0 && shard->offset_adv >= shard->n_adv_total))
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "shard offsets %lld of %lld (adversarial %lld of %lld) must lie in "
+                          "their data",
+                          (long long)shard->offset, (long long)shard->n_total,
+                          (long long)shard->offset_adv, (long long)shard->n_adv_total);
+    model->shard = *shard;
+    model->sharded = 1;
+    return MDNMF_OK;
+}
+
+int mdnmf_model_set_shard(mdnmf_model *model, const mdnmf_shard *shard, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model, set_shard(model, shard), error);
+}
+
 void mdnmf_model_shape(const mdnmf_model *model, int64_t *m, int64_t *d)
 {
     int has_basis = model && model->W;

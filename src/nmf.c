@@ -43,6 +43,9 @@ typedef struct fit_term {
     int own;             /* its activations are the fit's (a dataset) */
     int in_step;         /* it enters the W step */
     int64_t *idx;        /* batch columns; NULL when its batches are not gathered */
+    int64_t count;       /* columns of the current batch held here (B unless sharded) */
+    int64_t n_global;    /* columns of the whole data (of.n unless sharded) */
+    int64_t offset;      /* the first of them held here (0 unless sharded) */
     float *U_b, *H_b;    /* m x batch, rows x batch */
     term_batch view;     /* the batch the W step reads (gathered or in place) */
 } fit_term;
@@ -75,7 +78,61 @@ struct fit {
     int stage, stages;        /* for the epoch callback */
     checkpoint *ck;           /* the run's checkpointing, or NULL */
     char prefix[16];          /* "fit<slot>.": the names of its saved arrays */
+    const mdnmf_shard *shard; /* a sharded fit's columns and reduction, or NULL */
+    float *reduce_buf;        /* sharded: the batch's sums (docs/distributed.md) */
+    int reduce_failed;        /* the reduce callback failed: the fit fails */
 };
+
+/* ------------------------------------------------------------ sharding */
+
+/* Combine `buffer` across the processes of a sharded fit (nothing when
+ * unsharded).  A failing callback fails the fit with MDNMF_ERR_IO. */
+static int shard_reduce(fit *f, void *buffer, int64_t count, mdnmf_reduce_op op)
+{
+    if (!f->shard)
+        return MDNMF_OK;
+    int rc = f->shard->reduce(f->shard->reduce_user, buffer, count, op);
+    if (rc && !f->reduce_failed) {
+        f->reduce_failed = 1;
+        model_fail(f->model, MDNMF_ERR_IO, "the shard's reduce callback failed (returned %d)",
+                   rc);
+    }
+    return f->reduce_failed ? MDNMF_ERR_IO : MDNMF_OK;
+}
+
+/* Every process of a sharded fit learns whether one failed (its status,
+ * the largest if several did), so that none waits for the others for ever.
+ * Unsharded: `status` itself. */
+static int agree_on_status(mdnmf_model *report_to, const mdnmf_shard *shard, int status)
+{
+    if (!shard)
+        return status;
+    float worst = (float)status;
+    int rc = shard->reduce(shard->reduce_user, &worst, 1, MDNMF_REDUCE_MAX_F32);
+    if (status)
+        return status;
+    if (rc)
+        return model_fail(report_to, MDNMF_ERR_IO,
+                          "the shard's reduce callback failed (returned %d)", rc);
+    if (worst > 0.0f)
+        return model_fail(report_to, (int)worst,
+                          "another process of the sharded fit failed (%s); see its message",
+                          mdnmf_strerror((int)worst));
+    return MDNMF_OK;
+}
+
+/* Uniform draws for columns [offset, offset + n) of a d x n_global matrix
+ * into H (d x n): the others' draws are made and dropped, so the stream
+ * ends where the unsharded fill leaves it. */
+static void fill_uniform_columns(rng *r, float *H, int64_t d, int64_t offset, int64_t n,
+                                 int64_t n_global)
+{
+    for (int64_t i = 0; i < d * offset; i++)
+        rng_next(r);
+    rng_fill_uniform(r, H, d * n);
+    for (int64_t i = 0; i < d * (n_global - offset - n); i++)
+        rng_next(r);
+}
 
 /* ------------------------------------------------------------ validation */
 
@@ -476,6 +533,7 @@ static void free_fit(fit *f)
     free(f->num_H), free(f->den_H), free(f->residual_work);
     free(f->sample_idx), free(f->sample_U), free(f->sample_H), free(f->sample_work);
     free(f->beta.work);
+    free(f->reduce_buf);
 }
 
 /* A term's batches are gathered into buffers of their own, except an own
@@ -486,7 +544,7 @@ static void free_fit(fit *f)
 static int gathers_batches(const fit *f, const fit_term *t)
 {
     if (t->own)
-        return t->of.batch < t->of.n && (t->in_step || f->p->update_H);
+        return (f->shard || t->of.batch < t->of.n) && (t->in_step || f->p->update_H);
     return t->in_step;
 }
 
@@ -496,7 +554,7 @@ static int allocate_dataset(dataset *s, const fit_term *t, int64_t d)
     s->H = malloc(H_bytes);
     if (s->H)
         advise_huge_pages(s->H, H_bytes);
-    s->perm = malloc((size_t)s->n * sizeof *s->perm);
+    s->perm = malloc((size_t)t->n_global * sizeof *s->perm);
     if (s->omega && t->idx)
         s->omega_b = malloc((size_t)t->of.batch * sizeof *s->omega_b);
     return s->H && s->perm && (!s->omega || !t->idx || s->omega_b);
@@ -542,6 +600,9 @@ static int allocate_fit(fit *f)
     f->sample_U = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_U);
     f->sample_H = malloc((size_t)(d * HEALTH_SAMPLE) * sizeof *f->sample_H);
     f->sample_work = malloc((size_t)(m * HEALTH_SAMPLE) * sizeof *f->sample_work);
+    if (f->shard && !(f->reduce_buf = malloc((size_t)(f->term_count * (m * d + d * d) + 1) *
+                                             sizeof *f->reduce_buf)))
+        return 0;
     if (beta_work_open(&f->beta, f->p->divergence, m, f->threads, &f->bw))
         return 0;
     return f->W && f->lambda && f->num_W && f->den_W && f->WtW && f->num_H && f->den_H &&
@@ -563,12 +624,29 @@ static void connect_views(fit *f)
         t->view.sign = t->of.sign;
         t->view.scale = (float)(t->of.weight / (double)t->of.batch);
         t->view.batch = t->of.batch;
+        t->count = t->of.batch;
         t->view.U_b = t->idx ? t->U_b : t->of.U;
         t->view.H_b = (t->idx ? t->H_b : t->of.H) + t->of.offset;
         t->view.ldh = t->of.rows;
         if (t->in_step)
             f->step[f->step_count++] = t->view;
     }
+}
+
+/* Sharded exemplars: W's columns k are global columns chosen[k]; each
+ * process fills those it holds into zeros and the sum assembles W (exact:
+ * one non-zero term per entry). */
+static int gather_global_columns(fit *f, const int64_t *chosen)
+{
+    const fit_term *t = &f->terms[0];
+    int64_t m = f->m;
+    memset(f->W, 0, (size_t)(m * f->d) * sizeof *f->W);
+    for (int64_t k = 0; k < f->d; k++) {
+        int64_t j = chosen[k] - t->offset;
+        if (j >= 0 && j < t->of.n)
+            memcpy(f->W + k * m, t->of.U + j * m, (size_t)m * sizeof *f->W);
+    }
+    return shard_reduce(f, f->W, m * f->d, MDNMF_REDUCE_SUM_F32);
 }
 
 static int initialise_basis(fit *f)
@@ -580,13 +658,20 @@ static int initialise_basis(fit *f)
     if (f->W_start) {
         memcpy(f->W, f->W_start, (size_t)(m * d) * sizeof *f->W);
     } else if (p->init == MDNMF_INIT_EXEMPLAR) {
-        int64_t *scratch = malloc((size_t)truth->n * sizeof *scratch);
+        int64_t n_global = f->terms[0].n_global;
+        int64_t *scratch = malloc((size_t)n_global * sizeof *scratch);
         if (!scratch)
             return model_fail(model, MDNMF_ERR_MEMORY, "out of memory choosing exemplars");
-        rng_choose_distinct(&truth->stream, truth->perm, d, truth->n, scratch);
+        rng_choose_distinct(&truth->stream, truth->perm, d, n_global, scratch);
         free(scratch);
         report(p, MDNMF_TRACE_EXEMPLARS, 0, truth->perm, d);
-        gather_columns(f->W, truth->U, m, truth->perm, d);
+        if (f->shard) {
+            int status = gather_global_columns(f, truth->perm);
+            if (status)
+                return status;
+        } else {
+            gather_columns(f->W, truth->U, m, truth->perm, d);
+        }
     } else {
         rng_fill_uniform(&truth->stream, f->W, m * d);
         report(p, MDNMF_TRACE_W_RANDOM, 0, f->W, m * d);
@@ -610,7 +695,11 @@ static void initialise_activations(fit *f)
         gram_of_columns(f->W, f->m, f->d, 1.0f, f->WtW);
     for (int i = 0; i < f->sets; i++) {
         dataset *s = &f->data[i];
-        rng_fill_uniform(&s->stream, s->H, f->d * s->n);
+        const fit_term *t = &f->terms[i];
+        if (f->shard)
+            fill_uniform_columns(&s->stream, s->H, f->d, t->offset, s->n, t->n_global);
+        else
+            rng_fill_uniform(&s->stream, s->H, f->d * s->n);
         report(f->p, s->trace_H, 0, s->H, f->d * s->n);
         /* SPEC §2: random init keeps the uniform H; otherwise H = transform(U). */
         int transform = f->sets == 2 || f->p->init == MDNMF_INIT_EXEMPLAR || f->W_start;
@@ -743,6 +832,22 @@ static void choose_batch(fit *f, int64_t b)
     }
 }
 
+/* Sharded: batch b's global columns (the same for every process), of which
+ * each term keeps those held here, as local indices in batch order. */
+static void choose_own_batch(fit *f, int64_t b)
+{
+    for (int i = 0; i < f->term_count; i++) {
+        fit_term *t = &f->terms[i];
+        int64_t count = 0;
+        for (int64_t k = 0; t->idx && k < t->of.batch; k++) {
+            int64_t j = t->of.perm[(b * t->of.batch + k) % t->n_global] - t->offset;
+            if (j >= 0 && j < t->of.n)
+                t->idx[count++] = j;
+        }
+        t->count = count;
+    }
+}
+
 /* This thread's part of the batch buffers: rows [r0, r1) of every term's
  * data batch, its share of the activation columns.  Returns whether its
  * rows of the true batch hold a positive entry. */
@@ -753,8 +858,8 @@ static int gather_batch_share(fit *f, int part, int parts, int64_t r0, int64_t r
         fit_term *t = &f->terms[i];
         if (!t->idx)
             continue;
-        gather_row_block(t->U_b, t->of.U, m, r0, r1, t->idx, t->of.batch);
-        linalg_share(t->of.batch, parts, part, 1, &c0, &c1);
+        gather_row_block(t->U_b, t->of.U, m, r0, r1, t->idx, t->count);
+        linalg_share(t->count, parts, part, 1, &c0, &c1);
         gather_columns(t->H_b + c0 * t->of.rows, t->of.H, t->of.rows, t->idx + c0, c1 - c0);
         const dataset *s = t->own ? &f->data[i] : NULL;
         if (s && s->omega)
@@ -762,7 +867,7 @@ static int gather_batch_share(fit *f, int part, int parts, int64_t r0, int64_t r
                 s->omega_b[k] = s->omega[t->idx[k]];
     }
     const term_batch *truth = &f->terms[0].view;
-    return any_positive_rows(truth->U_b, m, r0, r1, truth->batch);
+    return any_positive_rows(truth->U_b, m, r0, r1, f->terms[0].count);
 }
 
 /* SPEC §2/§3/§6 on rows [r0, r1) of W: the terms' sums, then
@@ -830,6 +935,110 @@ static void batch_basis_step(fit *f, int64_t b)
     }
 }
 
+/* Sharded: this process's part of every step term's batch sums, rows
+ * [r0, r1) of τ/B U_b H_bᵀ into the term's block of the reduce buffer. */
+static void data_parts_rows(const term_batch *terms, int count, int64_t m, int64_t d,
+                            int64_t r0, int64_t r1, float *buffer)
+{
+    for (int i = 0; i < count; i++) {
+        const term_batch *t = &terms[i];
+        float *D = buffer + i * (m * d + d * d);
+        if (t->batch < 1) {
+            for (int64_t k = 0; k < d; k++)
+                memset(D + k * m + r0, 0, (size_t)(r1 - r0) * sizeof *D);
+            continue;
+        }
+        product_strided(0, 1, r1 - r0, d, t->batch, t->scale, t->U_b + r0, m, t->H_b, t->ldh,
+                        0.0f, D + r0, m);
+    }
+}
+
+/* This part's share of the Grams τ/B H_b H_bᵀ (zero for a term with no
+ * column here). */
+static void grams_share(const term_batch *terms, int count, int64_t d, int parts, int part)
+{
+    for (int i = 0; i < count; i++) {
+        if (terms[i].batch > 0)
+            term_grams_share(&terms[i], 1, d, parts, part);
+        else if (part == 0)
+            memset(terms[i].G, 0, (size_t)(d * d) * sizeof *terms[i].G);
+    }
+}
+
+/* Rows [r0, r1) of num and den from the summed parts: each term's data
+ * part to its side, W G to the other (term_sums_rows's sides; the first
+ * term overwrites). */
+static void sums_of_reduced_rows(const term_batch *terms, int count, const float *W, int64_t m,
+                                 int64_t d, int64_t r0, int64_t r1, const float *buffer,
+                                 float *num, float *den)
+{
+    for (int i = 0; i < count; i++) {
+        const term_batch *t = &terms[i];
+        const float *D = buffer + i * (m * d + d * d);
+        float *data_part = t->sign == TERM_ATTRACTS ? num : den;
+        float *model_part = t->sign == TERM_ATTRACTS ? den : num;
+        for (int64_t k = 0; k < d; k++)
+            for (int64_t r = r0; r < r1; r++)
+                data_part[k * m + r] = (i == 0 ? 0.0f : data_part[k * m + r]) + D[k * m + r];
+        product_strided(0, 0, r1 - r0, d, d, 1.0f, W + r0, m, t->G, d, i == 0 ? 0.0f : 1.0f,
+                        model_part + r0, m);
+    }
+}
+
+/* A sharded fit's batch b (docs/distributed.md): every process computes
+ * the sums over its columns of the batch, one reduction adds them up
+ * (with the voiced flag), and every process takes the same W step. */
+static void sharded_basis_step(fit *f, int64_t b)
+{
+    choose_own_batch(f, b);
+    int64_t m = f->m, d = f->d, block = m * d + d * d;
+    float *buffer = f->reduce_buf;
+    term_batch terms[FIT_MAX_TERMS];
+    int count = 0;
+    for (int i = 0; i < f->term_count; i++) {
+        const fit_term *t = &f->terms[i];
+        if (!t->in_step)
+            continue;
+        terms[count] = t->view;
+        terms[count].batch = t->count;
+        terms[count].G = buffer + count * block + m * d;
+        count++;
+    }
+    int parts = f->threads, runners = linalg_runners();
+#pragma omp parallel num_threads(runners) if (runners > 1)
+    {
+        FOR_EACH_PART(part, parts)
+        {
+            int64_t r0, r1;
+            linalg_share(m, parts, part, ROW_ALIGN, &r0, &r1);
+            f->voiced[part] = gather_batch_share(f, part, parts, r0, r1);
+        }
+#pragma omp barrier
+        FOR_EACH_PART(part, parts)
+        {
+            int64_t r0, r1;
+            linalg_share(m, parts, part, ROW_ALIGN, &r0, &r1);
+            data_parts_rows(terms, count, m, d, r0, r1, buffer);
+            grams_share(terms, count, d, parts, part);
+        }
+    }
+    buffer[count * block] = any_voiced(f->voiced, parts) ? 1.0f : 0.0f;
+    if (shard_reduce(f, buffer, count * block + 1, MDNMF_REDUCE_SUM_F32))
+        return;
+    /* A batch silent on every process says nothing about W (batch_basis_step). */
+    if (!(buffer[count * block] > 0.0f))
+        return;
+    float add = (float)f->p->mu_W + f->guard_W;
+#pragma omp parallel num_threads(runners) if (runners > 1)
+    FOR_EACH_PART(part, parts)
+    {
+        int64_t r0, r1;
+        linalg_share(m, parts, part, ROW_ALIGN, &r0, &r1);
+        sums_of_reduced_rows(terms, count, f->W, m, d, r0, r1, buffer, f->num_W, f->den_W);
+        mu_step_rows(f->W, f->num_W, f->den_W, m, r0, r1, d, add);
+    }
+}
+
 /* Batch-wise H step (update_H) of own term i:
  *   H_b <- H_b ⊙ (WᵀU_b) ⊘ (WᵀW H_b + λ ω_bᵀ), written back. */
 static void update_batch_activations(fit *f, int i)
@@ -837,19 +1046,21 @@ static void update_batch_activations(fit *f, int i)
     dataset *s = &f->data[i];
     const fit_term *t = &f->terms[i];
     int gathered = t->idx != NULL;
+    if (t->count < 1)
+        return;
     update_activations_shared(f->W, f->WtW, t->view.U_b, gathered ? t->H_b : s->H, f->m, f->d,
-                              t->of.batch, 1, f->lambda, gathered ? s->omega_b : s->omega,
+                              t->count, 1, f->lambda, gathered ? s->omega_b : s->omega,
                               f->guard_H, f->num_H, f->den_H, LINALG_CHUNK, f->bw);
     if (gathered)
-        scatter_columns(s->H, t->H_b, f->d, t->idx, t->of.batch);
+        scatter_columns(s->H, t->H_b, f->d, t->idx, t->count);
 }
 
 static int64_t batches_per_epoch(const fit *f)
 {
-    int64_t nb_true = f->terms[0].of.n / f->terms[0].of.batch;
+    int64_t nb_true = f->terms[0].n_global / f->terms[0].of.batch;
     if (f->sets == 1)
         return nb_true;
-    int64_t nb_adv = f->terms[1].of.n / f->terms[1].of.batch;
+    int64_t nb_adv = f->terms[1].n_global / f->terms[1].of.batch;
     switch (f->p->true_sample) {
     case MDNMF_SAMPLE_ADV: return nb_adv;
     case MDNMF_SAMPLE_MIN: return nb_true < nb_adv ? nb_true : nb_adv;
@@ -862,13 +1073,17 @@ static void run_epoch(fit *f, int epoch)
     int64_t m = f->m, d = f->d;
     for (int i = 0; i < f->sets; i++) {
         dataset *s = &f->data[i];
-        rng_permutation(&s->stream, s->perm, s->n);
-        report(f->p, s->trace_perm, epoch, s->perm, s->n);
+        int64_t n_global = f->terms[i].n_global;
+        rng_permutation(&s->stream, s->perm, n_global);
+        report(f->p, s->trace_perm, epoch, s->perm, n_global);
     }
     int64_t nb = batches_per_epoch(f);
     for (int64_t b = 0; b < nb; b++) {
         linalg_threads_tick();
-        batch_basis_step(f, b);
+        if (f->shard)
+            sharded_basis_step(f, b);
+        else
+            batch_basis_step(f, b);
         if (f->p->update_H) {
             if (!f->bw)
                 gram_of_columns(f->W, m, d, 1.0f, f->WtW);
@@ -905,17 +1120,24 @@ static void run_epoch(fit *f, int epoch)
 static double explained_fraction(fit *f)
 {
     const dataset *truth = &f->data[0];
-    int64_t count = truth->n < HEALTH_SAMPLE ? truth->n : HEALTH_SAMPLE;
-    for (int64_t k = 0; k < count; k++)
-        f->sample_idx[k] = k * truth->n / count;
+    const fit_term *t = &f->terms[0];
+    int64_t n_global = t->n_global;
+    int64_t sample = n_global < HEALTH_SAMPLE ? n_global : HEALTH_SAMPLE, count = 0;
+    for (int64_t k = 0; k < sample; k++) {
+        int64_t j = k * n_global / sample - t->offset; /* sharded: those held here */
+        if (j >= 0 && j < truth->n)
+            f->sample_idx[count++] = j;
+    }
     gather_columns(f->sample_U, truth->U, f->m, f->sample_idx, count);
     gather_columns(f->sample_H, truth->H, f->d, f->sample_idx, count);
-    double energy = 0.0;
+    double sums[2] = {0.0, 0.0}; /* energy, residual */
     for (int64_t i = 0; i < f->m * count; i++)
-        energy += (double)f->sample_U[i] * f->sample_U[i];
-    double residual = squared_residual(f->sample_U, f->W, f->sample_H, f->m, f->d, count,
-                                       f->sample_work);
-    return energy > 0.0 ? 1.0 - residual / energy : 1.0;
+        sums[0] += (double)f->sample_U[i] * f->sample_U[i];
+    if (count > 0)
+        sums[1] = squared_residual(f->sample_U, f->W, f->sample_H, f->m, f->d, count,
+                                   f->sample_work);
+    shard_reduce(f, sums, 2, MDNMF_REDUCE_SUM_F64);
+    return sums[0] > 0.0 ? 1.0 - sums[1] / sums[0] : 1.0;
 }
 
 /* A fit has failed when W or H stop being finite, W explodes, or the basis
@@ -927,6 +1149,12 @@ static int check_divergence(fit *f, int epoch)
     int healthy = all_finite(f->W, md) && max_entry(f->W, md) <= DIVERGENCE_LIMIT;
     for (int i = 0; i < f->sets && healthy; i++)
         healthy = all_finite(f->data[i].H, f->d * f->data[i].n);
+    if (f->shard && all_finite(f->W, md) && max_entry(f->W, md) <= DIVERGENCE_LIMIT) {
+        /* W is the same everywhere; whether every H is finite is agreed. */
+        float sick = healthy ? 0.0f : 1.0f;
+        shard_reduce(f, &sick, 1, MDNMF_REDUCE_MAX_F32);
+        healthy = sick == 0.0f;
+    }
     if (healthy && f->sets == 2)
         healthy = explained_fraction(f) >= COLLAPSE_FRACTION * f->explained_at_start;
     if (healthy)
@@ -940,12 +1168,18 @@ static int check_divergence(fit *f, int epoch)
                       "NMF diverged at epoch %d: the basis became non-finite", epoch);
 }
 
-/* The loss of a data set: D(U | WH) / N of the fit's divergence. */
-static double mean_residual(fit *f, const dataset *s)
+/* The losses of the data sets: D(U | WH) / N of the fit's divergence
+ * (sharded: the sums of all processes over the global N). */
+static void mean_residuals(fit *f, double *losses)
 {
-    return divergence_residual(f->p->divergence, s->U, f->W, s->H, f->m, f->d, s->n,
-                               f->beta.guard, f->residual_work) /
-           (double)s->n;
+    for (int i = 0; i < f->sets; i++) {
+        const dataset *s = &f->data[i];
+        losses[i] = divergence_residual(f->p->divergence, s->U, f->W, s->H, f->m, f->d, s->n,
+                                        f->beta.guard, f->residual_work);
+    }
+    shard_reduce(f, losses, f->sets, MDNMF_REDUCE_SUM_F64);
+    for (int i = 0; i < f->sets; i++)
+        losses[i] /= (double)f->terms[i].n_global;
 }
 
 /* Losses for the callback (unless skip_losses); a non-zero return cancels
@@ -960,9 +1194,9 @@ static int notify_epoch(fit *f, int epoch)
     if (!f->p->skip_losses) {
         /* The objective of SPEC §3 over the fit's own terms: Σ ±τ loss + γ|W|_1. */
         double losses[2] = {0.0, 0.0}, objective = 0.0;
+        mean_residuals(f, losses);
         for (int i = 0; i < f->sets; i++) {
             const basis_term *t = &f->terms[i].of;
-            losses[i] = mean_residual(f, &f->data[i]);
             objective += (double)t->sign * t->weight * losses[i];
         }
         progress.loss_true = losses[0];
@@ -974,7 +1208,11 @@ static int notify_epoch(fit *f, int epoch)
                               epoch);
     }
     checkpoint_record(f->ck, &progress);
-    if (f->p->on_epoch(f->p->on_epoch_user, &progress))
+    float cancel = f->p->on_epoch(f->p->on_epoch_user, &progress) ? 1.0f : 0.0f;
+    /* Sharded: one process's stop stops all. */
+    if (shard_reduce(f, &cancel, 1, MDNMF_REDUCE_MAX_F32))
+        return MDNMF_ERR_IO;
+    if (cancel > 0.0f)
         return model_fail(f->model, MDNMF_ERR_CANCELLED, "fit cancelled at epoch %d", epoch);
     return MDNMF_OK;
 }
@@ -997,7 +1235,16 @@ static const char *describe_terms(fit *f, const basis_fit *job)
         t->own = t->of.H == NULL;
         if (t->own && (i > f->sets || i >= 2))
             return "a fit owns the activations of at most two terms, listed first";
-        t->of.batch = clamp_batch(t->of.batch, t->of.n);
+        t->n_global = t->of.n, t->offset = 0;
+        if (f->shard && !t->own)
+            return "a sharded fit takes only terms on its own activations";
+        if (f->shard) {
+            t->n_global = i == 0 ? f->shard->n_total : f->shard->n_adv_total;
+            t->offset = i == 0 ? f->shard->offset : f->shard->offset_adv;
+            if (t->offset + t->of.n > t->n_global)
+                return "a shard's columns run past the global data (offset + n > n_total)";
+        }
+        t->of.batch = clamp_batch(t->of.batch, t->n_global);
         t->in_step = i == 0 || t->of.weight > 0.0;
         if (!t->own)
             continue;
@@ -1079,10 +1326,16 @@ static int initialise_fit(fit *f)
     int status = initialise_basis(f);
     if (status)
         return status;
-    divergence_guards(f->p->divergence, max_entry(f->data[0].U, f->m * f->data[0].n),
-                      max_entry(f->W, f->m * f->d), &f->guard_H, &f->guard_W, &f->beta.guard);
+    float data_peak = max_entry(f->data[0].U, f->m * f->data[0].n);
+    status = shard_reduce(f, &data_peak, 1, MDNMF_REDUCE_MAX_F32);
+    if (status)
+        return status;
+    divergence_guards(f->p->divergence, data_peak, max_entry(f->W, f->m * f->d), &f->guard_H,
+                      &f->guard_W, &f->beta.guard);
     initialise_activations(f);
     f->explained_at_start = explained_fraction(f);
+    if (f->reduce_failed)
+        return MDNMF_ERR_IO;
     status = attach_checkpoint(f, 0);
     return status ? status : notify_epoch(f, 0);
 }
@@ -1091,6 +1344,8 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
 {
     const mdnmf_params *p = job->params;
     int64_t n = job->term_count > 0 ? job->terms[0].n : 0;
+    if (job->shard)
+        n = job->shard->n_total;
     if (!job->W_start && p->init == MDNMF_INIT_EXEMPLAR && p->d > n) {
         *status = model_fail(report_to, MDNMF_ERR_SHAPE,
                              "d = %d atoms but only %lld samples: exemplar init needs d <= "
@@ -1104,22 +1359,22 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
         return NULL;
     }
     *f = (fit){.model = report_to, .p = p, .W_start = job->W_start, .m = m, .d = p->d,
-               .stage = job->stage, .stages = job->stages, .ck = job->ck};
+               .stage = job->stage, .stages = job->stages, .ck = job->ck, .shard = job->shard};
     snprintf(f->prefix, sizeof f->prefix, "fit%d.", job->slot);
     job->W = job->H = job->H_adv = NULL;
     const char *problem = describe_terms(f, job);
-    if (problem) {
-        fit_close(f, job, 0);
-        *status = model_fail(report_to, MDNMF_ERR_ARGUMENT, "%s", problem);
-        return NULL;
+    int local = problem ? model_fail(report_to, MDNMF_ERR_ARGUMENT, "%s", problem) : MDNMF_OK;
+    if (!local) {
+        linalg_set_threads(p->threads);
+        f->threads = linalg_threads();
+        if (!allocate_fit(f))
+            local = model_fail(report_to, MDNMF_ERR_MEMORY,
+                               "out of memory for a fit of %lld x %lld data", (long long)m,
+                               (long long)n);
     }
-    linalg_set_threads(p->threads);
-    f->threads = linalg_threads();
-    if (!allocate_fit(f)) {
+    *status = agree_on_status(report_to, job->shard, local);
+    if (*status) {
         fit_close(f, job, 0);
-        *status = model_fail(report_to, MDNMF_ERR_MEMORY,
-                             "out of memory for a fit of %lld x %lld data", (long long)m,
-                             (long long)n);
         return NULL;
     }
     connect_views(f);
@@ -1136,6 +1391,8 @@ int fit_epoch(fit *f, int epoch)
 {
     run_epoch(f, epoch);
     int status = check_divergence(f, epoch);
+    if (f->reduce_failed)
+        return MDNMF_ERR_IO;
     return status ? status : notify_epoch(f, epoch);
 }
 
@@ -1187,30 +1444,61 @@ static float *atom_penalties(const mdnmf_model *model)
     return lambda;
 }
 
+/* What a sharded fit does not support, or a shard that does not fit the
+ * data (MDNMF_OK if usable). */
+static int shard_problem(mdnmf_model *model, const mdnmf_shard *shard, int64_t n, int64_t n_adv,
+                         int adversarial)
+{
+    const mdnmf_params *p = &model->params;
+    if (p->divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "sharded fits support the Frobenius divergence only");
+    if (p->checkpoint_path || p->resume_path)
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "sharded fits do not support checkpoints yet");
+    if (shard->offset + n > shard->n_total)
+        return model_fail(model, MDNMF_ERR_SHAPE,
+                          "this shard's %lld columns from %lld run past the %lld of the data",
+                          (long long)n, (long long)shard->offset, (long long)shard->n_total);
+    if (adversarial && shard->offset_adv + n_adv > shard->n_adv_total)
+        return model_fail(model, MDNMF_ERR_SHAPE,
+                          "this shard's %lld adversarial columns from %lld run past the %lld "
+                          "of the data",
+                          (long long)n_adv, (long long)shard->offset_adv,
+                          (long long)shard->n_adv_total);
+    return MDNMF_OK;
+}
+
 static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t n,
                           const float *U_adv, int64_t n_adv, const float *omega, int adversarial)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
     const mdnmf_params *p = &model->params;
+    const mdnmf_shard *shard = model->sharded ? &model->shard : NULL;
     int status = check_matrix(model, "data", U, m, n);
     if (!status && adversarial)
         status = check_matrix(model, "adversarial data", U_adv, m, n_adv);
     if (!status && adversarial)
         status = check_weights(model, omega, n_adv);
+    if (!status && shard)
+        status = shard_problem(model, shard, n, n_adv, adversarial);
+    /* Sharded: a process whose shard is bad stops them all. */
+    status = agree_on_status(model, shard, status);
     if (status)
         return status;
+    int64_t n_global = shard ? shard->n_total : n;
     int warm = p->warm_start && model->W;
     if (warm && (model->m != m || model->atoms != p->d))
         return model_fail(model, MDNMF_ERR_SHAPE,
                           "warm-start basis is %lld x %lld but the fit needs %lld x %d "
                           "(features x atoms)",
                           (long long)model->m, (long long)model->atoms, (long long)m, p->d);
-    if (p->init == MDNMF_INIT_EXEMPLAR && !warm && p->d > n)
+    if (p->init == MDNMF_INIT_EXEMPLAR && !warm && p->d > n_global)
         return model_fail(model, MDNMF_ERR_SHAPE,
                           "d = %d atoms but only %lld samples: exemplar init needs d <= "
                           "samples; use fewer atoms or init random",
-                          p->d, (long long)n);
+                          p->d, (long long)n_global);
     /* NMF: the true data alone (weight 1).  MDNMF: τ_W on it, τ_A against Û. */
     basis_term terms[2] = {
         {.U = U, .n = n, .batch = p->batch_size, .weight = adversarial ? p->tau_W : 1.0,
@@ -1218,7 +1506,7 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
         {.U = U_adv, .n = n_adv, .batch = p->batch_size_adv, .weight = p->tau_A,
          .sign = TERM_REPELS, .omega = omega}};
     basis_fit job = {.params = p, .W_start = warm ? model->W : NULL, .terms = terms,
-                     .term_count = adversarial ? 2 : 1};
+                     .term_count = adversarial ? 2 : 1, .shard = shard};
     float *lambda = atom_penalties(model);
     if (!lambda)
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory");

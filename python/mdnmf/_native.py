@@ -471,6 +471,29 @@ _PROTOTYPES.update({
 })
 
 
+# Sharded fits (issue 16, docs/distributed.md "Library support"): the
+# struct and its setter; the distribution layer itself is not in Python.
+REDUCE_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p,
+                                   ctypes.c_int64, ctypes.c_int)
+
+
+class Shard(ctypes.Structure):
+    """mdnmf_shard"""
+    _fields_ = [
+        ("reduce", REDUCE_CALLBACK),
+        ("reduce_user", ctypes.c_void_p),
+        ("n_total", ctypes.c_int64),
+        ("offset", ctypes.c_int64),
+        ("n_adv_total", ctypes.c_int64),
+        ("offset_adv", ctypes.c_int64),
+        ("reserved", ctypes.c_uint64 * 8),
+    ]
+
+
+STRUCTS["mdnmf_shard"] = Shard
+_PROTOTYPES["mdnmf_model_set_shard"] = (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(Shard),
+                                                       ErrorPointer])
+
 # The shared library's soname: the ABI these mirrors describe
 # (MDNMF_SOVERSION in CMakeLists.txt; tests/abi checks they agree).
 SONAME = "libmdnmf.so.1"

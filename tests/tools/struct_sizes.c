@@ -146,6 +146,19 @@ static void stream_params(void)
     FIELD(mdnmf_stream_params, reserved);
 }
 
+/* Sharded fits (issue 16). */
+static void shard_struct(void)
+{
+    STRUCT(mdnmf_shard);
+    FIELD(mdnmf_shard, reduce);
+    FIELD(mdnmf_shard, reduce_user);
+    FIELD(mdnmf_shard, n_total);
+    FIELD(mdnmf_shard, offset);
+    FIELD(mdnmf_shard, n_adv_total);
+    FIELD(mdnmf_shard, offset_adv);
+    FIELD(mdnmf_shard, reserved);
+}
+
 /* The audio API's structs (python/mdnmf/audio.py, search.py). */
 static void audio_structs(void)
 {
@@ -239,6 +252,7 @@ int main(void)
     tau_auto();
     stream_params();
     audio_structs();
+    shard_struct();
     printf("MDNMF_MAX_SOURCES value %d\n", MDNMF_MAX_SOURCES);
     printf("MDNMF_ERROR_MESSAGE_SIZE value %d\n", MDNMF_ERROR_MESSAGE_SIZE);
     return 0;
