@@ -152,50 +152,66 @@ typedef struct mpi_data {
     int64_t n_total, offset, n_adv_total, offset_adv;
 } mpi_data;
 
-/* This rank's rows [N r / K, N (r + 1) / K) of `path`; 0 or -1 after one
- * line naming the file. */
+/* This rank's rows [N r / K, N (r + 1) / K) of `path`; 0, or -1 with the
+ * reason in `message` (printed once, by the first failing rank). */
 static int read_own_rows(const mpi_rank *r, const char *path, mdnmf_matrix *out,
-                         int64_t *total, int64_t *offset)
+                         int64_t *total, int64_t *offset, char *message, size_t size)
 {
-    char message[MDNMF_ERROR_MESSAGE_SIZE];
+    char inner[MDNMF_ERROR_MESSAGE_SIZE];
     int64_t rows = 0, columns = 0;
     mdnmf_matrix none;
-    int status = npy_read_rows_file(path, 0, 0, &none, &rows, &columns, message, sizeof message);
+    int status = npy_read_rows_file(path, 0, 0, &none, &rows, &columns, inner, sizeof inner);
     if (status == MDNMF_OK && rows < r->size) {
-        cli_error(COMMAND, "%s: %lld samples for %d processes: every process needs one; "
-                  "use fewer processes", path, (long long)rows, r->size);
+        snprintf(message, size, "%s: %lld samples for %d processes: every process needs one; "
+                 "use fewer processes", path, (long long)rows, r->size);
         return -1;
     }
     if (status == MDNMF_OK) {
         const int64_t first = rows * r->rank / r->size, end = rows * (r->rank + 1) / r->size;
         *total = rows;
         *offset = first;
-        status = npy_read_rows_file(path, first, end - first, out, &rows, &columns, message,
-                                    sizeof message);
+        status = npy_read_rows_file(path, first, end - first, out, &rows, &columns, inner,
+                                    sizeof inner);
     }
     if (status != MDNMF_OK) {
-        cli_error_about(COMMAND, path, message);
+        /* The library's file messages quote the path already. */
+        snprintf(message, size, "%s%s%s", strstr(inner, path) ? "" : path,
+                 strstr(inner, path) ? "" : ": ", inner);
         return -1;
     }
     return 0;
 }
 
-static int read_shard(const mpi_rank *r, const mpi_request *q, mpi_data *data)
+static int read_shard(const mpi_rank *r, const mpi_request *q, mpi_data *data, char *message,
+                      size_t size)
 {
-    if (read_own_rows(r, q->input, &data->U, &data->n_total, &data->offset) != 0) {
+    if (read_own_rows(r, q->input, &data->U, &data->n_total, &data->offset, message, size)) {
         return -1;
     }
-    if (q->method_adv &&
-        read_own_rows(r, q->adversarial, &data->U_adv, &data->n_adv_total, &data->offset_adv)) {
+    if (q->method_adv && read_own_rows(r, q->adversarial, &data->U_adv, &data->n_adv_total,
+                                       &data->offset_adv, message, size)) {
         return -1;
     }
     if (q->method_adv && data->U_adv.m != data->U.m) {
-        cli_error(COMMAND, "%s: %lld features per sample but %s has %lld: both must describe "
-                  "the same features", q->adversarial, (long long)data->U_adv.m, q->input,
-                  (long long)data->U.m);
+        snprintf(message, size, "%s: %lld features per sample but %s has %lld: both must "
+                 "describe the same features", q->adversarial, (long long)data->U_adv.m,
+                 q->input, (long long)data->U.m);
         return -1;
     }
     return 0;
+}
+
+/* One line for a failure of some ranks: the first failing rank prints its
+ * message (usually all ranks fail alike: a missing file).  Collective;
+ * returns non-zero if any rank failed. */
+static int report_once(const mpi_rank *r, int failed, const char *message)
+{
+    int first = failed ? r->rank : r->size;
+    MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, r->comm);
+    if (first < r->size && first == r->rank) {
+        cli_error(COMMAND, "%s", message);
+    }
+    return first < r->size;
 }
 
 /* ------------------------------------------------------------- the run */
@@ -242,10 +258,18 @@ static int fit_shard(const mpi_rank *r, const mpi_request *q, mpi_data *data,
                      : mdnmf_fit_std(model, U->data, U->m, U->n, &error);
     }
     if (status != MDNMF_OK) {
-        /* Every rank fails together; only the one at fault (or rank 0 for
-         * a shared failure) has something to say. */
-        if (r->rank == 0 || strstr(error.message, "another process") == NULL) {
-            cli_error(COMMAND, "rank %d: %s", r->rank, error.message);
+        /* Every rank fails together; the one at fault says why (the
+         * others' messages are "another process ... failed"). */
+        if (strstr(error.message, "another process") == NULL) {
+            const int adversarial = q->method_adv && strncmp(error.message, "adversarial", 11) == 0;
+            const int about_data = status == MDNMF_ERR_DATA || status == MDNMF_ERR_SHAPE;
+            if (about_data) {
+                cli_error(COMMAND, "%s: %s (process %d, whose sample 0 is row %lld of the file)",
+                          adversarial ? q->adversarial : q->input, error.message, r->rank,
+                          (long long)(adversarial ? data->offset_adv : data->offset));
+            } else {
+                cli_error(COMMAND, "%s", error.message);
+            }
         }
         return -1;
     }
@@ -256,21 +280,19 @@ static int run_fit(const mpi_rank *r, const mpi_request *q)
 {
     mpi_data data;
     memset(&data, 0, sizeof data);
+    char message[2 * MDNMF_ERROR_MESSAGE_SIZE] = "";
     int failed = 0;
     if (r->rank == 0) {
         mdnmf_error error;
         char *target = NULL;
         if (mdnmf_output_target(q->output, &target, &error) != MDNMF_OK) {
-            cli_error_about(COMMAND, q->output, error.message);
+            snprintf(message, sizeof message, "%s", error.message);
             failed = 1;
         }
         free(target);
     }
-    failed = failed || read_shard(r, q, &data) != 0;
-    if (agree(r, failed)) {
-        if (!failed && r->rank == 0) {
-            cli_error(COMMAND, "another process failed reading its rows: nothing written");
-        }
+    failed = failed || read_shard(r, q, &data, message, sizeof message) != 0;
+    if (report_once(r, failed, message)) {
         mdnmf_matrix_free(&data.U);
         mdnmf_matrix_free(&data.U_adv);
         return CLI_EXIT_RUNTIME;
