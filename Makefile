@@ -83,7 +83,7 @@ SANITIZE_ENV := MDNMF_SANITIZED=1 \
 
 .PHONY: all build deps-build deps-test deps-data deps-fuzz check check-fast check-sanitize \
 	build-sanitize build-fuzz fuzz demo demo-images demo-speech demo-one-source data bench \
-	models install python clean
+	models install python clean mpi
 
 all: build
 
@@ -102,6 +102,10 @@ build: deps-build
 	@$(CMAKE_CONFIGURE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=Release \
 		-DMDNMF_NATIVE=$(NATIVE_FLAG) -DMDNMF_TESTS=$(TESTS) -DMDNMF_WERROR=$(WERROR)
 	@cmake --build $(BUILD_DIR) --parallel $(JOBS)
+
+# mdnmf-mpi (docs/distributed.md): `make` builds it when CMake finds MPI.
+mpi: build
+	@test -x $(BUILD_DIR)/mdnmf-mpi || { echo "make mpi: CMake found no MPI: install Open MPI's development package (libopenmpi-dev) and run make mpi again" >&2; exit 1; }
 
 check-fast: TESTS = ON
 check-fast: deps-test build

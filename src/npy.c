@@ -1168,6 +1168,76 @@ static int read_npy_file(const char *path, mdnmf_matrix *out, char *message, siz
     return status;
 }
 
+/* ------------------------------------------------------- row-range reads */
+
+/* The header of a C-order 2-D array in a regular file, for row-range reads:
+ * other layouts would need a gather, pipes cannot seek. */
+static int read_rows_header(FILE *file, const char *path, npy_header *h, char *message,
+                            size_t size)
+{
+    int status = read_header(file, path, h, message, size);
+    if (status)
+        return status;
+    struct stat info;
+    if (h->ndim != 2 || h->fortran_order || !is_regular_file(file, &info)) {
+        message_printf(message, size,
+                       "'%s': row ranges need a 2-D C-order array in a regular file", path);
+        return MDNMF_ERR_FORMAT;
+    }
+    return check_file_size(&info, path, h, message, size);
+}
+
+int npy_read_rows_file(const char *path, int64_t first, int64_t count, mdnmf_matrix *out,
+                       int64_t *rows, int64_t *columns, char *message, size_t size)
+{
+    memset(out, 0, sizeof *out);
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        char reason[128];
+        message_printf(message, size, "cannot open '%s': %s", path,
+                       system_reason(errno, reason, sizeof reason));
+        return MDNMF_ERR_IO;
+    }
+    npy_header h;
+    int status = read_rows_header(file, path, &h, message, size);
+    if (!status) {
+        *rows = h.shape[0];
+        *columns = h.shape[1];
+    }
+    if (!status && count > 0) {
+        if (first < 0 || first > h.shape[0] || count > h.shape[0] - first) {
+            message_printf(message, size, "'%s': rows [%" PRId64 ", %" PRId64
+                           ") are outside its %" PRId64 " rows", path, first, first + count,
+                           h.shape[0]);
+            status = MDNMF_ERR_ARGUMENT;
+        }
+    }
+    if (!status && count > 0) {
+        /* The rows as an array of their own: the readers above see a
+         * smaller file that starts at row `first`. */
+        const size_t row_bytes = (size_t)h.shape[1] * h.item_size;
+        npy_header part = h;
+        part.shape[0] = count;
+        part.count = (size_t)count * (size_t)h.shape[1];
+        part.data_bytes = part.count * h.item_size;
+        char inner[128];
+        if (fseeko(file, (off_t)(h.data_offset + (size_t)first * row_bytes), SEEK_SET) != 0)
+            status = read_failure(path, file, message, size);
+        else if ((status = allocate_matrix(&part, out, inner, sizeof inner)) != 0)
+            message_printf(message, size, "'%s': %s", path, inner);
+        else {
+            const int direct = h.kind == NPY_KIND_FLOAT && h.item_size == 4
+                               && h.big_endian == host_is_big_endian();
+            status = direct ? read_direct(file, path, &part, out->data, message, size)
+                            : read_converted(file, path, &part, out->data, message, size);
+            if (status)
+                mdnmf_matrix_free(out);
+        }
+    }
+    fclose(file);
+    return status;
+}
+
 int mdnmf_npy_read(const char *path, mdnmf_matrix *out, mdnmf_error *error)
 {
     char message[MDNMF_ERROR_MESSAGE_SIZE] = "";

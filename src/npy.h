@@ -89,6 +89,14 @@ unsigned char *npy_serialize_text(const char *text, size_t *length);
 const char *npy_native_float32_descr(void);
 const char *npy_native_int64_descr(void);
 
+/* Rows [first, first + count) of the 2-D C-order .npy file `path` (any
+ * numeric dtype, converted to float32 as mdnmf_npy_read does) as an
+ * m x count matrix, reading only those rows' bytes; *rows and *columns get
+ * the file's shape (n, m).  count = 0 reads only the header (out zeroed).
+ * For sharded fits (mdnmf-mpi): every process reads its own rows. */
+int npy_read_rows_file(const char *path, int64_t first, int64_t count, mdnmf_matrix *out,
+                       int64_t *rows, int64_t *columns, char *message, size_t size);
+
 /* A piece of a file to write. */
 typedef struct file_chunk {
     const void *bytes;

@@ -931,6 +931,99 @@ static void test_fuzzed_inputs(void **state)
     }
 }
 
+/* npy_read_rows_file (mdnmf-mpi's shard reads): rows [first, first + count)
+ * of each numeric dtype equal the same rows of the whole array; layouts it
+ * cannot seek in and ranges outside the array are refused. */
+static void write_rows_file(const char *name, const char *dict, const void *data, size_t bytes,
+                            char *path, size_t size)
+{
+    unsigned char image[512];
+    path_in_folder(path, size, name);
+    write_bytes(path, image, make_npy(image, 1, dict, data, bytes));
+}
+
+static void check_rows(const char *path, int64_t first, int64_t count, const float *expected)
+{
+    char message[256];
+    mdnmf_matrix out;
+    int64_t rows = -1, columns = -1;
+    assert_int_equal(npy_read_rows_file(path, first, count, &out, &rows, &columns, message,
+                                        sizeof message), MDNMF_OK);
+    assert_int_equal(rows, 5);
+    assert_int_equal(columns, 3);
+    assert_int_equal(out.m, 3);
+    assert_int_equal(out.n, count);
+    for (int64_t i = 0; i < 3 * count; i++)
+        assert_true(out.data[i] == expected[3 * first + i]);
+    mdnmf_matrix_free(&out);
+}
+
+static void test_read_rows(void **state)
+{
+    (void)state;
+    float f32[15];
+    double f64[15];
+    unsigned char i16_big[30];
+    for (int i = 0; i < 15; i++) {
+        f32[i] = (float)(i * i) + 0.5f;
+        f64[i] = f32[i];
+    }
+    float small[15];
+    for (int i = 0; i < 15; i++) {
+        small[i] = (float)(i * 7 - 20);
+        const int16_t v = (int16_t)(i * 7 - 20);
+        i16_big[2 * i] = (unsigned char)((uint16_t)v >> 8);
+        i16_big[2 * i + 1] = (unsigned char)((uint16_t)v & 0xff);
+    }
+    char p32[128], p64[128], p16[128], path[128], message[256];
+    write_rows_file("rows_f4.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }",
+                    f32, sizeof f32, p32, sizeof p32);
+    write_rows_file("rows_f8.npy", "{'descr': '<f8', 'fortran_order': False, 'shape': (5, 3), }",
+                    f64, sizeof f64, p64, sizeof p64);
+    write_rows_file("rows_i2.npy", "{'descr': '>i2', 'fortran_order': False, 'shape': (5, 3), }",
+                    i16_big, sizeof i16_big, p16, sizeof p16);
+    for (int64_t first = 0; first < 5; first++) {
+        for (int64_t count = 1; first + count <= 5; count++) {
+            check_rows(p32, first, count, f32);
+            check_rows(p64, first, count, f32);
+            check_rows(p16, first, count, small);
+        }
+    }
+    /* count 0: the shape only. */
+    mdnmf_matrix out;
+    int64_t rows = 0, columns = 0;
+    assert_int_equal(npy_read_rows_file(p64, 2, 0, &out, &rows, &columns, message, sizeof message),
+                     MDNMF_OK);
+    assert_true(rows == 5 && columns == 3 && out.data == NULL);
+    /* Outside the array. */
+    assert_int_equal(npy_read_rows_file(p32, 3, 3, &out, &rows, &columns, message, sizeof message),
+                     MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(message, "outside"));
+    assert_null(out.data);
+    assert_int_equal(npy_read_rows_file(p32, -1, 1, &out, &rows, &columns, message, sizeof message),
+                     MDNMF_ERR_ARGUMENT);
+    /* Fortran order and 1-D arrays are refused, so is a truncated file
+     * (whichever rows are asked for). */
+    write_rows_file("rows_fortran.npy",
+                    "{'descr': '<f4', 'fortran_order': True, 'shape': (5, 3), }", f32, sizeof f32,
+                    path, sizeof path);
+    assert_int_equal(npy_read_rows_file(path, 0, 1, &out, &rows, &columns, message, sizeof message),
+                     MDNMF_ERR_FORMAT);
+    assert_non_null(strstr(message, "C-order"));
+    write_rows_file("rows_1d.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (15,), }",
+                    f32, sizeof f32, path, sizeof path);
+    assert_int_equal(npy_read_rows_file(path, 0, 1, &out, &rows, &columns, message, sizeof message),
+                     MDNMF_ERR_FORMAT);
+    write_rows_file("rows_short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (5, 3), }",
+                    f32, sizeof f32 - 4, path, sizeof path);
+    assert_int_equal(npy_read_rows_file(path, 0, 1, &out, &rows, &columns, message, sizeof message),
+                     MDNMF_ERR_FORMAT);
+    assert_non_null(strstr(message, "truncated"));
+    path_in_folder(path, sizeof path, "missing.npy");
+    assert_int_equal(npy_read_rows_file(path, 0, 1, &out, &rows, &columns, message, sizeof message),
+                     MDNMF_ERR_IO);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -949,6 +1042,7 @@ int main(void)
         cmocka_unit_test(test_model_round_trip),
         cmocka_unit_test(test_model_load_refusals),
         cmocka_unit_test(test_fuzzed_inputs),
+        cmocka_unit_test(test_read_rows),
     };
     return cmocka_run_group_tests(tests, make_folder, remove_folder);
 }
