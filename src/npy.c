@@ -1146,6 +1146,19 @@ static int read_elements(FILE *file, const char *path, const npy_header *h, mdnm
     return status;
 }
 
+/* `path` opened for reading, or NULL with "cannot open" and the system's
+ * reason in message. */
+static FILE *open_for_reading(const char *path, char *message, size_t size)
+{
+    FILE *file = fopen(path, "rb");
+    if (!file) {
+        char reason[128];
+        message_printf(message, size, "cannot open '%s': %s", path,
+                       system_reason(errno, reason, sizeof reason));
+    }
+    return file;
+}
+
 static int read_npy_file(const char *path, mdnmf_matrix *out, char *message, size_t size)
 {
     if (!path || !out) {
@@ -1153,13 +1166,9 @@ static int read_npy_file(const char *path, mdnmf_matrix *out, char *message, siz
         return MDNMF_ERR_ARGUMENT;
     }
     memset(out, 0, sizeof *out);
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        char reason[128];
-        message_printf(message, size, "cannot open '%s': %s", path,
-                       system_reason(errno, reason, sizeof reason));
+    FILE *file = open_for_reading(path, message, size);
+    if (!file)
         return MDNMF_ERR_IO;
-    }
     npy_header h;
     int status = read_header(file, path, &h, message, size);
     if (!status)
@@ -1191,13 +1200,9 @@ int npy_read_rows_file(const char *path, int64_t first, int64_t count, mdnmf_mat
                        int64_t *rows, int64_t *columns, char *message, size_t size)
 {
     memset(out, 0, sizeof *out);
-    FILE *file = fopen(path, "rb");
-    if (!file) {
-        char reason[128];
-        message_printf(message, size, "cannot open '%s': %s", path,
-                       system_reason(errno, reason, sizeof reason));
+    FILE *file = open_for_reading(path, message, size);
+    if (!file)
         return MDNMF_ERR_IO;
-    }
     npy_header h;
     int status = read_rows_header(file, path, &h, message, size);
     if (!status) {
