@@ -80,7 +80,26 @@ typedef struct separation {
     const float *W_warm;       /* the model's bases to warm-start from, or NULL */
     int stage, stages;         /* progress across the per-source fits */
     checkpoint *ck;            /* the run's checkpointing, or NULL */
+    /* Sharded (the model's shard, rank mode), or NULL.  Per data set, its
+     * global columns and this process's first of them: sources 0..S-1,
+     * then the mixtures (S) and the pairs (S + 1). */
+    const mdnmf_shard *shard;
+    int64_t n_global[MDNMF_MAX_SOURCES + 2], first[MDNMF_MAX_SOURCES + 2];
 } separation;
+
+/* The global column count of data set `set` of n columns here. */
+static int64_t global_columns(const separation *sep, int set, int64_t n)
+{
+    return sep->shard ? sep->n_global[set] : n;
+}
+
+/* Source s's clean data's layout: one segment. */
+static void source_layout(const separation *sep, int s, shard_layout *layout)
+{
+    *layout = (shard_layout){.n_global = sep->n_global[s], .count = 1};
+    layout->segment[0].start = sep->first[s];
+    layout->segment[0].columns = sep->data->n[s];
+}
 
 /* In the semi modes a known source without clean data keeps the basis of
  * the warm-start model as it is: only the last basis is learned (what a
@@ -179,8 +198,11 @@ static int64_t adversarial_columns(const mdnmf_separation_data *x, int S, int i,
     return total;
 }
 
+/* `share_n` (NULL: the blocks' own counts) gives each block's count for
+ * its share of `total`: a sharded fit's global counts (index S: mixtures). */
 static void fill_adversarial(const mdnmf_separation_data *x, int S, int i, const int *included,
-                             double beta, int64_t total, float *U_adv, float *omega)
+                             double beta, int64_t total, const int64_t *share_n, float *U_adv,
+                             float *omega)
 {
     int64_t m = x->m, column = 0;
     for (int j = 0; j <= S; j++) {
@@ -189,7 +211,7 @@ static void fill_adversarial(const mdnmf_separation_data *x, int S, int i, const
             continue;
         const float *block = mixed ? x->V : x->U[j];
         int64_t n = mixed ? x->n_V : x->n[j];
-        double share = (double)n / (double)total;
+        double share = (double)(share_n ? share_n[j] : n) / (double)total;
         double weight = mixed ? beta : 1.0;
         float scale = (float)(sqrt(share) * weight);
         for (int64_t c = 0; c < m * n; c++)
@@ -200,24 +222,54 @@ static void fill_adversarial(const mdnmf_separation_data *x, int S, int i, const
     }
 }
 
-/* Û_i and ω_i malloc'ed; returns the column count, 0 (none) or -1 (memory). */
-static int64_t build_adversarial(const separation *sep, int i, float **U_adv, float **omega)
+/* Sharded: which global columns of the concatenation Û_i (the included
+ * sources' data in source order, then the mixtures: the unsharded order)
+ * this process's Û_i holds, one segment per block; its global size. */
+static int64_t adversarial_layout(const separation *sep, int i, const int *included,
+                                  shard_layout *layout)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int64_t start = 0;
+    *layout = (shard_layout){0};
+    for (int j = 0; j <= sep->S; j++) {
+        int mixed = j == sep->S;
+        if (mixed ? !x->V : (j == i || !included[j]))
+            continue;
+        int64_t here = mixed ? x->n_V : x->n[j];
+        if (here > 0) {
+            layout->segment[layout->count].start = start + sep->first[j];
+            layout->segment[layout->count].columns = here;
+            layout->count++;
+        }
+        start += sep->n_global[j];
+    }
+    layout->n_global = start;
+    return start;
+}
+
+/* Û_i and ω_i malloc'ed; returns the column count, 0 (none) or -1 (memory).
+ * Sharded: this process's columns of them, `layout` saying which (and
+ * the count is 0 only when the global Û_i is empty). */
+static int64_t build_adversarial(const separation *sep, int i, float **U_adv, float **omega,
+                                 shard_layout *layout)
 {
     int included[MDNMF_MAX_SOURCES];
     for (int j = 0; j < sep->S; j++)
         included[j] = has_clean_data(sep, j);
     int64_t total = adversarial_columns(sep->data, sep->S, i, included);
+    int64_t share_total = sep->shard ? adversarial_layout(sep, i, included, layout) : total;
     *U_adv = NULL, *omega = NULL;
-    if (total == 0)
+    if (share_total == 0)
         return 0;
-    *U_adv = malloc((size_t)(sep->m * total) * sizeof **U_adv);
-    *omega = malloc((size_t)total * sizeof **omega);
+    *U_adv = malloc((size_t)(sep->m * (total > 0 ? total : 1)) * sizeof **U_adv);
+    *omega = malloc((size_t)(total > 0 ? total : 1) * sizeof **omega);
     if (!*U_adv || !*omega) {
         free(*U_adv), free(*omega);
         *U_adv = NULL, *omega = NULL;
         return -1;
     }
-    fill_adversarial(sep->data, sep->S, i, included, sep->p->beta[i], total, *U_adv, *omega);
+    fill_adversarial(sep->data, sep->S, i, included, sep->p->beta[i], share_total,
+                     sep->shard ? sep->n_global : NULL, *U_adv, *omega);
     return total;
 }
 
@@ -240,7 +292,7 @@ int mdnmf_adversarial_data(const mdnmf_separation_data *data, int sources, int s
     int64_t total = adversarial_columns(data, sources, source, included);
     *n_adv = total;
     if (U_adv && omega && total > 0)
-        fill_adversarial(data, sources, source, included, beta, total, U_adv, omega);
+        fill_adversarial(data, sources, source, included, beta, total, NULL, U_adv, omega);
     return error_ok(error);
 }
 
@@ -283,19 +335,25 @@ static basis_term adversarial_term(const mdnmf_params *params, const float *U_ad
  * first where the mode asks for it, then the main fit.  The basis lands in
  * sep->W. */
 static int fit_source(separation *sep, int s, const float *U, int64_t n, const float *U_adv,
-                      int64_t n_adv, const float *omega, int warm_up)
+                      int64_t n_adv, const float *omega, const shard_layout *adv_layout,
+                      int warm_up)
 {
     int64_t m = sep->m, d = sep->p->d[s];
     mdnmf_params params;
     float *lambda = sep->lambda + sep->offset[s];
     const float *start = warm_basis(sep, s);
     int status = MDNMF_OK;
-    /* Checked before the warm-up too: its exemplar init needs d <= n. */
-    if (!start && sep->p->common.init == MDNMF_INIT_EXEMPLAR && d > n)
+    shard_layout layout;
+    if (sep->shard)
+        source_layout(sep, s, &layout);
+    /* Checked before the warm-up too: its exemplar init needs d <= n (of
+     * all processes' columns: the same answer everywhere). */
+    int64_t samples = global_columns(sep, s, n);
+    if (!start && sep->p->common.init == MDNMF_INIT_EXEMPLAR && d > samples)
         return model_fail(sep->model, MDNMF_ERR_SHAPE,
                           "source %d: d = %lld atoms but only %lld samples; "
                           "exemplar init needs d <= samples",
-                          s, (long long)d, (long long)n);
+                          s, (long long)d, (long long)samples);
     /* The warm-up's basis lands in sep->W, where the main fit starts from
      * it: a checkpoint of the main fit's start holds it there. */
     if (warm_up && sep->p->warm_start_epochs > 0) {
@@ -306,7 +364,8 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
             basis_term truth = true_term(&params, U, n, 1.0);
             basis_fit job = {.params = &params, .lambda = lambda, .W_start = start,
                              .terms = &truth, .term_count = 1, .stage = sep->stage++,
-                             .stages = sep->stages, .ck = sep->ck};
+                             .stages = sep->stages, .ck = sep->ck, .shard = sep->shard,
+                             .layout = {&layout, NULL}};
             status = fit_basis(sep->model, m, &job);
             if (job.W)
                 memcpy(source_basis(sep, s), job.W, (size_t)(m * d) * sizeof *job.W);
@@ -326,7 +385,8 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
                            adversarial_term(&params, U_adv, n_adv, omega)};
     basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .terms = terms,
                      .term_count = adversarial ? 2 : 1, .stage = sep->stage++,
-                     .stages = sep->stages, .ck = sep->ck};
+                     .stages = sep->stages, .ck = sep->ck, .shard = sep->shard,
+                     .layout = {&layout, adv_layout}};
     status = fit_basis(sep->model, m, &job);
     if (job.W)
         memcpy(source_basis(sep, s), job.W, (size_t)(m * d) * sizeof *job.W);
@@ -337,7 +397,8 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
 static int fit_source_adversarially(separation *sep, int s)
 {
     float *U_adv, *omega;
-    int64_t n_adv = build_adversarial(sep, s, &U_adv, &omega);
+    shard_layout layout;
+    int64_t n_adv = build_adversarial(sep, s, &U_adv, &omega, &layout);
     if (n_adv < 0)
         return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for adversarial data");
     if (n_adv == 0)
@@ -346,7 +407,7 @@ static int fit_source_adversarially(separation *sep, int s)
                           "or mixtures",
                           s);
     const mdnmf_separation_data *x = sep->data;
-    int status = fit_source(sep, s, x->U[s], x->n[s], U_adv, n_adv, omega, 1);
+    int status = fit_source(sep, s, x->U[s], x->n[s], U_adv, n_adv, omega, &layout, 1);
     free(U_adv), free(omega);
     return status;
 }
@@ -366,7 +427,8 @@ static int fit_independent_sources(separation *sep, int adversarial)
         /* τ_A = 0 is NMF (SPEC §3), after the same warm-up as the others. */
         int status = adversarial && sep->p->tau_A[s] > 0.0
                          ? fit_source_adversarially(sep, s)
-                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, adversarial);
+                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, NULL,
+                                      adversarial);
         if (status)
             return status;
     }
@@ -379,8 +441,13 @@ static int exemplar_sources(separation *sep)
         mdnmf_params params;
         source_params(sep, s, 0, &params);
         float *W;
-        int status = exemplar_basis(sep->model, &params, sep->data->U[s], sep->m,
-                                    sep->data->n[s], &W);
+        shard_layout layout;
+        if (sep->shard)
+            source_layout(sep, s, &layout);
+        int status = sep->shard ? exemplar_basis_sharded(sep->model, &params, sep->data->U[s],
+                                                         sep->m, sep->shard, &layout, &W)
+                                : exemplar_basis(sep->model, &params, sep->data->U[s], sep->m,
+                                                 sep->data->n[s], &W);
         if (status)
             return status;
         memcpy(source_basis(sep, s), W, (size_t)(sep->m * sep->p->d[s]) * sizeof *W);
@@ -888,7 +955,8 @@ static int fit_full(separation *sep)
         joint_open = status == MDNMF_OK;
     }
     for (int s = 0; s < S && !status; s++) {
-        int64_t n_adv = build_adversarial(sep, s, &U_adv[s], &omega[s]);
+        shard_layout unused;
+        int64_t n_adv = build_adversarial(sep, s, &U_adv[s], &omega[s], &unused);
         if (n_adv < 0) {
             status = model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
             break;
@@ -1136,11 +1204,51 @@ static int open_checkpoint(separation *sep)
     return status;
 }
 
-static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
-                         const mdnmf_separation_data *data)
+/* What a sharded separator fit does not support (MDNMF_OK if usable). */
+static int shard_problem(const separation *sep)
 {
-    if (!model)
-        return MDNMF_ERR_ARGUMENT;
+    const mdnmf_params *c = &sep->p->common;
+    if (sep->shard->ranks < 1)
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "a sharded separator fit needs a shard by rank (rank, ranks >= 1): "
+                          "each process holds its part of every data set");
+    if (c->divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "sharded fits support the Frobenius divergence only");
+    if (c->checkpoint_path || c->resume_path)
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "sharded fits do not support checkpoints yet");
+    switch (sep->p->mode) {
+    case MDNMF_MODE_STD:
+    case MDNMF_MODE_ADV:
+    case MDNMF_MODE_EXEM:
+        return MDNMF_OK;
+    default:
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "sharded separator fits support modes std, adv and exem "
+                          "(not yet %s)",
+                          separator_mode_name(sep->p->mode));
+    }
+}
+
+/* Sharded: every data set's global columns and this process's first of
+ * them, from one sum of the processes' counts. */
+static int learn_counts(separation *sep)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int64_t local[MDNMF_MAX_SOURCES + 2];
+    for (int s = 0; s < sep->S; s++)
+        local[s] = x->U[s] ? x->n[s] : 0;
+    local[sep->S] = x->V ? x->n_V : 0;
+    local[sep->S + 1] = x->V_sup ? x->n_sup : 0;
+    return shard_count_table(sep->model, sep->shard, sep->S + 2, local, sep->n_global,
+                             sep->first);
+}
+
+/* The checks of a fit's request and its bases' memory (this process's). */
+static int prepare_separation(mdnmf_model *model, const mdnmf_separator_params *p,
+                              const mdnmf_separation_data *data, separation *sep)
+{
     if (!p || !data)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "params or data is NULL");
     const char *problem = separator_params_problem(p);
@@ -1148,21 +1256,39 @@ static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
         return model_fail(model, MDNMF_ERR_ARGUMENT, "%s", problem);
     if (data->m < 1)
         return model_fail(model, MDNMF_ERR_SHAPE, "the data has no features (m = 0)");
-    separation sep = {.model = model, .p = p, .data = data, .S = p->sources, .m = data->m};
-    for (int s = 0; s < sep.S; s++)
-        sep.offset[s + 1] = sep.offset[s] + p->d[s];
-    sep.atoms = sep.offset[sep.S];
-    int status = check_warm_start(&sep);
+    sep->p = p, sep->data = data, sep->S = p->sources, sep->m = data->m;
+    for (int s = 0; s < sep->S; s++)
+        sep->offset[s + 1] = sep->offset[s] + p->d[s];
+    sep->atoms = sep->offset[sep->S];
+    int status = check_warm_start(sep);
     if (!status)
-        status = check_separation_data(&sep);
+        status = check_separation_data(sep);
+    if (!status && sep->shard)
+        status = shard_problem(sep);
     if (status)
         return status;
-    sep.W = calloc((size_t)(sep.m * sep.atoms), sizeof *sep.W);
-    sep.lambda = malloc((size_t)sep.atoms * sizeof *sep.lambda);
-    if (!sep.W || !sep.lambda) {
-        free(sep.W), free(sep.lambda);
+    sep->W = calloc((size_t)(sep->m * sep->atoms), sizeof *sep->W);
+    sep->lambda = malloc((size_t)sep->atoms * sizeof *sep->lambda);
+    if (!sep->W || !sep->lambda)
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for %lld atoms",
-                          (long long)sep.atoms);
+                          (long long)sep->atoms);
+    return MDNMF_OK;
+}
+
+static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
+                         const mdnmf_separation_data *data)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    separation sep = {.model = model, .shard = model->sharded ? &model->shard : NULL};
+    int status = prepare_separation(model, p, data, &sep);
+    /* Sharded: a process with bad data stops them all (unsharded: itself). */
+    status = shard_agree(model, sep.shard, status);
+    if (!status && sep.shard)
+        status = learn_counts(&sep);
+    if (status) {
+        free(sep.W), free(sep.lambda);
+        return status;
     }
     for (int s = 0; s < sep.S; s++)
         fill_lambda(&sep, s, sep.lambda + sep.offset[s]);
