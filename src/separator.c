@@ -1260,11 +1260,11 @@ static int prepare_separation(mdnmf_model *model, const mdnmf_separator_params *
     for (int s = 0; s < sep->S; s++)
         sep->offset[s + 1] = sep->offset[s] + p->d[s];
     sep->atoms = sep->offset[sep->S];
-    int status = check_warm_start(sep);
+    int status = sep->shard ? shard_problem(sep) : MDNMF_OK;
+    if (!status)
+        status = check_warm_start(sep);
     if (!status)
         status = check_separation_data(sep);
-    if (!status && sep->shard)
-        status = shard_problem(sep);
     if (status)
         return status;
     sep->W = calloc((size_t)(sep->m * sep->atoms), sizeof *sep->W);
