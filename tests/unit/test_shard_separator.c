@@ -20,7 +20,10 @@
 
 #define MAX_RANKS 3
 #define SOURCES 3
-#define SETS (SOURCES + 1) /* the sources' data, then the mixtures */
+/* the sources' data, the mixtures, the pairs' clean sources and mixtures */
+#define MIXED SOURCES
+#define PAIRED (SOURCES + 1)
+#define SETS (2 * SOURCES + 2)
 #define M 20
 
 typedef struct group {
@@ -74,7 +77,7 @@ typedef struct problem {
 
 static problem make_problem(void)
 {
-    static const int64_t n[SETS] = {97, 61, 45, 53};
+    static const int64_t n[SETS] = {97, 61, 45, 53, 41, 41, 41, 41};
     test_rng r = test_rng_make(29);
     problem pr;
     for (int k = 0; k < SETS; k++) {
@@ -113,6 +116,24 @@ typedef struct rank_job {
     float *W;
 } rank_job;
 
+/* The data a mode takes: the semi modes learn the last source from the
+ * mixtures (no clean data), sup and full read the pairs. */
+static mdnmf_separation_data separation_data(const mdnmf_separator_params *p,
+                                             float *const *X, const int64_t *n)
+{
+    mdnmf_separation_data x = {.m = M, .V = X[MIXED], .n_V = n[MIXED]};
+    int semi = p->mode == MDNMF_MODE_SEMI || p->mode == MDNMF_MODE_SEMI_ADV;
+    for (int s = 0; s < SOURCES; s++)
+        if (!(semi && s == SOURCES - 1))
+            x.U[s] = X[s], x.n[s] = n[s];
+    if (p->mode == MDNMF_MODE_SUP || p->mode == MDNMF_MODE_FULL) {
+        for (int s = 0; s < SOURCES; s++)
+            x.U_sup[s] = X[PAIRED + s];
+        x.V_sup = X[PAIRED + SOURCES], x.n_sup = n[PAIRED];
+    }
+    return x;
+}
+
 /* A model to fit a separator into (its own params are replaced). */
 static mdnmf_model *empty_model(void)
 {
@@ -137,9 +158,7 @@ static void *run_rank(void *arg)
     }
     if (job->poison_set >= 0)
         parts[job->poison_set][M * counts[job->poison_set] / 2] = NAN;
-    mdnmf_separation_data x = {.m = M, .V = parts[SOURCES], .n_V = counts[SOURCES]};
-    for (int s = 0; s < SOURCES; s++)
-        x.U[s] = parts[s], x.n[s] = counts[s];
+    mdnmf_separation_data x = separation_data(job->params, parts, counts);
     rank_user user = {job->g, job->rank};
     mdnmf_shard shard = {.reduce = reduce_in_group, .reduce_user = &user, .rank = job->rank,
                          .ranks = job->g->ranks};
@@ -205,9 +224,7 @@ static double relative_difference(const float *a, const float *b, int64_t count)
 /* The unsharded separator's bases (m x atoms, malloc'ed). */
 static float *unsharded_bases(const mdnmf_separator_params *p, const problem *pr, int64_t *count)
 {
-    mdnmf_separation_data x = {.m = M, .V = pr->X[SOURCES], .n_V = pr->n[SOURCES]};
-    for (int s = 0; s < SOURCES; s++)
-        x.U[s] = pr->X[s], x.n[s] = pr->n[s];
+    mdnmf_separation_data x = separation_data(p, pr->X, pr->n);
     mdnmf_model *model = empty_model();
     mdnmf_error error;
     int status = mdnmf_separator_fit(model, p, &x, &error);
@@ -246,7 +263,8 @@ static void check_group(const mdnmf_separator_params *p, const problem *pr, int 
 }
 
 /* K = 2 and 3 with even parts, and K = 3 with uneven ones: rank 0 holds 1
- * column of source 1 and rank 2 one of the mixtures; rank 1 one of source 0. */
+ * column of source 1 and of the pairs, rank 2 one of the mixtures, rank 1
+ * one of source 0. */
 static void check_sharded_equals_unsharded(const mdnmf_separator_params *p)
 {
     problem pr = make_problem();
@@ -260,7 +278,9 @@ static void check_sharded_equals_unsharded(const mdnmf_separator_params *p)
     even_bounds(&pr, 3, &common);
     common.bounds[1][1] = 1;                                 /* source 1: rank 0 one column */
     common.bounds[0][1] = 40, common.bounds[0][2] = 41;      /* source 0: rank 1 one column */
-    common.bounds[SOURCES][2] = pr.n[SOURCES] - 1;           /* mixtures: rank 2 one column */
+    common.bounds[MIXED][2] = pr.n[MIXED] - 1;               /* mixtures: rank 2 one column */
+    for (int k = PAIRED; k < SETS; k++)                      /* pairs: rank 0 one column */
+        common.bounds[k][1] = 1;
     check_group(p, &pr, 3, &common, W, count, "uneven");
     free(W);
     free_problem(&pr);
@@ -311,6 +331,52 @@ static void test_adv_warm_up_all_columns(void **state)
     mdnmf_separator_params p = small_params(MDNMF_MODE_ADV);
     p.common.batch_size = 0, p.common.batch_size_adv = 0, p.common.update_H = 1;
     p.warm_start_epochs = 2, p.tau_A[1] = 0.0, p.beta[0] = 0.5;
+    check_sharded_equals_unsharded(&p);
+}
+
+/* semi_adv (denoise fit's default): the clean sources' MDNMF fits, then
+ * the last basis from the mixtures with the others fixed; batch-wise H
+ * steps on one side, noise steps on the other. */
+static void test_semi_adv(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_SEMI_ADV);
+    p.noise_steps = 2;
+    check_sharded_equals_unsharded(&p);
+}
+
+static void test_semi_update_H(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_SEMI);
+    p.common.update_H = 1, p.common.normalize = 1, p.common.batch_size = 20;
+    check_sharded_equals_unsharded(&p);
+}
+
+/* semi with all mixtures per batch and a random start. */
+static void test_semi_all_columns(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_SEMI);
+    p.common.batch_size = 0, p.common.init = MDNMF_INIT_RANDOM;
+    check_sharded_equals_unsharded(&p);
+}
+
+/* sup (DNMF): every basis on the pairs' clean halves with the activations
+ * of their mixtures; warm-up fits on the pairs first. */
+static void test_sup(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_SUP);
+    p.batch_size_sup = 12, p.warm_start_epochs = 2;
+    check_sharded_equals_unsharded(&p);
+}
+
+static void test_sup_all_pairs_update_H(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_SUP);
+    p.common.update_H = 1, p.common.init = MDNMF_INIT_RANDOM;
     check_sharded_equals_unsharded(&p);
 }
 
@@ -494,6 +560,11 @@ int main(void)
         cmocka_unit_test(test_adv),
         cmocka_unit_test(test_adv_warm_up_all_columns),
         cmocka_unit_test(test_exem),
+        cmocka_unit_test(test_semi_adv),
+        cmocka_unit_test(test_semi_update_H),
+        cmocka_unit_test(test_semi_all_columns),
+        cmocka_unit_test(test_sup),
+        cmocka_unit_test(test_sup_all_pairs_update_H),
         cmocka_unit_test(test_bad_part_stops_every_rank),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_rank_mode_is_checked),
