@@ -104,6 +104,22 @@ static void free_problem(problem *pr)
         free(pr->X[k]);
 }
 
+/* The losses the epoch callback saw, in the order of its calls. */
+#define MAX_CALLS 128
+typedef struct loss_record {
+    int calls;
+    double loss[MAX_CALLS];
+} loss_record;
+
+static int record_losses(void *user, const mdnmf_progress *progress)
+{
+    loss_record *record = user;
+    if (record->calls < MAX_CALLS)
+        record->loss[record->calls] = progress->loss_true;
+    record->calls++;
+    return 0;
+}
+
 typedef struct rank_job {
     group *g;
     int rank;
@@ -114,6 +130,7 @@ typedef struct rank_job {
     int status;
     char message[MDNMF_ERROR_MESSAGE_SIZE];
     float *W;
+    loss_record losses;                  /* when params->common.on_epoch */
 } rank_job;
 
 /* The data a mode takes: the semi modes learn the last source from the
@@ -165,7 +182,9 @@ static void *run_rank(void *arg)
     mdnmf_model *model = empty_model();
     assert_int_equal(mdnmf_model_set_shard(model, &shard, NULL), MDNMF_OK);
     mdnmf_error error;
-    job->status = mdnmf_separator_fit(model, job->params, &x, &error);
+    mdnmf_separator_params p = *job->params;
+    p.common.on_epoch_user = &job->losses; /* each rank its own record */
+    job->status = mdnmf_separator_fit(model, &p, &x, &error);
     snprintf(job->message, sizeof job->message, "%s", job->status ? error.message : "");
     if (job->status == MDNMF_OK) {
         int64_t m, atoms;
@@ -221,13 +240,17 @@ static double relative_difference(const float *a, const float *b, int64_t count)
     return sqrt(diff / norm);
 }
 
-/* The unsharded separator's bases (m x atoms, malloc'ed). */
+/* The unsharded separator's bases (m x atoms, malloc'ed), and its losses. */
+static loss_record unsharded_losses;
 static float *unsharded_bases(const mdnmf_separator_params *p, const problem *pr, int64_t *count)
 {
     mdnmf_separation_data x = separation_data(p, pr->X, pr->n);
     mdnmf_model *model = empty_model();
     mdnmf_error error;
-    int status = mdnmf_separator_fit(model, p, &x, &error);
+    mdnmf_separator_params whole = *p;
+    memset(&unsharded_losses, 0, sizeof unsharded_losses);
+    whole.common.on_epoch_user = &unsharded_losses;
+    int status = mdnmf_separator_fit(model, &whole, &x, &error);
     if (status)
         print_message("unsharded fit: %s\n", error.message);
     assert_int_equal(status, MDNMF_OK);
@@ -256,6 +279,14 @@ static void check_group(const mdnmf_separator_params *p, const problem *pr, int 
         print_message("%s %s K = %d rank %d: bases %.2e relative\n",
                       mdnmf_mode_names[p->mode], what, ranks, k, dW);
         assert_true(dW <= 1e-5);
+        /* the losses: the same on every rank, the unsharded ones to 1e-5 */
+        assert_int_equal(jobs[k].losses.calls, unsharded_losses.calls);
+        assert_true(!p->common.on_epoch || unsharded_losses.calls > 0);
+        for (int c = 0; c < jobs[k].losses.calls && c < MAX_CALLS; c++) {
+            double mine = jobs[k].losses.loss[c], whole = unsharded_losses.loss[c];
+            assert_memory_equal(&mine, &jobs[0].losses.loss[c], sizeof mine);
+            assert_true(fabs(mine - whole) <= 1e-5 * whole);
+        }
     }
     for (int k = 0; k < ranks; k++)
         free(jobs[k].W);
@@ -353,12 +384,14 @@ static void test_semi_update_H(void **state)
     check_sharded_equals_unsharded(&p);
 }
 
-/* semi with all mixtures per batch and a random start. */
+/* semi with all mixtures per batch, a random start and the losses each
+ * epoch (the clean sources' fits', then the joint stage's). */
 static void test_semi_all_columns(void **state)
 {
     (void)state;
     mdnmf_separator_params p = small_params(MDNMF_MODE_SEMI);
     p.common.batch_size = 0, p.common.init = MDNMF_INIT_RANDOM;
+    p.common.on_epoch = record_losses;
     check_sharded_equals_unsharded(&p);
 }
 
@@ -368,7 +401,7 @@ static void test_sup(void **state)
 {
     (void)state;
     mdnmf_separator_params p = small_params(MDNMF_MODE_SUP);
-    p.batch_size_sup = 12, p.warm_start_epochs = 2;
+    p.batch_size_sup = 12, p.warm_start_epochs = 2, p.common.on_epoch = record_losses;
     check_sharded_equals_unsharded(&p);
 }
 
@@ -386,7 +419,7 @@ static void test_full(void **state)
 {
     (void)state;
     mdnmf_separator_params p = small_params(MDNMF_MODE_FULL);
-    p.batch_size_sup = 10, p.tau_S = 0.5;
+    p.batch_size_sup = 10, p.tau_S = 0.5, p.common.on_epoch = record_losses;
     check_sharded_equals_unsharded(&p);
 }
 
