@@ -177,6 +177,46 @@ double divergence_residual(mdnmf_divergence kind, const float *U, const float *W
 #define FIT_MAX_TERMS 8
 struct checkpoint;
 
+/* Sharded fits: which global columns of one data set this process holds.
+ * Its local columns are the segments' columns one after another, in
+ * segment order (global starts increasing): a source's part of its data is
+ * one segment; its part of an adversarial concatenation (the other sources'
+ * data, then the mixtures) one segment per block. */
+#define SHARD_MAX_SEGMENTS (MDNMF_MAX_SOURCES + 1)
+typedef struct shard_layout {
+    int64_t n_global;  /* columns of the global data set */
+    int count;         /* segments */
+    struct {
+        int64_t start, columns; /* global columns [start, start + columns) */
+    } segment[SHARD_MAX_SEGMENTS];
+} shard_layout;
+
+/* The local column holding global column `global`, or -1 when it is not here. */
+int64_t shard_local_column(const shard_layout *layout, int64_t global);
+
+/* Every process learns whether one failed (the largest status if several
+ * did): a failing process keeps its message, the others say another one
+ * failed.  Unsharded (shard NULL): `status` itself. */
+int shard_agree(mdnmf_model *report_to, const mdnmf_shard *shard, int status);
+
+/* Rank mode (shard->ranks >= 1): the global counts of `sets` data sets
+ * from this process's `local` counts, by one sum of the ranks x sets
+ * table; `totals` and `offsets` (this process's first global column of
+ * each) receive them.  Collective. */
+int shard_count_table(mdnmf_model *report_to, const mdnmf_shard *shard, int sets,
+                      const int64_t *local, int64_t *totals, int64_t *offsets);
+
+/* Uniform draws for the columns of a d x n_global matrix the layout holds
+ * into H (d x its columns): the others' draws are made and dropped, so the
+ * stream ends where the unsharded fill of all columns leaves it. */
+struct rng;
+void fill_uniform_columns(struct rng *r, float *H, int64_t d, const shard_layout *layout);
+
+/* Combine `buffer` across a shard's processes (MDNMF_ERR_IO with a message
+ * if the callback fails). */
+int shard_reduce_buffer(mdnmf_model *report_to, const mdnmf_shard *shard, void *buffer,
+                        int64_t count, mdnmf_reduce_op op);
+
 typedef struct basis_fit {
     const mdnmf_params *params; /* params->d atoms, epochs, seed... */
     const float *lambda;        /* d per-atom L1 weights on H */
@@ -191,8 +231,11 @@ typedef struct basis_fit {
     struct checkpoint *ck;
     int slot;
     /* A sharded fit (mdnmf_model_set_shard), or NULL: the own terms' U are
-     * this process's columns of the global data. */
+     * this process's columns of the global data, layout[i] saying which of
+     * term i's (required with a shard; a term on the caller's activations
+     * holds the same columns of them, its perm over layout->n_global). */
     const mdnmf_shard *shard;
+    const shard_layout *layout[FIT_MAX_TERMS];
     float *W, *H, *H_adv;       /* results */
 } basis_fit;
 
@@ -242,6 +285,12 @@ void scaled_guards(float data_peak, float basis_peak, float *guard_H, float *gua
  * normalised if p->normalize; *W_out is malloc'ed m x d. */
 int exemplar_basis(mdnmf_model *report_to, const mdnmf_params *p, const float *U, int64_t m,
                    int64_t n, float **W_out);
+
+/* The same sharded: the d columns are drawn over layout->n_global and
+ * assembled by one sum (collective; U holds this process's columns). */
+int exemplar_basis_sharded(mdnmf_model *report_to, const mdnmf_params *p, const float *U,
+                           int64_t m, const mdnmf_shard *shard, const shard_layout *layout,
+                           float **W_out);
 
 /* Separator modes by name ("std", "adv", …, "semi_adv") and back. */
 const char *separator_mode_name(mdnmf_mode mode);

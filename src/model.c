@@ -308,6 +308,21 @@ static int set_shard(mdnmf_model *model, const mdnmf_shard *shard)
     }
     if (!shard->reduce)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "a shard needs a reduce callback");
+    if (shard->ranks < 0 || (shard->ranks == 0 && shard->rank != 0) ||
+        (shard->ranks > 0 && (shard->rank < 0 || shard->rank >= shard->ranks)))
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "shard rank %d of %d ranks: the rank must lie in [0, ranks) "
+                          "(ranks 0: the explicit mode, rank 0)",
+                          (int)shard->rank, (int)shard->ranks);
+    if (shard->ranks > 0) {
+        if (shard->n_total || shard->offset || shard->n_adv_total || shard->offset_adv)
+            return model_fail(model, MDNMF_ERR_ARGUMENT,
+                              "a shard by rank derives n_total and the offsets itself: leave "
+                              "them 0");
+        model->shard = *shard;
+        model->sharded = 1;
+        return MDNMF_OK;
+    }
     if (shard->n_total < 1 || shard->offset < 0 || shard->offset >= shard->n_total ||
         shard->n_adv_total < 0 || shard->offset_adv < 0 ||
         (shard->n_adv_total > 0 && shard->offset_adv >= shard->n_adv_total))

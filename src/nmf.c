@@ -45,7 +45,7 @@ typedef struct fit_term {
     int64_t *idx;        /* batch columns; NULL when its batches are not gathered */
     int64_t count;       /* columns of the current batch held here (B unless sharded) */
     int64_t n_global;    /* columns of the whole data (of.n unless sharded) */
-    int64_t offset;      /* the first of them held here (0 unless sharded) */
+    const shard_layout *layout; /* sharded: which of them are held here; else NULL */
     float *U_b, *H_b;    /* m x batch, rows x batch */
     term_batch view;     /* the batch the W step reads (gathered or in place) */
 } fit_term;
@@ -103,7 +103,7 @@ static int shard_reduce(fit *f, void *buffer, int64_t count, mdnmf_reduce_op op)
 /* Every process of a sharded fit learns whether one failed (its status,
  * the largest if several did), so that none waits for the others for ever.
  * Unsharded: `status` itself. */
-static int agree_on_status(mdnmf_model *report_to, const mdnmf_shard *shard, int status)
+int shard_agree(mdnmf_model *report_to, const mdnmf_shard *shard, int status)
 {
     if (!shard)
         return status;
@@ -121,16 +121,75 @@ static int agree_on_status(mdnmf_model *report_to, const mdnmf_shard *shard, int
     return MDNMF_OK;
 }
 
-/* Uniform draws for columns [offset, offset + n) of a d x n_global matrix
- * into H (d x n): the others' draws are made and dropped, so the stream
- * ends where the unsharded fill leaves it. */
-static void fill_uniform_columns(rng *r, float *H, int64_t d, int64_t offset, int64_t n,
-                                 int64_t n_global)
+int shard_reduce_buffer(mdnmf_model *report_to, const mdnmf_shard *shard, void *buffer,
+                        int64_t count, mdnmf_reduce_op op)
 {
-    for (int64_t i = 0; i < d * offset; i++)
-        rng_next(r);
-    rng_fill_uniform(r, H, d * n);
-    for (int64_t i = 0; i < d * (n_global - offset - n); i++)
+    int rc = shard->reduce(shard->reduce_user, buffer, count, op);
+    if (rc)
+        return model_fail(report_to, MDNMF_ERR_IO,
+                          "the shard's reduce callback failed (returned %d)", rc);
+    return MDNMF_OK;
+}
+
+int shard_count_table(mdnmf_model *report_to, const mdnmf_shard *shard, int sets,
+                      const int64_t *local, int64_t *totals, int64_t *offsets)
+{
+    int64_t ranks = shard->ranks, cells = ranks * sets;
+    /* Doubles count exactly up to 2^53 columns.  (ranks x sets is small: a
+     * failed allocation here leaves the other processes waiting.) */
+    double *table = calloc((size_t)cells, sizeof *table);
+    if (!table)
+        return model_fail(report_to, MDNMF_ERR_MEMORY, "out of memory for the shard's counts");
+    for (int k = 0; k < sets; k++)
+        table[shard->rank * sets + k] = (double)local[k];
+    int status = shard_reduce_buffer(report_to, shard, table, cells, MDNMF_REDUCE_SUM_F64);
+    for (int k = 0; k < sets && !status; k++) {
+        totals[k] = offsets[k] = 0;
+        for (int64_t r = 0; r < ranks; r++) {
+            int64_t count = (int64_t)table[r * sets + k];
+            if (r < shard->rank)
+                offsets[k] += count;
+            totals[k] += count;
+        }
+    }
+    free(table);
+    return status;
+}
+
+int64_t shard_local_column(const shard_layout *layout, int64_t global)
+{
+    int64_t base = 0;
+    for (int i = 0; i < layout->count; i++) {
+        int64_t j = global - layout->segment[i].start;
+        if (j >= 0 && j < layout->segment[i].columns)
+            return base + j;
+        base += layout->segment[i].columns;
+    }
+    return -1;
+}
+
+/* One segment: columns [offset, offset + n) of n_global. */
+static void single_segment(shard_layout *layout, int64_t n_global, int64_t offset, int64_t n)
+{
+    *layout = (shard_layout){.n_global = n_global, .count = 1};
+    layout->segment[0].start = offset;
+    layout->segment[0].columns = n;
+}
+
+/* Uniform draws for the columns of a d x n_global matrix the layout holds
+ * into H (d x its columns): the others' draws are made and dropped, so the
+ * stream ends where the unsharded fill leaves it. */
+void fill_uniform_columns(rng *r, float *H, int64_t d, const shard_layout *layout)
+{
+    int64_t next = 0; /* the first global column not yet drawn */
+    for (int i = 0; i < layout->count; i++) {
+        for (int64_t k = 0; k < d * (layout->segment[i].start - next); k++)
+            rng_next(r);
+        rng_fill_uniform(r, H, d * layout->segment[i].columns);
+        H += d * layout->segment[i].columns;
+        next = layout->segment[i].start + layout->segment[i].columns;
+    }
+    for (int64_t k = 0; k < d * (layout->n_global - next); k++)
         rng_next(r);
 }
 
@@ -642,8 +701,8 @@ static int gather_global_columns(fit *f, const int64_t *chosen)
     int64_t m = f->m;
     memset(f->W, 0, (size_t)(m * f->d) * sizeof *f->W);
     for (int64_t k = 0; k < f->d; k++) {
-        int64_t j = chosen[k] - t->offset;
-        if (j >= 0 && j < t->of.n)
+        int64_t j = shard_local_column(t->layout, chosen[k]);
+        if (j >= 0)
             memcpy(f->W + k * m, t->of.U + j * m, (size_t)m * sizeof *f->W);
     }
     return shard_reduce(f, f->W, m * f->d, MDNMF_REDUCE_SUM_F32);
@@ -697,7 +756,7 @@ static void initialise_activations(fit *f)
         dataset *s = &f->data[i];
         const fit_term *t = &f->terms[i];
         if (f->shard)
-            fill_uniform_columns(&s->stream, s->H, f->d, t->offset, s->n, t->n_global);
+            fill_uniform_columns(&s->stream, s->H, f->d, t->layout);
         else
             rng_fill_uniform(&s->stream, s->H, f->d * s->n);
         report(f->p, s->trace_H, 0, s->H, f->d * s->n);
@@ -840,8 +899,9 @@ static void choose_own_batch(fit *f, int64_t b)
         fit_term *t = &f->terms[i];
         int64_t count = 0;
         for (int64_t k = 0; t->idx && k < t->of.batch; k++) {
-            int64_t j = t->of.perm[(b * t->of.batch + k) % t->n_global] - t->offset;
-            if (j >= 0 && j < t->of.n)
+            int64_t j = shard_local_column(t->layout,
+                                           t->of.perm[(b * t->of.batch + k) % t->n_global]);
+            if (j >= 0)
                 t->idx[count++] = j;
         }
         t->count = count;
@@ -1124,8 +1184,10 @@ static double explained_fraction(fit *f)
     int64_t n_global = t->n_global;
     int64_t sample = n_global < HEALTH_SAMPLE ? n_global : HEALTH_SAMPLE, count = 0;
     for (int64_t k = 0; k < sample; k++) {
-        int64_t j = k * n_global / sample - t->offset; /* sharded: those held here */
-        if (j >= 0 && j < truth->n)
+        int64_t j = k * n_global / sample; /* sharded: those held here */
+        if (t->layout)
+            j = shard_local_column(t->layout, j);
+        if (j >= 0)
             f->sample_idx[count++] = j;
     }
     gather_columns(f->sample_U, truth->U, f->m, f->sample_idx, count);
@@ -1235,14 +1297,20 @@ static const char *describe_terms(fit *f, const basis_fit *job)
         t->own = t->of.H == NULL;
         if (t->own && (i > f->sets || i >= 2))
             return "a fit owns the activations of at most two terms, listed first";
-        t->n_global = t->of.n, t->offset = 0;
-        if (f->shard && !t->own)
-            return "a sharded fit takes only terms on its own activations";
+        t->n_global = t->of.n, t->layout = NULL;
         if (f->shard) {
-            t->n_global = i == 0 ? f->shard->n_total : f->shard->n_adv_total;
-            t->offset = i == 0 ? f->shard->offset : f->shard->offset_adv;
-            if (t->offset + t->of.n > t->n_global)
-                return "a shard's columns run past the global data (offset + n > n_total)";
+            t->layout = job->layout[i];
+            if (!t->layout)
+                return "a sharded fit needs the layout of each data set";
+            t->n_global = t->layout->n_global;
+            int64_t held = 0;
+            for (int k = 0; k < t->layout->count; k++) {
+                if (t->layout->segment[k].start + t->layout->segment[k].columns > t->n_global)
+                    return "a shard's columns run past the global data (offset + n > n_total)";
+                held += t->layout->segment[k].columns;
+            }
+            if (held != t->of.n)
+                return "a shard's layout does not hold the columns of its data";
         }
         t->of.batch = clamp_batch(t->of.batch, t->n_global);
         t->in_step = i == 0 || t->of.weight > 0.0;
@@ -1344,8 +1412,8 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
 {
     const mdnmf_params *p = job->params;
     int64_t n = job->term_count > 0 ? job->terms[0].n : 0;
-    if (job->shard)
-        n = job->shard->n_total;
+    if (job->shard && job->layout[0])
+        n = job->layout[0]->n_global;
     if (!job->W_start && p->init == MDNMF_INIT_EXEMPLAR && p->d > n) {
         *status = model_fail(report_to, MDNMF_ERR_SHAPE,
                              "d = %d atoms but only %lld samples: exemplar init needs d <= "
@@ -1372,7 +1440,7 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
                                "out of memory for a fit of %lld x %lld data", (long long)m,
                                (long long)n);
     }
-    *status = agree_on_status(report_to, job->shard, local);
+    *status = shard_agree(report_to, job->shard, local);
     if (*status) {
         fit_close(f, job, 0);
         return NULL;
@@ -1456,6 +1524,8 @@ static int shard_problem(mdnmf_model *model, const mdnmf_shard *shard, int64_t n
     if (p->checkpoint_path || p->resume_path)
         return model_fail(model, MDNMF_ERR_ARGUMENT,
                           "sharded fits do not support checkpoints yet");
+    if (shard->ranks > 0) /* rank mode: the counts are summed, nothing to check here */
+        return MDNMF_OK;
     if (shard->offset + n > shard->n_total)
         return model_fail(model, MDNMF_ERR_SHAPE,
                           "this shard's %lld columns from %lld run past the %lld of the data",
@@ -1466,6 +1536,25 @@ static int shard_problem(mdnmf_model *model, const mdnmf_shard *shard, int64_t n
                           "of the data",
                           (long long)n_adv, (long long)shard->offset_adv,
                           (long long)shard->n_adv_total);
+    return MDNMF_OK;
+}
+
+/* The layouts of a one-source fit's true and adversarial data: the
+ * explicit ranges, or (rank mode) those the summed counts give. */
+static int shard_layouts(mdnmf_model *model, const mdnmf_shard *shard, int64_t n, int64_t n_adv,
+                         shard_layout *layout)
+{
+    if (shard->ranks == 0) {
+        single_segment(&layout[0], shard->n_total, shard->offset, n);
+        single_segment(&layout[1], shard->n_adv_total, shard->offset_adv, n_adv);
+        return MDNMF_OK;
+    }
+    int64_t local[2] = {n, n_adv}, totals[2], offsets[2];
+    int status = shard_count_table(model, shard, 2, local, totals, offsets);
+    if (status)
+        return status;
+    for (int i = 0; i < 2; i++)
+        single_segment(&layout[i], totals[i], offsets[i], local[i]);
     return MDNMF_OK;
 }
 
@@ -1484,10 +1573,13 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
     if (!status && shard)
         status = shard_problem(model, shard, n, n_adv, adversarial);
     /* Sharded: a process whose shard is bad stops them all. */
-    status = agree_on_status(model, shard, status);
+    status = shard_agree(model, shard, status);
     if (status)
         return status;
-    int64_t n_global = shard ? shard->n_total : n;
+    shard_layout layout[2];
+    if (shard && (status = shard_layouts(model, shard, n, n_adv, layout)))
+        return status;
+    int64_t n_global = shard ? layout[0].n_global : n;
     int warm = p->warm_start && model->W;
     if (warm && (model->m != m || model->atoms != p->d))
         return model_fail(model, MDNMF_ERR_SHAPE,
@@ -1506,7 +1598,8 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
         {.U = U_adv, .n = n_adv, .batch = p->batch_size_adv, .weight = p->tau_A,
          .sign = TERM_REPELS, .omega = omega}};
     basis_fit job = {.params = p, .W_start = warm ? model->W : NULL, .terms = terms,
-                     .term_count = adversarial ? 2 : 1, .shard = shard};
+                     .term_count = adversarial ? 2 : 1, .shard = shard,
+                     .layout = {&layout[0], &layout[1]}};
     float *lambda = atom_penalties(model);
     if (!lambda)
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory");
@@ -1584,14 +1677,70 @@ int exemplar_basis(mdnmf_model *report_to, const mdnmf_params *p, const float *U
     return MDNMF_OK;
 }
 
+int exemplar_basis_sharded(mdnmf_model *report_to, const mdnmf_params *p, const float *U,
+                           int64_t m, const mdnmf_shard *shard, const shard_layout *layout,
+                           float **W_out)
+{
+    int64_t d = p->d, n = layout->n_global;
+    *W_out = NULL;
+    if (d > n) /* the same on every process */
+        return model_fail(report_to, MDNMF_ERR_SHAPE,
+                          "d = %lld atoms but only %lld samples: exemplar NMF needs d <= samples",
+                          (long long)d, (long long)n);
+    float *W = calloc((size_t)(m * d), sizeof *W);
+    int64_t *chosen = malloc((size_t)d * sizeof *chosen);
+    int64_t *scratch = malloc((size_t)n * sizeof *scratch);
+    int status = W && chosen && scratch
+                     ? MDNMF_OK
+                     : model_fail(report_to, MDNMF_ERR_MEMORY, "out of memory choosing exemplars");
+    status = shard_agree(report_to, shard, status);
+    if (!status) {
+        rng stream;
+        rng_seed(&stream, p->seed, 0);
+        rng_choose_distinct(&stream, chosen, d, n, scratch);
+        report(p, MDNMF_TRACE_EXEMPLARS, 0, chosen, d);
+        /* Each process fills the chosen columns it holds; the sum assembles
+         * W exactly (one non-zero term per entry). */
+        for (int64_t k = 0; k < d; k++) {
+            int64_t j = shard_local_column(layout, chosen[k]);
+            if (j >= 0)
+                memcpy(W + k * m, U + j * m, (size_t)m * sizeof *W);
+        }
+        status = shard_reduce_buffer(report_to, shard, W, m * d, MDNMF_REDUCE_SUM_F32);
+    }
+    if (!status && p->normalize)
+        normalize_columns(W, m, d, MDNMF_EPS, NULL);
+    free(chosen), free(scratch);
+    if (status) {
+        free(W);
+        return status;
+    }
+    *W_out = W;
+    return MDNMF_OK;
+}
+
 static int fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
+    const mdnmf_shard *shard = model->sharded ? &model->shard : NULL;
     int status = check_matrix(model, "data", U, m, n);
+    if (!status && shard && shard->ranks == 0 && shard->offset + n > shard->n_total)
+        status = model_fail(model, MDNMF_ERR_SHAPE,
+                            "this shard's %lld columns from %lld run past the %lld of the data",
+                            (long long)n, (long long)shard->offset, (long long)shard->n_total);
     float *W = NULL;
-    if (!status)
+    if (shard) {
+        /* sharded: the same exemplars from the global columns */
+        shard_layout layout[2];
+        status = shard_agree(model, shard, status);
+        if (!status)
+            status = shard_layouts(model, shard, n, 0, layout);
+        if (!status)
+            status = exemplar_basis_sharded(model, &model->params, U, m, shard, &layout[0], &W);
+    } else if (!status) {
         status = exemplar_basis(model, &model->params, U, m, n, &W);
+    }
     if (!status)
         status = model_adopt_basis(model, W, m, model->params.d);
     if (!status)

@@ -486,7 +486,9 @@ class Shard(ctypes.Structure):
         ("offset", ctypes.c_int64),
         ("n_adv_total", ctypes.c_int64),
         ("offset_adv", ctypes.c_int64),
-        ("reserved", ctypes.c_uint64 * 8),
+        ("rank", ctypes.c_int32),
+        ("ranks", ctypes.c_int32),
+        ("reserved", ctypes.c_uint64 * 7),
     ]
 
 

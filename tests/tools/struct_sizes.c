@@ -156,6 +156,8 @@ static void shard_struct(void)
     FIELD(mdnmf_shard, offset);
     FIELD(mdnmf_shard, n_adv_total);
     FIELD(mdnmf_shard, offset_adv);
+    FIELD(mdnmf_shard, rank);
+    FIELD(mdnmf_shard, ranks);
     FIELD(mdnmf_shard, reserved);
 }
 
