@@ -284,6 +284,10 @@ int mdnmf_separator_fit_signals(mdnmf_model *model, const mdnmf_separator_params
     memset(&set, 0, sizeof set);
     mdnmf_separation_data x;
     status = frames_of_data(stft, audio, data, p->sources, &set, &x, error);
+    /* Sharded: the others wait in the fit's first collective, its agreement
+     * on the data; a process whose signals failed takes part in it. */
+    if (status && model->sharded)
+        shard_agree(model, &model->shard, status);
     if (!status)
         status = mdnmf_separator_fit(model, p, &x, error);
     /* The settings in use (the STFT's defaults filled in), so that new

@@ -206,6 +206,12 @@ int shard_agree(mdnmf_model *report_to, const mdnmf_shard *shard, int status);
 int shard_count_table(mdnmf_model *report_to, const mdnmf_shard *shard, int sets,
                       const int64_t *local, int64_t *totals, int64_t *offsets);
 
+/* Uniform draws for the columns of a d x n_global matrix the layout holds
+ * into H (d x its columns): the others' draws are made and dropped, so the
+ * stream ends where the unsharded fill of all columns leaves it. */
+struct rng;
+void fill_uniform_columns(struct rng *r, float *H, int64_t d, const shard_layout *layout);
+
 /* Combine `buffer` across a shard's processes (MDNMF_ERR_IO with a message
  * if the callback fails). */
 int shard_reduce_buffer(mdnmf_model *report_to, const mdnmf_shard *shard, void *buffer,

@@ -179,7 +179,7 @@ static void single_segment(shard_layout *layout, int64_t n_global, int64_t offse
 /* Uniform draws for the columns of a d x n_global matrix the layout holds
  * into H (d x its columns): the others' draws are made and dropped, so the
  * stream ends where the unsharded fill leaves it. */
-static void fill_uniform_columns(rng *r, float *H, int64_t d, const shard_layout *layout)
+void fill_uniform_columns(rng *r, float *H, int64_t d, const shard_layout *layout)
 {
     int64_t next = 0; /* the first global column not yet drawn */
     for (int i = 0; i < layout->count; i++) {

@@ -80,7 +80,26 @@ typedef struct separation {
     const float *W_warm;       /* the model's bases to warm-start from, or NULL */
     int stage, stages;         /* progress across the per-source fits */
     checkpoint *ck;            /* the run's checkpointing, or NULL */
+    /* Sharded (the model's shard, rank mode), or NULL.  Per data set, its
+     * global columns and this process's first of them: sources 0..S-1,
+     * then the mixtures (S) and the pairs (S + 1). */
+    const mdnmf_shard *shard;
+    int64_t n_global[MDNMF_MAX_SOURCES + 2], first[MDNMF_MAX_SOURCES + 2];
 } separation;
+
+/* The global column count of data set `set` of n columns here. */
+static int64_t global_columns(const separation *sep, int set, int64_t n)
+{
+    return sep->shard ? sep->n_global[set] : n;
+}
+
+/* Source s's clean data's layout: one segment. */
+static void source_layout(const separation *sep, int s, shard_layout *layout)
+{
+    *layout = (shard_layout){.n_global = sep->n_global[s], .count = 1};
+    layout->segment[0].start = sep->first[s];
+    layout->segment[0].columns = sep->data->n[s];
+}
 
 /* In the semi modes a known source without clean data keeps the basis of
  * the warm-start model as it is: only the last basis is learned (what a
@@ -179,8 +198,11 @@ static int64_t adversarial_columns(const mdnmf_separation_data *x, int S, int i,
     return total;
 }
 
+/* `share_n` (NULL: the blocks' own counts) gives each block's count for
+ * its share of `total`: a sharded fit's global counts (index S: mixtures). */
 static void fill_adversarial(const mdnmf_separation_data *x, int S, int i, const int *included,
-                             double beta, int64_t total, float *U_adv, float *omega)
+                             double beta, int64_t total, const int64_t *share_n, float *U_adv,
+                             float *omega)
 {
     int64_t m = x->m, column = 0;
     for (int j = 0; j <= S; j++) {
@@ -189,7 +211,7 @@ static void fill_adversarial(const mdnmf_separation_data *x, int S, int i, const
             continue;
         const float *block = mixed ? x->V : x->U[j];
         int64_t n = mixed ? x->n_V : x->n[j];
-        double share = (double)n / (double)total;
+        double share = (double)(share_n ? share_n[j] : n) / (double)total;
         double weight = mixed ? beta : 1.0;
         float scale = (float)(sqrt(share) * weight);
         for (int64_t c = 0; c < m * n; c++)
@@ -200,24 +222,54 @@ static void fill_adversarial(const mdnmf_separation_data *x, int S, int i, const
     }
 }
 
-/* Û_i and ω_i malloc'ed; returns the column count, 0 (none) or -1 (memory). */
-static int64_t build_adversarial(const separation *sep, int i, float **U_adv, float **omega)
+/* Sharded: which global columns of the concatenation Û_i (the included
+ * sources' data in source order, then the mixtures: the unsharded order)
+ * this process's Û_i holds, one segment per block; its global size. */
+static int64_t adversarial_layout(const separation *sep, int i, const int *included,
+                                  shard_layout *layout)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int64_t start = 0;
+    *layout = (shard_layout){0};
+    for (int j = 0; j <= sep->S; j++) {
+        int mixed = j == sep->S;
+        if (mixed ? !x->V : (j == i || !included[j]))
+            continue;
+        int64_t here = mixed ? x->n_V : x->n[j];
+        if (here > 0) {
+            layout->segment[layout->count].start = start + sep->first[j];
+            layout->segment[layout->count].columns = here;
+            layout->count++;
+        }
+        start += sep->n_global[j];
+    }
+    layout->n_global = start;
+    return start;
+}
+
+/* Û_i and ω_i malloc'ed; returns the column count, 0 (none) or -1 (memory).
+ * Sharded: this process's columns of them, `layout` saying which (and
+ * the count is 0 only when the global Û_i is empty). */
+static int64_t build_adversarial(const separation *sep, int i, float **U_adv, float **omega,
+                                 shard_layout *layout)
 {
     int included[MDNMF_MAX_SOURCES];
     for (int j = 0; j < sep->S; j++)
         included[j] = has_clean_data(sep, j);
     int64_t total = adversarial_columns(sep->data, sep->S, i, included);
+    int64_t share_total = sep->shard ? adversarial_layout(sep, i, included, layout) : total;
     *U_adv = NULL, *omega = NULL;
-    if (total == 0)
+    if (share_total == 0)
         return 0;
-    *U_adv = malloc((size_t)(sep->m * total) * sizeof **U_adv);
-    *omega = malloc((size_t)total * sizeof **omega);
+    *U_adv = malloc((size_t)(sep->m * (total > 0 ? total : 1)) * sizeof **U_adv);
+    *omega = malloc((size_t)(total > 0 ? total : 1) * sizeof **omega);
     if (!*U_adv || !*omega) {
         free(*U_adv), free(*omega);
         *U_adv = NULL, *omega = NULL;
         return -1;
     }
-    fill_adversarial(sep->data, sep->S, i, included, sep->p->beta[i], total, *U_adv, *omega);
+    fill_adversarial(sep->data, sep->S, i, included, sep->p->beta[i], share_total,
+                     sep->shard ? sep->n_global : NULL, *U_adv, *omega);
     return total;
 }
 
@@ -240,7 +292,7 @@ int mdnmf_adversarial_data(const mdnmf_separation_data *data, int sources, int s
     int64_t total = adversarial_columns(data, sources, source, included);
     *n_adv = total;
     if (U_adv && omega && total > 0)
-        fill_adversarial(data, sources, source, included, beta, total, U_adv, omega);
+        fill_adversarial(data, sources, source, included, beta, total, NULL, U_adv, omega);
     return error_ok(error);
 }
 
@@ -283,19 +335,25 @@ static basis_term adversarial_term(const mdnmf_params *params, const float *U_ad
  * first where the mode asks for it, then the main fit.  The basis lands in
  * sep->W. */
 static int fit_source(separation *sep, int s, const float *U, int64_t n, const float *U_adv,
-                      int64_t n_adv, const float *omega, int warm_up)
+                      int64_t n_adv, const float *omega, const shard_layout *adv_layout,
+                      int warm_up)
 {
     int64_t m = sep->m, d = sep->p->d[s];
     mdnmf_params params;
     float *lambda = sep->lambda + sep->offset[s];
     const float *start = warm_basis(sep, s);
     int status = MDNMF_OK;
-    /* Checked before the warm-up too: its exemplar init needs d <= n. */
-    if (!start && sep->p->common.init == MDNMF_INIT_EXEMPLAR && d > n)
+    shard_layout layout;
+    if (sep->shard)
+        source_layout(sep, s, &layout);
+    /* Checked before the warm-up too: its exemplar init needs d <= n (of
+     * all processes' columns: the same answer everywhere). */
+    int64_t samples = global_columns(sep, s, n);
+    if (!start && sep->p->common.init == MDNMF_INIT_EXEMPLAR && d > samples)
         return model_fail(sep->model, MDNMF_ERR_SHAPE,
                           "source %d: d = %lld atoms but only %lld samples; "
                           "exemplar init needs d <= samples",
-                          s, (long long)d, (long long)n);
+                          s, (long long)d, (long long)samples);
     /* The warm-up's basis lands in sep->W, where the main fit starts from
      * it: a checkpoint of the main fit's start holds it there. */
     if (warm_up && sep->p->warm_start_epochs > 0) {
@@ -306,7 +364,8 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
             basis_term truth = true_term(&params, U, n, 1.0);
             basis_fit job = {.params = &params, .lambda = lambda, .W_start = start,
                              .terms = &truth, .term_count = 1, .stage = sep->stage++,
-                             .stages = sep->stages, .ck = sep->ck};
+                             .stages = sep->stages, .ck = sep->ck, .shard = sep->shard,
+                             .layout = {&layout, NULL}};
             status = fit_basis(sep->model, m, &job);
             if (job.W)
                 memcpy(source_basis(sep, s), job.W, (size_t)(m * d) * sizeof *job.W);
@@ -326,7 +385,8 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
                            adversarial_term(&params, U_adv, n_adv, omega)};
     basis_fit job = {.params = &params, .lambda = lambda, .W_start = start, .terms = terms,
                      .term_count = adversarial ? 2 : 1, .stage = sep->stage++,
-                     .stages = sep->stages, .ck = sep->ck};
+                     .stages = sep->stages, .ck = sep->ck, .shard = sep->shard,
+                     .layout = {&layout, adv_layout}};
     status = fit_basis(sep->model, m, &job);
     if (job.W)
         memcpy(source_basis(sep, s), job.W, (size_t)(m * d) * sizeof *job.W);
@@ -337,7 +397,8 @@ static int fit_source(separation *sep, int s, const float *U, int64_t n, const f
 static int fit_source_adversarially(separation *sep, int s)
 {
     float *U_adv, *omega;
-    int64_t n_adv = build_adversarial(sep, s, &U_adv, &omega);
+    shard_layout layout;
+    int64_t n_adv = build_adversarial(sep, s, &U_adv, &omega, &layout);
     if (n_adv < 0)
         return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for adversarial data");
     if (n_adv == 0)
@@ -346,7 +407,7 @@ static int fit_source_adversarially(separation *sep, int s)
                           "or mixtures",
                           s);
     const mdnmf_separation_data *x = sep->data;
-    int status = fit_source(sep, s, x->U[s], x->n[s], U_adv, n_adv, omega, 1);
+    int status = fit_source(sep, s, x->U[s], x->n[s], U_adv, n_adv, omega, &layout, 1);
     free(U_adv), free(omega);
     return status;
 }
@@ -366,7 +427,8 @@ static int fit_independent_sources(separation *sep, int adversarial)
         /* τ_A = 0 is NMF (SPEC §3), after the same warm-up as the others. */
         int status = adversarial && sep->p->tau_A[s] > 0.0
                          ? fit_source_adversarially(sep, s)
-                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, adversarial);
+                         : fit_source(sep, s, x->U[s], x->n[s], NULL, 0, NULL, NULL,
+                                      adversarial);
         if (status)
             return status;
     }
@@ -379,8 +441,13 @@ static int exemplar_sources(separation *sep)
         mdnmf_params params;
         source_params(sep, s, 0, &params);
         float *W;
-        int status = exemplar_basis(sep->model, &params, sep->data->U[s], sep->m,
-                                    sep->data->n[s], &W);
+        shard_layout layout;
+        if (sep->shard)
+            source_layout(sep, s, &layout);
+        int status = sep->shard ? exemplar_basis_sharded(sep->model, &params, sep->data->U[s],
+                                                         sep->m, sep->shard, &layout, &W)
+                                : exemplar_basis(sep->model, &params, sep->data->U[s], sep->m,
+                                                 sep->data->n[s], &W);
         if (status)
             return status;
         memcpy(source_basis(sep, s), W, (size_t)(sep->m * sep->p->d[s]) * sizeof *W);
@@ -413,6 +480,15 @@ typedef struct joint {
     const beta_work *bw; /* &beta, or NULL for Frobenius */
     rng stream;
     checkpoint *ck;   /* where its arrays are tracked ("joint.H", ...) */
+    /* Sharded (docs/distributed.md, "Sharded separator fits"), or NULL:
+     * V holds this process's columns of the n_global mixtures (pairs), the
+     * layout says which; a batch holds `count` of its B columns here. */
+    const mdnmf_shard *shard;
+    shard_layout layout;
+    int64_t n_global, count;
+    float *reduce_buf; /* a batch's sums of the moving sources, and their flags */
+    int64_t reduce_flags; /* where the flags start in it (set per batch) */
+    int reduce_failed; /* the reduce callback failed: the fit fails */
 } joint;
 
 /* What a joint fit does each epoch (SPEC §6), for the one driver
@@ -444,8 +520,19 @@ static void trace_draw(const separation *sep, mdnmf_trace_kind kind, int epoch, 
 /* The epoch's permutation of the mixtures (or pairs). */
 static void joint_shuffle(const separation *sep, joint *j, int epoch)
 {
-    rng_permutation(&j->stream, j->perm, j->n);
-    trace_draw(sep, MDNMF_TRACE_JOINT_PERM, epoch, j->perm, j->n);
+    rng_permutation(&j->stream, j->perm, j->n_global);
+    trace_draw(sep, MDNMF_TRACE_JOINT_PERM, epoch, j->perm, j->n_global);
+}
+
+/* Combine a joint fit's buffer across the processes (nothing unsharded). */
+static int joint_reduce(separation *sep, joint *j, void *buffer, int64_t count,
+                        mdnmf_reduce_op op)
+{
+    if (!j->shard || j->reduce_failed)
+        return j->reduce_failed ? MDNMF_ERR_IO : MDNMF_OK;
+    int status = shard_reduce_buffer(sep->model, j->shard, buffer, count, op);
+    j->reduce_failed = status != MDNMF_OK;
+    return status;
 }
 
 static void free_joint(joint *j)
@@ -454,19 +541,33 @@ static void free_joint(joint *j)
     free(j->H), free(j->perm), free(j->idx), free(j->V_b), free(j->H_b), free(j->U_b);
     free(j->WtW), free(j->G), free(j->num), free(j->den), free(j->num_H), free(j->den_H);
     free(j->norms), free(j->work), free(j->fixed_WtV), free(j->beta.work);
+    free(j->reduce_buf);
     memset(j, 0, sizeof *j);
 }
 
-/* `with_data_batch`: a term reads data other than the mixtures (j->U_b). */
+/* `with_data_batch`: a term reads data other than the mixtures (j->U_b).
+ * `set`: which of the separation's data sets V is (its layout when
+ * sharded).  Sharded, a failure is agreed by all processes. */
 static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int64_t batch,
-                      int with_data_batch)
+                      int with_data_batch, int set)
 {
     int64_t m = sep->m, D = sep->atoms;
     memset(j, 0, sizeof *j);
-    j->V = V, j->n = n, j->batch = batch <= 0 || batch > n ? n : batch;
+    j->shard = sep->shard;
+    j->n_global = global_columns(sep, set, n);
+    if (j->shard) {
+        j->layout = (shard_layout){.n_global = j->n_global, .count = 1};
+        j->layout.segment[0].start = sep->first[set];
+        j->layout.segment[0].columns = n;
+    }
+    j->V = V, j->n = n, j->batch = batch <= 0 || batch > j->n_global ? j->n_global : batch;
+    j->count = j->batch;
     j->threads = linalg_threads();
     j->H = malloc((size_t)(D * n) * sizeof *j->H);
-    j->perm = malloc((size_t)n * sizeof *j->perm);
+    j->perm = malloc((size_t)j->n_global * sizeof *j->perm);
+    /* per moving source: m x d data part, D x d Gram, the voiced flag */
+    if (j->shard)
+        j->reduce_buf = malloc((size_t)(m * D + D * D + sep->S) * sizeof *j->reduce_buf);
     j->idx = malloc((size_t)j->batch * sizeof *j->idx);
     j->V_b = malloc((size_t)(m * j->batch) * sizeof *j->V_b);
     j->H_b = malloc((size_t)(D * j->batch) * sizeof *j->H_b);
@@ -485,13 +586,18 @@ static int open_joint(separation *sep, joint *j, const float *V, int64_t n, int6
     int no_beta_work = beta_work_open(&j->beta, sep->p->common.divergence, m, j->threads, &j->bw);
     if (!j->H || !j->perm || !j->idx || !j->V_b || !j->H_b || (with_data_batch && !j->U_b) ||
         !j->WtW || !j->G || !j->num || !j->den || !j->num_H || !j->den_H || !j->norms ||
-        (sep->p->common.on_epoch && !j->work) || no_beta_work) {
+        (sep->p->common.on_epoch && !j->work) || no_beta_work || (j->shard && !j->reduce_buf)) {
         free_joint(j);
-        return model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory for a joint fit");
+        return shard_agree(sep->model, sep->shard,
+                           model_fail(sep->model, MDNMF_ERR_MEMORY,
+                                      "out of memory for a joint fit"));
     }
     rng_seed(&j->stream, sep->p->common.seed, SEPARATOR_STREAM);
     j->ck = sep->ck;
-    return MDNMF_OK;
+    int status = shard_agree(sep->model, sep->shard, MDNMF_OK);
+    if (status)
+        free_joint(j);
+    return status;
 }
 
 /* The joint fit's state at an epoch boundary (with the bases in sep->W):
@@ -524,19 +630,28 @@ static int attach_joint(separation *sep, joint *j, int restore)
     return MDNMF_OK;
 }
 
-/* H = transform(V) with all current bases; sets the guards from V and W. */
-static void joint_transform(separation *sep, joint *j)
+/* H = transform(V) with all current bases; sets the guards from V and W
+ * (sharded: the peak of all processes' V, and each its columns' draws). */
+static int joint_transform(separation *sep, joint *j)
 {
     int64_t m = sep->m, D = sep->atoms;
-    divergence_guards(sep->p->common.divergence, max_entry(j->V, m * j->n),
-                      max_entry(sep->W, m * D), &j->guard_H, &j->guard_W, &j->beta.guard);
-    rng_fill_uniform(&j->stream, j->H, D * j->n);
+    float peak = max_entry(j->V, m * j->n);
+    int status = joint_reduce(sep, j, &peak, 1, MDNMF_REDUCE_MAX_F32);
+    if (status)
+        return status;
+    divergence_guards(sep->p->common.divergence, peak, max_entry(sep->W, m * D), &j->guard_H,
+                      &j->guard_W, &j->beta.guard);
+    if (j->shard)
+        fill_uniform_columns(&j->stream, j->H, D, &j->layout);
+    else
+        rng_fill_uniform(&j->stream, j->H, D * j->n);
     trace_draw(sep, MDNMF_TRACE_JOINT_H_RANDOM, 0, j->H, D * j->n);
     if (!j->bw)
         gram_of_columns(sep->W, m, D, 1.0f, j->WtW);
     update_activations_shared(sep->W, j->WtW, j->V, j->H, m, D, j->n,
                               sep->p->common.test_epochs, sep->lambda, NULL, j->guard_H,
                               j->num_H, j->den_H, LINALG_CHUNK, j->bw);
+    return MDNMF_OK;
 }
 
 /* joint_activation_step with the cached rows of WᵀV on columns [first,
@@ -604,10 +719,10 @@ static void joint_batch_activation_step(separation *sep, joint *j)
 {
     if (!j->bw)
         gram_of_columns(sep->W, sep->m, sep->atoms, 1.0f, j->WtW);
-    update_activations_shared(sep->W, j->WtW, j->V_b, j->H_b, sep->m, sep->atoms, j->batch,
+    update_activations_shared(sep->W, j->WtW, j->V_b, j->H_b, sep->m, sep->atoms, j->count,
                               1, sep->lambda, NULL, j->guard_H, j->num_H, j->den_H,
                               LINALG_CHUNK, j->bw);
-    scatter_columns(j->H, j->H_b, sep->atoms, j->idx, j->batch);
+    scatter_columns(j->H, j->H_b, sep->atoms, j->idx, j->count);
 }
 
 /* Unit-norm atoms of sources [first, last) with the matching H rows rescaled. */
@@ -625,22 +740,35 @@ static int joint_notify(separation *sep, joint *j, int epoch)
         return MDNMF_OK;
     mdnmf_progress progress = {.epoch = epoch, .epochs = c->epochs, .stage = sep->stage,
                                .stages = sep->stages};
-    progress.loss_true =
-        c->skip_losses
-            ? NAN
-            : divergence_residual(c->divergence, j->V, sep->W, j->H, sep->m, sep->atoms, j->n,
-                                  j->beta.guard, j->work) /
-                  (double)j->n;
+    double residual = NAN;
+    if (!c->skip_losses) {
+        /* sharded: the sum of every process's columns over the global N */
+        residual = divergence_residual(c->divergence, j->V, sep->W, j->H, sep->m, sep->atoms,
+                                       j->n, j->beta.guard, j->work);
+        if (joint_reduce(sep, j, &residual, 1, MDNMF_REDUCE_SUM_F64))
+            return MDNMF_ERR_IO;
+    }
+    progress.loss_true = c->skip_losses ? NAN : residual / (double)j->n_global;
     progress.objective = progress.loss_true;
     checkpoint_record(sep->ck, &progress);
-    if (c->on_epoch(c->on_epoch_user, &progress))
+    float cancel = c->on_epoch(c->on_epoch_user, &progress) ? 1.0f : 0.0f;
+    /* Sharded: one process's stop stops all. */
+    if (joint_reduce(sep, j, &cancel, 1, MDNMF_REDUCE_MAX_F32))
+        return MDNMF_ERR_IO;
+    if (cancel > 0.0f)
         return model_fail(sep->model, MDNMF_ERR_CANCELLED, "fit cancelled at epoch %d", epoch);
     return MDNMF_OK;
 }
 
 static int joint_healthy(separation *sep, joint *j, int epoch)
 {
-    if (all_finite(sep->W, sep->m * sep->atoms) && all_finite(j->H, sep->atoms * j->n))
+    float sick = all_finite(sep->W, sep->m * sep->atoms) && all_finite(j->H, sep->atoms * j->n)
+                     ? 0.0f
+                     : 1.0f;
+    /* Sharded: W is the same everywhere; whether every H is finite is agreed. */
+    if (joint_reduce(sep, j, &sick, 1, MDNMF_REDUCE_MAX_F32))
+        return MDNMF_ERR_IO;
+    if (sick == 0.0f)
         return MDNMF_OK;
     return model_fail(sep->model, MDNMF_ERR_DIVERGED,
                       "the %s fit diverged at epoch %d: non-finite values",
@@ -685,12 +813,95 @@ static int reads_mixtures(const joint_plan *plan)
     return 0;
 }
 
+/* Sharded: batch b's global columns (the same on every process), of
+ * which this process gathers those it holds. */
+static void gather_own_batch(separation *sep, joint *j, int64_t b, int with_mixtures)
+{
+    int64_t count = 0;
+    for (int64_t k = 0; k < j->batch; k++) {
+        int64_t local = shard_local_column(&j->layout, j->perm[(b * j->batch + k) % j->n_global]);
+        if (local >= 0)
+            j->idx[count++] = local;
+    }
+    j->count = count;
+    if (with_mixtures)
+        gather_columns(j->V_b, j->V, sep->m, j->idx, count);
+    gather_columns(j->H_b, j->H, sep->atoms, j->idx, count);
+}
+
+/* Sharded batch b (docs/distributed.md): every moving source's data part
+ * τ/B U_b H_bᵀ, its Gram G and whether its data batch has a positive
+ * entry, over this process's columns; one reduction adds them up; then
+ * every process takes the same W steps (joint_basis_step's) from the sums. */
+static void sharded_joint_batch(separation *sep, joint *j, const joint_plan *plan, int64_t b,
+                                int with_mixtures)
+{
+    gather_own_batch(sep, j, b, with_mixtures);
+    int64_t m = sep->m, count = j->count, pos = 0;
+    float *buffer = j->reduce_buf;
+    term_batch terms[MDNMF_MAX_SOURCES];
+    float voiced[MDNMF_MAX_SOURCES];
+    for (int s = plan->first; s < plan->last; s++) {
+        int64_t d = sep->p->d[s];
+        term_batch *t = &terms[s];
+        *t = plan->terms[s];
+        int64_t rows = t->W_model ? t->model_atoms : d;
+        float *data_part = buffer + pos;
+        t->batch = count;
+        t->G = data_part + m * d;
+        pos += m * d + rows * d;
+        if (plan->term_data[s])
+            gather_columns(j->U_b, plan->term_data[s], m, j->idx, count);
+        voiced[s] = count > 0 && any_positive(t->U_b, m * count) ? 1.0f : 0.0f;
+        if (count < 1) {
+            memset(data_part, 0, (size_t)(m * d + rows * d) * sizeof *buffer);
+            continue;
+        }
+        product_strided(0, 1, m, d, count, t->scale, t->U_b, m, t->H_b, t->ldh, 0.0f,
+                        data_part, m);
+        term_grams_share(t, 1, d, 1, 0);
+    }
+    j->reduce_flags = pos;
+    for (int s = plan->first; s < plan->last; s++)
+        buffer[pos + s - plan->first] = voiced[s];
+    if (joint_reduce(sep, j, buffer, pos + plan->last - plan->first, MDNMF_REDUCE_SUM_F32))
+        return;
+    float add = (float)sep->p->common.mu_W + j->guard_W;
+    pos = 0;
+    for (int s = plan->first; s < plan->last; s++) {
+        int64_t d = sep->p->d[s];
+        const term_batch *t = &terms[s];
+        int64_t atoms = t->W_model ? t->model_atoms : d;
+        const float *data_part = buffer + pos;
+        pos += m * d + atoms * d;
+        /* A batch silent on every process takes no step (joint_basis_step). */
+        if (!(buffer[j->reduce_flags + s - plan->first] > 0.0f))
+            continue;
+        float *W_s = source_basis(sep, s);
+        float *data_side = t->sign == TERM_ATTRACTS ? j->num : j->den;
+        float *model_side = t->sign == TERM_ATTRACTS ? j->den : j->num;
+        for (int step = 0; step < (plan->steps > 1 ? plan->steps : 1); step++) {
+            const float *W_model = t->W_model ? t->W_model : W_s;
+            memcpy(data_side, data_part, (size_t)(m * d) * sizeof *data_side);
+            product_strided(0, 0, m, d, atoms, 1.0f, W_model, m, t->G, atoms, 0.0f, model_side,
+                            m);
+            mu_step_scalar(W_s, j->num, j->den, m * d, add);
+        }
+    }
+}
+
 static void run_joint_batches(separation *sep, joint *j, const joint_plan *plan)
 {
     int update_H = sep->p->common.update_H;
     int with_mixtures = update_H || reads_mixtures(plan);
-    for (int64_t b = 0; b < j->n / j->batch; b++) {
+    for (int64_t b = 0; b < j->n_global / j->batch; b++) {
         linalg_threads_tick();
+        if (j->shard) {
+            sharded_joint_batch(sep, j, plan, b, with_mixtures);
+            if (update_H)
+                joint_batch_activation_step(sep, j);
+            continue;
+        }
         joint_gather(sep, j, b, with_mixtures);
         for (int s = plan->first; s < plan->last; s++)
             for (int step = 0; step < (plan->steps > 1 ? plan->steps : 1); step++)
@@ -756,8 +967,9 @@ static int run_joint_epochs(separation *sep, joint *j, const joint_plan *plan)
 }
 
 /* Initial bases of the paired fits: the model's (warm start), NMF
- * warm-up epochs, or the usual init, on `U_s`. */
-static int initial_bases(separation *sep, const float *const *U, const int64_t *n)
+ * warm-up epochs, or the usual init, on `U_s`: the pairs (`paired`, data
+ * set S + 1 when sharded) or each source's clean data. */
+static int initial_bases(separation *sep, const float *const *U, const int64_t *n, int paired)
 {
     for (int s = 0; s < sep->S; s++) {
         const float *warm = warm_basis(sep, s);
@@ -773,14 +985,20 @@ static int initial_bases(separation *sep, const float *const *U, const int64_t *
         int epochs = sep->p->warm_start_epochs;
         mdnmf_params params;
         source_params(sep, s, epochs, &params);
-        if (!warm && params.init == MDNMF_INIT_EXEMPLAR && params.d > n[s])
+        int set = paired ? sep->S + 1 : s;
+        int64_t samples = global_columns(sep, set, n[s]);
+        if (!warm && params.init == MDNMF_INIT_EXEMPLAR && params.d > samples)
             return model_fail(sep->model, MDNMF_ERR_SHAPE,
                               "source %d: d = %d atoms but only %lld samples", s, params.d,
-                              (long long)n[s]);
+                              (long long)samples);
+        shard_layout layout = {.n_global = samples, .count = 1};
+        layout.segment[0].start = sep->shard ? sep->first[set] : 0;
+        layout.segment[0].columns = n[s];
         basis_term truth = true_term(&params, U[s], n[s], 1.0);
         basis_fit job = {.params = &params, .lambda = sep->lambda + sep->offset[s],
                          .W_start = warm, .terms = &truth, .term_count = 1,
-                         .stage = sep->stage++, .stages = sep->stages, .ck = sep->ck};
+                         .stage = sep->stage++, .stages = sep->stages, .ck = sep->ck,
+                         .shard = sep->shard, .layout = {&layout, NULL}};
         int status = fit_basis(sep->model, sep->m, &job);
         if (job.W)
             memcpy(source_basis(sep, s), job.W, (size_t)md * sizeof *job.W);
@@ -812,19 +1030,20 @@ static int fit_dnmf(separation *sep)
     int64_t n[MDNMF_MAX_SOURCES];
     for (int s = 0; s < sep->S; s++)
         n[s] = x->n_sup;
-    int status = initial_bases(sep, x->U_sup, n);
+    int status = initial_bases(sep, x->U_sup, n, 1);
     if (status)
         return status;
     joint j;
-    status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 1);
+    status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 1, sep->S + 1);
     if (status)
         return status;
     int restoring = checkpoint_restores(sep->ck, sep->stage);
     if (!restoring) {
         checkpoint_stage_begins(sep->ck, sep->stage);
-        joint_transform(sep, &j);
+        status = joint_transform(sep, &j);
     }
-    status = attach_joint(sep, &j, restoring);
+    if (!status)
+        status = attach_joint(sep, &j, restoring);
     if (!status) {
         joint_plan plan;
         plan_dnmf(sep, &j, &plan);
@@ -872,7 +1091,7 @@ static int fit_full(separation *sep)
     int S = sep->S;
     int status = MDNMF_OK;
     if (sep->p->warm_start_epochs > 0 || sep->W_warm)
-        status = initial_bases(sep, x->U, x->n);
+        status = initial_bases(sep, x->U, x->n, 0);
     fit *fits[MDNMF_MAX_SOURCES] = {0};
     basis_fit jobs[MDNMF_MAX_SOURCES];
     basis_term terms[MDNMF_MAX_SOURCES][3];
@@ -884,11 +1103,12 @@ static int fit_full(separation *sep)
     if (!status) {
         if (!restoring)
             checkpoint_stage_begins(sep->ck, sep->stage);
-        status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 0);
+        status = open_joint(sep, &j, x->V_sup, x->n_sup, sep->p->batch_size_sup, 0, sep->S + 1);
         joint_open = status == MDNMF_OK;
     }
     for (int s = 0; s < S && !status; s++) {
-        int64_t n_adv = build_adversarial(sep, s, &U_adv[s], &omega[s]);
+        shard_layout unused;
+        int64_t n_adv = build_adversarial(sep, s, &U_adv[s], &omega[s], &unused);
         if (n_adv < 0) {
             status = model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
             break;
@@ -905,7 +1125,7 @@ static int fit_full(separation *sep)
         memcpy(source_basis(sep, s), fit_current_basis(fits[s]),
                (size_t)(sep->m * sep->p->d[s]) * sizeof(float));
     if (!status && !restoring)
-        joint_transform(sep, &j);
+        status = joint_transform(sep, &j);
     if (!status)
         status = attach_joint(sep, &j, restoring);
     if (!status) {
@@ -984,16 +1204,17 @@ static int fit_semi(separation *sep, int adversarial)
         return status;
     const mdnmf_params *c = &sep->p->common;
     joint j;
-    status = open_joint(sep, &j, sep->data->V, sep->data->n_V, c->batch_size, 0);
+    status = open_joint(sep, &j, sep->data->V, sep->data->n_V, c->batch_size, 0, sep->S);
     if (status)
         return status;
     int restoring = checkpoint_restores(sep->ck, sep->stage);
     if (!restoring) {
         checkpoint_stage_begins(sep->ck, sep->stage);
         initialise_last_basis(sep, &j);
-        joint_transform(sep, &j);
+        status = joint_transform(sep, &j);
     }
-    status = attach_joint(sep, &j, restoring);
+    if (!status)
+        status = attach_joint(sep, &j, restoring);
     /* The cache serves the H step over all mixtures; update_H's batch-wise
      * steps read gathered columns and compute all rows.  KL's and IS's
      * numerators Wᵀ(Λ^{β-2} ⊙ V) change with every basis: nothing to cache. */
@@ -1136,11 +1357,54 @@ static int open_checkpoint(separation *sep)
     return status;
 }
 
-static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
-                         const mdnmf_separation_data *data)
+/* What a sharded separator fit does not support (MDNMF_OK if usable). */
+static int shard_problem(const separation *sep)
 {
-    if (!model)
-        return MDNMF_ERR_ARGUMENT;
+    const mdnmf_params *c = &sep->p->common;
+    if (sep->shard->ranks < 1)
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "a sharded separator fit needs a shard by rank (rank, ranks >= 1): "
+                          "each process holds its part of every data set");
+    if (c->divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "sharded fits support the Frobenius divergence only");
+    if (c->checkpoint_path || c->resume_path)
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "sharded fits do not support checkpoints yet");
+    switch (sep->p->mode) {
+    case MDNMF_MODE_STD:
+    case MDNMF_MODE_ADV:
+    case MDNMF_MODE_EXEM:
+    case MDNMF_MODE_SEMI:
+    case MDNMF_MODE_SEMI_ADV:
+    case MDNMF_MODE_SUP:
+        return MDNMF_OK;
+    default:
+        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
+                          "sharded separator fits support modes std, adv, exem, sup, semi and "
+                          "semi_adv (not yet %s)",
+                          separator_mode_name(sep->p->mode));
+    }
+}
+
+/* Sharded: every data set's global columns and this process's first of
+ * them, from one sum of the processes' counts. */
+static int learn_counts(separation *sep)
+{
+    const mdnmf_separation_data *x = sep->data;
+    int64_t local[MDNMF_MAX_SOURCES + 2];
+    for (int s = 0; s < sep->S; s++)
+        local[s] = x->U[s] ? x->n[s] : 0;
+    local[sep->S] = x->V ? x->n_V : 0;
+    local[sep->S + 1] = x->V_sup ? x->n_sup : 0;
+    return shard_count_table(sep->model, sep->shard, sep->S + 2, local, sep->n_global,
+                             sep->first);
+}
+
+/* The checks of a fit's request and its bases' memory (this process's). */
+static int prepare_separation(mdnmf_model *model, const mdnmf_separator_params *p,
+                              const mdnmf_separation_data *data, separation *sep)
+{
     if (!p || !data)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "params or data is NULL");
     const char *problem = separator_params_problem(p);
@@ -1148,21 +1412,39 @@ static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
         return model_fail(model, MDNMF_ERR_ARGUMENT, "%s", problem);
     if (data->m < 1)
         return model_fail(model, MDNMF_ERR_SHAPE, "the data has no features (m = 0)");
-    separation sep = {.model = model, .p = p, .data = data, .S = p->sources, .m = data->m};
-    for (int s = 0; s < sep.S; s++)
-        sep.offset[s + 1] = sep.offset[s] + p->d[s];
-    sep.atoms = sep.offset[sep.S];
-    int status = check_warm_start(&sep);
+    sep->p = p, sep->data = data, sep->S = p->sources, sep->m = data->m;
+    for (int s = 0; s < sep->S; s++)
+        sep->offset[s + 1] = sep->offset[s] + p->d[s];
+    sep->atoms = sep->offset[sep->S];
+    int status = sep->shard ? shard_problem(sep) : MDNMF_OK;
     if (!status)
-        status = check_separation_data(&sep);
+        status = check_warm_start(sep);
+    if (!status)
+        status = check_separation_data(sep);
     if (status)
         return status;
-    sep.W = calloc((size_t)(sep.m * sep.atoms), sizeof *sep.W);
-    sep.lambda = malloc((size_t)sep.atoms * sizeof *sep.lambda);
-    if (!sep.W || !sep.lambda) {
-        free(sep.W), free(sep.lambda);
+    sep->W = calloc((size_t)(sep->m * sep->atoms), sizeof *sep->W);
+    sep->lambda = malloc((size_t)sep->atoms * sizeof *sep->lambda);
+    if (!sep->W || !sep->lambda)
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory for %lld atoms",
-                          (long long)sep.atoms);
+                          (long long)sep->atoms);
+    return MDNMF_OK;
+}
+
+static int separator_fit(mdnmf_model *model, const mdnmf_separator_params *p,
+                         const mdnmf_separation_data *data)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    separation sep = {.model = model, .shard = model->sharded ? &model->shard : NULL};
+    int status = prepare_separation(model, p, data, &sep);
+    /* Sharded: a process with bad data stops them all (unsharded: itself). */
+    status = shard_agree(model, sep.shard, status);
+    if (!status && sep.shard)
+        status = learn_counts(&sep);
+    if (status) {
+        free(sep.W), free(sep.lambda);
+        return status;
     }
     for (int s = 0; s < sep.S; s++)
         fill_lambda(&sep, s, sep.lambda + sep.offset[s]);
