@@ -232,9 +232,10 @@ typedef struct basis_fit {
     int slot;
     /* A sharded fit (mdnmf_model_set_shard), or NULL: the own terms' U are
      * this process's columns of the global data, layout[i] saying which of
-     * own term i's (required with a shard). */
+     * term i's (required with a shard; a term on the caller's activations
+     * holds the same columns of them, its perm over layout->n_global). */
     const mdnmf_shard *shard;
-    const shard_layout *layout[2];
+    const shard_layout *layout[FIT_MAX_TERMS];
     float *W, *H, *H_adv;       /* results */
 } basis_fit;
 

@@ -1298,8 +1298,6 @@ static const char *describe_terms(fit *f, const basis_fit *job)
         if (t->own && (i > f->sets || i >= 2))
             return "a fit owns the activations of at most two terms, listed first";
         t->n_global = t->of.n, t->layout = NULL;
-        if (f->shard && !t->own)
-            return "a sharded fit takes only terms on its own activations";
         if (f->shard) {
             t->layout = job->layout[i];
             if (!t->layout)

@@ -1057,17 +1057,22 @@ static int fit_dnmf(separation *sep)
  *   τ_W on U_s,  τ_A against Û_s,  τ_S on the pairs U^sup_s with the
  *   activations H^sup_s of their mixtures (the joint fit's, read in its
  *   permutation; one H step on V^sup per epoch before the fits run theirs). */
+/* Sharded, `layouts` (three, living as long as the fit) say which columns
+ * of the true, adversarial and paired data this process holds (the second
+ * filled by build_adversarial, the pairs the joint fit's). */
 static fit *open_full_source(separation *sep, int s, joint *j, const float *U_adv,
                              int64_t n_adv, const float *omega, mdnmf_params *params,
-                             basis_fit *job, basis_term *terms, int *status)
+                             basis_fit *job, basis_term *terms, shard_layout *layouts,
+                             int *status)
 {
     const mdnmf_separation_data *x = sep->data;
     int warm = sep->p->warm_start_epochs > 0 || sep->W_warm;
     source_params(sep, s, sep->p->common.epochs, params);
-    if (!warm && params->init == MDNMF_INIT_EXEMPLAR && params->d > x->n[s]) {
+    int64_t samples = global_columns(sep, s, x->n[s]);
+    if (!warm && params->init == MDNMF_INIT_EXEMPLAR && params->d > samples) {
         *status = model_fail(sep->model, MDNMF_ERR_SHAPE,
                              "source %d: d = %d atoms but only %lld samples", s, params->d,
-                             (long long)x->n[s]);
+                             (long long)samples);
         return NULL;
     }
     int count = 0;
@@ -1081,7 +1086,14 @@ static fit *open_full_source(separation *sep, int s, joint *j, const float *U_ad
     *job = (basis_fit){.params = params, .lambda = sep->lambda + sep->offset[s],
                        .W_start = warm ? source_basis(sep, s) : NULL, .terms = terms,
                        .term_count = count, .stage = sep->stage, .stages = sep->stages,
-                       .ck = sep->ck, .slot = s};
+                       .ck = sep->ck, .slot = s, .shard = sep->shard};
+    if (sep->shard) {
+        source_layout(sep, s, &layouts[0]);
+        job->layout[0] = &layouts[0];
+        if (n_adv > 0)
+            job->layout[1] = &layouts[1];
+        job->layout[count - 1] = &j->layout;
+    }
     return fit_open(sep->model, sep->m, job, status);
 }
 
@@ -1095,6 +1107,7 @@ static int fit_full(separation *sep)
     fit *fits[MDNMF_MAX_SOURCES] = {0};
     basis_fit jobs[MDNMF_MAX_SOURCES];
     basis_term terms[MDNMF_MAX_SOURCES][3];
+    shard_layout layouts[MDNMF_MAX_SOURCES][3]; /* sharded: true, adversarial, paired */
     mdnmf_params params[MDNMF_MAX_SOURCES];
     float *U_adv[MDNMF_MAX_SOURCES] = {0}, *omega[MDNMF_MAX_SOURCES] = {0};
     joint j;
@@ -1107,14 +1120,13 @@ static int fit_full(separation *sep)
         joint_open = status == MDNMF_OK;
     }
     for (int s = 0; s < S && !status; s++) {
-        shard_layout unused;
-        int64_t n_adv = build_adversarial(sep, s, &U_adv[s], &omega[s], &unused);
+        int64_t n_adv = build_adversarial(sep, s, &U_adv[s], &omega[s], &layouts[s][1]);
         if (n_adv < 0) {
             status = model_fail(sep->model, MDNMF_ERR_MEMORY, "out of memory");
             break;
         }
         fits[s] = open_full_source(sep, s, &j, U_adv[s], n_adv, omega[s], &params[s], &jobs[s],
-                                   terms[s], &status);
+                                   terms[s], layouts[s], &status);
     }
     /* A stop while the fits report their start saves the stage's start. */
     if (joint_open && !restoring)
@@ -1371,20 +1383,7 @@ static int shard_problem(const separation *sep)
     if (c->checkpoint_path || c->resume_path)
         return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
                           "sharded fits do not support checkpoints yet");
-    switch (sep->p->mode) {
-    case MDNMF_MODE_STD:
-    case MDNMF_MODE_ADV:
-    case MDNMF_MODE_EXEM:
-    case MDNMF_MODE_SEMI:
-    case MDNMF_MODE_SEMI_ADV:
-    case MDNMF_MODE_SUP:
-        return MDNMF_OK;
-    default:
-        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
-                          "sharded separator fits support modes std, adv, exem, sup, semi and "
-                          "semi_adv (not yet %s)",
-                          separator_mode_name(sep->p->mode));
-    }
+    return MDNMF_OK;
 }
 
 /* Sharded: every data set's global columns and this process's first of

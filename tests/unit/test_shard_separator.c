@@ -380,6 +380,24 @@ static void test_sup_all_pairs_update_H(void **state)
     check_sharded_equals_unsharded(&p);
 }
 
+/* full (D+MDNMF): each source's fit sums its true, adversarial and paired
+ * terms, the last on the joint activations of the paired mixtures. */
+static void test_full(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_FULL);
+    p.batch_size_sup = 10, p.tau_S = 0.5;
+    check_sharded_equals_unsharded(&p);
+}
+
+static void test_full_warm_up_update_H_normalised(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_FULL);
+    p.warm_start_epochs = 2, p.common.update_H = 1, p.common.normalize = 1;
+    check_sharded_equals_unsharded(&p);
+}
+
 static void test_exem(void **state)
 {
     (void)state;
@@ -420,20 +438,40 @@ static void test_bad_part_stops_every_rank(void **state)
     free_problem(&pr);
 }
 
-/* Modes not sharded yet, and the explicit mode, are refused on every rank. */
+/* The same with a NaN in rank 2's part of the mixtures of semi_adv, whose
+ * ranks would otherwise run the clean sources' fits first. */
+static void test_bad_mixtures_stop_every_rank(void **state)
+{
+    (void)state;
+    mdnmf_separator_params p = small_params(MDNMF_MODE_SEMI_ADV);
+    problem pr = make_problem();
+    rank_job common = {.params = &p, .pr = &pr};
+    even_bounds(&pr, 3, &common);
+    rank_job jobs[MAX_RANKS];
+    run_group(3, jobs, &common, 2, MIXED);
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(jobs[k].status, MDNMF_ERR_DATA);
+        assert_null(jobs[k].W);
+    }
+    assert_non_null(strstr(jobs[2].message, "mixtures has a NaN"));
+    free_problem(&pr);
+}
+
+/* KL under a shard, and the explicit mode, are refused on every rank. */
 static void test_refusals(void **state)
 {
     (void)state;
     problem pr = make_problem();
     rank_job common = {.pr = &pr};
     even_bounds(&pr, 2, &common);
-    mdnmf_separator_params p = small_params(MDNMF_MODE_FULL);
+    mdnmf_separator_params p = small_params(MDNMF_MODE_ADV);
+    p.common.divergence = MDNMF_DIVERGENCE_KL;
     common.params = &p;
     rank_job jobs[MAX_RANKS];
     run_group(2, jobs, &common, -1, -1);
     for (int k = 0; k < 2; k++)
         assert_int_equal(jobs[k].status, MDNMF_ERR_ARGUMENT);
-    assert_non_null(strstr(jobs[0].message, "not yet full"));
+    assert_non_null(strstr(jobs[0].message, "Frobenius divergence only"));
     free_problem(&pr);
 
     mdnmf_separator_params q = small_params(MDNMF_MODE_STD);
@@ -565,7 +603,10 @@ int main(void)
         cmocka_unit_test(test_semi_all_columns),
         cmocka_unit_test(test_sup),
         cmocka_unit_test(test_sup_all_pairs_update_H),
+        cmocka_unit_test(test_full),
+        cmocka_unit_test(test_full_warm_up_update_H_normalised),
         cmocka_unit_test(test_bad_part_stops_every_rank),
+        cmocka_unit_test(test_bad_mixtures_stop_every_rank),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_rank_mode_is_checked),
         cmocka_unit_test(test_fit_adv_by_rank),
