@@ -168,6 +168,7 @@ typedef struct group_signals {
     const float **samples; /* audio[k].samples */
     int64_t *lengths;
     size_t count;          /* read so far */
+    cli_read_notes notes;  /* sharded: printed once all processes read */
 } group_signals;
 
 typedef struct fit_run {
@@ -394,10 +395,29 @@ static int read_group(const cli_host *host, const fit_request *r, const path_gro
     if (cli_interrupted()) {
         return -1; /* the command reports it */
     }
-    if (!r->quiet) {
+    read->notes = notes;
+    if (!r->quiet && !host->sharded) {
         cli_print_read_notes(FIT_COMMAND, group->name, &notes, r->sample_rate);
     }
     return 0;
+}
+
+/* Sharded: the notes of all processes' files, once (collective, after the
+ * reads were agreed). */
+static void print_shared_notes(const cli_host *host, const fit_request *r, const fit_run *run)
+{
+    for (int g = 0; g < GROUP_COUNT; g++) {
+        if (!r->groups[g].files.count) {
+            continue;
+        }
+        const cli_read_notes *own = &run->groups[g].notes;
+        cli_read_notes notes = {(int)host->combine(host, own->resampled, CLI_HOST_SUM),
+                                (int)host->combine(host, own->mixed_down, CLI_HOST_SUM),
+                                (int)host->combine(host, own->from_rate, CLI_HOST_MAX)};
+        if (!r->quiet && host->rank == 0) {
+            cli_print_read_notes(FIT_COMMAND, r->groups[g].name, &notes, r->sample_rate);
+        }
+    }
 }
 
 /* -o, --loss-log and --checkpoint are never one of the recordings or the
@@ -572,6 +592,9 @@ int cli_denoise_fit_on(const cli_host *host, int argc, char **argv)
     /* From here on a signal ends the run through the clean-up below. */
     cli_signals_install();
     code = host->agree(host, prepare_fit(host, request, &run));
+    if (code == CLI_EXIT_OK && host->sharded) {
+        print_shared_notes(host, request, &run);
+    }
     if (code == CLI_EXIT_OK) {
         code = host->agree(host, shard_model(host, &run));
     }

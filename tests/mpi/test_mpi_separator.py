@@ -64,7 +64,7 @@ def compare(command, args, label, loss_log=False):
         for processes in (1, 2):
             out = ws.path(f"mpi{processes}.npz")
             log = ["--loss-log", ws.path(f"mpi{processes}.csv")] if loss_log else []
-            result = run_mpi(processes, *command, *files, "-o", out, *log)
+            result = run_mpi(processes, *command, *files, "-o", out, "-q", *log)
             assert result.returncode == 0, result.stderr
             assert result.stderr == "", result.stderr
             error = model_difference(reference, out)
@@ -104,14 +104,41 @@ def test_separator_fit_std_and_exem_match_mdnmf():
             "exem")
 
 
-def test_refused_mode_says_the_library_line_once():
-    with Workspace() as ws:
-        files = two_digits(ws)[:2] + ["--mixed", ws.save("V.npy", data("digit8.npy", 60, 3))]
-        result = run_mpi(2, "separator", "fit", "--mode", "semi", "-d", 4, "--epochs", 2,
-                         *files, "-o", ws.path("m.npz"), "--loss-log", ws.path("l.csv"))
-        line = check_one_failure(result, ws, ["U0.npy", "V.npy"],
-                                 ["mdnmf-mpi separator fit: "])
-        print(f"     {line}")
+def pairs(ws):
+    """Paired clean digits and their sums (row j of each belongs to pair j)."""
+    S0, S1 = data("digit0.npy", 77, 4), data("digit7.npy", 77, 5)
+    return ["--sup-source", ws.save("S0.npy", S0), "--sup-source", ws.save("S1.npy", S1),
+            "--sup-mixed", ws.save("VS.npy", S0 + S1)]
+
+
+def mixtures(ws):
+    return ["--mixed", ws.save("V.npy", data("digit8.npy", 97, 3))]
+
+
+def test_separator_fit_joint_modes_match_mdnmf():
+    compare(["separator", "fit", "--mode", "semi", *SETTINGS],
+            lambda ws: two_digits(ws)[:2] + mixtures(ws), "semi", loss_log=True)
+    compare(["separator", "fit", "--mode", "semi_adv", *SETTINGS, "--tau-a", "0.2"],
+            lambda ws: two_digits(ws)[:2] + mixtures(ws), "semi_adv")
+    compare(["separator", "fit", "--mode", "sup", *SETTINGS, "--sup-batch-size", 30], pairs,
+            "sup")
+    compare(["separator", "fit", "--mode", "full", *SETTINGS, "--sup-batch-size", 30,
+             "--tau-a", "0.2"], lambda ws: two_digits(ws) + mixtures(ws) + pairs(ws), "full",
+            loss_log=True)
+
+
+def test_refused_options_say_the_library_line_once():
+    for option, word in ((["--checkpoint", "c.npz"], "checkpoint"),
+                         (["--divergence", "kl"], "Frobenius")):
+        with Workspace() as ws:
+            files = two_digits(ws)
+            if option[0] == "--checkpoint":
+                option = [option[0], ws.path(option[1])]
+            result = run_mpi(2, "separator", "fit", "--mode", "adv", *SETTINGS, *files,
+                             *option, "-o", ws.path("m.npz"), "--loss-log", ws.path("l.csv"))
+            line = check_one_failure(result, ws, ["U0.npy", "U1.npy"],
+                                     ["mdnmf-mpi separator fit: ", word], code=2)
+            print(f"     {line}")
 
 
 def test_corrupt_source_shard_stops_every_process_with_one_message():
@@ -160,6 +187,25 @@ def test_denoise_fit_split_by_file_matches_mdnmf():
     compare(["denoise", "fit", "--mode", "std", *DENOISE], recordings, "denoise std")
     compare(["denoise", "fit", "--mode", "adv", *DENOISE, "--tau-a", "0.2"], recordings,
             "denoise adv", loss_log=True)
+    compare(["denoise", "fit", "--mode", "semi_adv", *DENOISE], noisy_recordings,
+            "denoise semi_adv", loss_log=True)
+
+
+def noisy_recordings(ws):
+    """The semi modes learn the noise from --noisy recordings (here the effects)."""
+    files = recordings(ws)
+    return ["--speech", files[1], "--noisy", files[3]]
+
+
+def test_denoise_notes_count_every_process_files():
+    with Workspace() as ws:
+        files = recordings(ws)
+        args = ["denoise", "fit", "--mode", "std", *DENOISE[:-4], "--epochs", 1, *files]
+        result = run_mdnmf(*args, "-o", ws.path("ref.npz"))
+        assert result.returncode == 0 and "resampled" in result.stderr, result.stderr
+        result2 = run_mpi(2, *args, "-o", ws.path("m.npz"))
+        assert result2.returncode == 0, result2.stderr
+        assert result2.stderr == result.stderr.replace("mdnmf ", "mdnmf-mpi "), result2.stderr
 
 
 def main():
