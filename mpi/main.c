@@ -40,9 +40,57 @@ typedef struct held_lines {
 
 static held_lines held;
 
-static void hold_line(void *user, const char *line)
+/* The rows this rank read of each file, to name the file's own row in the
+ * library's messages (which count a shard's samples from 0). */
+enum { MAX_PARTS = 64 };
+typedef struct file_part {
+    const char *path;
+    int64_t first, end;
+} file_part;
+static file_part parts[MAX_PARTS];
+static int part_count;
+
+static void note_part(const char *path, int64_t first, int64_t end)
+{
+    if (part_count < MAX_PARTS) {
+        parts[part_count++] = (file_part){path, first, end};
+    }
+}
+
+/* "PATH: ... at sample J, ..." (or "omega[J]", a weight) about this
+ * rank's part of PATH: J is the part's; say which row of the file it is. */
+static void name_file_row(const char *line, char *out, size_t size)
+{
+    static const char *const patterns[] = {" at sample ", "omega["};
+    snprintf(out, size, "%s", line);
+    for (int k = 0; k < 2; k++) {
+        const char *at = strstr(line, patterns[k]);
+        const size_t lead = strlen(patterns[k]);
+        char *after = NULL;
+        const long long sample = at ? strtoll(at + lead, &after, 10) : 0;
+        if (!at || after == at + lead) {
+            continue;
+        }
+        for (int i = 0; i < part_count; i++) {
+            const char *named = strstr(line, parts[i].path);
+            if (named && named < at) {
+                const long long row = parts[i].first + sample;
+                const int bracket = k == 1 && *after == ']';
+                snprintf(out, size, "%.*s%lld%s (row %lld of the file; this process holds "
+                         "rows %lld to %lld)%s", (int)(at + lead - line), line, row,
+                         bracket ? "]" : "", row, (long long)parts[i].first,
+                         (long long)parts[i].end - 1, after + bracket);
+                return;
+            }
+        }
+    }
+}
+
+static void hold_line(void *user, const char *original)
 {
     (void)user;
+    char line[2600];
+    name_file_row(original, line, sizeof line);
     const size_t add = strlen(line) + 1;
     char *text = realloc(held.text, held.length + add + 1);
     if (!text) {
@@ -124,6 +172,7 @@ static int mpi_read_matrix(const cli_host *host, const char *command, const char
     if (status == MDNMF_OK) {
         int64_t first = 0, end = 0;
         cli_host_part(host, rows, &first, &end);
+        note_part(path, first, end);
         status = one_d ? npy_read_elements_file(path, first, end - first, out, &rows, message,
                                                 sizeof message)
                        : npy_read_rows_file(path, first, end - first, out, &rows, &columns,

@@ -235,7 +235,10 @@ def test_corrupt_shard_stops_every_process_with_one_message():
         out = ws.path("model.npz")
         result = run_mpi(2, "fit", "-i", path, "-d", 4, "--epochs", 2, "-o", out,
                          "--loss-log", ws.path("loss.csv"))
-        check_one_failure(result, ws, ["U.npy"], ["mdnmf-mpi fit: ", path, "NaN"])
+        line = check_one_failure(result, ws, ["U.npy"], ["mdnmf-mpi fit: ", path, "NaN"])
+        # The file's row, not the process's sample number (40 of rows 60..119).
+        assert "at sample 100 (row 100 of the file; this process holds rows 60 to 119)" \
+            in line, line
 
 
 def test_truncated_shard_stops_every_process_with_one_message():
@@ -258,8 +261,9 @@ def test_corrupt_weights_stop_every_process_with_one_message():
         w = ws.save("w.npy", weights)
         result = run_mpi(2, "fit", "-i", U, "-a", A, "--adv-weights", w, "--tau-a", 0.2,
                          "-d", 4, "--epochs", 2, "-o", ws.path("m.npz"))
-        check_one_failure(result, ws, ["U.npy", "A.npy", "w.npy"],
-                          ["mdnmf-mpi fit: ", w, "weight"])
+        line = check_one_failure(result, ws, ["U.npy", "A.npy", "w.npy"],
+                                 ["mdnmf-mpi fit: ", w, "weight"])
+        assert "omega[80] (row 80 of the file; this process holds rows 50 to 99)" in line, line
 
 
 def test_unsupported_method_is_refused_once():

@@ -149,7 +149,7 @@ def test_corrupt_source_shard_stops_every_process_with_one_message():
         result = run_mpi(2, "separator", "fit", "--mode", "adv", *SETTINGS, *files,
                          "-o", ws.path("m.npz"), "--loss-log", ws.path("l.csv"))
         check_one_failure(result, ws, ["U0.npy", "U1.npy"],
-                          ["mdnmf-mpi separator fit: ", "U1.npy", "NaN"])
+                          ["mdnmf-mpi separator fit: ", "U1.npy", "NaN", "at sample 120 (row 120"])
         # Truncated: the second process's rows are missing.
         path = ws.path("U1.npy")
         np.save(path, data("digit5.npy", 150, 2))
