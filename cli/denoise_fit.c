@@ -237,8 +237,8 @@ static int check_fit_groups(const fit_request *r)
                           : !is_semi(mode) && !g[GROUP_NOISE].count   ? "--noise PATHS"
                                                                       : NULL;
     if (missing) {
-        cli_error(FIT_COMMAND, "mode %s needs %s (see 'mdnmf denoise fit --help')", name,
-                  missing);
+        cli_error(FIT_COMMAND, "mode %s needs %s (see '%s denoise fit --help')", name,
+                  missing, cli_program);
         return -1;
     }
     if (is_semi(mode) && g[GROUP_NOISE].count) {
@@ -305,7 +305,8 @@ static int parse_fit_request(int argc, char **argv, fit_request *r)
     }
     mdnmf_error error;
     if (mdnmf_separator_params_check(&r->params, &error) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s (see 'mdnmf denoise fit --help')", error.message);
+        cli_error(FIT_COMMAND, "%s (see '%s denoise fit --help')", error.message,
+                  cli_program);
         return CLI_EXIT_USAGE;
     }
     return -1;

@@ -184,7 +184,7 @@ static int check_request(fit_request *r)
     }
     mdnmf_error error;
     if (mdnmf_params_check(&r->params, &error) != MDNMF_OK) {
-        cli_error(COMMAND, "%s (see 'mdnmf fit --help')", error.message);
+        cli_error(COMMAND, "%s (see '%s fit --help')", error.message, cli_program);
         return -1;
     }
     return 0;

@@ -157,8 +157,8 @@ static int refuse_unused_data(const fit_request *r)
                                                                  : NULL;
     if (unused) {
         cli_error(FIT_COMMAND, "%s is not used by mode %s: drop it or choose a mode that "
-                  "uses it (see 'mdnmf separator fit --help')", unused,
-                  mode_name(r->params.mode));
+                  "uses it (see '%s separator fit --help')", unused,
+                  mode_name(r->params.mode), cli_program);
         return -1;
     }
     return 0;
@@ -171,9 +171,10 @@ static int count_sources(const fit_request *r, int *sources, const char **hint)
     const mode_data use = mode_uses(r->params.mode, r->tau_auto), *uses = &use;
     if (!r->files.source_count && !r->files.sup_count && !r->files.mixed &&
         !r->files.sup_mixed) {
-        cli_error(FIT_COMMAND, "no training data: give %s (see 'mdnmf separator fit --help')",
+        cli_error(FIT_COMMAND, "no training data: give %s (see '%s separator fit --help')",
                   uses->sources ? "--source U.npy once per source"
-                                : "--sup-source S.npy once per source and --sup-mixed VS.npy");
+                                : "--sup-source S.npy once per source and --sup-mixed VS.npy",
+                  cli_program);
         return -1;
     }
     int weak = r->files.source_count + (uses->sources == 2 ? 1 : 0);
@@ -282,7 +283,8 @@ static int check_tau_auto(fit_request *r)
             if (strncmp(text, "validation_fraction ", 20) == 0)
                 text += 20;
         }
-        cli_error(FIT_COMMAND, "%s%s (see 'mdnmf separator fit --help')", option, text);
+        cli_error(FIT_COMMAND, "%s%s (see '%s separator fit --help')", option, text,
+                  cli_program);
         return -1;
     }
     return 0;
@@ -320,7 +322,8 @@ static int check_fit_request(fit_request *r)
     }
     mdnmf_error error;
     if (mdnmf_separator_params_check(&r->params, &error) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s (see 'mdnmf separator fit --help')", error.message);
+        cli_error(FIT_COMMAND, "%s (see '%s separator fit --help')", error.message,
+                  cli_program);
         return -1;
     }
     return check_tau_auto(r);
