@@ -1723,10 +1723,24 @@ static int fit_exem(mdnmf_model *model, const float *U, int64_t m, int64_t n)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
+    const mdnmf_shard *shard = model->sharded ? &model->shard : NULL;
     int status = check_matrix(model, "data", U, m, n);
+    if (!status && shard && shard->ranks == 0 && shard->offset + n > shard->n_total)
+        status = model_fail(model, MDNMF_ERR_SHAPE,
+                            "this shard's %lld columns from %lld run past the %lld of the data",
+                            (long long)n, (long long)shard->offset, (long long)shard->n_total);
     float *W = NULL;
-    if (!status)
+    if (shard) {
+        /* sharded: the same exemplars from the global columns */
+        shard_layout layout[2];
+        status = shard_agree(model, shard, status);
+        if (!status)
+            status = shard_layouts(model, shard, n, 0, layout);
+        if (!status)
+            status = exemplar_basis_sharded(model, &model->params, U, m, shard, &layout[0], &W);
+    } else if (!status) {
         status = exemplar_basis(model, &model->params, U, m, n, &W);
+    }
     if (!status)
         status = model_adopt_basis(model, W, m, model->params.d);
     if (!status)

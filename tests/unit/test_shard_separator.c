@@ -502,7 +502,7 @@ static void test_refusals(void **state)
  * explicit mode given the offsets the counts imply (uneven parts). */
 typedef struct adv_job {
     group *g;
-    int rank, by_rank;
+    int rank, by_rank, exemplars; /* exemplars: mdnmf_fit_exem of U */
     const problem *pr;
     int64_t bounds[2][MAX_RANKS + 1];
     float *W;
@@ -528,9 +528,12 @@ static void *run_adv_rank(void *arg)
     p.threads = 1, p.init = MDNMF_INIT_RANDOM;
     mdnmf_model *model = mdnmf_model_create(&p, NULL);
     assert_int_equal(mdnmf_model_set_shard(model, &shard, NULL), MDNMF_OK);
-    assert_int_equal(mdnmf_fit_adv(model, pr->X[0] + off * M, M, n,
-                                   pr->X[SOURCES] + off_adv * M, n_adv, NULL, NULL),
-                     MDNMF_OK);
+    if (job->exemplars)
+        assert_int_equal(mdnmf_fit_exem(model, pr->X[0] + off * M, M, n, NULL), MDNMF_OK);
+    else
+        assert_int_equal(mdnmf_fit_adv(model, pr->X[0] + off * M, M, n,
+                                       pr->X[SOURCES] + off_adv * M, n_adv, NULL, NULL),
+                         MDNMF_OK);
     job->W = test_copy(mdnmf_model_basis(model), M * p.d);
     mdnmf_model_destroy(model);
     return NULL;
@@ -572,6 +575,32 @@ static void test_fit_adv_by_rank(void **state)
     free_problem(&pr);
 }
 
+/* mdnmf_fit_exem by rank and explicitly: the unsharded exemplars exactly
+ * (one non-zero term per entry of the sum). */
+static void test_fit_exem_sharded(void **state)
+{
+    (void)state;
+    problem pr = make_problem();
+    mdnmf_params p;
+    mdnmf_params_default(&p);
+    p.d = 5, p.threads = 1;
+    mdnmf_model *whole = mdnmf_model_create(&p, NULL);
+    assert_int_equal(mdnmf_fit_exem(whole, pr.X[0], M, pr.n[0], NULL), MDNMF_OK);
+    adv_job common = {.pr = &pr, .exemplars = 1,
+                      .bounds = {{0, 1, 60, pr.n[0]}, {0, 30, 52, pr.n[SOURCES]}}};
+    for (int by_rank = 0; by_rank <= 1; by_rank++) {
+        adv_job jobs[3];
+        common.by_rank = by_rank;
+        run_adv_group(jobs, &common);
+        for (int r = 0; r < 3; r++) {
+            assert_memory_equal(jobs[r].W, mdnmf_model_basis(whole), M * 5 * sizeof(float));
+            free(jobs[r].W);
+        }
+    }
+    mdnmf_model_destroy(whole);
+    free_problem(&pr);
+}
+
 /* The rank mode's settings are checked. */
 static void test_rank_mode_is_checked(void **state)
 {
@@ -610,6 +639,7 @@ int main(void)
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_rank_mode_is_checked),
         cmocka_unit_test(test_fit_adv_by_rank),
+        cmocka_unit_test(test_fit_exem_sharded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
