@@ -190,20 +190,8 @@ static int check_request(fit_request *r)
     return 0;
 }
 
-/* Sharded fits (mdnmf-mpi) train; exemplar NMF picks samples, which no
- * process sees all of. */
-static int check_hosted(const cli_host *host, const fit_request *r)
-{
-    if (host->sharded && r->method == METHOD_EXEMPLAR) {
-        cli_error(COMMAND, "--method exemplar: not supported on several processes: run "
-                  "'mdnmf fit' for it");
-        return -1;
-    }
-    return 0;
-}
-
 /* Returns -1 to go on, or the exit code. */
-static int parse_request(const cli_host *host, int argc, char **argv, fit_request *request)
+static int parse_request(int argc, char **argv, fit_request *request)
 {
     memset(request, 0, sizeof *request);
     request->method = -1;
@@ -214,8 +202,7 @@ static int parse_request(const cli_host *host, int argc, char **argv, fit_reques
     if (parsed >= 0) {
         return parsed;
     }
-    return check_request(request) == 0 && check_hosted(host, request) == 0 ? -1
-                                                                             : CLI_EXIT_USAGE;
+    return check_request(request) == 0 ? -1 : CLI_EXIT_USAGE;
 }
 
 /* ------------------------------------------------------------- the run */
@@ -438,7 +425,7 @@ int cli_fit(int argc, char **argv)
 int cli_fit_on(const cli_host *host, int argc, char **argv)
 {
     fit_request request;
-    int code = parse_request(host, argc, argv, &request);
+    int code = parse_request(argc, argv, &request);
     if (code >= 0) {
         return host->agree(host, code);
     }

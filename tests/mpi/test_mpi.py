@@ -266,12 +266,18 @@ def test_corrupt_weights_stop_every_process_with_one_message():
         assert "omega[80] (row 80 of the file; this process holds rows 50 to 99)" in line, line
 
 
-def test_unsupported_method_is_refused_once():
+def test_fit_exemplar_matches_mdnmf():
+    # The library draws the exemplars over the global samples: the same atoms.
+    compare([("U.npy", data("digit3.npy", 151, 1))], ["-d", 7, "--method", "exemplar",
+                                                      "--seed", 12])
+
+
+def test_refused_option_says_the_library_line_once():
     with Workspace() as ws:
         path = ws.save("U.npy", data("digit3.npy", 20, 1))
-        result = run_mpi(2, "fit", "-i", path, "-d", 4, "--method", "exemplar",
+        result = run_mpi(2, "fit", "-i", path, "-d", 4, "--divergence", "kl",
                          "--loss-log", ws.path("l.csv"), "-o", ws.path("m.npz"))
-        check_one_failure(result, ws, ["U.npy"], ["mdnmf-mpi fit: ", "exemplar"], code=2)
+        check_one_failure(result, ws, ["U.npy"], ["mdnmf-mpi fit: ", "Frobenius"])
 
 
 def test_output_onto_input_is_refused_once():
