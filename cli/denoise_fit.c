@@ -11,6 +11,7 @@
 #include "audio_paths.h"
 #include "commands.h"
 #include "denoise.h"
+#include "host.h"
 #include "inputs.h"
 #include "outputs.h"
 #include "progress.h"
@@ -167,6 +168,7 @@ typedef struct group_signals {
     const float **samples; /* audio[k].samples */
     int64_t *lengths;
     size_t count;          /* read so far */
+    cli_read_notes notes;  /* sharded: printed once all processes read */
 } group_signals;
 
 typedef struct fit_run {
@@ -235,8 +237,8 @@ static int check_fit_groups(const fit_request *r)
                           : !is_semi(mode) && !g[GROUP_NOISE].count   ? "--noise PATHS"
                                                                       : NULL;
     if (missing) {
-        cli_error(FIT_COMMAND, "mode %s needs %s (see 'mdnmf denoise fit --help')", name,
-                  missing);
+        cli_error(FIT_COMMAND, "mode %s needs %s (see '%s denoise fit --help')", name,
+                  missing, cli_program);
         return -1;
     }
     if (is_semi(mode) && g[GROUP_NOISE].count) {
@@ -303,7 +305,8 @@ static int parse_fit_request(int argc, char **argv, fit_request *r)
     }
     mdnmf_error error;
     if (mdnmf_separator_params_check(&r->params, &error) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s (see 'mdnmf denoise fit --help')", error.message);
+        cli_error(FIT_COMMAND, "%s (see '%s denoise fit --help')", error.message,
+                  cli_program);
         return CLI_EXIT_USAGE;
     }
     return -1;
@@ -350,11 +353,21 @@ static mdnmf_signals signals_of(const group_signals *read)
     return signals;
 }
 
-/* Every file of a group at the model's rate. */
-static int read_group(const fit_request *r, const path_group *group, group_signals *read)
+/* Every file of a group at the model's rate; on a host of K processes
+ * this one's files [F r / K, F (r + 1) / K) of the sorted list, so that
+ * the processes' frames, in rank order, are the single process's. */
+static int read_group(const cli_host *host, const fit_request *r, const path_group *group,
+                      group_signals *read)
 {
     cli_read_notes notes = {0};
-    size_t files = group->files.count;
+    int64_t first = 0, end = 0;
+    cli_host_part(host, (int64_t)group->files.count, &first, &end);
+    if (first == end) {
+        cli_error(FIT_COMMAND, "--%s: %zu file(s) for %d processes: every process needs one; "
+                  "use fewer processes", group->name, group->files.count, host->ranks);
+        return -1;
+    }
+    size_t files = (size_t)(end - first);
     read->audio = calloc(files, sizeof *read->audio);
     read->samples = calloc(files, sizeof *read->samples);
     read->lengths = calloc(files, sizeof *read->lengths);
@@ -363,7 +376,7 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
         return -1;
     }
     for (size_t i = 0; i < files && !cli_interrupted(); i++) {
-        const char *path = group->files.paths[i];
+        const char *path = group->files.paths[(size_t)first + i];
         mdnmf_audio *audio = &read->audio[i];
         mdnmf_error error;
         if (mdnmf_audio_read(path, r->sample_rate, audio, &error) != MDNMF_OK) {
@@ -383,10 +396,29 @@ static int read_group(const fit_request *r, const path_group *group, group_signa
     if (cli_interrupted()) {
         return -1; /* the command reports it */
     }
-    if (!r->quiet) {
+    read->notes = notes;
+    if (!r->quiet && !host->sharded) {
         cli_print_read_notes(FIT_COMMAND, group->name, &notes, r->sample_rate);
     }
     return 0;
+}
+
+/* Sharded: the notes of all processes' files, once (collective, after the
+ * reads were agreed). */
+static void print_shared_notes(const cli_host *host, const fit_request *r, const fit_run *run)
+{
+    for (int g = 0; g < GROUP_COUNT; g++) {
+        if (!r->groups[g].files.count) {
+            continue;
+        }
+        const cli_read_notes *own = &run->groups[g].notes;
+        cli_read_notes notes = {(int)host->combine(host, own->resampled, CLI_HOST_SUM),
+                                (int)host->combine(host, own->mixed_down, CLI_HOST_SUM),
+                                (int)host->combine(host, own->from_rate, CLI_HOST_MAX)};
+        if (!r->quiet && host->rank == 0) {
+            cli_print_read_notes(FIT_COMMAND, r->groups[g].name, &notes, r->sample_rate);
+        }
+    }
 }
 
 /* -o, --loss-log and --checkpoint are never one of the recordings or the
@@ -408,7 +440,7 @@ static int refuse_outputs_onto_inputs(const fit_request *r)
     return status;
 }
 
-static int read_fit_inputs(fit_request *r, fit_run *run)
+static int read_fit_inputs(const cli_host *host, fit_request *r, fit_run *run)
 {
     for (int g = 0; g < GROUP_COUNT; g++) {
         path_group *group = &r->groups[g];
@@ -418,11 +450,12 @@ static int read_fit_inputs(fit_request *r, fit_run *run)
             }
         }
     }
-    if (refuse_outputs_onto_inputs(r) != 0 || resolve_sample_rate(r) != 0) {
+    if ((host->rank == 0 && refuse_outputs_onto_inputs(r) != 0) || resolve_sample_rate(r) != 0) {
         return -1;
     }
     for (int g = 0; g < GROUP_COUNT; g++) {
-        if (r->groups[g].files.count && read_group(r, &r->groups[g], &run->groups[g]) != 0) {
+        if (r->groups[g].files.count &&
+            read_group(host, r, &r->groups[g], &run->groups[g]) != 0) {
             return -1;
         }
     }
@@ -478,7 +511,8 @@ static void report_fit_failure(const fit_request *r, const fit_run *run, int sta
     }
 }
 
-static int run_denoise_fit(const fit_request *r, fit_run *run)
+/* Only the first process shows progress and writes the loss log. */
+static int run_denoise_fit(const cli_host *host, const fit_request *r, fit_run *run)
 {
     mdnmf_separator_params params = r->params;
     params.common.warm_start = r->warm_start != NULL;
@@ -493,9 +527,10 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
                                 .win_length = r->win_length,
                                 .power = r->power,
                                 .context = r->context};
-    cli_progress_attach(&run->progress, &params.common, r->quiet,
+    cli_progress_attach(&run->progress, &params.common, r->quiet || host->rank != 0,
                         mdnmf_mode_describe(params.mode)->adversarial, &run->loss_log, 1);
     cli_progress_watch(&run->progress, &params.common, params.common.checkpoint_path);
+    cli_host_align_progress(host, &params.common);
     mdnmf_error error;
     int status = mdnmf_separator_fit_signals(run->model, &params, &audio, &data, &error);
     int code = cli_progress_finish(&run->progress, FIT_COMMAND, status);
@@ -506,7 +541,7 @@ static int run_denoise_fit(const fit_request *r, fit_run *run)
     return CLI_EXIT_RUNTIME;
 }
 
-static int prepare_fit(fit_request *r, fit_run *run)
+static int prepare_fit(const cli_host *host, fit_request *r, fit_run *run)
 {
     mdnmf_error error;
     run->stft = mdnmf_stft_create(r->n_fft, r->hop_length, r->win_length, &error);
@@ -514,42 +549,75 @@ static int prepare_fit(fit_request *r, fit_run *run)
         cli_error(FIT_COMMAND, "--n-fft/--hop-length/--win-length: %s", error.message);
         return CLI_EXIT_USAGE;
     }
-    if (cli_output_check_writable(FIT_COMMAND, r->output) != 0 ||
-        cli_check_checkpoint_files(FIT_COMMAND, &r->params.common) != 0 ||
-        cli_loss_log_open(&run->loss_log, FIT_COMMAND, r->loss_log, 1) != 0 ||
-        read_fit_inputs(r, run) != 0 || create_fit_model(r, run) != 0) {
+    const int leads = host->rank == 0;
+    if ((leads && (cli_output_check_writable(FIT_COMMAND, r->output) != 0 ||
+                   cli_check_checkpoint_files(FIT_COMMAND, &r->params.common) != 0 ||
+                   cli_loss_log_open(&run->loss_log, FIT_COMMAND, r->loss_log, 1) != 0)) ||
+        read_fit_inputs(host, r, run) != 0 || create_fit_model(r, run) != 0) {
         return cli_interrupted() ? CLI_EXIT_INTERRUPTED : CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* Sharded: the model's fits hold this process's recordings. */
+static int shard_model(const cli_host *host, const fit_run *run)
+{
+    mdnmf_error error;
+    if (host->sharded && host->shard(host, run->model, &error) != MDNMF_OK) {
+        cli_error(FIT_COMMAND, "%s", error.message);
+        return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
 }
 
 int cli_denoise_fit(int argc, char **argv)
 {
+    return cli_denoise_fit_on(&cli_alone, argc, argv);
+}
+
+/* Each step's exit code is agreed by all processes before the next (a
+ * no-op alone: host.h). */
+int cli_denoise_fit_on(const cli_host *host, int argc, char **argv)
+{
     fit_request *request = malloc(sizeof *request);
+    int code = request ? parse_fit_request(argc, argv, request) : CLI_EXIT_RUNTIME;
     if (!request) {
         cli_error(FIT_COMMAND, "out of memory");
-        return CLI_EXIT_RUNTIME;
     }
-    int code = parse_fit_request(argc, argv, request);
     if (code >= 0) {
         free(request);
-        return code;
+        return host->agree(host, code);
     }
     fit_run run;
     memset(&run, 0, sizeof run);
     /* From here on a signal ends the run through the clean-up below. */
     cli_signals_install();
-    code = prepare_fit(request, &run);
-    if (code == CLI_EXIT_OK && !cli_interrupted()) {
-        code = run_denoise_fit(request, &run);
+    code = host->agree(host, prepare_fit(host, request, &run));
+    if (code == CLI_EXIT_OK && host->sharded) {
+        print_shared_notes(host, request, &run);
+    }
+    if (code == CLI_EXIT_OK) {
+        code = host->agree(host, shard_model(host, &run));
+    }
+    if (code == CLI_EXIT_OK && host->combine(host, cli_interrupted(), CLI_HOST_MAX)) {
+        code = CLI_EXIT_INTERRUPTED;
+    } else if (code == CLI_EXIT_OK) {
+        code = run_denoise_fit(host, request, &run);
     }
     if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
         int stop = cli_exit_if_interrupted(FIT_COMMAND);
         code = stop >= 0 ? stop : code;
     }
+    code = host->agree(host, code);
+    if (code == CLI_EXIT_OK && host->same_model) {
+        code = host->agree(host, host->same_model(host, FIT_COMMAND, run.model));
+    }
     if (code == CLI_EXIT_OK) {
-        code = cli_save_model_and_log(FIT_COMMAND, run.model, request->output, &run.loss_log,
-                                      request->params.common.checkpoint_path);
+        code = host->agree(host, host->rank != 0 ? CLI_EXIT_OK
+                                                 : cli_save_model_and_log(
+                                                       FIT_COMMAND, run.model, request->output,
+                                                       &run.loss_log,
+                                                       request->params.common.checkpoint_path));
     }
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);

@@ -5,6 +5,7 @@
  * turns files and options into a call and the call's failure into one line
  * naming the file at fault.  Nothing is written unless the fit succeeds. */
 #include "commands.h"
+#include "host.h"
 #include "inputs.h"
 #include "outputs.h"
 #include "progress.h"
@@ -183,7 +184,7 @@ static int check_request(fit_request *r)
     }
     mdnmf_error error;
     if (mdnmf_params_check(&r->params, &error) != MDNMF_OK) {
-        cli_error(COMMAND, "%s (see 'mdnmf fit --help')", error.message);
+        cli_error(COMMAND, "%s (see '%s fit --help')", error.message, cli_program);
         return -1;
     }
     return 0;
@@ -268,23 +269,24 @@ static int read_warm_start(const fit_request *r, fit_run *run)
     return cli_check_features(COMMAND, r->input, run->U.m, r->warm_start, m);
 }
 
-/* Between the files, a caught signal ends the run. */
-static int read_inputs(const fit_request *r, fit_run *run)
+/* Between the files, a caught signal ends the run.  On a host of several
+ * processes each reads its own rows of the data and the weights. */
+static int read_inputs(const cli_host *host, const fit_request *r, fit_run *run)
 {
-    if (cli_read_matrix(COMMAND, r->input, &run->U) != 0) {
+    if (host->read_matrix(host, COMMAND, r->input, &run->U) != 0) {
         return CLI_EXIT_RUNTIME;
     }
     if (cli_interrupted()) {
         return CLI_EXIT_INTERRUPTED;
     }
     if (r->adversarial) {
-        if (cli_read_matrix(COMMAND, r->adversarial, &run->U_adv) != 0 ||
+        if (host->read_matrix(host, COMMAND, r->adversarial, &run->U_adv) != 0 ||
             cli_check_features(COMMAND, r->adversarial, run->U_adv.m, r->input, run->U.m) != 0) {
             return CLI_EXIT_RUNTIME;
         }
     }
     if (r->adv_weights) {
-        if (cli_read_matrix(COMMAND, r->adv_weights, &run->omega) != 0 ||
+        if (host->read_matrix(host, COMMAND, r->adv_weights, &run->omega) != 0 ||
             check_weights_length(r, run) != 0) {
             return CLI_EXIT_RUNTIME;
         }
@@ -295,13 +297,15 @@ static int read_inputs(const fit_request *r, fit_run *run)
     return CLI_EXIT_OK;
 }
 
-static int create_model(const fit_request *r, fit_run *run)
+/* Only the first process shows progress and writes the loss log. */
+static int create_model(const cli_host *host, const fit_request *r, fit_run *run)
 {
     mdnmf_params params = r->params;
     params.warm_start = r->warm_start != NULL;
-    cli_progress_attach(&run->progress, &params, r->quiet, r->method == METHOD_ADV,
-                        &run->loss_log, 0);
+    cli_progress_attach(&run->progress, &params, r->quiet || host->rank != 0,
+                        r->method == METHOD_ADV, &run->loss_log, 0);
     cli_progress_watch(&run->progress, &params, params.checkpoint_path);
+    cli_host_align_progress(host, &params);
     mdnmf_error error;
     run->model = mdnmf_model_create(&params, &error);
     if (!run->model) {
@@ -389,26 +393,62 @@ static void release_run(fit_run *run)
     mdnmf_matrix_free(&run->omega);
 }
 
+/* Sharded: the model's fits hold this process's columns; the ranks must
+ * end with the same basis (host.h). */
+static int shard_model(const cli_host *host, const fit_run *run)
+{
+    if (!host->sharded) {
+        return CLI_EXIT_OK;
+    }
+    mdnmf_error error;
+    if (host->shard(host, run->model, &error) != MDNMF_OK) {
+        cli_error(COMMAND, "%s", error.message);
+        return CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_OK;
+}
+
+/* A signal caught by any process stops all (collective). */
+static int interrupted_anywhere(const cli_host *host)
+{
+    return (int)host->combine(host, cli_interrupted(), CLI_HOST_MAX);
+}
+
 int cli_fit(int argc, char **argv)
+{
+    return cli_fit_on(&cli_alone, argc, argv);
+}
+
+/* Each step's exit code is agreed by all processes before the next (a
+ * no-op alone), so every process takes the same path; only the first
+ * process checks and writes the outputs. */
+int cli_fit_on(const cli_host *host, int argc, char **argv)
 {
     fit_request request;
     int code = parse_request(argc, argv, &request);
     if (code >= 0) {
-        return code;
+        return host->agree(host, code);
     }
+    const int leads = host->rank == 0;
     fit_run run;
     memset(&run, 0, sizeof run);
     /* From here on a signal ends the run through release_run, which
      * removes the loss log's temporary file. */
     cli_signals_install();
-    code = prepare_outputs(&request, &run);
+    code = leads ? prepare_outputs(&request, &run) : CLI_EXIT_OK;
     if (code == CLI_EXIT_OK) {
-        code = read_inputs(&request, &run);
+        code = read_inputs(host, &request, &run);
+    }
+    code = host->agree(host, code);
+    if (code == CLI_EXIT_OK) {
+        code = host->agree(host, create_model(host, &request, &run));
     }
     if (code == CLI_EXIT_OK) {
-        code = create_model(&request, &run);
+        code = host->agree(host, shard_model(host, &run));
     }
-    if (code == CLI_EXIT_OK && !cli_interrupted()) {
+    if (code == CLI_EXIT_OK && interrupted_anywhere(host)) {
+        code = CLI_EXIT_INTERRUPTED;
+    } else if (code == CLI_EXIT_OK) {
         code = run_fit(&request, &run);
     }
     if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
@@ -416,8 +456,12 @@ int cli_fit(int argc, char **argv)
         int stop = cli_exit_if_interrupted(COMMAND);
         code = stop >= 0 ? stop : code;
     }
+    code = host->agree(host, code);
+    if (code == CLI_EXIT_OK && host->same_model) {
+        code = host->agree(host, host->same_model(host, COMMAND, run.model));
+    }
     if (code == CLI_EXIT_OK) {
-        code = write_outputs(&request, &run);
+        code = host->agree(host, leads ? write_outputs(&request, &run) : CLI_EXIT_OK);
     }
     release_run(&run);
     return code;

@@ -23,6 +23,17 @@ _Static_assert(sizeof(mdnmf_divergence) == sizeof(int), "enum fields must be int
 
 const char cli_required[] = "required";
 
+const char *cli_program = "mdnmf";
+
+static cli_error_sink error_sink;
+static void *error_sink_user;
+
+void cli_set_error_sink(cli_error_sink sink, void *user)
+{
+    error_sink = sink;
+    error_sink_user = user;
+}
+
 void cli_error(const char *command, const char *format, ...)
 {
     char text[2048];
@@ -35,10 +46,16 @@ void cli_error(const char *command, const char *format, ...)
             *c = ' ';
         }
     }
+    char line[2200];
     if (command) {
-        fprintf(stderr, "mdnmf %s: %s\n", command, text);
+        snprintf(line, sizeof line, "%s %s: %s", cli_program, command, text);
     } else {
-        fprintf(stderr, "mdnmf: %s\n", text);
+        snprintf(line, sizeof line, "%s: %s", cli_program, text);
+    }
+    if (error_sink) {
+        error_sink(error_sink_user, line);
+    } else {
+        fprintf(stderr, "%s\n", line);
     }
 }
 
@@ -542,15 +559,15 @@ static void report_bad_option(const option_parser *parser)
     if (strncmp(typed, "--", 2) == 0) {
         int matches = count_prefix_matches(parser->command, typed + 2);
         if (matches == 1 && strchr(parser->argv[optind - 1], '=')) {
-            cli_error(NULL, "option '%s' takes no value (see 'mdnmf %s --help')", typed, name);
+            cli_error(NULL, "option '%s' takes no value (see '%s %s --help')", typed, cli_program, name);
             return;
         }
         if (matches > 1) {
-            cli_error(NULL, "ambiguous option '%s' (see 'mdnmf %s --help')", typed, name);
+            cli_error(NULL, "ambiguous option '%s' (see '%s %s --help')", typed, cli_program, name);
             return;
         }
     }
-    cli_error(NULL, "unknown option '%s' (see 'mdnmf %s --help')", typed, name);
+    cli_error(NULL, "unknown option '%s' (see '%s %s --help')", typed, cli_program, name);
 }
 
 static parse_step parser_next(option_parser *parser, const cli_option **option, const char **value)
@@ -568,8 +585,8 @@ static parse_step parser_next(option_parser *parser, const cli_option **option, 
     if (key == ':') {
         char typed[128];
         typed_option(parser, typed, sizeof typed);
-        cli_error(parser->command->name, "option '%s' needs a value (see 'mdnmf %s --help')",
-                  typed, parser->command->name);
+        cli_error(parser->command->name, "option '%s' needs a value (see '%s %s --help')",
+                  typed, cli_program, parser->command->name);
         return STEP_ERROR;
     }
     *option = key == '?' ? NULL : option_by_key(parser->command, key);
@@ -591,8 +608,8 @@ static int parser_end_operands(option_parser *parser)
         return 0;
     }
     if (optind < parser->argc) {
-        cli_error(parser->command->name, "unexpected argument '%s' (see 'mdnmf %s --help')",
-                  parser->argv[optind], parser->command->name);
+        cli_error(parser->command->name, "unexpected argument '%s' (see '%s %s --help')",
+                  parser->argv[optind], cli_program, parser->command->name);
         return -1;
     }
     return 0;
@@ -604,8 +621,8 @@ static int required_options_given(const cli_command *command, const int *given)
     for (size_t i = 0; i < command->option_count; i++) {
         const cli_option *option = &command->options[i];
         if (option->default_text == cli_required && !given[i]) {
-            cli_error(command->name, "missing -%c %s (see 'mdnmf %s --help')", option->key,
-                      option->metavar, command->name);
+            cli_error(command->name, "missing -%c %s (see '%s %s --help')", option->key,
+                      option->metavar, cli_program, command->name);
             return 0;
         }
     }
@@ -825,7 +842,8 @@ void cli_print_usage(FILE *out, const cli_command *command)
 
 void cli_print_usage_with(FILE *out, const cli_command *command, const void *defaults)
 {
-    fprintf(out, "usage: mdnmf %s\n\n%s\n\noptions:\n", command->synopsis, command->summary);
+    fprintf(out, "usage: %s %s\n\n%s\n\noptions:\n", cli_program, command->synopsis,
+            command->summary);
     for (size_t i = 0; i < command->option_count; i++) {
         print_option(out, &command->options[i], defaults);
     }
@@ -872,8 +890,8 @@ static void print_group_usage(const cli_group *group, FILE *out)
     fprintf(out, "usage: %s\n\n%s\n\ncommands:\n", group->synopsis, group->command->summary);
     for (int i = 0; i < group->count; i++)
         fprintf(out, "  %-7s %s\n", group->subcommands[i].word, group->subcommands[i].summary);
-    fprintf(out, "\n'mdnmf %s COMMAND --help' lists a command's options and their defaults.\n\n",
-            group->command->name);
+    fprintf(out, "\n'%s %s COMMAND --help' lists a command's options and their defaults.\n\n",
+            cli_program, group->command->name);
     cli_print_exit_codes(out);
 }
 
@@ -891,7 +909,7 @@ int cli_run_group(const cli_group *group, int argc, char **argv)
     for (int i = 0; i < group->count; i++)
         if (strcmp(word, group->subcommands[i].word) == 0)
             return group->subcommands[i].run(argc - 1, argv + 1);
-    cli_error(group->command->name, "unknown %s '%s' (see 'mdnmf %s --help')",
-              word[0] == '-' ? "option" : "command", word, group->command->name);
+    cli_error(group->command->name, "unknown %s '%s' (see '%s %s --help')",
+              word[0] == '-' ? "option" : "command", word, cli_program, group->command->name);
     return CLI_EXIT_USAGE;
 }

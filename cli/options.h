@@ -21,8 +21,9 @@ enum {
                                   for "stopped on request, nothing written") */
 };
 
-/* One line on stderr: "mdnmf <command>: <formatted text>".  Newlines inside
- * the text (e.g. from a library message) become spaces: one error, one line. */
+/* One line on stderr: "<program> <command>: <formatted text>" (program
+ * cli_program).  Newlines inside the text (e.g. from a library message)
+ * become spaces: one error, one line. */
 void cli_error(const char *command, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -30,6 +31,16 @@ void cli_error(const char *command, const char *format, ...)
  * message when it already names the path (the library's file functions
  * quote the path in their messages). */
 void cli_error_about(const char *command, const char *path, const char *message);
+
+/* The program the messages and usage texts name: "mdnmf" unless the
+ * program says otherwise (mdnmf-mpi sets "mdnmf-mpi" before parsing). */
+extern const char *cli_program;
+
+/* Where cli_error's lines go instead of stderr (NULL: stderr again): the
+ * line without its newline.  mdnmf-mpi holds them until its processes
+ * agree which one reports a failure (cli/host.h). */
+typedef void (*cli_error_sink)(void *user, const char *line);
+void cli_set_error_sink(cli_error_sink sink, void *user);
 
 /* What a table option stores, and how its value is parsed and shown. */
 typedef enum cli_kind {

@@ -2,6 +2,7 @@
  * separation.h). */
 #include "separation.h"
 
+#include "host.h"
 #include "progress.h"
 
 #include "inputs.h"
@@ -61,13 +62,13 @@ typedef struct feature_reference {
 
 /* -1 without a word once a signal was caught (cli_signals_install): the
  * command reports the interruption. */
-static int read_one(const char *command, const char *path, mdnmf_matrix *out,
-                    feature_reference *reference)
+static int read_one(const cli_host *host, const char *command, const char *path,
+                    mdnmf_matrix *out, feature_reference *reference)
 {
     if (cli_interrupted()) {
         return -1;
     }
-    if (cli_read_matrix(command, path, out) != 0) {
+    if (host->read_matrix(host, command, path, out) != 0) {
         return -1;
     }
     if (!reference->path) {
@@ -122,23 +123,31 @@ static void fill_data(const cli_separation_files *files, int sources,
 int cli_separation_read(const char *command, const cli_separation_files *files, int sources,
                         cli_separation_inputs *inputs)
 {
+    return cli_separation_read_on(&cli_alone, command, files, sources, inputs);
+}
+
+int cli_separation_read_on(const cli_host *host, const char *command,
+                           const cli_separation_files *files, int sources,
+                           cli_separation_inputs *inputs)
+{
     memset(inputs, 0, sizeof *inputs);
     feature_reference reference = {NULL, 0};
     for (int s = 0; s < files->source_count; s++) {
-        if (read_one(command, files->sources[s], &inputs->sources[s], &reference) != 0) {
+        if (read_one(host, command, files->sources[s], &inputs->sources[s], &reference) != 0) {
             return -1;
         }
     }
-    if (files->mixed && read_one(command, files->mixed, &inputs->mixed, &reference) != 0) {
+    if (files->mixed && read_one(host, command, files->mixed, &inputs->mixed, &reference) != 0) {
         return -1;
     }
     for (int s = 0; s < files->sup_count; s++) {
-        if (read_one(command, files->sup_sources[s], &inputs->sup_sources[s], &reference) != 0) {
+        if (read_one(host, command, files->sup_sources[s], &inputs->sup_sources[s],
+                     &reference) != 0) {
             return -1;
         }
     }
     if (files->sup_mixed &&
-        read_one(command, files->sup_mixed, &inputs->sup_mixed, &reference) != 0) {
+        read_one(host, command, files->sup_mixed, &inputs->sup_mixed, &reference) != 0) {
         return -1;
     }
     if (files->sup_count > 0 && check_pair_rows(command, files, inputs) != 0) {

@@ -158,6 +158,12 @@ typedef struct cli_separation_inputs {
  * naming the file. */
 int cli_separation_read(const char *command, const cli_separation_files *files, int sources,
                         cli_separation_inputs *inputs);
+/* The same on a host (host.h): each process reads its own part of every
+ * file (the row checks then compare the parts). */
+struct cli_host;
+int cli_separation_read_on(const struct cli_host *host, const char *command,
+                           const cli_separation_files *files, int sources,
+                           cli_separation_inputs *inputs);
 void cli_separation_free(cli_separation_inputs *inputs);
 
 /* Print one line for a failed mdnmf_separator_fit (or search) with the

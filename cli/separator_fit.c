@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "commands.h"
+#include "host.h"
 #include "inputs.h"
 #include "outputs.h"
 #include "progress.h"
@@ -156,8 +157,8 @@ static int refuse_unused_data(const fit_request *r)
                                                                  : NULL;
     if (unused) {
         cli_error(FIT_COMMAND, "%s is not used by mode %s: drop it or choose a mode that "
-                  "uses it (see 'mdnmf separator fit --help')", unused,
-                  mode_name(r->params.mode));
+                  "uses it (see '%s separator fit --help')", unused,
+                  mode_name(r->params.mode), cli_program);
         return -1;
     }
     return 0;
@@ -170,9 +171,10 @@ static int count_sources(const fit_request *r, int *sources, const char **hint)
     const mode_data use = mode_uses(r->params.mode, r->tau_auto), *uses = &use;
     if (!r->files.source_count && !r->files.sup_count && !r->files.mixed &&
         !r->files.sup_mixed) {
-        cli_error(FIT_COMMAND, "no training data: give %s (see 'mdnmf separator fit --help')",
+        cli_error(FIT_COMMAND, "no training data: give %s (see '%s separator fit --help')",
                   uses->sources ? "--source U.npy once per source"
-                                : "--sup-source S.npy once per source and --sup-mixed VS.npy");
+                                : "--sup-source S.npy once per source and --sup-mixed VS.npy",
+                  cli_program);
         return -1;
     }
     int weak = r->files.source_count + (uses->sources == 2 ? 1 : 0);
@@ -281,7 +283,8 @@ static int check_tau_auto(fit_request *r)
             if (strncmp(text, "validation_fraction ", 20) == 0)
                 text += 20;
         }
-        cli_error(FIT_COMMAND, "%s%s (see 'mdnmf separator fit --help')", option, text);
+        cli_error(FIT_COMMAND, "%s%s (see '%s separator fit --help')", option, text,
+                  cli_program);
         return -1;
     }
     return 0;
@@ -319,14 +322,27 @@ static int check_fit_request(fit_request *r)
     }
     mdnmf_error error;
     if (mdnmf_separator_params_check(&r->params, &error) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s (see 'mdnmf separator fit --help')", error.message);
+        cli_error(FIT_COMMAND, "%s (see '%s separator fit --help')", error.message,
+                  cli_program);
         return -1;
     }
     return check_tau_auto(r);
 }
 
+/* --tau-a auto holds out validation pairs from the --source samples, which
+ * no process of a sharded fit sees all of. */
+static int check_hosted(const cli_host *host, const fit_request *r)
+{
+    if (host->sharded && r->tau_auto) {
+        cli_error(FIT_COMMAND, "--tau-a auto: not supported on several processes: give "
+                  "--tau-a values, or run 'mdnmf separator fit' for it");
+        return -1;
+    }
+    return 0;
+}
+
 /* Returns -1 to go on, or the exit code. */
-static int parse_fit_request(int argc, char **argv, fit_request *request)
+static int parse_fit_request(const cli_host *host, int argc, char **argv, fit_request *request)
 {
     memset(request, 0, sizeof *request);
     mdnmf_separator_params defaults;
@@ -338,7 +354,8 @@ static int parse_fit_request(int argc, char **argv, fit_request *request)
     if (parsed >= 0) {
         return parsed;
     }
-    return check_fit_request(request) == 0 ? -1 : CLI_EXIT_USAGE;
+    return check_fit_request(request) == 0 && check_hosted(host, request) == 0 ? -1
+                                                                                : CLI_EXIT_USAGE;
 }
 
 /* The model to fit: a fresh one, or the warm-start separator itself (the
@@ -419,7 +436,8 @@ static int run_tau_auto(const fit_request *r, fit_run *run, mdnmf_error *error)
     return status;
 }
 
-static int run_separator_fit(const fit_request *r, fit_run *run)
+/* Only the first process shows progress and writes the loss log. */
+static int run_separator_fit(const cli_host *host, const fit_request *r, fit_run *run)
 {
     mdnmf_separator_params params = r->params;
     params.common.warm_start = r->warm_start != NULL;
@@ -428,9 +446,10 @@ static int run_separator_fit(const fit_request *r, fit_run *run)
     if (r->tau_auto) {
         status = run_tau_auto(r, run, &error);
     } else {
-        cli_progress_attach(&run->progress, &params.common, r->quiet,
+        cli_progress_attach(&run->progress, &params.common, r->quiet || host->rank != 0,
                             mdnmf_mode_describe(params.mode)->adversarial, &run->loss_log, 1);
         cli_progress_watch(&run->progress, &params.common, params.common.checkpoint_path);
+        cli_host_align_progress(host, &params.common);
         status = mdnmf_separator_fit(run->model, &params, &run->inputs.data, &error);
     }
     int code = cli_progress_finish(&run->progress, FIT_COMMAND, status);
@@ -460,42 +479,84 @@ static int refuse_outputs_onto_inputs(const char *command, const fit_request *r)
     return status;
 }
 
+/* Fail fast: the outputs' folders before reading and fitting (only the
+ * first process writes them). */
+static int prepare_outputs(const cli_host *host, const fit_request *r, fit_run *run)
+{
+    if (host->rank != 0) {
+        return 0;
+    }
+    return refuse_outputs_onto_inputs(FIT_COMMAND, r) == 0 &&
+                   cli_output_check_writable(FIT_COMMAND, r->output) == 0 &&
+                   cli_check_checkpoint_files(FIT_COMMAND, &r->params.common) == 0 &&
+                   cli_loss_log_open(&run->loss_log, FIT_COMMAND, r->loss_log, 1) == 0
+               ? 0
+               : -1;
+}
+
+/* Sharded: the model's fits hold this process's part of every data set. */
+static int shard_model(const cli_host *host, const fit_run *run)
+{
+    mdnmf_error error;
+    if (host->sharded && host->shard(host, run->model, &error) != MDNMF_OK) {
+        cli_error(FIT_COMMAND, "%s", error.message);
+        return CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_OK;
+}
+
 int cli_separator_fit(int argc, char **argv)
 {
+    return cli_separator_fit_on(&cli_alone, argc, argv);
+}
+
+/* Each step's exit code is agreed by all processes before the next (a
+ * no-op alone: host.h). */
+int cli_separator_fit_on(const cli_host *host, int argc, char **argv)
+{
     fit_request request;
-    int code = parse_fit_request(argc, argv, &request);
+    int code = parse_fit_request(host, argc, argv, &request);
     if (code >= 0) {
-        return code;
+        return host->agree(host, code);
     }
     fit_run run;
     memset(&run, 0, sizeof run);
     /* From here on a signal ends the run through the clean-up below. */
     cli_signals_install();
-    /* Fail fast: the outputs' folders before reading and fitting. */
-    code = refuse_outputs_onto_inputs(FIT_COMMAND, &request) == 0 &&
-                   cli_output_check_writable(FIT_COMMAND, request.output) == 0 &&
-                   cli_check_checkpoint_files(FIT_COMMAND, &request.params.common) == 0 &&
-                   cli_loss_log_open(&run.loss_log, FIT_COMMAND, request.loss_log, 1) == 0 &&
-                   cli_separation_read(FIT_COMMAND, &request.files, request.params.sources,
-                                       &run.inputs) == 0
+    code = prepare_outputs(host, &request, &run) == 0 &&
+                   cli_separation_read_on(host, FIT_COMMAND, &request.files,
+                                          request.params.sources, &run.inputs) == 0
                ? CLI_EXIT_OK
                : CLI_EXIT_RUNTIME;
     if (code == CLI_EXIT_RUNTIME && cli_interrupted()) {
         code = CLI_EXIT_INTERRUPTED; /* the reads stopped for it */
     }
+    code = host->agree(host, code);
     if (code == CLI_EXIT_OK) {
-        code = create_fit_model(&request, &run);
+        code = host->agree(host, create_fit_model(&request, &run));
     }
-    if (code == CLI_EXIT_OK && !cli_interrupted()) {
-        code = run_separator_fit(&request, &run);
+    if (code == CLI_EXIT_OK) {
+        code = host->agree(host, shard_model(host, &run));
+    }
+    if (code == CLI_EXIT_OK && host->combine(host, cli_interrupted(), CLI_HOST_MAX)) {
+        code = CLI_EXIT_INTERRUPTED;
+    } else if (code == CLI_EXIT_OK) {
+        code = run_separator_fit(host, &request, &run);
     }
     if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
         int stop = cli_exit_if_interrupted(FIT_COMMAND);
         code = stop >= 0 ? stop : code;
     }
+    code = host->agree(host, code);
+    if (code == CLI_EXIT_OK && host->same_model) {
+        code = host->agree(host, host->same_model(host, FIT_COMMAND, run.model));
+    }
     if (code == CLI_EXIT_OK) {
-        code = cli_save_model_and_log(FIT_COMMAND, run.model, request.output, &run.loss_log,
-                                      request.params.common.checkpoint_path);
+        code = host->agree(host, host->rank != 0 ? CLI_EXIT_OK
+                                                 : cli_save_model_and_log(
+                                                       FIT_COMMAND, run.model, request.output,
+                                                       &run.loss_log,
+                                                       request.params.common.checkpoint_path));
     }
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);

@@ -1,17 +1,22 @@
 /* mdnmf-mpi: the fits of the mdnmf tool on K processes (docs/distributed.md).
  *
- *   mpirun -np K mdnmf-mpi fit -i U.npy [-a ADV.npy] -d D -o MODEL.npz [options]
+ *   mpirun -np K mdnmf-mpi fit -i U.npy [-a ADV.npy [--adv-weights W.npy]] -d D -o MODEL.npz
+ *   mpirun -np K mdnmf-mpi separator fit --mode MODE --source U0.npy ... -o SEP.npz
+ *   mpirun -np K mdnmf-mpi denoise fit --mode MODE --speech PATHS ... -o MODEL.npz
  *
- * So far: `fit` (NMF and MDNMF).  The command line is parsed over the
- * tool's own option table (cli_fit_command, cli/fit.c), so options and
- * defaults are those of `mdnmf fit`; the options the sharded fit cannot
- * take yet are refused with one line.  Every rank reads only its own rows
- * [N r / K, N (r + 1) / K) of each .npy, the library's reduction hook
- * (mdnmf_model_set_shard) sums each batch's parts with MPI_Allreduce, and
- * rank 0 saves the model (atomically, through the library). */
+ * The commands are the tool's own (cli/fit.c, separator_fit.c,
+ * denoise_fit.c) run on an MPI host (cli/host.h): options, defaults, checks
+ * and messages are those of `mdnmf`.  Every rank reads only its own part
+ * of each input (rows [N r / K, N (r + 1) / K) of each .npy, files
+ * [F r / K, F (r + 1) / K) of each audio group), the library's reduction
+ * hook (mdnmf_model_set_shard, rank mode) sums each batch's parts with
+ * MPI_Allreduce, rank 0 shows progress and writes the outputs.  The ranks
+ * agree on every step's exit code; cli_error's lines are held and only one
+ * rank prints them, so a failure gives one message whatever K. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "commands.h"
+#include "host.h"
 #include "mdnmf.h"
 #include "npy.h"
 #include "options.h"
@@ -23,24 +28,166 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const COMMAND = "fit";
+/* ------------------------------------------------------------- held lines */
 
-typedef struct mpi_request {
-    const char *input, *adversarial, *output;
-    int method_adv; /* -1 until resolved */
-    mdnmf_params params;
-} mpi_request;
+/* cli_error's lines of this rank since the last agreement. */
+typedef struct held_lines {
+    char *text;  /* lines, each ending in '\n' */
+    size_t length;
+    int own;     /* some line is not "another process ... failed" */
+    FILE *out;   /* this rank's real stderr */
+} held_lines;
 
-typedef struct mpi_rank {
-    MPI_Comm comm;
-    int rank, size;
-} mpi_rank;
+static held_lines held;
 
-/* ------------------------------------------------------------ reduction */
+/* The rows this rank read of each file, to name the file's own row in the
+ * library's messages (which count a shard's samples from 0). */
+enum { MAX_PARTS = 64 };
+typedef struct file_part {
+    const char *path;
+    int64_t first, end;
+} file_part;
+static file_part parts[MAX_PARTS];
+static int part_count;
+
+static void note_part(const char *path, int64_t first, int64_t end)
+{
+    if (part_count < MAX_PARTS) {
+        parts[part_count++] = (file_part){path, first, end};
+    }
+}
+
+/* "PATH: ... at sample J, ..." (or "omega[J]", a weight) about this
+ * rank's part of PATH: J is the part's; say which row of the file it is. */
+static void name_file_row(const char *line, char *out, size_t size)
+{
+    static const char *const patterns[] = {" at sample ", "omega["};
+    snprintf(out, size, "%s", line);
+    for (int k = 0; k < 2; k++) {
+        const char *at = strstr(line, patterns[k]);
+        const size_t lead = strlen(patterns[k]);
+        char *after = NULL;
+        const long long sample = at ? strtoll(at + lead, &after, 10) : 0;
+        if (!at || after == at + lead) {
+            continue;
+        }
+        for (int i = 0; i < part_count; i++) {
+            const char *named = strstr(line, parts[i].path);
+            if (named && named < at) {
+                const long long row = parts[i].first + sample;
+                const int bracket = k == 1 && *after == ']';
+                snprintf(out, size, "%.*s%lld%s (row %lld of the file; this process holds "
+                         "rows %lld to %lld)%s", (int)(at + lead - line), line, row,
+                         bracket ? "]" : "", row, (long long)parts[i].first,
+                         (long long)parts[i].end - 1, after + bracket);
+                return;
+            }
+        }
+    }
+}
+
+static void hold_line(void *user, const char *original)
+{
+    (void)user;
+    char line[2600];
+    name_file_row(original, line, sizeof line);
+    const size_t add = strlen(line) + 1;
+    char *text = realloc(held.text, held.length + add + 1);
+    if (!text) {
+        fprintf(held.out, "%s\n", line); /* out of memory: say it now */
+        return;
+    }
+    memcpy(text + held.length, line, add - 1);
+    text[held.length + add - 1] = '\n';
+    text[held.length + add] = '\0';
+    held.text = text;
+    held.length += add;
+    held.own |= strstr(line, "another process of the sharded fit failed") == NULL;
+}
+
+static void print_held(int print)
+{
+    if (print && held.length) {
+        fputs(held.text, held.out);
+        fflush(held.out);
+    }
+    free(held.text);
+    held.text = NULL;
+    held.length = 0;
+    held.own = 0;
+}
+
+/* -------------------------------------------------------------- the host */
+
+static MPI_Comm comm_of(const cli_host *host)
+{
+    return *(MPI_Comm *)host->user;
+}
+
+static int64_t mpi_combine(const cli_host *host, int64_t value, cli_host_op op)
+{
+    MPI_Op how = op == CLI_HOST_MIN ? MPI_MIN : op == CLI_HOST_MAX ? MPI_MAX : MPI_SUM;
+    MPI_Allreduce(MPI_IN_PLACE, &value, 1, MPI_INT64_T, how, comm_of(host));
+    return value;
+}
+
+/* The worst code; the lines of the first rank at the worst code that
+ * failed of its own, else of the first at the worst code with lines (on
+ * success: rank 0's notes). */
+static int mpi_agree(const cli_host *host, int code)
+{
+    const int worst = (int)mpi_combine(host, code, CLI_HOST_MAX);
+    const int K = host->ranks, r = host->rank;
+    int64_t priority = 2 * K;
+    if (worst == CLI_EXIT_OK) {
+        priority = r;
+    } else if (code == worst && held.length) {
+        priority = held.own ? r : K + r;
+    }
+    const int64_t chosen = mpi_combine(host, priority, CLI_HOST_MIN);
+    print_held(chosen == priority && chosen < 2 * K);
+    return worst;
+}
+
+/* This rank's part of `path`: rows of a 2-D array, elements of a 1-D one. */
+static int mpi_read_matrix(const cli_host *host, const char *command, const char *path,
+                           mdnmf_matrix *out)
+{
+    char message[MDNMF_ERROR_MESSAGE_SIZE];
+    int64_t rows = 0, columns = 0;
+    mdnmf_matrix none;
+    int one_d = 0;
+    int status = npy_read_rows_file(path, 0, 0, &none, &rows, &columns, message, sizeof message);
+    char other[MDNMF_ERROR_MESSAGE_SIZE]; /* a 1-D array, else the 2-D reader's message */
+    if (status == MDNMF_ERR_FORMAT &&
+        npy_read_elements_file(path, 0, 0, &none, &rows, other, sizeof other) == MDNMF_OK) {
+        status = MDNMF_OK;
+        one_d = 1;
+    }
+    if (status == MDNMF_OK && rows < host->ranks) {
+        cli_error(command, "%s: %lld samples for %d processes: every process needs one; use "
+                  "fewer processes", path, (long long)rows, host->ranks);
+        return -1;
+    }
+    if (status == MDNMF_OK) {
+        int64_t first = 0, end = 0;
+        cli_host_part(host, rows, &first, &end);
+        note_part(path, first, end);
+        status = one_d ? npy_read_elements_file(path, first, end - first, out, &rows, message,
+                                                sizeof message)
+                       : npy_read_rows_file(path, first, end - first, out, &rows, &columns,
+                                            message, sizeof message);
+    }
+    if (status != MDNMF_OK) {
+        cli_error_about(command, path, message);
+        return -1;
+    }
+    return 0;
+}
 
 /* The library's reduce callback: one in-place all-reduce.  Open MPI's
  * algorithms give every rank the same bits (docs/distributed.md, caveat);
- * check_same_basis below verifies it after the fit. */
+ * mpi_same_model verifies it after the fit. */
 static int mpi_reduce(void *user, void *buffer, int64_t count, mdnmf_reduce_op op)
 {
     MPI_Comm comm = *(MPI_Comm *)user;
@@ -52,302 +199,119 @@ static int mpi_reduce(void *user, void *buffer, int64_t count, mdnmf_reduce_op o
     return MPI_Allreduce(MPI_IN_PLACE, buffer, (int)count, type, how, comm) != MPI_SUCCESS;
 }
 
-/* Agree on a failure: the largest status of all ranks (0 = all well). */
-static int agree(const mpi_rank *r, int status)
+static int mpi_shard(const cli_host *host, mdnmf_model *model, mdnmf_error *error)
 {
-    int worst = status;
-    MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_INT, MPI_MAX, r->comm);
-    return worst;
+    mdnmf_shard shard;
+    memset(&shard, 0, sizeof shard);
+    shard.reduce = mpi_reduce;
+    shard.reduce_user = host->user;
+    shard.rank = host->rank;
+    shard.ranks = host->ranks;
+    return mdnmf_model_set_shard(model, &shard, error);
 }
 
-/* ---------------------------------------------------------- command line */
-
-static int refuse_option(const char *name)
-{
-    cli_error(COMMAND, "--%s is not supported by mdnmf-mpi yet: run 'mdnmf fit' for it", name);
-    return -1;
-}
-
-static int store_text_option(void *context, const cli_option *option, const char *value)
-{
-    mpi_request *request = context;
-    const char *name = option->long_name;
-    if (strcmp(name, "input") == 0) {
-        request->input = value;
-    } else if (strcmp(name, "adversarial") == 0) {
-        request->adversarial = value;
-    } else if (strcmp(name, "output") == 0) {
-        request->output = value;
-    } else if (strcmp(name, "quiet") == 0) {
-        /* No progress bar yet: always quiet. */
-    } else if (strcmp(name, "method") == 0) {
-        if (strcmp(value, "std") == 0) {
-            request->method_adv = 0;
-        } else if (strcmp(value, "adv") == 0) {
-            request->method_adv = 1;
-        } else {
-            return refuse_option("method exemplar");
-        }
-    } else {
-        return refuse_option(name);
-    }
-    return 0;
-}
-
-static int check_request(mpi_request *r)
-{
-    if (r->method_adv < 0) {
-        r->method_adv = r->adversarial && r->params.tau_A > 0.0;
-    }
-    if (r->method_adv && !r->adversarial) {
-        cli_error(COMMAND, "--method adv needs -a ADV.npy: give adversarial data");
-        return -1;
-    }
-    mdnmf_error error;
-    if (mdnmf_params_check(&r->params, &error) != MDNMF_OK) {
-        cli_error(COMMAND, "%s (see 'mdnmf fit --help')", error.message);
-        return -1;
-    }
-    return 0;
-}
-
-/* Every rank parses the same line; only rank 0 prints what it finds.
- * Returns -1 to go on, or the exit code. */
-static int parse_request(const mpi_rank *r, int argc, char **argv, mpi_request *request)
-{
-    memset(request, 0, sizeof *request);
-    request->method_adv = -1;
-    mdnmf_params_default(&request->params);
-    int saved_out = -1, saved_err = -1;
-    if (r->rank != 0) {
-        fflush(stdout);
-        fflush(stderr);
-        saved_out = dup(1);
-        saved_err = dup(2);
-        int null = open("/dev/null", O_WRONLY);
-        dup2(null, 1);
-        dup2(null, 2);
-        close(null);
-    }
-    int code = cli_parse_exit(cli_parse_command(&cli_fit_command, argc, argv, &request->params,
-                                                NULL, store_text_option, request));
-    if (code < 0 && check_request(request) != 0) {
-        code = CLI_EXIT_USAGE;
-    }
-    if (r->rank != 0) {
-        fflush(stdout);
-        fflush(stderr);
-        dup2(saved_out, 1);
-        dup2(saved_err, 2);
-        close(saved_out);
-        close(saved_err);
-    }
-    return code;
-}
-
-/* ------------------------------------------------------------- the shard */
-
-typedef struct mpi_data {
-    mdnmf_matrix U, U_adv;
-    int64_t n_total, offset, n_adv_total, offset_adv;
-} mpi_data;
-
-/* This rank's rows [N r / K, N (r + 1) / K) of `path`; 0, or -1 with the
- * reason in `message` (printed once, by the first failing rank). */
-static int read_own_rows(const mpi_rank *r, const char *path, mdnmf_matrix *out,
-                         int64_t *total, int64_t *offset, char *message, size_t size)
-{
-    char inner[MDNMF_ERROR_MESSAGE_SIZE];
-    int64_t rows = 0, columns = 0;
-    mdnmf_matrix none;
-    int status = npy_read_rows_file(path, 0, 0, &none, &rows, &columns, inner, sizeof inner);
-    if (status == MDNMF_OK && rows < r->size) {
-        snprintf(message, size, "%s: %lld samples for %d processes: every process needs one; "
-                 "use fewer processes", path, (long long)rows, r->size);
-        return -1;
-    }
-    if (status == MDNMF_OK) {
-        const int64_t first = rows * r->rank / r->size, end = rows * (r->rank + 1) / r->size;
-        *total = rows;
-        *offset = first;
-        status = npy_read_rows_file(path, first, end - first, out, &rows, &columns, inner,
-                                    sizeof inner);
-    }
-    if (status != MDNMF_OK) {
-        /* The library's file messages quote the path already. */
-        snprintf(message, size, "%s%s%s", strstr(inner, path) ? "" : path,
-                 strstr(inner, path) ? "" : ": ", inner);
-        return -1;
-    }
-    return 0;
-}
-
-static int read_shard(const mpi_rank *r, const mpi_request *q, mpi_data *data, char *message,
-                      size_t size)
-{
-    if (read_own_rows(r, q->input, &data->U, &data->n_total, &data->offset, message, size)) {
-        return -1;
-    }
-    if (q->method_adv && read_own_rows(r, q->adversarial, &data->U_adv, &data->n_adv_total,
-                                       &data->offset_adv, message, size)) {
-        return -1;
-    }
-    if (q->method_adv && data->U_adv.m != data->U.m) {
-        snprintf(message, size, "%s: %lld features per sample but %s has %lld: both must "
-                 "describe the same features", q->adversarial, (long long)data->U_adv.m,
-                 q->input, (long long)data->U.m);
-        return -1;
-    }
-    return 0;
-}
-
-/* One line for a failure of some ranks: the first failing rank prints its
- * message (usually all ranks fail alike: a missing file).  Collective;
- * returns non-zero if any rank failed. */
-static int report_once(const mpi_rank *r, int failed, const char *message)
-{
-    int first = failed ? r->rank : r->size;
-    MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, r->comm);
-    if (first < r->size && first == r->rank) {
-        cli_error(COMMAND, "%s", message);
-    }
-    return first < r->size;
-}
-
-/* ------------------------------------------------------------- the run */
-
-/* The all-reduce must have given every rank the same bits (the library
- * relies on it); a cheap check after the fit: rank 0's basis against each. */
-static int check_same_basis(const mpi_rank *r, const mdnmf_model *model)
+/* Rank 0's bases against each rank's (one broadcast). */
+static int mpi_same_model(const cli_host *host, const char *command, const mdnmf_model *model)
 {
     int64_t m = 0, d = 0;
     mdnmf_model_shape(model, &m, &d);
     const size_t count = (size_t)(m * d);
     float *reference = malloc(count * sizeof *reference);
-    if (agree(r, reference == NULL)) {
-        cli_error(COMMAND, "rank %d: out of memory for the check of the basis", r->rank);
+    if (mpi_combine(host, reference == NULL, CLI_HOST_MAX)) {
+        cli_error(command, "process %d: out of memory for the check of the bases", host->rank);
         free(reference);
-        return 1;
-    }
-    memcpy(reference, mdnmf_model_basis(model), count * sizeof *reference);
-    MPI_Bcast(reference, (int)count, MPI_FLOAT, 0, r->comm);
-    int differs = memcmp(reference, mdnmf_model_basis(model), count * sizeof *reference) != 0;
-    free(reference);
-    return agree(r, differs);
-}
-
-static int fit_shard(const mpi_rank *r, const mpi_request *q, mpi_data *data,
-                     mdnmf_model *model)
-{
-    mdnmf_shard shard;
-    memset(&shard, 0, sizeof shard);
-    MPI_Comm comm = r->comm;
-    shard.reduce = mpi_reduce;
-    shard.reduce_user = &comm;
-    shard.n_total = data->n_total;
-    shard.offset = data->offset;
-    shard.n_adv_total = data->n_adv_total;
-    shard.offset_adv = data->offset_adv;
-    mdnmf_error error;
-    int status = mdnmf_model_set_shard(model, &shard, &error);
-    if (status == MDNMF_OK) {
-        const mdnmf_matrix *U = &data->U;
-        status = q->method_adv
-                     ? mdnmf_fit_adv(model, U->data, U->m, U->n, data->U_adv.data,
-                                     data->U_adv.n, NULL, &error)
-                     : mdnmf_fit_std(model, U->data, U->m, U->n, &error);
-    }
-    if (status != MDNMF_OK) {
-        /* Every rank fails together; the one at fault says why (the
-         * others' messages are "another process ... failed"). */
-        if (strstr(error.message, "another process") == NULL) {
-            const int adversarial = q->method_adv && strncmp(error.message, "adversarial", 11) == 0;
-            const int about_data = status == MDNMF_ERR_DATA || status == MDNMF_ERR_SHAPE;
-            if (about_data) {
-                cli_error(COMMAND, "%s: %s (process %d, whose sample 0 is row %lld of the file)",
-                          adversarial ? q->adversarial : q->input, error.message, r->rank,
-                          (long long)(adversarial ? data->offset_adv : data->offset));
-            } else {
-                cli_error(COMMAND, "%s", error.message);
-            }
-        }
-        return -1;
-    }
-    return 0;
-}
-
-static int run_fit(const mpi_rank *r, const mpi_request *q)
-{
-    mpi_data data;
-    memset(&data, 0, sizeof data);
-    char message[2 * MDNMF_ERROR_MESSAGE_SIZE] = "";
-    int failed = 0;
-    if (r->rank == 0) {
-        mdnmf_error error;
-        char *target = NULL;
-        if (mdnmf_output_target(q->output, &target, &error) != MDNMF_OK) {
-            snprintf(message, sizeof message, "%s", error.message);
-            failed = 1;
-        }
-        free(target);
-    }
-    failed = failed || read_shard(r, q, &data, message, sizeof message) != 0;
-    if (report_once(r, failed, message)) {
-        mdnmf_matrix_free(&data.U);
-        mdnmf_matrix_free(&data.U_adv);
         return CLI_EXIT_RUNTIME;
     }
-    mdnmf_error error;
-    mdnmf_model *model = mdnmf_model_create(&q->params, &error);
-    int code = CLI_EXIT_OK;
-    if (agree(r, model == NULL)) {
-        cli_error(COMMAND, "cannot create the model: %s", mdnmf_strerror(error.status));
-        code = CLI_EXIT_RUNTIME;
-    } else if (fit_shard(r, q, &data, model) != 0) {
-        code = CLI_EXIT_RUNTIME;
-    } else if (check_same_basis(r, model)) {
-        if (r->rank == 0) {
-            cli_error(COMMAND, "the processes' bases differ after the fit: this MPI's "
+    memcpy(reference, mdnmf_model_basis(model), count * sizeof *reference);
+    MPI_Bcast(reference, (int)count, MPI_FLOAT, 0, comm_of(host));
+    int differs = memcmp(reference, mdnmf_model_basis(model), count * sizeof *reference) != 0;
+    free(reference);
+    if (mpi_combine(host, differs, CLI_HOST_MAX)) {
+        if (host->rank == 0) {
+            cli_error(command, "the processes' bases differ after the fit: this MPI's "
                       "all-reduce does not give every rank the same sum; nothing written");
         }
-        code = CLI_EXIT_RUNTIME;
-    } else if (r->rank == 0 && mdnmf_model_save(model, q->output, &error) != MDNMF_OK) {
-        cli_error_about(COMMAND, q->output, error.message);
-        code = CLI_EXIT_RUNTIME;
+        return CLI_EXIT_RUNTIME;
     }
-    mdnmf_model_destroy(model);
-    mdnmf_matrix_free(&data.U);
-    mdnmf_matrix_free(&data.U_adv);
-    /* The exit code of every rank: the worst. */
-    return agree(r, code);
+    return CLI_EXIT_OK;
+}
+
+/* ---------------------------------------------------------- the program */
+
+/* Ranks other than 0 print only what mpi_agree lets through (their held
+ * lines, to the stderr kept here): usage texts, notes and reports that
+ * every rank would print alike go to /dev/null. */
+static void quiet_other_ranks(int rank)
+{
+    held.out = stderr;
+    if (rank == 0) {
+        return;
+    }
+    int kept = dup(2);
+    FILE *out = kept >= 0 ? fdopen(kept, "w") : NULL;
+    int null = open("/dev/null", O_WRONLY);
+    if (!out || null < 0) {
+        return; /* print as usual */
+    }
+    fflush(stdout);
+    fflush(stderr);
+    dup2(null, 1);
+    dup2(null, 2);
+    close(null);
+    held.out = out;
 }
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: mpirun -np K mdnmf-mpi fit -i U.npy [-a ADV.npy] -d D -o MODEL.npz "
-                 "[options]\n(the options of 'mdnmf fit'; 'mdnmf-mpi fit --help' lists them)\n");
+    fprintf(out,
+            "usage: mpirun -np K mdnmf-mpi fit -i U.npy [-a ADV.npy] -d D -o MODEL.npz [options]\n"
+            "       mpirun -np K mdnmf-mpi separator fit --mode MODE --source U0.npy ... "
+            "-o SEP.npz [options]\n"
+            "       mpirun -np K mdnmf-mpi denoise fit --mode MODE --speech PATHS ... "
+            "-o MODEL.npz [options]\n\n"
+            "The fits of mdnmf on K processes, each reading only its part of the data; the\n"
+            "options are those of the mdnmf commands ('mdnmf-mpi fit --help' lists them).\n\n");
+    cli_print_exit_codes(out);
+}
+
+static int run_command(const cli_host *host, int argc, char **argv)
+{
+    const char *word = argc >= 2 ? argv[1] : "";
+    const char *sub = argc >= 3 ? argv[2] : "";
+    if (strcmp(word, "fit") == 0) {
+        return cli_fit_on(host, argc - 1, argv + 1);
+    }
+    if (strcmp(word, "separator") == 0 && strcmp(sub, "fit") == 0) {
+        return cli_separator_fit_on(host, argc - 2, argv + 2);
+    }
+    if (strcmp(word, "denoise") == 0 && strcmp(sub, "fit") == 0) {
+        return cli_denoise_fit_on(host, argc - 2, argv + 2);
+    }
+    if (strcmp(word, "--help") == 0 || strcmp(word, "-h") == 0) {
+        usage(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (host->rank == 0) {
+        usage(stderr);
+    }
+    return CLI_EXIT_USAGE;
 }
 
 int main(int argc, char **argv)
 {
     MPI_Init(&argc, &argv);
-    mpi_rank r;
-    r.comm = MPI_COMM_WORLD;
-    MPI_Comm_rank(r.comm, &r.rank);
-    MPI_Comm_size(r.comm, &r.size);
-    int code;
-    if (argc < 2 || strcmp(argv[1], "fit") != 0) {
-        if (r.rank == 0) {
-            usage(stderr);
-        }
-        code = CLI_EXIT_USAGE;
-    } else {
-        mpi_request request;
-        code = parse_request(&r, argc - 1, argv + 1, &request);
-        if (code < 0) {
-            code = run_fit(&r, &request);
-        }
-    }
+    MPI_Comm comm = MPI_COMM_WORLD;
+    cli_host host = {0, 1, 1, &comm, mpi_combine, mpi_agree, mpi_read_matrix, mpi_shard,
+                     mpi_same_model};
+    MPI_Comm_rank(comm, &host.rank);
+    MPI_Comm_size(comm, &host.ranks);
+    cli_program = "mdnmf-mpi";
+    quiet_other_ranks(host.rank);
+    cli_set_error_sink(hold_line, NULL);
+    int code = run_command(&host, argc, argv);
+    /* Whatever is still held (a command that returned without agreeing). */
+    code = mpi_agree(&host, code);
+    cli_set_error_sink(NULL, NULL);
     MPI_Finalize();
     return code;
 }

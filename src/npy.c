@@ -1179,21 +1179,58 @@ static int read_npy_file(const char *path, mdnmf_matrix *out, char *message, siz
 
 /* ------------------------------------------------------- row-range reads */
 
-/* The header of a C-order 2-D array in a regular file, for row-range reads:
- * other layouts would need a gather, pipes cannot seek. */
-static int read_rows_header(FILE *file, const char *path, npy_header *h, char *message,
-                            size_t size)
+/* The header of a C-order array of `ndim` dimensions in a regular file,
+ * for range reads: other layouts would need a gather, pipes cannot seek. */
+static int read_range_header(FILE *file, const char *path, int ndim, npy_header *h,
+                             char *message, size_t size)
 {
     int status = read_header(file, path, h, message, size);
     if (status)
         return status;
     struct stat info;
-    if (h->ndim != 2 || h->fortran_order || !is_regular_file(file, &info)) {
-        message_printf(message, size,
-                       "'%s': row ranges need a 2-D C-order array in a regular file", path);
+    if (h->ndim != ndim || (ndim == 2 && h->fortran_order) || !is_regular_file(file, &info)) {
+        message_printf(message, size, ndim == 2
+                           ? "'%s': row ranges need a 2-D C-order array in a regular file"
+                           : "'%s': element ranges need a 1-D array in a regular file",
+                       path);
         return MDNMF_ERR_FORMAT;
     }
     return check_file_size(&info, path, h, message, size);
+}
+
+/* Rows [first, first + count) of the array whose header `h` was read
+ * (a 1-D array's rows are its elements), read as an array of their own:
+ * the readers above see a smaller file that starts at row `first`. */
+static int read_row_range(FILE *file, const char *path, const npy_header *h, int64_t first,
+                          int64_t count, mdnmf_matrix *out, char *message, size_t size)
+{
+    if (first < 0 || first > h->shape[0] || count > h->shape[0] - first) {
+        message_printf(message, size, "'%s': rows [%" PRId64 ", %" PRId64
+                       ") are outside its %" PRId64 " rows", path, first, first + count,
+                       h->shape[0]);
+        return MDNMF_ERR_ARGUMENT;
+    }
+    const size_t row_elements = h->ndim == 1 ? 1 : (size_t)h->shape[1];
+    const size_t row_bytes = row_elements * h->item_size;
+    npy_header part = *h;
+    part.shape[0] = count;
+    part.count = (size_t)count * row_elements;
+    part.data_bytes = part.count * h->item_size;
+    char inner[128];
+    int status;
+    if (fseeko(file, (off_t)(h->data_offset + (size_t)first * row_bytes), SEEK_SET) != 0)
+        return read_failure(path, file, message, size);
+    if ((status = allocate_matrix(&part, out, inner, sizeof inner)) != 0) {
+        message_printf(message, size, "'%s': %s", path, inner);
+        return status;
+    }
+    const int direct = h->kind == NPY_KIND_FLOAT && h->item_size == 4
+                       && h->big_endian == host_is_big_endian();
+    status = direct ? read_direct(file, path, &part, out->data, message, size)
+                    : read_converted(file, path, &part, out->data, message, size);
+    if (status)
+        mdnmf_matrix_free(out);
+    return status;
 }
 
 int npy_read_rows_file(const char *path, int64_t first, int64_t count, mdnmf_matrix *out,
@@ -1204,41 +1241,30 @@ int npy_read_rows_file(const char *path, int64_t first, int64_t count, mdnmf_mat
     if (!file)
         return MDNMF_ERR_IO;
     npy_header h;
-    int status = read_rows_header(file, path, &h, message, size);
+    int status = read_range_header(file, path, 2, &h, message, size);
     if (!status) {
         *rows = h.shape[0];
         *columns = h.shape[1];
     }
-    if (!status && count > 0) {
-        if (first < 0 || first > h.shape[0] || count > h.shape[0] - first) {
-            message_printf(message, size, "'%s': rows [%" PRId64 ", %" PRId64
-                           ") are outside its %" PRId64 " rows", path, first, first + count,
-                           h.shape[0]);
-            status = MDNMF_ERR_ARGUMENT;
-        }
-    }
-    if (!status && count > 0) {
-        /* The rows as an array of their own: the readers above see a
-         * smaller file that starts at row `first`. */
-        const size_t row_bytes = (size_t)h.shape[1] * h.item_size;
-        npy_header part = h;
-        part.shape[0] = count;
-        part.count = (size_t)count * (size_t)h.shape[1];
-        part.data_bytes = part.count * h.item_size;
-        char inner[128];
-        if (fseeko(file, (off_t)(h.data_offset + (size_t)first * row_bytes), SEEK_SET) != 0)
-            status = read_failure(path, file, message, size);
-        else if ((status = allocate_matrix(&part, out, inner, sizeof inner)) != 0)
-            message_printf(message, size, "'%s': %s", path, inner);
-        else {
-            const int direct = h.kind == NPY_KIND_FLOAT && h.item_size == 4
-                               && h.big_endian == host_is_big_endian();
-            status = direct ? read_direct(file, path, &part, out->data, message, size)
-                            : read_converted(file, path, &part, out->data, message, size);
-            if (status)
-                mdnmf_matrix_free(out);
-        }
-    }
+    if (!status && count > 0)
+        status = read_row_range(file, path, &h, first, count, out, message, size);
+    fclose(file);
+    return status;
+}
+
+int npy_read_elements_file(const char *path, int64_t first, int64_t count, mdnmf_matrix *out,
+                           int64_t *length, char *message, size_t size)
+{
+    memset(out, 0, sizeof *out);
+    FILE *file = open_for_reading(path, message, size);
+    if (!file)
+        return MDNMF_ERR_IO;
+    npy_header h;
+    int status = read_range_header(file, path, 1, &h, message, size);
+    if (!status)
+        *length = h.shape[0];
+    if (!status && count > 0)
+        status = read_row_range(file, path, &h, first, count, out, message, size);
     fclose(file);
     return status;
 }

@@ -97,6 +97,14 @@ const char *npy_native_int64_descr(void);
 int npy_read_rows_file(const char *path, int64_t first, int64_t count, mdnmf_matrix *out,
                        int64_t *rows, int64_t *columns, char *message, size_t size);
 
+/* Elements [first, first + count) of the 1-D .npy file `path` (any numeric
+ * dtype, converted to float32) as a count x 1 matrix (as mdnmf_npy_read
+ * gives a 1-D array), reading only those elements' bytes; *length gets
+ * the file's.  count = 0 reads only the header (out zeroed).  For sharded
+ * fits' per-sample weights (mdnmf-mpi --adv-weights). */
+int npy_read_elements_file(const char *path, int64_t first, int64_t count, mdnmf_matrix *out,
+                           int64_t *length, char *message, size_t size);
+
 /* A piece of a file to write. */
 typedef struct file_chunk {
     const void *bytes;

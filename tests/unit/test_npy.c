@@ -1024,6 +1024,67 @@ static void test_read_rows(void **state)
                      MDNMF_ERR_IO);
 }
 
+/* npy_read_elements_file (mdnmf-mpi's shard of --adv-weights): elements
+ * [first, first + count) of a 1-D array of each dtype equal the same
+ * elements of the whole array, as a count x 1 matrix; 2-D arrays, ranges
+ * outside and truncated files are refused. */
+static void test_read_elements(void **state)
+{
+    (void)state;
+    float f32[7];
+    double f64[7];
+    for (int i = 0; i < 7; i++) {
+        f32[i] = (float)(3 * i) + 0.25f;
+        f64[i] = f32[i];
+    }
+    char p32[128], p64[128], path[128], message[256];
+    write_rows_file("elements_f4.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }",
+                    f32, sizeof f32, p32, sizeof p32);
+    unsigned char big[56];
+    for (int i = 0; i < 7; i++) {
+        uint64_t bits;
+        memcpy(&bits, &f64[i], 8);
+        for (int b = 0; b < 8; b++)
+            big[8 * i + b] = (unsigned char)(bits >> (56 - 8 * b));
+    }
+    write_rows_file("elements_f8.npy", "{'descr': '>f8', 'fortran_order': False, 'shape': (7,), }",
+                    big, sizeof big, p64, sizeof p64);
+    mdnmf_matrix out;
+    int64_t length = -1;
+    for (int64_t first = 0; first < 7; first++) {
+        for (int64_t count = 1; first + count <= 7; count++) {
+            const char *files[] = {p32, p64};
+            for (int f = 0; f < 2; f++) {
+                assert_int_equal(npy_read_elements_file(files[f], first, count, &out, &length,
+                                                        message, sizeof message), MDNMF_OK);
+                assert_int_equal(length, 7);
+                assert_int_equal(out.m, count);
+                assert_int_equal(out.n, 1);
+                for (int64_t i = 0; i < count; i++)
+                    assert_true(out.data[i] == f32[first + i]);
+                mdnmf_matrix_free(&out);
+            }
+        }
+    }
+    assert_int_equal(npy_read_elements_file(p32, 0, 0, &out, &length, message, sizeof message),
+                     MDNMF_OK);
+    assert_true(length == 7 && out.data == NULL);
+    assert_int_equal(npy_read_elements_file(p32, 5, 3, &out, &length, message, sizeof message),
+                     MDNMF_ERR_ARGUMENT);
+    assert_non_null(strstr(message, "outside"));
+    assert_null(out.data);
+    write_rows_file("elements_2d.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (7, 1), }",
+                    f32, sizeof f32, path, sizeof path);
+    assert_int_equal(npy_read_elements_file(path, 0, 1, &out, &length, message, sizeof message),
+                     MDNMF_ERR_FORMAT);
+    assert_non_null(strstr(message, "1-D"));
+    write_rows_file("elements_short.npy", "{'descr': '<f4', 'fortran_order': False, 'shape': (7,), }",
+                    f32, sizeof f32 - 4, path, sizeof path);
+    assert_int_equal(npy_read_elements_file(path, 6, 1, &out, &length, message, sizeof message),
+                     MDNMF_ERR_FORMAT);
+    assert_non_null(strstr(message, "truncated"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1043,6 +1104,7 @@ int main(void)
         cmocka_unit_test(test_model_load_refusals),
         cmocka_unit_test(test_fuzzed_inputs),
         cmocka_unit_test(test_read_rows),
+        cmocka_unit_test(test_read_elements),
     };
     return cmocka_run_group_tests(tests, make_folder, remove_folder);
 }
