@@ -22,6 +22,7 @@ per product, the Gram products counted as full products as bench/bench_fit.c cou
                             update), the element-wise step;
   per epoch (amortised over its N/B batches), per data set:
     split:                  WᵀU (2·m·d·N) and WᵀW H (2·d²·N), each rank its N/K columns;
+    split (MDNMF):          the collapse check W H_s on 64 fixed columns (2·m·64·d);
     done by every rank:     WᵀW (2·d²·m); also the epoch's permutation of the N global
                             columns and the scan of each batch's B indices (not counted);
   communication per batch:  one all-reduce of n = 4·(terms·(m·d + d²) + 1) bytes.
@@ -53,6 +54,8 @@ NETWORKS = (
 # This machine's measured single-core rate is passed in; this is only the default when run
 # without it (the figure `make bench-mpi` measured on the 2-core VM, docs/distributed.md).
 DEFAULT_GFLOPS = 60.0
+# src/nmf.c's HEALTH_SAMPLE: MDNMF's check multiplies W by H on this many fixed columns.
+HEALTH_SAMPLE = 64
 
 
 def flops(m, d, batch, n, terms):
@@ -61,6 +64,8 @@ def flops(m, d, batch, n, terms):
     w_split = terms * (2.0 * m * d * batch + 2.0 * d * d * batch)
     w_every = terms * 2.0 * m * d * d
     h_split = sets * (2.0 * m * d * batch + 2.0 * d * d * batch)  # N/B batches share N columns
+    if terms == 2:  # MDNMF's collapse check: W H on 64 fixed columns once per epoch
+        h_split += 2.0 * m * min(n, HEALTH_SAMPLE) * d * batch / n
     h_every = (2.0 * d * d * m) * batch / n  # WᵀW once per epoch
     return w_split + h_split, w_every + h_every
 
