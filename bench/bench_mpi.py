@@ -399,7 +399,13 @@ def check_tools(build):
 def measure(args, s, env, folder):
     print("bench-mpi: making %d x %d float32 data in %s" % (s["n"], s["m"], folder),
           file=sys.stderr)
-    full, half = make_data(folder, s["n"], s["m"])
+    # In a child: NumPy's arrays would stay in this process's resident memory, which every
+    # child it starts reports as its own peak (fork and exec keep the parent's high water).
+    full, half = os.path.join(folder, "U.npy"), os.path.join(folder, "U_half.npy")
+    made = subprocess.run([sys.executable, os.path.abspath(__file__), "--make-data", folder,
+                           str(s["n"]), str(s["m"])], env=env)
+    if made.returncode != 0:
+        raise Failure("making the data failed (NumPy, or no room in %s)" % folder)
     allreduce = allreduce_times(args.build, s, env)
     configs = make_configs(args.build, full, half, folder, s)
     quiet_keys = ["mpi1", "mpi2", "fit1", "fit2", "weak1"]
@@ -528,6 +534,9 @@ def fmt(value):
 
 
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--make-data":
+        make_data(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        return 0
     args = parse_arguments()
     try:
         s = settings()
