@@ -53,7 +53,7 @@ NETWORKS = (
 )
 # This machine's measured single-core rate is passed in; this is only the default when run
 # without it (the figure `make bench-mpi` measured on the 2-core VM, docs/distributed.md).
-DEFAULT_GFLOPS = 60.0
+DEFAULT_GFLOPS = 100.0
 # src/nmf.c's HEALTH_SAMPLE: MDNMF's check multiplies W by H on this many fixed columns.
 HEALTH_SAMPLE = 64
 
