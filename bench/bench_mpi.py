@@ -29,7 +29,7 @@ Issue 16's benchmark (docs/benchmarks.md, "Issue 16: MPI"; docs/distributed.md):
      network.
 
 Target (issue 16): K = 2 at least 1.6x K = 1 (quiet).  Verdicts as `make bench`'s: yes,
-within noise (ratio >= 1.6 x (1 - noise)), NO.
+within noise (ratio >= 1.6 x (1 - noise), and noise <= 25 %), NO.
 
 Environment (defaults in brackets): BENCH_MPI_N [200000], BENCH_MPI_M [129], BENCH_MPI_D
 [160], BENCH_MPI_BATCH [1000], BENCH_MPI_EPOCHS ["1,7": E_LO,E_HI], BENCH_MPI_ROUNDS [5],
@@ -57,6 +57,9 @@ import mpi_model  # noqa: E402  (bench/mpi_model.py)
 
 SPEEDUP_TARGET = 1.6
 NOISE_FLOOR = 0.01
+# A miss is "within noise" only when the noise is below this: with K = 2 rounds from 120 to
+# 1300 ms/epoch (other work holding a core) any ratio would be.
+NOISE_LIMIT = 0.25
 ORIGIN = "issue 16"
 
 
@@ -325,6 +328,8 @@ def ratio_row(case, measured, reference, minimum=None):
         verdict = "info"
     elif ratio >= minimum:
         verdict = "yes"
+    elif noise > NOISE_LIMIT:
+        verdict = "NO (noise above %d %%: rerun when the machine is quiet)" % (100 * NOISE_LIMIT)
     elif ratio >= minimum * (1.0 - noise):
         verdict = "within noise"
     else:
