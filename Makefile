@@ -11,6 +11,8 @@
 #   make models          install Debian's prompts and effects; train the general speech
 #                        model build/models/speech-8k.npz (about a minute)
 #   make bench           build, fetch MNIST, run every benchmark (one table)
+#   make bench-mpi       build mdnmf-mpi, time it on 1 and 2 processes against mdnmf fit,
+#                        print the scaling model's predictions (one table; Open MPI needed)
 #   make install         install the library, mdnmf, mdnmf-experiment and the
 #                        plugins (PREFIX/lib/ladspa, PREFIX/lib/lv2) to PREFIX
 #                        (default /usr/local; DESTDIR honoured)
@@ -83,7 +85,7 @@ SANITIZE_ENV := MDNMF_SANITIZED=1 \
 
 .PHONY: all build deps-build deps-test deps-data deps-fuzz check check-fast check-sanitize \
 	build-sanitize build-fuzz fuzz demo demo-images demo-speech demo-one-source data bench \
-	models install python clean mpi
+	models install python clean mpi bench-mpi
 
 all: build
 
@@ -168,6 +170,16 @@ demo-one-source: deps-data build data
 # benchmarks what the results in docs/benchmarks.md were measured on.
 bench: deps-test build data
 	@BUILD_DIR=$(BUILD_DIR) bash bench/run.sh
+
+# bench/bench_mpi.py: strong and weak scaling of mdnmf-mpi on this machine
+# and the model of bench/mpi_model.py (docs/distributed.md, docs/benchmarks.md
+# "Issue 16: MPI"); exits 3 when K = 2 misses 1.6x K = 1 by more than the
+# noise (BENCH_STRICT=0: 0), 1 when it cannot measure.  NumPy (test deps)
+# makes its data.
+bench-mpi: deps-test build
+	@test -x $(BUILD_DIR)/mdnmf-mpi && command -v mpirun >/dev/null || { echo "make bench-mpi: no MPI: CMake built no mdnmf-mpi or mpirun is missing; install Open MPI (apt-get install openmpi-bin libopenmpi-dev) and run make bench-mpi again" >&2; exit 1; }
+	@BUILD_DIR=$(BUILD_DIR) $(PYTHON) bench/bench_mpi.py --build $(BUILD_DIR) \
+		--markdown $(BUILD_DIR)/bench/bench-mpi.md
 
 install: build
 	@cmake --install $(BUILD_DIR) --prefix $(PREFIX)
