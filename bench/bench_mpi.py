@@ -19,8 +19,9 @@ Issue 16's benchmark (docs/benchmarks.md, "Issue 16: MPI"; docs/distributed.md):
        fit T=1, fit T=2   mdnmf fit --threads 1 / --threads 2 (N samples)
        weak K=1           mpirun -np 1 mdnmf-mpi fit on the N/2 file (weak scaling: K = 2 on N
                           against K = 1 on N/2, N/2 samples per rank both)
-  4. Busy rounds: the same for mpi K=1, K=2 and K=2 with Open MPI's mpi_yield_when_idle (a
-     waiting rank yields its core instead of polling) while a process this script starts (a
+  4. Busy rounds: the same for mpi K=1, K=2 and K=2 with Open MPI's mpi_yield_when_idle 0 (a
+     waiting rank polls instead of yielding its core, Open MPI's default, which mdnmf-mpi
+     changes) while a process this script starts (a
      session of its own, nice 19, a busy loop, as bench/bench_busy.sh's) spins; killed after.
   5. The table: median seconds per epoch over the rounds, the spread (min-max), ratios from the
      rounds' pairs (median; noise = half the spread of the middle rounds' ratios relative to the
@@ -170,13 +171,14 @@ def make_data(folder, n, m):
 
 # ------------------------------------------------------------ runs
 
-def mpirun_prefix(ranks, yield_when_idle=False):
+def mpirun_prefix(ranks, polling=False):
     command = ["mpirun"]
     if os.geteuid() == 0:
         command.append("--allow-run-as-root")
-    if yield_when_idle:
-        # A rank waiting in the all-reduce gives its core away instead of polling.
-        command += ["--mca", "mpi_yield_when_idle", "1"]
+    if polling:
+        # mdnmf-mpi makes a waiting rank yield its core by default; this is
+        # Open MPI's own default, a rank that polls while it waits.
+        command += ["--mca", "mpi_yield_when_idle", "0"]
     # No binding: on a shared machine the kernel may move a rank off a busy core.
     return command + ["--oversubscribe", "--bind-to", "none", "-np", str(ranks)]
 
@@ -198,8 +200,8 @@ def make_configs(build, full, half, folder, s):
     mpi, tool = os.path.join(build, "mdnmf-mpi"), os.path.join(build, "mdnmf")
     out = os.path.join(folder, "model.npz")
 
-    def ranks(k, data, yield_when_idle=False):
-        return lambda e: (mpirun_prefix(k, yield_when_idle) + [mpi] +
+    def ranks(k, data, polling=False):
+        return lambda e: (mpirun_prefix(k, polling) + [mpi] +
                           fit_arguments(data, out, s, e, 1))
 
     def threads(t):
@@ -208,7 +210,7 @@ def make_configs(build, full, half, folder, s):
     return {
         "mpi1": Config("mpi1", "mdnmf-mpi K=1", ranks(1, full), 1),
         "mpi2": Config("mpi2", "mdnmf-mpi K=2", ranks(2, full), 2),
-        "mpi2y": Config("mpi2y", "mdnmf-mpi K=2, mpi_yield_when_idle 1", ranks(2, full, True),
+        "mpi2y": Config("mpi2y", "mdnmf-mpi K=2, mpi_yield_when_idle 0", ranks(2, full, True),
                         2),
         "fit1": Config("fit1", "mdnmf fit --threads 1", threads(1), 1),
         "fit2": Config("fit2", "mdnmf fit --threads 2", threads(2), 2, {"OMP_NUM_THREADS": "2"}),
@@ -450,7 +452,7 @@ def build_rows(configs, s, busy):
     if busy is not None:
         rows.append(ratio_row("busy machine (one process spinning at nice 19): K=2 vs K=1",
                               epochs("mpi2", "busy", B), epochs("mpi1", "busy", B)))
-        rows.append(ratio_row("busy machine: K=2 with --mca mpi_yield_when_idle 1 vs K=1",
+        rows.append(ratio_row("busy machine: K=2 polling (--mca mpi_yield_when_idle 0) vs K=1",
                               epochs("mpi2y", "busy", B), epochs("mpi1", "busy", B)))
     return rows
 

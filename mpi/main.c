@@ -299,6 +299,12 @@ static int run_command(const cli_host *host, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* Open MPI's ranks poll while they wait in a collective; the ranks of a
+     * fit meet at every batch, so one other busy process on a core stalled
+     * all of them (K = 2 ran at 0.09x K = 1 beside one spinning process;
+     * yielding: 0.93x, and the same speed on a quiet machine; docs/
+     * distributed.md).  An mpirun --mca or the environment still decides. */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     MPI_Init(&argc, &argv);
     MPI_Comm comm = MPI_COMM_WORLD;
     cli_host host = {0, 1, 1, &comm, mpi_combine, mpi_agree, mpi_read_matrix, mpi_shard,
