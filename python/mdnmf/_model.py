@@ -513,14 +513,20 @@ class Model:
                                           ctypes.byref(result), self.reporting()))
         return result
 
-    def separate(self, V, wiener):
+    def separate(self, V, wiener, adapt_epochs=0, adapt_fresh=True):
         """Estimates of every source as an (S, N, m) C-order array: estimate
-        s is the column-major m x N matrix the library fills in place."""
+        s is the column-major m x N matrix the library fills in place.
+        adapt_epochs > 0 adapts the last basis to V first, from fresh
+        atoms or the model's (mdnmf_separate_adapted)."""
         S = lib.mdnmf_model_source_count(self.handle)
         m, n = V.shape
         estimates = np.empty((S, n, m), dtype=np.float32)
         buffers = (ctypes.c_void_p * S)(*[address(estimates[s]) for s in range(S)])
-        self._call(lib.mdnmf_separate, address(V), m, n, int(bool(wiener)), buffers)
+        if adapt_epochs:
+            self._call(lib.mdnmf_separate_adapted, address(V), m, n, int(bool(wiener)),
+                       int(adapt_epochs), int(bool(adapt_fresh)), buffers)
+        else:
+            self._call(lib.mdnmf_separate, address(V), m, n, int(bool(wiener)), buffers)
         return estimates
 
     def save(self, path):

@@ -298,6 +298,39 @@ def test_experiment_speech_mixes_at_the_asked_snr():
             assert abs(measured - snr) < 0.1, measured
 
 
+def test_adapt_noise_zero_is_plain_apply_and_leaves_the_model():
+    """--adapt-noise 0 writes the same bytes as no option (from either
+    start); --adapt-noise N changes the estimate, differently from fresh
+    atoms (the default) and from the model's, and not the model file; a
+    negative count or an unknown start is a usage error that writes
+    nothing."""
+    with Workspace() as ws:
+        model, noisy = tiny_model(ws)
+        with open(model, "rb") as f:
+            model_bytes = f.read()
+        outputs = {}
+        for name, extra in (("plain", ()), ("zero", ("--adapt-noise", 0)),
+                            ("zero-model", ("--adapt-noise", 0, "--adapt-start", "model")),
+                            ("adapted", ("--adapt-noise", 20)),
+                            ("fresh", ("--adapt-noise", 20, "--adapt-start", "fresh")),
+                            ("from-model", ("--adapt-noise", 20, "--adapt-start", "model"))):
+            outdir = ws.out(name)
+            result = run("denoise", "apply", "-m", model, "-o", outdir, "--float", "-q",
+                         *extra, noisy)
+            assert result.returncode == 0, result.stderr
+            with open(os.path.join(outdir, "tone-noisy.wav"), "rb") as f:
+                outputs[name] = f.read()
+        assert outputs["zero"] == outputs["plain"] == outputs["zero-model"]
+        assert outputs["adapted"] == outputs["fresh"]
+        assert len({outputs["plain"], outputs["adapted"], outputs["from-model"]}) == 3
+        with open(model, "rb") as f:
+            assert f.read() == model_bytes
+        apply_fails(ws, [noisy], "--adapt-noise", model=model, code=USAGE,
+                    extra=("--adapt-noise", -1))
+        apply_fails(ws, [noisy], "--adapt-start", model=model, code=USAGE,
+                    extra=("--adapt-noise", 5, "--adapt-start", "zero"))
+
+
 # -------------------------------------------------------------- bad inputs
 
 
