@@ -13,6 +13,13 @@
  * the caller's. */
 void cli_speech_params(mdnmf_separator_params *p);
 
+/* The noise adaptation of `denoise apply` and `experiment speech` by
+ * default: each recording's noise basis refitted to it from fresh atoms
+ * for this many steps (mdnmf_separate_adapted; docs/results.md, "Issue 13:
+ * noise adaptation at separation"). */
+#define CLI_ADAPT_NOISE_EPOCHS 20
+#define CLI_ADAPT_NOISE_TEXT "20"
+
 /* Reading notes printed once per group of files instead of once per file. */
 typedef struct cli_read_notes {
     int resampled, mixed_down;

@@ -47,7 +47,8 @@ static const cli_option APPLY_OPTIONS[] = {
      "epochs of --relearn-noise"},
     {"batch-size", OPT_BATCH_SIZE, CLI_KIND_INT64, "B", PARAM(batch_size), 0, NULL,
      "the model's", "frames per batch of --relearn-noise, 0 = all"},
-    {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL, "0",
+    {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL,
+     CLI_ADAPT_NOISE_TEXT,
      "adapt the noise basis to each recording on its own for EPOCHS steps before "
      "separating it (speech basis fixed; the model is not changed; 0 = off)"},
     {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "fresh|model", NO_FIELD, 0, NULL, "fresh",
@@ -76,6 +77,7 @@ typedef struct apply_request {
     const char *model, *outdir;
     int all_sources, relearn, quiet, float_output;
     int adapt_noise; /* --adapt-noise's epochs */
+    int adapt_given; /* --adapt-noise on the command line (else the default) */
     int adapt_model; /* --adapt-start model: from the model's noise atoms */
     mdnmf_params overrides;
     int given[APPLY_OPTION_COUNT];
@@ -117,6 +119,7 @@ static int store_apply_option(void *context, const cli_option *option, const cha
     case OPT_RELEARN_NOISE: r->relearn = 1; break;
     case OPT_FLOAT: r->float_output = 1; break;
     case OPT_ADAPT_NOISE:
+        r->adapt_given = 1;
         return cli_parse_int(APPLY_COMMAND, "--adapt-noise", value, 0, &r->adapt_noise);
     case OPT_ADAPT_START:
         if (strcmp(value, "fresh") != 0 && strcmp(value, "model") != 0) {
@@ -135,6 +138,7 @@ static int store_apply_option(void *context, const cli_option *option, const cha
 static int parse_apply_request(int argc, char **argv, apply_request *r)
 {
     mdnmf_params_default(&r->overrides);
+    r->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
     int parsed = cli_parse_exit(cli_parse_command_operands(&APPLY_USAGE, argc, argv,
                                                            &r->overrides, r->given,
                                                            store_apply_option, r, r->operands,
@@ -247,7 +251,14 @@ static int load_denoiser(const apply_request *r, apply_run *run)
         cli_error(APPLY_COMMAND, "%s: unusable audio front end: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;
     }
-    if (mdnmf_denoiser_set_adaptation(run->denoiser, r->adapt_noise, !r->adapt_model,
+    /* The default adapts Frobenius models only (the adaptation's loss); a
+     * model of another divergence is separated as it is unless asked. */
+    int adapt = r->adapt_noise;
+    mdnmf_divergence divergence = mdnmf_model_params(run->model)->divergence;
+    if (!r->adapt_given && divergence != MDNMF_DIVERGENCE_FROBENIUS) {
+        adapt = 0;
+    }
+    if (mdnmf_denoiser_set_adaptation(run->denoiser, adapt, !r->adapt_model,
                                       &error) != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: --adapt-noise: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;

@@ -117,6 +117,7 @@ typedef struct speech_config {
     int power, context; /* the features (mdnmf_audio_params) */
     int adapt_noise; /* epochs of noise adaptation per test utterance (0: none) */
     int adapt_fresh; /* ... starting from fresh atoms (1) or the model's (0) */
+    int adapt_given; /* --adapt-noise given (the default adapts Frobenius fits only) */
     int max_files;  /* per speaker before the split; 0 = all */
     int workers;
     int bss;
@@ -209,9 +210,10 @@ static const cli_option OPTIONS[] = {
      "neighbouring frames stacked on each side of a frame (0..8)"},
     {"n-fft", OPT_N_FFT, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "256",
      "STFT frame and window length in samples (at 8 kHz)"},
-    {"hop", OPT_HOP, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "128",
+    {"hop-length", OPT_HOP, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "128",
      "STFT hop in samples (at most --n-fft)"},
-    {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL, "0",
+    {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL,
+     CLI_ADAPT_NOISE_TEXT,
      "adapt the noise basis to each test utterance for EPOCHS steps before separating "
      "it (mdnmf_separate_adapted; 0 = none)"},
     {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "fresh|model", NO_FIELD, 0, NULL, "fresh",
@@ -262,6 +264,7 @@ static void speech_defaults(speech_config *c)
     c->stream = 1;
     c->stream_steps = MDNMF_STREAM_DEFAULT_STEPS;
     c->nmf_batch = 10000;
+    c->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
     c->adapt_fresh = 1;
     cli_speech_params(&c->base);
     c->base.common.threads = 1;
@@ -317,8 +320,9 @@ static int store_option(void *context, const cli_option *option, const char *val
     case OPT_SPECTRUM: return cli_parse_spectrum(COMMAND, value, &c->power);
     case OPT_CONTEXT: return cli_parse_context(COMMAND, value, &c->context);
     case OPT_N_FFT: return cli_parse_int(COMMAND, "--n-fft", value, 2, &c->n_fft);
-    case OPT_HOP: return cli_parse_int(COMMAND, "--hop", value, 1, &c->hop_length);
+    case OPT_HOP: return cli_parse_int(COMMAND, "--hop-length", value, 1, &c->hop_length);
     case OPT_ADAPT_NOISE:
+        c->adapt_given = 1;
         return cli_parse_int(COMMAND, "--adapt-noise", value, 0, &c->adapt_noise);
     case OPT_ADAPT_START:
         if (strcmp(value, "fresh") != 0 && strcmp(value, "model") != 0) {
@@ -356,8 +360,11 @@ static int parse_config(int argc, char **argv, speech_config *c, int *exit_code)
     c->base.mode = MDNMF_MODE_SEMI;
     c->base.common.seed = c->seed;
     c->base.common.threads = 1;
+    if (!c->adapt_given && c->base.common.divergence != MDNMF_DIVERGENCE_FROBENIUS) {
+        c->adapt_noise = 0; /* the adaptation is a Frobenius fit */
+    }
     if (c->hop_length > c->n_fft) {
-        cli_error(COMMAND, "--hop %d is longer than --n-fft %d: choose a hop of at most n_fft",
+        cli_error(COMMAND, "--hop-length %d is longer than --n-fft %d: choose at most n_fft",
                   c->hop_length, c->n_fft);
         return -1;
     }
