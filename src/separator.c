@@ -1289,6 +1289,9 @@ static int adapt_last_basis(mdnmf_model *model, const float *V, int64_t m, int64
     int64_t D = model->atoms, d_last = model->components[model->sources - 1];
     int64_t offset = D - d_last;
     int64_t work_cols = n < LINALG_CHUNK ? n : LINALG_CHUNK;
+    /* The H steps share the columns between the model's threads, one slice
+     * of num and den each: the count is set before the slices are sized. */
+    linalg_set_threads(model->params.threads);
     size_t work_H = (size_t)(linalg_threads() * D * work_cols);
     float *R = malloc((size_t)(m * n) * sizeof *R);
     float *num_W = malloc((size_t)(m * d_last) * sizeof *num_W);

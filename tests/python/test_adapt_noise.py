@@ -119,6 +119,26 @@ def test_adaptation_reconstructs_the_mixtures_better():
         assert residual[1] < residual[0] and residual[2] < residual[1], (fresh, residual)
 
 
+def test_two_threads_give_the_numpy_replay_and_the_same_bytes_every_time():
+    """Enough columns (300) for the H steps to share them between two
+    threads: each thread's work slice must exist (a slice count taken
+    before the model's thread count is set overran them), and the result
+    is the replay's and the same on every call."""
+    U0, _ = problem(m=16, n=60, seed=5)
+    U1, _ = problem(m=16, n=60, seed=6)
+    U2, _ = problem(m=16, n=300, seed=8)
+    U3, _ = problem(m=16, n=300, seed=9)
+    V = np.asfortranarray(0.5 * (U2 + np.roll(U3, 3, axis=0)), dtype=np.float32)
+    separator = NMF_separation(ds=DS, prob="std", epochs=6, test_epochs=TEST_EPOCHS, seed=SEED,
+                               mu_H=MU_H, mu_W=MU_W, threads=2)
+    separator.fit(U=[U0, U1])
+    separator.wiener = False
+    first = separator.separate(V, adapt_epochs=15)
+    for _ in range(3):
+        assert np.array_equal(separator.separate(V, adapt_epochs=15), first)
+    assert relative_error(first, reference_adapted(separator, V, 15, False, True)) < TOLERANCE
+
+
 def test_bad_arguments_are_refused():
     separator, V = fitted()
     raises(InvalidArgumentError, separator.separate, V, adapt_epochs=-1,
