@@ -51,8 +51,9 @@ static const cli_option APPLY_OPTIONS[] = {
      CLI_ADAPT_NOISE_TEXT,
      "adapt the noise basis to each recording on its own for EPOCHS steps before "
      "separating it (speech basis fixed; the model is not changed; 0 = off)"},
-    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "fresh|model", NO_FIELD, 0, NULL, "fresh",
-     "the adapted noise atoms start as Uniform(0,1) draws or as the model's"},
+    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
+     "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
+     "fresh for MDNMF models, the model's for NMF ones"},
     CLI_TRANSFORM_SETTING_OPTIONS,
     {"float", OPT_FLOAT, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "write 32-bit float WAV instead of 16-bit PCM"},
@@ -78,7 +79,7 @@ typedef struct apply_request {
     int all_sources, relearn, quiet, float_output;
     int adapt_noise; /* --adapt-noise's epochs */
     int adapt_given; /* --adapt-noise on the command line (else the default) */
-    int adapt_model; /* --adapt-start model: from the model's noise atoms */
+    int adapt_fresh; /* --adapt-start: 1 fresh, 0 the model's, MDNMF_ADAPT_AUTO */
     mdnmf_params overrides;
     int given[APPLY_OPTION_COUNT];
     const char **operands;
@@ -121,13 +122,7 @@ static int store_apply_option(void *context, const cli_option *option, const cha
     case OPT_ADAPT_NOISE:
         r->adapt_given = 1;
         return cli_parse_int(APPLY_COMMAND, "--adapt-noise", value, 0, &r->adapt_noise);
-    case OPT_ADAPT_START:
-        if (strcmp(value, "fresh") != 0 && strcmp(value, "model") != 0) {
-            cli_error(APPLY_COMMAND, "--adapt-start: expected fresh or model, got '%s'", value);
-            return -1;
-        }
-        r->adapt_model = strcmp(value, "model") == 0;
-        break;
+    case OPT_ADAPT_START: return cli_parse_adapt_start(APPLY_COMMAND, value, &r->adapt_fresh);
     case 'q': r->quiet = 1; break;
     }
     return 0;
@@ -139,6 +134,7 @@ static int parse_apply_request(int argc, char **argv, apply_request *r)
 {
     mdnmf_params_default(&r->overrides);
     r->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
+    r->adapt_fresh = MDNMF_ADAPT_AUTO;
     int parsed = cli_parse_exit(cli_parse_command_operands(&APPLY_USAGE, argc, argv,
                                                            &r->overrides, r->given,
                                                            store_apply_option, r, r->operands,
@@ -258,7 +254,7 @@ static int load_denoiser(const apply_request *r, apply_run *run)
     if (!r->adapt_given && divergence != MDNMF_DIVERGENCE_FROBENIUS) {
         adapt = 0;
     }
-    if (mdnmf_denoiser_set_adaptation(run->denoiser, adapt, !r->adapt_model,
+    if (mdnmf_denoiser_set_adaptation(run->denoiser, adapt, r->adapt_fresh,
                                       &error) != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: --adapt-noise: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;

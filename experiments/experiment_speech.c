@@ -116,7 +116,7 @@ typedef struct speech_config {
     int sample_rate, n_fft, hop_length;
     int power, context; /* the features (mdnmf_audio_params) */
     int adapt_noise; /* epochs of noise adaptation per test utterance (0: none) */
-    int adapt_fresh; /* ... starting from fresh atoms (1) or the model's (0) */
+    int adapt_fresh; /* ... from fresh atoms (1), the model's (0) or MDNMF_ADAPT_AUTO */
     int adapt_given; /* --adapt-noise given (the default adapts Frobenius fits only) */
     int max_files;  /* per speaker before the split; 0 = all */
     int workers;
@@ -216,8 +216,9 @@ static const cli_option OPTIONS[] = {
      CLI_ADAPT_NOISE_TEXT,
      "adapt the noise basis to each test utterance for EPOCHS steps before separating "
      "it (mdnmf_separate_adapted; 0 = none)"},
-    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "fresh|model", NO_FIELD, 0, NULL, "fresh",
-     "the adapted noise atoms start as Uniform(0,1) draws or as the model's"},
+    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
+     "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
+     "fresh for MDNMF models, the model's for NMF ones"},
     {"seed", OPT_SEED, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "0",
      "seed of the splits, noise segments and fits"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "2",
@@ -265,7 +266,7 @@ static void speech_defaults(speech_config *c)
     c->stream_steps = MDNMF_STREAM_DEFAULT_STEPS;
     c->nmf_batch = 10000;
     c->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
-    c->adapt_fresh = 1;
+    c->adapt_fresh = MDNMF_ADAPT_AUTO;
     cli_speech_params(&c->base);
     c->base.common.threads = 1;
 }
@@ -324,13 +325,7 @@ static int store_option(void *context, const cli_option *option, const char *val
     case OPT_ADAPT_NOISE:
         c->adapt_given = 1;
         return cli_parse_int(COMMAND, "--adapt-noise", value, 0, &c->adapt_noise);
-    case OPT_ADAPT_START:
-        if (strcmp(value, "fresh") != 0 && strcmp(value, "model") != 0) {
-            cli_error(COMMAND, "--adapt-start: expected fresh or model, got '%s'", value);
-            return -1;
-        }
-        c->adapt_fresh = strcmp(value, "fresh") == 0;
-        return 0;
+    case OPT_ADAPT_START: return cli_parse_adapt_start(COMMAND, value, &c->adapt_fresh);
     case OPT_NMF_BATCH:
         return cli_parse_int64(COMMAND, "--nmf-batch-size", value, 0, &c->nmf_batch);
     case 'q': c->quiet = 1; return 0;
@@ -1509,6 +1504,19 @@ static void print_timings(const experiment *x, FILE *out)
     }
 }
 
+static const char *adapt_start_name(int fresh)
+{
+    return fresh == MDNMF_ADAPT_AUTO ? "auto" : fresh ? "fresh" : "model";
+}
+
+static const char *adapt_start_text(int fresh)
+{
+    if (fresh == MDNMF_ADAPT_AUTO)
+        return "fresh Uniform(0,1) atoms for MDNMF and the model's noise atoms for NMF "
+               "(MDNMF_ADAPT_AUTO: fresh atoms soak up the speech an NMF speech basis leaves)";
+    return fresh ? "fresh Uniform(0,1) atoms" : "the model's noise atoms";
+}
+
 static int write_readme(const experiment *x, const noise_track *track,
                         const char *command_line, double seconds)
 {
@@ -1585,9 +1593,9 @@ static int write_readme(const experiment *x, const noise_track *track,
                    "test utterance is separated, its noise basis is refitted to that utterance "
                    "alone for %d multiplicative steps (W step of the noise atoms, then H step "
                    "with all bases; speech basis fixed; mdnmf_separate_adapted), starting from "
-                   "%s, NMF and MDNMF alike; the fitted models are not changed.\n\n",
-                c->adapt_noise, c->adapt_fresh ? "fresh" : "model", c->adapt_noise,
-                c->adapt_fresh ? "fresh Uniform(0,1) atoms" : "the model's noise atoms");
+                   "%s; the fitted models are not changed.\n\n",
+                c->adapt_noise, adapt_start_name(c->adapt_fresh), c->adapt_noise,
+                adapt_start_text(c->adapt_fresh));
     }
     if (c->stream) {
         fprintf(f, "- Streams (`mdnmf_stream`, issue 14): each fitted model also runs as the "

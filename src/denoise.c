@@ -525,9 +525,9 @@ int mdnmf_denoiser_set_adaptation(mdnmf_denoiser *d, int epochs, int fresh, mdnm
     if (epochs < 0)
         return error_fail(error, MDNMF_ERR_ARGUMENT,
                           "noise adaptation epochs = %d must be >= 0", epochs);
-    if (fresh != 0 && fresh != 1)
-        return error_fail(error, MDNMF_ERR_ARGUMENT, "noise adaptation: fresh = %d must be 0 "
-                          "or 1", fresh);
+    if (fresh != 0 && fresh != 1 && fresh != MDNMF_ADAPT_AUTO)
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "noise adaptation: fresh = %d must be 0, "
+                          "1 or MDNMF_ADAPT_AUTO", fresh);
     if (epochs > 0 && mdnmf_model_params(d->model)->divergence != MDNMF_DIVERGENCE_FROBENIUS)
         return error_fail(error, MDNMF_ERR_ARGUMENT,
                           "noise adaptation supports the Frobenius loss only");

@@ -1332,6 +1332,22 @@ static int adapt_last_basis(mdnmf_model *model, const float *V, int64_t m, int64
     return status;
 }
 
+/* The speech bases were fitted by MDNMF (mdnmf_separate_adapted's
+ * MDNMF_ADAPT_AUTO): an adversarial mode with tau_A > 0 for a source
+ * before the last (the noise). */
+static int trained_adversarially(const mdnmf_model *model)
+{
+    if (!model->is_separator)
+        return 0;
+    const mdnmf_mode_info *info = mdnmf_mode_describe(model->separator.mode);
+    if (!info || !info->adversarial)
+        return 0;
+    for (int s = 0; s + 1 < model->separator.sources; s++)
+        if (model->separator.tau_A[s] > 0.0)
+            return 1;
+    return 0;
+}
+
 static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64_t n,
                             int wiener, int epochs, int fresh, float *const *estimates)
 {
@@ -1340,8 +1356,11 @@ static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64
     if (epochs < 0)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "adaptation epochs = %d must be >= 0",
                           epochs);
-    if (fresh != 0 && fresh != 1)
-        return model_fail(model, MDNMF_ERR_ARGUMENT, "fresh = %d must be 0 or 1", fresh);
+    if (fresh != 0 && fresh != 1 && fresh != MDNMF_ADAPT_AUTO)
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "fresh = %d must be 0, 1 or MDNMF_ADAPT_AUTO", fresh);
+    if (fresh == MDNMF_ADAPT_AUTO)
+        fresh = trained_adversarially(model);
     if (epochs == 0)
         return separate(model, V, m, n, wiener, estimates);
     if (!model->W)

@@ -878,8 +878,10 @@ class NMF_separation:
         """Estimates of every source from mixtures V (m x N): an (m, S, N)
         float32 array, as the research code's (Us[:, s, :] is source s).
         adapt_epochs > 0 first adapts the last basis (the noise) to V, the
-        others fixed, from fresh Uniform(0,1) atoms (adapt_fresh) or the
-        fitted ones (mdnmf_separate_adapted; the fitted bases stay)."""
+        others fixed, from fresh Uniform(0,1) atoms (adapt_fresh True), the
+        fitted ones (False) or, with "auto", fresh atoms for an MDNMF model
+        and the fitted ones for NMF (mdnmf_separate_adapted; the fitted
+        bases stay)."""
         if current:
             raise InvalidArgumentError("separate(current=True) is not supported: the library "
                                        "keeps no activations of the mixtures")

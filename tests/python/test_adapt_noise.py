@@ -139,6 +139,30 @@ def test_two_threads_give_the_numpy_replay_and_the_same_bytes_every_time():
     assert relative_error(first, reference_adapted(separator, V, 15, False, True)) < TOLERANCE
 
 
+def test_auto_start_is_fresh_for_mdnmf_and_the_models_atoms_for_nmf():
+    """MDNMF_ADAPT_AUTO: an adversarially trained speech basis leaves the
+    noise to fresh atoms; an NMF one keeps its noise atoms as the start."""
+    nmf, V = fitted()
+    assert np.array_equal(nmf.separate(V, adapt_epochs=7, adapt_fresh="auto"),
+                          nmf.separate(V, adapt_epochs=7, adapt_fresh=False))
+    U0, _ = problem(m=16, n=60, seed=5)
+    U1, _ = problem(m=16, n=60, seed=6)
+    mdnmf = NMF_separation(ds=DS, prob="adv", epochs=6, test_epochs=TEST_EPOCHS, seed=SEED,
+                           mu_H=MU_H, mu_W=MU_W, tau_A=0.1)
+    mdnmf.fit(U=[U0, U1])
+    fresh = mdnmf.separate(V, adapt_epochs=7, adapt_fresh=True)
+    assert not np.array_equal(fresh, mdnmf.separate(V, adapt_epochs=7, adapt_fresh=False))
+    assert np.array_equal(mdnmf.separate(V, adapt_epochs=7, adapt_fresh="auto"), fresh)
+    # tau_A = 0 is no adversarial training: the model's atoms.
+    plain = NMF_separation(ds=DS, prob="adv", epochs=6, test_epochs=TEST_EPOCHS, seed=SEED,
+                           mu_H=MU_H, mu_W=MU_W, tau_A=0.0)
+    plain.fit(U=[U0, U1])
+    assert np.array_equal(plain.separate(V, adapt_epochs=7, adapt_fresh="auto"),
+                          plain.separate(V, adapt_epochs=7, adapt_fresh=False))
+    raises(ValueError, nmf.separate, V, adapt_epochs=7, adapt_fresh="sometimes",
+           contains="adapt_fresh")
+
+
 def test_bad_arguments_are_refused():
     separator, V = fitted()
     raises(InvalidArgumentError, separator.separate, V, adapt_epochs=-1,
