@@ -7,6 +7,7 @@
 #include "denoise.h"
 
 #include <inttypes.h>
+#include <string.h>
 
 void cli_speech_params(mdnmf_separator_params *p)
 {
@@ -75,4 +76,17 @@ static const cli_group DENOISE = {
 int cli_denoise(int argc, char **argv)
 {
     return cli_run_group(&DENOISE, argc, argv);
+}
+
+int cli_parse_adapt_start(const char *command, const char *value, int *fresh)
+{
+    static const struct { const char *name; int fresh; } starts[] = {
+        {"auto", MDNMF_ADAPT_AUTO}, {"fresh", 1}, {"model", 0}};
+    for (size_t i = 0; i < sizeof starts / sizeof starts[0]; i++)
+        if (strcmp(value, starts[i].name) == 0) {
+            *fresh = starts[i].fresh;
+            return 0;
+        }
+    cli_error(command, "--adapt-start: expected auto, fresh or model, got '%s'", value);
+    return -1;
 }

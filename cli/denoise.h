@@ -13,6 +13,18 @@
  * the caller's. */
 void cli_speech_params(mdnmf_separator_params *p);
 
+/* The noise adaptation of `denoise apply` and `experiment speech` by
+ * default: each recording's noise basis refitted to it for this many steps
+ * (mdnmf_separate_adapted; docs/results.md, "Issue 13: noise adaptation at
+ * separation"), from fresh atoms for MDNMF models and from the model's for
+ * NMF ones (MDNMF_ADAPT_AUTO). */
+#define CLI_ADAPT_NOISE_EPOCHS 20
+#define CLI_ADAPT_NOISE_TEXT "20"
+
+/* --adapt-start auto|fresh|model into MDNMF_ADAPT_AUTO, 1 or 0: 0, or -1
+ * after one line. */
+int cli_parse_adapt_start(const char *command, const char *value, int *fresh);
+
 /* Reading notes printed once per group of files instead of once per file. */
 typedef struct cli_read_notes {
     int resampled, mixed_down;

@@ -29,7 +29,7 @@ static const char *const APPLY_COMMAND = "denoise apply";
 
 /* After CLI_TRANSFORM_SETTING_OPTIONS' codes (inputs.h). */
 enum { OPT_ALL_SOURCES = CLI_OPT_THREADS + 1, OPT_RELEARN_NOISE, OPT_EPOCHS, OPT_BATCH_SIZE,
-       OPT_FLOAT };
+       OPT_FLOAT, OPT_ADAPT_NOISE, OPT_ADAPT_START };
 
 #define PARAM(name) offsetof(mdnmf_params, name)
 
@@ -47,6 +47,13 @@ static const cli_option APPLY_OPTIONS[] = {
      "epochs of --relearn-noise"},
     {"batch-size", OPT_BATCH_SIZE, CLI_KIND_INT64, "B", PARAM(batch_size), 0, NULL,
      "the model's", "frames per batch of --relearn-noise, 0 = all"},
+    {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL,
+     CLI_ADAPT_NOISE_TEXT,
+     "adapt the noise basis to each recording on its own for EPOCHS steps before "
+     "separating it (speech basis fixed; the model is not changed; 0 = off)"},
+    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
+     "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
+     "fresh for MDNMF models, the model's for NMF ones"},
     CLI_TRANSFORM_SETTING_OPTIONS,
     {"float", OPT_FLOAT, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "write 32-bit float WAV instead of 16-bit PCM"},
@@ -70,6 +77,9 @@ static const cli_command APPLY_USAGE = {
 typedef struct apply_request {
     const char *model, *outdir;
     int all_sources, relearn, quiet, float_output;
+    int adapt_noise; /* --adapt-noise's epochs */
+    int adapt_given; /* --adapt-noise on the command line (else the default) */
+    int adapt_fresh; /* --adapt-start: 1 fresh, 0 the model's, MDNMF_ADAPT_AUTO */
     mdnmf_params overrides;
     int given[APPLY_OPTION_COUNT];
     const char **operands;
@@ -109,6 +119,10 @@ static int store_apply_option(void *context, const cli_option *option, const cha
     case OPT_ALL_SOURCES: r->all_sources = 1; break;
     case OPT_RELEARN_NOISE: r->relearn = 1; break;
     case OPT_FLOAT: r->float_output = 1; break;
+    case OPT_ADAPT_NOISE:
+        r->adapt_given = 1;
+        return cli_parse_int(APPLY_COMMAND, "--adapt-noise", value, 0, &r->adapt_noise);
+    case OPT_ADAPT_START: return cli_parse_adapt_start(APPLY_COMMAND, value, &r->adapt_fresh);
     case 'q': r->quiet = 1; break;
     }
     return 0;
@@ -119,6 +133,8 @@ static int store_apply_option(void *context, const cli_option *option, const cha
 static int parse_apply_request(int argc, char **argv, apply_request *r)
 {
     mdnmf_params_default(&r->overrides);
+    r->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
+    r->adapt_fresh = MDNMF_ADAPT_AUTO;
     int parsed = cli_parse_exit(cli_parse_command_operands(&APPLY_USAGE, argc, argv,
                                                            &r->overrides, r->given,
                                                            store_apply_option, r, r->operands,
@@ -229,6 +245,18 @@ static int load_denoiser(const apply_request *r, apply_run *run)
     run->denoiser = mdnmf_denoiser_create(run->model, &error);
     if (!run->denoiser) {
         cli_error(APPLY_COMMAND, "%s: unusable audio front end: %s", r->model, error.message);
+        return CLI_EXIT_RUNTIME;
+    }
+    /* The default adapts Frobenius models only (the adaptation's loss); a
+     * model of another divergence is separated as it is unless asked. */
+    int adapt = r->adapt_noise;
+    mdnmf_divergence divergence = mdnmf_model_params(run->model)->divergence;
+    if (!r->adapt_given && divergence != MDNMF_DIVERGENCE_FROBENIUS) {
+        adapt = 0;
+    }
+    if (mdnmf_denoiser_set_adaptation(run->denoiser, adapt, r->adapt_fresh,
+                                      &error) != MDNMF_OK) {
+        cli_error(APPLY_COMMAND, "%s: --adapt-noise: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;
     }
     run->written_sources = r->all_sources ? run->sources : 1;

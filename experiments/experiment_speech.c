@@ -115,6 +115,9 @@ typedef struct speech_config {
     double snr;
     int sample_rate, n_fft, hop_length;
     int power, context; /* the features (mdnmf_audio_params) */
+    int adapt_noise; /* epochs of noise adaptation per test utterance (0: none) */
+    int adapt_fresh; /* ... from fresh atoms (1), the model's (0) or MDNMF_ADAPT_AUTO */
+    int adapt_given; /* --adapt-noise given (the default adapts Frobenius fits only) */
     int max_files;  /* per speaker before the split; 0 = all */
     int workers;
     int bss;
@@ -153,7 +156,11 @@ enum {
     OPT_WARM_START_EPOCHS,
     OPT_NMF_BATCH,
     OPT_SPECTRUM,
-    OPT_CONTEXT
+    OPT_CONTEXT,
+    OPT_N_FFT,
+    OPT_HOP,
+    OPT_ADAPT_NOISE,
+    OPT_ADAPT_START
 };
 
 static const cli_option OPTIONS[] = {
@@ -201,6 +208,17 @@ static const cli_option OPTIONS[] = {
      "magnitude", "what the bases model: STFT magnitudes or powers"},
     {"context", OPT_CONTEXT, CLI_KIND_TEXT, "C", NO_FIELD, 0, NULL, "0",
      "neighbouring frames stacked on each side of a frame (0..8)"},
+    {"n-fft", OPT_N_FFT, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "256",
+     "STFT frame and window length in samples (at 8 kHz)"},
+    {"hop-length", OPT_HOP, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "128",
+     "STFT hop in samples (at most --n-fft)"},
+    {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL,
+     CLI_ADAPT_NOISE_TEXT,
+     "adapt the noise basis to each test utterance for EPOCHS steps before separating "
+     "it (mdnmf_separate_adapted; 0 = none)"},
+    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
+     "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
+     "fresh for MDNMF models, the model's for NMF ones"},
     {"seed", OPT_SEED, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "0",
      "seed of the splits, noise segments and fits"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "2",
@@ -247,6 +265,8 @@ static void speech_defaults(speech_config *c)
     c->stream = 1;
     c->stream_steps = MDNMF_STREAM_DEFAULT_STEPS;
     c->nmf_batch = 10000;
+    c->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
+    c->adapt_fresh = MDNMF_ADAPT_AUTO;
     cli_speech_params(&c->base);
     c->base.common.threads = 1;
 }
@@ -300,6 +320,12 @@ static int store_option(void *context, const cli_option *option, const char *val
         return 0;
     case OPT_SPECTRUM: return cli_parse_spectrum(COMMAND, value, &c->power);
     case OPT_CONTEXT: return cli_parse_context(COMMAND, value, &c->context);
+    case OPT_N_FFT: return cli_parse_int(COMMAND, "--n-fft", value, 2, &c->n_fft);
+    case OPT_HOP: return cli_parse_int(COMMAND, "--hop-length", value, 1, &c->hop_length);
+    case OPT_ADAPT_NOISE:
+        c->adapt_given = 1;
+        return cli_parse_int(COMMAND, "--adapt-noise", value, 0, &c->adapt_noise);
+    case OPT_ADAPT_START: return cli_parse_adapt_start(COMMAND, value, &c->adapt_fresh);
     case OPT_NMF_BATCH:
         return cli_parse_int64(COMMAND, "--nmf-batch-size", value, 0, &c->nmf_batch);
     case 'q': c->quiet = 1; return 0;
@@ -329,6 +355,14 @@ static int parse_config(int argc, char **argv, speech_config *c, int *exit_code)
     c->base.mode = MDNMF_MODE_SEMI;
     c->base.common.seed = c->seed;
     c->base.common.threads = 1;
+    if (!c->adapt_given && c->base.common.divergence != MDNMF_DIVERGENCE_FROBENIUS) {
+        c->adapt_noise = 0; /* the adaptation is a Frobenius fit */
+    }
+    if (c->hop_length > c->n_fft) {
+        cli_error(COMMAND, "--hop-length %d is longer than --n-fft %d: choose at most n_fft",
+                  c->hop_length, c->n_fft);
+        return -1;
+    }
     mdnmf_error error;
     if (mdnmf_separator_params_check(&c->base, &error) != MDNMF_OK) {
         cli_error(COMMAND, "%s", error.message);
@@ -764,7 +798,10 @@ static int run_utterances(experiment *x, job *j, mdnmf_model *model)
     }
     mdnmf_error error;
     mdnmf_denoiser *denoiser = NULL; /* plans and buffers made once for all utterances */
-    if (model && !(denoiser = mdnmf_denoiser_create(model, &error))) {
+    if (model && (!(denoiser = mdnmf_denoiser_create(model, &error)) ||
+                  mdnmf_denoiser_set_adaptation(denoiser, x->config->adapt_noise,
+                                                x->config->adapt_fresh, &error))) {
+        mdnmf_denoiser_destroy(denoiser);
         snprintf(j->message, sizeof j->message, "%s", error.message);
         return error.status;
     }
@@ -1467,6 +1504,19 @@ static void print_timings(const experiment *x, FILE *out)
     }
 }
 
+static const char *adapt_start_name(int fresh)
+{
+    return fresh == MDNMF_ADAPT_AUTO ? "auto" : fresh ? "fresh" : "model";
+}
+
+static const char *adapt_start_text(int fresh)
+{
+    if (fresh == MDNMF_ADAPT_AUTO)
+        return "fresh Uniform(0,1) atoms for MDNMF and the model's noise atoms for NMF "
+               "(MDNMF_ADAPT_AUTO: fresh atoms soak up the speech an NMF speech basis leaves)";
+    return fresh ? "fresh Uniform(0,1) atoms" : "the model's noise atoms";
+}
+
 static int write_readme(const experiment *x, const noise_track *track,
                         const char *command_line, double seconds)
 {
@@ -1538,6 +1588,15 @@ static int write_readme(const experiment *x, const noise_track *track,
             c->base.common.update_H ? ", batch-wise H updates" : "",
             c->base.common.normalize ? ", unit-norm atoms" : "", c->seed,
             c->base.common.batch_size, c->base.common.batch_size_adv, c->nmf_batch);
+    if (c->adapt_noise > 0) {
+        fprintf(f, "- Noise adaptation (`--adapt-noise %d --adapt-start %s`): before each "
+                   "test utterance is separated, its noise basis is refitted to that utterance "
+                   "alone for %d multiplicative steps (W step of the noise atoms, then H step "
+                   "with all bases; speech basis fixed; mdnmf_separate_adapted), starting from "
+                   "%s; the fitted models are not changed.\n\n",
+                c->adapt_noise, adapt_start_name(c->adapt_fresh), c->adapt_noise,
+                adapt_start_text(c->adapt_fresh));
+    }
     if (c->stream) {
         fprintf(f, "- Streams (`mdnmf_stream`, issue 14): each fitted model also runs as the "
                    "streaming denoiser: %d multiplicative steps (`--stream-steps`) of each "

@@ -14,6 +14,7 @@ struct mdnmf_denoiser {
     mdnmf_stft *stft;         /* the model's front end */
     int rate;                 /* the model's sample rate */
     int sources;
+    int adapt_epochs, adapt_fresh; /* mdnmf_denoiser_set_adaptation's; 0 = none */
     /* Work buffers, grown on demand and kept for the next call. */
     int64_t frame_capacity;   /* frames the spectrogram buffers hold */
     const mdnmf_audio_params *audio; /* the model's front end */
@@ -454,8 +455,9 @@ static int separate_at_model_rate(mdnmf_denoiser *d, const float *signal, int64_
         (status = mdnmf_stft_forward_complex(stft, signal, length, d->mixture, error)))
         return status;
     const float *values = mixture_values(d, m, frames);
-    if ((status = mdnmf_separate(d->model, mixture_features(d, values, m, frames), rows, frames,
-                                 1, d->parts, error)))
+    if ((status = mdnmf_separate_adapted(d->model, mixture_features(d, values, m, frames), rows,
+                                         frames, 1, d->adapt_epochs, d->adapt_fresh, d->parts,
+                                         error)))
         return status;
     for (int s = 0; s < d->sources; s++) {
         const float *part = d->parts[s];
@@ -517,6 +519,24 @@ int mdnmf_denoiser_separate(mdnmf_denoiser *d, const float *samples, int64_t len
         if ((status = resample_exactly(d->estimates[s], inner, d->rate, rate, estimates[s],
                                        length, error)))
             return status;
+    return error_ok(error);
+}
+
+int mdnmf_denoiser_set_adaptation(mdnmf_denoiser *d, int epochs, int fresh, mdnmf_error *error)
+{
+    if (!d)
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "denoiser is NULL");
+    if (epochs < 0)
+        return error_fail(error, MDNMF_ERR_ARGUMENT,
+                          "noise adaptation epochs = %d must be >= 0", epochs);
+    if (fresh != 0 && fresh != 1 && fresh != MDNMF_ADAPT_AUTO)
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "noise adaptation: fresh = %d must be 0, "
+                          "1 or MDNMF_ADAPT_AUTO", fresh);
+    if (epochs > 0 && mdnmf_model_params(d->model)->divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        return error_fail(error, MDNMF_ERR_ARGUMENT,
+                          "noise adaptation supports the Frobenius loss only");
+    d->adapt_epochs = epochs;
+    d->adapt_fresh = fresh;
     return error_ok(error);
 }
 

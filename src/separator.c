@@ -1555,6 +1555,145 @@ static int separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, in
     return status;
 }
 
+/* Test-time adaptation (docs/algorithm.md, "Noise adaptation at
+ * separation"): W a copy of the model's bases whose last source's atoms are,
+ * when `fresh`, replaced by Uniform(0,1) draws (rng stream 1 of the model's
+ * seed, as the stream's fresh atoms), H = transform(V) with W, then
+ * `epochs` times one W step of the last source's atoms on V alone,
+ *   W_N <- W_N ⊙ (V H_Nᵀ) ⊘ (W H H_Nᵀ + μ_W + guard_W),
+ * then one H step with all bases (SPEC §1); the other bases stay fixed.
+ * It is SPEC §6's `semi` fit of the last basis on these mixtures, full
+ * batch.  W (m x D) and H (D x n) are the caller's. */
+static int adapt_last_basis(mdnmf_model *model, const float *V, int64_t m, int64_t n,
+                            int epochs, int fresh, float *W, float *H)
+{
+    int64_t D = model->atoms, d_last = model->components[model->sources - 1];
+    int64_t offset = D - d_last;
+    int64_t work_cols = n < LINALG_CHUNK ? n : LINALG_CHUNK;
+    /* The H steps share the columns between the model's threads, one slice
+     * of num and den each: the count is set before the slices are sized. */
+    linalg_set_threads(model->params.threads);
+    size_t work_H = (size_t)(linalg_threads() * D * work_cols);
+    float *R = malloc((size_t)(m * n) * sizeof *R);
+    float *num_W = malloc((size_t)(m * d_last) * sizeof *num_W);
+    float *den_W = malloc((size_t)(m * d_last) * sizeof *den_W);
+    float *WtW = malloc((size_t)(D * D) * sizeof *WtW);
+    float *num_H = malloc(work_H * sizeof *num_H);
+    float *den_H = malloc(work_H * sizeof *den_H);
+    int status = MDNMF_OK;
+    if (!R || !num_W || !den_W || !WtW || !num_H || !den_H)
+        status = model_fail(model, MDNMF_ERR_MEMORY, "out of memory adapting the noise basis");
+    if (!status) {
+        memcpy(W, model->W, (size_t)(m * D) * sizeof *W);
+        if (fresh) {
+            rng draws;
+            rng_seed(&draws, model->params.seed, 1);
+            rng_fill_uniform(&draws, W + offset * m, d_last * m);
+        }
+        float *trained = model->W;
+        model->W = W;
+        status = mdnmf_transform(model, V, m, n, H, NULL);
+        model->W = trained;
+    }
+    if (!status) {
+        float guard_H, guard_W;
+        scaled_guards(max_entry(V, m * n), max_entry(W, m * D), &guard_H, &guard_W);
+        float add = (float)model->params.mu_W + guard_W;
+        for (int e = 0; e < epochs; e++) {
+            product_AB(m, n, D, 1.0f, W, H, 0.0f, R);
+            product_ABt_block(m, d_last, n, 1.0f, V, H + offset, D, 0.0f, num_W);
+            product_ABt_block(m, d_last, n, 1.0f, R, H + offset, D, 0.0f, den_W);
+            mu_step_scalar(W + offset * m, num_W, den_W, m * d_last, add);
+            gram_of_columns(W, m, D, 1.0f, WtW);
+            update_activations_shared(W, WtW, V, H, m, D, n, 1, model->mu_H, NULL, guard_H,
+                                      num_H, den_H, work_cols, NULL);
+        }
+    }
+    free(R), free(num_W), free(den_W), free(WtW), free(num_H), free(den_H);
+    return status;
+}
+
+/* The speech bases were fitted by MDNMF (mdnmf_separate_adapted's
+ * MDNMF_ADAPT_AUTO): an adversarial mode with tau_A > 0 for a source
+ * before the last (the noise). */
+static int trained_adversarially(const mdnmf_model *model)
+{
+    if (!model->is_separator)
+        return 0;
+    const mdnmf_mode_info *info = mdnmf_mode_describe(model->separator.mode);
+    if (!info || !info->adversarial)
+        return 0;
+    for (int s = 0; s + 1 < model->separator.sources; s++)
+        if (model->separator.tau_A[s] > 0.0)
+            return 1;
+    return 0;
+}
+
+static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64_t n,
+                            int wiener, int epochs, int fresh, float *const *estimates)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    if (epochs < 0)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "adaptation epochs = %d must be >= 0",
+                          epochs);
+    if (fresh != 0 && fresh != 1 && fresh != MDNMF_ADAPT_AUTO)
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "fresh = %d must be 0, 1 or MDNMF_ADAPT_AUTO", fresh);
+    if (fresh == MDNMF_ADAPT_AUTO)
+        fresh = trained_adversarially(model);
+    if (epochs == 0)
+        return separate(model, V, m, n, wiener, estimates);
+    if (!model->W)
+        return model_fail(model, MDNMF_ERR_STATE, "the model has no basis: fit or load one first");
+    if (model->sources < 2)
+        return model_fail(model, MDNMF_ERR_STATE,
+                          "noise adaptation needs a separator of two or more sources");
+    if (model->params.divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        return model_fail(model, MDNMF_ERR_ARGUMENT,
+                          "noise adaptation supports the Frobenius loss only");
+    if (!estimates)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "estimates is NULL");
+    for (int s = 0; s < model->sources; s++)
+        if (!estimates[s])
+            return model_fail(model, MDNMF_ERR_ARGUMENT, "estimate buffer %d is NULL", s);
+    if (n < 1)
+        return MDNMF_OK;
+    int64_t D = model->atoms;
+    float *W = malloc((size_t)(model->m * D) * sizeof *W);
+    float *H = malloc((size_t)(D * n) * sizeof *H);
+    float *sum = malloc((size_t)(m > 0 ? m : 1) * LINALG_CHUNK * sizeof *sum);
+    int status = MDNMF_OK;
+    if (!W || !H || !sum)
+        status = model_fail(model, MDNMF_ERR_MEMORY, "out of memory separating %lld mixtures",
+                            (long long)n);
+    else
+        status = adapt_last_basis(model, V, m, n, epochs, fresh, W, H);
+    if (!status) {
+        /* The adapted bases stand in for the model's while the estimates
+         * are made; the model is given its own back. */
+        float *trained = model->W;
+        model->W = W;
+        float peak = max_entry(V, m * n);
+        for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
+            int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
+            separate_chunk(model, V, H, start, cols, wiener, peak, sum, estimates);
+        }
+        model->W = trained;
+    }
+    free(W), free(H), free(sum);
+    return status;
+}
+
+int mdnmf_separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
+                           int epochs, int fresh, float *const *estimates, mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model,
+                        separate_adapted(model, V, m, n, wiener, epochs, fresh, estimates),
+                        error);
+}
+
 int mdnmf_separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
                    float *const *estimates, mdnmf_error *error)
 {

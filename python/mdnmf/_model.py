@@ -312,6 +312,18 @@ def _destroy(handle):
     lib.mdnmf_model_destroy(handle)
 
 
+
+ADAPT_AUTO = -1  # MDNMF_ADAPT_AUTO
+
+
+def _adapt_start(adapt_fresh):
+    """mdnmf_separate_adapted's `fresh` for True, False or "auto"."""
+    if isinstance(adapt_fresh, str):
+        if adapt_fresh != "auto":
+            raise ValueError(f'adapt_fresh must be True, False or "auto", not {adapt_fresh!r}')
+        return ADAPT_AUTO
+    return int(bool(adapt_fresh))
+
 class Model:
     """One mdnmf_model, destroyed when this object is garbage."""
 
@@ -513,14 +525,22 @@ class Model:
                                           ctypes.byref(result), self.reporting()))
         return result
 
-    def separate(self, V, wiener):
+    def separate(self, V, wiener, adapt_epochs=0, adapt_fresh=True):
         """Estimates of every source as an (S, N, m) C-order array: estimate
-        s is the column-major m x N matrix the library fills in place."""
+        s is the column-major m x N matrix the library fills in place.
+        adapt_epochs > 0 adapts the last basis to V first, from fresh
+        atoms (adapt_fresh True), the model's (False) or, with "auto", fresh
+        atoms for an MDNMF model and the model's for an NMF one
+        (mdnmf_separate_adapted, MDNMF_ADAPT_AUTO)."""
         S = lib.mdnmf_model_source_count(self.handle)
         m, n = V.shape
         estimates = np.empty((S, n, m), dtype=np.float32)
         buffers = (ctypes.c_void_p * S)(*[address(estimates[s]) for s in range(S)])
-        self._call(lib.mdnmf_separate, address(V), m, n, int(bool(wiener)), buffers)
+        if adapt_epochs:
+            self._call(lib.mdnmf_separate_adapted, address(V), m, n, int(bool(wiener)),
+                       int(adapt_epochs), _adapt_start(adapt_fresh), buffers)
+        else:
+            self._call(lib.mdnmf_separate, address(V), m, n, int(bool(wiener)), buffers)
         return estimates
 
     def save(self, path):

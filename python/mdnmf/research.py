@@ -869,18 +869,26 @@ class NMF_separation:
         V = columns(V, "V", rows=model.shape()[0])
         return model.transform(V)
 
-    def _estimates(self, V):
+    def _estimates(self, V, adapt_epochs=0, adapt_fresh=True):
         model = self._model_for_separation(resolve_seed(self.seed))
         V = columns(V, "V", rows=model.shape()[0])
-        return model.separate(V, self.wiener)
+        return model.separate(V, self.wiener, adapt_epochs, adapt_fresh)
 
-    def separate(self, V, current=False):
+    def separate(self, V, current=False, adapt_epochs=0, adapt_fresh=True):
         """Estimates of every source from mixtures V (m x N): an (m, S, N)
-        float32 array, as the research code's (Us[:, s, :] is source s)."""
+        float32 array, as the research code's (Us[:, s, :] is source s).
+        adapt_epochs > 0 first adapts the last basis (the noise) to V, the
+        others fixed, from fresh Uniform(0,1) atoms (adapt_fresh True), the
+        fitted ones (False) or, with "auto", fresh atoms for an MDNMF model
+        and the fitted ones for NMF (mdnmf_separate_adapted; the fitted
+        bases stay)."""
         if current:
             raise InvalidArgumentError("separate(current=True) is not supported: the library "
                                        "keeps no activations of the mixtures")
-        return self._estimates(V).transpose(2, 0, 1)
+        if isinstance(adapt_epochs, bool) or not isinstance(adapt_epochs, int) \
+                or adapt_epochs < 0:
+            raise InvalidArgumentError(f"adapt_epochs must be an int >= 0, not {adapt_epochs!r}")
+        return self._estimates(V, adapt_epochs, adapt_fresh).transpose(2, 0, 1)
 
     def eval(self, U_test, V_test, metric="psnr", aggregate="median", weights=None,
              current=False, axis=0):

@@ -228,9 +228,12 @@ def test_relearn_noise_adapts_a_model_to_new_noise():
         hum_path = write_wav(os.path.join(ws.inputs, "hum.wav"), sp.clean + hum)
         model = sp.fit("semi", noisy=hum_path)
         plain, relearned = ws.out("plain"), ws.out("relearned")
-        assert run("denoise", "apply", "-m", model, "-o", plain, sp.noisy_path).returncode == 0
+        # Both separate with the bases as they are (no per-recording noise
+        # adaptation, which would replace the noise basis either way).
+        assert run("denoise", "apply", "-m", model, "-o", plain, "--adapt-noise", 0,
+                   sp.noisy_path).returncode == 0
         result = run("denoise", "apply", "-m", model, "-o", relearned, "--relearn-noise", "-q",
-                     sp.noisy_path, timeout=300)
+                     "--adapt-noise", 0, sp.noisy_path, timeout=300)
         assert result.returncode == 0, result.stderr
         _, a = read_wav(os.path.join(plain, "noisy.wav"))
         _, b = read_wav(os.path.join(relearned, "noisy.wav"))
@@ -298,18 +301,66 @@ def test_experiment_speech_mixes_at_the_asked_snr():
             assert abs(measured - snr) < 0.1, measured
 
 
+def test_adapt_noise_zero_is_plain_apply_and_leaves_the_model():
+    """--adapt-noise 0 is plain separation (from either start, the same
+    samples); the default is --adapt-noise 20 from the start `auto` picks:
+    the model's atoms for a semi (NMF) model, fresh ones for a semi_adv
+    (MDNMF) one; adapting changes the estimate, differently from fresh
+    atoms and from the model's, and not the model file; a negative count
+    or an unknown start is a usage error that writes nothing."""
+    with Workspace() as ws:
+        model, noisy = tiny_model(ws)
+        adversarial, _ = tiny_model(ws, "adv.npz", mode="semi_adv")
+        auto = {}
+        for name, extra in (("auto", ()), ("fresh", ("--adapt-start", "fresh")),
+                            ("model", ("--adapt-start", "model"))):
+            outdir = ws.out("adv-" + name)
+            result = run("denoise", "apply", "-m", adversarial, "-o", outdir, "--float", "-q",
+                         *extra, noisy)
+            assert result.returncode == 0, result.stderr
+            auto[name] = read_wav(os.path.join(outdir, "tone-noisy.wav"))[1]
+        assert np.array_equal(auto["auto"], auto["fresh"])
+        assert not np.array_equal(auto["auto"], auto["model"])
+        with open(model, "rb") as f:
+            model_bytes = f.read()
+        outputs = {}
+        for name, extra in (("default", ()), ("plain", ("--adapt-noise", 0)),
+                            ("zero-model", ("--adapt-noise", 0, "--adapt-start", "model")),
+                            ("adapted", ("--adapt-noise", 20)),
+                            ("fresh", ("--adapt-noise", 20, "--adapt-start", "fresh")),
+                            ("from-model", ("--adapt-noise", 20, "--adapt-start", "model"))):
+            outdir = ws.out(name)
+            result = run("denoise", "apply", "-m", model, "-o", outdir, "--float", "-q",
+                         *extra, noisy)
+            assert result.returncode == 0, result.stderr
+            # The samples (a float WAV's PEAK chunk holds the time of writing).
+            outputs[name] = read_wav(os.path.join(outdir, "tone-noisy.wav"))[1]
+        same = lambda a, b: np.array_equal(outputs[a], outputs[b])
+        assert same("plain", "zero-model")
+        assert same("default", "adapted") and same("adapted", "from-model")
+        assert not same("plain", "adapted") and not same("plain", "from-model")
+        assert not same("fresh", "from-model") and not same("plain", "fresh")
+        with open(model, "rb") as f:
+            assert f.read() == model_bytes
+        apply_fails(ws, [noisy], "--adapt-noise", model=model, code=USAGE,
+                    extra=("--adapt-noise", -1))
+        apply_fails(ws, [noisy], "--adapt-start", model=model, code=USAGE,
+                    extra=("--adapt-noise", 5, "--adapt-start", "zero"))
+
+
 # -------------------------------------------------------------- bad inputs
 
 
-def tiny_model(ws, name="model.npz"):
-    """A small semi model fitted on synthetic tones (no Debian data needed)."""
+def tiny_model(ws, name="model.npz", mode="semi"):
+    """A small semi (or `mode`) model fitted on synthetic tones (no Debian
+    data needed)."""
     t = np.arange(RATE) / RATE
     speech = 0.5 * np.sin(2 * np.pi * 440 * t) * (t < 0.5)
     noisy = speech + 0.1 * np.random.default_rng(0).standard_normal(RATE)
     s = write_wav(os.path.join(ws.inputs, "tone.wav"), speech + 0.01)
     v = write_wav(os.path.join(ws.inputs, "tone-noisy.wav"), noisy)
     model = ws.out(name)
-    result = run("denoise", "fit", "--mode", "semi", "--speech", s, "--noisy", v, "-o", model,
+    result = run("denoise", "fit", "--mode", mode, "--speech", s, "--noisy", v, "-o", model,
                  *FRONT_END, "-d", "4,4", "--epochs", 5, "-q")
     assert result.returncode == 0, result.stderr
     return model, v
