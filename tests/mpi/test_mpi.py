@@ -346,9 +346,11 @@ def start_mpi(processes, *args):
                             env=mpi_environment())
 
 
-def wait_for(condition, what, timeout):
+def wait_for(condition, what, timeout, process):
     deadline = time.time() + timeout
     while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"no {what}: the run ended: {process.communicate()[1]}")
         if time.time() > deadline:
             raise AssertionError(f"no {what} after {timeout} s")
         time.sleep(0.05)
@@ -374,7 +376,7 @@ def interrupt_and_resume_mpi(ws, command, epochs):
     files = [ws.path(f"ck.rank{r}-of-2.npz") for r in range(2)]
     process = start_mpi(2, *command, "-o", model, "--checkpoint", checkpoint,
                         "--checkpoint-every", 1)
-    wait_for(lambda: all(os.path.exists(f) for f in files), "checkpoint files", 120)
+    wait_for(lambda: all(os.path.exists(f) for f in files), "checkpoint files", 120, process)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     lines = mdnmf_lines(stderr)
@@ -418,7 +420,8 @@ def test_checkpoint_sets_by_process_count():
             process = start_mpi(processes, *long_fit, "-o", ws.path("m.npz"),
                                 "--checkpoint", checkpoint, "--checkpoint-every", 1)
             files = [ws.path(f"ck.rank{r}-of-{processes}.npz") for r in range(processes)]
-            wait_for(lambda: all(os.path.exists(f) for f in files), "checkpoint files", 120)
+            wait_for(lambda: all(os.path.exists(f) for f in files), "checkpoint files", 120,
+                     process)
             process.send_signal(signal.SIGTERM)
             process.communicate(timeout=120)
         inputs = sorted(os.listdir(ws.root))
