@@ -143,7 +143,7 @@ def test_sigterm_then_resume_semi_adv_two_processes_bit_identical():
     "Checkpoints of sharded fits"): stopped by SIGTERM, resumed."""
     with Workspace() as ws:
         files = two_digits(ws)[:2] + mixtures(ws)
-        epochs = 600
+        epochs = 1000
         at = interrupt_and_resume_mpi(ws, ["separator", "fit", "--mode", "semi_adv", "-d", "6,5",
                                            "--epochs", epochs, "--batch-size", 40,
                                            "--adv-batch-size", 50, "--seed", 6,
@@ -205,6 +205,17 @@ def noisy_recordings(ws):
     """The semi modes learn the noise from --noisy recordings (here the effects)."""
     files = recordings(ws)
     return ["--speech", files[1], "--noisy", files[3]]
+
+
+def test_sigterm_then_resume_denoise_fit_two_processes_bit_identical():
+    with Workspace() as ws:
+        files = recordings(ws)
+        epochs = 3000  # the run must outlast the signal's way through mpirun
+        settings = ["-d", "12,6", "--n-fft", 256, "--hop-length", 128, "--sample-rate", 8000,
+                    "--epochs", epochs, "--batch-size", 200, "--seed", 3]
+        at = interrupt_and_resume_mpi(ws, ["denoise", "fit", "--mode", "adv", *settings,
+                                           "--tau-a", "0.2", "-q", *files], epochs)
+        print(f"     resumed at stage {at[0]}, epoch {at[1]}")
 
 
 def test_denoise_notes_count_every_process_files():
