@@ -402,7 +402,7 @@ def test_sigterm_then_resume_two_processes_bit_identical():
     with Workspace() as ws:
         U = ws.save("U.npy", data("digit3.npy", 400, 1))
         A = ws.save("A.npy", data("digit5.npy", 300, 2))
-        epochs = 1500
+        epochs = 3000  # the run must outlast the signal's way through mpirun
         at = interrupt_and_resume_mpi(ws, ["fit", "-i", U, "-a", A, "--tau-a", 0.2, "-d", 8,
                                            "--epochs", epochs, "--batch-size", 50,
                                            "--adv-batch-size", 50, "-q"], epochs)
