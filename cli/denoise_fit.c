@@ -583,6 +583,9 @@ int cli_denoise_fit_on(const cli_host *host, int argc, char **argv)
     int code = request ? parse_fit_request(argc, argv, request) : CLI_EXIT_RUNTIME;
     if (!request) {
         cli_error(FIT_COMMAND, "out of memory");
+    } else if (code < 0 &&
+               cli_host_checkpoint_files(host, FIT_COMMAND, &request->params.common) != 0) {
+        code = CLI_EXIT_USAGE;
     }
     if (code >= 0) {
         free(request);
@@ -618,6 +621,9 @@ int cli_denoise_fit_on(const cli_host *host, int argc, char **argv)
                                                        FIT_COMMAND, run.model, request->output,
                                                        &run.loss_log,
                                                        request->params.common.checkpoint_path));
+    }
+    if (code == CLI_EXIT_OK) {
+        cli_host_remove_checkpoint(host, &request->params.common);
     }
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);

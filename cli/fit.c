@@ -426,6 +426,9 @@ int cli_fit_on(const cli_host *host, int argc, char **argv)
 {
     fit_request request;
     int code = parse_request(argc, argv, &request);
+    if (code < 0 && cli_host_checkpoint_files(host, COMMAND, &request.params) != 0) {
+        code = CLI_EXIT_USAGE;
+    }
     if (code >= 0) {
         return host->agree(host, code);
     }
@@ -462,6 +465,9 @@ int cli_fit_on(const cli_host *host, int argc, char **argv)
     }
     if (code == CLI_EXIT_OK) {
         code = host->agree(host, leads ? write_outputs(&request, &run) : CLI_EXIT_OK);
+    }
+    if (code == CLI_EXIT_OK) {
+        cli_host_remove_checkpoint(host, &request.params);
     }
     release_run(&run);
     return code;

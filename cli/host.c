@@ -3,6 +3,9 @@
 
 #include "inputs.h"
 
+#include <stdio.h>
+#include <string.h>
+
 static int64_t alone_combine(const cli_host *host, int64_t value, cli_host_op op)
 {
     (void)host, (void)op;
@@ -35,5 +38,61 @@ void cli_host_align_progress(const cli_host *host, mdnmf_params *params)
 {
     if (host->sharded) {
         params->skip_losses = (int)host->combine(host, params->skip_losses, CLI_HOST_MIN);
+    }
+}
+
+/* This process's files of the two sets, and the sets as given. */
+static struct {
+    char file[2][4096];
+    const char *set[2];
+} checkpoint_names;
+
+/* `set` with ".rank<r>-of-<K>" before the extension of its last component
+ * (or at its end when it has none).  0, or -1 when it does not fit. */
+static int rank_file(const cli_host *host, const char *set, char *out, size_t size)
+{
+    const char *slash = strrchr(set, '/'), *dot = strrchr(set, '.');
+    size_t stem = dot && dot > (slash ? slash : set) ? (size_t)(dot - set) : strlen(set);
+    int length = snprintf(out, size, "%.*s.rank%d-of-%d%s", (int)stem, set, host->rank,
+                          host->ranks, set + stem);
+    return length > 0 && (size_t)length < size ? 0 : -1;
+}
+
+int cli_host_checkpoint_files(const cli_host *host, const char *command, mdnmf_params *params)
+{
+    if (!host->sharded) {
+        return 0;
+    }
+    const char **paths[2] = {&params->checkpoint_path, &params->resume_path};
+    for (int i = 0; i < 2; i++) {
+        if (!*paths[i]) {
+            continue;
+        }
+        if (rank_file(host, *paths[i], checkpoint_names.file[i],
+                      sizeof checkpoint_names.file[i]) != 0) {
+            cli_error(command, "%s: %s: the path is too long", i ? "--resume" : "--checkpoint",
+                      *paths[i]);
+            return -1;
+        }
+        checkpoint_names.set[i] = *paths[i];
+        *paths[i] = checkpoint_names.file[i];
+    }
+    return 0;
+}
+
+const char *cli_host_checkpoint_set(const char *path)
+{
+    for (int i = 0; path && i < 2; i++) {
+        if (checkpoint_names.set[i] && path == checkpoint_names.file[i]) {
+            return checkpoint_names.set[i];
+        }
+    }
+    return NULL;
+}
+
+void cli_host_remove_checkpoint(const cli_host *host, const mdnmf_params *params)
+{
+    if (host->sharded && host->rank != 0 && params->checkpoint_path) {
+        remove(params->checkpoint_path); /* none yet (a short fit) is fine */
     }
 }

@@ -57,6 +57,20 @@ void cli_host_part(const cli_host *host, int64_t count, int64_t *first, int64_t 
  * them when rank 0 shows a bar or writes a loss log. */
 void cli_host_align_progress(const cli_host *host, mdnmf_params *params);
 
+/* mdnmf-mpi's checkpoints (docs/distributed.md "Checkpoints of sharded
+ * fits"): --checkpoint / --resume FILE name a set of per-process files,
+ * rank r of K using FILE with ".rank<r>-of-<K>" before its extension
+ * (ck.npz: ck.rank0-of-2.npz).  On a sharded host, replaces the params'
+ * paths by this process's (kept until exit); alone nothing changes.  0, or
+ * -1 after one line. */
+int cli_host_checkpoint_files(const cli_host *host, const char *command, mdnmf_params *params);
+/* The set a path of cli_host_checkpoint_files belongs to (its --checkpoint
+ * or --resume as given), or NULL when `path` is not one of them. */
+const char *cli_host_checkpoint_set(const char *path);
+/* After a finished sharded fit: every process but the first (which
+ * cli_save_model_and_log serves) removes its own checkpoint file. */
+void cli_host_remove_checkpoint(const cli_host *host, const mdnmf_params *params);
+
 /* The fit commands on a host (cli_fit etc. are these with cli_alone). */
 int cli_fit_on(const cli_host *host, int argc, char **argv);
 int cli_separator_fit_on(const cli_host *host, int argc, char **argv);

@@ -3,6 +3,8 @@
 
 #include "progress.h"
 
+#include "host.h"
+
 #include "options.h"
 
 #include <errno.h>
@@ -70,7 +72,13 @@ const char *cli_interrupt_name(void)
 static int report_interrupt(const char *command, const char *checkpoint)
 {
     static int reported = 0;
-    if (!reported && checkpoint) {
+    const char *set = cli_host_checkpoint_set(checkpoint);
+    if (!reported && set && checkpoint) {
+        /* mdnmf-mpi: every process wrote its file of the set. */
+        cli_error(command, "interrupted by %s: checkpoint set %s written, one file per process "
+                  "(this one %s; continue with --resume %s and as many processes); nothing "
+                  "else written", cli_interrupt_name(), set, checkpoint, set);
+    } else if (!reported && checkpoint) {
         cli_error(command, "interrupted by %s: checkpoint written to %s (continue with "
                   "--resume %s); nothing else written", cli_interrupt_name(), checkpoint,
                   checkpoint);

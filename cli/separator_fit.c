@@ -354,8 +354,10 @@ static int parse_fit_request(const cli_host *host, int argc, char **argv, fit_re
     if (parsed >= 0) {
         return parsed;
     }
-    return check_fit_request(request) == 0 && check_hosted(host, request) == 0 ? -1
-                                                                                : CLI_EXIT_USAGE;
+    return check_fit_request(request) == 0 && check_hosted(host, request) == 0 &&
+                   cli_host_checkpoint_files(host, FIT_COMMAND, &request->params.common) == 0
+               ? -1
+               : CLI_EXIT_USAGE;
 }
 
 /* The model to fit: a fresh one, or the warm-start separator itself (the
@@ -557,6 +559,9 @@ int cli_separator_fit_on(const cli_host *host, int argc, char **argv)
                                                        FIT_COMMAND, run.model, request.output,
                                                        &run.loss_log,
                                                        request.params.common.checkpoint_path));
+    }
+    if (code == CLI_EXIT_OK) {
+        cli_host_remove_checkpoint(host, &request.params.common);
     }
     cli_output_discard(&run.loss_log);
     mdnmf_model_destroy(run.model);

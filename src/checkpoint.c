@@ -65,6 +65,7 @@ struct checkpoint {
     int saved_count;
     unsigned char *file;         /* the resumed file's bytes */
     size_t file_length;
+    const mdnmf_shard *shard;    /* a sharded fit's, or NULL */
 };
 
 /* ------------------------------------------------------------ set-up */
@@ -214,6 +215,27 @@ void checkpoint_note_stages(checkpoint *ck, int stages)
         return;
     ck->stages = stages;
     checkpoint_note(ck, "stages", "%d", stages);
+}
+
+void checkpoint_note_shard(checkpoint *ck, const mdnmf_shard *shard, int sets,
+                           const int64_t *n_global)
+{
+    if (!ck)
+        return;
+    ck->shard = shard;
+    if (shard->ranks < 1) {
+        checkpoint_note(ck, "shard", "columns %lld of %lld, adversarial %lld of %lld",
+                        (long long)shard->offset, (long long)shard->n_total,
+                        (long long)shard->offset_adv, (long long)shard->n_adv_total);
+        return;
+    }
+    checkpoint_note(ck, "shard", "rank %d of %d", (int)shard->rank, (int)shard->ranks);
+    char counts[200] = "";
+    size_t used = 0;
+    for (int k = 0; k < sets && used < sizeof counts; k++)
+        used += (size_t)snprintf(counts + used, sizeof counts - used, "%s%lld", k ? " " : "",
+                                 (long long)n_global[k]);
+    checkpoint_note(ck, "shard columns", "%s", counts);
 }
 
 /* The value of `key` in "key=value\n" lines (its length in *length), or NULL. */
@@ -637,7 +659,20 @@ static int load_checkpoint(checkpoint *ck)
     return status ? status : adopt_position(ck);
 }
 
-/* The saved epochs, to the callback, as they were reported. */
+/* Sharded: whether any process's callback stopped (MDNMF_ERR_IO if the
+ * reduce failed).  Unsharded: `stop`. */
+static int shared_stop(checkpoint *ck, int stop, int *status)
+{
+    if (!ck->shard)
+        return stop;
+    float any = stop ? 1.0f : 0.0f;
+    *status = shard_reduce_buffer(ck->model, ck->shard, &any, 1, MDNMF_REDUCE_MAX_F32);
+    return any > 0.0f;
+}
+
+/* The saved epochs, to the callback, as they were reported.  Sharded, every
+ * process replays the same rows (the positions agree), so every process
+ * takes part in each row's combined stop. */
 static int replay_history(checkpoint *ck)
 {
     for (int64_t r = 0; ck->on_epoch && r < ck->history_rows; r++) {
@@ -646,16 +681,59 @@ static int replay_history(checkpoint *ck)
                                    .epochs = (int)row[2], .stages = (int)row[3],
                                    .loss_true = row[4], .loss_adv = row[5],
                                    .objective = row[6], .replayed = 1};
-        if (!ck->on_epoch(ck->on_epoch_user, &progress)) {
+        int reduced = MDNMF_OK;
+        int stop = ck->on_epoch(ck->on_epoch_user, &progress);
+        if (!shared_stop(ck, stop, &reduced))
             continue;
-        }
+        if (reduced)
+            return reduced;
         /* Stopped before anything new: the checkpoint to leave is the one read. */
         int status = ck->write_path ? write_bytes(ck, ck->file, ck->file_length) : MDNMF_OK;
+        status = ck->shard ? shard_agree(ck->model, ck->shard, status) : status;
         return status ? status
                       : model_fail(ck->model, MDNMF_ERR_CANCELLED,
                                    "fit cancelled while replaying the checkpoint");
     }
     return MDNMF_OK;
+}
+
+/* Sharded: the processes' resumed positions agree (all resume the same
+ * stage and epoch, or none resumes), else every process fails naming the
+ * range.  Floats hold stages and epochs exactly (< 2^24). */
+static int agree_positions(checkpoint *ck)
+{
+    float resuming = ck->resume_path ? 1.0f : 0.0f;
+    float stage = resuming ? (float)ck->resume_stage : -1.0f;
+    float epoch = resuming ? (float)ck->resume_epoch : -1.0f;
+    float range[6] = {resuming, stage, epoch, -resuming, -stage, -epoch};
+    int status = shard_reduce_buffer(ck->model, ck->shard, range, 6, MDNMF_REDUCE_MAX_F32);
+    if (status)
+        return status;
+    if (range[0] != -range[3])
+        return model_fail(ck->model, MDNMF_ERR_ARGUMENT,
+                          "some processes of the sharded fit resume a checkpoint and others do "
+                          "not; give every process its own checkpoint of the same set");
+    if (range[1] != -range[4] || range[2] != -range[5])
+        return model_fail(ck->model, MDNMF_ERR_FORMAT,
+                          "the processes' checkpoints are at different epochs (from stage %d "
+                          "epoch %d to stage %d epoch %d; this process's '%s' is at stage %d "
+                          "epoch %d): a crash between two processes' writes? resume from a "
+                          "set written at one epoch, or start again",
+                          (int)-range[4], (int)-range[5], (int)range[1], (int)range[2],
+                          ck->resume_path, ck->resume_stage, ck->resume_epoch);
+    return MDNMF_OK;
+}
+
+static int begin_sharded(checkpoint *ck)
+{
+    int status = ck->resume_path ? load_checkpoint(ck) : MDNMF_OK;
+    /* A process that cannot read its file stops them all. */
+    status = shard_agree(ck->model, ck->shard, status);
+    if (!status)
+        status = agree_positions(ck);
+    if (!status && ck->resume_path)
+        status = replay_history(ck);
+    return status;
 }
 
 int checkpoint_begin(checkpoint *ck)
@@ -664,6 +742,8 @@ int checkpoint_begin(checkpoint *ck)
         return MDNMF_OK;
     if (ck->out_of_memory)
         return model_fail(ck->model, MDNMF_ERR_MEMORY, "out of memory for a checkpoint");
+    if (ck->shard)
+        return begin_sharded(ck);
     if (!ck->resume_path)
         return MDNMF_OK;
     int status = load_checkpoint(ck);
@@ -756,6 +836,9 @@ int checkpoint_epoch_ends(checkpoint *ck, int stage, int epoch, int status)
     if (ck->out_of_memory)
         return model_fail(ck->model, MDNMF_ERR_MEMORY, "out of memory for a checkpoint");
     int written = write_checkpoint(ck);
+    /* Sharded: every process writes at the same epochs; one's failed write
+     * stops them all. */
+    written = shard_agree(ck->model, ck->shard, written);
     return written ? written : status;
 }
 

@@ -55,12 +55,27 @@ void checkpoint_note_params(checkpoint *ck, const mdnmf_params *p, int one_sourc
  * position; 1 if never said). */
 void checkpoint_note_stages(checkpoint *ck, int stages);
 
+/* A sharded fit (shard->ranks >= 1: rank mode; 0: explicit ranges):
+ * notes the rank, the process count and the `sets` global column counts
+ * (explicit mode: the shard's ranges) so that another process's file or a
+ * file of another process count is refused, and makes checkpoint_begin
+ * and the writes collective (see checkpoint_begin).  Every process of the
+ * fit must have the same checkpoint options. */
+void checkpoint_note_shard(checkpoint *ck, const mdnmf_shard *shard, int sets,
+                           const int64_t *n_global);
+
 /* After the fingerprint: with a resume path, read the file, check it
  * against the run, and replay its recorded epochs to the epoch callback.
  * MDNMF_OK, or the error (on the model) naming the file and what is
  * wrong; MDNMF_ERR_CANCELLED if the callback stopped the replay (the
  * loaded checkpoint is then written to the checkpoint path). */
 int checkpoint_begin(checkpoint *ck);
+/* Sharded (checkpoint_note_shard), checkpoint_begin is collective: the
+ * processes learn whether one failed to read its file, then agree that
+ * they all resume (or none does) the same stage and epoch, and fail
+ * together with MDNMF_ERR_FORMAT naming the epochs if not; the replay's
+ * stop is combined (one process's stop stops all).  A write that fails on
+ * one process fails every process's checkpoint_epoch_ends. */
 
 /* Arrays saved with every checkpoint: `lasting` ones at every position
  * (they live for the whole run), the others only at positions inside a

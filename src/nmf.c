@@ -1447,7 +1447,10 @@ fit *fit_open(mdnmf_model *report_to, int64_t m, basis_fit *job, int *status)
     }
     connect_views(f);
     memcpy(f->lambda, job->lambda, (size_t)f->d * sizeof *f->lambda);
-    *status = checkpoint_restores(f->ck, f->stage) ? attach_checkpoint(f, 1) : initialise_fit(f);
+    /* Sharded: a process whose file lacks an array stops them all. */
+    *status = checkpoint_restores(f->ck, f->stage)
+                  ? shard_agree(report_to, job->shard, attach_checkpoint(f, 1))
+                  : initialise_fit(f);
     if (*status && *status != MDNMF_ERR_CANCELLED) {
         fit_close(f, job, 0);
         return NULL;
@@ -1521,9 +1524,6 @@ static int shard_problem(mdnmf_model *model, const mdnmf_shard *shard, int64_t n
     if (p->divergence != MDNMF_DIVERGENCE_FROBENIUS)
         return model_fail(model, MDNMF_ERR_ARGUMENT,
                           "sharded fits support the Frobenius divergence only");
-    if (p->checkpoint_path || p->resume_path)
-        return model_fail(model, MDNMF_ERR_ARGUMENT,
-                          "sharded fits do not support checkpoints yet");
     if (shard->ranks > 0) /* rank mode: the counts are summed, nothing to check here */
         return MDNMF_OK;
     if (shard->offset + n > shard->n_total)
@@ -1616,6 +1616,10 @@ static int fit_one_source(mdnmf_model *model, const float *U, int64_t m, int64_t
                                n_adv);
         checkpoint_note_floats(job.ck, "warm-start basis", job.W_start, m, p->d);
         checkpoint_note_floats(job.ck, "mu_H per atom", lambda, 1, p->d);
+        if (shard) {
+            int64_t n_global[2] = {layout[0].n_global, layout[1].n_global};
+            checkpoint_note_shard(job.ck, shard, adversarial ? 2 : 1, n_global);
+        }
         status = checkpoint_begin(job.ck);
     }
     if (!status)

@@ -625,9 +625,10 @@ static int attach_joint(separation *sep, joint *j, int restore)
             status = checkpoint_track(sep->ck, arrays[i].name, arrays[i].kind, arrays[i].data,
                                       arrays[i].count, 0);
         if (status)
-            return status;
+            return restore ? shard_agree(sep->model, sep->shard, status) : status;
     }
-    return MDNMF_OK;
+    /* Sharded: a process whose file lacks an array stops them all. */
+    return restore ? shard_agree(sep->model, sep->shard, MDNMF_OK) : MDNMF_OK;
 }
 
 /* H = transform(V) with all current bases; sets the guards from V and W
@@ -1360,12 +1361,16 @@ static int open_checkpoint(separation *sep)
     if (!sep->ck)
         return status;
     note_separation(sep);
+    if (sep->shard)
+        checkpoint_note_shard(sep->ck, sep->shard, sep->S + 2, sep->n_global);
     status = checkpoint_track(sep->ck, "bases", CHECKPOINT_F32, sep->W, sep->m * sep->atoms, 1);
     if (!status)
         status = checkpoint_begin(sep->ck);
-    if (!status && sep->p->common.resume_path)
+    if (!status && sep->p->common.resume_path) {
         status = checkpoint_restore(sep->ck, "bases", CHECKPOINT_F32, sep->W,
                                     sep->m * sep->atoms);
+        status = shard_agree(sep->model, sep->shard, status);
+    }
     return status;
 }
 
@@ -1380,9 +1385,6 @@ static int shard_problem(const separation *sep)
     if (c->divergence != MDNMF_DIVERGENCE_FROBENIUS)
         return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
                           "sharded fits support the Frobenius divergence only");
-    if (c->checkpoint_path || c->resume_path)
-        return model_fail(sep->model, MDNMF_ERR_ARGUMENT,
-                          "sharded fits do not support checkpoints yet");
     return MDNMF_OK;
 }
 

@@ -339,6 +339,113 @@ def test_signal_stops_the_fit_and_writes_nothing():
         assert sorted(os.listdir(ws.root)) == ["U.npy"], os.listdir(ws.root)
 
 
+def start_mpi(processes, *args):
+    command = ["mpirun", "--allow-run-as-root", "--oversubscribe", "-np", str(processes),
+               tool("MDNMF_MPI"), *map(str, args)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=mpi_environment())
+
+
+def wait_for(condition, what, timeout, process):
+    deadline = time.time() + timeout
+    while not condition():
+        if process.poll() is not None:
+            raise AssertionError(f"no {what}: the run ended: {process.communicate()[1]}")
+        if time.time() > deadline:
+            raise AssertionError(f"no {what} after {timeout} s")
+        time.sleep(0.05)
+
+
+def positions(paths):
+    out = []
+    for path in paths:
+        with np.load(path) as z:
+            out.append([int(v) for v in z["position"]])
+    return out
+
+
+def interrupt_and_resume_mpi(ws, command, epochs):
+    """`command` (a list; -o added) run by 2 processes uninterrupted, then
+    with --checkpoint ck.npz stopped by SIGTERM to mpirun (which passes it
+    to every process) after the first files appear, then resumed: the
+    same model, array for array.  Returns the resumed position."""
+    reference = ws.path("reference.npz")
+    result = run_mpi(2, *command, "-o", reference)
+    assert result.returncode == 0, result.stderr
+    checkpoint, model = ws.path("ck.npz"), ws.path("model.npz")
+    files = [ws.path(f"ck.rank{r}-of-2.npz") for r in range(2)]
+    process = start_mpi(2, *command, "-o", model, "--checkpoint", checkpoint,
+                        "--checkpoint-every", 1)
+    wait_for(lambda: all(os.path.exists(f) for f in files), "checkpoint files", 120, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    lines = [l for l in mdnmf_lines(stderr) if "interrupted" in l]
+    assert len(lines) == 1, stderr
+    # Besides it only denoise fit's notes on its recordings.
+    assert all("resampled" in l for l in mdnmf_lines(stderr) if l not in lines), stderr
+    assert "interrupted by SIGTERM: checkpoint set " + checkpoint in lines[0], lines[0]
+    assert not os.path.exists(model) and not os.path.exists(checkpoint)
+    at = positions(files)
+    assert at[0] == at[1] and at[0][1] < epochs, at  # every process at the same epoch
+    result = run_mpi(2, *command, "-o", model, "--checkpoint", checkpoint,
+                     "--resume", checkpoint)
+    assert result.returncode == 0, result.stderr
+    ref, got = load_model(reference), load_model(model)
+    assert sorted(ref) == sorted(got)
+    for name in ref:
+        assert np.array_equal(ref[name], got[name]), name
+    assert not any(os.path.exists(f) for f in files)  # the fit is done: removed
+    return at[0]
+
+
+def test_sigterm_then_resume_two_processes_bit_identical():
+    with Workspace() as ws:
+        U = ws.save("U.npy", data("digit3.npy", 400, 1))
+        A = ws.save("A.npy", data("digit5.npy", 300, 2))
+        epochs = 3000  # the run must outlast the signal's way through mpirun
+        at = interrupt_and_resume_mpi(ws, ["fit", "-i", U, "-a", A, "--tau-a", 0.2, "-d", 8,
+                                           "--epochs", epochs, "--batch-size", 50,
+                                           "--adv-batch-size", 50, "-q"], epochs)
+        print(f"     resumed at epoch {at[1]} of {epochs}")
+
+
+def test_checkpoint_sets_by_process_count():
+    """A set is resumed by as many processes as wrote it: one process is
+    refused with one line (its file of a K = 1 set does not exist); a K = 1
+    set is refused by two processes; a file renamed to the other process
+    count is refused by its fingerprint."""
+    with Workspace() as ws:
+        U = ws.save("U.npy", data("digit3.npy", 60, 1))
+        checkpoint = ws.path("ck.npz")
+        long_fit = ["fit", "-i", U, "-d", 4, "--epochs", 1000000, "-q"]
+        for processes in (2, 1):
+            process = start_mpi(processes, *long_fit, "-o", ws.path("m.npz"),
+                                "--checkpoint", checkpoint, "--checkpoint-every", 1)
+            files = [ws.path(f"ck.rank{r}-of-{processes}.npz") for r in range(processes)]
+            wait_for(lambda: all(os.path.exists(f) for f in files), "checkpoint files", 120,
+                     process)
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=120)
+        inputs = sorted(os.listdir(ws.root))
+        assert inputs == ["U.npy", "ck.rank0-of-1.npz", "ck.rank0-of-2.npz",
+                          "ck.rank1-of-2.npz"], inputs
+        # The 2-process set resumed by 1 process: its ck.rank0-of-1.npz is the
+        # 1-process set's; hide it to see the missing-file line.
+        os.rename(ws.path("ck.rank0-of-1.npz"), ws.path("one.npz"))
+        result = run_mpi(1, *long_fit, "-o", ws.path("m.npz"), "--resume", checkpoint)
+        check_one_failure(result, ws, inputs[:1] + ["ck.rank0-of-2.npz", "ck.rank1-of-2.npz",
+                                                    "one.npz"],
+                          ["mdnmf-mpi fit: ", "ck.rank0-of-1.npz"], code=1)
+        # A 2-process file under the 1-process name: refused by its fingerprint.
+        shutil.copy(ws.path("ck.rank0-of-2.npz"), ws.path("ck.rank0-of-1.npz"))
+        result = run_mpi(1, *long_fit, "-o", ws.path("m.npz"), "--resume", checkpoint)
+        line = check_one_failure(result, ws, inputs[:1] + ["ck.rank0-of-1.npz",
+                                                           "ck.rank0-of-2.npz",
+                                                           "ck.rank1-of-2.npz", "one.npz"],
+                                 ["mdnmf-mpi fit: ", "another run"], code=1)
+        print(f"     {line}")
+
+
 def main():
     if shutil.which("mpirun") is None:
         print("mpirun not found: skipped")

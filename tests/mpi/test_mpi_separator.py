@@ -20,8 +20,8 @@ import traceback
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_mpi import (TOLERANCE, Workspace, check_one_failure, data, read_loss_log,  # noqa: E402
-                      relative, run_mdnmf, run_mpi)
+from test_mpi import (TOLERANCE, Workspace, check_one_failure, data,  # noqa: E402
+                      interrupt_and_resume_mpi, read_loss_log, relative, run_mdnmf, run_mpi)
 
 SPEAKER = "/usr/share/asterisk/sounds/en_US_f_Allison"
 NOISE = "/usr/share/games/colobot/sounds"
@@ -128,17 +128,27 @@ def test_separator_fit_joint_modes_match_mdnmf():
 
 
 def test_refused_options_say_the_library_line_once():
-    for option, word in ((["--checkpoint", "c.npz"], "checkpoint"),
-                         (["--divergence", "kl"], "Frobenius")):
+    for option, word in ((["--divergence", "kl"], "Frobenius"),):
         with Workspace() as ws:
             files = two_digits(ws)
-            if option[0] == "--checkpoint":
-                option = [option[0], ws.path(option[1])]
             result = run_mpi(2, "separator", "fit", "--mode", "adv", *SETTINGS, *files,
                              *option, "-o", ws.path("m.npz"), "--loss-log", ws.path("l.csv"))
             line = check_one_failure(result, ws, ["U0.npy", "U1.npy"],
                                      ["mdnmf-mpi separator fit: ", word], code=2)
             print(f"     {line}")
+
+
+def test_sigterm_then_resume_semi_adv_two_processes_bit_identical():
+    """Checkpoints of a sharded separator fit (docs/distributed.md
+    "Checkpoints of sharded fits"): stopped by SIGTERM, resumed."""
+    with Workspace() as ws:
+        files = two_digits(ws)[:2] + mixtures(ws)
+        epochs = 1000
+        at = interrupt_and_resume_mpi(ws, ["separator", "fit", "--mode", "semi_adv", "-d", "6,5",
+                                           "--epochs", epochs, "--batch-size", 40,
+                                           "--adv-batch-size", 50, "--seed", 6,
+                                           "--tau-a", "0.2", "-q", *files], epochs)
+        print(f"     resumed at stage {at[0]}, epoch {at[1]}")
 
 
 def test_corrupt_source_shard_stops_every_process_with_one_message():
@@ -195,6 +205,17 @@ def noisy_recordings(ws):
     """The semi modes learn the noise from --noisy recordings (here the effects)."""
     files = recordings(ws)
     return ["--speech", files[1], "--noisy", files[3]]
+
+
+def test_sigterm_then_resume_denoise_fit_two_processes_bit_identical():
+    with Workspace() as ws:
+        files = recordings(ws)
+        epochs = 3000  # the run must outlast the signal's way through mpirun
+        settings = ["-d", "12,6", "--n-fft", 256, "--hop-length", 128, "--sample-rate", 8000,
+                    "--epochs", epochs, "--batch-size", 200, "--seed", 3]
+        at = interrupt_and_resume_mpi(ws, ["denoise", "fit", "--mode", "adv", *settings,
+                                           "--tau-a", "0.2", "-q", *files], epochs)
+        print(f"     resumed at stage {at[0]}, epoch {at[1]}")
 
 
 def test_denoise_notes_count_every_process_files():
