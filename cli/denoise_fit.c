@@ -559,17 +559,6 @@ static int prepare_fit(const cli_host *host, fit_request *r, fit_run *run)
     return CLI_EXIT_OK;
 }
 
-/* Sharded: the model's fits hold this process's recordings. */
-static int shard_model(const cli_host *host, const fit_run *run)
-{
-    mdnmf_error error;
-    if (host->sharded && host->shard(host, run->model, &error) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s", error.message);
-        return CLI_EXIT_RUNTIME;
-    }
-    return CLI_EXIT_OK;
-}
-
 int cli_denoise_fit(int argc, char **argv)
 {
     return cli_denoise_fit_on(&cli_alone, argc, argv);
@@ -600,7 +589,7 @@ int cli_denoise_fit_on(const cli_host *host, int argc, char **argv)
         print_shared_notes(host, request, &run);
     }
     if (code == CLI_EXIT_OK) {
-        code = host->agree(host, shard_model(host, &run));
+        code = host->agree(host, cli_host_shard_model(host, FIT_COMMAND, run.model));
     }
     if (code == CLI_EXIT_OK && host->combine(host, cli_interrupted(), CLI_HOST_MAX)) {
         code = CLI_EXIT_INTERRUPTED;

@@ -393,21 +393,6 @@ static void release_run(fit_run *run)
     mdnmf_matrix_free(&run->omega);
 }
 
-/* Sharded: the model's fits hold this process's columns; the ranks must
- * end with the same basis (host.h). */
-static int shard_model(const cli_host *host, const fit_run *run)
-{
-    if (!host->sharded) {
-        return CLI_EXIT_OK;
-    }
-    mdnmf_error error;
-    if (host->shard(host, run->model, &error) != MDNMF_OK) {
-        cli_error(COMMAND, "%s", error.message);
-        return CLI_EXIT_RUNTIME;
-    }
-    return CLI_EXIT_OK;
-}
-
 /* A signal caught by any process stops all (collective). */
 static int interrupted_anywhere(const cli_host *host)
 {
@@ -447,7 +432,7 @@ int cli_fit_on(const cli_host *host, int argc, char **argv)
         code = host->agree(host, create_model(host, &request, &run));
     }
     if (code == CLI_EXIT_OK) {
-        code = host->agree(host, shard_model(host, &run));
+        code = host->agree(host, cli_host_shard_model(host, COMMAND, run.model));
     }
     if (code == CLI_EXIT_OK && interrupted_anywhere(host)) {
         code = CLI_EXIT_INTERRUPTED;

@@ -96,3 +96,13 @@ void cli_host_remove_checkpoint(const cli_host *host, const mdnmf_params *params
         remove(params->checkpoint_path); /* none yet (a short fit) is fine */
     }
 }
+
+int cli_host_shard_model(const cli_host *host, const char *command, mdnmf_model *model)
+{
+    mdnmf_error error;
+    if (host->sharded && host->shard(host, model, &error) != MDNMF_OK) {
+        cli_error(command, "%s", error.message);
+        return CLI_EXIT_RUNTIME;
+    }
+    return CLI_EXIT_OK;
+}

@@ -71,6 +71,11 @@ const char *cli_host_checkpoint_set(const char *path);
  * cli_save_model_and_log serves) removes its own checkpoint file. */
 void cli_host_remove_checkpoint(const cli_host *host, const mdnmf_params *params);
 
+/* Make the model's fits sharded when the host is (the library's rank
+ * mode): CLI_EXIT_OK, or CLI_EXIT_RUNTIME after one line under `command`.
+ * Alone: CLI_EXIT_OK, nothing done. */
+int cli_host_shard_model(const cli_host *host, const char *command, mdnmf_model *model);
+
 /* The fit commands on a host (cli_fit etc. are these with cli_alone). */
 int cli_fit_on(const cli_host *host, int argc, char **argv);
 int cli_separator_fit_on(const cli_host *host, int argc, char **argv);

@@ -496,17 +496,6 @@ static int prepare_outputs(const cli_host *host, const fit_request *r, fit_run *
                : -1;
 }
 
-/* Sharded: the model's fits hold this process's part of every data set. */
-static int shard_model(const cli_host *host, const fit_run *run)
-{
-    mdnmf_error error;
-    if (host->sharded && host->shard(host, run->model, &error) != MDNMF_OK) {
-        cli_error(FIT_COMMAND, "%s", error.message);
-        return CLI_EXIT_RUNTIME;
-    }
-    return CLI_EXIT_OK;
-}
-
 int cli_separator_fit(int argc, char **argv)
 {
     return cli_separator_fit_on(&cli_alone, argc, argv);
@@ -538,7 +527,7 @@ int cli_separator_fit_on(const cli_host *host, int argc, char **argv)
         code = host->agree(host, create_fit_model(&request, &run));
     }
     if (code == CLI_EXIT_OK) {
-        code = host->agree(host, shard_model(host, &run));
+        code = host->agree(host, cli_host_shard_model(host, FIT_COMMAND, run.model));
     }
     if (code == CLI_EXIT_OK && host->combine(host, cli_interrupted(), CLI_HOST_MAX)) {
         code = CLI_EXIT_INTERRUPTED;

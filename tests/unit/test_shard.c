@@ -14,17 +14,11 @@
 #include <pthread.h>
 
 #include "mdnmf.h"
+#include "shard_group.h"
 #include "test_util.h"
 
 #define MAX_RANKS 4
 
-typedef struct group {
-    int ranks;
-    pthread_barrier_t barrier;
-    void *slots[MAX_RANKS];
-    size_t slot_bytes;
-    int calls[MAX_RANKS];
-} group;
 
 typedef struct rank_job {
     group *g;
@@ -47,40 +41,7 @@ static int record_loss(void *user, const mdnmf_progress *progress)
     return 0;
 }
 
-typedef struct rank_user {
-    group *g;
-    int rank;
-} rank_user;
 
-static int reduce_in_group(void *user, void *buffer, int64_t count, mdnmf_reduce_op op)
-{
-    rank_user *u = user;
-    group *g = u->g;
-    size_t size = op == MDNMF_REDUCE_SUM_F64 ? sizeof(double) : sizeof(float);
-    if ((size_t)count * size > g->slot_bytes)
-        return -1;
-    memcpy(g->slots[u->rank], buffer, (size_t)count * size);
-    g->calls[u->rank]++;
-    pthread_barrier_wait(&g->barrier);
-    for (int64_t i = 0; i < count; i++) {
-        if (op == MDNMF_REDUCE_SUM_F64) {
-            double sum = ((double *)g->slots[0])[i];
-            for (int r = 1; r < g->ranks; r++)
-                sum += ((double *)g->slots[r])[i];
-            ((double *)buffer)[i] = sum;
-        } else {
-            float value = ((float *)g->slots[0])[i];
-            for (int r = 1; r < g->ranks; r++) {
-                float other = ((float *)g->slots[r])[i];
-                value = op == MDNMF_REDUCE_SUM_F32 ? value + other
-                                                   : (other > value ? other : value);
-            }
-            ((float *)buffer)[i] = value;
-        }
-    }
-    pthread_barrier_wait(&g->barrier);
-    return 0;
-}
 
 /* Columns [offset, offset + count) of n for rank r of K: near-equal ranges. */
 static void shard_range(int64_t n, int ranks, int rank, int64_t *offset, int64_t *count)
@@ -127,12 +88,9 @@ static void *run_rank(void *arg)
 /* Run K ranks; jobs[] get their results. */
 static void run_group(int ranks, rank_job *jobs, const rank_job *common, int poisoned_rank)
 {
-    group g = {.ranks = ranks};
+    group g;
     int64_t d = common->params->d;
-    g.slot_bytes = (size_t)(2 * (common->m * d + d * d) + 1) * sizeof(double);
-    for (int r = 0; r < ranks; r++)
-        g.slots[r] = malloc(g.slot_bytes);
-    pthread_barrier_init(&g.barrier, NULL, (unsigned)ranks);
+    group_open(&g, ranks, (size_t)(2 * (common->m * d + d * d) + 1) * sizeof(double));
     pthread_t threads[MAX_RANKS];
     for (int r = 0; r < ranks; r++) {
         jobs[r] = *common;
@@ -143,9 +101,7 @@ static void run_group(int ranks, rank_job *jobs, const rank_job *common, int poi
         pthread_join(threads[r], NULL);
     for (int r = 1; r < ranks; r++)
         assert_int_equal(g.calls[r], g.calls[0]);
-    pthread_barrier_destroy(&g.barrier);
-    for (int r = 0; r < ranks; r++)
-        free(g.slots[r]);
+    group_close(&g);
 }
 
 static double relative_difference(const float *a, const float *b, int64_t count)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "mdnmf.h"
+#include "shard_group.h"
 #include "test_util.h"
 
 #define RANKS 2
@@ -26,48 +27,10 @@
 #define N 90
 #define N_ADV 50
 
-typedef struct group {
-    pthread_barrier_t barrier;
-    void *slots[RANKS];
-    int calls[RANKS];
-} group;
 
-typedef struct rank_user {
-    group *g;
-    int rank;
-} rank_user;
 
 #define SLOT_BYTES (64 * 1024)
 
-static int reduce_in_group(void *user, void *buffer, int64_t count, mdnmf_reduce_op op)
-{
-    rank_user *u = user;
-    group *g = u->g;
-    size_t size = op == MDNMF_REDUCE_SUM_F64 ? sizeof(double) : sizeof(float);
-    if ((size_t)count * size > SLOT_BYTES)
-        return -1;
-    memcpy(g->slots[u->rank], buffer, (size_t)count * size);
-    g->calls[u->rank]++;
-    pthread_barrier_wait(&g->barrier);
-    for (int64_t i = 0; i < count; i++) {
-        if (op == MDNMF_REDUCE_SUM_F64) {
-            double sum = ((double *)g->slots[0])[i];
-            for (int r = 1; r < RANKS; r++)
-                sum += ((double *)g->slots[r])[i];
-            ((double *)buffer)[i] = sum;
-        } else {
-            float value = ((float *)g->slots[0])[i];
-            for (int r = 1; r < RANKS; r++) {
-                float other = ((float *)g->slots[r])[i];
-                value = op == MDNMF_REDUCE_SUM_F32 ? value + other
-                                                   : (other > value ? other : value);
-            }
-            ((float *)buffer)[i] = value;
-        }
-    }
-    pthread_barrier_wait(&g->barrier);
-    return 0;
-}
 
 typedef enum fit_kind { FIT_STD, FIT_ADV, FIT_SEPARATOR } fit_kind;
 
@@ -170,10 +133,7 @@ static void *run_rank(void *arg)
 static void run_group(rank_job *jobs)
 {
     group g;
-    memset(&g, 0, sizeof g);
-    for (int r = 0; r < RANKS; r++)
-        g.slots[r] = malloc(SLOT_BYTES);
-    pthread_barrier_init(&g.barrier, NULL, RANKS);
+    group_open(&g, RANKS, SLOT_BYTES);
     pthread_t threads[RANKS];
     for (int r = 0; r < RANKS; r++) {
         jobs[r].g = &g, jobs[r].rank = r;
@@ -182,9 +142,7 @@ static void run_group(rank_job *jobs)
     for (int r = 0; r < RANKS; r++)
         pthread_join(threads[r], NULL);
     assert_int_equal(g.calls[1], g.calls[0]);
-    pthread_barrier_destroy(&g.barrier);
-    for (int r = 0; r < RANKS; r++)
-        free(g.slots[r]);
+    group_close(&g);
 }
 
 typedef struct fixture {

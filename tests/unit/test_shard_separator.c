@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "mdnmf.h"
+#include "shard_group.h"
 #include "test_util.h"
 
 #define MAX_RANKS 3
@@ -26,48 +27,8 @@
 #define SETS (2 * SOURCES + 2)
 #define M 20
 
-typedef struct group {
-    int ranks;
-    pthread_barrier_t barrier;
-    void *slots[MAX_RANKS];
-    size_t slot_bytes;
-    int calls[MAX_RANKS];
-} group;
 
-typedef struct rank_user {
-    group *g;
-    int rank;
-} rank_user;
 
-static int reduce_in_group(void *user, void *buffer, int64_t count, mdnmf_reduce_op op)
-{
-    rank_user *u = user;
-    group *g = u->g;
-    size_t size = op == MDNMF_REDUCE_SUM_F64 ? sizeof(double) : sizeof(float);
-    if ((size_t)count * size > g->slot_bytes)
-        return -1;
-    memcpy(g->slots[u->rank], buffer, (size_t)count * size);
-    g->calls[u->rank]++;
-    pthread_barrier_wait(&g->barrier);
-    for (int64_t i = 0; i < count; i++) {
-        if (op == MDNMF_REDUCE_SUM_F64) {
-            double sum = ((double *)g->slots[0])[i];
-            for (int r = 1; r < g->ranks; r++)
-                sum += ((double *)g->slots[r])[i];
-            ((double *)buffer)[i] = sum;
-        } else {
-            float value = ((float *)g->slots[0])[i];
-            for (int r = 1; r < g->ranks; r++) {
-                float other = ((float *)g->slots[r])[i];
-                value = op == MDNMF_REDUCE_SUM_F32 ? value + other
-                                                   : (other > value ? other : value);
-            }
-            ((float *)buffer)[i] = value;
-        }
-    }
-    pthread_barrier_wait(&g->barrier);
-    return 0;
-}
 
 /* The global data: SOURCES clean sets and the mixtures, each M x n[k]. */
 typedef struct problem {
@@ -209,11 +170,8 @@ static void even_bounds(const problem *pr, int ranks, rank_job *common)
 static void run_group(int ranks, rank_job *jobs, const rank_job *common, int poisoned_rank,
                       int poisoned_set)
 {
-    group g = {.ranks = ranks};
-    g.slot_bytes = (size_t)(2 * (M * 16 + 16 * 16) + 1 + 64) * sizeof(double);
-    for (int r = 0; r < ranks; r++)
-        g.slots[r] = malloc(g.slot_bytes);
-    pthread_barrier_init(&g.barrier, NULL, (unsigned)ranks);
+    group g;
+    group_open(&g, ranks, (size_t)(2 * (M * 16 + 16 * 16) + 1 + 64) * sizeof(double));
     pthread_t threads[MAX_RANKS];
     for (int r = 0; r < ranks; r++) {
         jobs[r] = *common;
@@ -225,9 +183,7 @@ static void run_group(int ranks, rank_job *jobs, const rank_job *common, int poi
         pthread_join(threads[r], NULL);
     for (int r = 1; r < ranks; r++)
         assert_int_equal(g.calls[r], g.calls[0]);
-    pthread_barrier_destroy(&g.barrier);
-    for (int r = 0; r < ranks; r++)
-        free(g.slots[r]);
+    group_close(&g);
 }
 
 static double relative_difference(const float *a, const float *b, int64_t count)
@@ -509,9 +465,8 @@ static void test_refusals(void **state)
 
     mdnmf_separator_params q = small_params(MDNMF_MODE_STD);
     mdnmf_model *model = empty_model();
-    group g = {.ranks = 1, .slot_bytes = 64 * sizeof(double)};
-    g.slots[0] = malloc(g.slot_bytes);
-    pthread_barrier_init(&g.barrier, NULL, 1);
+    group g;
+    group_open(&g, 1, 64 * sizeof(double));
     rank_user user = {&g, 0};
     mdnmf_shard explicit = {.reduce = reduce_in_group, .reduce_user = &user, .n_total = 10};
     assert_int_equal(mdnmf_model_set_shard(model, &explicit, NULL), MDNMF_OK);
@@ -527,8 +482,7 @@ static void test_refusals(void **state)
     assert_int_equal(mdnmf_separator_fit(model, &q, &x, &error), MDNMF_ERR_ARGUMENT);
     assert_non_null(strstr(error.message, "shard by rank"));
     mdnmf_model_destroy(model);
-    pthread_barrier_destroy(&g.barrier);
-    free(g.slots[0]);
+    group_close(&g);
 }
 
 /* fit_adv by rank: rank r's rows of U and U_adv; the same bits as the
@@ -574,10 +528,8 @@ static void *run_adv_rank(void *arg)
 
 static void run_adv_group(adv_job *jobs, const adv_job *common)
 {
-    group g = {.ranks = 3, .slot_bytes = (size_t)(2 * (M * 5 + 25) + 1) * sizeof(double)};
-    for (int r = 0; r < 3; r++)
-        g.slots[r] = malloc(g.slot_bytes);
-    pthread_barrier_init(&g.barrier, NULL, 3);
+    group g;
+    group_open(&g, 3, (size_t)(2 * (M * 5 + 25) + 1) * sizeof(double));
     pthread_t threads[3];
     for (int r = 0; r < 3; r++) {
         jobs[r] = *common;
@@ -586,9 +538,7 @@ static void run_adv_group(adv_job *jobs, const adv_job *common)
     }
     for (int r = 0; r < 3; r++)
         pthread_join(threads[r], NULL);
-    pthread_barrier_destroy(&g.barrier);
-    for (int r = 0; r < 3; r++)
-        free(g.slots[r]);
+    group_close(&g);
 }
 
 static void test_fit_adv_by_rank(void **state)
