@@ -439,15 +439,7 @@ int cli_fit_on(const cli_host *host, int argc, char **argv)
     } else if (code == CLI_EXIT_OK) {
         code = run_fit(&request, &run);
     }
-    if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
-        /* A signal between the reads or after the last epoch. */
-        int stop = cli_exit_if_interrupted(COMMAND);
-        code = stop >= 0 ? stop : code;
-    }
-    code = host->agree(host, code);
-    if (code == CLI_EXIT_OK && host->same_model) {
-        code = host->agree(host, host->same_model(host, COMMAND, run.model));
-    }
+    code = cli_host_fit_ended(host, COMMAND, code, run.model);
     if (code == CLI_EXIT_OK) {
         code = host->agree(host, leads ? write_outputs(&request, &run) : CLI_EXIT_OK);
     }

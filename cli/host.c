@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "inputs.h"
+#include "progress.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -105,4 +106,17 @@ int cli_host_shard_model(const cli_host *host, const char *command, mdnmf_model 
         return CLI_EXIT_RUNTIME;
     }
     return CLI_EXIT_OK;
+}
+
+int cli_host_fit_ended(const cli_host *host, const char *command, int code,
+                       const mdnmf_model *model)
+{
+    if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
+        int stop = cli_exit_if_interrupted(command);
+        code = stop >= 0 ? stop : code;
+    }
+    code = host->agree(host, code);
+    if (code == CLI_EXIT_OK && host->same_model)
+        code = host->agree(host, host->same_model(host, command, model));
+    return code;
 }

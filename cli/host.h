@@ -71,6 +71,13 @@ const char *cli_host_checkpoint_set(const char *path);
  * cli_save_model_and_log serves) removes its own checkpoint file. */
 void cli_host_remove_checkpoint(const cli_host *host, const mdnmf_params *params);
 
+/* After a fit whose exit code is `code`: a signal that arrived meanwhile
+ * (between the reads or after the last epoch), the processes' agreement,
+ * and under a shard that every process holds the same bases.  Returns the
+ * exit code every process then shares. */
+int cli_host_fit_ended(const cli_host *host, const char *command, int code,
+                       const mdnmf_model *model);
+
 /* Make the model's fits sharded when the host is (the library's rank
  * mode): CLI_EXIT_OK, or CLI_EXIT_RUNTIME after one line under `command`.
  * Alone: CLI_EXIT_OK, nothing done. */

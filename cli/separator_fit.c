@@ -534,14 +534,7 @@ int cli_separator_fit_on(const cli_host *host, int argc, char **argv)
     } else if (code == CLI_EXIT_OK) {
         code = run_separator_fit(host, &request, &run);
     }
-    if (code == CLI_EXIT_OK || code == CLI_EXIT_INTERRUPTED) {
-        int stop = cli_exit_if_interrupted(FIT_COMMAND);
-        code = stop >= 0 ? stop : code;
-    }
-    code = host->agree(host, code);
-    if (code == CLI_EXIT_OK && host->same_model) {
-        code = host->agree(host, host->same_model(host, FIT_COMMAND, run.model));
-    }
+    code = cli_host_fit_ended(host, FIT_COMMAND, code, run.model);
     if (code == CLI_EXIT_OK) {
         code = host->agree(host, host->rank != 0 ? CLI_EXIT_OK
                                                  : cli_save_model_and_log(
