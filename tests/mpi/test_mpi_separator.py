@@ -15,20 +15,16 @@ import json
 import os
 import shutil
 import sys
-import traceback
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_mpi import (TOLERANCE, Workspace, check_one_failure, data,  # noqa: E402
-                      interrupt_and_resume_mpi, read_loss_log, relative, run_mdnmf, run_mpi)
+from test_mpi import (TOLERANCE, Skip, Workspace, check_one_failure, data,  # noqa: E402
+                      interrupt_and_resume_mpi, read_loss_log, relative, run_mdnmf, run_mpi,
+                      run_tests)
 
 SPEAKER = "/usr/share/asterisk/sounds/en_US_f_Allison"
 NOISE = "/usr/share/games/colobot/sounds"
-
-
-class Skip(Exception):
-    pass
 
 
 def load(path):
@@ -229,26 +225,5 @@ def test_denoise_notes_count_every_process_files():
         assert result2.stderr == result.stderr.replace("mdnmf ", "mdnmf-mpi "), result2.stderr
 
 
-def main():
-    if shutil.which("mpirun") is None:
-        print("mpirun not found: skipped")
-        sys.exit(77)
-    failed = skipped = 0
-    tests = [(n, f) for n, f in globals().items() if n.startswith("test_") and callable(f)]
-    for name, test in tests:
-        try:
-            test()
-            print(f"ok   {name}")
-        except Skip as why:
-            skipped += 1
-            print(f"skip {name}: {why}")
-        except Exception:
-            failed += 1
-            print(f"FAIL {name}")
-            traceback.print_exc(file=sys.stdout)
-    print(f"{len(tests) - failed - skipped} passed, {skipped} skipped, {failed} failed")
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    run_tests(globals())

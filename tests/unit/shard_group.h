@@ -45,6 +45,26 @@ static inline void group_close(group *g)
         free(g->slots[r]);
 }
 
+/* Run fn(jobs + r * job_size) on one thread per rank (each job set up by
+ * the caller) and wait for all of them. */
+static inline void group_run(group *g, void *(*fn)(void *), void *jobs, size_t job_size)
+{
+    pthread_t threads[GROUP_MAX_RANKS];
+    for (int r = 0; r < g->ranks; r++)
+        pthread_create(&threads[r], NULL, fn, (char *)jobs + (size_t)r * job_size);
+    for (int r = 0; r < g->ranks; r++)
+        pthread_join(threads[r], NULL);
+}
+
+/* Every rank made as many reduce calls (else one would have hung in MPI). */
+static inline int group_calls_agree(const group *g)
+{
+    for (int r = 1; r < g->ranks; r++)
+        if (g->calls[r] != g->calls[0])
+            return 0;
+    return 1;
+}
+
 static inline int reduce_in_group(void *user, void *buffer, int64_t count, mdnmf_reduce_op op)
 {
     rank_user *u = user;

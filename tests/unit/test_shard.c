@@ -91,27 +91,13 @@ static void run_group(int ranks, rank_job *jobs, const rank_job *common, int poi
     group g;
     int64_t d = common->params->d;
     group_open(&g, ranks, (size_t)(2 * (common->m * d + d * d) + 1) * sizeof(double));
-    pthread_t threads[MAX_RANKS];
     for (int r = 0; r < ranks; r++) {
         jobs[r] = *common;
         jobs[r].g = &g, jobs[r].rank = r, jobs[r].poison = r == poisoned_rank;
-        pthread_create(&threads[r], NULL, run_rank, &jobs[r]);
     }
-    for (int r = 0; r < ranks; r++)
-        pthread_join(threads[r], NULL);
-    for (int r = 1; r < ranks; r++)
-        assert_int_equal(g.calls[r], g.calls[0]);
+    group_run(&g, run_rank, jobs, sizeof *jobs);
+    assert_true(group_calls_agree(&g));
     group_close(&g);
-}
-
-static double relative_difference(const float *a, const float *b, int64_t count)
-{
-    double diff = 0.0, norm = 0.0;
-    for (int64_t i = 0; i < count; i++) {
-        diff += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        norm += (double)b[i] * b[i];
-    }
-    return sqrt(diff / norm);
 }
 
 /* The unsharded fit, then K = 2 and 3 sharded: the same basis on every
@@ -140,8 +126,8 @@ static void check_sharded_equals_unsharded(const mdnmf_params *p, int adversaria
         for (int k = 0; k < ranks; k++) {
             assert_int_equal(jobs[k].status, MDNMF_OK);
             assert_memory_equal(jobs[k].W, jobs[0].W, (size_t)(m * d) * sizeof(float));
-            double dW = relative_difference(jobs[k].W, W, m * d);
-            double dH = relative_difference(jobs[k].H, H + jobs[k].offset * d,
+            double dW = test_relative_difference(jobs[k].W, W, m * d);
+            double dH = test_relative_difference(jobs[k].H, H + jobs[k].offset * d,
                                             d * jobs[k].count);
             print_message("K = %d rank %d: basis %.2e, activations %.2e relative\n", ranks, k,
                           dW, dH);

@@ -134,14 +134,10 @@ static void run_group(rank_job *jobs)
 {
     group g;
     group_open(&g, RANKS, SLOT_BYTES);
-    pthread_t threads[RANKS];
-    for (int r = 0; r < RANKS; r++) {
-        jobs[r].g = &g, jobs[r].rank = r;
-        pthread_create(&threads[r], NULL, run_rank, &jobs[r]);
-    }
     for (int r = 0; r < RANKS; r++)
-        pthread_join(threads[r], NULL);
-    assert_int_equal(g.calls[1], g.calls[0]);
+        jobs[r].g = &g, jobs[r].rank = r;
+    group_run(&g, run_rank, jobs, sizeof *jobs);
+    assert_true(group_calls_agree(&g));
     group_close(&g);
 }
 

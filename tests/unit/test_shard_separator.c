@@ -172,28 +172,14 @@ static void run_group(int ranks, rank_job *jobs, const rank_job *common, int poi
 {
     group g;
     group_open(&g, ranks, (size_t)(2 * (M * 16 + 16 * 16) + 1 + 64) * sizeof(double));
-    pthread_t threads[MAX_RANKS];
     for (int r = 0; r < ranks; r++) {
         jobs[r] = *common;
         jobs[r].g = &g, jobs[r].rank = r;
         jobs[r].poison_set = r == poisoned_rank ? poisoned_set : -1;
-        pthread_create(&threads[r], NULL, run_rank, &jobs[r]);
     }
-    for (int r = 0; r < ranks; r++)
-        pthread_join(threads[r], NULL);
-    for (int r = 1; r < ranks; r++)
-        assert_int_equal(g.calls[r], g.calls[0]);
+    group_run(&g, run_rank, jobs, sizeof *jobs);
+    assert_true(group_calls_agree(&g));
     group_close(&g);
-}
-
-static double relative_difference(const float *a, const float *b, int64_t count)
-{
-    double diff = 0.0, norm = 0.0;
-    for (int64_t i = 0; i < count; i++) {
-        diff += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
-        norm += (double)b[i] * b[i];
-    }
-    return sqrt(diff / norm);
 }
 
 /* The unsharded separator's bases (m x atoms, malloc'ed), and its losses. */
@@ -231,7 +217,7 @@ static void check_group(const mdnmf_separator_params *p, const problem *pr, int 
     }
     for (int k = 0; k < ranks; k++) {
         assert_memory_equal(jobs[k].W, jobs[0].W, (size_t)count * sizeof(float));
-        double dW = relative_difference(jobs[k].W, W, count);
+        double dW = test_relative_difference(jobs[k].W, W, count);
         print_message("%s %s K = %d rank %d: bases %.2e relative\n",
                       mdnmf_mode_names[p->mode], what, ranks, k, dW);
         assert_true(dW <= 1e-5);
@@ -530,14 +516,12 @@ static void run_adv_group(adv_job *jobs, const adv_job *common)
 {
     group g;
     group_open(&g, 3, (size_t)(2 * (M * 5 + 25) + 1) * sizeof(double));
-    pthread_t threads[3];
     for (int r = 0; r < 3; r++) {
         jobs[r] = *common;
         jobs[r].g = &g, jobs[r].rank = r;
-        pthread_create(&threads[r], NULL, run_adv_rank, &jobs[r]);
     }
-    for (int r = 0; r < 3; r++)
-        pthread_join(threads[r], NULL);
+    group_run(&g, run_adv_rank, jobs, sizeof *jobs);
+    assert_true(group_calls_agree(&g));
     group_close(&g);
 }
 

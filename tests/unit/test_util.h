@@ -114,6 +114,17 @@ static inline int test_losses_finite(const loss_log *log)
     return 1;
 }
 
+/* ||a - b|| / ||b|| (Frobenius), in double. */
+static inline double test_relative_difference(const float *a, const float *b, int64_t count)
+{
+    double diff = 0.0, norm = 0.0;
+    for (int64_t i = 0; i < count; i++) {
+        diff += ((double)a[i] - b[i]) * ((double)a[i] - b[i]);
+        norm += (double)b[i] * b[i];
+    }
+    return sqrt(diff / norm);
+}
+
 /* max_i |a_i - b_i|, in double. */
 static inline double test_max_difference(const float *a, const float *b, int64_t n)
 {
