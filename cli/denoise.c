@@ -12,7 +12,7 @@
 void cli_speech_params(mdnmf_separator_params *p)
 {
     mdnmf_separator_params_default(p, 2);
-    p->d[0] = 128, p->d[1] = 32;
+    p->d[0] = 128, p->d[1] = 128;
     p->mu_H[0] = 1e-3, p->mu_H[1] = 1e-10;
     p->tau_A[0] = p->tau_A[1] = 1.0;
     p->common.mu_W = 1e-10;

@@ -29,7 +29,8 @@ static const char *const APPLY_COMMAND = "denoise apply";
 
 /* After CLI_TRANSFORM_SETTING_OPTIONS' codes (inputs.h). */
 enum { OPT_ALL_SOURCES = CLI_OPT_THREADS + 1, OPT_RELEARN_NOISE, OPT_EPOCHS, OPT_BATCH_SIZE,
-       OPT_FLOAT, OPT_ADAPT_NOISE, OPT_ADAPT_START };
+       OPT_FLOAT, OPT_ADAPT_NOISE, OPT_ADAPT_START,
+       OPT_NOISE_SMOOTHING };
 
 #define PARAM(name) offsetof(mdnmf_params, name)
 
@@ -54,6 +55,10 @@ static const cli_option APPLY_OPTIONS[] = {
     {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
      "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
      "fresh for MDNMF models, the model's for NMF ones"},
+    {"noise-smoothing", OPT_NOISE_SMOOTHING, CLI_KIND_TEXT, "FRAMES", NO_FIELD, 0, NULL,
+     CLI_NOISE_SMOOTHING_TEXT,
+     "average the noise activations over FRAMES frames on each side before masking (noise "
+     "changes more slowly than speech; 0 = off)"},
     CLI_TRANSFORM_SETTING_OPTIONS,
     {"float", OPT_FLOAT, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
      "write 32-bit float WAV instead of 16-bit PCM"},
@@ -80,6 +85,7 @@ typedef struct apply_request {
     int adapt_noise; /* --adapt-noise's epochs */
     int adapt_given; /* --adapt-noise on the command line (else the default) */
     int adapt_fresh; /* --adapt-start: 1 fresh, 0 the model's, MDNMF_ADAPT_AUTO */
+    int smoothing;   /* --noise-smoothing's frames */
     mdnmf_params overrides;
     int given[APPLY_OPTION_COUNT];
     const char **operands;
@@ -123,6 +129,8 @@ static int store_apply_option(void *context, const cli_option *option, const cha
         r->adapt_given = 1;
         return cli_parse_int(APPLY_COMMAND, "--adapt-noise", value, 0, &r->adapt_noise);
     case OPT_ADAPT_START: return cli_parse_adapt_start(APPLY_COMMAND, value, &r->adapt_fresh);
+    case OPT_NOISE_SMOOTHING:
+        return cli_parse_int(APPLY_COMMAND, "--noise-smoothing", value, 0, &r->smoothing);
     case 'q': r->quiet = 1; break;
     }
     return 0;
@@ -135,6 +143,7 @@ static int parse_apply_request(int argc, char **argv, apply_request *r)
     mdnmf_params_default(&r->overrides);
     r->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
     r->adapt_fresh = MDNMF_ADAPT_AUTO;
+    r->smoothing = CLI_NOISE_SMOOTHING_FRAMES;
     int parsed = cli_parse_exit(cli_parse_command_operands(&APPLY_USAGE, argc, argv,
                                                            &r->overrides, r->given,
                                                            store_apply_option, r, r->operands,
@@ -257,6 +266,11 @@ static int load_denoiser(const apply_request *r, apply_run *run)
     if (mdnmf_denoiser_set_adaptation(run->denoiser, adapt, r->adapt_fresh,
                                       &error) != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: --adapt-noise: %s", r->model, error.message);
+        return CLI_EXIT_RUNTIME;
+    }
+    if (mdnmf_denoiser_set_noise_smoothing(run->denoiser, run->sources > 1 ? r->smoothing : 0,
+                                           &error) != MDNMF_OK) {
+        cli_error(APPLY_COMMAND, "%s: --noise-smoothing: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;
     }
     run->written_sources = r->all_sources ? run->sources : 1;

@@ -65,7 +65,7 @@ static const cli_option FIT_OPTIONS[] = {
      "data (adv); repeatable"},
     {"output", 'o', CLI_KIND_TEXT, "MODEL.npz", NO_FIELD, 0, NULL, cli_required,
      "denoising model to write"},
-    {"atoms", 'd', CLI_KIND_INT64_LIST, "DS,DN", SEP(d), 1, NULL, "128,32",
+    {"atoms", 'd', CLI_KIND_INT64_LIST, "DS,DN", SEP(d), 1, NULL, "128,128",
      "atoms of the speech and of the noise basis"},
     {"sample-rate", OPT_SAMPLE_RATE, CLI_KIND_TEXT, "HZ", NO_FIELD, 0, NULL,
      "the first speech file's", "rate every recording is resampled to"},

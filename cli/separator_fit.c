@@ -27,7 +27,8 @@
 
 static const char *const FIT_COMMAND = "separator fit";
 
-enum { OPT_WARM_START = 256, OPT_LOSS_LOG, OPT_TAU_GRID, OPT_VALIDATION_FRACTION, OPT_TAU_MARGIN };
+enum { OPT_WARM_START = 256, OPT_LOSS_LOG, OPT_TAU_GRID, OPT_VALIDATION_FRACTION, OPT_TAU_MARGIN,
+       OPT_TAU_FOLDS };
 
 /* --tau-a takes numbers or this word. */
 static const char *const TAU_A_WORDS[] = {"auto", NULL};
@@ -53,6 +54,10 @@ static const cli_option FIT_OPTIONS[] = {
      "--tau-a auto: a larger tau_A is chosen only when its validation score is higher and "
      "it beats the one chosen so far by more than K standard errors of the per-pair "
      "differences (0: the best score wins)"},
+    {"tau-folds", OPT_TAU_FOLDS, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "1",
+     "--tau-a auto, mode adv: 1 holds --validation-fraction out; K >= 2 cross-validates "
+     "over the training pairs in K folds (the --mixed file's column j must mix column j of "
+     "every --source; K times the fits)"},
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, "none",
      "start from this separator's bases (same sources, atoms and features)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
@@ -104,7 +109,7 @@ typedef struct fit_request {
     const char *output, *warm_start, *loss_log;
     int quiet;
     int tau_auto;                        /* --tau-a auto */
-    const char *tau_grid, *validation_fraction, *tau_margin;
+    const char *tau_grid, *validation_fraction, *tau_margin, *tau_folds;
     mdnmf_tau_auto tau;                  /* with tau_auto: the choice's settings */
     double grid[MDNMF_SEARCH_MAX_CHOICES];
     mdnmf_separator_params params;
@@ -136,6 +141,7 @@ static int store_fit_option(void *context, const cli_option *option, const char 
     case OPT_TAU_GRID: request->tau_grid = value; break;
     case OPT_VALIDATION_FRACTION: request->validation_fraction = value; break;
     case OPT_TAU_MARGIN: request->tau_margin = value; break;
+    case OPT_TAU_FOLDS: request->tau_folds = value; break;
     case 'q': request->quiet = 1; break;
     }
     return 0;
@@ -224,6 +230,7 @@ static int check_tau_auto(fit_request *r)
         const char *stray = r->tau_grid              ? "--tau-grid"
                             : r->validation_fraction ? "--validation-fraction"
                             : r->tau_margin          ? "--tau-margin"
+                            : r->tau_folds           ? "--tau-folds"
                                                      : NULL;
         if (stray) {
             cli_error(FIT_COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop "
@@ -270,13 +277,24 @@ static int check_tau_auto(fit_request *r)
     if (r->tau_grid && parse_tau_grid(r) != 0) {
         return -1;
     }
+    int folds = 1;
+    if (r->tau_folds && cli_parse_int(FIT_COMMAND, "--tau-folds", r->tau_folds, 1, &folds) != 0) {
+        return -1;
+    }
+    if (folds > 1 && (pairs || r->validation_fraction)) {
+        cli_error(FIT_COMMAND, "--tau-folds %d validates on the training pairs' folds: drop "
+                  "%s", folds, pairs ? "--sup-source/--sup-mixed" : "--validation-fraction");
+        return -1;
+    }
+    r->tau.pair_folds = folds > 1 ? folds : 0;
     r->tau.base = r->params;
     mdnmf_error error;
     if (mdnmf_tau_auto_check(&r->tau, &error) != MDNMF_OK) {
         const char *option = strncmp(error.message, "grid", 4) == 0 ? "--tau-grid: "
                              : strncmp(error.message, "validation", 10) == 0
                                  ? "--validation-fraction: "
-                                 : "";
+                             : strncmp(error.message, "pair_folds", 10) == 0 ? "--tau-folds: "
+                                                                             : "";
         const char *text = error.message;
         if (*option) {
             text = strchr(text, ' ') ? strchr(text, ' ') + 1 : text;
@@ -400,7 +418,7 @@ static void report_tau_choice(const fit_request *r, const mdnmf_tau_auto_result 
     const char *how = r->tau.aggregate == MDNMF_AGGREGATE_MEDIAN ? "median" : "mean";
     fprintf(stderr, "mdnmf %s: tau_A auto: %s %s of %lld %s validation pairs:\n", FIT_COMMAND,
             how, what, (long long)result->validation_pairs,
-            result->held_out ? "held-out" : "given");
+            r->tau.pair_folds ? "cross-validated" : result->held_out ? "held-out" : "given");
     for (int i = 0; i < result->count; i++) {
         fprintf(stderr, "  tau_A = %-8g ", result->tau_A[i]);
         if (result->status[i] == MDNMF_OK && isfinite(result->metric[i])) {

@@ -153,6 +153,7 @@ enum {
     OPT_TAU_GRID,
     OPT_VALIDATION_FRACTION,
     OPT_TAU_MARGIN,
+    OPT_TAU_FOLDS,
 };
 
 #define NO_FIELD CLI_NO_FIELD
@@ -203,6 +204,9 @@ static const cli_option IMAGES_OPTIONS[] = {
      "--tau-a auto: a larger tau_A is chosen only when its validation score is higher and "
      "it beats the one chosen so far by more than K standard errors of the per-pair "
      "differences (0: the best score wins)"},
+    {"tau-folds", OPT_TAU_FOLDS, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "1",
+     "--tau-a auto: 1 holds --validation-fraction of the training pairs out; K >= 2 "
+     "cross-validates over all of them in K folds (K times the fits)"},
     {"draws", OPT_DRAWS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "10",
      "poor part: random draws per method"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "one per core",
@@ -227,7 +231,8 @@ static const cli_command IMAGES_USAGE = {
 typedef struct images_request {
     const char *dataset, *output, *data_dir;
     const char *classes, *anchor, *others, *parts, *seeds, *seed, *epochs, *atoms, *train, *test,
-        *draws, *threads, *tau_a, *tau_grid, *validation_fraction, *tau_margin;
+        *draws, *threads, *tau_a, *tau_grid, *validation_fraction, *tau_margin,
+        *tau_folds;
     int full, tiny, quiet;
 } images_request;
 
@@ -256,6 +261,7 @@ static int store_images_option(void *context, const cli_option *option, const ch
     case OPT_TAU_GRID: r->tau_grid = value; break;
     case OPT_VALIDATION_FRACTION: r->validation_fraction = value; break;
     case OPT_TAU_MARGIN: r->tau_margin = value; break;
+    case OPT_TAU_FOLDS: r->tau_folds = value; break;
     case 'q': r->quiet = 1; break;
     }
     return 0;
@@ -374,15 +380,24 @@ static int apply_tau(const images_request *r, exp_config *c)
     if (r->tau_a && !c->tau_auto &&
         cli_parse_double(COMMAND, "--tau-a", r->tau_a, 0.0, &c->tau_A) != 0)
         return -1;
-    if (!c->tau_auto && (r->tau_grid || r->validation_fraction || r->tau_margin)) {
+    if (!c->tau_auto && (r->tau_grid || r->validation_fraction || r->tau_margin || r->tau_folds)) {
         cli_error(COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop it",
                   r->tau_grid              ? "--tau-grid"
                   : r->validation_fraction ? "--validation-fraction"
-                                           : "--tau-margin");
+                  : r->tau_margin          ? "--tau-margin"
+                                           : "--tau-folds");
         return -1;
     }
     c->validation_fraction = 0.2;
     c->tau_margin = 1.0;
+    c->tau_folds = 1;
+    if (r->tau_folds && cli_parse_int(COMMAND, "--tau-folds", r->tau_folds, 1, &c->tau_folds) != 0)
+        return -1;
+    if (r->tau_folds && r->validation_fraction && c->tau_folds > 1) {
+        cli_error(COMMAND, "--validation-fraction is for one hold-out; --tau-folds %d "
+                  "validates on every training pair: drop one of them", c->tau_folds);
+        return -1;
+    }
     if (r->tau_margin &&
         cli_parse_double(COMMAND, "--tau-margin", r->tau_margin, 0.0, &c->tau_margin) != 0)
         return -1;

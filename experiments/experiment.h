@@ -91,6 +91,7 @@ typedef struct exp_config {
     int tau_grid_count;
     double validation_fraction; /* share of the training pairs held out */
     double tau_margin;          /* mdnmf_tau_auto.margin (standard errors) */
+    int tau_folds;              /* 1: one hold-out; K >= 2: mdnmf_tau_auto.pair_folds */
     mdnmf_separator_params base; /* epochs, batches, penalties, normalize */
 
     /* poor */

@@ -522,19 +522,26 @@ static int choose_tau(const exp_config *c, const rich_sets *sets, int64_t m, int
                       char *message, size_t size)
 {
     validation_split v;
-    if (split_validation(c, &sets->train, m, seed, &v, message, size) != 0) {
-        validation_split_free(&v);
-        return -1;
-    }
+    memset(&v, 0, sizeof v);
     mdnmf_separation_data x;
     memset(&x, 0, sizeof x);
     x.m = m;
-    for (int s = 0; s < 2; s++) {
-        x.U[s] = v.truth[s], x.n[s] = v.n;
-        x.U_sup[s] = v.val_truth[s];
+    if (c->tau_folds > 1) { /* the library folds the training pairs */
+        for (int s = 0; s < 2; s++)
+            x.U[s] = sets->train.truth[s], x.n[s] = sets->train.n;
+        x.V = sets->train.mix, x.n_V = sets->train.n;
+    } else {
+        if (split_validation(c, &sets->train, m, seed, &v, message, size) != 0) {
+            validation_split_free(&v);
+            return -1;
+        }
+        for (int s = 0; s < 2; s++) {
+            x.U[s] = v.truth[s], x.n[s] = v.n;
+            x.U_sup[s] = v.val_truth[s];
+        }
+        x.V = v.mix, x.n_V = v.n;
+        x.V_sup = v.val_mix, x.n_sup = v.n_val;
     }
-    x.V = v.mix, x.n_V = v.n;
-    x.V_sup = v.val_mix, x.n_sup = v.n_val;
     mdnmf_tau_auto spec;
     mdnmf_tau_auto_default(&spec, 2);
     spec.base = *p;
@@ -544,6 +551,10 @@ static int choose_tau(const exp_config *c, const rich_sets *sets, int64_t m, int
     spec.grid_count = c->tau_grid_count;
     spec.seed = p->common.seed;
     spec.margin = c->tau_margin;
+    if (c->tau_folds > 1) { /* folds drawn per seed, as the hold-out's split is */
+        spec.pair_folds = c->tau_folds;
+        spec.seed = split_seed(c->seed + (uint64_t)seed, c->class_a, 60 + c->class_b);
+    }
     mdnmf_model *scratch = empty_model(p->d[0]);
     mdnmf_error error;
     int status = scratch ? mdnmf_tau_auto_run(scratch, &spec, &x, result, &error)

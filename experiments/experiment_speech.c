@@ -118,6 +118,7 @@ typedef struct speech_config {
     int adapt_noise; /* epochs of noise adaptation per test utterance (0: none) */
     int adapt_fresh; /* ... from fresh atoms (1), the model's (0) or MDNMF_ADAPT_AUTO */
     int adapt_given; /* --adapt-noise given (the default adapts Frobenius fits only) */
+    int smoothing;   /* --noise-smoothing's frames (0: none) */
     int max_files;  /* per speaker before the split; 0 = all */
     int workers;
     int bss;
@@ -160,7 +161,8 @@ enum {
     OPT_N_FFT,
     OPT_HOP,
     OPT_ADAPT_NOISE,
-    OPT_ADAPT_START
+    OPT_ADAPT_START,
+    OPT_NOISE_SMOOTHING
 };
 
 static const cli_option OPTIONS[] = {
@@ -174,7 +176,7 @@ static const cli_option OPTIONS[] = {
     {"snr", OPT_SNR, CLI_KIND_TEXT, "DB", NO_FIELD, 0, NULL, "3", "input SNR of the mixtures"},
     {"output", 'o', CLI_KIND_TEXT, "DIR", NO_FIELD, 0, NULL, "experiment-speech",
      "report folder (created)"},
-    {"atoms", 'd', CLI_KIND_INT64_LIST, "DS,DN", SEP(d), 1, NULL, "128,32",
+    {"atoms", 'd', CLI_KIND_INT64_LIST, "DS,DN", SEP(d), 1, NULL, "128,128",
      "atoms of the speech and of the noise basis"},
     {"epochs", OPT_EPOCHS, CLI_KIND_INT, "N", SEP(common.epochs), 1, NULL, NULL,
      "training epochs (speech fit and noise fit)"},
@@ -219,6 +221,9 @@ static const cli_option OPTIONS[] = {
     {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
      "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
      "fresh for MDNMF models, the model's for NMF ones"},
+    {"noise-smoothing", OPT_NOISE_SMOOTHING, CLI_KIND_TEXT, "FRAMES", NO_FIELD, 0, NULL,
+     CLI_NOISE_SMOOTHING_TEXT, "average the noise activations over FRAMES frames on each "
+     "side before masking (mdnmf_separate_frames; 0 = none)"},
     {"seed", OPT_SEED, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "0",
      "seed of the splits, noise segments and fits"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "2",
@@ -267,6 +272,7 @@ static void speech_defaults(speech_config *c)
     c->nmf_batch = 10000;
     c->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
     c->adapt_fresh = MDNMF_ADAPT_AUTO;
+    c->smoothing = CLI_NOISE_SMOOTHING_FRAMES;
     cli_speech_params(&c->base);
     c->base.common.threads = 1;
 }
@@ -326,6 +332,8 @@ static int store_option(void *context, const cli_option *option, const char *val
         c->adapt_given = 1;
         return cli_parse_int(COMMAND, "--adapt-noise", value, 0, &c->adapt_noise);
     case OPT_ADAPT_START: return cli_parse_adapt_start(COMMAND, value, &c->adapt_fresh);
+    case OPT_NOISE_SMOOTHING:
+        return cli_parse_int(COMMAND, "--noise-smoothing", value, 0, &c->smoothing);
     case OPT_NMF_BATCH:
         return cli_parse_int64(COMMAND, "--nmf-batch-size", value, 0, &c->nmf_batch);
     case 'q': c->quiet = 1; return 0;
@@ -800,7 +808,9 @@ static int run_utterances(experiment *x, job *j, mdnmf_model *model)
     mdnmf_denoiser *denoiser = NULL; /* plans and buffers made once for all utterances */
     if (model && (!(denoiser = mdnmf_denoiser_create(model, &error)) ||
                   mdnmf_denoiser_set_adaptation(denoiser, x->config->adapt_noise,
-                                                x->config->adapt_fresh, &error))) {
+                                                x->config->adapt_fresh, &error) ||
+                  mdnmf_denoiser_set_noise_smoothing(denoiser, x->config->smoothing,
+                                                     &error))) {
         mdnmf_denoiser_destroy(denoiser);
         snprintf(j->message, sizeof j->message, "%s", error.message);
         return error.status;
@@ -1596,6 +1606,13 @@ static int write_readme(const experiment *x, const noise_track *track,
                    "%s; the fitted models are not changed.\n\n",
                 c->adapt_noise, adapt_start_name(c->adapt_fresh), c->adapt_noise,
                 adapt_start_text(c->adapt_fresh));
+    }
+    if (c->smoothing > 0) {
+        fprintf(f, "- Noise smoothing (`--noise-smoothing %d`): before the Wiener mask, each "
+                   "noise activation is replaced by its mean over the %d frames on each side "
+                   "(fewer at the utterance's ends; mdnmf_separate_frames), since noise "
+                   "changes more slowly than speech; the speech activations are kept.\n\n",
+                c->smoothing, c->smoothing);
     }
     if (c->stream) {
         fprintf(f, "- Streams (`mdnmf_stream`, issue 14): each fitted model also runs as the "

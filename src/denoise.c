@@ -15,6 +15,7 @@ struct mdnmf_denoiser {
     int rate;                 /* the model's sample rate */
     int sources;
     int adapt_epochs, adapt_fresh; /* mdnmf_denoiser_set_adaptation's; 0 = none */
+    int smoothing;            /* mdnmf_denoiser_set_noise_smoothing's frames; 0 = none */
     /* Work buffers, grown on demand and kept for the next call. */
     int64_t frame_capacity;   /* frames the spectrogram buffers hold */
     const mdnmf_audio_params *audio; /* the model's front end */
@@ -455,9 +456,9 @@ static int separate_at_model_rate(mdnmf_denoiser *d, const float *signal, int64_
         (status = mdnmf_stft_forward_complex(stft, signal, length, d->mixture, error)))
         return status;
     const float *values = mixture_values(d, m, frames);
-    if ((status = mdnmf_separate_adapted(d->model, mixture_features(d, values, m, frames), rows,
-                                         frames, 1, d->adapt_epochs, d->adapt_fresh, d->parts,
-                                         error)))
+    if ((status = mdnmf_separate_frames(d->model, mixture_features(d, values, m, frames), rows,
+                                        frames, 1, d->adapt_epochs, d->adapt_fresh,
+                                        d->smoothing, d->parts, error)))
         return status;
     for (int s = 0; s < d->sources; s++) {
         const float *part = d->parts[s];
@@ -537,6 +538,17 @@ int mdnmf_denoiser_set_adaptation(mdnmf_denoiser *d, int epochs, int fresh, mdnm
                           "noise adaptation supports the Frobenius loss only");
     d->adapt_epochs = epochs;
     d->adapt_fresh = fresh;
+    return error_ok(error);
+}
+
+int mdnmf_denoiser_set_noise_smoothing(mdnmf_denoiser *d, int frames, mdnmf_error *error)
+{
+    if (!d)
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "denoiser is NULL");
+    if (frames < 0)
+        return error_fail(error, MDNMF_ERR_ARGUMENT,
+                          "noise smoothing = %d frames must be >= 0", frames);
+    d->smoothing = frames;
     return error_ok(error);
 }
 

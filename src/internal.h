@@ -376,7 +376,16 @@ typedef struct search_extras {
      * sources; SE = sd / sqrt(pairs)).  0: the best aggregate score wins
      * (mdnmf_search_run). */
     double margin;
+    /* Optional, trials x pairs: row t receives trial t's per-pair scores
+     * (the mean over sources of PSNR or MSE; NaN when the trial failed). */
+    double *pair_scores;
 } search_extras;
+
+/* search_extras.margin's test: the mean over n pairs of the paired
+ * differences (PSNR: scores - best; MSE: best - scores) exceeds `margin`
+ * standard errors of them (sd with n - 1, over sqrt(n)). */
+int search_beats_by_margin(const double *scores, const double *best, int64_t n, int psnr,
+                           double margin);
 
 /* mdnmf_search_run without refit (search->refit is ignored) and with the
  * extras; failures are reported on `report`. */

@@ -667,20 +667,27 @@ static int trial_values(search_run *run, rng *draws, int t)
  * is_new_best also asks for a better aggregate: a mean gain carried by a
  * few pairs can come with a worse median, and the median is what is
  * reported and tested on. */
-static int beats_by_margin(const search_run *run)
+int search_beats_by_margin(const double *scores, const double *best, int64_t n, int psnr,
+                           double margin)
 {
-    double sign = run->search->metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0;
-    int64_t n = run->pairs;
+    double sign = psnr ? 1.0 : -1.0;
     double sum = 0.0, sum_sq = 0.0;
     for (int64_t j = 0; j < n; j++)
-        sum += sign * (run->mixture_scores[j] - run->best_scores[j]);
+        sum += sign * (scores[j] - best[j]);
     double mean = sum / (double)n;
     for (int64_t j = 0; j < n; j++) {
-        double d = sign * (run->mixture_scores[j] - run->best_scores[j]) - mean;
+        double d = sign * (scores[j] - best[j]) - mean;
         sum_sq += d * d;
     }
     double standard_error = n > 1 ? sqrt(sum_sq / (double)(n - 1) / (double)n) : INFINITY;
-    return mean > run->extras->margin * standard_error;
+    return mean > margin * standard_error;
+}
+
+static int beats_by_margin(const search_run *run)
+{
+    return search_beats_by_margin(run->mixture_scores, run->best_scores, run->pairs,
+                                  run->search->metric == MDNMF_METRIC_PSNR,
+                                  run->extras->margin);
 }
 
 /* Whether a successful trial becomes the best so far. */
@@ -732,6 +739,11 @@ static int run_trial(search_run *run, rng *draws, int t, mdnmf_search_result *re
         trial.metric = metric;
         trial.score = search->metric == MDNMF_METRIC_PSNR ? trial.metric : -trial.metric;
         trial.best = is_new_best(run, result, trial.score);
+    }
+    if (run->extras && run->extras->pair_scores) {
+        double *row = run->extras->pair_scores + (size_t)t * (size_t)run->pairs;
+        for (int64_t j = 0; j < run->pairs; j++)
+            row[j] = status ? NAN : run->mixture_scores[j];
     }
     if (trial.best) {
         memcpy(run->best_scores, run->mixture_scores, (size_t)run->pairs * sizeof(double));

@@ -1631,8 +1631,25 @@ static int trained_adversarially(const mdnmf_model *model)
     return 0;
 }
 
+/* mdnmf_separate_frames' smoothing: each of the last source's activation
+ * rows (H is D x n, column-major) becomes its mean over the frames
+ * j - k .. j + k inside [0, n), from running sums; `sum` holds n + 1. */
+static void smooth_last_rows(float *H, int64_t D, int64_t d_last, int64_t n, int k, double *sum)
+{
+    for (int64_t a = D - d_last; a < D; a++) {
+        sum[0] = 0.0;
+        for (int64_t j = 0; j < n; j++)
+            sum[j + 1] = sum[j] + H[j * D + a];
+        for (int64_t j = 0; j < n; j++) {
+            int64_t first = j - k < 0 ? 0 : j - k, last = j + k >= n ? n - 1 : j + k;
+            H[j * D + a] = (float)((sum[last + 1] - sum[first]) / (double)(last - first + 1));
+        }
+    }
+}
+
 static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64_t n,
-                            int wiener, int epochs, int fresh, float *const *estimates)
+                            int wiener, int epochs, int fresh, int smoothing,
+                            float *const *estimates)
 {
     if (!model)
         return MDNMF_ERR_ARGUMENT;
@@ -1642,16 +1659,21 @@ static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64
     if (fresh != 0 && fresh != 1 && fresh != MDNMF_ADAPT_AUTO)
         return model_fail(model, MDNMF_ERR_ARGUMENT,
                           "fresh = %d must be 0, 1 or MDNMF_ADAPT_AUTO", fresh);
+    if (smoothing < 0)
+        return model_fail(model, MDNMF_ERR_ARGUMENT, "noise smoothing = %d frames must be >= 0",
+                          smoothing);
     if (fresh == MDNMF_ADAPT_AUTO)
         fresh = trained_adversarially(model);
-    if (epochs == 0)
+    if (epochs == 0 && smoothing == 0)
         return separate(model, V, m, n, wiener, estimates);
+    if (epochs == 0)
+        fresh = 0; /* no adaptation: the model's atoms */
     if (!model->W)
         return model_fail(model, MDNMF_ERR_STATE, "the model has no basis: fit or load one first");
     if (model->sources < 2)
-        return model_fail(model, MDNMF_ERR_STATE,
-                          "noise adaptation needs a separator of two or more sources");
-    if (model->params.divergence != MDNMF_DIVERGENCE_FROBENIUS)
+        return model_fail(model, MDNMF_ERR_STATE, "noise %s needs a separator of two or more "
+                          "sources", epochs ? "adaptation" : "smoothing");
+    if (epochs > 0 && model->params.divergence != MDNMF_DIVERGENCE_FROBENIUS)
         return model_fail(model, MDNMF_ERR_ARGUMENT,
                           "noise adaptation supports the Frobenius loss only");
     if (!estimates)
@@ -1665,12 +1687,15 @@ static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64
     float *W = malloc((size_t)(model->m * D) * sizeof *W);
     float *H = malloc((size_t)(D * n) * sizeof *H);
     float *sum = malloc((size_t)(m > 0 ? m : 1) * LINALG_CHUNK * sizeof *sum);
+    double *running = smoothing ? malloc((size_t)(n + 1) * sizeof *running) : NULL;
     int status = MDNMF_OK;
-    if (!W || !H || !sum)
+    if (!W || !H || !sum || (smoothing && !running))
         status = model_fail(model, MDNMF_ERR_MEMORY, "out of memory separating %lld mixtures",
                             (long long)n);
     else
         status = adapt_last_basis(model, V, m, n, epochs, fresh, W, H);
+    if (!status && smoothing)
+        smooth_last_rows(H, D, model->components[model->sources - 1], n, smoothing, running);
     if (!status) {
         /* The adapted bases stand in for the model's while the estimates
          * are made; the model is given its own back. */
@@ -1683,7 +1708,7 @@ static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64
         }
         model->W = trained;
     }
-    free(W), free(H), free(sum);
+    free(W), free(H), free(sum), free(running);
     return status;
 }
 
@@ -1692,7 +1717,18 @@ int mdnmf_separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64_
 {
     model_clear_error(model);
     return model_report(model,
-                        separate_adapted(model, V, m, n, wiener, epochs, fresh, estimates),
+                        separate_adapted(model, V, m, n, wiener, epochs, fresh, 0, estimates),
+                        error);
+}
+
+int mdnmf_separate_frames(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
+                          int epochs, int fresh, int smoothing, float *const *estimates,
+                          mdnmf_error *error)
+{
+    model_clear_error(model);
+    return model_report(model,
+                        separate_adapted(model, V, m, n, wiener, epochs, fresh, smoothing,
+                                         estimates),
                         error);
 }
 

@@ -5,6 +5,7 @@
  * chosen separator in the caller's model. */
 #include "error.h"
 #include "internal.h"
+#include "linalg.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -83,6 +84,10 @@ static const char *spec_problem(const mdnmf_tau_auto *spec)
         return "aggregate must be median or mean";
     if (!(isfinite(spec->margin) && spec->margin >= 0.0))
         return "margin must be finite and >= 0 (standard errors; 0: the best score wins)";
+    if (spec->pair_folds < 0 || spec->pair_folds == 1)
+        return "pair_folds must be 0 (off) or >= 2";
+    if (spec->pair_folds && spec->base.mode != MDNMF_MODE_ADV)
+        return "pair_folds: cross-validation over the training pairs needs mode adv";
     mdnmf_separator_params probe = spec->base;
     for (int s = 0; s < MDNMF_MAX_SOURCES; s++)
         probe.tau_A[s] = grid[count - 1];
@@ -107,6 +112,8 @@ typedef struct tau_run {
     mdnmf_separation_data fit_data; /* what the grid is fitted on, with the pairs */
     float *train_U[MDNMF_MAX_SOURCES], *val_U[MDNMF_MAX_SOURCES], *val_V;
     mdnmf_model *nmf;               /* the NMF fitted here (NULL with spec->start) */
+    double *pair_scores;            /* pair_folds: a fold's scores, grid x pairs */
+    int pooling;                    /* pair_folds: on_point waits for the pooled scores */
 } tau_run;
 
 static void free_tau_run(tau_run *run)
@@ -295,7 +302,7 @@ static int record_point(void *user, const mdnmf_search_trial *trial)
     run->result->metric[trial->trial] = trial->metric;
     run->result->status[trial->trial] = trial->status;
     const mdnmf_tau_auto *spec = run->spec;
-    return spec->on_point ? spec->on_point(spec->on_point_user, trial) : 0;
+    return spec->on_point && !run->pooling ? spec->on_point(spec->on_point_user, trial) : 0;
 }
 
 /* Score every grid point; *best_fit receives the chosen model when the
@@ -326,7 +333,7 @@ static int score_grid(tau_run *run, const mdnmf_model *start, mdnmf_model **best
     search.draw_user = run;
     search_extras extras = {.unfitted_at_zero = !full,
                             .keep_best = !full && !run->result->held_out,
-                            .margin = spec->margin};
+                            .margin = spec->margin, .pair_scores = run->pair_scores};
     mdnmf_search_result found;
     int status = search_run_with(run->report, &search, &run->fit_data, &found, &extras);
     for (int i = 0; i < run->count; i++)
@@ -362,6 +369,177 @@ static int final_fit(tau_run *run, const mdnmf_model *start, mdnmf_model **out)
     }
     status = fit_new(run, &p, run->data, all, out);
     mdnmf_model_destroy(all);
+    return status;
+}
+
+/* ------------------------------------ cross-validation over the pairs */
+
+/* pair_folds' data: every source's clean columns and the mixtures are the
+ * same n pairs, and there are at least K of them. */
+static int check_pair_folds(tau_run *run)
+{
+    const mdnmf_separation_data *x = run->data;
+    if (has_pairs(x, run->S))
+        return model_fail(run->report, MDNMF_ERR_ARGUMENT,
+                          "pair_folds: validation pairs are the training pairs' folds; give "
+                          "no U_sup/V_sup");
+    int64_t n = x->n_V;
+    if (!x->V || n < run->spec->pair_folds)
+        return model_fail(run->report, MDNMF_ERR_SHAPE,
+                          "pair_folds = %d needs at least as many training pairs (mixtures "
+                          "V: %lld)", run->spec->pair_folds, (long long)(x->V ? n : 0));
+    for (int s = 0; s < run->S; s++)
+        if (!x->U[s] || x->n[s] != n)
+            return model_fail(run->report, MDNMF_ERR_SHAPE,
+                              "pair_folds: source %d has %lld clean columns, the mixtures %lld: "
+                              "the training pairs must line up", s,
+                              (long long)(x->U[s] ? x->n[s] : 0), (long long)n);
+    return MDNMF_OK;
+}
+
+typedef struct pair_fold_buffers {
+    int64_t *perm, *rest;
+    char *held;
+    float *U[MDNMF_MAX_SOURCES], *V, *val_U[MDNMF_MAX_SOURCES], *val_V;
+    double *pooled;          /* grid x n: every pair's score, fold by fold */
+    int failed[MDNMF_SEARCH_MAX_CHOICES];
+} pair_fold_buffers;
+
+static void free_pair_folds(pair_fold_buffers *b, int S)
+{
+    free(b->perm), free(b->rest), free(b->held), free(b->V), free(b->val_V), free(b->pooled);
+    for (int s = 0; s < S; s++)
+        free(b->U[s]), free(b->val_U[s]);
+}
+
+static int allocate_pair_folds(tau_run *run, pair_fold_buffers *b)
+{
+    int64_t n = run->data->n_V, m = run->data->m;
+    size_t block = (size_t)(m * n) * sizeof(float), scores = (size_t)run->count * (size_t)n;
+    int missing = !(b->perm = malloc((size_t)n * sizeof *b->perm));
+    missing |= !(b->rest = malloc((size_t)n * sizeof *b->rest));
+    missing |= !(b->held = malloc((size_t)n));
+    missing |= !(b->V = malloc(block)) || !(b->val_V = malloc(block));
+    for (int s = 0; s < run->S; s++)
+        missing |= !(b->U[s] = malloc(block)) || !(b->val_U[s] = malloc(block));
+    missing |= !(b->pooled = malloc(scores * sizeof(double)));
+    missing |= !(run->pair_scores = malloc(scores * sizeof(double)));
+    if (missing)
+        return model_fail(run->report, MDNMF_ERR_MEMORY,
+                          "out of memory cross-validating over %lld pairs", (long long)n);
+    return mdnmf_shuffle_indices(b->perm, n, run->spec->seed, NULL) == MDNMF_OK
+               ? MDNMF_OK
+               : model_fail(run->report, MDNMF_ERR_MEMORY, "out of memory shuffling pairs");
+}
+
+/* run->fit_data becomes fold f's: the other folds' pairs to fit on, its
+ * own [lo, hi) positions of the permutation to validate on. */
+static void gather_pair_fold(tau_run *run, pair_fold_buffers *b, int64_t lo, int64_t hi)
+{
+    const mdnmf_separation_data *x = run->data;
+    int64_t n = x->n_V, m = x->m, kept = 0;
+    /* The fitted columns keep the data's order, as a hold-out's do. */
+    memset(b->held, 0, (size_t)n);
+    for (int64_t j = lo; j < hi; j++)
+        b->held[b->perm[j]] = 1;
+    for (int64_t j = 0; j < n; j++)
+        if (!b->held[j])
+            b->rest[kept++] = j;
+    run->fit_data = *x;
+    gather_columns(b->V, x->V, m, b->rest, kept);
+    gather_columns(b->val_V, x->V, m, b->perm + lo, hi - lo);
+    for (int s = 0; s < run->S; s++) {
+        gather_columns(b->U[s], x->U[s], m, b->rest, kept);
+        gather_columns(b->val_U[s], x->U[s], m, b->perm + lo, hi - lo);
+        run->fit_data.U[s] = b->U[s], run->fit_data.n[s] = kept;
+        run->fit_data.U_sup[s] = b->val_U[s];
+    }
+    run->fit_data.V = b->V, run->fit_data.n_V = kept;
+    run->fit_data.V_sup = b->val_V, run->fit_data.n_sup = hi - lo;
+}
+
+/* One fold: its NMF and grid fitted, its pairs' scores into b->pooled. */
+static int score_pair_fold(tau_run *run, pair_fold_buffers *b, int64_t lo, int64_t hi)
+{
+    int64_t n = run->data->n_V, k = hi - lo;
+    gather_pair_fold(run, b, lo, hi);
+    mdnmf_separator_params nmf = nmf_params(run->spec);
+    mdnmf_model *start = NULL, *unused = NULL;
+    int status = fit_new(run, &nmf, &run->fit_data, NULL, &start);
+    if (!status)
+        status = score_grid(run, start, &unused);
+    mdnmf_model_destroy(start), mdnmf_model_destroy(unused);
+    for (int t = 0; !status && t < run->count; t++) {
+        b->failed[t] |= run->result->status[t] != MDNMF_OK;
+        memcpy(b->pooled + (size_t)t * (size_t)n + lo, run->pair_scores + (size_t)t * (size_t)k,
+               (size_t)k * sizeof(double));
+    }
+    return status;
+}
+
+/* The rule of mdnmf_tau_auto.margin on the pooled scores; each point is
+ * reported to on_point with its pooled aggregate. */
+static int choose_on_pooled(tau_run *run, const pair_fold_buffers *b)
+{
+    const mdnmf_tau_auto *spec = run->spec;
+    mdnmf_tau_auto_result *result = run->result;
+    int64_t n = run->data->n_V;
+    int psnr = spec->metric == MDNMF_METRIC_PSNR, chosen = -1;
+    double chosen_score = -INFINITY;
+    for (int t = 0; t < run->count; t++) {
+        const double *scores = b->pooled + (size_t)t * (size_t)n;
+        double metric = NAN;
+        if (!b->failed[t] && mdnmf_aggregate_values(scores, n, spec->aggregate, &metric, NULL))
+            metric = NAN;
+        int ok = isfinite(metric);
+        result->metric[t] = metric;
+        result->status[t] = ok ? MDNMF_OK : MDNMF_ERR_DIVERGED;
+        double score = !ok ? -INFINITY : psnr ? metric : -metric;
+        int best = ok && (chosen < 0 ||
+                          (score > chosen_score &&
+                           (spec->margin <= 0.0 ||
+                            search_beats_by_margin(scores, b->pooled + (size_t)chosen * (size_t)n,
+                                                   n, psnr, spec->margin))));
+        if (best)
+            chosen = t, chosen_score = score;
+        mdnmf_search_trial trial = {.trial = t, .trials = run->count, .values = &run->grid[t],
+                                    .status = result->status[t],
+                                    .message = ok ? "" : "diverged in a fold",
+                                    .metric = metric, .score = score, .best = best};
+        if (spec->on_point && spec->on_point(spec->on_point_user, &trial))
+            return model_fail(run->report, MDNMF_ERR_CANCELLED,
+                              "tau_A choice stopped after grid point %d", t);
+    }
+    if (chosen < 0)
+        return model_fail(run->report, MDNMF_ERR_DIVERGED, "every grid point failed in a fold");
+    result->chosen = chosen;
+    result->chosen_tau_A = run->grid[chosen];
+    return MDNMF_OK;
+}
+
+/* mdnmf_tau_auto.pair_folds: every pair scored by fits that did not see
+ * it, then the rule on all of them.  Neighbouring grid values differ on one
+ * hold-out's pairs by about that hold-out's noise; K folds score every
+ * training pair and average over K fits per point. */
+static int cross_validate_pairs(tau_run *run)
+{
+    int status = check_pair_folds(run);
+    pair_fold_buffers b;
+    memset(&b, 0, sizeof b);
+    if (!status)
+        status = allocate_pair_folds(run, &b);
+    int64_t n = run->data->n_V, K = run->spec->pair_folds;
+    run->result->held_out = 1;
+    run->result->validation_pairs = n;
+    run->pooling = 1;
+    for (int64_t f = 0; f < K && !status; f++)
+        status = score_pair_fold(run, &b, f * n / K, (f + 1) * n / K);
+    run->pooling = 0;
+    if (!status)
+        status = choose_on_pooled(run, &b);
+    free_pair_folds(&b, run->S);
+    free(run->pair_scores);
+    run->pair_scores = NULL;
     return status;
 }
 
@@ -411,17 +589,24 @@ static int tau_auto_run(mdnmf_model *model, const mdnmf_tau_auto *spec,
         result->tau_A[i] = run.grid[i];
         result->metric[i] = NAN;
     }
-    int status = find_validation(&run);
-    result->validation_pairs = run.fit_data.n_sup;
     const mdnmf_model *start = spec->start;
-    if (!status && !start) {
-        mdnmf_separator_params nmf = nmf_params(spec);
-        status = fit_new(&run, &nmf, &run.fit_data, NULL, &run.nmf);
-        start = run.nmf;
-    }
     mdnmf_model *chosen = NULL;
-    if (!status)
-        status = score_grid(&run, start, &chosen);
+    int status = MDNMF_OK;
+    if (spec->pair_folds) {
+        status = start ? model_fail(model, MDNMF_ERR_ARGUMENT,
+                                    "pair_folds fits an NMF per fold: give no start bases")
+                       : cross_validate_pairs(&run);
+    } else {
+        status = find_validation(&run);
+        result->validation_pairs = run.fit_data.n_sup;
+        if (!status && !start) {
+            mdnmf_separator_params nmf = nmf_params(spec);
+            status = fit_new(&run, &nmf, &run.fit_data, NULL, &run.nmf);
+            start = run.nmf;
+        }
+        if (!status)
+            status = score_grid(&run, start, &chosen);
+    }
     if (!status && !chosen)
         status = final_fit(&run, start, &chosen);
     if (!status) {

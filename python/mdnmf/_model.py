@@ -525,20 +525,23 @@ class Model:
                                           ctypes.byref(result), self.reporting()))
         return result
 
-    def separate(self, V, wiener, adapt_epochs=0, adapt_fresh=True):
+    def separate(self, V, wiener, adapt_epochs=0, adapt_fresh=True, noise_smoothing=0):
         """Estimates of every source as an (S, N, m) C-order array: estimate
         s is the column-major m x N matrix the library fills in place.
         adapt_epochs > 0 adapts the last basis to V first, from fresh
         atoms (adapt_fresh True), the model's (False) or, with "auto", fresh
         atoms for an MDNMF model and the model's for an NMF one
-        (mdnmf_separate_adapted, MDNMF_ADAPT_AUTO)."""
+        (mdnmf_separate_adapted, MDNMF_ADAPT_AUTO); noise_smoothing > 0
+        averages the last source's activations over that many columns on
+        each side (mdnmf_separate_frames)."""
         S = lib.mdnmf_model_source_count(self.handle)
         m, n = V.shape
         estimates = np.empty((S, n, m), dtype=np.float32)
         buffers = (ctypes.c_void_p * S)(*[address(estimates[s]) for s in range(S)])
-        if adapt_epochs:
-            self._call(lib.mdnmf_separate_adapted, address(V), m, n, int(bool(wiener)),
-                       int(adapt_epochs), _adapt_start(adapt_fresh), buffers)
+        if adapt_epochs or noise_smoothing:
+            self._call(lib.mdnmf_separate_frames, address(V), m, n, int(bool(wiener)),
+                       int(adapt_epochs), _adapt_start(adapt_fresh), int(noise_smoothing),
+                       buffers)
         else:
             self._call(lib.mdnmf_separate, address(V), m, n, int(bool(wiener)), buffers)
         return estimates

@@ -159,7 +159,8 @@ class TauAuto(ctypes.Structure):
         ("on_point", ctypes.c_void_p),
         ("on_point_user", ctypes.c_void_p),
         ("margin", ctypes.c_double),
-        ("reserved", ctypes.c_uint64 * 15),
+        ("pair_folds", ctypes.c_int),
+        ("reserved", ctypes.c_uint64 * 14),
     ]
 
 
@@ -259,6 +260,10 @@ _PROTOTYPES = {
                                               ctypes.c_int64, ctypes.c_int, ctypes.c_int,
                                               ctypes.c_int, ctypes.POINTER(ctypes.c_void_p),
                                               ErrorPointer]),
+    "mdnmf_separate_frames": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
+                                             ctypes.c_int64, ctypes.c_int, ctypes.c_int,
+                                             ctypes.c_int, ctypes.c_int,
+                                             ctypes.POINTER(ctypes.c_void_p), ErrorPointer]),
     "mdnmf_psnr": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                   ctypes.c_int64, ctypes.c_void_p, ErrorPointer]),
     "mdnmf_squared_error": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,

@@ -546,7 +546,11 @@ class NMF_separation:
     validation pairs (adv); tau_margin: walking up the grid, a tau_A
     replaces the one chosen so far only when its validation median is higher
     and its mean per-pair gain exceeds tau_margin standard errors of those
-    gains (default 1; 0: the best median score wins); wiener: Wiener-filter the
+    gains (default 1; 0: the best median score wins); tau_folds: 0 (default)
+    validates on U_val/V_val or a held-out validation_fraction; K >= 2
+    (adv) cross-validates over the training pairs instead, fit(U, V) with
+    V[:, j] the mixture of every U[s][:, j], in K folds (K times the fits,
+    every pair validates once); wiener: Wiener-filter the
     estimates; prob: std, adv, exem, sup, full, semi, semi_adv; eps: accepted
     and ignored (the library scales its division guard to the data,
     docs/algorithm.md); tau_A (one or per source), tau_S, mu_H (one, per
@@ -564,7 +568,7 @@ class NMF_separation:
                  *, W=None, tau_W=1.0, init="exem", update_H=False, epochs=50, test_epochs=50,
                  batch_size=None, batch_size_adv=None, batch_size_sup=None, true_sample="std",
                  normalize=False, mu_W=1e-6, seed=None, threads=0, tau_grid=None,
-                 validation_fraction=0.2, tau_margin=1.0, divergence="fro"):
+                 validation_fraction=0.2, tau_margin=1.0, tau_folds=0, divergence="fro"):
         self.ds = _source_count(ds)
         self.S = len(self.ds)
         self.prob = _check_prob(prob)
@@ -579,7 +583,7 @@ class NMF_separation:
         else:
             self.tau_A = tau_A if np.ndim(tau_A) else [tau_A] * self.S
         self.tau_grid, self.validation_fraction = tau_grid, validation_fraction
-        self.tau_margin = tau_margin
+        self.tau_margin, self.tau_folds = tau_margin, tau_folds
         self.tau_A_ = None     # with tau_A="auto": the chosen value per source
         self.tau_auto_ = None  # and every grid point's validation score
         self.tau_S, self.mu_H, self.tau_W = tau_S, mu_H, tau_W
@@ -791,6 +795,10 @@ class NMF_separation:
             spec.grid, spec.grid_count = address(grid), grid.shape[0]
         spec.validation_fraction = real(self.validation_fraction, "validation_fraction")
         spec.margin = real(self.tau_margin, "tau_margin")
+        spec.pair_folds = integer(self.tau_folds, "tau_folds")
+        if spec.pair_folds and (U_val is not None or V_val is not None):
+            raise InvalidArgumentError("tau_folds validates on the training pairs' folds: "
+                                       "drop U_val and V_val")
         spec.seed = seed
         error = _native.Error()
         if lib.mdnmf_tau_auto_check(ctypes.byref(spec), ctypes.byref(error)):
@@ -869,26 +877,31 @@ class NMF_separation:
         V = columns(V, "V", rows=model.shape()[0])
         return model.transform(V)
 
-    def _estimates(self, V, adapt_epochs=0, adapt_fresh=True):
+    def _estimates(self, V, adapt_epochs=0, adapt_fresh=True, noise_smoothing=0):
         model = self._model_for_separation(resolve_seed(self.seed))
         V = columns(V, "V", rows=model.shape()[0])
-        return model.separate(V, self.wiener, adapt_epochs, adapt_fresh)
+        return model.separate(V, self.wiener, adapt_epochs, adapt_fresh, noise_smoothing)
 
-    def separate(self, V, current=False, adapt_epochs=0, adapt_fresh=True):
+    def separate(self, V, current=False, adapt_epochs=0, adapt_fresh=True, noise_smoothing=0):
         """Estimates of every source from mixtures V (m x N): an (m, S, N)
         float32 array, as the research code's (Us[:, s, :] is source s).
         adapt_epochs > 0 first adapts the last basis (the noise) to V, the
         others fixed, from fresh Uniform(0,1) atoms (adapt_fresh True), the
         fitted ones (False) or, with "auto", fresh atoms for an MDNMF model
         and the fitted ones for NMF (mdnmf_separate_adapted; the fitted
-        bases stay)."""
+        bases stay).  noise_smoothing > 0, for the frames of one recording
+        in time order: the last source's activations are averaged over that
+        many frames on each side before the estimates are made
+        (mdnmf_separate_frames)."""
         if current:
             raise InvalidArgumentError("separate(current=True) is not supported: the library "
                                        "keeps no activations of the mixtures")
         if isinstance(adapt_epochs, bool) or not isinstance(adapt_epochs, int) \
                 or adapt_epochs < 0:
             raise InvalidArgumentError(f"adapt_epochs must be an int >= 0, not {adapt_epochs!r}")
-        return self._estimates(V, adapt_epochs, adapt_fresh).transpose(2, 0, 1)
+        noise_smoothing = integer(noise_smoothing, "noise_smoothing")
+        return self._estimates(V, adapt_epochs, adapt_fresh,
+                               noise_smoothing).transpose(2, 0, 1)
 
     def eval(self, U_test, V_test, metric="psnr", aggregate="median", weights=None,
              current=False, axis=0):

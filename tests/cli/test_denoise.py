@@ -229,11 +229,12 @@ def test_relearn_noise_adapts_a_model_to_new_noise():
         model = sp.fit("semi", noisy=hum_path)
         plain, relearned = ws.out("plain"), ws.out("relearned")
         # Both separate with the bases as they are (no per-recording noise
-        # adaptation, which would replace the noise basis either way).
+        # adaptation, which would replace the noise basis either way, and no
+        # smoothing).
         assert run("denoise", "apply", "-m", model, "-o", plain, "--adapt-noise", 0,
-                   sp.noisy_path).returncode == 0
+                   "--noise-smoothing", 0, sp.noisy_path).returncode == 0
         result = run("denoise", "apply", "-m", model, "-o", relearned, "--relearn-noise", "-q",
-                     "--adapt-noise", 0, sp.noisy_path, timeout=300)
+                     "--adapt-noise", 0, "--noise-smoothing", 0, sp.noisy_path, timeout=300)
         assert result.returncode == 0, result.stderr
         _, a = read_wav(os.path.join(plain, "noisy.wav"))
         _, b = read_wav(os.path.join(relearned, "noisy.wav"))
@@ -301,9 +302,23 @@ def test_experiment_speech_mixes_at_the_asked_snr():
             assert abs(measured - snr) < 0.1, measured
 
 
+def applied_samples(ws, model, noisy, variants):
+    """{name: the speech samples `denoise apply --float` writes with the
+    variant's extra options} (the samples: a float WAV's PEAK chunk holds
+    the time of writing)."""
+    outputs = {}
+    for name, extra in variants:
+        outdir = ws.out(name)
+        result = run("denoise", "apply", "-m", model, "-o", outdir, "--float", "-q", *extra,
+                     noisy)
+        assert result.returncode == 0, result.stderr
+        outputs[name] = read_wav(os.path.join(outdir, os.path.basename(noisy)))[1]
+    return outputs
+
+
 def test_adapt_noise_zero_is_plain_apply_and_leaves_the_model():
     """--adapt-noise 0 is plain separation (from either start, the same
-    samples); the default is --adapt-noise 20 from the start `auto` picks:
+    samples); the default is --adapt-noise 200 from the start `auto` picks:
     the model's atoms for a semi (NMF) model, fresh ones for a semi_adv
     (MDNMF) one; adapting changes the estimate, differently from fresh
     atoms and from the model's, and not the model file; a negative count
@@ -311,30 +326,19 @@ def test_adapt_noise_zero_is_plain_apply_and_leaves_the_model():
     with Workspace() as ws:
         model, noisy = tiny_model(ws)
         adversarial, _ = tiny_model(ws, "adv.npz", mode="semi_adv")
-        auto = {}
-        for name, extra in (("auto", ()), ("fresh", ("--adapt-start", "fresh")),
-                            ("model", ("--adapt-start", "model"))):
-            outdir = ws.out("adv-" + name)
-            result = run("denoise", "apply", "-m", adversarial, "-o", outdir, "--float", "-q",
-                         *extra, noisy)
-            assert result.returncode == 0, result.stderr
-            auto[name] = read_wav(os.path.join(outdir, "tone-noisy.wav"))[1]
-        assert np.array_equal(auto["auto"], auto["fresh"])
-        assert not np.array_equal(auto["auto"], auto["model"])
+        auto = applied_samples(ws, adversarial, noisy, (
+            ("adv-auto", ()), ("adv-fresh", ("--adapt-start", "fresh")),
+            ("adv-model", ("--adapt-start", "model"))))
+        assert np.array_equal(auto["adv-auto"], auto["adv-fresh"])
+        assert not np.array_equal(auto["adv-auto"], auto["adv-model"])
         with open(model, "rb") as f:
             model_bytes = f.read()
-        outputs = {}
-        for name, extra in (("default", ()), ("plain", ("--adapt-noise", 0)),
-                            ("zero-model", ("--adapt-noise", 0, "--adapt-start", "model")),
-                            ("adapted", ("--adapt-noise", 20)),
-                            ("fresh", ("--adapt-noise", 20, "--adapt-start", "fresh")),
-                            ("from-model", ("--adapt-noise", 20, "--adapt-start", "model"))):
-            outdir = ws.out(name)
-            result = run("denoise", "apply", "-m", model, "-o", outdir, "--float", "-q",
-                         *extra, noisy)
-            assert result.returncode == 0, result.stderr
-            # The samples (a float WAV's PEAK chunk holds the time of writing).
-            outputs[name] = read_wav(os.path.join(outdir, "tone-noisy.wav"))[1]
+        outputs = applied_samples(ws, model, noisy, (
+            ("default", ()), ("plain", ("--adapt-noise", 0)),
+            ("zero-model", ("--adapt-noise", 0, "--adapt-start", "model")),
+            ("adapted", ("--adapt-noise", 200)),
+            ("fresh", ("--adapt-noise", 200, "--adapt-start", "fresh")),
+            ("from-model", ("--adapt-noise", 200, "--adapt-start", "model"))))
         same = lambda a, b: np.array_equal(outputs[a], outputs[b])
         assert same("plain", "zero-model")
         assert same("default", "adapted") and same("adapted", "from-model")
@@ -346,6 +350,26 @@ def test_adapt_noise_zero_is_plain_apply_and_leaves_the_model():
                     extra=("--adapt-noise", -1))
         apply_fails(ws, [noisy], "--adapt-start", model=model, code=USAGE,
                     extra=("--adapt-noise", 5, "--adapt-start", "zero"))
+
+
+def test_noise_smoothing_is_on_by_default_and_zero_turns_it_off():
+    """--noise-smoothing K (mdnmf_separate_frames, checked against NumPy in
+    tests/python/test_adapt_noise.py): the default is the documented K,
+    another K or 0 gives other samples, with and without adaptation, and a
+    negative K is a usage error that writes nothing."""
+    with Workspace() as ws:
+        model, noisy = tiny_model(ws)
+        outputs = applied_samples(ws, model, noisy, (
+            ("default", ()), ("twenty", ("--noise-smoothing", 20)),
+            ("three", ("--noise-smoothing", 3)), ("off", ("--noise-smoothing", 0)),
+            ("plain-default", ("--adapt-noise", 0)),
+            ("plain-off", ("--adapt-noise", 0, "--noise-smoothing", 0))))
+        same = lambda a, b: np.array_equal(outputs[a], outputs[b])
+        assert same("default", "twenty")
+        assert not same("default", "three") and not same("default", "off")
+        assert not same("plain-default", "plain-off")
+        apply_fails(ws, [noisy], "--noise-smoothing", model=model, code=USAGE,
+                    extra=("--noise-smoothing", -1))
 
 
 # -------------------------------------------------------------- bad inputs
@@ -515,7 +539,7 @@ def test_help_lists_the_options():
                    "--hop-length", "--win-length", "--sample-rate", "--mu-h", "--tau-a",
                    "--epochs", "--batch-size", "--seed", "--threads"):
         assert option in blocks, option
-    assert "128,32" in blocks["--atoms"] and "1e-3,1e-10" in blocks["--mu-h"]
+    assert "128,128" in blocks["--atoms"] and "1e-3,1e-10" in blocks["--mu-h"]
     apply_help = run("denoise", "apply", "--help")
     blocks = help_blocks(apply_help.stdout)
     for option in ("--model", "--output", "--all-sources", "--relearn-noise", "--test-epochs"):

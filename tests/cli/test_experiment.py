@@ -340,8 +340,9 @@ def test_speech_stream_rows_meet_the_bars_of_issue_14():
     with Workspace() as ws:
         out = ws.out("speech")
         # Issue 14's bar compares the stream with plain separation by the
-        # same bases: no per-utterance noise adaptation offline.
-        results, utterances = speech_experiment(ws, out, "--adapt-noise", 0)
+        # same bases: no per-utterance noise adaptation or smoothing offline.
+        results, utterances = speech_experiment(ws, out, "--adapt-noise", 0,
+                                                "--noise-smoothing", 0)
         assert [r["method"] for r in results] == OFFLINE + STREAMS, results
         by = {r["method"]: r for r in results}
         for row in results:
@@ -419,27 +420,36 @@ def test_speech_streams_leave_the_offline_scores_alone():
 
 def test_speech_noise_adaptation_moves_the_offline_rows_only():
     """The default adapts each test utterance's noise basis (--adapt-noise
-    20 from the start `auto` picks: the model's atoms for NMF, fresh ones
-    for MDNMF): the offline NMF and MDNMF rows differ from --adapt-noise
-    0, the noisy and stream rows are the same, the README says so."""
+    200 from the start `auto` picks: the model's atoms for NMF, fresh ones
+    for MDNMF) and smooths its noise activations (--noise-smoothing 20):
+    the offline NMF and MDNMF rows differ from --adapt-noise 0 and from
+    --noise-smoothing 0, the noisy rows are the same, the README says so."""
     with Workspace() as ws:
         default = speech_experiment(ws, ws.out("default"), "--no-stream")
         plain = speech_experiment(ws, ws.out("plain"), "--no-stream", "--adapt-noise", 0)
-        twenty = speech_experiment(ws, ws.out("twenty"), "--no-stream", "--adapt-noise", 20,
-                                   "--adapt-start", "fresh")
+        fresh = speech_experiment(ws, ws.out("fresh"), "--no-stream", "--adapt-noise", 200,
+                                  "--adapt-start", "fresh")
+        rough = speech_experiment(ws, ws.out("rough"), "--no-stream", "--noise-smoothing", 0)
         model = speech_experiment(ws, ws.out("model"), "--no-stream", "--adapt-start", "model")
         rows = lambda run, method: [u for u in run[1] if u["method"] == method]
         assert rows(default, "noisy") == rows(plain, "noisy")
-        assert rows(default, "NMF") == rows(model, "NMF") != rows(twenty, "NMF")
-        assert rows(default, "MDNMF") == rows(twenty, "MDNMF") != rows(model, "MDNMF")
+        assert rows(default, "NMF") == rows(model, "NMF") != rows(fresh, "NMF")
+        assert rows(default, "MDNMF") == rows(fresh, "MDNMF") != rows(model, "MDNMF")
         for method in ("NMF", "MDNMF"):
             assert rows(default, method) != rows(plain, method), method
+            assert rows(default, method) != rows(rough, method), method
         with open(os.path.join(ws.out("default"), "README.md")) as f:
-            assert "Noise adaptation (`--adapt-noise 20 --adapt-start auto`)" in f.read()
+            text = f.read()
+            assert "Noise adaptation (`--adapt-noise 200 --adapt-start auto`)" in text
+            assert "Noise smoothing (`--noise-smoothing 20`)" in text
         with open(os.path.join(ws.out("plain"), "README.md")) as f:
             assert "Noise adaptation" not in f.read()
+        with open(os.path.join(ws.out("rough"), "README.md")) as f:
+            assert "Noise smoothing" not in f.read()
         expect_failure(run("experiment", "speech", "--adapt-noise", -1), 2, "--adapt-noise")
         expect_failure(run("experiment", "speech", "--adapt-start", "old"), 2, "--adapt-start")
+        expect_failure(run("experiment", "speech", "--noise-smoothing", -2), 2,
+                       "--noise-smoothing")
         expect_failure(run("experiment", "speech", "--n-fft", 256, "--hop-length", 512), 2,
                        "--hop-length")
 

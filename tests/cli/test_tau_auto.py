@@ -82,7 +82,8 @@ def parse_choice(stderr):
     for tau, value in re.findall(r"^\s+tau_A = (\S+)\s+(\S+)", stderr, re.M):
         scores[float(tau)] = None if value == "failed" else float(value)
     chosen = float(re.search(r"chosen tau_A = (\S+) \(", stderr).group(1))
-    count = int(re.search(r"of (\d+) (?:held-out|given) validation pairs", stderr).group(1))
+    count = int(re.search(r"of (\d+) (?:held-out|given|cross-validated) validation pairs",
+                          stderr).group(1))
     return scores, chosen, count
 
 
@@ -233,6 +234,32 @@ def test_held_out_pairs_then_the_chosen_tau_on_all_data():
         assert parse_choice(result.stderr)[2] == int(0.4 * TRAIN)
 
 
+def test_folds_over_the_training_pairs_then_the_chosen_tau_on_all_data():
+    # --tau-folds 3: every training pair validates once (the fold rule is
+    # checked against NumPy in tests/python/test_tau_auto.py); the saved
+    # model is the plain fit of the chosen tau_A on all of the data.
+    with Workspace() as ws:
+        files = problem(ws)
+        out = ws.out("folds.npz")
+        result = fit("--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-grid", "0,0.1,0.2",
+                     "--tau-folds", "3", "-o", out)
+        scores, chosen, count = parse_choice(result.stderr)
+        assert count == TRAIN and "cross-validated" in result.stderr, result.stderr
+        assert sorted(scores) == [0.0, 0.1, 0.2]
+        models = plain_fits(ws, files, [0.0, chosen] if chosen else [0.0])
+        if chosen == 0.0:
+            check_nmf_choice(out, models[0.0])
+        else:
+            assert members(out) == members(models[chosen])
+        # Mixtures that do not line up with the sources are refused.
+        short = ws.save("short.npy", np.load(files["v"])[:TRAIN - 1])
+        result = run("separator", "fit", "--mode", "adv", "--source", files["u0"], "--source",
+                     files["u1"], "--mixed", short, "--tau-a", "auto", "--tau-folds", "3",
+                     *SETTINGS, "-o", ws.out("short.npz"))
+        assert result.returncode != 0 and "line up" in result.stderr, result.stderr
+        assert not os.path.exists(ws.out("short.npz"))
+
+
 def test_usage_errors_write_nothing():
     with Workspace() as ws:
         files = problem(ws)
@@ -260,6 +287,13 @@ def test_usage_errors_write_nothing():
              "--loss-log"),
             (["--mode", "semi_adv", "--source", files["u0"], "--mixed", files["v"],
               "--tau-a", "auto"], "add --sup-source"),
+            (["--mode", "adv", *weak(files), "--tau-folds", "3"], "--tau-a auto"),
+            (["--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-folds", "0"],
+             "--tau-folds"),
+            (["--mode", "adv", *weak(files), *pairs(files), "--tau-a", "auto",
+              "--tau-folds", "3"], "--sup-source"),
+            (["--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-folds", "3",
+              "--validation-fraction", "0.3"], "--validation-fraction"),
         ]
         for args, mention in cases:
             result = run("separator", "fit", *args, *SETTINGS, "-o", out)

@@ -93,9 +93,10 @@ def test_denoise_wav_matches_denoise_apply_and_cleans_speech():
         assert fitted.returncode == 0, fitted.stderr
         result = example("denoise_wav", model, noisy, ws.out("speech.wav"))
         assert result.returncode == 0, result.stderr
-        # The example separates with mdnmf_separate_signal: no noise adaptation.
+        # The example separates with mdnmf_separate_signal: no noise adaptation
+        # or smoothing.
         applied = run("denoise", "apply", "-m", model, "-o", ws.out("apply"), "--adapt-noise",
-                      0, noisy)
+                      0, "--noise-smoothing", 0, noisy)
         assert applied.returncode == 0, applied.stderr
         # denoise apply writes the speech estimate under the recording's name.
         ours = read_wav(ws.out("speech.wav"))

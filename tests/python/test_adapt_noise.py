@@ -39,10 +39,20 @@ def fitted(divergence="fro"):
     return separator, np.asfortranarray(V)
 
 
-def reference_adapted(separator, V, epochs, wiener, fresh):
+def moving_mean(rows, k):
+    """Each entry's mean over the columns j - k .. j + k inside the row."""
+    n = rows.shape[1]
+    out = np.empty_like(rows)
+    for j in range(n):
+        out[:, j] = rows[:, max(0, j - k):min(n, j + k + 1)].mean(axis=1)
+    return out
+
+
+def reference_adapted(separator, V, epochs, wiener, fresh, smoothing=0):
     """The header's recipe in float64: the fresh atoms and H0 are the
     library's draws (rng streams 1 and 0 of the seed), H0 then takes
-    test_epochs transform steps."""
+    test_epochs transform steps; then the noise rows of H are smoothed."""
+    fresh = fresh and epochs > 0
     W32 = separator.W.copy()
     m, n, D = V.shape[0], V.shape[1], sum(DS)
     noise = slice(DS[0], DS[0] + DS[1])
@@ -60,6 +70,8 @@ def reference_adapted(separator, V, epochs, wiener, fresh):
         denominator = (W @ H) @ H_N.T + MU_W + eps_W
         W[:, noise] = W[:, noise] * numerator / denominator
         H = ref.h_step(H, W, V64, lam, np.ones(V.shape[1]), eps_H)
+    if smoothing:
+        H[noise] = moving_mean(H[noise], smoothing)
     estimates = [W[:, :DS[0]] @ H[:DS[0]], W[:, noise] @ H[noise]]
     if not wiener:
         return estimates
@@ -89,6 +101,35 @@ def test_matches_the_numpy_replay():
     library = separator.separate(V, adapt_epochs=25)
     assert relative_error(library, reference_adapted(separator, V, 24, False, True)) > TOLERANCE
     assert relative_error(library, reference_adapted(separator, V, 25, False, False)) > TOLERANCE
+
+
+def test_noise_smoothing_matches_the_numpy_replay():
+    """mdnmf_separate_frames: the noise activations averaged over +-k
+    frames (fewer at the ends), with and without adaptation."""
+    separator, V = fitted()
+    for epochs, fresh in ((0, True), (5, True), (5, False)):
+        for smoothing in (1, 3, 100):
+            for wiener in (False, True):
+                separator.wiener = wiener
+                library = separator.separate(V, adapt_epochs=epochs, adapt_fresh=fresh,
+                                             noise_smoothing=smoothing)
+                expected = reference_adapted(separator, V, epochs, wiener, fresh, smoothing)
+                error = relative_error(library, expected)
+                assert error < TOLERANCE, (epochs, fresh, smoothing, wiener, error)
+    # Negative controls: another window, or none, is told apart.
+    separator.wiener = False
+    library = separator.separate(V, adapt_epochs=5, noise_smoothing=3)
+    for other in (2, 4, 0):
+        assert relative_error(library, reference_adapted(separator, V, 5, False, True,
+                                                         other)) > TOLERANCE, other
+    # smoothing 0 is the adapted separation bit for bit.
+    assert np.array_equal(separator.separate(V, adapt_epochs=5, noise_smoothing=0),
+                          separator.separate(V, adapt_epochs=5))
+    raises(InvalidArgumentError, separator.separate, V, noise_smoothing=-1,
+           contains="noise_smoothing")
+    # Without adaptation smoothing works for every divergence.
+    kl, V = fitted("kl")
+    assert not np.array_equal(kl.separate(V, noise_smoothing=2), kl.separate(V))
 
 
 def test_zero_epochs_is_plain_separation_and_the_bases_stay():

@@ -23,9 +23,10 @@ def test_a_wav_denoised_from_python_equals_denoise_apply():
     model = cli_model()
     _, _, noisy = folders()
     out = os.path.join(FOLDER, "apply")
-    # The Denoiser separates as the library does, without noise adaptation.
+    # The Denoiser separates as the library does, without noise adaptation
+    # or smoothing.
     run_cli("denoise", "apply", "-m", model, "-o", out, "--all-sources", "--float", "-q",
-            "--adapt-noise", 0, noisy)
+            "--adapt-noise", 0, "--noise-smoothing", 0, noisy)
     cli_speech, rate = mdnmf.read_audio(os.path.join(out, "held_out.wav"))
     cli_noise, _ = mdnmf.read_audio(os.path.join(out, "held_out.noise.wav"))
     speech, noise, py_rate = mdnmf.Denoiser.load(model).apply_file(noisy)
@@ -40,7 +41,8 @@ def test_a_pcm16_wav_written_from_python_equals_the_tools_file():
     model = cli_model()
     _, _, noisy = folders()
     out = os.path.join(FOLDER, "apply16")
-    run_cli("denoise", "apply", "-m", model, "-o", out, "-q", "--adapt-noise", 0, noisy)
+    run_cli("denoise", "apply", "-m", model, "-o", out, "-q", "--adapt-noise", 0,
+            "--noise-smoothing", 0, noisy)
     mine = os.path.join(FOLDER, "python16.wav")
     mdnmf.Denoiser.load(model).apply_file(noisy, mine)
     theirs = mdnmf.read_audio(os.path.join(out, "held_out.wav"))[0]

@@ -19,7 +19,7 @@ import numpy as np
 
 from mdnmf import NMF_separation
 from mdnmf._native import lib
-from mdnmf.errors import InvalidArgumentError
+from mdnmf.errors import InvalidArgumentError, ShapeError
 
 MNIST = os.path.join(SOURCE_ROOT, "data", "mnist")
 
@@ -87,6 +87,23 @@ def plain(prob, U, V=None, tau_A=0.1, start=None):
     return NMF_separation(DS, prob=prob, tau_A=tau_A, Ws=ws, **SETTINGS).fit(U=U, V=V)
 
 
+def grid_fits(grid, U, V):
+    """NMF on U, then a plain MDNMF fit from it for every grid value above 0."""
+    nmf = plain("std", U)
+    return {0.0: nmf, **{tau: plain("adv", U, V, tau, nmf) for tau in grid[1:]}}
+
+
+def check_scores_and_refit(auto, per_pair, grid, U, V):
+    """Every grid point's score is the median of its per-pair scores, and
+    the model kept is NMF and the rule's tau_A fitted again on all of U."""
+    for tau, value in zip(grid, auto.tau_auto_["validation"]):
+        assert abs(value - np.median(per_pair[tau])) < 1e-6, (tau, value)
+    chosen = margin_choice(per_pair, grid)
+    all_nmf = plain("std", U)
+    final = all_nmf if chosen == 0.0 else plain("adv", U, V, chosen, all_nmf)
+    check_choice(auto, {chosen: final}, chosen)
+
+
 def check_choice(auto, fits, expected):
     """The chosen tau_A is `expected`, and the model kept is that fit's."""
     assert auto.tau_auto_["chosen"] == expected and auto.tau_A_ == [expected, expected], \
@@ -147,16 +164,70 @@ def test_held_out_validation_pairs_and_the_refit_on_all_data():
     rest = [np.asfortranarray(np.delete(U[s], held[s], axis=1)) for s in range(2)]
     truths = [np.asfortranarray(U[s][:, held[s]] * np.float32(0.5)) for s in range(2)]
     mixtures = np.asfortranarray(truths[0] + truths[1])
-    nmf = plain("std", rest)
-    fits = {0.0: nmf, **{tau: plain("adv", rest, V, tau, nmf) for tau in grid[1:]}}
+    fits = grid_fits(grid, rest, V)
     per_pair = {tau: psnr_per_pair(fits[tau], truths, mixtures) for tau in grid}
-    for tau, value in zip(grid, auto.tau_auto_["validation"]):
-        assert abs(value - np.median(per_pair[tau])) < 1e-6, (tau, value)
-    # The model kept: NMF and the chosen tau_A fitted again on all of U.
-    chosen = margin_choice(per_pair, grid)
-    all_nmf = plain("std", U)
-    final = all_nmf if chosen == 0.0 else plain("adv", U, V, chosen, all_nmf)
-    check_choice(auto, {chosen: final}, chosen)
+    check_scores_and_refit(auto, per_pair, grid, U, V)
+
+
+def shuffled(n, seed):
+    """mdnmf_shuffle_indices(n, seed): the order the folds are cut from."""
+    perm = (ctypes.c_int64 * n)()
+    lib.mdnmf_shuffle_indices.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_uint64,
+                                          ctypes.c_void_p]
+    assert lib.mdnmf_shuffle_indices(perm, n, seed & MASK, None) == 0
+    return list(perm)
+
+
+def test_folds_over_the_training_pairs():
+    """tau_folds=K: fold f is positions [f n/K, (f+1) n/K) of the shuffled
+    pairs; NMF and every grid value fitted on the other folds' U and V score
+    the fold's pairs; the rule sees all n pairs; the model kept is the plain
+    fit of the chosen tau_A on all pairs."""
+    grid, K = [0.0, 0.1, 0.2], 3
+    a, b = digits()
+    U, V = [a[:, :TRAIN], b[:, :TRAIN]], np.asfortranarray(a[:, :TRAIN] + b[:, :TRAIN])
+    auto = NMF_separation(DS, prob="adv", tau_A="auto", tau_grid=grid, tau_folds=K,
+                          **SETTINGS)
+    auto.fit(U=U, V=V)
+    assert auto.tau_auto_["held_out"] and auto.tau_auto_["validation_pairs"] == TRAIN
+    perm = shuffled(TRAIN, SETTINGS["seed"])
+    per_pair = {tau: [] for tau in grid}
+    for f in range(K):
+        fold = perm[f * TRAIN // K:(f + 1) * TRAIN // K]
+        rest = sorted(set(range(TRAIN)) - set(fold))
+        U_rest = [np.asfortranarray(u[:, rest]) for u in U]
+        V_rest = np.asfortranarray(V[:, rest])
+        truths = [np.asfortranarray(u[:, fold]) for u in U]
+        fits = grid_fits(grid, U_rest, V_rest)
+        for tau in grid:
+            per_pair[tau].append(psnr_per_pair(fits[tau], truths,
+                                               np.asfortranarray(V[:, fold])))
+    per_pair = {tau: np.concatenate(scores) for tau, scores in per_pair.items()}
+    check_scores_and_refit(auto, per_pair, grid, U, V)
+    # With margin 0 the best pooled median is chosen.
+    old = NMF_separation(DS, prob="adv", tau_A="auto", tau_grid=grid, tau_folds=K,
+                         tau_margin=0, **SETTINGS).fit(U=U, V=V)
+    assert old.tau_auto_["chosen"] == best_median(per_pair, grid), old.tau_auto_
+
+
+def test_folds_need_lined_up_pairs():
+    a, b = digits()
+    U, V = [a[:, :TRAIN], b[:, :TRAIN]], a[:, :TRAIN] + b[:, :TRAIN]
+    for kwargs, data, error, mention in (
+            ({"tau_folds": 1}, dict(U=U, V=V), InvalidArgumentError, "pair_folds"),
+            ({"tau_folds": 3}, dict(U=U, V=V[:, :TRAIN - 1]), ShapeError, "line up"),
+            ({"tau_folds": 3}, dict(U=U, V=V, U_val=U, V_val=V), InvalidArgumentError,
+             "U_val"),
+            ({"tau_folds": 3, "prob": "semi_adv"}, dict(U=U[:1], V=V), InvalidArgumentError,
+             "mode adv")):
+        settings = {"prob": "adv", **kwargs}
+        try:
+            NMF_separation(DS, tau_A="auto", tau_grid=[0.0, 0.1], **settings,
+                           **SETTINGS).fit(**data)
+        except error as raised:
+            assert mention in str(raised), (mention, str(raised))
+        else:
+            raise AssertionError(f"{kwargs} was accepted")
 
 
 def test_auto_needs_an_adversarial_mode_and_checks_its_grid():
