@@ -14,22 +14,6 @@
  * "Issue 13: noise smoothing"); the mode is the caller's. */
 void cli_speech_params(mdnmf_separator_params *p);
 
-/* The noise adaptation of `denoise apply` and `experiment speech` by
- * default: each recording's noise basis refitted to it for this many steps
- * (mdnmf_separate_adapted; docs/results.md, "Issue 13: noise adaptation at
- * separation"), from fresh atoms for MDNMF models and from the model's for
- * NMF ones (MDNMF_ADAPT_AUTO). */
-#define CLI_ADAPT_NOISE_EPOCHS 200
-#define CLI_ADAPT_NOISE_TEXT "200"
-
-/* The noise smoothing of `denoise apply` and `experiment speech` by
- * default: the noise activations averaged over this many frames on each
- * side before the mask (mdnmf_separate_frames; docs/results.md, "Issue 13:
- * noise smoothing"), with which 200 adaptation steps (above) and 128
- * noise atoms separate best. */
-#define CLI_NOISE_SMOOTHING_FRAMES 20
-#define CLI_NOISE_SMOOTHING_TEXT "20"
-
 /* --adapt-start auto|fresh|model into MDNMF_ADAPT_AUTO, 1 or 0: 0, or -1
  * after one line. */
 int cli_parse_adapt_start(const char *command, const char *value, int *fresh);

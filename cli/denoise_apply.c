@@ -49,14 +49,14 @@ static const cli_option APPLY_OPTIONS[] = {
     {"batch-size", OPT_BATCH_SIZE, CLI_KIND_INT64, "B", PARAM(batch_size), 0, NULL,
      "the model's", "frames per batch of --relearn-noise, 0 = all"},
     {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL,
-     CLI_ADAPT_NOISE_TEXT,
+     "200 for a semi or semi_adv model (Frobenius), else 0",
      "adapt the noise basis to each recording on its own for EPOCHS steps before "
      "separating it (speech basis fixed; the model is not changed; 0 = off)"},
     {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
      "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
      "fresh for MDNMF models, the model's for NMF ones"},
     {"noise-smoothing", OPT_NOISE_SMOOTHING, CLI_KIND_TEXT, "FRAMES", NO_FIELD, 0, NULL,
-     CLI_NOISE_SMOOTHING_TEXT,
+     "20 for a semi or semi_adv model, else 0",
      "average the noise activations over FRAMES frames on each side before masking (noise "
      "changes more slowly than speech; 0 = off)"},
     CLI_TRANSFORM_SETTING_OPTIONS,
@@ -86,6 +86,7 @@ typedef struct apply_request {
     int adapt_given; /* --adapt-noise on the command line (else the default) */
     int adapt_fresh; /* --adapt-start: 1 fresh, 0 the model's, MDNMF_ADAPT_AUTO */
     int smoothing;   /* --noise-smoothing's frames */
+    int smoothing_given; /* --noise-smoothing on the command line (else the default) */
     mdnmf_params overrides;
     int given[APPLY_OPTION_COUNT];
     const char **operands;
@@ -130,6 +131,7 @@ static int store_apply_option(void *context, const cli_option *option, const cha
         return cli_parse_int(APPLY_COMMAND, "--adapt-noise", value, 0, &r->adapt_noise);
     case OPT_ADAPT_START: return cli_parse_adapt_start(APPLY_COMMAND, value, &r->adapt_fresh);
     case OPT_NOISE_SMOOTHING:
+        r->smoothing_given = 1;
         return cli_parse_int(APPLY_COMMAND, "--noise-smoothing", value, 0, &r->smoothing);
     case 'q': r->quiet = 1; break;
     }
@@ -141,9 +143,7 @@ static int store_apply_option(void *context, const cli_option *option, const cha
 static int parse_apply_request(int argc, char **argv, apply_request *r)
 {
     mdnmf_params_default(&r->overrides);
-    r->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
     r->adapt_fresh = MDNMF_ADAPT_AUTO;
-    r->smoothing = CLI_NOISE_SMOOTHING_FRAMES;
     int parsed = cli_parse_exit(cli_parse_command_operands(&APPLY_USAGE, argc, argv,
                                                            &r->overrides, r->given,
                                                            store_apply_option, r, r->operands,
@@ -256,20 +256,22 @@ static int load_denoiser(const apply_request *r, apply_run *run)
         cli_error(APPLY_COMMAND, "%s: unusable audio front end: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;
     }
-    /* The default adapts Frobenius models only (the adaptation's loss); a
-     * model of another divergence is separated as it is unless asked. */
-    int adapt = r->adapt_noise;
-    mdnmf_divergence divergence = mdnmf_model_params(run->model)->divergence;
-    if (!r->adapt_given && divergence != MDNMF_DIVERGENCE_FROBENIUS) {
-        adapt = 0;
+    /* Options not given take the library's defaults for this model
+     * (mdnmf_denoise_defaults: adapt and smooth a noise basis learned from
+     * noisy recordings, use one learned from clean noise as it is). */
+    int adapt, fresh, smoothing;
+    if (mdnmf_denoise_defaults(run->model, &adapt, &fresh, &smoothing, &error) != MDNMF_OK) {
+        cli_error(APPLY_COMMAND, "%s: %s", r->model, error.message);
+        return CLI_EXIT_RUNTIME;
     }
+    adapt = r->adapt_given ? r->adapt_noise : adapt;
+    smoothing = r->smoothing_given ? r->smoothing : smoothing;
     if (mdnmf_denoiser_set_adaptation(run->denoiser, adapt, r->adapt_fresh,
                                       &error) != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: --adapt-noise: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;
     }
-    if (mdnmf_denoiser_set_noise_smoothing(run->denoiser, run->sources > 1 ? r->smoothing : 0,
-                                           &error) != MDNMF_OK) {
+    if (mdnmf_denoiser_set_noise_smoothing(run->denoiser, smoothing, &error) != MDNMF_OK) {
         cli_error(APPLY_COMMAND, "%s: --noise-smoothing: %s", r->model, error.message);
         return CLI_EXIT_RUNTIME;
     }

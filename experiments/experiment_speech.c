@@ -165,6 +165,10 @@ enum {
     OPT_NOISE_SMOOTHING
 };
 
+/* A number macro as the option table's default text. */
+#define DIGITS(x) #x
+#define DEFAULT_TEXT(x) DIGITS(x)
+
 static const cli_option OPTIONS[] = {
     {"sounds", OPT_SOUNDS, CLI_KIND_TEXT, "DIR", NO_FIELD, 0, NULL, "/usr/share/asterisk/sounds",
      "folder of the speakers' folders (asterisk-core-sounds-*-wav)"},
@@ -215,14 +219,14 @@ static const cli_option OPTIONS[] = {
     {"hop-length", OPT_HOP, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "128",
      "STFT hop in samples (at most --n-fft)"},
     {"adapt-noise", OPT_ADAPT_NOISE, CLI_KIND_TEXT, "EPOCHS", NO_FIELD, 0, NULL,
-     CLI_ADAPT_NOISE_TEXT,
+     DEFAULT_TEXT(MDNMF_DENOISE_ADAPT_EPOCHS),
      "adapt the noise basis to each test utterance for EPOCHS steps before separating "
      "it (mdnmf_separate_adapted; 0 = none)"},
     {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
      "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
      "fresh for MDNMF models, the model's for NMF ones"},
     {"noise-smoothing", OPT_NOISE_SMOOTHING, CLI_KIND_TEXT, "FRAMES", NO_FIELD, 0, NULL,
-     CLI_NOISE_SMOOTHING_TEXT, "average the noise activations over FRAMES frames on each "
+     DEFAULT_TEXT(MDNMF_DENOISE_SMOOTHING), "average the noise activations over FRAMES frames on each "
      "side before masking (mdnmf_separate_frames; 0 = none)"},
     {"seed", OPT_SEED, CLI_KIND_TEXT, "S", NO_FIELD, 0, NULL, "0",
      "seed of the splits, noise segments and fits"},
@@ -270,9 +274,9 @@ static void speech_defaults(speech_config *c)
     c->stream = 1;
     c->stream_steps = MDNMF_STREAM_DEFAULT_STEPS;
     c->nmf_batch = 10000;
-    c->adapt_noise = CLI_ADAPT_NOISE_EPOCHS;
+    c->adapt_noise = MDNMF_DENOISE_ADAPT_EPOCHS; /* mdnmf_denoise_defaults' for semi models */
     c->adapt_fresh = MDNMF_ADAPT_AUTO;
-    c->smoothing = CLI_NOISE_SMOOTHING_FRAMES;
+    c->smoothing = MDNMF_DENOISE_SMOOTHING;
     cli_speech_params(&c->base);
     c->base.common.threads = 1;
 }

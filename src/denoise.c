@@ -552,6 +552,21 @@ int mdnmf_denoiser_set_noise_smoothing(mdnmf_denoiser *d, int frames, mdnmf_erro
     return error_ok(error);
 }
 
+int mdnmf_denoise_defaults(const mdnmf_model *model, int *epochs, int *fresh, int *smoothing,
+                           mdnmf_error *error)
+{
+    if (!model || !epochs || !fresh || !smoothing)
+        return error_fail(error, MDNMF_ERR_ARGUMENT, "model or an output is NULL");
+    const mdnmf_separator_params *p = mdnmf_model_separator_params(model);
+    int learned_from_mixtures = p && mdnmf_model_source_count(model) >= 2 &&
+                                (p->mode == MDNMF_MODE_SEMI || p->mode == MDNMF_MODE_SEMI_ADV);
+    int frobenius = mdnmf_model_params(model)->divergence == MDNMF_DIVERGENCE_FROBENIUS;
+    *epochs = learned_from_mixtures && frobenius ? MDNMF_DENOISE_ADAPT_EPOCHS : 0;
+    *fresh = MDNMF_ADAPT_AUTO;
+    *smoothing = learned_from_mixtures ? MDNMF_DENOISE_SMOOTHING : 0;
+    return error_ok(error);
+}
+
 int mdnmf_denoiser_relearn_noise(mdnmf_denoiser *d, const mdnmf_signals *recordings,
                                  mdnmf_error *error)
 {

@@ -412,11 +412,14 @@ class Denoiser:
         self._handle = None
         self._finalizer = None
         self._lock = threading.Lock()
+        # set_separation's (epochs, fresh, smoothing); None: the model's
+        # defaults (mdnmf_denoise_defaults), as `denoise apply` takes them.
+        self._separation = None
         self.history_: List[dict] = []
 
     # ------------------------------------------------------------ fitting
     def fit(self, speech, noisy=None, *, noise=None, mode: str = "semi_adv",
-            atoms: Sequence[int] = (128, 32), sample_rate: Optional[int] = None,
+            atoms: Sequence[int] = (128, 128), sample_rate: Optional[int] = None,
             n_fft: int = DEFAULT_N_FFT, hop_length: Optional[int] = None,
             win_length: Optional[int] = None, spectrum: str = "magnitude", context: int = 0,
             epochs: int = 100, test_epochs: int = 100, init_H_steps: int = 0,
@@ -615,6 +618,58 @@ class Denoiser:
                 self._finalizer()
             self._model, self._handle = model, handle
             self._finalizer = weakref.finalize(self, _destroy_denoiser, handle, model)
+            self._apply_separation()
+
+    def set_separation(self, adapt_noise: int = 0, adapt_start="auto",
+                       noise_smoothing: int = 0) -> "Denoiser":
+        """How :meth:`apply` separates each recording, kept across :meth:`fit`.
+
+        adapt_noise: steps of refitting the noise basis to the recording
+        first (mdnmf_denoiser_set_adaptation), from fresh atoms
+        (``adapt_start="fresh"`` or True), the model's ("model" or False) or,
+        with "auto", fresh ones for an MDNMF model and the model's for an
+        NMF one; noise_smoothing: frames on each side over which the noise
+        activations are averaged (mdnmf_denoiser_set_noise_smoothing).
+        ``set_separation()`` is plain separation (the library's default).  A
+        new Denoiser separates as ``mdnmf denoise apply`` does by default
+        (mdnmf_denoise_defaults): ``set_separation(200, "auto", 20)`` for a
+        noise basis learned from noisy recordings (modes semi and
+        semi_adv), plain separation for one learned from clean noise.
+        Returns self."""
+        epochs = integer(adapt_noise, "adapt_noise")
+        start = {"fresh": True, "model": False}.get(adapt_start, adapt_start)
+        if isinstance(start, str) and start != "auto":
+            raise InvalidArgumentError(f'adapt_start must be "auto", "fresh", "model", True or '
+                                       f'False, not {adapt_start!r}')
+        fresh = -1 if start == "auto" else int(bool(start))
+        smoothing = integer(noise_smoothing, "noise_smoothing")
+        with self._lock:
+            previous, self._separation = self._separation, (epochs, fresh, smoothing)
+            try:
+                self._apply_separation()
+            except Exception:
+                self._separation = previous
+                self._apply_separation()
+                raise
+        return self
+
+    def _apply_separation(self):
+        """The library denoiser takes self._separation (the lock is held)."""
+        if self._handle is None:
+            return
+        error = _native.Error()
+        if self._separation is None:
+            values = [ctypes.c_int() for _ in range(3)]
+            if lib.mdnmf_denoise_defaults(self._model.handle, *map(ctypes.byref, values),
+                                          ctypes.byref(error)):
+                raise error_for(error.status, error.text())
+            epochs, fresh, smoothing = (v.value for v in values)
+        else:
+            epochs, fresh, smoothing = self._separation
+        if lib.mdnmf_denoiser_set_adaptation(self._handle, epochs, fresh, ctypes.byref(error)) \
+                or lib.mdnmf_denoiser_set_noise_smoothing(self._handle, smoothing,
+                                                          ctypes.byref(error)):
+            raise error_for(error.status, error.text())
 
     # ------------------------------------------------------------- files
     @classmethod

@@ -354,9 +354,10 @@ def test_adapt_noise_zero_is_plain_apply_and_leaves_the_model():
 
 def test_noise_smoothing_is_on_by_default_and_zero_turns_it_off():
     """--noise-smoothing K (mdnmf_separate_frames, checked against NumPy in
-    tests/python/test_adapt_noise.py): the default is the documented K,
-    another K or 0 gives other samples, with and without adaptation, and a
-    negative K is a usage error that writes nothing."""
+    tests/python/test_adapt_noise.py): the default for a semi model is the
+    documented K, another K or 0 gives other samples, with and without
+    adaptation, and a negative K is a usage error that writes nothing; a
+    std model is neither adapted nor smoothed unless asked."""
     with Workspace() as ws:
         model, noisy = tiny_model(ws)
         outputs = applied_samples(ws, model, noisy, (
@@ -370,6 +371,20 @@ def test_noise_smoothing_is_on_by_default_and_zero_turns_it_off():
         assert not same("plain-default", "plain-off")
         apply_fails(ws, [noisy], "--noise-smoothing", model=model, code=USAGE,
                     extra=("--noise-smoothing", -1))
+        # A noise basis learned from clean noise (mode std) is used as it is
+        # unless asked (mdnmf_denoise_defaults).
+        hiss = write_wav(os.path.join(ws.inputs, "hiss.wav"),
+                         0.1 * np.random.default_rng(1).standard_normal(RATE))
+        std = ws.out("std.npz")
+        result = run("denoise", "fit", "--mode", "std", "--speech",
+                     os.path.join(ws.inputs, "tone.wav"), "--noise", hiss, "-o", std,
+                     *FRONT_END, "-d", "4,4", "--epochs", 5, "-q")
+        assert result.returncode == 0, result.stderr
+        outputs = applied_samples(ws, std, noisy, (
+            ("std-default", ()), ("std-plain", ("--adapt-noise", 0, "--noise-smoothing", 0)),
+            ("std-asked", ("--adapt-noise", 200, "--noise-smoothing", 20))))
+        assert np.array_equal(outputs["std-default"], outputs["std-plain"])
+        assert not np.array_equal(outputs["std-default"], outputs["std-asked"])
 
 
 # -------------------------------------------------------------- bad inputs

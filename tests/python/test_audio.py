@@ -23,10 +23,8 @@ def test_a_wav_denoised_from_python_equals_denoise_apply():
     model = cli_model()
     _, _, noisy = folders()
     out = os.path.join(FOLDER, "apply")
-    # The Denoiser separates as the library does, without noise adaptation
-    # or smoothing.
-    run_cli("denoise", "apply", "-m", model, "-o", out, "--all-sources", "--float", "-q",
-            "--adapt-noise", 0, "--noise-smoothing", 0, noisy)
+    # Both with their defaults: noise adaptation and smoothing.
+    run_cli("denoise", "apply", "-m", model, "-o", out, "--all-sources", "--float", "-q", noisy)
     cli_speech, rate = mdnmf.read_audio(os.path.join(out, "held_out.wav"))
     cli_noise, _ = mdnmf.read_audio(os.path.join(out, "held_out.noise.wav"))
     speech, noise, py_rate = mdnmf.Denoiser.load(model).apply_file(noisy)
@@ -37,12 +35,43 @@ def test_a_wav_denoised_from_python_equals_denoise_apply():
     assert np.max(np.abs(cli_speech)) > 0.01  # not a trivial output
 
 
+def test_set_separation_plain_is_denoise_apply_without_adaptation_or_smoothing():
+    """A new Denoiser separates as `denoise apply` by default
+    (set_separation(200, "auto", 20)); set_separation() is the library's
+    plain separation, `denoise apply --adapt-noise 0 --noise-smoothing 0`."""
+    model = cli_model()
+    _, _, noisy = folders()
+    out = os.path.join(FOLDER, "apply-plain")
+    run_cli("denoise", "apply", "-m", model, "-o", out, "--all-sources", "--float", "-q",
+            "--adapt-noise", 0, "--noise-smoothing", 0, noisy)
+    cli_speech, _ = mdnmf.read_audio(os.path.join(out, "held_out.wav"))
+    cli_noise, _ = mdnmf.read_audio(os.path.join(out, "held_out.noise.wav"))
+    denoiser = mdnmf.Denoiser.load(model)
+    default, _, _ = denoiser.apply_file(noisy)
+    assert denoiser.set_separation() is denoiser
+    speech, noise, _ = denoiser.apply_file(noisy)
+    worst = max(np.max(np.abs(speech - cli_speech)), np.max(np.abs(noise - cli_noise)))
+    print(f"     Python set_separation() vs plain `denoise apply`: largest difference {worst:.3g}")
+    assert worst <= 1e-6, worst
+    assert np.max(np.abs(default - speech)) > 1e-3
+    assert np.array_equal(denoiser.set_separation(200, "auto", 20).apply_file(noisy)[0],
+                          default)
+    # Bad settings raise and leave the last good ones.
+    for kwargs in ({"adapt_noise": -1}, {"noise_smoothing": -2}, {"adapt_start": "sometimes"}):
+        try:
+            denoiser.set_separation(**kwargs)
+        except mdnmf.InvalidArgumentError:
+            pass
+        else:
+            raise AssertionError(f"{kwargs} was accepted")
+    assert np.array_equal(denoiser.apply_file(noisy)[0], default)
+
+
 def test_a_pcm16_wav_written_from_python_equals_the_tools_file():
     model = cli_model()
     _, _, noisy = folders()
     out = os.path.join(FOLDER, "apply16")
-    run_cli("denoise", "apply", "-m", model, "-o", out, "-q", "--adapt-noise", 0,
-            "--noise-smoothing", 0, noisy)
+    run_cli("denoise", "apply", "-m", model, "-o", out, "-q", noisy)
     mine = os.path.join(FOLDER, "python16.wav")
     mdnmf.Denoiser.load(model).apply_file(noisy, mine)
     theirs = mdnmf.read_audio(os.path.join(out, "held_out.wav"))[0]

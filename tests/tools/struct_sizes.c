@@ -117,6 +117,7 @@ static void tau_auto(void)
     FIELD(mdnmf_tau_auto, on_point);
     FIELD(mdnmf_tau_auto, on_point_user);
     FIELD(mdnmf_tau_auto, margin);
+    FIELD(mdnmf_tau_auto, pair_folds);
     FIELD(mdnmf_tau_auto, reserved);
     STRUCT(mdnmf_tau_auto_result);
     FIELD(mdnmf_tau_auto_result, count);
