@@ -55,6 +55,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mpi_model  # noqa: E402  (bench/mpi_model.py)
+from report import exit_for_misses  # noqa: E402  (bench/report.py)
 
 SPEEDUP_TARGET = 1.6
 NOISE_FLOOR = 0.01
@@ -560,13 +561,9 @@ def main():
     target = report(args, s, env, configs, quiet, busy, allreduce)
     if target["verdict"] in ("yes", "within noise"):
         return 0
-    print("bench-mpi: %s: %.3gx, target %s (noise %.1f %%): missed" % (
+    return exit_for_misses("bench-mpi", "%s: %.3gx, target %s (noise %.1f %%): missed" % (
         target["case"], target["ratio"], target["target"], 100 * target["noise"]),
-        file=sys.stderr)
-    if args.no_strict:
-        print("bench-mpi: warning: BENCH_STRICT=0, exiting 0 anyway", file=sys.stderr)
-        return 0
-    return 3
+        args.no_strict)
 
 
 if __name__ == "__main__":

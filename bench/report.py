@@ -587,6 +587,16 @@ def summary(rows):
     return ", ".join("%d %s" % (counts[k], k) for k in order if k in counts)
 
 
+def exit_for_misses(program, message, no_strict):
+    """A run with missed targets: `message` on stderr, then exit code 3, or 0
+    with a warning under BENCH_STRICT=0 (`no_strict`)."""
+    print("%s: %s" % (program, message), file=sys.stderr)
+    if no_strict:
+        print("%s: warning: BENCH_STRICT=0, exiting 0 anyway" % program, file=sys.stderr)
+        return 0
+    return 3
+
+
 def main():
     args = parse_arguments()
     try:
@@ -631,12 +641,8 @@ def main():
     missed = [r["case"] for r in rows if r["verdict"] in MISSES]
     if not missed:
         return 0
-    print("report: %d target row(s) missed, unverified or not measured: %s" % (
-        len(missed), "; ".join(missed)), file=sys.stderr)
-    if args.no_strict:
-        print("report: warning: BENCH_STRICT=0, exiting 0 anyway", file=sys.stderr)
-        return 0
-    return 3
+    return exit_for_misses("report", "%d target row(s) missed, unverified or not measured: %s"
+                           % (len(missed), "; ".join(missed)), args.no_strict)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,13 @@ void cli_speech_params(mdnmf_separator_params *p);
  * after one line. */
 int cli_parse_adapt_start(const char *command, const char *value, int *fresh);
 
+/* The --adapt-start row of an option table (denoise apply, experiment
+ * speech), parsed by cli_parse_adapt_start under `key`. */
+#define CLI_ADAPT_START_OPTION(key)                                                        \
+    {"adapt-start", (key), CLI_KIND_TEXT, "auto|fresh|model", CLI_NO_FIELD, 0, NULL, "auto",\
+     "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: fresh " \
+     "for MDNMF models, the model's for NMF ones"}
+
 /* Reading notes printed once per group of files instead of once per file. */
 typedef struct cli_read_notes {
     int resampled, mixed_down;

@@ -52,9 +52,7 @@ static const cli_option APPLY_OPTIONS[] = {
      "200 for a semi or semi_adv model (Frobenius), else 0",
      "adapt the noise basis to each recording on its own for EPOCHS steps before "
      "separating it (speech basis fixed; the model is not changed; 0 = off)"},
-    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
-     "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
-     "fresh for MDNMF models, the model's for NMF ones"},
+    CLI_ADAPT_START_OPTION(OPT_ADAPT_START),
     {"noise-smoothing", OPT_NOISE_SMOOTHING, CLI_KIND_TEXT, "FRAMES", NO_FIELD, 0, NULL,
      "20 for a semi or semi_adv model, else 0",
      "average the noise activations over FRAMES frames on each side before masking (noise "

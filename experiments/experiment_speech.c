@@ -225,9 +225,7 @@ static const cli_option OPTIONS[] = {
      NUMBER_TEXT(MDNMF_DENOISE_ADAPT_EPOCHS),
      "adapt the noise basis to each test utterance for EPOCHS steps before separating "
      "it (mdnmf_separate_adapted; 0 = none)"},
-    {"adapt-start", OPT_ADAPT_START, CLI_KIND_TEXT, "auto|fresh|model", NO_FIELD, 0, NULL,
-     "auto", "the adapted noise atoms start as Uniform(0,1) draws or as the model's; auto: "
-     "fresh for MDNMF models, the model's for NMF ones"},
+    CLI_ADAPT_START_OPTION(OPT_ADAPT_START),
     {"noise-smoothing", OPT_NOISE_SMOOTHING, CLI_KIND_TEXT, "FRAMES", NO_FIELD, 0, NULL,
      NUMBER_TEXT(MDNMF_DENOISE_SMOOTHING), "average the noise activations over FRAMES frames on each "
      "side before masking (mdnmf_separate_frames; 0 = none)"},

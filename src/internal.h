@@ -381,11 +381,15 @@ typedef struct search_extras {
     double *pair_scores;
 } search_extras;
 
-/* search_extras.margin's test: the mean over n pairs of the paired
- * differences (PSNR: scores - best; MSE: best - scores) exceeds `margin`
- * standard errors of them (sd with n - 1, over sqrt(n)). */
-int search_beats_by_margin(const double *scores, const double *best, int64_t n, int psnr,
-                           double margin);
+/* The choice rule of the search and of tau_A's folds: whether a successful
+ * candidate (aggregate `score`, higher is better, per-pair `scores`)
+ * replaces the best so far (`best_score`, per-pair `best`; best NULL: none
+ * yet, and the candidate does).  It must score higher and, with margin > 0,
+ * the mean over the n pairs of the paired differences (PSNR: scores - best;
+ * MSE: best - scores) must exceed `margin` standard errors of them (sd with
+ * n - 1, over sqrt(n)). */
+int search_replaces_best(double score, const double *scores, double best_score,
+                         const double *best, int64_t n, int psnr, double margin);
 
 /* mdnmf_search_run without refit (search->refit is ignored) and with the
  * extras; failures are reported on `report`. */

@@ -664,10 +664,10 @@ static int trial_values(search_run *run, rng *draws, int t)
  * differences.  Validation scores of neighbouring tau_A differ by tenths of
  * a dB with a spread of the same size, so a plain "higher aggregate wins"
  * picks noise; a paired test asks whether the gain holds pair by pair.
- * is_new_best also asks for a better aggregate: a mean gain carried by a
- * few pairs can come with a worse median, and the median is what is
+ * search_replaces_best also asks for a better aggregate: a mean gain carried
+ * by a few pairs can come with a worse median, and the median is what is
  * reported and tested on. */
-int search_beats_by_margin(const double *scores, const double *best, int64_t n, int psnr,
+static int beats_by_margin(const double *scores, const double *best, int64_t n, int psnr,
                            double margin)
 {
     double sign = psnr ? 1.0 : -1.0;
@@ -683,21 +683,23 @@ int search_beats_by_margin(const double *scores, const double *best, int64_t n, 
     return mean > margin * standard_error;
 }
 
-static int beats_by_margin(const search_run *run)
+int search_replaces_best(double score, const double *scores, double best_score,
+                         const double *best, int64_t n, int psnr, double margin)
 {
-    return search_beats_by_margin(run->mixture_scores, run->best_scores, run->pairs,
-                                  run->search->metric == MDNMF_METRIC_PSNR,
-                                  run->extras->margin);
+    if (!best)
+        return 1;
+    if (margin > 0.0)
+        return score > best_score && beats_by_margin(scores, best, n, psnr, margin);
+    return score > best_score;
 }
 
 /* Whether a successful trial becomes the best so far. */
 static int is_new_best(const search_run *run, const mdnmf_search_result *result, double score)
 {
-    if (result->best_trial < 0)
-        return 1;
-    if (run->extras && run->extras->margin > 0.0)
-        return score > result->best_score && beats_by_margin(run);
-    return score > result->best_score;
+    return search_replaces_best(score, run->mixture_scores, result->best_score,
+                                result->best_trial < 0 ? NULL : run->best_scores, run->pairs,
+                                run->search->metric == MDNMF_METRIC_PSNR,
+                                run->extras ? run->extras->margin : 0.0);
 }
 
 /* A failure that belongs to the drawn values, not to the search. */

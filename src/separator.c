@@ -1527,16 +1527,38 @@ static void separate_chunk(const mdnmf_model *model, const float *V, const float
     }
 }
 
-static int separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
-                    float *const *estimates)
+/* Every source's estimate buffer is given. */
+static int check_estimates(mdnmf_model *model, float *const *estimates)
 {
-    if (!model)
-        return MDNMF_ERR_ARGUMENT;
     if (!estimates)
         return model_fail(model, MDNMF_ERR_ARGUMENT, "estimates is NULL");
     for (int s = 0; s < model->sources; s++)
         if (!estimates[s])
             return model_fail(model, MDNMF_ERR_ARGUMENT, "estimate buffer %d is NULL", s);
+    return MDNMF_OK;
+}
+
+/* The estimates from the mixtures' activations H (D x n) and the model's
+ * current bases, LINALG_CHUNK columns at a time; `sum` holds m x
+ * LINALG_CHUNK. */
+static void estimates_from(const mdnmf_model *model, const float *V, int64_t m, int64_t n,
+                           const float *H, int wiener, float *sum, float *const *estimates)
+{
+    float peak = max_entry(V, m * n);
+    for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
+        int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
+        separate_chunk(model, V, H, start, cols, wiener, peak, sum, estimates);
+    }
+}
+
+static int separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, int wiener,
+                    float *const *estimates)
+{
+    if (!model)
+        return MDNMF_ERR_ARGUMENT;
+    int status = check_estimates(model, estimates);
+    if (status)
+        return status;
     int64_t D = model->atoms;
     float *H = model->W && n > 0 ? malloc((size_t)(D * n) * sizeof *H) : NULL;
     float *sum = malloc((size_t)(m > 0 ? m : 1) * LINALG_CHUNK * sizeof *sum);
@@ -1545,29 +1567,16 @@ static int separate(mdnmf_model *model, const float *V, int64_t m, int64_t n, in
         return model_fail(model, MDNMF_ERR_MEMORY, "out of memory separating %lld mixtures",
                           (long long)n);
     }
-    int status = mdnmf_transform(model, V, m, n, H, NULL);
-    if (!status) {
-        float peak = max_entry(V, m * n);
-        for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
-            int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
-            separate_chunk(model, V, H, start, cols, wiener, peak, sum, estimates);
-        }
-    }
+    status = mdnmf_transform(model, V, m, n, H, NULL);
+    if (!status)
+        estimates_from(model, V, m, n, H, wiener, sum, estimates);
     free(H), free(sum);
     return status;
 }
 
-/* Test-time adaptation (docs/algorithm.md, "Noise adaptation at
- * separation"): W a copy of the model's bases whose last source's atoms are,
- * when `fresh`, replaced by Uniform(0,1) draws (rng stream 1 of the model's
- * seed, as the stream's fresh atoms), H = transform(V) with W, then
- * `epochs` times one W step of the last source's atoms on V alone,
- *   W_N <- W_N ⊙ (V H_Nᵀ) ⊘ (W H H_Nᵀ + μ_W + guard_W),
- * then one H step with all bases (SPEC §1); the other bases stay fixed.
- * It is SPEC §6's `semi` fit of the last basis on these mixtures, full
- * batch.  W (m x D) and H (D x n) are the caller's. */
-static int adapt_last_basis(mdnmf_model *model, const float *V, int64_t m, int64_t n,
-                            int epochs, int fresh, float *W, float *H)
+/* adapt_last_basis' steps, from its W and H. */
+static int adaptation_steps(mdnmf_model *model, const float *V, int64_t m, int64_t n,
+                            int epochs, float *W, float *H)
 {
     int64_t D = model->atoms, d_last = model->components[model->sources - 1];
     int64_t offset = D - d_last;
@@ -1586,18 +1595,6 @@ static int adapt_last_basis(mdnmf_model *model, const float *V, int64_t m, int64
     if (!R || !num_W || !den_W || !WtW || !num_H || !den_H)
         status = model_fail(model, MDNMF_ERR_MEMORY, "out of memory adapting the noise basis");
     if (!status) {
-        memcpy(W, model->W, (size_t)(m * D) * sizeof *W);
-        if (fresh) {
-            rng draws;
-            rng_seed(&draws, model->params.seed, 1);
-            rng_fill_uniform(&draws, W + offset * m, d_last * m);
-        }
-        float *trained = model->W;
-        model->W = W;
-        status = mdnmf_transform(model, V, m, n, H, NULL);
-        model->W = trained;
-    }
-    if (!status) {
         float guard_H, guard_W;
         scaled_guards(max_entry(V, m * n), max_entry(W, m * D), &guard_H, &guard_W);
         float add = (float)model->params.mu_W + guard_W;
@@ -1613,6 +1610,32 @@ static int adapt_last_basis(mdnmf_model *model, const float *V, int64_t m, int64
     }
     free(R), free(num_W), free(den_W), free(WtW), free(num_H), free(den_H);
     return status;
+}
+
+/* Test-time adaptation (docs/algorithm.md, "Noise adaptation at
+ * separation"): W a copy of the model's bases whose last source's atoms are,
+ * when `fresh`, replaced by Uniform(0,1) draws (rng stream 1 of the model's
+ * seed, as the stream's fresh atoms), H = transform(V) with W, then
+ * `epochs` times one W step of the last source's atoms on V alone,
+ *   W_N <- W_N ⊙ (V H_Nᵀ) ⊘ (W H H_Nᵀ + μ_W + guard_W),
+ * then one H step with all bases (SPEC §1); the other bases stay fixed.
+ * It is SPEC §6's `semi` fit of the last basis on these mixtures, full
+ * batch.  W (m x D) and H (D x n) are the caller's. */
+static int adapt_last_basis(mdnmf_model *model, const float *V, int64_t m, int64_t n,
+                            int epochs, int fresh, float *W, float *H)
+{
+    int64_t D = model->atoms, d_last = model->components[model->sources - 1];
+    memcpy(W, model->W, (size_t)(m * D) * sizeof *W);
+    if (fresh) {
+        rng draws;
+        rng_seed(&draws, model->params.seed, 1);
+        rng_fill_uniform(&draws, W + (D - d_last) * m, d_last * m);
+    }
+    float *trained = model->W;
+    model->W = W;
+    int status = mdnmf_transform(model, V, m, n, H, NULL);
+    model->W = trained;
+    return status || epochs == 0 ? status : adaptation_steps(model, V, m, n, epochs, W, H);
 }
 
 /* The speech bases were fitted by MDNMF (mdnmf_separate_adapted's
@@ -1676,19 +1699,14 @@ static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64
     if (epochs > 0 && model->params.divergence != MDNMF_DIVERGENCE_FROBENIUS)
         return model_fail(model, MDNMF_ERR_ARGUMENT,
                           "noise adaptation supports the Frobenius loss only");
-    if (!estimates)
-        return model_fail(model, MDNMF_ERR_ARGUMENT, "estimates is NULL");
-    for (int s = 0; s < model->sources; s++)
-        if (!estimates[s])
-            return model_fail(model, MDNMF_ERR_ARGUMENT, "estimate buffer %d is NULL", s);
-    if (n < 1)
-        return MDNMF_OK;
+    int status = check_estimates(model, estimates);
+    if (status || n < 1)
+        return status;
     int64_t D = model->atoms;
     float *W = malloc((size_t)(model->m * D) * sizeof *W);
     float *H = malloc((size_t)(D * n) * sizeof *H);
     float *sum = malloc((size_t)(m > 0 ? m : 1) * LINALG_CHUNK * sizeof *sum);
     double *running = smoothing ? malloc((size_t)(n + 1) * sizeof *running) : NULL;
-    int status = MDNMF_OK;
     if (!W || !H || !sum || (smoothing && !running))
         status = model_fail(model, MDNMF_ERR_MEMORY, "out of memory separating %lld mixtures",
                             (long long)n);
@@ -1701,11 +1719,7 @@ static int separate_adapted(mdnmf_model *model, const float *V, int64_t m, int64
          * are made; the model is given its own back. */
         float *trained = model->W;
         model->W = W;
-        float peak = max_entry(V, m * n);
-        for (int64_t start = 0; start < n; start += LINALG_CHUNK) {
-            int64_t cols = n - start < LINALG_CHUNK ? n - start : LINALG_CHUNK;
-            separate_chunk(model, V, H, start, cols, wiener, peak, sum, estimates);
-        }
+        estimates_from(model, V, m, n, H, wiener, sum, estimates);
         model->W = trained;
     }
     free(W), free(H), free(sum), free(running);

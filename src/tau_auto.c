@@ -137,6 +137,21 @@ static uint64_t hold_out_seed(uint64_t seed, int source)
     return seed * HOLD_OUT_SEED_STEP + (uint64_t)(source + 1) * HOLD_OUT_SOURCE_STEP;
 }
 
+/* The columns 0..n-1 not among held[0..k), in order, into `rest`; returns
+ * their count.  `mark` holds n bytes.  The fitted columns of a hold-out or
+ * a fold keep the data's order. */
+static int64_t columns_left(const int64_t *held, int64_t k, int64_t n, char *mark, int64_t *rest)
+{
+    int64_t kept = 0;
+    memset(mark, 0, (size_t)n);
+    for (int64_t j = 0; j < k; j++)
+        mark[held[j]] = 1;
+    for (int64_t j = 0; j < n; j++)
+        if (!mark[j])
+            rest[kept++] = j;
+    return kept;
+}
+
 /* Source s's held-out columns (the first k of its seeded permutation) into
  * `held` (m x k) and the rest, in order, into run->train_U[s]. */
 static int split_source(tau_run *run, int s, int64_t k, float *held)
@@ -144,19 +159,18 @@ static int split_source(tau_run *run, int s, int64_t k, float *held)
     const mdnmf_separation_data *x = run->data;
     int64_t m = x->m, n = x->n[s];
     int64_t *perm = malloc((size_t)n * sizeof *perm);
-    char *out = calloc((size_t)n, 1);
+    int64_t *rest = malloc((size_t)n * sizeof *rest);
+    char *mark = malloc((size_t)n);
     run->train_U[s] = malloc((size_t)(m * (n - k)) * sizeof(float));
-    int status = perm && out && run->train_U[s] ? MDNMF_OK : MDNMF_ERR_MEMORY;
+    int status = perm && rest && mark && run->train_U[s] ? MDNMF_OK : MDNMF_ERR_MEMORY;
     if (!status)
         status = mdnmf_shuffle_indices(perm, n, hold_out_seed(run->spec->seed, s), NULL);
-    for (int64_t j = 0; !status && j < k; j++) {
-        memcpy(held + j * m, x->U[s] + perm[j] * m, (size_t)m * sizeof(float));
-        out[perm[j]] = 1;
+    if (!status) {
+        gather_columns(held, x->U[s], m, perm, k);
+        int64_t kept = columns_left(perm, k, n, mark, rest);
+        gather_columns(run->train_U[s], x->U[s], m, rest, kept);
     }
-    for (int64_t j = 0, kept = 0; !status && j < n; j++)
-        if (!out[j])
-            memcpy(run->train_U[s] + kept++ * m, x->U[s] + j * m, (size_t)m * sizeof(float));
-    free(perm), free(out);
+    free(perm), free(rest), free(mark);
     if (status)
         return model_fail(run->report, status, "out of memory holding out validation columns");
     return MDNMF_OK;
@@ -399,15 +413,15 @@ static int check_pair_folds(tau_run *run)
 
 typedef struct pair_fold_buffers {
     int64_t *perm, *rest;
-    char *held;
+    char *mark;
     float *U[MDNMF_MAX_SOURCES], *V, *val_U[MDNMF_MAX_SOURCES], *val_V;
     double *pooled;          /* grid x n: every pair's score, fold by fold */
-    int failed[MDNMF_SEARCH_MAX_CHOICES];
+    int status[MDNMF_SEARCH_MAX_CHOICES]; /* per point: the first fold's failure, or OK */
 } pair_fold_buffers;
 
 static void free_pair_folds(pair_fold_buffers *b, int S)
 {
-    free(b->perm), free(b->rest), free(b->held), free(b->V), free(b->val_V), free(b->pooled);
+    free(b->perm), free(b->rest), free(b->mark), free(b->V), free(b->val_V), free(b->pooled);
     for (int s = 0; s < S; s++)
         free(b->U[s]), free(b->val_U[s]);
 }
@@ -418,7 +432,7 @@ static int allocate_pair_folds(tau_run *run, pair_fold_buffers *b)
     size_t block = (size_t)(m * n) * sizeof(float), scores = (size_t)run->count * (size_t)n;
     int missing = !(b->perm = malloc((size_t)n * sizeof *b->perm));
     missing |= !(b->rest = malloc((size_t)n * sizeof *b->rest));
-    missing |= !(b->held = malloc((size_t)n));
+    missing |= !(b->mark = malloc((size_t)n));
     missing |= !(b->V = malloc(block)) || !(b->val_V = malloc(block));
     for (int s = 0; s < run->S; s++)
         missing |= !(b->U[s] = malloc(block)) || !(b->val_U[s] = malloc(block));
@@ -437,14 +451,8 @@ static int allocate_pair_folds(tau_run *run, pair_fold_buffers *b)
 static void gather_pair_fold(tau_run *run, pair_fold_buffers *b, int64_t lo, int64_t hi)
 {
     const mdnmf_separation_data *x = run->data;
-    int64_t n = x->n_V, m = x->m, kept = 0;
-    /* The fitted columns keep the data's order, as a hold-out's do. */
-    memset(b->held, 0, (size_t)n);
-    for (int64_t j = lo; j < hi; j++)
-        b->held[b->perm[j]] = 1;
-    for (int64_t j = 0; j < n; j++)
-        if (!b->held[j])
-            b->rest[kept++] = j;
+    int64_t n = x->n_V, m = x->m;
+    int64_t kept = columns_left(b->perm + lo, hi - lo, n, b->mark, b->rest);
     run->fit_data = *x;
     gather_columns(b->V, x->V, m, b->rest, kept);
     gather_columns(b->val_V, x->V, m, b->perm + lo, hi - lo);
@@ -470,7 +478,8 @@ static int score_pair_fold(tau_run *run, pair_fold_buffers *b, int64_t lo, int64
         status = score_grid(run, start, &unused);
     mdnmf_model_destroy(start), mdnmf_model_destroy(unused);
     for (int t = 0; !status && t < run->count; t++) {
-        b->failed[t] |= run->result->status[t] != MDNMF_OK;
+        if (!b->status[t])
+            b->status[t] = run->result->status[t];
         memcpy(b->pooled + (size_t)t * (size_t)n + lo, run->pair_scores + (size_t)t * (size_t)k,
                (size_t)k * sizeof(double));
     }
@@ -489,22 +498,20 @@ static int choose_on_pooled(tau_run *run, const pair_fold_buffers *b)
     for (int t = 0; t < run->count; t++) {
         const double *scores = b->pooled + (size_t)t * (size_t)n;
         double metric = NAN;
-        if (!b->failed[t] && mdnmf_aggregate_values(scores, n, spec->aggregate, &metric, NULL))
+        if (!b->status[t] && mdnmf_aggregate_values(scores, n, spec->aggregate, &metric, NULL))
             metric = NAN;
         int ok = isfinite(metric);
         result->metric[t] = metric;
-        result->status[t] = ok ? MDNMF_OK : MDNMF_ERR_DIVERGED;
+        result->status[t] = ok ? MDNMF_OK : b->status[t] ? b->status[t] : MDNMF_ERR_DIVERGED;
         double score = !ok ? -INFINITY : psnr ? metric : -metric;
-        int best = ok && (chosen < 0 ||
-                          (score > chosen_score &&
-                           (spec->margin <= 0.0 ||
-                            search_beats_by_margin(scores, b->pooled + (size_t)chosen * (size_t)n,
-                                                   n, psnr, spec->margin))));
+        const double *chosen_scores = chosen < 0 ? NULL : b->pooled + (size_t)chosen * (size_t)n;
+        int best = ok && search_replaces_best(score, scores, chosen_score, chosen_scores, n,
+                                              psnr, spec->margin);
         if (best)
             chosen = t, chosen_score = score;
         mdnmf_search_trial trial = {.trial = t, .trials = run->count, .values = &run->grid[t],
                                     .status = result->status[t],
-                                    .message = ok ? "" : "diverged in a fold",
+                                    .message = ok ? "" : "failed in a fold",
                                     .metric = metric, .score = score, .best = best};
         if (spec->on_point && spec->on_point(spec->on_point_user, &trial))
             return model_fail(run->report, MDNMF_ERR_CANCELLED,
