@@ -28,7 +28,7 @@
 static const char *const FIT_COMMAND = "separator fit";
 
 enum { OPT_WARM_START = 256, OPT_LOSS_LOG, OPT_TAU_GRID, OPT_VALIDATION_FRACTION, OPT_TAU_MARGIN,
-       OPT_TAU_FOLDS };
+       OPT_TAU_FOLDS, OPT_NO_TAU_CONFIRM };
 
 /* --tau-a takes numbers or this word. */
 static const char *const TAU_A_WORDS[] = {"auto", NULL};
@@ -58,6 +58,10 @@ static const cli_option FIT_OPTIONS[] = {
      "--tau-a auto, mode adv: 1 holds --validation-fraction out; K >= 2 cross-validates "
      "over the training pairs in K folds (the --mixed file's column j must mix column j of "
      "every --source; K times the fits)"},
+    {"no-tau-confirm", OPT_NO_TAU_CONFIRM, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
+     "--tau-a auto with held-out pairs or --tau-folds: keep the chosen tau_A's refit on all "
+     "data even when it separates the validation pairs no better than the NMF refit (by "
+     "default the NMF is kept then)"},
     {"warm-start", OPT_WARM_START, CLI_KIND_TEXT, "SEP.npz", NO_FIELD, 0, NULL, "none",
      "start from this separator's bases (same sources, atoms and features)"},
     {"loss-log", OPT_LOSS_LOG, CLI_KIND_TEXT, "FILE.csv", NO_FIELD, 0, NULL, "none",
@@ -110,6 +114,7 @@ typedef struct fit_request {
     int quiet;
     int tau_auto;                        /* --tau-a auto */
     const char *tau_grid, *validation_fraction, *tau_margin, *tau_folds;
+    int no_tau_confirm;
     mdnmf_tau_auto tau;                  /* with tau_auto: the choice's settings */
     double grid[MDNMF_SEARCH_MAX_CHOICES];
     mdnmf_separator_params params;
@@ -142,6 +147,7 @@ static int store_fit_option(void *context, const cli_option *option, const char 
     case OPT_VALIDATION_FRACTION: request->validation_fraction = value; break;
     case OPT_TAU_MARGIN: request->tau_margin = value; break;
     case OPT_TAU_FOLDS: request->tau_folds = value; break;
+    case OPT_NO_TAU_CONFIRM: request->no_tau_confirm = 1; break;
     case 'q': request->quiet = 1; break;
     }
     return 0;
@@ -231,6 +237,7 @@ static int check_tau_auto(fit_request *r)
                             : r->validation_fraction ? "--validation-fraction"
                             : r->tau_margin          ? "--tau-margin"
                             : r->tau_folds           ? "--tau-folds"
+                            : r->no_tau_confirm      ? "--no-tau-confirm"
                                                      : NULL;
         if (stray) {
             cli_error(FIT_COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop "
@@ -287,6 +294,7 @@ static int check_tau_auto(fit_request *r)
         return -1;
     }
     r->tau.pair_folds = folds > 1 ? folds : 0;
+    r->tau.confirm = !r->no_tau_confirm;
     r->tau.base = r->params;
     mdnmf_error error;
     if (mdnmf_tau_auto_check(&r->tau, &error) != MDNMF_OK) {
@@ -438,6 +446,14 @@ static void report_tau_choice(const fit_request *r, const mdnmf_tau_auto_result 
         fprintf(stderr, "mdnmf %s: chosen tau_A = %g (%d fits; the best score)\n", FIT_COMMAND,
                 result->chosen_tau_A, result->fits);
     }
+    if (isnan(result->confirm_metric[0]))
+        return;
+    fprintf(stderr, "mdnmf %s: %s: on the validation pairs, which the final fits have seen, "
+            "MDNMF (tau_A = %g) %.4f against NMF %.4f%s\n", FIT_COMMAND,
+            result->rejected_tau_A > 0.0 ? "not confirmed, the NMF is kept" : "confirmed",
+            result->rejected_tau_A > 0.0 ? result->rejected_tau_A : result->chosen_tau_A,
+            result->confirm_metric[1], result->confirm_metric[0],
+            result->rejected_tau_A > 0.0 ? " (--no-tau-confirm keeps the MDNMF)" : "");
 }
 
 static int run_tau_auto(const fit_request *r, fit_run *run, mdnmf_error *error)

@@ -154,6 +154,7 @@ enum {
     OPT_VALIDATION_FRACTION,
     OPT_TAU_MARGIN,
     OPT_TAU_FOLDS,
+    OPT_NO_TAU_CONFIRM,
 };
 
 #define NO_FIELD CLI_NO_FIELD
@@ -207,6 +208,9 @@ static const cli_option IMAGES_OPTIONS[] = {
     {"tau-folds", OPT_TAU_FOLDS, CLI_KIND_TEXT, "K", NO_FIELD, 0, NULL, "1",
      "--tau-a auto: 1 holds --validation-fraction of the training pairs out; K >= 2 "
      "cross-validates over all of them in K folds (K times the fits)"},
+    {"no-tau-confirm", OPT_NO_TAU_CONFIRM, CLI_KIND_FLAG, NULL, NO_FIELD, 0, NULL, "off",
+     "--tau-a auto: keep the chosen tau_A's refit even when it separates the training pairs "
+     "no better than the NMF (by default the NMF is kept then)"},
     {"draws", OPT_DRAWS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "10",
      "poor part: random draws per method"},
     {"threads", OPT_THREADS, CLI_KIND_TEXT, "N", NO_FIELD, 0, NULL, "one per core",
@@ -233,7 +237,7 @@ typedef struct images_request {
     const char *classes, *anchor, *others, *parts, *seeds, *seed, *epochs, *atoms, *train, *test,
         *draws, *threads, *tau_a, *tau_grid, *validation_fraction, *tau_margin,
         *tau_folds;
-    int full, tiny, quiet;
+    int full, tiny, quiet, no_tau_confirm;
 } images_request;
 
 static int store_images_option(void *context, const cli_option *option, const char *value)
@@ -262,6 +266,7 @@ static int store_images_option(void *context, const cli_option *option, const ch
     case OPT_VALIDATION_FRACTION: r->validation_fraction = value; break;
     case OPT_TAU_MARGIN: r->tau_margin = value; break;
     case OPT_TAU_FOLDS: r->tau_folds = value; break;
+    case OPT_NO_TAU_CONFIRM: r->no_tau_confirm = 1; break;
     case 'q': r->quiet = 1; break;
     }
     return 0;
@@ -380,14 +385,17 @@ static int apply_tau(const images_request *r, exp_config *c)
     if (r->tau_a && !c->tau_auto &&
         cli_parse_double(COMMAND, "--tau-a", r->tau_a, 0.0, &c->tau_A) != 0)
         return -1;
-    if (!c->tau_auto && (r->tau_grid || r->validation_fraction || r->tau_margin || r->tau_folds)) {
+    if (!c->tau_auto && (r->tau_grid || r->validation_fraction || r->tau_margin || r->tau_folds ||
+                         r->no_tau_confirm)) {
         cli_error(COMMAND, "%s is an option of --tau-a auto: add --tau-a auto or drop it",
                   r->tau_grid              ? "--tau-grid"
                   : r->validation_fraction ? "--validation-fraction"
                   : r->tau_margin          ? "--tau-margin"
-                                           : "--tau-folds");
+                  : r->tau_folds           ? "--tau-folds"
+                                           : "--no-tau-confirm");
         return -1;
     }
+    c->tau_confirm = !r->no_tau_confirm;
     c->validation_fraction = 0.2;
     c->tau_margin = 1.0;
     c->tau_folds = 1;

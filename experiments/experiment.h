@@ -92,6 +92,8 @@ typedef struct exp_config {
     double validation_fraction; /* share of the training pairs held out */
     double tau_margin;          /* mdnmf_tau_auto.margin (standard errors) */
     int tau_folds;              /* 1: one hold-out; K >= 2: mdnmf_tau_auto.pair_folds */
+    int tau_confirm;            /* mdnmf_tau_auto.confirm: the refit MDNMF must separate
+                                   the training pairs better than the NMF */
     mdnmf_separator_params base; /* epochs, batches, penalties, normalize */
 
     /* poor */

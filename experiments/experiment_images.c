@@ -551,6 +551,7 @@ static int choose_tau(const exp_config *c, const rich_sets *sets, int64_t m, int
     spec.grid_count = c->tau_grid_count;
     spec.seed = p->common.seed;
     spec.margin = c->tau_margin;
+    spec.confirm = c->tau_confirm;
     if (c->tau_folds > 1) { /* folds drawn per seed, as the hold-out's split is */
         spec.pair_folds = c->tau_folds;
         spec.seed = split_seed(c->seed + (uint64_t)seed, c->class_a, 60 + c->class_b);
@@ -563,6 +564,51 @@ static int choose_tau(const exp_config *c, const rich_sets *sets, int64_t m, int
         snprintf(message, size, "%s", scratch ? error.message : "out of memory");
     mdnmf_model_destroy(scratch);
     validation_split_free(&v);
+    return status;
+}
+
+/* --tau-a auto's confirmation of the rich part's own refit `mdnmf` against
+ * its NMF (mdnmf_tau_auto_confirm on every training pair).  *keep = 0
+ * rejects the refit, noted in the seed's choice. */
+static int confirm_refit(const exp_config *c, const rich_sets *sets, int64_t m,
+                         mdnmf_model *nmf, mdnmf_model *mdnmf, mdnmf_tau_auto_result *choice,
+                         int *keep, mdnmf_error *error)
+{
+    *keep = 1;
+    if (!c->tau_confirm)
+        return MDNMF_OK;
+    mdnmf_tau_auto spec;
+    mdnmf_tau_auto_default(&spec, 2);
+    const float *truth[2] = {sets->train.truth[0], sets->train.truth[1]};
+    int status = mdnmf_tau_auto_confirm(nmf, mdnmf, &spec, truth, sets->train.mix, m,
+                                        sets->train.n, choice->confirm_metric, keep, error);
+    if (!status && !*keep) {
+        choice->rejected_tau_A = choice->chosen_tau_A;
+        choice->chosen = 0;
+        choice->chosen_tau_A = 0.0;
+    }
+    return status;
+}
+
+/* After the rich part's MDNMF refit (in `mdnmf`) with a chosen tau_A:
+ * when the confirmation rejects it, MDNMF's column becomes the NMF's
+ * (`nmf`, not yet trained further), as with tau_A = 0 chosen. */
+static int confirmed_or_nmf(const exp_config *c, exp_results *r, const rich_sets *sets,
+                            int64_t m, int seed, int d_index, mdnmf_model *mdnmf,
+                            mdnmf_model *nmf, int keep_examples)
+{
+    mdnmf_tau_auto_result *choice = exp_rich_tau(c, r, seed, d_index);
+    exp_score *score = exp_rich_score(c, r, seed, d_index, 1);
+    mdnmf_error error;
+    int keep = 1;
+    int status = confirm_refit(c, sets, m, nmf, mdnmf, choice, &keep, &error);
+    if (!status && !keep)
+        status = evaluate_keeping(nmf, m, &sets->test, score, &r->rich_examples, 0, 1,
+                                  keep_examples, &error);
+    if (status && status != MDNMF_ERR_MEMORY) {
+        exp_score_fail(score, mdnmf_strerror(status), error.message);
+        return MDNMF_OK;
+    }
     return status;
 }
 
@@ -634,6 +680,8 @@ static int run_rich(const exp_config *c, exp_results *r, const rich_sets *sets, 
         q.tau_A[0] = q.tau_A[1] = tau_A;
         status = fit_and_score(k == 0 ? nmf : copy, &q, &x, m, &sets->test, score, e, 1 + k,
                                keep);
+        if (k == 0 && !status && score->ok && c->tau_auto)
+            status = confirmed_or_nmf(c, r, sets, m, seed, d_index, nmf, copy, keep);
     }
     if (!status) {
         p.mode = MDNMF_MODE_EXEM;

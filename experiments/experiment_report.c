@@ -181,12 +181,22 @@ static void write_rich_rows(const exp_report *rp, FILE *out)
     }
 }
 
+/* A number with 4 decimals, or nothing for NaN; then `end`. */
+static void write_optional(FILE *out, double value, const char *end)
+{
+    if (isnan(value))
+        fprintf(out, "%s", end);
+    else
+        fprintf(out, "%.4f%s", value, end);
+}
+
 /* --tau-a auto: every grid point's validation score per seed and d. */
 static void write_tau_auto_rows(const exp_report *rp, FILE *out)
 {
     const exp_config *c = rp->c;
     fprintf(out, "dataset,class_a,class_b,seed,d,tau_A,validation_pairs,"
-                 "validation_median_psnr,status,chosen\n");
+                 "validation_median_psnr,status,chosen,rejected,confirm_nmf_median_psnr,"
+                 "confirm_mdnmf_median_psnr\n");
     for (int s = 0; s < c->seeds; s++) {
         for (int k = 0; k < c->atom_count; k++) {
             const mdnmf_tau_auto_result *choice = exp_rich_tau(c, rp->r, s, k);
@@ -199,7 +209,10 @@ static void write_tau_auto_rows(const exp_report *rp, FILE *out)
                 } else {
                     fprintf(out, ",%s,", mdnmf_strerror(choice->status[t]));
                 }
-                fprintf(out, "%d\n", t == choice->chosen);
+                fprintf(out, "%d,%d,", t == choice->chosen,
+                        choice->rejected_tau_A > 0.0 && choice->tau_A[t] == choice->rejected_tau_A);
+                write_optional(out, choice->confirm_metric[0], ",");
+                write_optional(out, choice->confirm_metric[1], "\n");
             }
         }
     }
@@ -532,8 +545,11 @@ static void table_tau_choice(const exp_report *rp, FILE *out)
         fprintf(out, "| %d |", c->atoms[k]);
         for (int s = 0; s < c->seeds; s++) {
             double tau_A = rich_tau_A(rp, s, k);
+            double rejected = exp_rich_tau(c, rp->r, s, k)->rejected_tau_A;
             if (isnan(tau_A)) {
                 fprintf(out, " failed |");
+            } else if (rejected > 0.0) {
+                fprintf(out, " %g (%g rejected) |", tau_A, rejected);
             } else {
                 fprintf(out, " %g |", tau_A);
             }
@@ -639,8 +655,14 @@ static void describe_tau_auto(const exp_report *rp, FILE *out)
         fprintf(out, "The best τ_A is chosen (a τ_A > 0 only when it beats τ_A = 0; ties go to "
                 "the smaller; --tau-margin 0), ");
     fprintf(out, "then MDNMF is fitted with it on all training pairs from the NMF of the table, and "
-            "with τ_A = 0 the MDNMF column is that NMF.  The test mixtures play no part in the "
-            "choice.  Every grid point's validation score: `tau-auto.csv`.\n\n");
+            "with τ_A = 0 the MDNMF column is that NMF.  ");
+    if (c->tau_confirm)
+        fprintf(out, "That refit is kept only when it separates the training pairs (which it "
+                "has seen) better than the NMF does (median PSNR); otherwise the MDNMF column "
+                "is the NMF and the table shows the τ_A as rejected (--no-tau-confirm keeps "
+                "it).  ");
+    fprintf(out, "The test mixtures play no part in the choice.  Every grid point's validation "
+            "score and the confirmation's scores: `tau-auto.csv`.\n\n");
 }
 
 static void describe_setup(const exp_report *rp, FILE *out)

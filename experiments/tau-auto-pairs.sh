@@ -67,7 +67,10 @@ collect() {
     echo "pair,d,seeds,nmf_mean,mdnmf_mean,diff_mean,diff_sd,chosen_tau_A,flag" >"$csv"
     for dir in "$OUT"/*/; do
         [ -f "$dir/rich.csv" ] || continue
-        awk -F, 'NR > 1 && $13 == "ok" && ($6 == "NMF" || $6 == "MDNMF") {
+        local confirm="$dir/tau-auto.csv"
+        [ -f "$confirm" ] || confirm=/dev/null
+        awk -F, 'FILENAME != rich { if (FNR > 1 && $11 == 1) rejected[$5 SUBSEP $4] = $6; next }
+            FNR > 1 && $13 == "ok" && ($6 == "NMF" || $6 == "MDNMF") {
                 pair = $2 "/" $3; key = $5 SUBSEP $4
                 if (!($5 in dseen)) { dseen[$5] = 1; ds[nd++] = $5 }
                 if (!(key in seen)) { seen[key] = 1; seeds[$5] = seeds[$5] " " $4 }
@@ -82,6 +85,7 @@ collect() {
                         key = d SUBSEP list[i]; diff[i] = mdnmf[key] - nmf[key]
                         sn += nmf[key]; sm += mdnmf[key]; sd += diff[i]
                         taus = taus (i > 1 ? " " : "") tau[key]
+                        if (key in rejected) taus = taus " (" rejected[key] " rejected)"
                     }
                     mean = sd / n
                     for (i = 1; i <= n; i++) var += (diff[i] - mean) ^ 2
@@ -89,7 +93,7 @@ collect() {
                     printf "%s,%s,%d,%.4f,%.4f,%.4f,%.4f,%s,%s\n", pair, d, n, sn / n,
                            sm / n, mean, sdev, taus, mean < -0.05 ? "LOSS" : ""
                 }
-            }' "$dir/rich.csv" >>"$csv"
+            }' rich="$dir/rich.csv" "$confirm" "$dir/rich.csv" >>"$csv"
     done
     {
         echo "| pair | d | seeds | NMF | MDNMF | MDNMF − NMF (mean ± sd) | chosen τ_A per seed | flag |"

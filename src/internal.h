@@ -391,6 +391,23 @@ typedef struct search_extras {
 int search_replaces_best(double score, const double *scores, double best_score,
                          const double *best, int64_t n, int psnr, double margin);
 
+/* How search_pair_scores scores: S sources, the metric, Wiener filtering,
+ * and caller-owned scratch (estimates[s]: m x n floats; column_scores: n). */
+typedef struct pair_scoring {
+    int S;
+    mdnmf_metric metric;
+    int wiener;
+    float *estimates[MDNMF_MAX_SOURCES];
+    double *column_scores;
+} pair_scoring;
+
+/* Separate the n mixtures V (m x n) with `model` and put in out[k] pair k's
+ * mean over sources of PSNR or MSE against U[s]: how the search and the
+ * tau_A choice score a separator on pairs. */
+int search_pair_scores(mdnmf_model *model, const pair_scoring *how, const float *V,
+                       const float *const *U, int64_t m, int64_t n, double *out,
+                       mdnmf_error *error);
+
 /* mdnmf_search_run without refit (search->refit is ignored) and with the
  * extras; failures are reported on `report`. */
 int search_run_with(mdnmf_model *report, const mdnmf_search *search,

@@ -345,6 +345,7 @@ typedef struct search_run {
     float *estimates[MDNMF_MAX_SOURCES];
     double *column_scores;    /* pairs: one source's scores of a fold */
     double *mixture_scores;   /* pairs: mean over sources, per pair */
+    double *fold_scores;      /* pairs: a fold's pairs' scores, in fold order */
     double *best_scores;      /* pairs: mixture_scores of the best trial so far */
     double *values;           /* dimension_count */
     double fold_metric_sum;   /* score_per_fold: Σ over folds of each fold's aggregate */
@@ -359,7 +360,8 @@ static void free_run(search_run *run)
     free(run->train_V), free(run->test_V);
     for (int s = 0; s < run->S; s++)
         free(run->train_U[s]), free(run->test_U[s]), free(run->estimates[s]);
-    free(run->column_scores), free(run->mixture_scores), free(run->values);
+    free(run->column_scores), free(run->mixture_scores), free(run->fold_scores);
+    free(run->values);
     free(run->best_scores);
     mdnmf_model_destroy(run->last_fit);
     run->last_fit = NULL;
@@ -381,6 +383,7 @@ static int allocate_run(search_run *run)
     }
     missing |= !(run->column_scores = malloc(columns * sizeof(double)));
     missing |= !(run->mixture_scores = malloc(columns * sizeof(double)));
+    missing |= !(run->fold_scores = malloc(columns * sizeof(double)));
     missing |= !(run->best_scores = malloc(columns * sizeof(double)));
     missing |= !(run->values = malloc((size_t)(run->search->dimension_count + 1) * sizeof(double)));
     if (missing)
@@ -445,30 +448,44 @@ static int trains_on_pairs(mdnmf_mode mode)
     return mode == MDNMF_MODE_SUP || mode == MDNMF_MODE_FULL;
 }
 
-/* Separate the fold's test mixtures and add each pair's mean over sources
- * of PSNR or MSE to mixture_scores. */
+int search_pair_scores(mdnmf_model *model, const pair_scoring *how, const float *V,
+                       const float *const *U, int64_t m, int64_t n, double *out,
+                       mdnmf_error *error)
+{
+    int status = mdnmf_separate(model, V, m, n, how->wiener, how->estimates, error);
+    if (status)
+        return status;
+    for (int64_t k = 0; k < n; k++)
+        out[k] = 0.0;
+    for (int s = 0; s < how->S; s++) {
+        if (how->metric == MDNMF_METRIC_PSNR)
+            mdnmf_psnr(U[s], how->estimates[s], m, n, how->column_scores, NULL);
+        else
+            mdnmf_squared_error(U[s], how->estimates[s], m, n, how->column_scores, NULL);
+        for (int64_t k = 0; k < n; k++)
+            out[k] += how->column_scores[k] / how->S;
+    }
+    return MDNMF_OK;
+}
+
+/* Separate the fold's test mixtures and put each pair's score in
+ * mixture_scores. */
 static int score_fold(search_run *run, mdnmf_model *fitted)
 {
     const fold_split *split = &run->split;
+    pair_scoring how = {.S = run->S, .metric = run->search->metric,
+                        .wiener = run->search->wiener, .column_scores = run->column_scores};
+    memcpy(how.estimates, run->estimates, sizeof how.estimates);
     mdnmf_error error;
-    int status = mdnmf_separate(fitted, run->test_V, run->m, split->n_test, run->search->wiener,
-                                run->estimates, &error);
+    int status = search_pair_scores(fitted, &how, run->test_V,
+                                    (const float *const *)run->test_U, run->m, split->n_test,
+                                    run->fold_scores, &error);
     if (status) {
         snprintf(run->message, sizeof run->message, "%s", error.message);
         return status;
     }
     for (int64_t k = 0; k < split->n_test; k++)
-        run->mixture_scores[split->test[k]] = 0.0;
-    for (int s = 0; s < run->S; s++) {
-        if (run->search->metric == MDNMF_METRIC_PSNR)
-            mdnmf_psnr(run->test_U[s], run->estimates[s], run->m, split->n_test,
-                       run->column_scores, NULL);
-        else
-            mdnmf_squared_error(run->test_U[s], run->estimates[s], run->m, split->n_test,
-                                run->column_scores, NULL);
-        for (int64_t k = 0; k < split->n_test; k++)
-            run->mixture_scores[split->test[k]] += run->column_scores[k] / run->S;
-    }
+        run->mixture_scores[split->test[k]] = run->fold_scores[k];
     return MDNMF_OK;
 }
 

@@ -31,6 +31,7 @@ void mdnmf_tau_auto_default(mdnmf_tau_auto *spec, int sources)
     spec->aggregate = MDNMF_AGGREGATE_MEDIAN;
     spec->wiener = 1;
     spec->margin = 1.0;
+    spec->confirm = 1;
 }
 
 static const double *grid_of(const mdnmf_tau_auto *spec, int *count)
@@ -84,6 +85,8 @@ static const char *spec_problem(const mdnmf_tau_auto *spec)
         return "aggregate must be median or mean";
     if (!(isfinite(spec->margin) && spec->margin >= 0.0))
         return "margin must be finite and >= 0 (standard errors; 0: the best score wins)";
+    if (spec->confirm != 0 && spec->confirm != 1)
+        return "confirm must be 0 (off) or 1 (on)";
     if (spec->pair_folds < 0 || spec->pair_folds == 1)
         return "pair_folds must be 0 (off) or >= 2";
     if (spec->pair_folds && spec->base.mode != MDNMF_MODE_ADV)
@@ -363,6 +366,115 @@ static int score_grid(tau_run *run, const mdnmf_model *start, mdnmf_model **best
     return status;
 }
 
+static int confirm_args_problem(mdnmf_model *nmf, mdnmf_model *mdnmf,
+                                const mdnmf_tau_auto *spec, const float *const *U_sup,
+                                const float *V_sup, int64_t n, double metric[2], int *keep)
+{
+    if (!nmf || !spec || !U_sup || !V_sup || !metric || !keep)
+        return model_fail(mdnmf, MDNMF_ERR_ARGUMENT, "a model, the spec, the pairs, metric or "
+                                                     "keep is NULL");
+    for (int s = 0; s < spec->base.sources; s++)
+        if (!U_sup[s])
+            return model_fail(mdnmf, MDNMF_ERR_ARGUMENT, "U_sup[%d] is NULL", s);
+    if (n < 1)
+        return model_fail(mdnmf, MDNMF_ERR_ARGUMENT, "no pairs to confirm on (n = %lld)",
+                          (long long)n);
+    return MDNMF_OK;
+}
+
+/* Both models' aggregate scores on the pairs into metric[]. */
+static int confirm_scores(mdnmf_model *nmf, mdnmf_model *mdnmf, const mdnmf_tau_auto *spec,
+                          const float *const *U_sup, const float *V_sup, int64_t m, int64_t n,
+                          double metric[2])
+{
+    int S = spec->base.sources;
+    pair_scoring how = {.S = S, .metric = spec->metric, .wiener = spec->wiener};
+    double *scores = malloc((size_t)n * sizeof *scores);
+    how.column_scores = malloc((size_t)n * sizeof *how.column_scores);
+    int status = scores && how.column_scores ? MDNMF_OK : MDNMF_ERR_MEMORY;
+    for (int s = 0; s < S && !status; s++)
+        if (!(how.estimates[s] = malloc((size_t)(m * n) * sizeof(float))))
+            status = MDNMF_ERR_MEMORY;
+    if (status)
+        model_fail(mdnmf, status, "out of memory scoring %lld confirmation pairs", (long long)n);
+    mdnmf_model *models[2] = {nmf, mdnmf};
+    for (int i = 0; i < 2 && !status; i++) {
+        mdnmf_error error;
+        status = search_pair_scores(models[i], &how, V_sup, U_sup, m, n, scores, &error);
+        if (status)
+            model_fail(mdnmf, status, "confirming on the validation pairs (%s): %s",
+                       i ? "MDNMF" : "NMF", error.message);
+        else if (mdnmf_aggregate_values(scores, n, spec->aggregate, &metric[i], NULL))
+            metric[i] = NAN;
+    }
+    for (int s = 0; s < S; s++)
+        free(how.estimates[s]);
+    free(scores), free(how.column_scores);
+    return status;
+}
+
+static int confirm(mdnmf_model *nmf, mdnmf_model *mdnmf, const mdnmf_tau_auto *spec,
+                   const float *const *U_sup, const float *V_sup, int64_t m, int64_t n,
+                   double metric[2], int *keep)
+{
+    if (!mdnmf)
+        return MDNMF_ERR_ARGUMENT;
+    int status = confirm_args_problem(nmf, mdnmf, spec, U_sup, V_sup, n, metric, keep);
+    if (status)
+        return status;
+    metric[0] = metric[1] = NAN;
+    *keep = 0;
+    status = confirm_scores(nmf, mdnmf, spec, U_sup, V_sup, m, n, metric);
+    if (!status) {
+        double sign = spec->metric == MDNMF_METRIC_PSNR ? 1.0 : -1.0;
+        *keep = sign * metric[1] > sign * metric[0];
+    }
+    return status;
+}
+
+int mdnmf_tau_auto_confirm(mdnmf_model *nmf, mdnmf_model *mdnmf, const mdnmf_tau_auto *spec,
+                           const float *const *U_sup, const float *V_sup, int64_t m, int64_t n,
+                           double metric[2], int *keep, mdnmf_error *error)
+{
+    model_clear_error(mdnmf);
+    return model_report(mdnmf, confirm(nmf, mdnmf, spec, U_sup, V_sup, m, n, metric, keep),
+                        error);
+}
+
+/* The pairs the choice was made on, which the final fits have seen: the
+ * held-out validation pairs, or with pair_folds all of them. */
+static void confirmation_pairs(const tau_run *run, const float *const **U, const float **V,
+                               int64_t *n)
+{
+    const mdnmf_separation_data *x = run->spec->pair_folds ? run->data : &run->fit_data;
+    *U = (const float *const *)(run->spec->pair_folds ? x->U : x->U_sup);
+    *V = run->spec->pair_folds ? x->V : x->V_sup;
+    *n = run->spec->pair_folds ? x->n_V : x->n_sup;
+}
+
+/* mdnmf_tau_auto.confirm after the final fits: *out stays the MDNMF, or
+ * becomes the NMF `all` (which the caller then does not destroy). */
+static int confirm_final(tau_run *run, mdnmf_model **all, mdnmf_model **out)
+{
+    const float *const *U;
+    const float *V;
+    int64_t n;
+    confirmation_pairs(run, &U, &V, &n);
+    int keep = 0;
+    mdnmf_tau_auto_result *result = run->result;
+    int status = confirm(*all, *out, run->spec, U, V, run->data->m, n, result->confirm_metric,
+                         &keep);
+    if (status || keep)
+        return status;
+    mdnmf_model_destroy(*out);
+    *out = *all;
+    *all = NULL;
+    result->rejected_tau_A = result->chosen_tau_A;
+    result->chosen = 0;
+    result->chosen_tau_A = 0.0;
+    return MDNMF_OK;
+}
+
 /* The chosen separator fitted on all of the data. */
 static int final_fit(tau_run *run, const mdnmf_model *start, mdnmf_model **out)
 {
@@ -382,6 +494,11 @@ static int final_fit(tau_run *run, const mdnmf_model *start, mdnmf_model **out)
         return status;
     }
     status = fit_new(run, &p, run->data, all, out);
+    if (!status && spec->confirm) {
+        status = confirm_final(run, &all, out);
+        if (status)
+            mdnmf_model_destroy(*out), *out = NULL;
+    }
     mdnmf_model_destroy(all);
     return status;
 }
@@ -596,6 +713,7 @@ static int tau_auto_run(mdnmf_model *model, const mdnmf_tau_auto *spec,
         result->tau_A[i] = run.grid[i];
         result->metric[i] = NAN;
     }
+    result->confirm_metric[0] = result->confirm_metric[1] = NAN;
     const mdnmf_model *start = spec->start;
     mdnmf_model *chosen = NULL;
     int status = MDNMF_OK;

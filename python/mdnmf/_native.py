@@ -160,6 +160,7 @@ class TauAuto(ctypes.Structure):
         ("on_point_user", ctypes.c_void_p),
         ("margin", ctypes.c_double),
         ("pair_folds", ctypes.c_int),
+        ("confirm", ctypes.c_int),
         ("reserved", ctypes.c_uint64 * 14),
     ]
 
@@ -176,7 +177,9 @@ class TauAutoResult(ctypes.Structure):
         ("validation_pairs", ctypes.c_int64),
         ("held_out", ctypes.c_int),
         ("fits", ctypes.c_int),
-        ("reserved", ctypes.c_uint64 * 8),
+        ("confirm_metric", ctypes.c_double * 2),
+        ("rejected_tau_A", ctypes.c_double),
+        ("reserved", ctypes.c_uint64 * 5),
     ]
 
 
@@ -253,6 +256,12 @@ _PROTOTYPES = {
     "mdnmf_tau_auto_run": (ctypes.c_int, [ctypes.c_void_p, ctypes.POINTER(TauAuto),
                                           ctypes.POINTER(SeparationData),
                                           ctypes.POINTER(TauAutoResult), ErrorPointer]),
+    "mdnmf_tau_auto_confirm": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p,
+                                              ctypes.POINTER(TauAuto),
+                                              ctypes.POINTER(ctypes.c_void_p), ctypes.c_void_p,
+                                              ctypes.c_int64, ctypes.c_int64,
+                                              ctypes.POINTER(ctypes.c_double),
+                                              ctypes.POINTER(ctypes.c_int), ErrorPointer]),
     "mdnmf_separate": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64,
                                       ctypes.c_int64, ctypes.c_int,
                                       ctypes.POINTER(ctypes.c_void_p), ErrorPointer]),

@@ -550,7 +550,10 @@ class NMF_separation:
     validates on U_val/V_val or a held-out validation_fraction; K >= 2
     (adv) cross-validates over the training pairs instead, fit(U, V) with
     V[:, j] the mixture of every U[s][:, j], in K folds (K times the fits,
-    every pair validates once); wiener: Wiener-filter the
+    every pair validates once); tau_confirm: True (default) keeps the
+    chosen tau_A's final refit only when it separates the validation pairs
+    (which it has now seen) better than the NMF refitted beside it, else
+    the NMF (tau_auto_["rejected"] names the tau_A turned down); wiener: Wiener-filter the
     estimates; prob: std, adv, exem, sup, full, semi, semi_adv; eps: accepted
     and ignored (the library scales its division guard to the data,
     docs/algorithm.md); tau_A (one or per source), tau_S, mu_H (one, per
@@ -568,7 +571,8 @@ class NMF_separation:
                  *, W=None, tau_W=1.0, init="exem", update_H=False, epochs=50, test_epochs=50,
                  batch_size=None, batch_size_adv=None, batch_size_sup=None, true_sample="std",
                  normalize=False, mu_W=1e-6, seed=None, threads=0, tau_grid=None,
-                 validation_fraction=0.2, tau_margin=1.0, tau_folds=0, divergence="fro"):
+                 validation_fraction=0.2, tau_margin=1.0, tau_folds=0, tau_confirm=True,
+                 divergence="fro"):
         self.ds = _source_count(ds)
         self.S = len(self.ds)
         self.prob = _check_prob(prob)
@@ -584,6 +588,7 @@ class NMF_separation:
             self.tau_A = tau_A if np.ndim(tau_A) else [tau_A] * self.S
         self.tau_grid, self.validation_fraction = tau_grid, validation_fraction
         self.tau_margin, self.tau_folds = tau_margin, tau_folds
+        self.tau_confirm = tau_confirm
         self.tau_A_ = None     # with tau_A="auto": the chosen value per source
         self.tau_auto_ = None  # and every grid point's validation score
         self.tau_S, self.mu_H, self.tau_W = tau_S, mu_H, tau_W
@@ -796,6 +801,7 @@ class NMF_separation:
         spec.validation_fraction = real(self.validation_fraction, "validation_fraction")
         spec.margin = real(self.tau_margin, "tau_margin")
         spec.pair_folds = integer(self.tau_folds, "tau_folds")
+        spec.confirm = 1 if self.tau_confirm else 0
         if spec.pair_folds and (U_val is not None or V_val is not None):
             raise InvalidArgumentError("tau_folds validates on the training pairs' folds: "
                                        "drop U_val and V_val")
@@ -831,6 +837,8 @@ class NMF_separation:
             "validation_pairs": result.validation_pairs,
             "held_out": bool(result.held_out),
             "fits": result.fits,
+            "confirm": [None if np.isnan(v) else float(v) for v in result.confirm_metric],
+            "rejected": result.rejected_tau_A or None,
         }
         self._adopt(model)
         return self

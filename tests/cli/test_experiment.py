@@ -186,6 +186,58 @@ def test_tau_zero_is_the_nmf_of_the_rich_part():
         assert any(r["mean_psnr"] != rich[(r["seed"], r["d"])]["mean_psnr"] for r in moved)
 
 
+def validated_and_confirmation(out):
+    """Per (seed, d) of tau-auto.csv: the tau_A validation chose (the
+    rejected one, if any, else the chosen one), the model's tau_A, and the
+    confirmation's NMF and MDNMF scores (None when it did not run)."""
+    found = {}
+    for row in read_csv(os.path.join(out, "tau-auto.csv")):
+        key = (row["seed"], row["d"])
+        entry = found.setdefault(key, {"validated": None, "model": None})
+        score = [None if row[k] == "" else float(row[k])
+                 for k in ("confirm_nmf_median_psnr", "confirm_mdnmf_median_psnr")]
+        entry["confirm"] = score
+        if row["rejected"] == "1":
+            entry["validated"] = float(row["tau_A"])
+        if row["chosen"] == "1":
+            entry["model"] = float(row["tau_A"])
+    for entry in found.values():
+        if entry["validated"] is None:
+            entry["validated"] = entry["model"]
+    return found
+
+
+def test_tau_auto_keeps_a_refit_only_when_it_beats_the_nmf_on_the_training_pairs():
+    # --tau-a auto's confirmation: the refit of a tau_A > 0 is the MDNMF of
+    # the table only when it separates the training pairs better than the
+    # NMF; otherwise the MDNMF column is the NMF's, and --no-tau-confirm
+    # keeps the refit of the same validated tau_A.
+    with Workspace() as ws:
+        data = bars_data(ws)
+        confirmed, unconfirmed = ws.out("confirmed"), ws.out("unconfirmed")
+        settings = ["--parts", "rich", "--tau-a", "auto", "--tau-margin", "0"]
+        experiment(data, confirmed, *settings)
+        experiment(data, unconfirmed, *settings, "--no-tau-confirm")
+        runs = [validated_and_confirmation(confirmed), validated_and_confirmation(unconfirmed)]
+        rich = [{(r["seed"], r["d"], r["method"]): r
+                 for r in read_csv(os.path.join(out, "rich.csv"))}
+                for out in (confirmed, unconfirmed)]
+        assert sorted(runs[0]) == sorted(runs[1]) and len(runs[0]) == TINY_SEEDS * 2
+        for key, entry in runs[0].items():
+            other = runs[1][key]
+            assert entry["validated"] == other["validated"] == other["model"], (entry, other)
+            assert other["confirm"] == [None, None], other
+            nmf, mdnmf = entry["confirm"]
+            if entry["validated"] == 0:
+                assert entry["confirm"] == [None, None] and entry["model"] == 0, entry
+                continue
+            assert (entry["model"] > 0) == (mdnmf > nmf), entry
+            table = rich[0][key + ("MDNMF",)]
+            assert float(table["tau_A"]) == entry["model"], (table, entry)
+            same_as = rich[0][key + ("NMF",)] if entry["model"] == 0 else rich[1][key + ("MDNMF",)]
+            assert table["median_psnr"] == same_as["median_psnr"], (table, same_as)
+
+
 def test_results_do_not_depend_on_the_thread_count():
     with Workspace() as ws:
         data = bars_data(ws)

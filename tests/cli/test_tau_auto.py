@@ -210,6 +210,21 @@ def test_tau_zero_is_chosen_when_every_other_is_worse():
         check_nmf_choice(out, nmf)
 
 
+def check_confirmation(stderr, chosen):
+    """The confirmation line after a refit of tau_A > 0: "confirmed" exactly
+    when the MDNMF's score beats the NMF's, and then that tau_A is the model's;
+    "not confirmed" leaves the NMF (chosen 0).  Returns the validated tau_A."""
+    line = re.search(r"^mdnmf separator fit: (not confirmed, the NMF is kept|confirmed): .*"
+                     r"MDNMF \(tau_A = (\S+)\) (\S+) against NMF (\S+)", stderr, re.M)
+    if line is None:
+        assert chosen == 0.0, stderr
+        return 0.0
+    confirmed = line.group(1) == "confirmed"
+    assert confirmed == (float(line.group(3)) > float(line.group(4))), stderr
+    assert chosen == (float(line.group(2)) if confirmed else 0.0), stderr
+    return float(line.group(2))
+
+
 def test_held_out_pairs_then_the_chosen_tau_on_all_data():
     # No pairs given: 20 % of each source's columns validate; the saved
     # model is NMF and then MDNMF at the chosen tau_A fitted on all of the
@@ -223,11 +238,19 @@ def test_held_out_pairs_then_the_chosen_tau_on_all_data():
         scores, chosen, count = parse_choice(result.stderr)
         assert count == int(0.2 * TRAIN) and "held-out" in result.stderr, result.stderr
         assert sorted(scores) == grid
-        models = plain_fits(ws, files, [0.0, chosen] if chosen else [0.0])
+        validated = check_confirmation(result.stderr, chosen)
+        models = plain_fits(ws, files, [0.0, validated] if validated else [0.0])
         if chosen == 0.0:
             check_nmf_choice(out, models[0.0])
         else:
             assert members(out) == members(models[chosen])
+        # --no-tau-confirm: the refit of the validated tau_A, whatever it scores.
+        kept = ws.out("unconfirmed.npz")
+        result = fit("--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-grid", "0,0.1,0.2",
+                     "--no-tau-confirm", "-o", kept)
+        assert parse_choice(result.stderr)[1] == validated and "confirmed" not in result.stderr
+        if validated:
+            assert members(kept) == members(models[validated])
         # A larger share held out is another validation set.
         result = fit("--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-grid", "0,0.1,0.2",
                      "--validation-fraction", "0.4", "-o", ws.out("auto40.npz"))
@@ -246,6 +269,7 @@ def test_folds_over_the_training_pairs_then_the_chosen_tau_on_all_data():
         scores, chosen, count = parse_choice(result.stderr)
         assert count == TRAIN and "cross-validated" in result.stderr, result.stderr
         assert sorted(scores) == [0.0, 0.1, 0.2]
+        check_confirmation(result.stderr, chosen)
         models = plain_fits(ws, files, [0.0, chosen] if chosen else [0.0])
         if chosen == 0.0:
             check_nmf_choice(out, models[0.0])
@@ -288,6 +312,7 @@ def test_usage_errors_write_nothing():
             (["--mode", "semi_adv", "--source", files["u0"], "--mixed", files["v"],
               "--tau-a", "auto"], "add --sup-source"),
             (["--mode", "adv", *weak(files), "--tau-folds", "3"], "--tau-a auto"),
+            (["--mode", "adv", *weak(files), "--no-tau-confirm"], "--tau-a auto"),
             (["--mode", "adv", *weak(files), "--tau-a", "auto", "--tau-folds", "0"],
              "--tau-folds"),
             (["--mode", "adv", *weak(files), *pairs(files), "--tau-a", "auto",

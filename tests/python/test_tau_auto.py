@@ -17,7 +17,7 @@ from harness import SOURCE_ROOT, run_tests
 
 import numpy as np
 
-from mdnmf import NMF_separation
+from mdnmf import NMF_separation, _native
 from mdnmf._native import lib
 from mdnmf.errors import InvalidArgumentError, ShapeError
 
@@ -93,15 +93,27 @@ def grid_fits(grid, U, V):
     return {0.0: nmf, **{tau: plain("adv", U, V, tau, nmf) for tau in grid[1:]}}
 
 
-def check_scores_and_refit(auto, per_pair, grid, U, V):
+def check_scores_and_refit(auto, per_pair, grid, U, V, truths, mixtures):
     """Every grid point's score is the median of its per-pair scores, and
-    the model kept is NMF and the rule's tau_A fitted again on all of U."""
+    the model kept is NMF and the rule's tau_A fitted again on all of U,
+    confirmed: kept only when its median on the validation pairs (truths,
+    mixtures) is above the NMF refit's, else that NMF."""
     for tau, value in zip(grid, auto.tau_auto_["validation"]):
         assert abs(value - np.median(per_pair[tau])) < 1e-6, (tau, value)
     chosen = margin_choice(per_pair, grid)
     all_nmf = plain("std", U)
-    final = all_nmf if chosen == 0.0 else plain("adv", U, V, chosen, all_nmf)
-    check_choice(auto, {chosen: final}, chosen)
+    if chosen == 0.0:
+        assert auto.tau_auto_["confirm"] == [None, None], auto.tau_auto_
+        check_choice(auto, {0.0: all_nmf}, 0.0)
+        return chosen
+    final = plain("adv", U, V, chosen, all_nmf)
+    medians = [float(np.median(psnr_per_pair(fit, truths, mixtures))) for fit in (all_nmf, final)]
+    assert np.allclose(auto.tau_auto_["confirm"], medians, rtol=0, atol=1e-6), \
+        (auto.tau_auto_, medians)
+    kept = chosen if medians[1] > medians[0] else 0.0
+    assert auto.tau_auto_["rejected"] == (None if kept else chosen), auto.tau_auto_
+    check_choice(auto, {chosen: final, 0.0: all_nmf}, kept)
+    return chosen
 
 
 def check_choice(auto, fits, expected):
@@ -166,7 +178,14 @@ def test_held_out_validation_pairs_and_the_refit_on_all_data():
     mixtures = np.asfortranarray(truths[0] + truths[1])
     fits = grid_fits(grid, rest, V)
     per_pair = {tau: psnr_per_pair(fits[tau], truths, mixtures) for tau in grid}
-    check_scores_and_refit(auto, per_pair, grid, U, V)
+    chosen = check_scores_and_refit(auto, per_pair, grid, U, V, truths, mixtures)
+    # Without the confirmation the refit of the chosen tau_A is the model.
+    unconfirmed = NMF_separation(DS, prob="adv", tau_A="auto", tau_grid=grid,
+                                 tau_confirm=False, **SETTINGS).fit(U=U, V=V)
+    assert unconfirmed.tau_auto_["confirm"] == [None, None], unconfirmed.tau_auto_
+    all_nmf = plain("std", U)
+    final = all_nmf if chosen == 0.0 else plain("adv", U, V, chosen, all_nmf)
+    check_choice(unconfirmed, {chosen: final}, chosen)
 
 
 def shuffled(n, seed):
@@ -203,11 +222,54 @@ def test_folds_over_the_training_pairs():
             per_pair[tau].append(psnr_per_pair(fits[tau], truths,
                                                np.asfortranarray(V[:, fold])))
     per_pair = {tau: np.concatenate(scores) for tau, scores in per_pair.items()}
-    check_scores_and_refit(auto, per_pair, grid, U, V)
+    check_scores_and_refit(auto, per_pair, grid, U, V, U, V)
     # With margin 0 the best pooled median is chosen.
     old = NMF_separation(DS, prob="adv", tau_A="auto", tau_grid=grid, tau_folds=K,
                          tau_margin=0, **SETTINGS).fit(U=U, V=V)
-    assert old.tau_auto_["chosen"] == best_median(per_pair, grid), old.tau_auto_
+    # (the validation's choice: the confirmation may have turned it down)
+    validated = old.tau_auto_["rejected"] or old.tau_auto_["chosen"]
+    assert validated == best_median(per_pair, grid), old.tau_auto_
+
+
+def confirm(nmf, mdnmf, truths, mixtures):
+    """mdnmf_tau_auto_confirm(nmf, mdnmf) on the pairs: (metric[0], metric[1], keep)."""
+    spec = _native.TauAuto()
+    lib.mdnmf_tau_auto_default(ctypes.byref(spec), 2)
+    truths = [np.asfortranarray(t, dtype=np.float32) for t in truths]
+    mixtures = np.asfortranarray(mixtures, dtype=np.float32)
+    U = (ctypes.c_void_p * 2)(*[t.ctypes.data for t in truths])
+    metric, keep, error = (ctypes.c_double * 2)(), ctypes.c_int(-1), _native.Error()
+    models = [fit._model_for_separation(SETTINGS["seed"]) for fit in (nmf, mdnmf)]
+    status = lib.mdnmf_tau_auto_confirm(models[0].handle, models[1].handle, ctypes.byref(spec),
+                                        U, mixtures.ctypes.data, mixtures.shape[0],
+                                        mixtures.shape[1], metric, ctypes.byref(keep),
+                                        ctypes.byref(error))
+    assert status == 0, error.text()
+    return metric[0], metric[1], keep.value
+
+
+def test_confirm_keeps_the_model_that_separates_the_pairs_better():
+    """mdnmf_tau_auto_confirm: both medians are NumPy's, and the second model
+    is kept only when its median is higher; an NMF whose two sources' bases
+    are swapped separates far worse, so it is turned down against the NMF
+    and the NMF is kept against it."""
+    a, b = digits()
+    U, V = [a[:, :TRAIN], b[:, :TRAIN]], a[:, :TRAIN] + b[:, :TRAIN]
+    truths, mixtures = [a[:, TRAIN:], b[:, TRAIN:]], a[:, TRAIN:] + b[:, TRAIN:]
+    nmf = plain("std", U)
+    swapped = NMF_separation(DS, prob="std", Ws=[nmf.W[:, DS[0]:], nmf.W[:, :DS[0]]],
+                             **SETTINGS)
+    swapped.W = np.hstack([nmf.W[:, DS[0]:], nmf.W[:, :DS[0]]])
+    medians = {name: float(np.median(psnr_per_pair(fit, truths, mixtures)))
+               for name, fit in (("nmf", nmf), ("swapped", swapped))}
+    assert medians["nmf"] > medians["swapped"] + 1, medians
+    for first, second, kept in (("nmf", "swapped", 0), ("swapped", "nmf", 1)):
+        fits = {"nmf": nmf, "swapped": swapped}
+        got = confirm(fits[first], fits[second], truths, mixtures)
+        assert np.allclose(got[:2], [medians[first], medians[second]], rtol=0, atol=1e-6), got
+        assert got[2] == kept, (first, second, got)
+    # A model against itself ties, and ties keep the first (the NMF).
+    assert confirm(nmf, nmf, truths, mixtures)[2] == 0
 
 
 def test_folds_need_lined_up_pairs():

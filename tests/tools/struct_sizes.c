@@ -118,6 +118,7 @@ static void tau_auto(void)
     FIELD(mdnmf_tau_auto, on_point_user);
     FIELD(mdnmf_tau_auto, margin);
     FIELD(mdnmf_tau_auto, pair_folds);
+    FIELD(mdnmf_tau_auto, confirm);
     FIELD(mdnmf_tau_auto, reserved);
     STRUCT(mdnmf_tau_auto_result);
     FIELD(mdnmf_tau_auto_result, count);
@@ -129,6 +130,8 @@ static void tau_auto(void)
     FIELD(mdnmf_tau_auto_result, validation_pairs);
     FIELD(mdnmf_tau_auto_result, held_out);
     FIELD(mdnmf_tau_auto_result, fits);
+    FIELD(mdnmf_tau_auto_result, confirm_metric);
+    FIELD(mdnmf_tau_auto_result, rejected_tau_A);
     FIELD(mdnmf_tau_auto_result, reserved);
 }
 

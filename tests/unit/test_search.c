@@ -351,6 +351,42 @@ static void test_check_search_settings(void **state)
     assert_int_equal(mdnmf_search_check(NULL, &error), MDNMF_ERR_ARGUMENT);
 }
 
+/* mdnmf_tau_auto_check names the field of each bad setting, and the
+ * defaults pass (confirm on). */
+static void test_tau_auto_settings_are_checked(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *field;
+        double margin, fraction;
+        int pair_folds, confirm;
+    } cases[] = {
+        {"margin", -1.0, 0.2, 0, 1},
+        {"validation_fraction", 1.0, 1.0, 0, 1},
+        {"pair_folds", 1.0, 0.2, 1, 1},
+        {"confirm", 1.0, 0.2, 0, 2},
+        {"confirm", 1.0, 0.2, 0, -1},
+    };
+    mdnmf_tau_auto spec;
+    mdnmf_error error;
+    mdnmf_tau_auto_default(&spec, 2);
+    spec.base.d[0] = spec.base.d[1] = 4;
+    assert_int_equal(spec.confirm, 1);
+    assert_int_equal(mdnmf_tau_auto_check(&spec, &error), MDNMF_OK);
+    spec.confirm = 0;
+    assert_int_equal(mdnmf_tau_auto_check(&spec, &error), MDNMF_OK);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        mdnmf_tau_auto_default(&spec, 2);
+        spec.base.d[0] = spec.base.d[1] = 4;
+        spec.margin = cases[i].margin;
+        spec.validation_fraction = cases[i].fraction;
+        spec.pair_folds = cases[i].pair_folds;
+        spec.confirm = cases[i].confirm;
+        assert_int_equal(mdnmf_tau_auto_check(&spec, &error), MDNMF_ERR_ARGUMENT);
+        assert_non_null(strstr(error.message, cases[i].field));
+    }
+}
+
 static void test_run_refuses_missing_data(void **state)
 {
     mdnmf_error error;
@@ -982,6 +1018,7 @@ int main(void)
         cmocka_unit_test(test_given_start_and_values_are_checked),
         cmocka_unit_test(test_check_names_the_bad_dimension),
         cmocka_unit_test(test_check_search_settings),
+        cmocka_unit_test(test_tau_auto_settings_are_checked),
         cmocka_unit_test(test_run_refuses_missing_data),
         cmocka_unit_test(test_draws_follow_their_distributions),
         cmocka_unit_test(test_same_seed_same_trials),
