@@ -373,7 +373,11 @@ static int confirm_args_problem(mdnmf_model *nmf, mdnmf_model *mdnmf,
     if (!nmf || !spec || !U_sup || !V_sup || !metric || !keep)
         return model_fail(mdnmf, MDNMF_ERR_ARGUMENT, "a model, the spec, the pairs, metric or "
                                                      "keep is NULL");
-    for (int s = 0; s < spec->base.sources; s++)
+    int S = spec->base.sources;
+    if (S < 1 || S > MDNMF_MAX_SOURCES || nmf->sources != S || mdnmf->sources != S)
+        return model_fail(mdnmf, MDNMF_ERR_ARGUMENT, "the models separate %d and %d sources, "
+                          "the spec %d: they must agree", nmf->sources, mdnmf->sources, S);
+    for (int s = 0; s < S; s++)
         if (!U_sup[s])
             return model_fail(mdnmf, MDNMF_ERR_ARGUMENT, "U_sup[%d] is NULL", s);
     if (n < 1)

@@ -231,10 +231,11 @@ def test_folds_over_the_training_pairs():
     assert validated == best_median(per_pair, grid), old.tau_auto_
 
 
-def confirm(nmf, mdnmf, truths, mixtures):
-    """mdnmf_tau_auto_confirm(nmf, mdnmf) on the pairs: (metric[0], metric[1], keep)."""
+def confirm(nmf, mdnmf, truths, mixtures, sources=2):
+    """mdnmf_tau_auto_confirm(nmf, mdnmf) on the pairs: (metric[0], metric[1],
+    keep), or (status, message) when it fails."""
     spec = _native.TauAuto()
-    lib.mdnmf_tau_auto_default(ctypes.byref(spec), 2)
+    lib.mdnmf_tau_auto_default(ctypes.byref(spec), sources)
     truths = [np.asfortranarray(t, dtype=np.float32) for t in truths]
     mixtures = np.asfortranarray(mixtures, dtype=np.float32)
     U = (ctypes.c_void_p * 2)(*[t.ctypes.data for t in truths])
@@ -244,7 +245,8 @@ def confirm(nmf, mdnmf, truths, mixtures):
                                         U, mixtures.ctypes.data, mixtures.shape[0],
                                         mixtures.shape[1], metric, ctypes.byref(keep),
                                         ctypes.byref(error))
-    assert status == 0, error.text()
+    if status:
+        return status, error.text()
     return metric[0], metric[1], keep.value
 
 
@@ -270,6 +272,9 @@ def test_confirm_keeps_the_model_that_separates_the_pairs_better():
         assert got[2] == kept, (first, second, got)
     # A model against itself ties, and ties keep the first (the NMF).
     assert confirm(nmf, nmf, truths, mixtures)[2] == 0
+    # Models of two sources against a spec of three: refused.
+    status, message = confirm(nmf, swapped, truths, mixtures, sources=3)
+    assert status == _native.ERR_ARGUMENT and "sources" in message, (status, message)
 
 
 def test_folds_need_lined_up_pairs():
