@@ -20,7 +20,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import _native
-from ._model import INT64_MAX, EpochRecorder, Model, choice, integer, real, resolve_seed
+from ._model import INT64_MAX, EpochRecorder, Model, _adapt_start, choice, integer, real, \
+    resolve_seed
 from ._native import lib
 from .errors import InvalidArgumentError, InvalidDataError, NotFittedError, ShapeError, call, \
     error_for
@@ -641,7 +642,7 @@ class Denoiser:
         if isinstance(start, str) and start != "auto":
             raise InvalidArgumentError(f'adapt_start must be "auto", "fresh", "model", True or '
                                        f'False, not {adapt_start!r}')
-        fresh = -1 if start == "auto" else int(bool(start))
+        fresh = _adapt_start(start)
         smoothing = integer(noise_smoothing, "noise_smoothing")
         with self._lock:
             previous, self._separation = self._separation, (epochs, fresh, smoothing)
